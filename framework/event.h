@@ -1,0 +1,108 @@
+/* event.h: the unit that flows through a pipeline, and the completion handle behind replies.
+ * An event is a JSON object (jansson) plus metadata: a time-ordered id, the time it was received,
+ * the source component, the user, and a `meta` object for request facts (ip, user agent, roles,
+ * route...). Ownership: whoever holds a struct uf_event * owns it and ends that ownership exactly
+ * once, by uf_emit() (passes it downstream) or by one of uf_event_done/drop/fail (finishes it).
+ * A completion (struct uf_completion) is shared by every event derived from one request or one
+ * input message; its callback runs once, when the last reference is released, with the status
+ * and body recorded by the stages that finished those events. Completions are thread-safe;
+ * events are not (one owner at a time). */
+#ifndef UF_EVENT_H
+#define UF_EVENT_H
+
+#include <jansson.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+struct uf_stage;
+struct uf_completion;
+
+enum uf_outcome {
+    UF_OUTCOME_DONE,    /* written or delivered */
+    UF_OUTCOME_DROPPED, /* discarded on purpose (filter, unmatched route) */
+    UF_OUTCOME_FAILED,  /* an error: counted, reported through the completion */
+};
+
+struct uf_event {
+    json_t *body;                   /* owned; always a JSON object */
+    json_t *meta;                   /* owned; NULL until uf_event_meta() creates it */
+    char *user;                     /* owned; NULL for anonymous */
+    const char *source;             /* borrowed: the source component's name (lives with the graph) */
+    int64_t received_us;            /* server time, UTC microseconds */
+    uint8_t id[16];                 /* UUIDv7, assigned by uf_event_new */
+    struct uf_completion *done;     /* shared; NULL for fire-and-forget */
+    struct uf_stage *at;            /* framework-maintained: the stage that holds the event now */
+};
+
+/* Creates an event; takes ownership of body (which must be a JSON object). Never NULL. */
+struct uf_event *uf_event_new(json_t *body);
+
+/* Deep-copies body, meta and user; the copy shares (and references) the completion. */
+struct uf_event *uf_event_copy(const struct uf_event *ev);
+
+/* Frees without counting or completing anything: only for events never emitted (for example
+ * rejected before entering the graph). Accepts NULL. Releases the completion reference. */
+void uf_event_free(struct uf_event *ev);
+
+/* The meta object, created on first use. Borrowed. */
+json_t *uf_event_meta(struct uf_event *ev);
+
+/* Sets the user (copied). NULL clears it. */
+void uf_event_set_user(struct uf_event *ev, const char *user);
+
+/* Convenience setters on body; they copy strings. */
+void uf_event_set_str(struct uf_event *ev, const char *key, const char *value);
+void uf_event_set_int(struct uf_event *ev, const char *key, int64_t value);
+/* Borrowed string field of body, or NULL when missing or not a string. */
+const char *uf_event_get_str(const struct uf_event *ev, const char *key);
+
+/* Records the reply for the event's completion (takes ownership of body, which may be NULL).
+ * The first reply wins, except that an error status (>= 400) replaces a success. Does not
+ * finish the event. No-op (body freed) when the event has no completion. */
+void uf_event_reply(struct uf_event *ev, int status, json_t *body);
+
+/* Finishing: each takes ownership of ev and frees it, counting on the stage that holds it. */
+void uf_event_done(struct uf_event *ev);
+void uf_event_drop(struct uf_event *ev, const char *reason);
+/* An error: status is the HTTP status the request should get (e.g. 422, 503), code a short
+ * machine-readable string and msg a human sentence; both end up in {"error":{code,message}}
+ * unless a reply with an error status was already recorded. */
+void uf_event_fail(struct uf_event *ev, int status, const char *code, const char *msg);
+
+/* ---- completions ---- */
+
+/* Called once, from whichever thread released the last reference. It must not block. The
+ * completion is freed right after the callback returns. */
+typedef void (*uf_done_fn)(struct uf_completion *c, void *arg);
+
+/* Creates a completion holding one reference for the creator. */
+struct uf_completion *uf_completion_new(uf_done_fn fn, void *arg);
+/* Attaches c to ev (adds a reference). ev must not have a completion yet. */
+void uf_completion_attach(struct uf_completion *c, struct uf_event *ev);
+void uf_completion_ref(struct uf_completion *c);
+/* Drops one reference; the last one runs the callback and frees c. */
+void uf_completion_release(struct uf_completion *c);
+
+/* Results, for the callback: the HTTP status (0 when no stage set one), the reply body (borrowed,
+ * may be NULL), counts of events finished per outcome. */
+int uf_completion_status(const struct uf_completion *c);
+json_t *uf_completion_body(const struct uf_completion *c);
+/* Takes the body out (caller owns it); the completion then holds none. */
+json_t *uf_completion_take_body(struct uf_completion *c);
+unsigned uf_completion_count(const struct uf_completion *c, enum uf_outcome o);
+
+/* A waitable completion for callers that block (tests, the stdin source, simple request/reply).
+ * uf_waiter_new returns a completion and a waiter; the waiter holds its own reference.
+ * uf_waiter_wait blocks until the completion ran or timeout_ms passed: 0 when done (results
+ * readable through uf_waiter_completion-like accessors below), UF_ETIMEOUT otherwise. A late
+ * completion after a timeout is harmless. uf_waiter_free releases everything. */
+struct uf_waiter;
+struct uf_waiter *uf_waiter_new(struct uf_completion **c);
+int uf_waiter_wait(struct uf_waiter *w, int timeout_ms);
+int uf_waiter_status(const struct uf_waiter *w);
+json_t *uf_waiter_body(const struct uf_waiter *w); /* borrowed; NULL when none */
+unsigned uf_waiter_count(const struct uf_waiter *w, enum uf_outcome o);
+void uf_waiter_free(struct uf_waiter *w);
+
+#endif

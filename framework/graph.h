@@ -1,0 +1,92 @@
+/* graph.h: a validated graph of stage instances built from a config, and the stage struct.
+ * uf_graph_build checks every component against its kind (unknown kind, unknown option with a
+ * suggestion, type and range, missing required option, inputs that dangle, point at the
+ * component itself, at a sink or at a missing port, cycles, sources with inputs, outputs that go
+ * nowhere, duplicate names), reporting all problems with positions. A built graph has every
+ * kind's context filled and init() run, but nothing started: runtime.h runs it.
+ *
+ * Every component also accepts the engine's common options (uf_common_options): `buffer`
+ * (queue capacity; 0 = run synchronously in the caller's thread, the default for transforms),
+ * `when_full` (block|reject), `workers`, `batch_max`, `tick`. */
+#ifndef UF_GRAPH_H
+#define UF_GRAPH_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "config.h"
+#include "metrics.h"
+#include "stage.h"
+
+struct uf_queue;
+struct uf_runtime;
+
+extern const struct uf_option uf_common_options[];
+
+struct uf_common {
+    int64_t buffer;     /* queue capacity; -1 = the kind's default (sinks 4096, others 0) */
+    int when_full;      /* 0 block, 1 reject */
+    int64_t workers;
+    int64_t batch_max;
+    int64_t tick_ms;
+};
+
+struct uf_port {
+    char *name;                 /* "" for the default output */
+    struct uf_stage **to;       /* consumers, in config order */
+    size_t nto;
+};
+
+struct uf_stage {
+    char *name;
+    char *where;                /* "file:line:col" */
+    const char *pipeline;       /* borrowed from the graph */
+    const struct uf_kind *kind;
+    void *ctx;
+    struct uf_common common;
+    struct uf_port *ports;      /* ports[0] is the default output */
+    size_t nports;
+    struct uf_stage **inputs;   /* upstream stages (for the graph JSON) */
+    int *input_ports;
+    size_t ninputs;
+    struct uf_metrics metrics;
+    struct uf_queue *q;         /* set at start when buffered */
+    pthread_t *threads;
+    struct uf_runtime *rt;
+    atomic_bool source_done;
+    bool initialised, started;
+    size_t topo;                /* index in topological order */
+};
+
+struct uf_pipeline {
+    char *name;
+    char *admin;                /* admin address for this pipeline, NULL for the default */
+    struct uf_stage **stages;   /* topological order */
+    size_t nstages;
+};
+
+struct uf_graph {
+    char *file;
+    struct uf_pipeline *pipelines;
+    size_t npipelines;
+    char *admin_address;
+    long shutdown_timeout_ms;
+    struct uf_config *cfg;      /* owned: option values borrow from it */
+};
+
+/* Builds the graph for the selected pipelines (names NULL or n == 0: all). Returns NULL and
+ * fills diags when there is any problem. Takes ownership of cfg either way. */
+struct uf_graph *uf_graph_build(struct uf_config *cfg, const char *const *names, size_t n,
+                                struct uf_diags *diags);
+void uf_graph_free(struct uf_graph *g);
+
+/* Graph JSON: {"pipelines":[{"name","nodes":[{"id","name","kind","role","options":{..masked},
+ * "where","metrics":{..}}],"edges":[{"from","to","port"}]}]}. With metrics=false, no snapshot. */
+json_t *uf_graph_json(const struct uf_graph *g, bool metrics);
+
+/* Options of a stage as JSON, secrets replaced by "***". */
+json_t *uf_stage_options_json(const struct uf_stage *st);
+
+#endif

@@ -1,0 +1,96 @@
+/* stage.h: the interface between the engine and a stage kind.
+ * A kind is a struct of callbacks plus an options table (options.h). The engine allocates the
+ * kind's context (ctx_size bytes, zeroed), fills it from the options table, and calls, in this
+ * fixed order: init (checks that involve several options; no I/O, so `ugcflow validate` never
+ * touches the network), start (opens connections and threads), then process (transforms) or
+ * write (sinks) for the events, stop (sources: stop emitting and return only when no emit is in
+ * progress; sinks: flush within the deadline) and destroy (frees what the kind allocated).
+ *
+ * Threads: a source emits from its own threads; uf_emit runs the downstream chain of synchronous
+ * transforms in the caller's thread and pushes to a bounded queue at asynchronous boundaries
+ * (sinks and components with `buffer`). process() may be called from several threads at once
+ * (one per upstream thread or worker): a transform keeps per-event state on the stack or locks.
+ * write() for one sink component is called from its worker threads (`workers`, default 1). */
+#ifndef UF_STAGE_H
+#define UF_STAGE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "err.h"
+#include "event.h"
+#include "options.h"
+
+struct uf_stage;
+struct uf_metrics;
+
+enum uf_role { UF_SOURCE, UF_TRANSFORM, UF_SINK };
+
+/* What a sink's write() answers. */
+enum uf_write_rc {
+    UF_OK = 0,    /* the sink took every event of the batch (it finishes them, now or later) */
+    UF_RETRY = 1, /* passing failure: the engine keeps the batch, backs off and calls again */
+    UF_FAIL = 2,  /* permanent: the engine fails every event of the batch with err's message */
+};
+
+struct uf_kind {
+    const char *name;
+    enum uf_role role;
+    const char *summary;               /* one line for `ugcflow stages` and docs */
+    const struct uf_option *options;   /* NULL-terminated table; may be NULL when none */
+    size_t ctx_size;
+    bool emits;                        /* a sink that also emits events downstream */
+
+    int (*init)(struct uf_stage *st, void *ctx, struct uf_err *err);
+    int (*start)(struct uf_stage *st, void *ctx, struct uf_err *err);
+    /* Transforms: takes ownership of ev (emit it or finish it). */
+    void (*process)(struct uf_stage *st, void *ctx, struct uf_event *ev);
+    /* Sinks: see enum uf_write_rc for who owns the batch afterwards. */
+    int (*write)(struct uf_stage *st, void *ctx, struct uf_event **evs, size_t n,
+                 struct uf_err *err);
+    /* Optional, sinks and buffered components: called by the worker about every tick_ms
+     * (stage option `tick`) even when no events arrive, e.g. to flush batches by age. */
+    void (*tick)(struct uf_stage *st, void *ctx);
+    void (*stop)(struct uf_stage *st, void *ctx);
+    void (*destroy)(void *ctx);
+};
+
+/* ---- what a kind may call ---- */
+
+const char *uf_stage_name(const struct uf_stage *st);
+const char *uf_stage_pipeline(const struct uf_stage *st);
+const struct uf_kind *uf_stage_kind(const struct uf_stage *st);
+struct uf_metrics *uf_stage_metrics(struct uf_stage *st);
+/* Config position of the component, for messages: "file:line:col". Borrowed. */
+const char *uf_stage_where(const struct uf_stage *st);
+
+/* Declares a named output port (init only); returns its index (>= 1; port 0 is the default
+ * output). Downstream components consume it as `inputs: [component.port]`. */
+int uf_stage_add_port(struct uf_stage *st, const char *name, struct uf_err *err);
+/* Whether any component consumes the port. */
+bool uf_stage_port_connected(const struct uf_stage *st, int port);
+
+/* Passes ev downstream (takes ownership, whatever happens). Returns 0, or UF_EFULL when a
+ * rejecting queue was full (the engine then failed the event with 503 "overloaded"), or
+ * UF_ECLOSED during shutdown (failed with 503 "shutting_down"). With no consumer on the port,
+ * the event is dropped and counted. Fan-out gives each branch its own copy. */
+int uf_emit(struct uf_stage *st, struct uf_event *ev);
+int uf_emit_port(struct uf_stage *st, int port, struct uf_event *ev);
+
+/* Sources: no more events will come from this source (e.g. end of input, `count` reached).
+ * When every source of the process is done, the engine shuts down gracefully. */
+void uf_stage_source_done(struct uf_stage *st);
+/* True once shutdown began: sources stop emitting, loops wind down. */
+bool uf_stage_is_stopping(const struct uf_stage *st);
+/* Milliseconds left before the shutdown deadline (a large number while running). */
+int64_t uf_stage_deadline_ms(const struct uf_stage *st);
+
+/* Sinks that finish events asynchronously record a batch's size and flush time themselves. */
+void uf_stage_observe_flush(struct uf_stage *st, size_t rows, uint64_t bytes, uint64_t us);
+
+/* Current monotonic time in microseconds and the wall clock in UTC microseconds. */
+int64_t uf_now_us(void);
+int64_t uf_wall_us(void);
+
+#endif

@@ -1,0 +1,21 @@
+/* uuid.h: UUID helpers: time-ordered UUIDv7 generation (RFC 9562), parsing and formatting.
+ * Generation uses a per-thread generator seeded from getrandom(2), so it is lock-free and cheap
+ * enough for every event; ids from one thread are strictly increasing. */
+#ifndef UF_UUID_H
+#define UF_UUID_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#define UF_UUID_STR 37 /* 36 characters and the NUL */
+
+void uf_uuid_v7(uint8_t out[16]);
+/* Random UUIDv4. */
+void uf_uuid_v4(uint8_t out[16]);
+void uf_uuid_format(const uint8_t id[16], char out[UF_UUID_STR]);
+/* Parses the canonical 8-4-4-4-12 hex form (either case); false when malformed. */
+bool uf_uuid_parse(const char *s, uint8_t out[16]);
+/* true when s is a canonical UUID string. */
+bool uf_uuid_is_valid(const char *s);
+
+#endif
