@@ -30,7 +30,8 @@ struct uf_node {
 };
 
 struct uf_diag {
-    struct uf_pos pos;
+    struct uf_pos pos; /* pos.file points at `file`, the diagnostic's own copy */
+    char *file;
     char *msg;
 };
 

@@ -68,9 +68,16 @@ _Atomic int64_t *uf_metrics_extra(struct uf_metrics *m, enum uf_metric_type type
 /* Reads the value of a registered extra metric or -1 when absent (for tests and the graph). */
 int64_t uf_metrics_extra_value(struct uf_metrics *m, const char *name, const char *label_value);
 
-/* Appends this component's metrics as Prometheus text (HELP/TYPE lines are emitted by the
- * caller once per family, see uf_runtime_metrics_text). */
+/* One component's identity and metrics, for exposition. */
+struct uf_metrics_src {
+    const char *pipeline, *component, *kind;
+    struct uf_metrics *m;
+};
+
 struct uf_strbuf;
+/* Appends Prometheus text for every source: one HELP/TYPE header per family, then a sample per
+ * component with labels pipeline, component, kind. */
+void uf_metrics_render(struct uf_strbuf *sb, const struct uf_metrics_src *srcs, size_t n);
 
 /* A snapshot as JSON: {"in","out","dropped","errors","retries","bytes","queue_depth",
  * "queue_capacity","latency_p50_us","latency_p99_us","batch_rows_avg","flush_p99_us",

@@ -1,0 +1,23 @@
+/* admin.h: the admin HTTP listener of a running process.
+ * Serves /health (the process is up), /ready (every stage started and not shutting down),
+ * /metrics (Prometheus text), /api/graph (graph JSON with a metrics snapshot per node) and the
+ * graph page's embedded assets at / . Runs its own libmicrohttpd thread; never on the hot path. */
+#ifndef UF_ADMIN_H
+#define UF_ADMIN_H
+
+#include "err.h"
+
+struct uf_runtime;
+struct uf_admin;
+
+/* Listens on address ("host:port"; port 0 picks a free one). Does not own rt. */
+struct uf_admin *uf_admin_start(struct uf_runtime *rt, const char *address, struct uf_err *err);
+/* The port actually bound. */
+int uf_admin_port(const struct uf_admin *a);
+void uf_admin_stop(struct uf_admin *a); /* accepts NULL */
+
+/* Splits "host:port" into a sockaddr_in for 127.0.0.1-style IPv4 addresses; 0 or UF_EINVAL. */
+struct sockaddr_in;
+int uf_parse_listen_address(const char *address, struct sockaddr_in *out, struct uf_err *err);
+
+#endif

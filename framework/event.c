@@ -1,0 +1,272 @@
+/* event.c: events, their finishing, and completions (see event.h for the ownership rules).
+ * Finishing counts on the stage that holds the event (ev->at, maintained by the engine), so a
+ * kind never passes its stage around to finish an event. A completion's reference count covers
+ * every event attached to it plus its creator; the callback runs exactly once, on the thread
+ * that drops the last reference. */
+#include "event.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "err.h"
+#include "graph.h"
+#include "mem.h"
+#include "metrics.h"
+#include "stage.h"
+#include "uuid.h"
+
+struct uf_completion {
+    atomic_int refs;
+    pthread_mutex_t mu; /* guards status, body, counts */
+    int status;
+    json_t *body;
+    unsigned counts[3];
+    uf_done_fn fn;
+    void *arg;
+};
+
+struct uf_event *uf_event_new(json_t *body)
+{
+    struct uf_event *ev = uf_xcalloc(1, sizeof *ev);
+    ev->body = body ? body : json_object();
+    ev->received_us = uf_wall_us();
+    uf_uuid_v7(ev->id);
+    return ev;
+}
+
+struct uf_event *uf_event_copy(const struct uf_event *ev)
+{
+    struct uf_event *cp = uf_xmalloc(sizeof *cp);
+    *cp = *ev;
+    cp->body = json_deep_copy(ev->body);
+    cp->meta = ev->meta ? json_deep_copy(ev->meta) : NULL;
+    cp->user = ev->user ? uf_xstrdup(ev->user) : NULL;
+    if (cp->done)
+        uf_completion_ref(cp->done);
+    return cp;
+}
+
+void uf_event_free(struct uf_event *ev)
+{
+    if (!ev)
+        return;
+    json_decref(ev->body);
+    json_decref(ev->meta);
+    free(ev->user);
+    if (ev->done)
+        uf_completion_release(ev->done);
+    free(ev);
+}
+
+json_t *uf_event_meta(struct uf_event *ev)
+{
+    if (!ev->meta)
+        ev->meta = json_object();
+    return ev->meta;
+}
+
+void uf_event_set_user(struct uf_event *ev, const char *user)
+{
+    free(ev->user);
+    ev->user = user ? uf_xstrdup(user) : NULL;
+}
+
+void uf_event_set_str(struct uf_event *ev, const char *key, const char *value)
+{
+    json_object_set_new(ev->body, key, json_string(value));
+}
+
+void uf_event_set_int(struct uf_event *ev, const char *key, int64_t value)
+{
+    json_object_set_new(ev->body, key, json_integer(value));
+}
+
+const char *uf_event_get_str(const struct uf_event *ev, const char *key)
+{
+    return json_string_value(json_object_get(ev->body, key));
+}
+
+/* The first reply wins, except that an error replaces a success. */
+static void record_reply(struct uf_completion *c, int status, json_t *body)
+{
+    pthread_mutex_lock(&c->mu);
+    if (c->status == 0 || (status >= 400 && c->status < 400)) {
+        c->status = status;
+        json_decref(c->body);
+        c->body = body;
+        body = NULL;
+    }
+    pthread_mutex_unlock(&c->mu);
+    json_decref(body);
+}
+
+void uf_event_reply(struct uf_event *ev, int status, json_t *body)
+{
+    if (!ev->done) {
+        json_decref(body);
+        return;
+    }
+    record_reply(ev->done, status, body);
+}
+
+static void finish(struct uf_event *ev, enum uf_outcome o)
+{
+    if (ev->at) {
+        struct uf_metrics *m = &ev->at->metrics;
+        uf_metrics_add(o == UF_OUTCOME_DONE      ? &m->out
+                       : o == UF_OUTCOME_DROPPED ? &m->dropped
+                                                 : &m->errors,
+                       1);
+    }
+    if (ev->done) {
+        pthread_mutex_lock(&ev->done->mu);
+        ev->done->counts[o]++;
+        pthread_mutex_unlock(&ev->done->mu);
+    }
+    uf_event_free(ev);
+}
+
+void uf_event_done(struct uf_event *ev) { finish(ev, UF_OUTCOME_DONE); }
+
+void uf_event_drop(struct uf_event *ev, const char *reason)
+{
+    (void)reason;
+    finish(ev, UF_OUTCOME_DROPPED);
+}
+
+void uf_event_fail(struct uf_event *ev, int status, const char *code, const char *msg)
+{
+    if (ev->done) {
+        json_t *body = json_pack("{s:{s:s,s:s}}", "error", "code", code ? code : "error",
+                                 "message", msg ? msg : "");
+        record_reply(ev->done, status, body);
+    }
+    finish(ev, UF_OUTCOME_FAILED);
+}
+
+/* ---- completions ---- */
+
+struct uf_completion *uf_completion_new(uf_done_fn fn, void *arg)
+{
+    struct uf_completion *c = uf_xcalloc(1, sizeof *c);
+    atomic_init(&c->refs, 1);
+    pthread_mutex_init(&c->mu, NULL);
+    c->fn = fn;
+    c->arg = arg;
+    return c;
+}
+
+void uf_completion_attach(struct uf_completion *c, struct uf_event *ev)
+{
+    uf_completion_ref(c);
+    ev->done = c;
+}
+
+void uf_completion_ref(struct uf_completion *c)
+{
+    atomic_fetch_add_explicit(&c->refs, 1, memory_order_relaxed);
+}
+
+void uf_completion_release(struct uf_completion *c)
+{
+    if (atomic_fetch_sub_explicit(&c->refs, 1, memory_order_acq_rel) != 1)
+        return;
+    if (c->fn)
+        c->fn(c, c->arg);
+    json_decref(c->body);
+    pthread_mutex_destroy(&c->mu);
+    free(c);
+}
+
+int uf_completion_status(const struct uf_completion *c) { return c->status; }
+json_t *uf_completion_body(const struct uf_completion *c) { return c->body; }
+
+json_t *uf_completion_take_body(struct uf_completion *c)
+{
+    json_t *b = c->body;
+    c->body = NULL;
+    return b;
+}
+
+unsigned uf_completion_count(const struct uf_completion *c, enum uf_outcome o)
+{
+    return c->counts[o];
+}
+
+/* ---- waiter ---- */
+
+struct uf_waiter {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    atomic_int refs; /* the completion's callback and the waiter's owner */
+    bool done;
+    int status;
+    json_t *body;
+    unsigned counts[3];
+};
+
+static void waiter_unref(struct uf_waiter *w)
+{
+    if (atomic_fetch_sub(&w->refs, 1) != 1)
+        return;
+    json_decref(w->body);
+    pthread_cond_destroy(&w->cv);
+    pthread_mutex_destroy(&w->mu);
+    free(w);
+}
+
+static void waiter_done(struct uf_completion *c, void *arg)
+{
+    struct uf_waiter *w = arg;
+    pthread_mutex_lock(&w->mu);
+    w->status = c->status;
+    w->body = uf_completion_take_body(c);
+    memcpy(w->counts, c->counts, sizeof w->counts);
+    w->done = true;
+    pthread_cond_broadcast(&w->cv);
+    pthread_mutex_unlock(&w->mu);
+    waiter_unref(w);
+}
+
+struct uf_waiter *uf_waiter_new(struct uf_completion **c)
+{
+    struct uf_waiter *w = uf_xcalloc(1, sizeof *w);
+    pthread_mutex_init(&w->mu, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&w->cv, &ca);
+    pthread_condattr_destroy(&ca);
+    atomic_init(&w->refs, 2);
+    *c = uf_completion_new(waiter_done, w);
+    return w;
+}
+
+int uf_waiter_wait(struct uf_waiter *w, int timeout_ms)
+{
+    struct timespec dl;
+    clock_gettime(CLOCK_MONOTONIC, &dl);
+    dl.tv_sec += timeout_ms / 1000;
+    dl.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+    if (dl.tv_nsec >= 1000000000L) {
+        dl.tv_sec++;
+        dl.tv_nsec -= 1000000000L;
+    }
+    pthread_mutex_lock(&w->mu);
+    int rc = 0;
+    while (!w->done && rc == 0)
+        rc = pthread_cond_timedwait(&w->cv, &w->mu, &dl);
+    bool done = w->done;
+    pthread_mutex_unlock(&w->mu);
+    return done ? 0 : UF_ETIMEOUT;
+}
+
+int uf_waiter_status(const struct uf_waiter *w) { return w->status; }
+json_t *uf_waiter_body(const struct uf_waiter *w) { return w->body; }
+unsigned uf_waiter_count(const struct uf_waiter *w, enum uf_outcome o) { return w->counts[o]; }
+void uf_waiter_free(struct uf_waiter *w)
+{
+    if (w)
+        waiter_unref(w);
+}

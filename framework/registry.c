@@ -1,0 +1,46 @@
+/* registry.c: the only list of stage kinds. Adding a kind is one extern and one line here. */
+#include "registry.h"
+
+#include <string.h>
+
+#include "options.h"
+
+extern const struct uf_kind uf_source_generate, uf_source_stdin;
+extern const struct uf_kind uf_transform_set, uf_transform_remap, uf_transform_route;
+extern const struct uf_kind uf_sink_stdout, uf_sink_null;
+
+const struct uf_kind *const uf_kinds[] = {
+    /* sources */
+    &uf_source_generate,
+    &uf_source_stdin,
+    /* transforms */
+    &uf_transform_set,
+    &uf_transform_remap,
+    &uf_transform_route,
+    /* sinks */
+    &uf_sink_stdout,
+    &uf_sink_null,
+    NULL,
+};
+
+const struct uf_kind *uf_registry_find(const char *name)
+{
+    for (size_t i = 0; uf_kinds[i]; i++)
+        if (strcmp(uf_kinds[i]->name, name) == 0)
+            return uf_kinds[i];
+    return NULL;
+}
+
+const char *uf_registry_suggest(const char *name)
+{
+    const char *best = NULL;
+    size_t best_d = 3; /* at most two edits: beyond that a guess misleads */
+    for (size_t i = 0; uf_kinds[i]; i++) {
+        size_t d = uf_edit_distance(name, uf_kinds[i]->name);
+        if (d < best_d) {
+            best_d = d;
+            best = uf_kinds[i]->name;
+        }
+    }
+    return best;
+}

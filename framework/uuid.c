@@ -1,0 +1,128 @@
+/* uuid.c: UUIDv7/v4 generation and parsing (see uuid.h).
+ * The generator is a per-thread xoshiro256** seeded from getrandom(2): ids need uniqueness,
+ * not secrecy, and a syscall per event would dominate the cost. Within one millisecond the
+ * 12-bit rand_a field counts up (RFC 9562 method 1), so one thread's ids are monotonic. */
+#include "uuid.h"
+
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+
+struct rng {
+    uint64_t s[4];
+    int seeded;
+    int64_t last_ms;
+    uint16_t seq;
+};
+
+static _Thread_local struct rng tl_rng;
+
+static uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
+
+static uint64_t next(struct rng *r)
+{
+    if (!r->seeded) {
+        if (getrandom(r->s, sizeof r->s, 0) != (ssize_t)sizeof r->s) {
+            struct timespec ts;
+            clock_gettime(CLOCK_MONOTONIC, &ts);
+            r->s[0] = (uint64_t)ts.tv_nsec ^ (uint64_t)(uintptr_t)r;
+            r->s[1] = (uint64_t)ts.tv_sec * 0x9e3779b97f4a7c15ULL;
+            r->s[2] = 0xbf58476d1ce4e5b9ULL;
+            r->s[3] = 0x94d049bb133111ebULL;
+        }
+        r->seeded = 1;
+    }
+    uint64_t *s = r->s;
+    uint64_t result = rotl(s[1] * 5, 7) * 9, t = s[1] << 17;
+    s[2] ^= s[0];
+    s[3] ^= s[1];
+    s[1] ^= s[2];
+    s[0] ^= s[3];
+    s[2] ^= t;
+    s[3] = rotl(s[3], 45);
+    return result;
+}
+
+void uf_uuid_v7(uint8_t out[16])
+{
+    struct rng *r = &tl_rng;
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    int64_t ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    if (ms <= r->last_ms && r->seq < 0xfff) {
+        ms = r->last_ms;
+        r->seq++;
+    } else {
+        if (ms <= r->last_ms)
+            ms = r->last_ms + 1; /* sequence exhausted: borrow the next millisecond */
+        r->last_ms = ms;
+        r->seq = (uint16_t)(next(r) & 0x1ff); /* random start, leaving room to count */
+    }
+    uint64_t rnd = next(r);
+    for (int i = 0; i < 6; i++)
+        out[i] = (uint8_t)(ms >> (40 - 8 * i));
+    out[6] = (uint8_t)(0x70 | (r->seq >> 8));
+    out[7] = (uint8_t)r->seq;
+    out[8] = (uint8_t)(0x80 | (rnd & 0x3f));
+    for (int i = 9; i < 16; i++)
+        out[i] = (uint8_t)(rnd >> (8 * (i - 8)));
+}
+
+void uf_uuid_v4(uint8_t out[16])
+{
+    uint64_t a = next(&tl_rng), b = next(&tl_rng);
+    memcpy(out, &a, 8);
+    memcpy(out + 8, &b, 8);
+    out[6] = (uint8_t)(0x40 | (out[6] & 0x0f));
+    out[8] = (uint8_t)(0x80 | (out[8] & 0x3f));
+}
+
+void uf_uuid_format(const uint8_t id[16], char out[UF_UUID_STR])
+{
+    static const char hex[] = "0123456789abcdef";
+    char *p = out;
+    for (int i = 0; i < 16; i++) {
+        if (i == 4 || i == 6 || i == 8 || i == 10)
+            *p++ = '-';
+        *p++ = hex[id[i] >> 4];
+        *p++ = hex[id[i] & 15];
+    }
+    *p = '\0';
+}
+
+static int hexval(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+bool uf_uuid_parse(const char *s, uint8_t out[16])
+{
+    if (!s || strlen(s) != 36)
+        return false;
+    int j = 0;
+    for (int i = 0; i < 36;) {
+        if (i == 8 || i == 13 || i == 18 || i == 23) {
+            if (s[i++] != '-')
+                return false;
+            continue;
+        }
+        int hi = hexval(s[i]), lo = hexval(s[i + 1]);
+        if (hi < 0 || lo < 0)
+            return false;
+        out[j++] = (uint8_t)(hi << 4 | lo);
+        i += 2;
+    }
+    return true;
+}
+
+bool uf_uuid_is_valid(const char *s)
+{
+    uint8_t tmp[16];
+    return uf_uuid_parse(s, tmp);
+}

@@ -1,0 +1,123 @@
+/* stages/route.c: the `route` transform: sends each event to one output by a field's value.
+ * `routes` maps output names to a value or a list of values of `field`; the first match wins,
+ * in the order written. A route whose value list is "*" matches everything (a catch-all).
+ * Unmatched events go to the `default` output when one is named, else they are dropped and
+ * counted. Outputs are declared in init, so `inputs: [router.NAME]` is checked by validation. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "jsonpath.h"
+#include "mem.h"
+#include "stage.h"
+
+struct route_ctx {
+    const char *field;
+    json_t *routes;
+    const char *dflt;
+    size_t n;
+    int *ports;         /* port per route, in `routes` order */
+    json_t **values;    /* borrowed from routes: a string or an array of strings per route */
+    int default_port;   /* -1 when none */
+};
+
+static const struct uf_option route_options[] = {
+    {.name = "field", .type = UF_OPT_STR, .flags = UF_OPT_REQUIRED,
+     .desc = "Dotted path of the field compared", .offset = offsetof(struct route_ctx, field)},
+    {.name = "routes", .type = UF_OPT_MAP, .flags = UF_OPT_REQUIRED,
+     .desc = "Output names mapped to a value or list of values (\"*\" matches any)",
+     .offset = offsetof(struct route_ctx, routes)},
+    {.name = "default", .type = UF_OPT_STR,
+     .desc = "Output for events no route matches; without it they are dropped and counted",
+     .offset = offsetof(struct route_ctx, dflt)},
+    {0}};
+
+static bool valid_values(const json_t *v)
+{
+    if (json_is_string(v) || json_is_integer(v) || json_is_boolean(v))
+        return true;
+    if (!json_is_array(v) || json_array_size(v) == 0)
+        return false;
+    size_t i;
+    json_t *x;
+    json_array_foreach(v, i, x) if (!json_is_string(x) && !json_is_integer(x)) return false;
+    return true;
+}
+
+static int route_init(struct uf_stage *st, void *ctx, struct uf_err *err)
+{
+    struct route_ctx *c = ctx;
+    c->n = json_object_size(c->routes);
+    if (c->n == 0)
+        return uf_err_set(err, UF_EINVAL, "option 'routes' must name at least one output");
+    c->ports = uf_xcalloc(c->n, sizeof *c->ports);
+    c->values = uf_xcalloc(c->n, sizeof *c->values);
+    c->default_port = -1;
+    size_t i = 0;
+    const char *name;
+    json_t *v;
+    json_object_foreach(c->routes, name, v)
+    {
+        if (!valid_values(v))
+            return uf_err_set(err, UF_EINVAL,
+                              "route '%s' must map to a value or a non-empty list of values", name);
+        int port = uf_stage_add_port(st, name, err);
+        if (port < 0)
+            return port;
+        c->ports[i] = port;
+        c->values[i++] = v;
+    }
+    if (c->dflt) {
+        c->default_port = uf_stage_add_port(st, c->dflt, err);
+        if (c->default_port < 0)
+            return c->default_port;
+    }
+    return 0;
+}
+
+static bool value_matches(const json_t *want, const json_t *have)
+{
+    if (json_is_string(want) && strcmp(json_string_value(want), "*") == 0)
+        return true;
+    if (json_is_string(want))
+        return json_is_string(have) && strcmp(json_string_value(want), json_string_value(have)) == 0;
+    return json_equal((json_t *)want, (json_t *)have);
+}
+
+static bool matches(const json_t *values, const json_t *have)
+{
+    if (!json_is_array(values))
+        return value_matches(values, have);
+    size_t i;
+    json_t *v;
+    json_array_foreach(values, i, v) if (value_matches(v, have)) return true;
+    return false;
+}
+
+static void route_process(struct uf_stage *st, void *ctx, struct uf_event *ev)
+{
+    struct route_ctx *c = ctx;
+    json_t *have = uf_json_get_path(ev->body, c->field);
+    for (size_t i = 0; i < c->n; i++)
+        if (matches(c->values[i], have ? have : json_null())) {
+            uf_emit_port(st, c->ports[i], ev);
+            return;
+        }
+    if (c->default_port >= 0)
+        uf_emit_port(st, c->default_port, ev);
+    else
+        uf_event_drop(ev, "no route matched");
+}
+
+static void route_destroy(void *ctx)
+{
+    struct route_ctx *c = ctx;
+    free(c->ports);
+    free(c->values);
+}
+
+const struct uf_kind uf_transform_route = {
+    .name = "route", .role = UF_TRANSFORM,
+    .summary = "Send each event to one of several outputs by a field's value",
+    .options = route_options, .ctx_size = sizeof(struct route_ctx),
+    .init = route_init, .process = route_process, .destroy = route_destroy,
+};
