@@ -6,13 +6,16 @@
 #include "options.h"
 
 extern const struct uf_kind uf_source_generate, uf_source_stdin;
+extern const struct uf_kind uf_source_kafka_source;
 extern const struct uf_kind uf_transform_set, uf_transform_remap, uf_transform_route;
 extern const struct uf_kind uf_sink_stdout, uf_sink_null;
+extern const struct uf_kind uf_sink_clickhouse;
 
 const struct uf_kind *const uf_kinds[] = {
     /* sources */
     &uf_source_generate,
     &uf_source_stdin,
+    &uf_source_kafka_source,
     /* transforms */
     &uf_transform_set,
     &uf_transform_remap,
@@ -20,6 +23,7 @@ const struct uf_kind *const uf_kinds[] = {
     /* sinks */
     &uf_sink_stdout,
     &uf_sink_null,
+    &uf_sink_clickhouse,
     NULL,
 };
 
