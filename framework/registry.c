@@ -23,11 +23,18 @@ const struct uf_kind *const uf_kinds[] = {
     NULL,
 };
 
+static const struct uf_kind *const *extra_kinds;
+
+void uf_registry_set_extra(const struct uf_kind *const *kinds) { extra_kinds = kinds; }
+
 const struct uf_kind *uf_registry_find(const char *name)
 {
     for (size_t i = 0; uf_kinds[i]; i++)
         if (strcmp(uf_kinds[i]->name, name) == 0)
             return uf_kinds[i];
+    for (size_t i = 0; extra_kinds && extra_kinds[i]; i++)
+        if (strcmp(extra_kinds[i]->name, name) == 0)
+            return extra_kinds[i];
     return NULL;
 }
 
