@@ -8,6 +8,7 @@
 extern const struct uf_kind uf_source_generate, uf_source_stdin;
 extern const struct uf_kind uf_transform_set, uf_transform_remap, uf_transform_route;
 extern const struct uf_kind uf_sink_stdout, uf_sink_null;
+extern const struct uf_kind uf_sink_postgres, uf_sink_http_forward;
 
 const struct uf_kind *const uf_kinds[] = {
     /* sources */
@@ -20,6 +21,8 @@ const struct uf_kind *const uf_kinds[] = {
     /* sinks */
     &uf_sink_stdout,
     &uf_sink_null,
+    &uf_sink_postgres,
+    &uf_sink_http_forward,
     NULL,
 };
 
