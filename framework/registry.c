@@ -9,6 +9,8 @@ extern const struct uf_kind uf_source_generate, uf_source_stdin;
 extern const struct uf_kind uf_transform_set, uf_transform_remap, uf_transform_route;
 extern const struct uf_kind uf_sink_stdout, uf_sink_null;
 extern const struct uf_kind uf_sink_postgres, uf_sink_http_forward;
+extern const struct uf_kind uf_transform_enrich, uf_transform_view_detector;
+extern const struct uf_kind uf_sink_kafka;
 
 const struct uf_kind *const uf_kinds[] = {
     /* sources */
@@ -18,11 +20,14 @@ const struct uf_kind *const uf_kinds[] = {
     &uf_transform_set,
     &uf_transform_remap,
     &uf_transform_route,
+    &uf_transform_enrich,
+    &uf_transform_view_detector,
     /* sinks */
     &uf_sink_stdout,
     &uf_sink_null,
     &uf_sink_postgres,
     &uf_sink_http_forward,
+    &uf_sink_kafka,
     NULL,
 };
 
