@@ -1,0 +1,184 @@
+/* postgres_migrate.c: the UGC schema and the code that applies it (see
+ * postgres_migrate.h). Migrations are append-only: a released one is never
+ * edited, a change is a new version. Every query of postgres_ugc.c has an index
+ * here. `watch_progress` is written by the stat pipeline, which creates it with
+ * the same shape (CREATE TABLE IF NOT EXISTS), so either may come first. Vote
+ * counts on comments are kept by a trigger, so they stay consistent under
+ * concurrent votes without the application reading before writing. */
+#include "postgres_migrate.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "framework/mem.h"
+
+static const char v1_sql[] =
+    "CREATE TABLE IF NOT EXISTS reactions ("
+    " user_id uuid NOT NULL, movie_id uuid NOT NULL,"
+    " reaction smallint NOT NULL CHECK (reaction IN (-1, 1)),"
+    " created_at timestamptz NOT NULL DEFAULT now(),"
+    " updated_at timestamptz NOT NULL DEFAULT now(),"
+    " PRIMARY KEY (user_id, movie_id));"
+    "CREATE INDEX IF NOT EXISTS reactions_movie ON reactions (movie_id, "
+    "reaction);"
+    "CREATE TABLE IF NOT EXISTS favorites ("
+    " user_id uuid NOT NULL, movie_id uuid NOT NULL,"
+    " created_at timestamptz NOT NULL DEFAULT now(),"
+    " PRIMARY KEY (user_id, movie_id));"
+    "CREATE INDEX IF NOT EXISTS favorites_user_recent"
+    " ON favorites (user_id, created_at DESC, movie_id DESC);"
+    "CREATE TABLE IF NOT EXISTS comments ("
+    " id uuid PRIMARY KEY, movie_id uuid NOT NULL, user_id uuid NOT NULL,"
+    " text text NOT NULL, created_at timestamptz NOT NULL DEFAULT now(), "
+    "deleted_at timestamptz,"
+    " up integer NOT NULL DEFAULT 0, down integer NOT NULL DEFAULT 0,"
+    " score integer GENERATED ALWAYS AS (up - down) STORED);"
+    "CREATE INDEX IF NOT EXISTS comments_movie_new"
+    " ON comments (movie_id, created_at DESC, id DESC) WHERE deleted_at IS "
+    "NULL;"
+    "CREATE INDEX IF NOT EXISTS comments_movie_top"
+    " ON comments (movie_id, score DESC, created_at DESC, id DESC) WHERE "
+    "deleted_at IS NULL;"
+    "CREATE TABLE IF NOT EXISTS comment_votes ("
+    " comment_id uuid NOT NULL REFERENCES comments (id), user_id uuid NOT NULL,"
+    " value smallint NOT NULL CHECK (value IN (-1, 1)),"
+    " created_at timestamptz NOT NULL DEFAULT now(),"
+    " updated_at timestamptz NOT NULL DEFAULT now(),"
+    " PRIMARY KEY (comment_id, user_id));"
+    "CREATE OR REPLACE FUNCTION comment_votes_count() RETURNS trigger LANGUAGE "
+    "plpgsql"
+    " SET search_path FROM CURRENT AS $f$ BEGIN"
+    "  IF TG_OP = 'UPDATE' AND OLD.value = NEW.value THEN RETURN NULL; END IF;"
+    "  IF TG_OP IN ('UPDATE', 'DELETE') THEN"
+    "   UPDATE comments SET up = up - (OLD.value = 1)::int, down = down - "
+    "(OLD.value = -1)::int"
+    "   WHERE id = OLD.comment_id; END IF;"
+    "  IF TG_OP IN ('INSERT', 'UPDATE') THEN"
+    "   UPDATE comments SET up = up + (NEW.value = 1)::int, down = down + "
+    "(NEW.value = -1)::int"
+    "   WHERE id = NEW.comment_id; END IF;"
+    "  RETURN NULL; END $f$;"
+    "DROP TRIGGER IF EXISTS comment_votes_count ON comment_votes;"
+    "CREATE TRIGGER comment_votes_count AFTER INSERT OR UPDATE OF value OR "
+    "DELETE"
+    " ON comment_votes FOR EACH ROW EXECUTE FUNCTION comment_votes_count();"
+    "CREATE TABLE IF NOT EXISTS watch_progress ("
+    " user_id uuid NOT NULL, movie_id uuid NOT NULL,"
+    " position_s double precision NOT NULL DEFAULT 0,"
+    " duration_s double precision,"
+    " completed boolean NOT NULL DEFAULT false,"
+    " updated_at timestamptz NOT NULL DEFAULT now(),"
+    " PRIMARY KEY (user_id, movie_id));"
+    "CREATE INDEX IF NOT EXISTS watch_progress_user_updated"
+    " ON watch_progress (user_id, updated_at DESC);"
+    "CREATE INDEX IF NOT EXISTS watch_progress_user_unfinished"
+    " ON watch_progress (user_id, updated_at DESC) WHERE NOT completed;";
+
+const struct uf_pg_migration uf_pg_migrations[] = {
+    {1,
+     "ugc tables: reactions, favorites, comments, comment_votes, "
+     "watch_progress",
+     v1_sql},
+    {0, NULL, NULL},
+};
+
+/* Runs one command; fills err with PostgreSQL's message on failure. */
+static int exec(PGconn *conn, const char *sql, const char *what,
+                struct uf_err *err) {
+  PGresult *res = PQexec(conn, sql);
+  ExecStatusType s = PQresultStatus(res);
+  int rc = 0;
+  if (s != PGRES_COMMAND_OK && s != PGRES_TUPLES_OK) {
+    const char *m = PQresultErrorMessage(res);
+    rc = uf_err_set(err, UF_EIO, "%s: %.*s", what, (int)strcspn(m, "\n"), m);
+  }
+  PQclear(res);
+  return rc;
+}
+
+static int lock_and_prepare(PGconn *conn, const char *schema,
+                            const char *quoted, struct uf_err *err) {
+  const char *params[1] = {schema};
+  PGresult *res = PQexecParams(
+      conn, "SELECT pg_advisory_xact_lock(hashtext('ugcflow.migrate.' || $1))",
+      1, NULL, params, NULL, NULL, 0);
+  int rc = 0;
+  if (PQresultStatus(res) != PGRES_TUPLES_OK)
+    rc =
+        uf_err_set(err, UF_EIO, "advisory lock: %s", PQresultErrorMessage(res));
+  PQclear(res);
+  if (rc)
+    return rc;
+  char *sql = uf_xasprintf(
+      "CREATE SCHEMA IF NOT EXISTS %s; SET LOCAL search_path TO %s;"
+      "CREATE TABLE IF NOT EXISTS ugcflow_migrations ("
+      " version integer PRIMARY KEY, name text NOT NULL,"
+      " applied_at timestamptz NOT NULL DEFAULT now())",
+      quoted, quoted);
+  rc = exec(conn, sql, "create schema", err);
+  free(sql);
+  return rc;
+}
+
+static int is_applied(PGconn *conn, int version, struct uf_err *err) {
+  char v[16];
+  snprintf(v, sizeof v, "%d", version);
+  const char *params[1] = {v};
+  PGresult *res = PQexecParams(
+      conn, "SELECT 1 FROM ugcflow_migrations WHERE version = $1::int", 1, NULL,
+      params, NULL, NULL, 0);
+  int rc = PQresultStatus(res) != PGRES_TUPLES_OK
+               ? uf_err_set(err, UF_EIO, "read versions: %s",
+                            PQresultErrorMessage(res))
+               : PQntuples(res) > 0;
+  PQclear(res);
+  return rc;
+}
+
+static int apply(PGconn *conn, const struct uf_pg_migration *m,
+                 struct uf_err *err) {
+  char what[64];
+  snprintf(what, sizeof what, "migration %d", m->version);
+  if (exec(conn, m->sql, what, err))
+    return err ? err->code : UF_EIO;
+  char v[16];
+  snprintf(v, sizeof v, "%d", m->version);
+  const char *params[2] = {v, m->name};
+  PGresult *res = PQexecParams(conn,
+                               "INSERT INTO ugcflow_migrations (version, name) "
+                               "VALUES ($1::int, $2)",
+                               2, NULL, params, NULL, NULL, 0);
+  int rc = 0;
+  if (PQresultStatus(res) != PGRES_COMMAND_OK)
+    rc = uf_err_set(err, UF_EIO, "%s: record version: %s", what,
+                    PQresultErrorMessage(res));
+  PQclear(res);
+  return rc;
+}
+
+int uf_pg_migrate(PGconn *conn, const char *schema, const char *quoted_schema,
+                  int *applied, struct uf_err *err) {
+  *applied = 0;
+  int rc = exec(conn, "BEGIN", "begin", err);
+  if (rc)
+    return rc;
+  rc = lock_and_prepare(conn, schema, quoted_schema, err);
+  for (const struct uf_pg_migration *m = uf_pg_migrations; rc == 0 && m->sql;
+       m++) {
+    int done = is_applied(conn, m->version, err);
+    if (done < 0)
+      rc = done;
+    else if (!done && (rc = apply(conn, m, err)) == 0)
+      (*applied)++;
+  }
+  if (rc == 0)
+    rc = exec(conn, "COMMIT", "commit", err);
+  if (rc) {
+    PGresult *res = PQexec(conn, "ROLLBACK");
+    PQclear(res);
+    uf_err_prefix(err, "schema %s", quoted_schema);
+    *applied = 0;
+  }
+  return rc;
+}

@@ -1,0 +1,75 @@
+/* postgres_pool.h: a pool of PostgreSQL connections that run UGC calls in
+ * pipeline mode. Each connection has one thread. It takes up to `pipeline_max`
+ * queued calls at once, sends them all (each its own implicit transaction,
+ * closed by a sync, so one failing call never aborts another) and then reads
+ * the answers in order: concurrent requests share one round trip. Statements
+ * are prepared once per connection. A lost connection fails its in-flight calls
+ * with 503 and is reopened with backoff; while no connection can be opened, new
+ * calls fail at once with 503 (store_unavailable) instead of waiting. A call
+ * that gets no answer within statement_timeout plus a second fails with 504 and
+ * the connection is reopened. Every call ends in exactly one finish callback,
+ * run on a pool thread (or in submit/free). */
+#ifndef UF_POSTGRES_POOL_H
+#define UF_POSTGRES_POOL_H
+
+#include <jansson.h>
+#include <libpq-fe.h>
+#include <stdint.h>
+
+#include "framework/err.h"
+#include "postgres_ugc.h"
+
+struct uf_stage;
+struct uf_pg_pool;
+
+struct uf_pg_failure {
+  int status; /* 503, 504, 500, 409 or 400 */
+  const char
+      *code; /* static: store_unavailable, store_timeout, store_error... */
+  char msg[256];
+};
+
+/* Takes ownership of call. rows (a JSON array of the row objects, borrowed) is
+ * set when the statement succeeded, f otherwise. Must not block for long: it
+ * runs on a connection thread. */
+typedef void (*uf_pg_finish_fn)(void *arg, struct uf_pg_call *call,
+                                const json_t *rows,
+                                const struct uf_pg_failure *f);
+
+struct uf_pg_pool_cfg {
+  const char *dsn;
+  const char *quoted_schema; /* search_path of every connection */
+  int64_t size;              /* connections */
+  int64_t pipeline_max;      /* calls sent per round trip */
+  int64_t
+      max_pending; /* queued calls beyond which submit answers 503 overloaded */
+  int64_t statement_timeout_ms;
+  int64_t connect_timeout_ms;
+  struct uf_stage *st; /* for logs and metrics */
+  uf_pg_finish_fn finish;
+  void *arg;
+};
+
+/* Opens one connection (blocking) with the pool's session settings not yet
+ * applied. */
+PGconn *uf_pg_connect(const char *dsn, int64_t connect_timeout_ms,
+                      struct uf_err *err);
+
+/* Starts the connection threads (they connect in the background). NULL with err
+ * when a thread cannot be created. cfg strings must outlive the pool. */
+struct uf_pg_pool *uf_pg_pool_new(const struct uf_pg_pool_cfg *cfg,
+                                  struct uf_err *err);
+
+/* Queues call (takes ownership, whatever happens). Thread-safe; never blocks.
+ */
+void uf_pg_pool_submit(struct uf_pg_pool *p, struct uf_pg_call *call);
+
+/* Waits until no call is queued or in flight, or timeout_ms passed. Returns 0
+ * when drained. */
+int uf_pg_pool_drain(struct uf_pg_pool *p, int64_t timeout_ms);
+
+/* Stops the threads, fails what is still queued with 503 shutting_down, closes
+ * connections. Accepts NULL. */
+void uf_pg_pool_free(struct uf_pg_pool *p);
+
+#endif
