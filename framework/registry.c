@@ -11,7 +11,7 @@ extern const struct uf_kind uf_transform_set, uf_transform_remap, uf_transform_r
 extern const struct uf_kind uf_sink_stdout, uf_sink_null;
 extern const struct uf_kind uf_sink_postgres, uf_sink_http_forward;
 extern const struct uf_kind uf_transform_enrich, uf_transform_view_detector;
-extern const struct uf_kind uf_sink_kafka;
+extern const struct uf_kind uf_sink_kafka, uf_sink_watch_progress;
 extern const struct uf_kind uf_sink_clickhouse;
 
 const struct uf_kind *const uf_kinds[] = {
@@ -31,6 +31,7 @@ const struct uf_kind *const uf_kinds[] = {
     &uf_sink_postgres,
     &uf_sink_http_forward,
     &uf_sink_kafka,
+    &uf_sink_watch_progress,
     &uf_sink_clickhouse,
     NULL,
 };
