@@ -6,7 +6,9 @@
 #include "options.h"
 
 extern const struct uf_kind uf_source_generate, uf_source_stdin;
+extern const struct uf_kind uf_source_http;
 extern const struct uf_kind uf_transform_set, uf_transform_remap, uf_transform_route;
+extern const struct uf_kind uf_transform_jwt_auth, uf_transform_validate;
 extern const struct uf_kind uf_sink_stdout, uf_sink_null;
 extern const struct uf_kind uf_sink_postgres, uf_sink_http_forward;
 
@@ -14,10 +16,13 @@ const struct uf_kind *const uf_kinds[] = {
     /* sources */
     &uf_source_generate,
     &uf_source_stdin,
+    &uf_source_http,
     /* transforms */
     &uf_transform_set,
     &uf_transform_remap,
     &uf_transform_route,
+    &uf_transform_jwt_auth,
+    &uf_transform_validate,
     /* sinks */
     &uf_sink_stdout,
     &uf_sink_null,
