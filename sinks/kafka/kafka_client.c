@@ -197,7 +197,9 @@ static void on_error(rd_kafka_t *rk, int e, const char *reason, void *opaque)
 static void on_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
 {
     struct uf_kafka_ctx *k = rd_kafka_opaque(rk);
-    enum uf_level l = level <= 3 ? UF_LOG_ERROR : level <= 4 ? UF_LOG_WARN : UF_LOG_DEBUG;
+    /* Connection failures arrive at syslog level 3; the error callback already reports the
+     * state that matters (all brokers down), so none of these needs an operator. */
+    enum uf_level l = level <= 4 ? UF_LOG_WARN : UF_LOG_DEBUG;
     uf_log_limited(l, k->st, "librdkafka.", "facility", fac, "text", buf);
 }
 
