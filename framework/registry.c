@@ -6,8 +6,10 @@
 #include "options.h"
 
 extern const struct uf_kind uf_source_generate, uf_source_stdin;
+extern const struct uf_kind uf_source_http;
 extern const struct uf_kind uf_source_kafka_source;
 extern const struct uf_kind uf_transform_set, uf_transform_remap, uf_transform_route;
+extern const struct uf_kind uf_transform_jwt_auth, uf_transform_validate;
 extern const struct uf_kind uf_sink_stdout, uf_sink_null;
 extern const struct uf_kind uf_sink_postgres, uf_sink_http_forward;
 extern const struct uf_kind uf_transform_enrich, uf_transform_view_detector;
@@ -18,11 +20,14 @@ const struct uf_kind *const uf_kinds[] = {
     /* sources */
     &uf_source_generate,
     &uf_source_stdin,
+    &uf_source_http,
     &uf_source_kafka_source,
     /* transforms */
     &uf_transform_set,
     &uf_transform_remap,
     &uf_transform_route,
+    &uf_transform_jwt_auth,
+    &uf_transform_validate,
     &uf_transform_enrich,
     &uf_transform_view_detector,
     /* sinks */
