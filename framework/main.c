@@ -30,6 +30,7 @@ static const char usage_text[] =
     "  validate FILE         check FILE; exit 0 when valid, 1 when not\n"
     "  graph FILE [--format dot|mermaid|json|svg] [--pipeline NAME]...\n"
     "                        print the pipeline graph (svg needs Graphviz's dot)\n"
+    "  pipelines FILE        list the pipelines of FILE with their admin addresses\n"
     "  stages [KIND] [--markdown]\n"
     "                        list stage kinds, or one kind's options\n"
     "  --help, --version\n";
@@ -159,6 +160,20 @@ static int cmd_stages(const struct cli *cli)
     return 0;
 }
 
+static int cmd_pipelines(const struct cli *cli)
+{
+    if (!cli->file)
+        return usage("pipelines needs a FILE");
+    struct uf_graph *g = load_graph(cli);
+    if (!g)
+        return 1;
+    for (size_t i = 0; i < g->npipelines; i++)
+        printf("%s %s\n", g->pipelines[i].name,
+               g->pipelines[i].admin ? g->pipelines[i].admin : g->admin_address);
+    uf_graph_free(g);
+    return 0;
+}
+
 static void *signal_thread(void *arg)
 {
     struct uf_runtime *rt = arg;
@@ -254,5 +269,7 @@ int main(int argc, char **argv)
         return cmd_graph(&cli);
     if (strcmp(cmd, "stages") == 0)
         return cmd_stages(&cli);
+    if (strcmp(cmd, "pipelines") == 0)
+        return cmd_pipelines(&cli);
     return usage("unknown command");
 }

@@ -59,6 +59,7 @@ struct ch_ctx {
     atomic_bool closing;  /* set at stop: replies fail their batches instead of retrying */
     unsigned seed;        /* jitter, sender thread only */
     _Atomic int64_t *waiting_gauge;
+    _Atomic int64_t *raw_bytes;   /* encoded rows before compression, of written batches */
 };
 
 static const char *const formats[] = { "rowbinary", "jsoneachrow", NULL };
@@ -176,6 +177,9 @@ static int ch_start(struct uf_stage *st, void *ctx, struct uf_err *err)
     ch->waiting_gauge = uf_metrics_extra(uf_stage_metrics(st), UF_METRIC_GAUGE,
                                       "clickhouse_batches_waiting",
                                       "Batches sealed and not yet written", NULL, NULL);
+    ch->raw_bytes = uf_metrics_extra(uf_stage_metrics(st), UF_METRIC_COUNTER,
+                                     "clickhouse_row_bytes_total",
+                                     "Encoded row bytes written, before compression", NULL, NULL);
     struct ch_http_cfg cfg = http_cfg(ch);
     ch->http = ch_http_new(&cfg, err);
     if (!ch->http)
@@ -329,6 +333,7 @@ static void split_or_fail(struct ch_ctx *ch, struct batch *b, const char *msg)
 static void on_sent(struct ch_ctx *ch, struct batch *b)
 {
     uf_stage_observe_flush(ch->st, b->n, b->wire.len, (uint64_t)(uf_now_us() - b->sent_us));
+    atomic_fetch_add_explicit(ch->raw_bytes, (int64_t)b->raw.len, memory_order_relaxed);
     uf_log(UF_LOG_DEBUG, ch->st, "Batch written.", "table", ch->table);
     for (size_t i = 0; i < b->n; i++)
         uf_event_done(b->evs[i]);
