@@ -1,4 +1,6 @@
-/* admin.c: /health, /ready, /metrics, /api/graph and the embedded graph page (see admin.h).
+/* admin.c: /health, /ready, /metrics, /api/graph, /api/history and the embedded graph page
+ * (see admin.h). The listener owns the metrics history (viz/history.h) and its sampler thread,
+ * so every running process keeps the last five minutes of each component for the page.
  * One libmicrohttpd internal thread is plenty: scrapes and page polls are a few per second,
  * and keeping the admin listener apart from the data listeners means a flooded API never
  * hides the metrics that explain why. */
@@ -14,10 +16,12 @@
 #include "mem.h"
 #include "runtime.h"
 #include "viz/assets.h"
+#include "viz/history.h"
 
 struct uf_admin {
     struct MHD_Daemon *d;
     struct uf_runtime *rt;
+    struct uf_history *hist;
     int port;
 };
 
@@ -116,8 +120,15 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
     if (strcmp(url, "/metrics") == 0)
         return respond(c, MHD_HTTP_OK, "text/plain; version=0.0.4",
                        uf_runtime_metrics_text(a->rt), MHD_RESPMEM_MUST_FREE);
-    if (strcmp(url, "/api/graph") == 0)
-        return respond_json(c, MHD_HTTP_OK, uf_graph_json(uf_runtime_graph(a->rt), true));
+    if (strcmp(url, "/api/graph") == 0) {
+        json_t *g = uf_graph_json(uf_runtime_graph(a->rt), true);
+        uf_history_annotate(a->hist, g);
+        return respond_json(c, MHD_HTTP_OK, g);
+    }
+    if (strcmp(url, "/api/history") == 0) {
+        const char *id = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "component");
+        return respond_json(c, MHD_HTTP_OK, uf_history_json(a->hist, id));
+    }
     if (strcmp(url, "/") == 0 || strcmp(url, "/graph") == 0)
         return serve_asset(c, "index.html");
     if (strncmp(url, "/assets/", 8) == 0)
@@ -134,11 +145,18 @@ struct uf_admin *uf_admin_start(struct uf_runtime *rt, const char *address, stru
         return NULL;
     struct uf_admin *a = uf_xcalloc(1, sizeof *a);
     a->rt = rt;
+    a->hist = uf_history_new(uf_runtime_graph(rt), UF_HISTORY_SAMPLES);
+    if (uf_history_start(a->hist, 1000, err) != 0) {
+        uf_history_free(a->hist);
+        free(a);
+        return NULL;
+    }
     a->d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL, 0, NULL, NULL,
                             handle, a, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
                             MHD_OPTION_CONNECTION_TIMEOUT, 30u, MHD_OPTION_END);
     if (!a->d) {
         uf_err_set(err, UF_EIO, "admin listener: cannot listen on %s", address);
+        uf_history_free(a->hist);
         free(a);
         return NULL;
     }
@@ -154,5 +172,6 @@ void uf_admin_stop(struct uf_admin *a)
     if (!a)
         return;
     MHD_stop_daemon(a->d);
+    uf_history_free(a->hist);
     free(a);
 }

@@ -1,6 +1,7 @@
 /* admin.h: the admin HTTP listener of a running process.
  * Serves /health (the process is up), /ready (every stage started and not shutting down),
- * /metrics (Prometheus text), /api/graph (graph JSON with a metrics snapshot per node) and the
+ * /metrics (Prometheus text), /api/graph (graph JSON with a metrics snapshot, the latest rates and
+ * any trouble per node), /api/history (the last five minutes per component, ?component=ID) and the
  * graph page's embedded assets at / . Runs its own libmicrohttpd thread; never on the hot path. */
 #ifndef UF_ADMIN_H
 #define UF_ADMIN_H

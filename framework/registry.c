@@ -6,31 +6,53 @@
 #include "options.h"
 
 extern const struct uf_kind uf_source_generate, uf_source_stdin;
+extern const struct uf_kind uf_source_http;
+extern const struct uf_kind uf_source_kafka_source;
 extern const struct uf_kind uf_transform_set, uf_transform_remap, uf_transform_route;
+extern const struct uf_kind uf_transform_jwt_auth, uf_transform_validate;
 extern const struct uf_kind uf_sink_stdout, uf_sink_null;
 extern const struct uf_kind uf_sink_postgres, uf_sink_http_forward;
+extern const struct uf_kind uf_transform_enrich, uf_transform_view_detector;
+extern const struct uf_kind uf_sink_kafka, uf_sink_watch_progress;
+extern const struct uf_kind uf_sink_clickhouse;
 
 const struct uf_kind *const uf_kinds[] = {
     /* sources */
     &uf_source_generate,
     &uf_source_stdin,
+    &uf_source_http,
+    &uf_source_kafka_source,
     /* transforms */
     &uf_transform_set,
     &uf_transform_remap,
     &uf_transform_route,
+    &uf_transform_jwt_auth,
+    &uf_transform_validate,
+    &uf_transform_enrich,
+    &uf_transform_view_detector,
     /* sinks */
     &uf_sink_stdout,
     &uf_sink_null,
     &uf_sink_postgres,
     &uf_sink_http_forward,
+    &uf_sink_kafka,
+    &uf_sink_watch_progress,
+    &uf_sink_clickhouse,
     NULL,
 };
+
+static const struct uf_kind *const *extra_kinds;
+
+void uf_registry_set_extra(const struct uf_kind *const *kinds) { extra_kinds = kinds; }
 
 const struct uf_kind *uf_registry_find(const char *name)
 {
     for (size_t i = 0; uf_kinds[i]; i++)
         if (strcmp(uf_kinds[i]->name, name) == 0)
             return uf_kinds[i];
+    for (size_t i = 0; extra_kinds && extra_kinds[i]; i++)
+        if (strcmp(extra_kinds[i]->name, name) == 0)
+            return extra_kinds[i];
     return NULL;
 }
 

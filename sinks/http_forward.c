@@ -68,7 +68,7 @@ static const struct uf_option fwd_options[] = {
      .desc = "Endpoint receiving POSTed JSON arrays, e.g. "
              "http://127.0.0.1:8081/api/v1/events",
      .offset = offsetof(struct fwd_ctx, url)},
-    {.name = "batch_max",
+    {.name = "batch_events",
      .type = UF_OPT_INT,
      .def = "500",
      .min = 1,

@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# bench/etl/run.sh: the etl-views flow end to end on this machine: N view events already in
+# Kafka -> rows in ClickHouse, with the pipeline of pipeline.yaml.
+#   bench/etl/run.sh [N] [rowbinary|jsoneachrow] [zstd|none]
+# Fills topic bench-etl-views-N (8 partitions) once, then runs `ugcflow run --pipeline
+# etl-views` with a fresh consumer group and database until ClickHouse holds N rows, and prints
+# rows/s, bytes on the wire, compression ratio and CPU seconds (of the ugcflow process) per
+# million rows. Holds the devstack lock so it neither disturbs nor is disturbed by the
+# integration tests. Build first: cmake --build build.
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+. "$ROOT/script/lib/devstack-env.sh"
+N=${1:-1000000}
+FORMAT=${2:-rowbinary}
+COMP=${3:-zstd}
+BUILD=${UGCFLOW_BUILD:-$ROOT/build}
+CH=$UGCFLOW_CH_URL
+RUN=$$
+export UGCFLOW_ETL_VIEWS_TOPIC=bench-etl-views-$N UGCFLOW_ETL_VIEWS_GROUP=bench-etl-$RUN-$(date +%s)
+export UGCFLOW_CH_DATABASE=bench_etl_$RUN UGCFLOW_ETL_VIEWS_ADMIN=127.0.0.1:0
+export UGCFLOW_ADMIN=127.0.0.1:0 UGCFLOW_ETL_VIEWS_FORMAT=$FORMAT UGCFLOW_ETL_VIEWS_COMPRESSION=$COMP
+LOG=$(mktemp /tmp/bench-etl-XXXXXX.log)
+q() { curl -sfS "$CH/" --data-binary "$1"; }
+
+exec 9>/tmp/ugcflow-devstack.lock
+flock 9
+if ! kcat -b "$UGCFLOW_KAFKA_BROKERS" -L -t "$UGCFLOW_ETL_VIEWS_TOPIC" 2>/dev/null |
+        grep -q "partition 7,"; then
+    "$BUILD/etl_produce" "$UGCFLOW_KAFKA_BROKERS" "$UGCFLOW_ETL_VIEWS_TOPIC" "$N" --partitions 8
+fi
+q "CREATE DATABASE IF NOT EXISTS $UGCFLOW_CH_DATABASE" >/dev/null
+trap 'kill $PID 2>/dev/null || true; q "DROP DATABASE IF EXISTS $UGCFLOW_CH_DATABASE" >/dev/null' EXIT
+
+"$BUILD/ugcflow" run "$ROOT/pipeline.yaml" --pipeline etl-views --log-level warn >"$LOG" 2>&1 &
+PID=$!
+# The clock starts at the first row, so the group's join time is not counted.
+for _ in $(seq 1 600); do
+    R0=$(q "SELECT count() FROM $UGCFLOW_CH_DATABASE.views" 2>/dev/null || echo 0)
+    [ "$R0" -gt 0 ] && break
+    sleep 0.05
+done
+T0=$(date +%s.%N)
+for _ in $(seq 1 3000); do
+    [ "$(q "SELECT count() FROM $UGCFLOW_CH_DATABASE.views" 2>/dev/null || echo 0)" -ge "$N" ] && break
+    kill -0 $PID || { cat "$LOG"; exit 1; }
+    sleep 0.1
+done
+T1=$(date +%s.%N)
+read -r UT ST < <(awk '{print $14, $15}' /proc/$PID/stat)
+PORT=$(ss -ltnp 2>/dev/null | awk -v p="pid=$PID," '$0 ~ p {sub(/.*:/, "", $4); print $4; exit}')
+M=$(curl -sf "http://127.0.0.1:$PORT/metrics" || true)
+WIRE=$(echo "$M" | awk '/^ugcflow_component_sent_bytes_total.*component="store"/ {print $2}')
+RAW=$(echo "$M" | awk '/^ugcflow_component_clickhouse_row_bytes_total/ {print $2}')
+kill -INT $PID; wait $PID || true
+HZ=$(getconf CLK_TCK)
+awk -v n="$N" -v r0="$R0" -v t0="$T0" -v t1="$T1" -v ut="$UT" -v st="$ST" -v hz="$HZ" -v w="${WIRE:-0}" \
+    -v r="${RAW:-0}" -v f="$FORMAT" -v c="$COMP" 'BEGIN {
+    s = t1 - t0; cpu = (ut + st) / hz;
+    printf "format=%s compression=%s rows=%d seconds=%.2f rows_per_s=%.0f wire_bytes=%d " \
+           "row_bytes=%d ratio=%.2f cpu_s=%.2f cpu_s_per_million=%.2f\n",
+           f, c, n, s, (n - r0) / s, w, r, (w > 0 ? r / w : 0), cpu, cpu / (n / 1e6) }'

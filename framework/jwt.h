@@ -1,0 +1,70 @@
+/* jwt.h: JSON Web Token verification (RFC 7519, JWS compact form) over OpenSSL libcrypto.
+ * Verifies the signature of HS256/384/512 tokens (shared secret) and RS256/384/512 tokens (RSA
+ * public key), then checks the registered claims: `exp` (required), `nbf` and `iat` (with a
+ * leeway), `iss` and `aud` when configured. `alg: none` is never accepted, and an algorithm
+ * must both be in the caller's allow-list and match the kind of key it is verified with (so an
+ * RS256 public key can never be used as an HS256 secret). HMAC comparison is constant-time.
+ * This module does not know about events, users or roles: stages/jwt_auth.c maps claims.
+ * Keys are immutable after loading and may be shared by threads; verification is thread-safe. */
+#ifndef UF_JWT_H
+#define UF_JWT_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct uf_err;
+
+enum uf_jwt_alg {
+    UF_JWT_HS256 = 1 << 0,
+    UF_JWT_HS384 = 1 << 1,
+    UF_JWT_HS512 = 1 << 2,
+    UF_JWT_RS256 = 1 << 3,
+    UF_JWT_RS384 = 1 << 4,
+    UF_JWT_RS512 = 1 << 5,
+};
+
+/* Longest token accepted, in bytes: bounds every allocation made from a token. */
+#define UF_JWT_MAX_TOKEN 8192
+
+/* The bit for an algorithm name ("HS256"...), or 0 when unknown or "none". */
+unsigned uf_jwt_alg_parse(const char *name);
+
+struct uf_jwt_keys;
+
+struct uf_jwt_keys *uf_jwt_keys_new(void);
+void uf_jwt_keys_free(struct uf_jwt_keys *keys);
+/* Sets the HMAC secret (copied). Fails when it is shorter than 32 bytes (RFC 7518 3.2). */
+int uf_jwt_keys_set_secret(struct uf_jwt_keys *keys, const void *secret, size_t n,
+                           struct uf_err *err);
+/* Loads an RSA public key (PEM "PUBLIC KEY", "RSA PUBLIC KEY" or a certificate) from pem. */
+int uf_jwt_keys_set_public_pem(struct uf_jwt_keys *keys, const char *pem, size_t n,
+                               struct uf_err *err);
+bool uf_jwt_keys_has_secret(const struct uf_jwt_keys *keys);
+bool uf_jwt_keys_has_public(const struct uf_jwt_keys *keys);
+
+struct uf_jwt_rules {
+    unsigned algs;        /* allow-list: OR of enum uf_jwt_alg */
+    int64_t leeway_s;     /* clock skew tolerated for exp, nbf and iat */
+    const char *issuer;   /* required `iss` when not NULL */
+    const char *audience; /* required in `aud` (string or array) when not NULL */
+};
+
+/* Verifies token at time now_s (Unix seconds). Returns the claims object (new reference) or
+ * NULL with err filled: err->code is UF_ETIMEOUT when the token expired (`exp` plus leeway
+ * passed) and UF_EINVAL for every other problem (including `nbf` in the future). The message
+ * says which check failed and never contains the token. Thread-safe. */
+json_t *uf_jwt_verify(const struct uf_jwt_keys *keys, const struct uf_jwt_rules *rules,
+                      const char *token, int64_t now_s, struct uf_err *err);
+
+/* Signs claims with HS256 and secret, for test tools and load generators. New string. */
+char *uf_jwt_sign_hs256(const void *secret, size_t n, const json_t *claims);
+
+/* base64url without padding (RFC 4648 section 5), exposed for tests and tools. */
+char *uf_base64url_encode(const void *data, size_t n);
+/* Decodes into a new buffer of *out_n bytes (NUL-terminated for convenience); NULL when the
+ * input holds a character outside the alphabet, padding, or an impossible length. */
+unsigned char *uf_base64url_decode(const char *s, size_t n, size_t *out_n);
+
+#endif

@@ -1,0 +1,471 @@
+/* sinks/clickhouse/clickhouse_rowbinary.c: maps an event body to a table row and encodes it.
+ * The row mapping is the sink's `columns` option: "name Type [from field.path]". Only types that
+ * both Debian's ClickHouse 18.16 and current servers know are accepted (String, UUID,
+ * DateTime('UTC'), Date, integers, floats, and Nullable of those): no DateTime64, Map or
+ * LowCardinality. RowBinary is ClickHouse's native row layout (little-endian numbers, LEB128
+ * string lengths, UUID as two little-endian 64-bit halves, DateTime as UInt32 seconds); the
+ * JSONEachRow encoder exists to measure against it. A value that cannot fit its column is
+ * reported, never coerced. Missing or null fields become the column's zero value (or NULL for
+ * Nullable). Pure functions: no I/O, no shared state. */
+#include "clickhouse.h"
+
+#include <ctype.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "mem.h"
+#include "uuid.h"
+
+struct type_name {
+    const char *sql;
+    enum ch_type type;
+};
+
+static const struct type_name types[] = {
+    { "String", CH_STRING },   { "UUID", CH_UUID },       { "DateTime('UTC')", CH_DATETIME },
+    { "DateTime", CH_DATETIME }, { "Date", CH_DATE },     { "UInt8", CH_UINT8 },
+    { "UInt16", CH_UINT16 },   { "UInt32", CH_UINT32 },   { "UInt64", CH_UINT64 },
+    { "Int8", CH_INT8 },       { "Int16", CH_INT16 },     { "Int32", CH_INT32 },
+    { "Int64", CH_INT64 },     { "Float32", CH_FLOAT32 }, { "Float64", CH_FLOAT64 },
+};
+
+static bool find_type(const char *sql, size_t n, enum ch_type *t)
+{
+    for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
+        if (strlen(types[i].sql) == n && memcmp(types[i].sql, sql, n) == 0) {
+            *t = types[i].type;
+            return true;
+        }
+    }
+    return false;
+}
+
+static void split_path(struct ch_column *c, const char *path)
+{
+    c->npath = 1;
+    for (const char *p = path; *p; p++)
+        c->npath += *p == '.';
+    c->path = uf_xcalloc(c->npath, sizeof(char *));
+    const char *start = path;
+    for (size_t i = 0; i < c->npath; i++) {
+        const char *dot = strchr(start, '.');
+        size_t n = dot ? (size_t)(dot - start) : strlen(start);
+        c->path[i] = uf_xstrndup(start, n);
+        start += n + 1;
+    }
+}
+
+static bool valid_ident(const char *s, size_t n)
+{
+    if (n == 0)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        if (!isalnum((unsigned char)s[i]) && s[i] != '_')
+            return false;
+    }
+    return true;
+}
+
+/* Parses "name Type [from path]" into c. */
+static int parse_spec(struct ch_column *c, const char *spec, struct uf_err *err)
+{
+    const char *sp = strchr(spec, ' ');
+    if (!sp || !valid_ident(spec, (size_t)(sp - spec)))
+        return uf_err_set(err, UF_EINVAL, "'%s': expected \"name Type [from field]\"", spec);
+    c->name = uf_xstrndup(spec, (size_t)(sp - spec));
+    const char *type = sp + 1;
+    const char *from = strstr(type, " from ");
+    size_t tlen = from ? (size_t)(from - type) : strlen(type);
+    c->type_sql = uf_xstrndup(type, tlen);
+    const char *inner = c->type_sql;
+    size_t ilen = tlen;
+    if (strncmp(inner, "Nullable(", 9) == 0 && inner[tlen - 1] == ')') {
+        c->nullable = true;
+        inner += 9;
+        ilen -= 10;
+    }
+    if (!find_type(inner, ilen, &c->type))
+        return uf_err_set(err, UF_EINVAL,
+                          "'%s': unsupported type '%s' (expected String, UUID, "
+                          "DateTime('UTC'), Date, [U]Int8..64, Float32/64, or Nullable of those)",
+                          spec, c->type_sql);
+    const char *path = from ? from + 6 : c->name;
+    if (!*path || path[0] == '.' || path[strlen(path) - 1] == '.' || strstr(path, ".."))
+        return uf_err_set(err, UF_EINVAL, "'%s': bad field path '%s'", spec, path);
+    split_path(c, path);
+    return 0;
+}
+
+int ch_schema_parse(struct ch_schema *s, const json_t *specs, struct uf_err *err)
+{
+    memset(s, 0, sizeof(*s));
+    if (!json_is_array(specs) || json_array_size(specs) == 0)
+        return uf_err_set(err, UF_EINVAL, "columns: expected a non-empty list");
+    s->cols = uf_xcalloc(json_array_size(specs), sizeof(*s->cols));
+    for (size_t i = 0; i < json_array_size(specs); i++) {
+        const char *spec = json_string_value(json_array_get(specs, i));
+        s->n++;
+        int rc = spec ? parse_spec(&s->cols[i], spec, err)
+                      : uf_err_set(err, UF_EINVAL, "expected a string");
+        if (rc < 0) {
+            uf_err_prefix(err, "columns[%zu]", i);
+            return rc;
+        }
+    }
+    return 0;
+}
+
+void ch_schema_free(struct ch_schema *s)
+{
+    for (size_t i = 0; i < s->n; i++) {
+        struct ch_column *c = &s->cols[i];
+        for (size_t j = 0; j < c->npath; j++)
+            free(c->path[j]);
+        free(c->path);
+        free(c->name);
+        free(c->type_sql);
+    }
+    free(s->cols);
+    memset(s, 0, sizeof(*s));
+}
+
+char *ch_insert_sql(const struct ch_schema *s, const char *db, const char *table,
+                    enum ch_format f)
+{
+    struct uf_strbuf sb = { 0 };
+    uf_strbuf_printf(&sb, "INSERT INTO `%s`.`%s` (", db, table);
+    for (size_t i = 0; i < s->n; i++)
+        uf_strbuf_printf(&sb, "%s`%s`", i ? ", " : "", s->cols[i].name);
+    uf_strbuf_puts(&sb, f == CH_FMT_ROWBINARY ? ") FORMAT RowBinary" : ") FORMAT JSONEachRow");
+    return uf_strbuf_take(&sb);
+}
+
+char *ch_create_sql(const struct ch_schema *s, const char *db, const char *table,
+                    const char *engine)
+{
+    struct uf_strbuf sb = { 0 };
+    uf_strbuf_printf(&sb, "CREATE TABLE IF NOT EXISTS `%s`.`%s` (", db, table);
+    for (size_t i = 0; i < s->n; i++)
+        uf_strbuf_printf(&sb, "%s`%s` %s", i ? ", " : "", s->cols[i].name, s->cols[i].type_sql);
+    uf_strbuf_printf(&sb, ") ENGINE = %s", engine);
+    return uf_strbuf_take(&sb);
+}
+
+/* ---- time ---- */
+
+static bool digits(const char *s, int n, int *out)
+{
+    int v = 0;
+    for (int i = 0; i < n; i++) {
+        if (!isdigit((unsigned char)s[i]))
+            return false;
+        v = v * 10 + (s[i] - '0');
+    }
+    *out = v;
+    return true;
+}
+
+static int parse_offset(const char *p, int64_t *off_s)
+{
+    int hh, mm;
+    if (*p == 'Z' || *p == 'z') {
+        *off_s = 0;
+        return p[1] ? -1 : 0;
+    }
+    if ((*p != '+' && *p != '-') || !digits(p + 1, 2, &hh) || p[3] != ':' ||
+        !digits(p + 4, 2, &mm) || p[6])
+        return -1;
+    *off_s = (*p == '-' ? -1 : 1) * (int64_t)(hh * 3600 + mm * 60);
+    return 0;
+}
+
+int ch_parse_time(const char *s, int64_t *us)
+{
+    int y, mo, d, h, mi, sec;
+    if (strlen(s) < 19 || !digits(s, 4, &y) || s[4] != '-' || !digits(s + 5, 2, &mo) ||
+        s[7] != '-' || !digits(s + 8, 2, &d) || (s[10] != 'T' && s[10] != ' ') ||
+        !digits(s + 11, 2, &h) || s[13] != ':' || !digits(s + 14, 2, &mi) || s[16] != ':' ||
+        !digits(s + 17, 2, &sec))
+        return UF_EINVAL;
+    if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60)
+        return UF_EINVAL;
+    const char *p = s + 19;
+    int64_t frac = 0, scale = 1000000;
+    if (*p == '.') {
+        for (p++; isdigit((unsigned char)*p); p++) {
+            if (scale > 1) {
+                scale /= 10;
+                frac += (*p - '0') * scale;
+            }
+        }
+    }
+    int64_t off = 0;
+    if (*p && parse_offset(p, &off) < 0)
+        return UF_EINVAL;
+    struct tm tm = { .tm_year = y - 1900, .tm_mon = mo - 1, .tm_mday = d,
+                     .tm_hour = h, .tm_min = mi, .tm_sec = sec };
+    *us = ((int64_t)timegm(&tm) - off) * 1000000 + frac;
+    return 0;
+}
+
+/* ---- values ---- */
+
+/* The field the column comes from, or NULL when missing. */
+static const json_t *lookup(const struct ch_column *c, const json_t *body)
+{
+    const json_t *v = body;
+    for (size_t i = 0; i < c->npath && v; i++)
+        v = json_is_object(v) ? json_object_get(v, c->path[i]) : NULL;
+    return v;
+}
+
+static void put_uleb(struct uf_strbuf *sb, uint64_t v)
+{
+    char b[10];
+    size_t n = 0;
+    do {
+        b[n] = (char)(v & 0x7f);
+        v >>= 7;
+        if (v)
+            b[n] |= (char)0x80;
+        n++;
+    } while (v);
+    uf_strbuf_append(sb, b, n);
+}
+
+static void put_le(struct uf_strbuf *sb, uint64_t v, size_t width)
+{
+    char b[8];
+    for (size_t i = 0; i < width; i++)
+        b[i] = (char)(v >> (8 * i));
+    uf_strbuf_append(sb, b, width);
+}
+
+/* Text of a value for a String column: strings as they are, anything else as compact JSON. */
+static char *string_value(const json_t *v, size_t *n)
+{
+    if (!v || json_is_null(v)) {
+        *n = 0;
+        return uf_xstrdup("");
+    }
+    if (json_is_string(v)) {
+        *n = json_string_length(v);
+        return uf_xstrndup(json_string_value(v), *n);
+    }
+    char *s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+    *n = strlen(s);
+    return s;
+}
+
+struct int_range {
+    int64_t min;
+    uint64_t max;
+    size_t width;
+};
+
+static struct int_range range_of(enum ch_type t)
+{
+    switch (t) {
+    case CH_UINT8: return (struct int_range){ 0, UINT8_MAX, 1 };
+    case CH_UINT16: return (struct int_range){ 0, UINT16_MAX, 2 };
+    case CH_UINT32: return (struct int_range){ 0, UINT32_MAX, 4 };
+    case CH_UINT64: return (struct int_range){ 0, UINT64_MAX, 8 };
+    case CH_INT8: return (struct int_range){ INT8_MIN, INT8_MAX, 1 };
+    case CH_INT16: return (struct int_range){ INT16_MIN, INT16_MAX, 2 };
+    case CH_INT32: return (struct int_range){ INT32_MIN, INT32_MAX, 4 };
+    default: return (struct int_range){ INT64_MIN, INT64_MAX, 8 };
+    }
+}
+
+static int int_value(const struct ch_column *c, const json_t *v, int64_t *out, struct uf_err *err)
+{
+    struct int_range r = range_of(c->type);
+    if (json_is_boolean(v)) {
+        *out = json_is_true(v);
+        return 0;
+    }
+    if (json_is_real(v) && json_real_value(v) == floor(json_real_value(v)) &&
+        fabs(json_real_value(v)) < 9e15) {
+        *out = (int64_t)json_real_value(v);
+    } else if (json_is_integer(v)) {
+        *out = json_integer_value(v);
+    } else {
+        return uf_err_set(err, UF_EINVAL, "column '%s': expected an integer", c->name);
+    }
+    if (*out < r.min || (*out > 0 && (uint64_t)*out > r.max))
+        return uf_err_set(err, UF_EINVAL, "column '%s': %lld out of range for %s", c->name,
+                          (long long)*out, c->type_sql);
+    return 0;
+}
+
+/* Seconds since the epoch for DateTime/Date: an RFC 3339 string or a number of seconds. */
+static int time_value(const struct ch_column *c, const json_t *v, int64_t *secs,
+                      struct uf_err *err)
+{
+    int64_t us;
+    if (json_is_string(v)) {
+        if (ch_parse_time(json_string_value(v), &us) < 0)
+            return uf_err_set(err, UF_EINVAL, "column '%s': '%.40s' is not an RFC 3339 time",
+                              c->name, json_string_value(v));
+        *secs = us >= 0 ? us / 1000000 : -1;
+    } else if (json_is_number(v)) {
+        *secs = (int64_t)json_number_value(v);
+    } else {
+        return uf_err_set(err, UF_EINVAL, "column '%s': expected a time", c->name);
+    }
+    if (*secs < 0 || *secs > (int64_t)UINT32_MAX)
+        return uf_err_set(err, UF_EINVAL, "column '%s': time out of DateTime's range", c->name);
+    return 0;
+}
+
+static int uuid_value(const struct ch_column *c, const json_t *v, uint8_t id[16],
+                      struct uf_err *err)
+{
+    if (!json_is_string(v) || !uf_uuid_parse(json_string_value(v), id))
+        return uf_err_set(err, UF_EINVAL, "column '%s': expected a UUID", c->name);
+    return 0;
+}
+
+/* ---- RowBinary ---- */
+
+static int rb_value(const struct ch_column *c, const json_t *v, struct uf_strbuf *sb,
+                    struct uf_err *err)
+{
+    int64_t i = 0, secs = 0;
+    uint8_t id[16] = { 0 };
+    bool zero = !v || json_is_null(v);
+    switch (c->type) {
+    case CH_STRING: {
+        size_t n;
+        char *s = string_value(v, &n);
+        put_uleb(sb, n);
+        uf_strbuf_append(sb, s, n);
+        free(s);
+        return 0;
+    }
+    case CH_UUID:
+        if (!zero && uuid_value(c, v, id, err) < 0)
+            return UF_EINVAL;
+        /* Two 64-bit halves, each little-endian: the reverse of the text's byte order. */
+        for (int h = 0; h < 2; h++)
+            for (int b = 7; b >= 0; b--)
+                uf_strbuf_append(sb, (const char *)&id[h * 8 + b], 1);
+        return 0;
+    case CH_DATETIME:
+    case CH_DATE:
+        if (!zero && time_value(c, v, &secs, err) < 0)
+            return UF_EINVAL;
+        if (c->type == CH_DATE)
+            put_le(sb, (uint64_t)(secs / 86400), 2);
+        else
+            put_le(sb, (uint64_t)secs, 4);
+        return 0;
+    case CH_FLOAT32:
+    case CH_FLOAT64: {
+        if (!zero && !json_is_number(v))
+            return uf_err_set(err, UF_EINVAL, "column '%s': expected a number", c->name);
+        double d = zero ? 0 : json_number_value(v);
+        uint64_t bits;
+        if (c->type == CH_FLOAT32) {
+            float f = (float)d;
+            uint32_t b32;
+            memcpy(&b32, &f, 4);
+            bits = b32;
+        } else {
+            memcpy(&bits, &d, 8);
+        }
+        put_le(sb, bits, c->type == CH_FLOAT32 ? 4 : 8);
+        return 0;
+    }
+    default:
+        if (!zero && int_value(c, v, &i, err) < 0)
+            return UF_EINVAL;
+        put_le(sb, (uint64_t)i, range_of(c->type).width);
+        return 0;
+    }
+}
+
+/* ---- JSONEachRow ---- */
+
+static void put_json_str(struct uf_strbuf *sb, const char *s, size_t n)
+{
+    json_t *j = json_stringn(s, n);
+    char *t = j ? json_dumps(j, JSON_ENCODE_ANY) : uf_xstrdup("\"\"");
+    uf_strbuf_puts(sb, t);
+    free(t);
+    json_decref(j);
+}
+
+static int je_value(const struct ch_column *c, const json_t *v, struct uf_strbuf *sb,
+                    struct uf_err *err)
+{
+    bool zero = !v || json_is_null(v);
+    if (zero && c->nullable) {
+        uf_strbuf_puts(sb, "null");
+        return 0;
+    }
+    if (c->type == CH_STRING || (c->type == CH_UUID && json_is_string(v))) {
+        /* UUID text goes as it is: the server checks it (which makes bad rows observable). */
+        size_t n;
+        char *s = string_value(v, &n);
+        put_json_str(sb, s, n);
+        free(s);
+        return 0;
+    }
+    struct uf_strbuf tmp = { 0 };
+    int rc = rb_value(c, v, &tmp, err);
+    if (rc == 0 && (c->type == CH_DATETIME || c->type == CH_DATE)) {
+        int64_t secs = 0;
+        if (!zero)
+            time_value(c, v, &secs, err);
+        time_t t = (time_t)secs;
+        struct tm tm;
+        gmtime_r(&t, &tm);
+        char b[32];
+        strftime(b, sizeof(b), c->type == CH_DATE ? "\"%Y-%m-%d\"" : "\"%Y-%m-%d %H:%M:%S\"", &tm);
+        uf_strbuf_puts(sb, b);
+    } else if (rc == 0 && c->type == CH_UUID) {
+        uf_strbuf_puts(sb, "\"00000000-0000-0000-0000-000000000000\"");
+    } else if (rc == 0) {
+        char *s = zero ? uf_xstrdup("0") : json_dumps(v, JSON_ENCODE_ANY);
+        uf_strbuf_puts(sb, json_is_boolean(v) ? (json_is_true(v) ? "1" : "0") : s);
+        free(s);
+    }
+    uf_strbuf_free(&tmp);
+    return rc;
+}
+
+int ch_encode_row(const struct ch_schema *s, enum ch_format f, const json_t *body,
+                  struct uf_strbuf *sb, struct uf_err *err)
+{
+    size_t mark = sb->len;
+    int rc = 0;
+    if (f == CH_FMT_JSONEACHROW)
+        uf_strbuf_puts(sb, "{");
+    for (size_t i = 0; i < s->n && rc == 0; i++) {
+        const struct ch_column *c = &s->cols[i];
+        const json_t *v = lookup(c, body);
+        if (f == CH_FMT_JSONEACHROW) {
+            uf_strbuf_printf(sb, "%s\"%s\":", i ? "," : "", c->name);
+            rc = je_value(c, v, sb, err);
+            continue;
+        }
+        if (c->nullable) {
+            bool null = !v || json_is_null(v);
+            uf_strbuf_append(sb, null ? "\1" : "\0", 1);
+            if (null)
+                continue;
+        }
+        rc = rb_value(c, v, sb, err);
+    }
+    if (rc == 0 && f == CH_FMT_JSONEACHROW)
+        uf_strbuf_puts(sb, "}\n");
+    if (rc < 0) {
+        sb->len = mark;
+        if (sb->buf)
+            sb->buf[mark] = '\0';
+    }
+    return rc;
+}

@@ -1,0 +1,352 @@
+/* kafka.c: the `kafka` sink: produces each event's body (compact JSON) to Apache Kafka with
+ * librdkafka, and finishes the event only when the broker acknowledged it (acks=all, idempotent
+ * producer) or when it sits in the local disk spool. So a reply sent through the event's
+ * completion always means "stored": by the broker, or on our disk for a later replay.
+ * The topic is fixed (`topic`) or read per event from a body field (`topic_field`); the message
+ * key is the first non-empty field of `key_fields` (user, then anonymous, then session id), so
+ * one viewer's events keep their order within a partition.
+ * This file holds the options, the lifecycle and write(). The librdkafka callbacks, the poll
+ * thread and the replay of the spool are in kafka_client.c, the spool format in kafka_spool.c.
+ * Not done here: exactly-once (duplicates after a replay or a purge keep their event_id, which
+ * is what ClickHouse deduplicates on), schema checks (the `validate` stage does those). */
+#include <errno.h>
+#include <inttypes.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+#include <librdkafka/rdkafka.h>
+
+#include "kafka_int.h"
+#include "kafka_spool.h"
+#include "log.h"
+#include "mem.h"
+#include "metrics.h"
+#include "stage.h"
+
+static const char *const compression_values[] = { "none", "gzip", "snappy", "lz4", "zstd", NULL };
+static const char *const fsync_values[] = { "always", "interval", "never", NULL };
+
+static const struct uf_option kafka_options[] = {
+    { .name = "brokers", .type = UF_OPT_STR, .def = "127.0.0.1:19092",
+      .desc = "Comma-separated bootstrap brokers (host:port)",
+      .offset = offsetof(struct uf_kafka_ctx, brokers) },
+    { .name = "topic", .type = UF_OPT_STR,
+      .desc = "Topic for events without a topic field; required unless topic_field is set",
+      .offset = offsetof(struct uf_kafka_ctx, topic) },
+    { .name = "topic_field", .type = UF_OPT_STR,
+      .desc = "Body field whose string value names the event's topic (falls back to topic)",
+      .offset = offsetof(struct uf_kafka_ctx, topic_field) },
+    { .name = "key_fields", .type = UF_OPT_LIST, .def = "[\"user_id\", \"anonymous_id\", \"session_id\"]",
+      .desc = "Body fields tried in order for the message key; the first non-empty one wins",
+      .offset = offsetof(struct uf_kafka_ctx, key_fields) },
+    { .name = "compression", .type = UF_OPT_ENUM, .def = "zstd", .values = compression_values,
+      .desc = "Compression codec of produced batches",
+      .offset = offsetof(struct uf_kafka_ctx, compression) },
+    { .name = "linger", .type = UF_OPT_DURATION, .def = "5ms", .min = 0, .max = 10000,
+      .desc = "How long the producer waits to fill a batch (linger.ms)",
+      .offset = offsetof(struct uf_kafka_ctx, linger_ms) },
+    { .name = "batch_bytes", .type = UF_OPT_SIZE, .def = "1MiB", .min = 1024, .max = 64 << 20,
+      .desc = "Largest produce batch per partition (batch.size)",
+      .offset = offsetof(struct uf_kafka_ctx, batch_bytes) },
+    { .name = "queue_messages", .type = UF_OPT_INT, .def = "200000", .min = 1, .max = 10000000,
+      .desc = "Messages the producer may hold unacknowledged before spooling new ones",
+      .offset = offsetof(struct uf_kafka_ctx, queue_messages) },
+    { .name = "message_timeout", .type = UF_OPT_DURATION, .def = "10s", .min = 100,
+      .max = 900000, .desc = "How long a message may wait for its ack before it is spooled",
+      .offset = offsetof(struct uf_kafka_ctx, message_timeout_ms) },
+    { .name = "properties", .type = UF_OPT_MAP,
+      .desc = "Extra librdkafka configuration properties, applied last",
+      .offset = offsetof(struct uf_kafka_ctx, properties) },
+    { .name = "spool_dir", .type = UF_OPT_STR,
+      .desc = "Spool directory (default .dev/spool/<pipeline>.<component>, created if missing)",
+      .offset = offsetof(struct uf_kafka_ctx, spool_dir) },
+    { .name = "spool_max_bytes", .type = UF_OPT_SIZE, .def = "1GiB", .min = 4096,
+      .max = INT64_MAX / 2, .desc = "Spool size at which new events fail with 503",
+      .offset = offsetof(struct uf_kafka_ctx, spool_max_bytes) },
+    { .name = "spool_segment_bytes", .type = UF_OPT_SIZE, .def = "16MiB", .min = 4096,
+      .max = 1 << 30, .desc = "Size at which a spool segment file is sealed and a new one begun",
+      .offset = offsetof(struct uf_kafka_ctx, spool_segment_bytes) },
+    { .name = "spool_fsync", .type = UF_OPT_ENUM, .def = "always", .values = fsync_values,
+      .desc = "When spool writes are synced to disk before events count as stored",
+      .offset = offsetof(struct uf_kafka_ctx, spool_fsync) },
+    { .name = "spool_fsync_interval", .type = UF_OPT_DURATION, .def = "1s", .min = 1,
+      .max = 60000, .desc = "Sync period with spool_fsync: interval",
+      .offset = offsetof(struct uf_kafka_ctx, spool_fsync_interval_ms) },
+    { .name = "replay_interval", .type = UF_OPT_DURATION, .def = "500ms", .min = 10,
+      .max = 60000, .desc = "How often the spool is checked for a replay to the broker",
+      .offset = offsetof(struct uf_kafka_ctx, replay_interval_ms) },
+    { 0 }
+};
+
+static int kafka_init(struct uf_stage *st, void *ctx, struct uf_err *err)
+{
+    struct uf_kafka_ctx *k = ctx;
+    k->st = st;
+    pthread_mutex_init(&k->mode_lock, NULL);
+    pthread_mutex_init(&k->rp_lock, NULL);
+    pthread_cond_init(&k->rp_cv, NULL);
+    k->locks_ready = true;
+    if (!k->topic && !k->topic_field)
+        return uf_err_set(err, UF_EINVAL, "set topic, topic_field or both");
+    if (k->spool_max_bytes < k->spool_segment_bytes)
+        return uf_err_set(err, UF_EINVAL,
+                          "spool_max_bytes (%" PRId64 ") is below spool_segment_bytes (%" PRId64
+                          ")",
+                          k->spool_max_bytes,
+                          k->spool_segment_bytes);
+    k->spool_path = k->spool_dir ? uf_xstrdup(k->spool_dir)
+                                 : uf_xasprintf(".dev/spool/%s.%s", uf_stage_pipeline(st),
+                                                uf_stage_name(st));
+    k->conf = uf_kafka_conf_build(k, err);
+    return k->conf ? 0 : UF_EINVAL;
+}
+
+static void register_metrics(struct uf_kafka_ctx *k)
+{
+    struct uf_metrics *m = uf_stage_metrics(k->st);
+    k->m_spool_bytes = uf_metrics_extra(m, UF_METRIC_GAUGE, "spool_bytes",
+                                        "Bytes in the disk spool", NULL, NULL);
+    k->m_spool_records = uf_metrics_extra(m, UF_METRIC_GAUGE, "spool_records",
+                                          "Messages in the disk spool", NULL, NULL);
+    k->m_produced = uf_metrics_extra(m, UF_METRIC_COUNTER, "kafka_acked_events_total",
+                                     "Messages acknowledged by the broker", NULL, NULL);
+    k->m_delivery_errors =
+        uf_metrics_extra(m, UF_METRIC_COUNTER, "kafka_delivery_errors_total",
+                         "Deliveries that failed (then spooled or rejected)", NULL, NULL);
+    k->m_spooled = uf_metrics_extra(m, UF_METRIC_COUNTER, "spool_written_events_total",
+                                    "Events written to the disk spool", NULL, NULL);
+    k->m_replayed = uf_metrics_extra(m, UF_METRIC_COUNTER, "spool_replayed_events_total",
+                                     "Spooled messages delivered to the broker", NULL, NULL);
+    k->m_spool_full = uf_metrics_extra(m, UF_METRIC_COUNTER, "spool_full_events_total",
+                                       "Events failed with 503 because the spool was full",
+                                       NULL, NULL);
+    k->m_rejected = uf_metrics_extra(m, UF_METRIC_COUNTER, "kafka_rejected_events_total",
+                                     "Messages the broker refused for good", NULL, NULL);
+}
+
+static int kafka_start(struct uf_stage *st, void *ctx, struct uf_err *err)
+{
+    struct uf_kafka_ctx *k = ctx;
+    register_metrics(k);
+    struct uf_spool_cfg scfg = { .dir = k->spool_path, .max_bytes = k->spool_max_bytes,
+                                 .segment_bytes = k->spool_segment_bytes,
+                                 .fsync = (enum uf_spool_fsync)k->spool_fsync,
+                                 .fsync_interval_ms = k->spool_fsync_interval_ms };
+    k->spool = uf_kafka_spool_open(&scfg, err);
+    if (!k->spool)
+        goto fail;
+    k->spooling = !uf_kafka_spool_is_empty(k->spool);
+    uf_kafka_update_gauges(k);
+    char errstr[512];
+    k->rk = rd_kafka_new(RD_KAFKA_PRODUCER, k->conf, errstr, sizeof errstr);
+    if (!k->rk) {
+        uf_err_set(err, UF_EIO, "create producer: %s", errstr);
+        goto fail;
+    }
+    k->conf = NULL; /* rd_kafka_new took it */
+    if (k->topic)
+        k->rkt = rd_kafka_topic_new(k->rk, k->topic, NULL);
+    if (uf_kafka_threads_start(k, err) < 0)
+        goto fail;
+    uf_log(UF_LOG_INFO, st, "Producer started.", "brokers", k->brokers, "spool", k->spool_path,
+           "spooled", k->spooling ? "yes" : "no");
+    return 0;
+fail:
+    return err && err->code ? err->code : UF_EIO;
+}
+
+/* One event ready to produce: topic and key borrowed from the event, value ours. */
+struct encoded {
+    const char *topic;
+    const char *key;
+    size_t key_len;
+    char *value;
+    size_t value_len;
+};
+
+static bool encode(const struct uf_kafka_ctx *k, const struct uf_event *ev, struct encoded *out)
+{
+    out->topic = k->topic_field ? uf_event_get_str(ev, k->topic_field) : NULL;
+    if (!out->topic || !*out->topic)
+        out->topic = k->topic;
+    if (!out->topic)
+        return false;
+    out->key = NULL;
+    out->key_len = 0;
+    size_t i;
+    json_t *name;
+    json_array_foreach(k->key_fields, i, name) {
+        const char *v = uf_event_get_str(ev, json_string_value(name));
+        if (v && *v) {
+            out->key = v;
+            out->key_len = strlen(v);
+            break;
+        }
+    }
+    out->value = json_dumps(ev->body, JSON_COMPACT);
+    out->value_len = strlen(out->value);
+    return true;
+}
+
+/* Hands the message to librdkafka; on success it owns value and will report on ev. */
+static rd_kafka_resp_err_t produce(struct uf_kafka_ctx *k, struct uf_event *ev,
+                                   const struct encoded *e)
+{
+    if (k->rkt && e->topic == k->topic)
+        return rd_kafka_producev(k->rk, RD_KAFKA_V_RKT(k->rkt), RD_KAFKA_V_KEY(e->key, e->key_len),
+                                 RD_KAFKA_V_VALUE(e->value, e->value_len),
+                                 RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_FREE),
+                                 RD_KAFKA_V_OPAQUE(ev), RD_KAFKA_V_END);
+    return rd_kafka_producev(k->rk, RD_KAFKA_V_TOPIC(e->topic), RD_KAFKA_V_KEY(e->key, e->key_len),
+                             RD_KAFKA_V_VALUE(e->value, e->value_len),
+                             RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_FREE), RD_KAFKA_V_OPAQUE(ev),
+                             RD_KAFKA_V_END);
+}
+
+static void to_pending(struct uf_kafka_pending *p, struct uf_event *ev, struct encoded *e)
+{
+    p->ev = ev;
+    p->topic = uf_xstrdup(e->topic);
+    p->key = e->key_len ? uf_xstrndup(e->key, e->key_len) : NULL;
+    p->key_len = e->key_len;
+    p->value = e->value;
+    p->value_len = e->value_len;
+}
+
+/* Produces or spools every event; always takes the whole batch (UF_OK). */
+static int kafka_write(struct uf_stage *st, void *ctx, struct uf_event **evs, size_t n,
+                       struct uf_err *err)
+{
+    struct uf_kafka_ctx *k = ctx;
+    struct uf_kafka_pending *sp = uf_xmalloc(n * sizeof(*sp));
+    size_t nsp = 0;
+    pthread_mutex_lock(&k->mode_lock);
+    for (size_t i = 0; i < n; i++) {
+        struct encoded e;
+        if (!encode(k, evs[i], &e)) {
+            uf_event_fail(evs[i], 500, "no_topic", "the event names no Kafka topic");
+            continue;
+        }
+        bool direct = !k->spooling && !atomic_load(&k->broker_down) && !atomic_load(&k->fatal);
+        rd_kafka_resp_err_t rc = direct ? produce(k, evs[i], &e) : RD_KAFKA_RESP_ERR__STATE;
+        if (rc == RD_KAFKA_RESP_ERR_NO_ERROR)
+            continue;
+        if (direct && uf_kafka_is_permanent(rc)) {
+            uf_log_limited(UF_LOG_WARN, st, "Message refused.", "err", rd_kafka_err2str(rc));
+            atomic_fetch_add(k->m_rejected, 1);
+            uf_event_fail(evs[i], 500, "kafka_rejected", rd_kafka_err2str(rc));
+            free(e.value);
+            continue;
+        }
+        k->spooling = true; /* everything after this one queues behind it, in order */
+        to_pending(&sp[nsp++], evs[i], &e);
+    }
+    if (nsp)
+        uf_kafka_spool_events(k, sp, nsp);
+    pthread_mutex_unlock(&k->mode_lock);
+    free(sp);
+    return UF_OK;
+}
+
+void uf_kafka_spool_events(struct uf_kafka_ctx *k, struct uf_kafka_pending *p, size_t n)
+{
+    struct uf_spool_rec *recs = uf_xmalloc(n * sizeof(*recs));
+    for (size_t i = 0; i < n; i++)
+        recs[i] = (struct uf_spool_rec){ .topic = p[i].topic, .topic_len = strlen(p[i].topic),
+                                         .key = p[i].key, .key_len = p[i].key_len,
+                                         .value = p[i].value, .value_len = p[i].value_len };
+    struct uf_err err = { 0 };
+    int rc = uf_kafka_spool_append(k->spool, recs, n, &err);
+    if (rc == 0) {
+        atomic_fetch_add(k->m_spooled, (int64_t)n);
+        uf_metrics_add(&uf_stage_metrics(k->st)->retries, n);
+    } else if (rc == UF_EFULL) {
+        atomic_fetch_add(k->m_spool_full, (int64_t)n);
+        uf_log_limited(UF_LOG_ERROR, k->st, "Spool full, refusing events.", "err", err.msg);
+    } else {
+        uf_log_limited(UF_LOG_ERROR, k->st, "Spool write failed.", "err", err.msg);
+    }
+    for (size_t i = 0; i < n; i++) {
+        if (rc == 0)
+            uf_event_done(p[i].ev);
+        else if (rc == UF_EFULL)
+            uf_event_fail(p[i].ev, 503, "spool_full",
+                          "the event store is unavailable and its buffer is full; retry later");
+        else
+            uf_event_fail(p[i].ev, 503, "spool_error", "the event store is unavailable");
+        free(p[i].topic);
+        free(p[i].key);
+        free(p[i].value);
+    }
+    free(recs);
+    uf_kafka_update_gauges(k);
+}
+
+void uf_kafka_update_gauges(struct uf_kafka_ctx *k)
+{
+    if (!k->m_spool_bytes)
+        return;
+    atomic_store(k->m_spool_bytes, (int64_t)uf_kafka_spool_bytes(k->spool));
+    atomic_store(k->m_spool_records, (int64_t)uf_kafka_spool_records(k->spool));
+}
+
+static void kafka_tick(struct uf_stage *st, void *ctx)
+{
+    struct uf_kafka_ctx *k = ctx;
+    if (k->spool)
+        uf_kafka_spool_tick(k->spool);
+}
+
+static void kafka_stop(struct uf_stage *st, void *ctx)
+{
+    struct uf_kafka_ctx *k = ctx;
+    if (!k->rk)
+        return;
+    int64_t left_ms = uf_stage_deadline_ms(st) - 250; /* keep time to spool the rest */
+    if (left_ms < 0)
+        left_ms = 0;
+    uf_kafka_threads_stop(k, uf_now_us() + left_ms * 1000);
+    uf_kafka_update_gauges(k);
+    uf_log(UF_LOG_INFO, st, "Producer stopped.", "spooled",
+           uf_kafka_spool_is_empty(k->spool) ? "no" : "yes");
+    if (k->rkt)
+        rd_kafka_topic_destroy(k->rkt);
+    k->rkt = NULL;
+    rd_kafka_destroy(k->rk);
+    k->rk = NULL;
+    uf_kafka_spool_close(k->spool);
+    k->spool = NULL;
+}
+
+static void kafka_destroy(void *ctx)
+{
+    struct uf_kafka_ctx *k = ctx;
+    if (k->rk) /* started but never stopped: should not happen, but do not leak threads */
+        kafka_stop(k->st, k);
+    uf_kafka_spool_close(k->spool); /* when start failed half-way */
+    if (k->conf)
+        rd_kafka_conf_destroy(k->conf);
+    free(k->spool_path);
+    free(k->pend);
+    if (k->locks_ready) {
+        pthread_mutex_destroy(&k->mode_lock);
+        pthread_mutex_destroy(&k->rp_lock);
+        pthread_cond_destroy(&k->rp_cv);
+    }
+}
+
+const struct uf_kind uf_sink_kafka = {
+    .name = "kafka",
+    .role = UF_SINK,
+    .summary = "Produce events to Kafka; reply after the broker's ack, spool to disk when down",
+    .options = kafka_options,
+    .ctx_size = sizeof(struct uf_kafka_ctx),
+    .init = kafka_init,
+    .start = kafka_start,
+    .write = kafka_write,
+    .tick = kafka_tick,
+    .stop = kafka_stop,
+    .destroy = kafka_destroy,
+};

@@ -1,0 +1,404 @@
+/* kafka_client.c: the librdkafka side of the kafka sink (see kafka_int.h for the threads).
+ * Delivery reports run on the poll thread: an ack finishes the event; a passing failure (broker
+ * down, timeout, purge) is collected and, once rd_kafka_poll returns, the whole lot is appended
+ * to the spool with one write and one fsync before those events are finished. When every broker
+ * is down, queued and in-flight messages are purged at once, so requests do not wait for
+ * message.timeout.ms; they are spooled and replayed later (a purged in-flight message may have
+ * reached the broker: a duplicate with the same event_id, never a loss).
+ * The replay thread drains the spool one sealed segment at a time: it produces every record,
+ * waits for all their reports, and deletes the segment only when all were acked. Otherwise the
+ * segment stays and is replayed from its start after replay_interval. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "kafka_int.h"
+#include "log.h"
+#include "mem.h"
+#include "metrics.h"
+#include "stage.h"
+
+static const char *const compression_names[] = { "none", "gzip", "snappy", "lz4", "zstd" };
+
+/* ---- configuration ---- */
+
+static int set_prop(rd_kafka_conf_t *conf, const char *name, const char *value,
+                    struct uf_err *err)
+{
+    char errstr[256];
+    if (rd_kafka_conf_set(conf, name, value, errstr, sizeof errstr) != RD_KAFKA_CONF_OK)
+        return uf_err_set(err, UF_EINVAL, "librdkafka property '%s': %s", name, errstr);
+    return 0;
+}
+
+static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque);
+static void on_error(rd_kafka_t *rk, int e, const char *reason, void *opaque);
+static void on_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf);
+
+/* The user's `properties` come last, so they can override anything (tests use
+ * test.mock.num.brokers); their values are strings, numbers or booleans from YAML. */
+static int set_user_props(rd_kafka_conf_t *conf, json_t *props, struct uf_err *err)
+{
+    const char *name;
+    json_t *v;
+    json_object_foreach(props, name, v) {
+        char buf[64];
+        const char *s = json_string_value(v);
+        if (json_is_integer(v))
+            snprintf(buf, sizeof buf, "%" JSON_INTEGER_FORMAT, json_integer_value(v)), s = buf;
+        else if (json_is_boolean(v))
+            s = json_is_true(v) ? "true" : "false";
+        else if (json_is_real(v))
+            snprintf(buf, sizeof buf, "%g", json_real_value(v)), s = buf;
+        if (!s)
+            return uf_err_set(err, UF_EINVAL, "librdkafka property '%s': not a scalar", name);
+        if (set_prop(conf, name, s, err) < 0)
+            return UF_EINVAL;
+    }
+    return 0;
+}
+
+rd_kafka_conf_t *uf_kafka_conf_build(struct uf_kafka_ctx *k, struct uf_err *err)
+{
+    char linger[24], batch[24], queue[24], timeout[24];
+    snprintf(linger, sizeof linger, "%" PRId64, k->linger_ms);
+    snprintf(batch, sizeof batch, "%" PRId64, k->batch_bytes);
+    snprintf(queue, sizeof queue, "%" PRId64, k->queue_messages);
+    snprintf(timeout, sizeof timeout, "%" PRId64, k->message_timeout_ms);
+    const char *props[][2] = {
+        { "bootstrap.servers", k->brokers },
+        { "enable.idempotence", "true" },
+        { "acks", "all" },
+        { "compression.type", compression_names[k->compression] },
+        { "linger.ms", linger },
+        { "batch.size", batch },
+        { "queue.buffering.max.messages", queue },
+        { "message.timeout.ms", timeout },
+        { "client.id", "ugcflow" },
+        { "log.connection.close", "false" },
+    };
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    for (size_t i = 0; i < sizeof props / sizeof props[0]; i++)
+        if (set_prop(conf, props[i][0], props[i][1], err) < 0)
+            goto fail;
+    if (set_user_props(conf, k->properties, err) < 0)
+        goto fail;
+    rd_kafka_conf_set_opaque(conf, k);
+    rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
+    rd_kafka_conf_set_error_cb(conf, on_error);
+    rd_kafka_conf_set_log_cb(conf, on_log);
+    return conf;
+fail:
+    rd_kafka_conf_destroy(conf);
+    return NULL;
+}
+
+bool uf_kafka_is_permanent(rd_kafka_resp_err_t e)
+{
+    switch (e) {
+    case RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE:
+    case RD_KAFKA_RESP_ERR_INVALID_MSG:
+    case RD_KAFKA_RESP_ERR_INVALID_RECORD:
+    case RD_KAFKA_RESP_ERR_RECORD_LIST_TOO_LARGE:
+    case RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED:
+    case RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC:
+    case RD_KAFKA_RESP_ERR__INVALID_ARG:
+        return true;
+    default:
+        return false;
+    }
+}
+
+/* ---- callbacks (poll thread) ---- */
+
+static void replay_delivered(struct uf_kafka_ctx *k, rd_kafka_resp_err_t e)
+{
+    if (e == RD_KAFKA_RESP_ERR_NO_ERROR) {
+        atomic_fetch_add(k->m_replayed, 1);
+    } else if (uf_kafka_is_permanent(e)) {
+        /* It can never be delivered; keeping it would block the spool for good. */
+        atomic_fetch_add(k->m_rejected, 1);
+        uf_log_limited(UF_LOG_ERROR, k->st, "Spooled message refused, discarded.", "err",
+                       rd_kafka_err2str(e));
+    } else {
+        atomic_fetch_add(k->m_delivery_errors, 1);
+    }
+    pthread_mutex_lock(&k->rp_lock);
+    if (e && !uf_kafka_is_permanent(e))
+        k->rp_failed = true;
+    if (--k->rp_inflight == 0)
+        pthread_cond_broadcast(&k->rp_cv);
+    pthread_mutex_unlock(&k->rp_lock);
+}
+
+static void pend_push(struct uf_kafka_ctx *k, struct uf_event *ev, const rd_kafka_message_t *m)
+{
+    if (k->npend == k->cap_pend) {
+        k->cap_pend = k->cap_pend ? k->cap_pend * 2 : 256;
+        k->pend = uf_xrealloc(k->pend, k->cap_pend * sizeof(*k->pend));
+    }
+    struct uf_kafka_pending *p = &k->pend[k->npend++];
+    p->ev = ev;
+    p->topic = uf_xstrdup(rd_kafka_topic_name(m->rkt));
+    p->key = m->key_len ? uf_xstrndup(m->key, m->key_len) : NULL;
+    p->key_len = m->key_len;
+    p->value = uf_xmalloc(m->len ? m->len : 1);
+    memcpy(p->value, m->payload, m->len);
+    p->value_len = m->len;
+}
+
+static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
+{
+    struct uf_kafka_ctx *k = opaque;
+    if (m->_private == &k->replay_tag) {
+        replay_delivered(k, m->err);
+        return;
+    }
+    struct uf_event *ev = m->_private;
+    if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+        atomic_fetch_add(k->m_produced, 1);
+        uf_event_done(ev);
+        return;
+    }
+    atomic_fetch_add(k->m_delivery_errors, 1);
+    if (uf_kafka_is_permanent(m->err)) {
+        atomic_fetch_add(k->m_rejected, 1);
+        uf_log_limited(UF_LOG_WARN, k->st, "Message refused.", "err", rd_kafka_err2str(m->err));
+        uf_event_fail(ev, 500, "kafka_rejected", rd_kafka_err2str(m->err));
+        return;
+    }
+    uf_log_limited(UF_LOG_WARN, k->st, "Delivery failed, spooling.", "err",
+                   rd_kafka_err2str(m->err));
+    pend_push(k, ev, m);
+}
+
+static void on_error(rd_kafka_t *rk, int e, const char *reason, void *opaque)
+{
+    struct uf_kafka_ctx *k = opaque;
+    if (e == RD_KAFKA_RESP_ERR__FATAL) {
+        char buf[256];
+        rd_kafka_fatal_error(rk, buf, sizeof buf);
+        atomic_store(&k->fatal, true);
+        atomic_store(&k->purge_wanted, true);
+        uf_log(UF_LOG_ERROR, k->st, "Producer failed for good; spooling until restart.", "err",
+               buf);
+        return;
+    }
+    if (e == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN) {
+        atomic_store(&k->broker_down, true);
+        atomic_store(&k->purge_wanted, true);
+    }
+    uf_log_limited(UF_LOG_WARN, k->st, "Kafka client error.", "err", rd_kafka_err2str(e),
+                   "reason", reason);
+}
+
+static void on_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
+{
+    struct uf_kafka_ctx *k = rd_kafka_opaque(rk);
+    /* Connection failures arrive at syslog level 3; the error callback already reports the
+     * state that matters (all brokers down), so none of these needs an operator. */
+    enum uf_level l = level <= 4 ? UF_LOG_WARN : UF_LOG_DEBUG;
+    uf_log_limited(l, k->st, "librdkafka.", "facility", fac, "text", buf);
+}
+
+/* ---- poll thread ---- */
+
+static void flush_pending(struct uf_kafka_ctx *k)
+{
+    if (!k->npend)
+        return;
+    pthread_mutex_lock(&k->mode_lock);
+    k->spooling = true;
+    uf_kafka_spool_events(k, k->pend, k->npend);
+    pthread_mutex_unlock(&k->mode_lock);
+    k->npend = 0;
+}
+
+static void purge_if_wanted(struct uf_kafka_ctx *k)
+{
+    if (!atomic_exchange(&k->purge_wanted, false))
+        return;
+    pthread_mutex_lock(&k->mode_lock);
+    k->spooling = true; /* new events queue behind the purged ones */
+    pthread_mutex_unlock(&k->mode_lock);
+    rd_kafka_purge(k->rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+    uf_log(UF_LOG_WARN, k->st, "Brokers unreachable; spooling to disk.", "spool", k->spool_path);
+}
+
+static void *poll_main(void *arg)
+{
+    struct uf_kafka_ctx *k = arg;
+    while (!atomic_load(&k->poll_stop)) {
+        rd_kafka_poll(k->rk, 50);
+        flush_pending(k);
+        purge_if_wanted(k);
+    }
+    return NULL;
+}
+
+/* ---- replay thread ---- */
+
+static void sleep_ms(int64_t ms)
+{
+    struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L };
+    nanosleep(&ts, NULL);
+}
+
+/* Checks that some broker answers before a replay, so a down broker costs one metadata
+ * request per interval rather than message.timeout.ms per segment. */
+static bool broker_reachable(struct uf_kafka_ctx *k)
+{
+    if (!atomic_load(&k->broker_down))
+        return true;
+    const struct rd_kafka_metadata *md = NULL;
+    if (rd_kafka_metadata(k->rk, 0, NULL, &md, 1000) != RD_KAFKA_RESP_ERR_NO_ERROR)
+        return false;
+    bool up = md->broker_cnt > 0;
+    rd_kafka_metadata_destroy(md);
+    if (up)
+        atomic_store(&k->broker_down, false);
+    return up;
+}
+
+static bool produce_rec(struct uf_kafka_ctx *k, const struct uf_spool_rec *r)
+{
+    char topic[256]; /* Kafka topic names have at most 249 characters */
+    if (r->topic_len >= sizeof topic)
+        return false;
+    memcpy(topic, r->topic, r->topic_len);
+    topic[r->topic_len] = '\0';
+    for (;;) {
+        rd_kafka_resp_err_t e = rd_kafka_producev(
+            k->rk, RD_KAFKA_V_TOPIC(topic),
+            RD_KAFKA_V_KEY(r->key, r->key_len), RD_KAFKA_V_VALUE((void *)r->value, r->value_len),
+            RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_OPAQUE(&k->replay_tag),
+            RD_KAFKA_V_END);
+        if (e == RD_KAFKA_RESP_ERR_NO_ERROR)
+            return true;
+        if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL || atomic_load(&k->stopping))
+            return false;
+        sleep_ms(5); /* the poll thread frees room as acks come back */
+    }
+}
+
+/* Replays one segment; true when every record was acked (or refused for good). */
+static bool replay_segment(struct uf_kafka_ctx *k, struct uf_spool_segment *seg)
+{
+    pthread_mutex_lock(&k->rp_lock);
+    k->rp_failed = false;
+    pthread_mutex_unlock(&k->rp_lock);
+    struct uf_spool_rec r;
+    bool produced_all = true;
+    while (uf_spool_segment_read(seg, &r) == 1) {
+        if (atomic_load(&k->stopping)) {
+            produced_all = false;
+            break;
+        }
+        pthread_mutex_lock(&k->rp_lock);
+        k->rp_inflight++;
+        pthread_mutex_unlock(&k->rp_lock);
+        if (!produce_rec(k, &r)) {
+            replay_delivered(k, RD_KAFKA_RESP_ERR__STATE);
+            produced_all = false;
+            break;
+        }
+    }
+    pthread_mutex_lock(&k->rp_lock);
+    while (k->rp_inflight > 0)
+        pthread_cond_wait(&k->rp_cv, &k->rp_lock);
+    bool ok = produced_all && !k->rp_failed;
+    pthread_mutex_unlock(&k->rp_lock);
+    return ok;
+}
+
+/* Goes back to producing directly once the spool is empty (under mode_lock, so no append can
+ * slip in between the check and the switch). */
+static void leave_spooling_if_empty(struct uf_kafka_ctx *k)
+{
+    pthread_mutex_lock(&k->mode_lock);
+    if (k->spooling && uf_kafka_spool_is_empty(k->spool) && !atomic_load(&k->fatal)) {
+        k->spooling = false;
+        uf_log(UF_LOG_INFO, k->st, "Spool drained; producing directly again.");
+    }
+    pthread_mutex_unlock(&k->mode_lock);
+}
+
+static void replay_once(struct uf_kafka_ctx *k)
+{
+    if (atomic_load(&k->fatal) || !broker_reachable(k))
+        return;
+    struct uf_err err = { 0 };
+    struct uf_spool_segment *seg;
+    while (!atomic_load(&k->stopping) && (seg = uf_kafka_spool_next_segment(k->spool, &err))) {
+        bool ok = replay_segment(k, seg);
+        uf_kafka_spool_segment_done(k->spool, seg, ok);
+        uf_kafka_update_gauges(k);
+        if (!ok) {
+            atomic_store(&k->broker_down, true);
+            return;
+        }
+    }
+    if (err.code)
+        uf_log_limited(UF_LOG_ERROR, k->st, "Spool read failed.", "err", err.msg);
+    else
+        leave_spooling_if_empty(k);
+}
+
+static void *replay_main(void *arg)
+{
+    struct uf_kafka_ctx *k = arg;
+    int64_t next_us = 0;
+    while (!atomic_load(&k->stopping)) {
+        if (uf_now_us() < next_us) {
+            sleep_ms(10);
+            continue;
+        }
+        next_us = uf_now_us() + k->replay_interval_ms * 1000;
+        pthread_mutex_lock(&k->mode_lock);
+        bool spooling = k->spooling;
+        pthread_mutex_unlock(&k->mode_lock);
+        if (spooling)
+            replay_once(k);
+    }
+    return NULL;
+}
+
+/* ---- lifecycle ---- */
+
+int uf_kafka_threads_start(struct uf_kafka_ctx *k, struct uf_err *err)
+{
+    if (pthread_create(&k->poll_thr, NULL, poll_main, k) != 0)
+        return uf_err_set(err, UF_EIO, "start poll thread");
+    if (pthread_create(&k->replay_thr, NULL, replay_main, k) != 0) {
+        atomic_store(&k->poll_stop, true);
+        pthread_join(k->poll_thr, NULL);
+        return uf_err_set(err, UF_EIO, "start replay thread");
+    }
+    k->threads_up = true;
+    return 0;
+}
+
+static void wait_outq(struct uf_kafka_ctx *k, int64_t deadline_us)
+{
+    while (rd_kafka_outq_len(k->rk) > 0 && uf_now_us() < deadline_us)
+        sleep_ms(5);
+}
+
+void uf_kafka_threads_stop(struct uf_kafka_ctx *k, int64_t deadline_us)
+{
+    if (!k->threads_up)
+        return;
+    atomic_store(&k->stopping, true); /* no new replays: let what is out finish */
+    wait_outq(k, deadline_us);
+    /* What is still unacknowledged goes to the spool; the purge reports arrive promptly. */
+    rd_kafka_purge(k->rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+    wait_outq(k, uf_now_us() + 2000000);
+    pthread_join(k->replay_thr, NULL);
+    atomic_store(&k->poll_stop, true);
+    pthread_join(k->poll_thr, NULL);
+    rd_kafka_poll(k->rk, 0);
+    flush_pending(k);
+    k->threads_up = false;
+}

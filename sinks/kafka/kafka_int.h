@@ -1,0 +1,101 @@
+/* kafka_int.h: what the files of the kafka sink share (not a public interface).
+ * kafka.c holds the options, the lifecycle and write(); kafka_client.c the librdkafka side:
+ * configuration, delivery reports (the poll thread), errors, and the replay thread that drains
+ * the spool (kafka_spool.c) back to the broker.
+ * Threads: write() runs on the component's worker(s); delivery reports and spooling of failed
+ * deliveries on the poll thread; replay on the replay thread. `mode_lock` orders every decision
+ * "produce directly or append to the spool" against the replay thread's "spool drained, go back
+ * to direct": while the spool holds anything, new events are appended behind it, which keeps
+ * per-key order across an outage. */
+#ifndef UF_KAFKA_INT_H
+#define UF_KAFKA_INT_H
+
+#include <jansson.h>
+#include <librdkafka/rdkafka.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "err.h"
+#include "kafka_spool.h"
+
+struct uf_stage;
+struct uf_event;
+
+/* A delivery that failed passingly, waiting on the poll thread to be spooled in one append. */
+struct uf_kafka_pending {
+    struct uf_event *ev;
+    char *topic;
+    void *key, *value;
+    size_t key_len, value_len;
+};
+
+struct uf_kafka_ctx {
+    /* options (owned by the framework) */
+    char *brokers;
+    char *topic;
+    char *topic_field;
+    json_t *key_fields;
+    int compression;
+    int64_t linger_ms;
+    int64_t batch_bytes;
+    int64_t queue_messages;
+    int64_t message_timeout_ms;
+    json_t *properties;
+    char *spool_dir;
+    int64_t spool_max_bytes;
+    int64_t spool_segment_bytes;
+    int spool_fsync;
+    int64_t spool_fsync_interval_ms;
+    int64_t replay_interval_ms;
+
+    /* ours */
+    struct uf_stage *st;
+    char *spool_path;            /* spool_dir, or the default derived from the component */
+    rd_kafka_conf_t *conf;       /* built in init, handed to rd_kafka_new in start */
+    rd_kafka_t *rk;
+    rd_kafka_topic_t *rkt;       /* the default topic, NULL when none */
+    struct uf_kafka_spool *spool;
+    pthread_t poll_thr, replay_thr;
+    bool threads_up;
+    atomic_bool stopping;        /* no new replays; loops wind down */
+    atomic_bool poll_stop;
+    atomic_bool broker_down;     /* every broker unreachable: spool without trying */
+    atomic_bool purge_wanted;    /* set by the error callback, acted on by the poll thread */
+    atomic_bool fatal;           /* the idempotent producer hit a fatal error */
+
+    bool locks_ready;            /* the three below were initialised (init ran) */
+    pthread_mutex_t mode_lock;
+    bool spooling;               /* under mode_lock: new events go to the spool */
+
+    struct uf_kafka_pending *pend; /* poll thread only */
+    size_t npend, cap_pend;
+
+    pthread_mutex_t rp_lock;     /* replay bookkeeping */
+    pthread_cond_t rp_cv;
+    size_t rp_inflight;
+    bool rp_failed;
+    char replay_tag;             /* its address marks replayed messages' opaque */
+
+    _Atomic int64_t *m_spool_bytes, *m_spool_records, *m_produced, *m_delivery_errors,
+        *m_spooled, *m_replayed, *m_spool_full, *m_rejected;
+};
+
+/* Builds the librdkafka configuration from the options (no I/O). */
+rd_kafka_conf_t *uf_kafka_conf_build(struct uf_kafka_ctx *k, struct uf_err *err);
+/* Starts the poll and replay threads. */
+int uf_kafka_threads_start(struct uf_kafka_ctx *k, struct uf_err *err);
+/* Winds the threads down: waits for outstanding deliveries until deadline_us (monotonic), then
+ * purges and spools what is left; joins both threads. */
+void uf_kafka_threads_stop(struct uf_kafka_ctx *k, int64_t deadline_us);
+
+/* Appends events to the spool and finishes them: done once spooled, failed with 503 when the
+ * spool is full, 500 on a disk error. Takes ownership of every p[i].ev; frees p's buffers. */
+void uf_kafka_spool_events(struct uf_kafka_ctx *k, struct uf_kafka_pending *p, size_t n);
+/* Updates the spool gauges. */
+void uf_kafka_update_gauges(struct uf_kafka_ctx *k);
+/* Whether a delivery error is permanent (the message can never be delivered as it is). */
+bool uf_kafka_is_permanent(rd_kafka_resp_err_t e);
+
+#endif

@@ -1,0 +1,381 @@
+/* sources/http/http.c: the `http` source, the front door of the UGC and stat APIs.
+ * Listens with libmicrohttpd (epoll, a small thread pool, turbo mode, suspend/resume: never a
+ * thread per connection; at most max_connections at once) and turns each request that matches
+ * the route table into events (see http_request.c), answering when their shared completion runs
+ * or the route's timeout passes. Requests that match no route, use the wrong method, send too
+ * much, or send something other than JSON to a JSON route are answered here without emitting.
+ * This file keeps the options, the lifecycle and the libmicrohttpd callbacks; it does not
+ * authenticate (jwt_auth) or validate fields (validate).
+ * Stop: stop accepting, wait for in-flight requests until the shutdown deadline, answer what is
+ * left with 503, then stop the daemon (MHD must not be stopped with suspended connections). */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "http_int.h"
+#include "log.h"
+#include "metrics.h"
+#include "stage.h"
+
+static const struct uf_option http_options[] = {
+    { .name = "address", .type = UF_OPT_STR, .def = "127.0.0.1:8080",
+      .desc = "Listen address, host:port or [ipv6]:port; port 0 picks a free port",
+      .offset = offsetof(struct http_ctx, address) },
+    { .name = "routes", .type = UF_OPT_MAP, .flags = UF_OPT_REQUIRED,
+      .desc = "Route table: \"METHOD /path/{param}\" to its settings (see docs/http.md)",
+      .offset = offsetof(struct http_ctx, routes_opt) },
+    { .name = "threads", .type = UF_OPT_INT, .def = "2", .min = 1, .max = 64,
+      .desc = "Listener threads, each running one epoll loop",
+      .offset = offsetof(struct http_ctx, threads) },
+    { .name = "max_connections", .type = UF_OPT_INT, .def = "4096", .min = 1, .max = 1000000,
+      .desc = "Most client connections open at once; more are refused",
+      .offset = offsetof(struct http_ctx, max_connections) },
+    { .name = "max_body", .type = UF_OPT_SIZE, .def = "1MiB", .min = 1, .max = 256 << 20,
+      .desc = "Default largest request body; larger ones get 413",
+      .offset = offsetof(struct http_ctx, max_body) },
+    { .name = "max_items", .type = UF_OPT_INT, .def = "500", .min = 1, .max = 100000,
+      .desc = "Default most items in a split_array request; more get 413",
+      .offset = offsetof(struct http_ctx, max_items) },
+    { .name = "timeout", .type = UF_OPT_DURATION, .def = "5s", .min = 1, .max = 600000,
+      .desc = "Default time a request waits for its reply before it gets 504",
+      .offset = offsetof(struct http_ctx, timeout_ms) },
+    { .name = "success_status", .type = UF_OPT_INT, .def = "200", .min = 200, .max = 299,
+      .desc = "Default status when no stage recorded a reply",
+      .offset = offsetof(struct http_ctx, success_status) },
+    { .name = "idle_timeout", .type = UF_OPT_DURATION, .def = "60s", .min = 1000,
+      .max = 3600000, .desc = "Idle keep-alive connections are closed after this long",
+      .offset = offsetof(struct http_ctx, idle_timeout_ms) },
+    { .name = "retry_after", .type = UF_OPT_DURATION, .def = "1s", .min = 1000, .max = 3600000,
+      .desc = "Retry-After sent with 503 answers (rounded up to seconds)",
+      .offset = offsetof(struct http_ctx, retry_after_ms) },
+    { 0 },
+};
+
+/* Parses "host:port" or "[v6]:port" with a numeric host (or "localhost"): no name lookup. */
+static int parse_address(struct http_ctx *hc, struct uf_err *err)
+{
+    const char *a = hc->address;
+    const char *colon = strrchr(a, ':');
+    char host[64];
+    char *end;
+    long port = colon ? strtol(colon + 1, &end, 10) : -1;
+    if (!colon || colon[1] == '\0' || *end || port < 0 || port > 65535 ||
+        (size_t)(colon - a) >= sizeof(host))
+        return uf_err_set(err, UF_EINVAL, "address '%s': expected host:port", a);
+    bool v6 = a[0] == '[';
+    snprintf(host, sizeof(host), "%.*s", (int)(colon - a) - (v6 ? 2 : 0), a + v6);
+    memset(&hc->addr, 0, sizeof(hc->addr));
+    hc->ipv6 = v6;
+    if (v6) {
+        struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&hc->addr;
+        s6->sin6_family = AF_INET6;
+        s6->sin6_port = htons((uint16_t)port);
+        if (colon[-1] == ']' && inet_pton(AF_INET6, host, &s6->sin6_addr) == 1)
+            return 0;
+    } else {
+        struct sockaddr_in *s4 = (struct sockaddr_in *)&hc->addr;
+        s4->sin_family = AF_INET;
+        s4->sin_port = htons((uint16_t)port);
+        if (strcmp(host, "localhost") == 0)
+            snprintf(host, sizeof(host), "127.0.0.1");
+        if (inet_pton(AF_INET, host, &s4->sin_addr) == 1)
+            return 0;
+    }
+    return uf_err_set(err, UF_EINVAL, "address '%s': '%s' is not a numeric IP address", a, host);
+}
+
+static void register_metrics(struct http_ctx *hc)
+{
+    struct uf_metrics *m = uf_stage_metrics(hc->st);
+    hc->m_port = uf_metrics_extra(m, UF_METRIC_GAUGE, "http_listen_port",
+                                  "TCP port the listener is bound to", NULL, NULL);
+    hc->m_inflight = uf_metrics_extra(m, UF_METRIC_GAUGE, "http_inflight_requests",
+                                      "Requests received and not yet answered", NULL, NULL);
+    hc->m_not_found = uf_metrics_extra(m, UF_METRIC_COUNTER, "http_unrouted_total",
+                                       "Requests answered 404 or 405 by the route table", NULL,
+                                       NULL);
+    for (size_t i = 0; i < hc->routes.n; i++) {
+        struct http_route *r = &hc->routes.v[i];
+        r->m_requests = uf_metrics_extra(m, UF_METRIC_COUNTER, "http_requests_total",
+                                         "Requests answered, per route", "route", r->name);
+        r->m_client_errors = uf_metrics_extra(m, UF_METRIC_COUNTER, "http_client_errors_total",
+                                              "Requests answered 4xx, per route", "route",
+                                              r->name);
+        r->m_server_errors = uf_metrics_extra(m, UF_METRIC_COUNTER, "http_server_errors_total",
+                                              "Requests answered 5xx, per route", "route",
+                                              r->name);
+        r->m_timeouts = uf_metrics_extra(m, UF_METRIC_COUNTER, "http_timeouts_total",
+                                         "Requests answered 504 after their timeout", "route",
+                                         r->name);
+    }
+}
+
+static int http_init(struct uf_stage *st, void *ctx, struct uf_err *err)
+{
+    struct http_ctx *hc = ctx;
+    hc->st = st;
+    struct http_route_defaults d = {
+        .timeout_ms = hc->timeout_ms,
+        .max_body = hc->max_body,
+        .max_items = hc->max_items,
+        .success_status = (int)hc->success_status,
+    };
+    if (parse_address(hc, err) || http_routes_parse(hc->routes_opt, &d, &hc->routes, err))
+        return UF_EINVAL;
+    pthread_mutex_init(&hc->timer_lock, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&hc->timer_cond, &ca);
+    pthread_condattr_destroy(&ca);
+    register_metrics(hc);
+    return 0;
+}
+
+/* ---- libmicrohttpd callbacks (MHD threads) ---- */
+
+static bool is_json_type(const char *ct)
+{
+    if (!ct)
+        return false;
+    size_t n = strcspn(ct, ";");
+    while (n > 0 && ct[n - 1] == ' ')
+        n--;
+    return (n == 16 && strncasecmp(ct, "application/json", 16) == 0) ||
+           (n > 17 && strncasecmp(ct, "application/", 12) == 0 &&
+            strncasecmp(ct + n - 5, "+json", 5) == 0);
+}
+
+static bool has_body(struct MHD_Connection *conn)
+{
+    const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
+    const char *te = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Transfer-Encoding");
+    return (cl && strtoull(cl, NULL, 10) > 0) || te;
+}
+
+/* Checks made before any of the body is read, so a client that sent `Expect: 100-continue`
+ * is refused before it uploads. Returns 0 or the status to answer with. */
+static int check_headers(struct http_route *r, struct MHD_Connection *conn, json_t **body)
+{
+    const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
+    if (cl && strtoull(cl, NULL, 10) > (unsigned long long)r->max_body) {
+        *body = http_error_body("body_too_large", "request body is larger than %lld bytes",
+                                (long long)r->max_body);
+        return 413;
+    }
+    const char *ct = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Type");
+    if (r->body == HTTP_BODY_JSON && has_body(conn) && !is_json_type(ct)) {
+        *body = http_error_body("unsupported_media_type",
+                                "Content-Type must be application/json, not '%.64s'",
+                                ct ? ct : "(none)");
+        return 415;
+    }
+    return 0;
+}
+
+static enum MHD_Result begin(struct http_ctx *hc, struct MHD_Connection *conn, const char *url,
+                             const char *method, void **con_cls)
+{
+    struct http_reply_info info = { .retry_after_ms = hc->retry_after_ms };
+    if (atomic_load(&hc->stopping)) {
+        info.close = true;
+        return http_send_error(conn, 503, "shutting_down", "the server is shutting down", &info);
+    }
+    json_t *params = json_object(), *body = NULL;
+    bool known;
+    char allow[96];
+    struct http_route *r = http_routes_match(&hc->routes, method, url, params, &known, allow,
+                                             sizeof(allow));
+    if (!r) {
+        json_decref(params);
+        atomic_fetch_add_explicit(hc->m_not_found, 1, memory_order_relaxed);
+        info.allow = allow;
+        if (known)
+            body = http_error_body("method_not_allowed", "%.16s is not allowed on %.256s",
+                                   method, url);
+        return known ? http_send(conn, 405, body, &info)
+                     : http_send(conn, 404, http_error_body("not_found", "no route for %.16s %.256s",
+                                                            method, url),
+                                 &info);
+    }
+    int status = check_headers(r, conn, &body);
+    if (status) {
+        json_decref(params);
+        http_count_status(r, status);
+        return http_send(conn, status, body, &info);
+    }
+    *con_cls = http_req_new(hc, r, conn, url, params);
+    atomic_fetch_add_explicit(hc->m_inflight, 1, memory_order_relaxed);
+    return MHD_YES;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
+                                  const char *method, const char *version,
+                                  const char *upload_data, size_t *upload_size, void **con_cls)
+{
+    struct http_ctx *hc = cls;
+    struct http_req *req = *con_cls;
+    if (!req)
+        return begin(hc, conn, url, method, con_cls);
+    if (req->state == REQ_READING && *upload_size) {
+        http_req_append(req, upload_data, *upload_size);
+        *upload_size = 0;
+        return MHD_YES;
+    }
+    if (req->state == REQ_READING)
+        return http_req_dispatch(req);
+    return http_req_answer(req); /* resumed */
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+    struct http_ctx *hc = cls;
+    struct http_req *req = *con_cls;
+    if (!req)
+        return;
+    *con_cls = NULL;
+    atomic_fetch_sub_explicit(hc->m_inflight, 1, memory_order_relaxed);
+    http_req_unref(req);
+}
+
+static void on_mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    struct http_ctx *hc = cls;
+    char msg[256];
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    msg[strcspn(msg, "\n")] = '\0';
+    uf_log_limited(UF_LOG_WARN, hc->st, "libmicrohttpd reported an error.", "err", msg);
+}
+
+/* ---- timer: answers late requests with 504 ---- */
+
+static void *timer_main(void *arg)
+{
+    struct http_ctx *hc = arg;
+    pthread_mutex_lock(&hc->timer_lock);
+    while (!hc->timer_stop) {
+        hc->timer_kick = false;
+        pthread_mutex_unlock(&hc->timer_lock);
+        int64_t now = uf_now_us();
+        int64_t next = http_req_expire(hc, now);
+        int64_t wait_us = next == INT64_MAX ? 1000000 : next - now;
+        wait_us = wait_us < 1000 ? 1000 : wait_us > 1000000 ? 1000000 : wait_us;
+        pthread_mutex_lock(&hc->timer_lock);
+        if (hc->timer_stop || hc->timer_kick)
+            continue;
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        int64_t ns = ts.tv_nsec + wait_us * 1000;
+        ts.tv_sec += ns / 1000000000;
+        ts.tv_nsec = ns % 1000000000;
+        pthread_cond_timedwait(&hc->timer_cond, &hc->timer_lock, &ts);
+    }
+    pthread_mutex_unlock(&hc->timer_lock);
+    return NULL;
+}
+
+static int http_start(struct uf_stage *st, void *ctx, struct uf_err *err)
+{
+    struct http_ctx *hc = ctx;
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_TURBO |
+                     MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG | (hc->ipv6 ? MHD_USE_IPv6 : 0);
+    hc->daemon = MHD_start_daemon(
+        flags, 0, NULL, NULL, on_request, hc, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&hc->addr,
+        MHD_OPTION_THREAD_POOL_SIZE, (unsigned)hc->threads, MHD_OPTION_CONNECTION_LIMIT,
+        (unsigned)hc->max_connections, MHD_OPTION_CONNECTION_TIMEOUT,
+        (unsigned)(hc->idle_timeout_ms / 1000), MHD_OPTION_NOTIFY_COMPLETED, on_completed, hc,
+        MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, hc, MHD_OPTION_END);
+    if (!hc->daemon)
+        return uf_err_set(err, UF_EIO, "cannot listen on %s: %s", hc->address,
+                          errno ? strerror(errno) : "libmicrohttpd failed to start");
+    const union MHD_DaemonInfo *di = MHD_get_daemon_info(hc->daemon, MHD_DAEMON_INFO_BIND_PORT);
+    int port = di ? di->port : 0;
+    atomic_store(hc->m_port, port);
+    if (pthread_create(&hc->timer, NULL, timer_main, hc) != 0) {
+        MHD_stop_daemon(hc->daemon);
+        hc->daemon = NULL;
+        return uf_err_set(err, UF_EIO, "cannot start the timeout thread");
+    }
+    hc->timer_running = true;
+    char port_s[16];
+    snprintf(port_s, sizeof(port_s), "%d", port);
+    uf_log(UF_LOG_INFO, st, "Listening.", "address", hc->address, "port", port_s);
+    return 0;
+}
+
+static void stop_timer(struct http_ctx *hc)
+{
+    if (!hc->timer_running)
+        return;
+    pthread_mutex_lock(&hc->timer_lock);
+    hc->timer_stop = true;
+    pthread_cond_signal(&hc->timer_cond);
+    pthread_mutex_unlock(&hc->timer_lock);
+    pthread_join(hc->timer, NULL);
+    hc->timer_running = false;
+}
+
+/* Polls the in-flight count until it reaches zero or limit_ms passes. */
+static void wait_inflight(struct http_ctx *hc, int64_t limit_ms)
+{
+    int64_t until = uf_now_us() + limit_ms * 1000;
+    while (atomic_load(hc->m_inflight) > 0 && uf_now_us() < until)
+        nanosleep(&(struct timespec){ .tv_nsec = 2000000 }, NULL);
+}
+
+static void http_stop(struct uf_stage *st, void *ctx)
+{
+    struct http_ctx *hc = ctx;
+    atomic_store(&hc->stopping, true);
+    if (!hc->daemon)
+        return;
+    int fd = MHD_quiesce_daemon(hc->daemon);
+    if (fd >= 0)
+        close(fd);
+    int64_t left = uf_stage_deadline_ms(st);
+    wait_inflight(hc, left > 0 ? left : 0);
+    stop_timer(hc);
+    http_req_abandon_all(hc);
+    /* Resumed requests are answered by the MHD threads within a few loop turns. */
+    wait_inflight(hc, 500);
+    if (atomic_load(hc->m_inflight) > 0)
+        uf_log(UF_LOG_WARN, st, "Stopped with requests still in flight.");
+    MHD_stop_daemon(hc->daemon);
+    hc->daemon = NULL;
+    uf_log(UF_LOG_INFO, st, "Stopped.");
+}
+
+static void http_destroy(void *ctx)
+{
+    struct http_ctx *hc = ctx;
+    if (hc->daemon) {
+        stop_timer(hc);
+        http_req_abandon_all(hc);
+        MHD_stop_daemon(hc->daemon);
+        hc->daemon = NULL;
+    }
+    if (hc->m_port) { /* init completed */
+        pthread_mutex_destroy(&hc->timer_lock);
+        pthread_cond_destroy(&hc->timer_cond);
+    }
+    http_routes_free(&hc->routes);
+}
+
+const struct uf_kind uf_source_http = {
+    .name = "http",
+    .role = UF_SOURCE,
+    .summary = "Receive JSON requests over HTTP and reply when their events complete",
+    .options = http_options,
+    .ctx_size = sizeof(struct http_ctx),
+    .init = http_init,
+    .start = http_start,
+    .stop = http_stop,
+    .destroy = http_destroy,
+};

@@ -1,0 +1,169 @@
+/* http_int.h: the parts of the `http` source shared by its files, not a public interface.
+ * http.c holds the kind (options, lifecycle, the libmicrohttpd callbacks); http_routes.c parses
+ * the route table and matches request paths; http_request.c turns a request into events and
+ * carries its reply back through the completion; http_reply.c builds responses.
+ *
+ * Threads and lifetimes: requests are handled by libmicrohttpd's thread pool; a completion
+ * callback may run on any thread (a sink worker, or the MHD thread itself while emitting). A
+ * struct http_req is reference-counted: one reference for the MHD connection (released when MHD
+ * reports the request finished) and one for the completion (released by its callback), so a
+ * completion that arrives after a 504 or after shutdown touches only the request. A request's
+ * `lock` guards its state; a route's `lock` guards its pending list. Lock order: request, then
+ * route. A completion touches the route and MHD only while the request is SUSPENDED, and stop()
+ * moves every SUSPENDED request out of that state before stopping the daemon. */
+#ifndef UF_HTTP_INT_H
+#define UF_HTTP_INT_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include <jansson.h>
+#include <microhttpd.h>
+
+#include "err.h"
+
+struct uf_stage;
+struct uf_event;
+
+enum http_auth { HTTP_AUTH_UNSET, HTTP_AUTH_REGISTERED, HTTP_AUTH_OPTIONAL, HTTP_AUTH_NONE };
+enum http_body { HTTP_BODY_NONE, HTTP_BODY_JSON };
+
+struct http_req;
+
+struct http_route {
+    char *key;                /* "POST /api/v1/movies/{movie_id}/like", as configured */
+    char *name;               /* `name`, default: the key */
+    char *method;
+    char **segs;              /* path template split at '/'; "{x}" segments are parameters */
+    size_t nsegs, nparams;
+    size_t literals;          /* literal segments rank routes that match the same path */
+    enum http_auth auth;
+    enum http_body body;
+    bool split_array, wait;
+    int64_t max_items, timeout_ms, max_body;
+    int success_status;
+    /* Requests waiting for their completion, oldest first (one timeout per route keeps the
+     * list ordered by deadline). */
+    pthread_mutex_t lock;
+    struct http_req *head, *tail;
+    _Atomic int64_t *m_requests, *m_client_errors, *m_server_errors, *m_timeouts;
+};
+
+struct http_routes {
+    struct http_route *v;
+    size_t n;
+};
+
+/* Defaults applied to routes that do not set a value. */
+struct http_route_defaults {
+    int64_t timeout_ms, max_body, max_items;
+    int success_status;
+};
+
+/* Parses the `routes` option (an object: "METHOD /path" -> settings). Returns 0 or UF_EINVAL
+ * with a message naming the route and the setting. No I/O. */
+int http_routes_parse(const json_t *map, const struct http_route_defaults *d,
+                      struct http_routes *out, struct uf_err *err);
+void http_routes_free(struct http_routes *r);
+
+/* Finds the route for method and path; fills params (an object) with the path parameters.
+ * When no route matches, returns NULL and sets *path_known when some route matches the path with
+ * another method; `allow` then lists those methods ("GET, POST"). */
+struct http_route *http_routes_match(const struct http_routes *r, const char *method,
+                                     const char *path, json_t *params, bool *path_known,
+                                     char *allow, size_t allow_len);
+
+/* The source's context (filled from the options table, see http.c). */
+struct http_ctx {
+    char *address;
+    json_t *routes_opt;
+    int64_t threads, max_connections, max_body, timeout_ms, idle_timeout_ms, retry_after_ms;
+    int64_t max_items, success_status;
+
+    struct uf_stage *st;
+    struct sockaddr_storage addr; /* parsed from `address` in init */
+    bool ipv6;
+    struct http_routes routes;
+    struct MHD_Daemon *daemon;
+    atomic_bool stopping;
+    _Atomic int64_t inflight;  /* requests between arrival and MHD's completion notice */
+    _Atomic int64_t *m_port, *m_inflight, *m_not_found;
+    pthread_t timer;
+    bool timer_running;
+    pthread_mutex_t timer_lock;
+    pthread_cond_t timer_cond;
+    bool timer_stop, timer_kick;
+};
+
+enum req_state {
+    REQ_READING,   /* receiving the body */
+    REQ_EMITTING,  /* events are being emitted by the MHD thread */
+    REQ_SUSPENDED, /* connection suspended, waiting for the completion or the timeout */
+    REQ_READY,     /* the reply is decided; the MHD thread sends it */
+    REQ_ANSWERED,
+};
+
+struct http_req {
+    struct http_ctx *hc;
+    struct http_route *route;
+    struct MHD_Connection *conn;
+    char *path;
+    pthread_mutex_t lock;
+    atomic_int refs;
+    enum req_state state;
+    char *body;               /* bounded by the route's max_body */
+    size_t len, cap;
+    bool too_large;
+    json_t *params;
+    int status;               /* the reply, once READY */
+    json_t *reply;
+    size_t nevents;
+    int64_t start_us, deadline_us;
+    bool listed;              /* on the route's pending list (route lock) */
+    struct http_req *prev, *next;
+    char request_id[65];
+};
+
+/* ---- http_request.c ---- */
+/* Takes ownership of params. */
+struct http_req *http_req_new(struct http_ctx *hc, struct http_route *route,
+                              struct MHD_Connection *conn, const char *path, json_t *params);
+void http_req_unref(struct http_req *req);
+/* Appends upload data, remembering (not failing) when the route's max_body is passed. */
+void http_req_append(struct http_req *req, const char *data, size_t n);
+/* The body is complete: builds the events, emits them and either answers at once or suspends
+ * the connection until the completion or the timeout. */
+enum MHD_Result http_req_dispatch(struct http_req *req);
+/* Called when MHD resumes the connection: queues the decided reply (MHD_NO, closing the
+ * connection, if the request is not READY). */
+enum MHD_Result http_req_answer(struct http_req *req);
+/* Answers every request whose deadline passed with 504; returns the earliest deadline left
+ * (INT64_MAX when none). */
+int64_t http_req_expire(struct http_ctx *hc, int64_t now_us);
+/* Shutdown: answers every waiting request with 503 so that MHD can be stopped. */
+void http_req_abandon_all(struct http_ctx *hc);
+
+/* ---- http_reply.c ---- */
+struct http_reply_info {
+    const char *request_id; /* X-Request-Id, may be NULL */
+    const char *allow;      /* Allow header for 405, may be NULL */
+    int64_t retry_after_ms; /* for 503 */
+    bool close;             /* Connection: close */
+};
+/* Sends status with body (takes ownership; NULL sends no body). Adds the headers the status
+ * calls for: Allow (405), WWW-Authenticate (401), Retry-After (503). */
+enum MHD_Result http_send(struct MHD_Connection *conn, int status, json_t *body,
+                          const struct http_reply_info *info);
+/* {"error":{"code","message"}} as a new object. */
+json_t *http_error_body(const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+enum MHD_Result http_send_error(struct MHD_Connection *conn, int status, const char *code,
+                                const char *msg, const struct http_reply_info *info);
+/* Counts the reply on the route's metrics. */
+void http_count_status(struct http_route *route, int status);
+
+#endif

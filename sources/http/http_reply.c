@@ -1,0 +1,89 @@
+/* http_reply.c: builds and queues the `http` source's responses.
+ * Every body is JSON; errors are {"error":{"code","message",...}}. The headers a status calls
+ * for are added here, in one place: Allow for 405, `WWW-Authenticate: Bearer` for 401 (with
+ * error="invalid_token" when a token was presented, RFC 6750 section 3), Retry-After for 503.
+ * Runs on libmicrohttpd's threads only. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "http_int.h"
+#include "metrics.h"
+
+json_t *http_error_body(const char *code, const char *fmt, ...)
+{
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    return json_pack("{s:{s:s,s:s}}", "error", "code", code, "message", msg);
+}
+
+static const char *error_code(const json_t *body)
+{
+    return json_string_value(json_object_get(json_object_get(body, "error"), "code"));
+}
+
+static void add_headers(struct MHD_Response *resp, int status, const json_t *body,
+                        const struct http_reply_info *info)
+{
+    if (body)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+    if (info->request_id && *info->request_id)
+        MHD_add_response_header(resp, "X-Request-Id", info->request_id);
+    if (status == 405 && info->allow)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, info->allow);
+    if (status == 401) {
+        const char *code = error_code(body);
+        bool bad = code && (strcmp(code, "invalid_token") == 0 ||
+                            strcmp(code, "token_expired") == 0);
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
+                                bad ? "Bearer error=\"invalid_token\"" : "Bearer");
+    }
+    if (status == 503) {
+        char secs[24];
+        snprintf(secs, sizeof(secs), "%lld", (long long)((info->retry_after_ms + 999) / 1000));
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, secs);
+    }
+    if (info->close)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
+}
+
+enum MHD_Result http_send(struct MHD_Connection *conn, int status, json_t *body,
+                          const struct http_reply_info *info)
+{
+    char *text = NULL;
+    size_t len = 0;
+    if (body && status != 204 && status != 304) {
+        text = json_dumps(body, JSON_COMPACT);
+        len = text ? strlen(text) : 0;
+    }
+    struct MHD_Response *resp =
+        MHD_create_response_from_buffer(len, text ? text : (char *)"", text ? MHD_RESPMEM_MUST_FREE
+                                                                         : MHD_RESPMEM_PERSISTENT);
+    add_headers(resp, status, text ? body : NULL, info);
+    enum MHD_Result rc = MHD_queue_response(conn, (unsigned)status, resp);
+    MHD_destroy_response(resp);
+    json_decref(body);
+    return rc;
+}
+
+enum MHD_Result http_send_error(struct MHD_Connection *conn, int status, const char *code,
+                                const char *msg, const struct http_reply_info *info)
+{
+    return http_send(conn, status, http_error_body(code, "%s", msg), info);
+}
+
+void http_count_status(struct http_route *route, int status)
+{
+    if (!route)
+        return;
+    atomic_fetch_add_explicit(route->m_requests, 1, memory_order_relaxed);
+    if (status >= 400 && status < 500)
+        atomic_fetch_add_explicit(route->m_client_errors, 1, memory_order_relaxed);
+    else if (status >= 500)
+        atomic_fetch_add_explicit(route->m_server_errors, 1, memory_order_relaxed);
+    if (status == 504)
+        atomic_fetch_add_explicit(route->m_timeouts, 1, memory_order_relaxed);
+}

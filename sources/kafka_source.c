@@ -1,0 +1,668 @@
+/* sources/kafka_source.c: the `kafka_source` source: consumes Kafka topics in a consumer group
+ * and emits one event per message, committing offsets only behind what the sinks have written.
+ * (The service noun `kafka` is taken by the producer sink; kinds share one namespace.)
+ * Every emitted event carries its own completion. When the completion runs, the message's slot
+ * in its partition's ring is marked done; one consumer thread retires done slots in offset
+ * order and commits the partition's watermark: the offset after the last contiguous done
+ * message. So a commit never runs ahead of a sink: an event failed with a 5xx status (not
+ * written, e.g. shutdown) stops the watermark for good in this process, and the message is read
+ * again after a restart. Events failed with a 4xx status, and messages that are not a JSON
+ * object or lack a UUID id, go to the dead-letter place (a Kafka topic or a local file) with
+ * the reason, and count as done once the dead letter is durable (the DLQ producer is flushed,
+ * or the file fsync'ed, before the commit that passes them). On partition revoke the thread
+ * waits, up to `revoke_timeout`, for the partition's in-flight messages, then commits
+ * synchronously. Duplicates after a crash are expected (at least once) and collapsed
+ * downstream by event id. Threads: one consumer thread (poll, emit, retire, commit, rebalance);
+ * completion callbacks from any thread only store a slot's state and signal. */
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <librdkafka/rdkafka.h>
+
+#include "event.h"
+#include "log.h"
+#include "mem.h"
+#include "metrics.h"
+#include "stage.h"
+#include "uuid.h"
+
+enum slot_state { SLOT_PENDING, SLOT_DONE, SLOT_DEAD, SLOT_UNWRITTEN };
+
+struct ks_ctx;
+
+struct slot {
+    _Atomic int state;
+    char *reason;            /* SLOT_DEAD: why; set before state (release) */
+    rd_kafka_message_t *msg; /* kept until retired: the dead letter needs the original */
+    struct ks_ctx *ks;
+};
+
+struct part {
+    char *topic;
+    int32_t id;
+    struct slot *ring;
+    size_t cap, head, count;
+    int64_t watermark;       /* next offset to commit; -1 until a message was retired */
+    int64_t committed;       /* last watermark sent to Kafka */
+    bool assigned, zombie;   /* zombie: revoked with messages in flight; never reused */
+    bool stalled_logged;
+    _Atomic int64_t *lag;
+    struct part *next;
+};
+
+struct ks_ctx {
+    char *brokers, *group, *dlq_topic, *dlq_file, *id_field;
+    json_t *topics, *props;
+    int start_at, dead_letter;
+    int64_t max_inflight, commit_interval_ms, revoke_timeout_ms;
+
+    struct uf_stage *st;
+    rd_kafka_t *rk, *dlq;
+    FILE *dlq_fp;
+    bool dlq_dirty;          /* dead letters written since the last commit */
+    struct part *parts;
+    pthread_t thread;
+    bool thread_started;
+    pthread_mutex_t lock;
+    pthread_cond_t cond;     /* signalled by completions and by the thread's state changes */
+    atomic_bool stopping, quit, stopped_emitting;
+    int64_t last_commit_us;
+};
+
+static const char *const starts[] = { "earliest", "latest", NULL };
+static const char *const dead_letters[] = { "kafka", "file", NULL };
+
+static const struct uf_option ks_options[] = {
+    { .name = "brokers", .type = UF_OPT_STR, .flags = UF_OPT_REQUIRED,
+      .desc = "Kafka bootstrap servers, host:port[,host:port]",
+      .offset = offsetof(struct ks_ctx, brokers) },
+    { .name = "topics", .type = UF_OPT_LIST, .flags = UF_OPT_REQUIRED,
+      .desc = "Topics to consume", .offset = offsetof(struct ks_ctx, topics) },
+    { .name = "group", .type = UF_OPT_STR, .flags = UF_OPT_REQUIRED,
+      .desc = "Consumer group id (one per flow)", .offset = offsetof(struct ks_ctx, group) },
+    { .name = "start", .type = UF_OPT_ENUM, .def = "earliest", .values = starts,
+      .desc = "Where a group without committed offsets starts",
+      .offset = offsetof(struct ks_ctx, start_at) },
+    { .name = "id_field", .type = UF_OPT_STR, .def = "event_id",
+      .desc = "Field every message must carry as a UUID (empty: no check)",
+      .offset = offsetof(struct ks_ctx, id_field) },
+    { .name = "dead_letter", .type = UF_OPT_ENUM, .def = "kafka", .values = dead_letters,
+      .desc = "Where malformed and rejected messages go, with the reason",
+      .offset = offsetof(struct ks_ctx, dead_letter) },
+    { .name = "dlq_topic", .type = UF_OPT_STR, .def = "ugc.dlq",
+      .desc = "Dead-letter topic (dead_letter: kafka)",
+      .offset = offsetof(struct ks_ctx, dlq_topic) },
+    { .name = "dlq_file", .type = UF_OPT_STR,
+      .desc = "Dead-letter file, one JSON line per message (dead_letter: file)",
+      .offset = offsetof(struct ks_ctx, dlq_file) },
+    { .name = "max_inflight", .type = UF_OPT_INT, .def = "65536", .min = 16, .max = 4194304,
+      .desc = "Most uncommitted messages per partition before consumption waits",
+      .offset = offsetof(struct ks_ctx, max_inflight) },
+    { .name = "commit_interval", .type = UF_OPT_DURATION, .def = "1s", .min = 10,
+      .max = 600000, .desc = "How often advanced offsets are committed",
+      .offset = offsetof(struct ks_ctx, commit_interval_ms) },
+    { .name = "revoke_timeout", .type = UF_OPT_DURATION, .def = "10s", .min = 0,
+      .max = 600000, .desc = "How long a revoke waits for in-flight messages before committing",
+      .offset = offsetof(struct ks_ctx, revoke_timeout_ms) },
+    { .name = "librdkafka", .type = UF_OPT_MAP,
+      .desc = "Extra librdkafka consumer properties (e.g. fetch.max.bytes)",
+      .offset = offsetof(struct ks_ctx, props) },
+    { 0 }
+};
+
+static int ks_init(struct uf_stage *st, void *ctx, struct uf_err *err)
+{
+    struct ks_ctx *ks = ctx;
+    ks->st = st;
+    if (json_array_size(ks->topics) == 0)
+        return uf_err_set(err, UF_EINVAL, "topics: expected at least one topic");
+    if (ks->dead_letter == 1 && (!ks->dlq_file || !*ks->dlq_file))
+        return uf_err_set(err, UF_EINVAL, "dead_letter: file needs dlq_file");
+    pthread_mutex_init(&ks->lock, NULL);
+    pthread_cond_init(&ks->cond, NULL);
+    return 0;
+}
+
+/* ---- configuration ---- */
+
+static int set_prop(rd_kafka_conf_t *conf, const char *k, const char *v, struct uf_err *err)
+{
+    char buf[256];
+    if (rd_kafka_conf_set(conf, k, v, buf, sizeof(buf)) != RD_KAFKA_CONF_OK)
+        return uf_err_set(err, UF_EINVAL, "librdkafka property '%s': %s", k, buf);
+    return 0;
+}
+
+static int set_extra(rd_kafka_conf_t *conf, const json_t *props, struct uf_err *err)
+{
+    const char *k;
+    json_t *v;
+    json_object_foreach((json_t *)props, k, v)
+    {
+        char *s = json_is_string(v) ? uf_xstrdup(json_string_value(v))
+                                    : json_dumps(v, JSON_ENCODE_ANY);
+        int rc = set_prop(conf, k, s, err);
+        free(s);
+        if (rc < 0)
+            return rc;
+    }
+    return 0;
+}
+
+/* ---- partitions and slots ---- */
+
+static struct part *find_part(struct ks_ctx *ks, const char *topic, int32_t id, bool create)
+{
+    for (struct part *p = ks->parts; p; p = p->next) {
+        if (!p->zombie && p->id == id && strcmp(p->topic, topic) == 0)
+            return p;
+    }
+    if (!create)
+        return NULL;
+    struct part *p = uf_xcalloc(1, sizeof(*p));
+    p->topic = uf_xstrdup(topic);
+    p->id = id;
+    p->cap = (size_t)ks->max_inflight;
+    p->ring = uf_xcalloc(p->cap, sizeof(*p->ring));
+    p->watermark = p->committed = -1;
+    char label[300];
+    snprintf(label, sizeof(label), "%s/%d", topic, id);
+    p->lag = uf_metrics_extra(uf_stage_metrics(ks->st), UF_METRIC_GAUGE,
+                              "kafka_consumer_lag_messages",
+                              "Messages in the partition not yet committed", "partition", label);
+    p->next = ks->parts;
+    ks->parts = p;
+    return p;
+}
+
+static void part_free(struct part *p)
+{
+    for (size_t i = 0; i < p->count; i++) {
+        struct slot *s = &p->ring[(p->head + i) % p->cap];
+        rd_kafka_message_destroy(s->msg);
+        free(s->reason);
+    }
+    free(p->ring);
+    free(p->topic);
+    free(p);
+}
+
+/* The reason recorded for a failed event: the "message" of the completion's error body. */
+static char *failure_reason(struct uf_completion *c)
+{
+    json_t *body = uf_completion_body(c);
+    json_t *e = json_object_get(body, "error");
+    const char *code = json_string_value(json_object_get(e, "code"));
+    const char *msg = json_string_value(json_object_get(e, "message"));
+    return uf_xasprintf("%s: %s", code ? code : "failed", msg ? msg : "no message");
+}
+
+/* Completion callback (any thread): a 5xx means "not written", anything else is final. */
+static void on_done(struct uf_completion *c, void *arg)
+{
+    struct slot *s = arg;
+    int status = uf_completion_status(c);
+    int state = SLOT_DONE;
+    if (status >= 500 || (status == 0 && uf_completion_count(c, UF_OUTCOME_FAILED) > 0))
+        state = SLOT_UNWRITTEN;
+    else if (uf_completion_count(c, UF_OUTCOME_FAILED) > 0 || status >= 400)
+        state = SLOT_DEAD;
+    if (state == SLOT_DEAD)
+        s->reason = failure_reason(c);
+    atomic_store_explicit(&s->state, state, memory_order_release);
+    pthread_mutex_lock(&s->ks->lock);
+    pthread_cond_broadcast(&s->ks->cond);
+    pthread_mutex_unlock(&s->ks->lock);
+}
+
+/* ---- dead letters ---- */
+
+/* A payload that is not UTF-8, as text: printable ASCII kept, other bytes as \xNN. */
+static json_t *escaped(const void *payload, size_t len)
+{
+    const unsigned char *p = payload;
+    char *s = uf_xmalloc(len * 4 + 1), *o = s;
+    for (size_t i = 0; i < len; i++)
+        o += p[i] >= 0x20 && p[i] < 0x7f ? sprintf(o, "%c", p[i]) : sprintf(o, "\\x%02x", p[i]);
+    json_t *j = json_string(s);
+    free(s);
+    return j;
+}
+
+static char *dead_letter_json(const rd_kafka_message_t *m, const char *reason)
+{
+    json_t *o = json_object();
+    json_object_set_new(o, "reason", json_string(reason));
+    json_object_set_new(o, "topic", json_string(rd_kafka_topic_name(m->rkt)));
+    json_object_set_new(o, "partition", json_integer(m->partition));
+    json_object_set_new(o, "offset", json_integer(m->offset));
+    json_t *payload = json_stringn(m->payload ? m->payload : "", m->len);
+    json_object_set_new(o, "payload", payload ? payload : escaped(m->payload, m->len));
+    json_object_set_new(o, "at_us", json_integer(uf_wall_us()));
+    char *s = json_dumps(o, JSON_COMPACT);
+    json_decref(o);
+    return s;
+}
+
+/* Writes the dead letter; returns 0 when it is on its way (Kafka) or written (file). */
+static int write_dead_letter(struct ks_ctx *ks, const rd_kafka_message_t *m, const char *reason)
+{
+    char *line = dead_letter_json(m, reason);
+    int rc = 0;
+    if (ks->dlq_fp) {
+        rc = fprintf(ks->dlq_fp, "%s\n", line) < 0 ? -1 : 0;
+    } else {
+        rd_kafka_resp_err_t e;
+        do {
+            e = rd_kafka_producev(ks->dlq, RD_KAFKA_V_TOPIC(ks->dlq_topic),
+                                  RD_KAFKA_V_VALUE(line, strlen(line)),
+                                  RD_KAFKA_V_KEY(m->key, m->key_len),
+                                  RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
+            if (e == RD_KAFKA_RESP_ERR__QUEUE_FULL)
+                rd_kafka_poll(ks->dlq, 100);
+        } while (e == RD_KAFKA_RESP_ERR__QUEUE_FULL);
+        rc = e ? -1 : 0;
+    }
+    free(line);
+    uf_metrics_add(&uf_stage_metrics(ks->st)->errors, 1);
+    uf_log_limited(UF_LOG_WARN, ks->st, "Message sent to the dead-letter place.", "reason",
+                   reason);
+    ks->dlq_dirty = true;
+    return rc;
+}
+
+/* Makes dead letters durable before a commit passes them. */
+static int flush_dead_letters(struct ks_ctx *ks)
+{
+    if (!ks->dlq_dirty)
+        return 0;
+    int rc = 0;
+    if (ks->dlq_fp)
+        rc = fflush(ks->dlq_fp) == 0 && fsync(fileno(ks->dlq_fp)) == 0 ? 0 : -1;
+    else
+        rc = rd_kafka_flush(ks->dlq, 10000) == RD_KAFKA_RESP_ERR_NO_ERROR ? 0 : -1;
+    if (rc == 0)
+        ks->dlq_dirty = false;
+    else
+        uf_log_limited(UF_LOG_ERROR, ks->st, "Dead letters not durable; holding commits.",
+                       "dead_letter", ks->dlq_fp ? ks->dlq_file : ks->dlq_topic);
+    return rc;
+}
+
+/* ---- retiring and committing (consumer thread) ---- */
+
+/* Retires the done slots at the head of p's ring; returns how many. */
+static size_t retire(struct ks_ctx *ks, struct part *p)
+{
+    size_t n = 0;
+    while (p->count > 0) {
+        struct slot *s = &p->ring[p->head];
+        int state = atomic_load_explicit(&s->state, memory_order_acquire);
+        if (state == SLOT_UNWRITTEN && !p->stalled_logged) {
+            p->stalled_logged = true;
+            uf_log(UF_LOG_WARN, ks->st, "A message was not written; offsets of its partition "
+                                        "stay behind it until restart.", "topic", p->topic);
+        }
+        if (state == SLOT_PENDING || state == SLOT_UNWRITTEN)
+            break;
+        if (state == SLOT_DEAD && write_dead_letter(ks, s->msg, s->reason) < 0)
+            break;
+        p->watermark = s->msg->offset + 1;
+        rd_kafka_message_destroy(s->msg);
+        free(s->reason);
+        s->msg = NULL;
+        s->reason = NULL;
+        p->head = (p->head + 1) % p->cap;
+        p->count--;
+        n++;
+    }
+    return n;
+}
+
+static void update_lag(struct ks_ctx *ks, struct part *p)
+{
+    int64_t lo, hi;
+    if (rd_kafka_get_watermark_offsets(ks->rk, p->topic, p->id, &lo, &hi) != 0 || hi < 0)
+        return;
+    int64_t at = p->watermark >= 0 ? p->watermark : lo;
+    atomic_store_explicit(p->lag, hi > at ? hi - at : 0, memory_order_relaxed);
+}
+
+/* Commits every assigned partition whose watermark moved (only = NULL) or just `only`. */
+static void commit(struct ks_ctx *ks, struct part *only, bool sync)
+{
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(4);
+    for (struct part *p = ks->parts; p; p = p->next) {
+        if ((only && p != only) || p->zombie || !p->assigned)
+            continue;
+        retire(ks, p);
+        update_lag(ks, p);
+        if (p->watermark > p->committed)
+            rd_kafka_topic_partition_list_add(l, p->topic, p->id)->offset = p->watermark;
+    }
+    if (l->cnt > 0 && flush_dead_letters(ks) == 0) {
+        rd_kafka_resp_err_t e = rd_kafka_commit(ks->rk, l, sync ? 0 : 1);
+        if (e && e != RD_KAFKA_RESP_ERR__NO_OFFSET)
+            uf_log_limited(UF_LOG_WARN, ks->st, "Offset commit failed.", "err", rd_kafka_err2str(e));
+        for (int i = 0; !e && i < l->cnt; i++)
+            find_part(ks, l->elems[i].topic, l->elems[i].partition, false)->committed =
+                l->elems[i].offset;
+    }
+    rd_kafka_topic_partition_list_destroy(l);
+    ks->last_commit_us = uf_now_us();
+}
+
+static void wait_signal(struct ks_ctx *ks, int ms)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_nsec += (long)ms * 1000000L;
+    ts.tv_sec += ts.tv_nsec / 1000000000L;
+    ts.tv_nsec %= 1000000000L;
+    pthread_mutex_lock(&ks->lock);
+    pthread_cond_timedwait(&ks->cond, &ks->lock, &ts);
+    pthread_mutex_unlock(&ks->lock);
+}
+
+/* ---- rebalance ---- */
+
+static bool revoked_idle(struct ks_ctx *ks, const rd_kafka_topic_partition_list_t *l)
+{
+    for (int i = 0; i < l->cnt; i++) {
+        struct part *p = find_part(ks, l->elems[i].topic, l->elems[i].partition, false);
+        if (!p)
+            continue;
+        retire(ks, p);
+        /* Nothing can be committed past a message that was not written: stop waiting. */
+        if (p->count > 0 && atomic_load(&p->ring[p->head].state) != SLOT_UNWRITTEN)
+            return false;
+    }
+    return true;
+}
+
+static void on_revoke(struct ks_ctx *ks, const rd_kafka_topic_partition_list_t *l)
+{
+    int64_t deadline = uf_now_us() + ks->revoke_timeout_ms * 1000;
+    while (!revoked_idle(ks, l) && uf_now_us() < deadline)
+        wait_signal(ks, 50);
+    commit(ks, NULL, true);
+    for (int i = 0; i < l->cnt; i++) {
+        struct part *p = find_part(ks, l->elems[i].topic, l->elems[i].partition, false);
+        if (!p)
+            continue;
+        p->assigned = false;
+        if (p->count > 0) {
+            /* Late completions still point into this ring: keep it until destroy. */
+            p->zombie = true;
+            uf_log(UF_LOG_WARN, ks->st, "Partition revoked with messages in flight; they will "
+                                        "be read again by its next owner.", "topic", p->topic);
+        }
+    }
+}
+
+static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                         rd_kafka_topic_partition_list_t *l, void *opaque)
+{
+    struct ks_ctx *ks = opaque;
+    if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+        for (int i = 0; i < l->cnt; i++) {
+            struct part *p = find_part(ks, l->elems[i].topic, l->elems[i].partition, true);
+            p->assigned = true;
+            p->watermark = p->committed = -1;
+        }
+        uf_log(UF_LOG_INFO, ks->st, "Partitions assigned.", "group", ks->group);
+        rd_kafka_assign(rk, l);
+        if (atomic_load(&ks->stopping))
+            rd_kafka_pause_partitions(rk, l);
+    } else {
+        on_revoke(ks, l);
+        uf_log(UF_LOG_INFO, ks->st, "Partitions revoked.", "group", ks->group);
+        rd_kafka_assign(rk, NULL);
+    }
+}
+
+/* ---- start ---- */
+
+static rd_kafka_t *make_consumer(struct ks_ctx *ks, struct uf_err *err)
+{
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    char buf[256];
+    if (set_prop(conf, "bootstrap.servers", ks->brokers, err) < 0 ||
+        set_prop(conf, "group.id", ks->group, err) < 0 ||
+        set_prop(conf, "enable.auto.commit", "false", err) < 0 ||
+        set_prop(conf, "enable.auto.offset.store", "false", err) < 0 ||
+        set_prop(conf, "auto.offset.reset", starts[ks->start_at], err) < 0 ||
+        set_prop(conf, "client.id", "ugcflow", err) < 0 ||
+        (ks->props && set_extra(conf, ks->props, err) < 0)) {
+        rd_kafka_conf_destroy(conf);
+        return NULL;
+    }
+    rd_kafka_conf_set_rebalance_cb(conf, on_rebalance);
+    rd_kafka_conf_set_opaque(conf, ks);
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, buf, sizeof(buf));
+    if (!rk) {
+        uf_err_set(err, UF_EINVAL, "consumer: %s", buf);
+        return NULL;
+    }
+    rd_kafka_poll_set_consumer(rk);
+    return rk;
+}
+
+static int open_dead_letter(struct ks_ctx *ks, struct uf_err *err)
+{
+    if (ks->dead_letter == 1) {
+        ks->dlq_fp = fopen(ks->dlq_file, "a");
+        if (!ks->dlq_fp)
+            return uf_err_set(err, UF_EIO, "dlq_file '%s': %s", ks->dlq_file, strerror(errno));
+        return 0;
+    }
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    char buf[256];
+    if (set_prop(conf, "bootstrap.servers", ks->brokers, err) < 0 ||
+        set_prop(conf, "enable.idempotence", "true", err) < 0 ||
+        set_prop(conf, "linger.ms", "5", err) < 0) {
+        rd_kafka_conf_destroy(conf);
+        return UF_EINVAL;
+    }
+    ks->dlq = rd_kafka_new(RD_KAFKA_PRODUCER, conf, buf, sizeof(buf));
+    if (!ks->dlq)
+        return uf_err_set(err, UF_EINVAL, "dead-letter producer: %s", buf);
+    return 0;
+}
+
+static void *consume_main(void *arg);
+
+static int ks_start(struct uf_stage *st, void *ctx, struct uf_err *err)
+{
+    struct ks_ctx *ks = ctx;
+    if (open_dead_letter(ks, err) < 0)
+        return UF_EIO;
+    ks->rk = make_consumer(ks, err);
+    if (!ks->rk)
+        return UF_EINVAL;
+    size_t n = json_array_size(ks->topics);
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new((int)n);
+    for (size_t i = 0; i < n; i++)
+        rd_kafka_topic_partition_list_add(l, json_string_value(json_array_get(ks->topics, i)),
+                                          RD_KAFKA_PARTITION_UA);
+    rd_kafka_resp_err_t e = rd_kafka_subscribe(ks->rk, l);
+    rd_kafka_topic_partition_list_destroy(l);
+    if (e)
+        return uf_err_set(err, UF_EIO, "subscribe: %s", rd_kafka_err2str(e));
+    if (pthread_create(&ks->thread, NULL, consume_main, ks) != 0)
+        return uf_err_set(err, UF_EIO, "cannot start the consumer thread");
+    ks->thread_started = true;
+    uf_log(UF_LOG_INFO, st, "Kafka consumer started.", "group", ks->group);
+    return 0;
+}
+
+/* ---- the consumer thread ---- */
+
+/* Why a message cannot become an event, or NULL (then *body is the parsed object). */
+static char *check_message(struct ks_ctx *ks, const rd_kafka_message_t *m, json_t **body,
+                           uint8_t id[16])
+{
+    json_error_t je;
+    *body = json_loadb(m->payload ? m->payload : "", m->len, JSON_REJECT_DUPLICATES, &je);
+    if (!*body)
+        return uf_xasprintf("not JSON: %s at byte %d", je.text, je.position);
+    char *why = NULL;
+    if (!json_is_object(*body)) {
+        why = uf_xstrdup("not a JSON object");
+    } else if (*ks->id_field) {
+        const char *v = json_string_value(json_object_get(*body, ks->id_field));
+        if (!v)
+            why = uf_xasprintf("missing %s", ks->id_field);
+        else if (!uf_uuid_parse(v, id))
+            why = uf_xasprintf("%s is not a UUID", ks->id_field);
+    }
+    if (why) {
+        json_decref(*body);
+        *body = NULL;
+    }
+    return why;
+}
+
+/* Waits for room in p's ring (the sinks are behind); false when stopping. */
+static bool wait_room(struct ks_ctx *ks, struct part *p)
+{
+    while (p->count == p->cap) {
+        if (retire(ks, p) > 0)
+            break;
+        if (atomic_load(&ks->stopping))
+            return false;
+        wait_signal(ks, 100);
+        if (uf_now_us() - ks->last_commit_us >= ks->commit_interval_ms * 1000)
+            commit(ks, NULL, false);
+    }
+    return true;
+}
+
+static void handle_message(struct ks_ctx *ks, rd_kafka_message_t *m)
+{
+    struct part *p = find_part(ks, rd_kafka_topic_name(m->rkt), m->partition, false);
+    if (!p || !wait_room(ks, p)) {
+        rd_kafka_message_destroy(m); /* not ours (any more): read again by the owner */
+        return;
+    }
+    struct slot *s = &p->ring[(p->head + p->count) % p->cap];
+    s->msg = m;
+    s->ks = ks;
+    s->reason = NULL;
+    p->count++;
+    json_t *body;
+    uint8_t id[16];
+    char *why = check_message(ks, m, &body, id);
+    if (why) {
+        s->reason = why;
+        atomic_store_explicit(&s->state, SLOT_DEAD, memory_order_release);
+        return;
+    }
+    atomic_store_explicit(&s->state, SLOT_PENDING, memory_order_relaxed);
+    struct uf_event *ev = uf_event_new(body);
+    if (*ks->id_field)
+        memcpy(ev->id, id, 16);
+    struct uf_completion *c = uf_completion_new(on_done, s);
+    uf_completion_attach(c, ev);
+    uf_completion_release(c);
+    uf_emit(ks->st, ev);
+}
+
+static void pause_all(struct ks_ctx *ks)
+{
+    rd_kafka_topic_partition_list_t *l = NULL;
+    if (rd_kafka_assignment(ks->rk, &l) == 0 && l) {
+        rd_kafka_pause_partitions(ks->rk, l);
+        rd_kafka_topic_partition_list_destroy(l);
+    }
+}
+
+static void *consume_main(void *arg)
+{
+    struct ks_ctx *ks = arg;
+    while (!atomic_load(&ks->quit)) {
+        bool stopping = atomic_load(&ks->stopping);
+        if (stopping && !atomic_load(&ks->stopped_emitting)) {
+            pause_all(ks);
+            pthread_mutex_lock(&ks->lock);
+            atomic_store(&ks->stopped_emitting, true);
+            pthread_cond_broadcast(&ks->cond);
+            pthread_mutex_unlock(&ks->lock);
+        }
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(ks->rk, stopping ? 50 : 100);
+        if (m && m->err) {
+            if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
+                uf_log_limited(UF_LOG_WARN, ks->st, "Consumer error.", "err",
+                               rd_kafka_message_errstr(m));
+            rd_kafka_message_destroy(m);
+        } else if (m && stopping) {
+            rd_kafka_message_destroy(m); /* beyond every watermark: read again on restart */
+        } else if (m) {
+            handle_message(ks, m);
+        }
+        if (uf_now_us() - ks->last_commit_us >= ks->commit_interval_ms * 1000)
+            commit(ks, NULL, false);
+    }
+    commit(ks, NULL, true);
+    return NULL;
+}
+
+/* ---- stop and destroy ---- */
+
+static void ks_stop(struct uf_stage *st, void *ctx)
+{
+    struct ks_ctx *ks = ctx;
+    if (!ks->thread_started)
+        return;
+    /* Stop emitting now; keep the thread committing (sinks finish events after this returns)
+     * until destroy. */
+    pthread_mutex_lock(&ks->lock);
+    atomic_store(&ks->stopping, true);
+    pthread_cond_broadcast(&ks->cond);
+    while (!atomic_load(&ks->stopped_emitting))
+        pthread_cond_wait(&ks->cond, &ks->lock);
+    pthread_mutex_unlock(&ks->lock);
+}
+
+static void ks_destroy(void *ctx)
+{
+    struct ks_ctx *ks = ctx;
+    if (ks->thread_started) {
+        atomic_store(&ks->stopping, true);
+        atomic_store(&ks->quit, true);
+        pthread_join(ks->thread, NULL);
+    }
+    if (ks->rk) {
+        rd_kafka_consumer_close(ks->rk); /* revoke: commits what is done */
+        rd_kafka_destroy(ks->rk);
+    }
+    while (ks->parts) {
+        struct part *p = ks->parts;
+        ks->parts = p->next;
+        part_free(p);
+    }
+    if (ks->dlq) {
+        rd_kafka_flush(ks->dlq, 10000);
+        rd_kafka_destroy(ks->dlq);
+    }
+    if (ks->dlq_fp)
+        fclose(ks->dlq_fp);
+    if (ks->st) {
+        pthread_mutex_destroy(&ks->lock);
+        pthread_cond_destroy(&ks->cond);
+    }
+}
+
+const struct uf_kind uf_source_kafka_source = {
+    .name = "kafka_source", .role = UF_SOURCE,
+    .summary = "Consume Kafka topics in a group; commit offsets only behind written events",
+    .options = ks_options, .ctx_size = sizeof(struct ks_ctx),
+    .init = ks_init, .start = ks_start, .stop = ks_stop, .destroy = ks_destroy,
+};

@@ -1,0 +1,269 @@
+/* tests/test_clickhouse.c: the clickhouse sink's encoding, byte for byte: the CityHash128 v1.0.2
+ * checksum (values checked against a real ClickHouse 18.16, which rejects a wrong one with
+ * Code 40, see tests/it_clickhouse.c), the compressed block framing, zstd blocks round trip,
+ * RowBinary and JSONEachRow rows, the column-spec parser's errors, and ch_classify. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "sinks/clickhouse/clickhouse.h"
+
+static void test_cityhash_v102(void **state)
+{
+    (void)state;
+    static const struct {
+        size_t len;
+        uint64_t lo, hi;
+    } want[] = {
+        /* Inputs of every branch: empty, < 8, 8..16, = 16, murmur (< 128), = 128, long. */
+        { 0, 0x3df09dfc64c09a2bULL, 0x3cb540c392e51e29ULL },
+        { 5, 0x769b42b3bb8e4249ULL, 0xcd00ae16776dd6f3ULL },
+        { 12, 0x3924a15134c4740eULL, 0xf1894ae12eacd212ULL },
+        { 16, 0x21e79cab7f9c2b79ULL, 0xa35615c235313f7aULL },
+        { 100, 0xe8ed256df7c36d77ULL, 0x5da4e59606ec0c52ULL },
+        { 128, 0x11d00b10d6694d31ULL, 0x108fb9e5b83fdff4ULL },
+        { 300, 0xd6306a0c4528ae11ULL, 0x37c2e51cab2517efULL },
+    };
+    unsigned char buf[300];
+    for (int i = 0; i < 300; i++)
+        buf[i] = (unsigned char)(i * 7 + 3);
+    for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+        uint64_t h[2];
+        ch_cityhash128(buf, want[i].len, h);
+        assert_int_equal(h[0], want[i].lo);
+        assert_int_equal(h[1], want[i].hi);
+    }
+}
+
+static void test_block_framing(void **state)
+{
+    (void)state;
+    static const unsigned char want[] = {
+        0x6b, 0x79, 0x58, 0x35, 0x9e, 0x78, 0x79, 0x9a, /* CityHash128 of bytes 16.., low */
+        0xcd, 0x4e, 0x6f, 0xf4, 0x1b, 0x59, 0x46, 0x51, /* high */
+        0x90,                                           /* ZSTD */
+        0x0c, 0x00, 0x00, 0x00,                         /* 9 + 3: header included */
+        0x03, 0x00, 0x00, 0x00,                         /* uncompressed size */
+        0x61, 0x62, 0x63,
+    };
+    struct uf_strbuf sb = { 0 };
+    ch_block_append(&sb, CH_METHOD_ZSTD, "abc", 3, 3);
+    assert_int_equal(sb.len, sizeof(want));
+    assert_memory_equal(sb.buf, want, sizeof(want));
+    uf_strbuf_free(&sb);
+}
+
+static void test_zstd_blocks_round_trip(void **state)
+{
+    (void)state;
+    struct uf_strbuf raw = { 0 }, wire = { 0 }, back = { 0 };
+    for (int i = 0; i < 2000; i++)
+        uf_strbuf_printf(&raw, "row %d\n", i);
+    struct ch_zstd *z = ch_zstd_new(1);
+    struct uf_err err = { 0 };
+    assert_int_equal(ch_compress(z, raw.buf, raw.len, 4096, &wire, &err), 0);
+    /* Every block names ZSTD and an uncompressed size of at most 4096; they cover raw. */
+    size_t off = 0, total = 0, blocks = 0;
+    while (off < wire.len) {
+        const unsigned char *p = (const unsigned char *)wire.buf + off;
+        uint32_t csize = p[17] | p[18] << 8 | p[19] << 16 | (uint32_t)p[20] << 24;
+        uint32_t rsize = p[21] | p[22] << 8 | p[23] << 16 | (uint32_t)p[24] << 24;
+        assert_int_equal(p[16], 0x90);
+        assert_true(rsize <= 4096);
+        total += rsize;
+        off += 16 + csize;
+        blocks++;
+    }
+    assert_int_equal(off, wire.len);
+    assert_int_equal(total, raw.len);
+    assert_int_equal(blocks, (raw.len + 4095) / 4096);
+    assert_int_equal(ch_decompress(wire.buf, wire.len, &back, &err), 0);
+    assert_int_equal(back.len, raw.len);
+    assert_memory_equal(back.buf, raw.buf, raw.len);
+    /* One flipped bit anywhere after the checksum is caught. */
+    wire.buf[30] ^= 1;
+    uf_strbuf_reset(&back);
+    assert_int_equal(ch_decompress(wire.buf, wire.len, &back, &err), UF_EINVAL);
+    assert_string_equal(err.msg, "checksum mismatch");
+    ch_zstd_free(z);
+    uf_strbuf_free(&raw);
+    uf_strbuf_free(&wire);
+    uf_strbuf_free(&back);
+}
+
+static struct ch_schema schema_of(const char *specs_json)
+{
+    json_t *specs = json_loads(specs_json, 0, NULL);
+    struct ch_schema s;
+    struct uf_err err = { 0 };
+    assert_int_equal(ch_schema_parse(&s, specs, &err), 0);
+    json_decref(specs);
+    return s;
+}
+
+static const char *row_specs =
+    "[\"event_id UUID\", \"type String\", \"ts DateTime('UTC') from received_at\","
+    " \"client_ts Nullable(DateTime('UTC')) from ts\", \"position_s Float64\","
+    " \"props String\", \"n Int16\", \"d Date from received_at\", \"q String from props.q\"]";
+
+static const char *row_json =
+    "{\"event_id\":\"61f0c404-5cb3-11e7-907b-a6006ad3dba0\",\"type\":\"movie.play\","
+    "\"received_at\":\"2024-05-01T12:00:00.123456Z\",\"ts\":null,\"position_s\":12.5,"
+    "\"props\":{\"q\":\"hd\"},\"n\":300}";
+
+static void test_rowbinary_row(void **state)
+{
+    (void)state;
+    static const unsigned char want[] = {
+        0xe7, 0x11, 0xb3, 0x5c, 0x04, 0xc4, 0xf0, 0x61, /* UUID: each half little-endian */
+        0xa0, 0xdb, 0xd3, 0x6a, 0x00, 0xa6, 0x7b, 0x90,
+        0x0a, 'm', 'o', 'v', 'i', 'e', '.', 'p', 'l', 'a', 'y',
+        0xc0, 0x2e, 0x32, 0x66,                         /* 2024-05-01 12:00:00 UTC */
+        0x01,                                           /* client_ts: NULL */
+        0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x29, 0x40, /* 12.5 */
+        0x0a, '{', '"', 'q', '"', ':', '"', 'h', 'd', '"', '}',
+        0x2c, 0x01,                                     /* 300 */
+        0x84, 0x4d,                                     /* day 19844 */
+        0x02, 'h', 'd',
+    };
+    struct ch_schema s = schema_of(row_specs);
+    json_t *body = json_loads(row_json, 0, NULL);
+    struct uf_strbuf sb = { 0 };
+    struct uf_err err = { 0 };
+    assert_int_equal(ch_encode_row(&s, CH_FMT_ROWBINARY, body, &sb, &err), 0);
+    assert_int_equal(sb.len, sizeof(want));
+    assert_memory_equal(sb.buf, want, sizeof(want));
+
+    uf_strbuf_reset(&sb);
+    assert_int_equal(ch_encode_row(&s, CH_FMT_JSONEACHROW, body, &sb, &err), 0);
+    assert_string_equal(sb.buf, "{\"event_id\":\"61f0c404-5cb3-11e7-907b-a6006ad3dba0\","
+                                "\"type\":\"movie.play\",\"ts\":\"2024-05-01 12:00:00\","
+                                "\"client_ts\":null,\"position_s\":12.5,"
+                                "\"props\":\"{\\\"q\\\":\\\"hd\\\"}\",\"n\":300,"
+                                "\"d\":\"2024-05-01\",\"q\":\"hd\"}\n");
+    json_decref(body);
+    uf_strbuf_free(&sb);
+    ch_schema_free(&s);
+}
+
+static void expect_row_error(const char *json, const char *msg)
+{
+    struct ch_schema s = schema_of(row_specs);
+    json_t *body = json_loads(json, 0, NULL);
+    struct uf_strbuf sb = { 0 };
+    uf_strbuf_puts(&sb, "kept");
+    struct uf_err err = { 0 };
+    assert_int_equal(ch_encode_row(&s, CH_FMT_ROWBINARY, body, &sb, &err), UF_EINVAL);
+    assert_string_equal(err.msg, msg);
+    assert_int_equal(sb.len, 4); /* a failed row leaves nothing behind */
+    json_decref(body);
+    uf_strbuf_free(&sb);
+    ch_schema_free(&s);
+}
+
+static void test_row_errors(void **state)
+{
+    (void)state;
+    expect_row_error("{\"event_id\":\"nope\"}", "column 'event_id': expected a UUID");
+    expect_row_error("{\"n\":40000}", "column 'n': 40000 out of range for Int16");
+    expect_row_error("{\"n\":\"7\"}", "column 'n': expected an integer");
+    expect_row_error("{\"received_at\":\"yesterday\"}",
+                     "column 'ts': 'yesterday' is not an RFC 3339 time");
+    expect_row_error("{\"position_s\":\"far\"}", "column 'position_s': expected a number");
+}
+
+static void expect_schema_error(const char *specs_json, const char *msg)
+{
+    json_t *specs = json_loads(specs_json, 0, NULL);
+    struct ch_schema s;
+    struct uf_err err = { 0 };
+    assert_int_equal(ch_schema_parse(&s, specs, &err), UF_EINVAL);
+    assert_string_equal(err.msg, msg);
+    ch_schema_free(&s);
+    json_decref(specs);
+}
+
+static void test_schema_errors(void **state)
+{
+    (void)state;
+    expect_schema_error("[\"a String\", \"b DateTime64(3)\"]",
+                        "columns[1]: 'b DateTime64(3)': unsupported type 'DateTime64(3)' "
+                        "(expected String, UUID, DateTime('UTC'), Date, [U]Int8..64, "
+                        "Float32/64, or Nullable of those)");
+    expect_schema_error("[\"nospace\"]",
+                        "columns[0]: 'nospace': expected \"name Type [from field]\"");
+    expect_schema_error("[\"a String from x..y\"]",
+                        "columns[0]: 'a String from x..y': bad field path 'x..y'");
+    expect_schema_error("[]", "columns: expected a non-empty list");
+}
+
+static void test_sql(void **state)
+{
+    (void)state;
+    struct ch_schema s = schema_of("[\"event_id UUID\", \"ts DateTime('UTC') from received_at\"]");
+    char *ins = ch_insert_sql(&s, "ugcflow", "events", CH_FMT_ROWBINARY);
+    assert_string_equal(ins, "INSERT INTO `ugcflow`.`events` (`event_id`, `ts`) FORMAT RowBinary");
+    char *cr = ch_create_sql(&s, "ugcflow", "events", "ReplacingMergeTree ORDER BY event_id");
+    assert_string_equal(cr, "CREATE TABLE IF NOT EXISTS `ugcflow`.`events` (`event_id` UUID, "
+                            "`ts` DateTime('UTC')) ENGINE = ReplacingMergeTree ORDER BY event_id");
+    char *enc = ch_url_encode("INSERT a=b&c");
+    assert_string_equal(enc, "INSERT%20a%3Db%26c");
+    free(ins);
+    free(cr);
+    free(enc);
+    ch_schema_free(&s);
+}
+
+static void test_parse_time(void **state)
+{
+    (void)state;
+    int64_t us;
+    assert_int_equal(ch_parse_time("2024-05-01T12:00:00.123456Z", &us), 0);
+    assert_int_equal(us, 1714564800123456LL);
+    assert_int_equal(ch_parse_time("2024-05-01T14:00:00+02:00", &us), 0);
+    assert_int_equal(us, 1714564800000000LL);
+    assert_int_equal(ch_parse_time("2024-05-01 12:00:00", &us), 0);
+    assert_int_equal(us, 1714564800000000LL);
+    assert_int_equal(ch_parse_time("2024-13-01T12:00:00Z", &us), UF_EINVAL);
+    assert_int_equal(ch_parse_time("2024-05-01T12:00:00Zjunk", &us), UF_EINVAL);
+}
+
+static void test_classify(void **state)
+{
+    (void)state;
+    int code;
+    assert_int_equal(ch_classify(true, 0, "Connection refused", &code), CH_RETRYABLE);
+    assert_int_equal(ch_classify(false, 200, "", &code), CH_SENT);
+    assert_int_equal(ch_classify(false, 500,
+                                 "Code: 252, e.displayText() = DB::Exception: Too many parts",
+                                 &code),
+                     CH_RETRYABLE);
+    assert_int_equal(code, 252);
+    assert_int_equal(ch_classify(false, 500, "Code: 241, e.displayText() = Memory limit", &code),
+                     CH_RETRYABLE);
+    assert_int_equal(ch_classify(false, 500, "Code: 27, e.displayText() = Cannot parse input",
+                                 &code),
+                     CH_PERMANENT);
+    assert_int_equal(code, 27);
+    /* 18.16 answers some errors with 400 and some with 500: the code decides, not the status. */
+    assert_int_equal(ch_classify(false, 400, "Code: 16, No such column", &code), CH_PERMANENT);
+    assert_int_equal(ch_classify(false, 503, "Service Unavailable", &code), CH_RETRYABLE);
+    assert_int_equal(code, 0);
+    assert_int_equal(ch_classify(false, 404, "not found", &code), CH_PERMANENT);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_cityhash_v102),     cmocka_unit_test(test_block_framing),
+        cmocka_unit_test(test_zstd_blocks_round_trip), cmocka_unit_test(test_rowbinary_row),
+        cmocka_unit_test(test_row_errors),        cmocka_unit_test(test_schema_errors),
+        cmocka_unit_test(test_sql),               cmocka_unit_test(test_parse_time),
+        cmocka_unit_test(test_classify),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,162 @@
+/* tests/test_event.c: event ownership and completions: copies share the completion, the
+ * callback runs once after the last release, reply precedence, waiters and timeouts. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "err.h"
+#include "event.h"
+#include "uuid.h"
+
+struct seen {
+    int calls, status;
+    unsigned done, failed, dropped;
+    char body[256];
+};
+
+static void on_done(struct uf_completion *c, void *arg)
+{
+    struct seen *s = arg;
+    s->calls++;
+    s->status = uf_completion_status(c);
+    s->done = uf_completion_count(c, UF_OUTCOME_DONE);
+    s->failed = uf_completion_count(c, UF_OUTCOME_FAILED);
+    s->dropped = uf_completion_count(c, UF_OUTCOME_DROPPED);
+    char *b = uf_completion_body(c) ? json_dumps(uf_completion_body(c), JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+    snprintf(s->body, sizeof s->body, "%s", b ? b : "");
+    free(b);
+}
+
+static void test_completion_after_last_release(void **state)
+{
+    struct seen s = {0};
+    struct uf_completion *c = uf_completion_new(on_done, &s);
+    struct uf_event *a = uf_event_new(NULL);
+    uf_completion_attach(c, a);
+    struct uf_event *b = uf_event_copy(a); /* fan-out copy shares the completion */
+    assert_ptr_equal(b->done, c);
+    uf_completion_release(c); /* creator's reference */
+    assert_int_equal(s.calls, 0);
+    uf_event_reply(a, 201, json_pack("{s:s}", "ok", "yes"));
+    uf_event_done(a);
+    assert_int_equal(s.calls, 0);
+    uf_event_drop(b, "filtered");
+    assert_int_equal(s.calls, 1);
+    assert_int_equal(s.status, 201);
+    assert_int_equal(s.done, 1);
+    assert_int_equal(s.dropped, 1);
+    assert_string_equal(s.body, "{\"ok\":\"yes\"}");
+}
+
+static void test_error_overrides_success(void **state)
+{
+    struct seen s = {0};
+    struct uf_completion *c = uf_completion_new(on_done, &s);
+    struct uf_event *a = uf_event_new(NULL), *b = uf_event_new(NULL);
+    uf_completion_attach(c, a);
+    uf_completion_attach(c, b);
+    uf_completion_release(c);
+    uf_event_reply(a, 200, json_pack("{s:i}", "n", 1));
+    uf_event_done(a);
+    uf_event_fail(b, 503, "store_unavailable", "PostgreSQL is unavailable");
+    assert_int_equal(s.calls, 1);
+    assert_int_equal(s.status, 503);
+    assert_int_equal(s.failed, 1);
+    assert_string_equal(s.body, "{\"error\":{\"code\":\"store_unavailable\",\"message\":\"PostgreSQL is unavailable\"}}");
+}
+
+static void test_first_success_wins(void **state)
+{
+    struct seen s = {0};
+    struct uf_completion *c = uf_completion_new(on_done, &s);
+    struct uf_event *a = uf_event_new(NULL);
+    uf_completion_attach(c, a);
+    uf_completion_release(c);
+    uf_event_reply(a, 201, NULL);
+    uf_event_reply(a, 200, json_object()); /* ignored (and freed) */
+    uf_event_done(a);
+    assert_int_equal(s.status, 201);
+}
+
+static void test_waiter_timeout_then_late_completion(void **state)
+{
+    struct uf_completion *c;
+    struct uf_waiter *w = uf_waiter_new(&c);
+    struct uf_event *ev = uf_event_new(NULL);
+    uf_completion_attach(c, ev);
+    uf_completion_release(c);
+    assert_int_equal(uf_waiter_wait(w, 20), UF_ETIMEOUT);
+    uf_waiter_free(w);   /* the caller gave up (HTTP 504) */
+    uf_event_done(ev);   /* the late completion is harmless: ASan checks the memory */
+}
+
+static void test_waiter_done(void **state)
+{
+    struct uf_completion *c;
+    struct uf_waiter *w = uf_waiter_new(&c);
+    struct uf_event *ev = uf_event_new(NULL);
+    uf_completion_attach(c, ev);
+    uf_completion_release(c);
+    uf_event_reply(ev, 202, json_pack("{s:i}", "accepted", 1));
+    uf_event_done(ev);
+    assert_int_equal(uf_waiter_wait(w, 1000), 0);
+    assert_int_equal(uf_waiter_status(w), 202);
+    assert_int_equal(json_integer_value(json_object_get(uf_waiter_body(w), "accepted")), 1);
+    assert_int_equal(uf_waiter_count(w, UF_OUTCOME_DONE), 1);
+    uf_waiter_free(w);
+}
+
+static void test_copy_is_deep(void **state)
+{
+    struct uf_event *a = uf_event_new(json_pack("{s:{s:i}}", "props", "x", 1));
+    uf_event_set_user(a, "u1");
+    json_object_set_new(uf_event_meta(a), "ip", json_string("10.0.0.1"));
+    struct uf_event *b = uf_event_copy(a);
+    json_object_set_new(json_object_get(b->body, "props"), "x", json_integer(2));
+    assert_int_equal(json_integer_value(json_object_get(json_object_get(a->body, "props"), "x")), 1);
+    assert_string_equal(b->user, "u1");
+    assert_memory_equal(a->id, b->id, 16);
+    assert_string_equal(json_string_value(json_object_get(b->meta, "ip")), "10.0.0.1");
+    uf_event_free(a);
+    uf_event_free(b);
+}
+
+static void test_uuid_v7(void **state)
+{
+    uint8_t a[16], b[16];
+    char s[UF_UUID_STR];
+    uf_uuid_v7(a);
+    for (int i = 0; i < 10000; i++) {
+        uf_uuid_v7(b);
+        assert_true(memcmp(a, b, 16) < 0); /* strictly increasing within a thread */
+        memcpy(a, b, 16);
+    }
+    uf_uuid_format(a, s);
+    assert_int_equal(strlen(s), 36);
+    assert_int_equal(s[14], '7'); /* version */
+    assert_true(strchr("89ab", s[19]) != NULL); /* variant */
+    uint8_t back[16];
+    assert_true(uf_uuid_parse(s, back));
+    assert_memory_equal(a, back, 16);
+    assert_false(uf_uuid_is_valid("not-a-uuid"));
+    assert_false(uf_uuid_is_valid("0190a0b2-7c3d-7e4f-8a9b-0c1d2e3f4a5")); /* one short */
+    assert_true(uf_uuid_is_valid("0190A0B2-7C3D-7E4F-8A9B-0C1D2E3F4A5B"));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_completion_after_last_release),
+        cmocka_unit_test(test_error_overrides_success),
+        cmocka_unit_test(test_first_success_wins),
+        cmocka_unit_test(test_waiter_timeout_then_late_completion),
+        cmocka_unit_test(test_waiter_done),
+        cmocka_unit_test(test_copy_is_deep),
+        cmocka_unit_test(test_uuid_v7),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
