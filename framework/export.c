@@ -1,12 +1,19 @@
-/* export.c: DOT and Mermaid renderings of the graph JSON (see export.h). Identifiers are
+/* export.c: DOT, Mermaid and SVG renderings of the graph JSON (see export.h). Identifiers are
  * "pipeline/component", which neither format accepts bare, so DOT quotes them and Mermaid gets
- * sanitised ids with the real name as the label. */
+ * sanitised ids with the real name as the label. SVG is not drawn here: Graphviz lays out the
+ * DOT, run as a child process (no shell) so no library of its is linked into the binary. */
 #include "export.h"
 
 #include <ctype.h>
+#include <errno.h>
+#include <spawn.h>
 #include <stdbool.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
+#include "mem.h"
 #include "strbuf.h"
 
 static const char *dot_shape(const char *role)
@@ -98,4 +105,94 @@ char *uf_export_mermaid(const json_t *graph)
         }
     }
     return uf_strbuf_take(&sb);
+}
+
+/* ---- SVG through Graphviz ---- */
+
+/* True when an executable `name` is in PATH, so a missing Graphviz gets a clear message rather
+ * than a failed exec deep in a child. */
+static bool in_path(const char *name)
+{
+    const char *path = getenv("PATH");
+    if (!path)
+        return false;
+    char *copy = uf_xstrdup(path), *save = NULL;
+    bool found = false;
+    for (char *dir = strtok_r(copy, ":", &save); dir && !found; dir = strtok_r(NULL, ":", &save)) {
+        char *file = uf_xasprintf("%s/%s", *dir ? dir : ".", name);
+        found = access(file, X_OK) == 0;
+        free(file);
+    }
+    free(copy);
+    return found;
+}
+
+/* Spawns `dot -Tsvg` with stdin from the file descriptor `in` and returns what it printed. The
+ * DOT goes through a temporary file so that writing it can never block on a full pipe while
+ * dot is itself blocked writing its output. */
+static char *run_dot(int in, struct uf_err *err)
+{
+    int out[2];
+    if (pipe(out) != 0) {
+        uf_err_set(err, UF_EIO, "graph svg: pipe: %s", strerror(errno));
+        return NULL;
+    }
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_adddup2(&fa, in, 0);
+    posix_spawn_file_actions_adddup2(&fa, out[1], 1);
+    posix_spawn_file_actions_addclose(&fa, out[0]);
+    char *argv[] = {"dot", "-Tsvg", NULL};
+    pid_t pid;
+    int rc = posix_spawnp(&pid, "dot", &fa, NULL, argv, environ);
+    posix_spawn_file_actions_destroy(&fa);
+    close(out[1]);
+    struct uf_strbuf sb = {0};
+    char buf[8192];
+    ssize_t n;
+    while (rc == 0 && (n = read(out[0], buf, sizeof buf)) > 0)
+        uf_strbuf_append(&sb, buf, (size_t)n);
+    close(out[0]);
+    int status = 0;
+    if (rc == 0)
+        waitpid(pid, &status, 0);
+    if (rc != 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0 || sb.len == 0) {
+        uf_err_set(err, UF_EIO, "graph svg: `dot -Tsvg` failed (%s)",
+                   rc ? strerror(rc) : "see its message above");
+        uf_strbuf_free(&sb);
+        return NULL;
+    }
+    return uf_strbuf_take(&sb);
+}
+
+char *uf_export_svg(const json_t *graph, struct uf_err *err)
+{
+    if (!in_path("dot")) {
+        uf_err_set(err, UF_ENOTFOUND,
+                   "graph svg: Graphviz's `dot` is not in PATH: install graphviz "
+                   "(script/bootstrap does) or use --format dot");
+        return NULL;
+    }
+    char path[] = "/tmp/ugcflow-graph-XXXXXX";
+    int fd = mkstemp(path);
+    if (fd < 0) {
+        uf_err_set(err, UF_EIO, "graph svg: temporary file: %s", strerror(errno));
+        return NULL;
+    }
+    unlink(path); /* the open descriptor is all dot needs */
+    char *dot = uf_export_dot(graph);
+    size_t len = strlen(dot), off = 0;
+    ssize_t n = 0;
+    while (off < len && (n = write(fd, dot + off, len - off)) > 0)
+        off += (size_t)n;
+    free(dot);
+    char *svg = NULL;
+    if (off < len)
+        uf_err_set(err, UF_EIO, "graph svg: temporary file: %s", strerror(errno));
+    else if (lseek(fd, 0, SEEK_SET) == 0)
+        svg = run_dot(fd, err);
+    else
+        uf_err_set(err, UF_EIO, "graph svg: temporary file: %s", strerror(errno));
+    close(fd);
+    return svg;
 }

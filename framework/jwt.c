@@ -337,7 +337,7 @@ static int check_claims(const json_t *claims, const struct uf_jwt_rules *rules, 
 json_t *uf_jwt_verify(const struct uf_jwt_keys *keys, const struct uf_jwt_rules *rules,
                       const char *token, int64_t now_s, struct uf_err *err)
 {
-    struct parts p;
+    struct parts p = {0};
     if (split_token(token, &p, err))
         return NULL;
     unsigned bit = header_alg(keys, rules, &p, err);

@@ -18,6 +18,7 @@
 #include "registry.h"
 #include "runtime.h"
 #include "stagedoc.h"
+#include "viz/top.h"
 
 #define MAX_SELECTED 32
 
@@ -28,8 +29,11 @@ static const char usage_text[] =
     "  run FILE [--pipeline NAME]... [--admin ADDR] [--log-level LEVEL]\n"
     "                        run the pipelines of FILE (all, or the named ones)\n"
     "  validate FILE         check FILE; exit 0 when valid, 1 when not\n"
-    "  graph FILE [--format dot|mermaid|json] [--pipeline NAME]...\n"
-    "                        print the pipeline graph\n"
+    "  graph FILE [--format dot|mermaid|json|svg] [--pipeline NAME]...\n"
+    "                        print the pipeline graph (svg needs Graphviz's dot)\n"
+    "  pipelines FILE        list the pipelines of FILE with their admin addresses\n"
+    "  top [FILE] [--admin ADDR]... [--sort rate|errors|latency] [--once]\n"
+    "                        live metrics of every component of running processes\n"
     "  stages [KIND] [--markdown]\n"
     "                        list stage kinds, or one kind's options\n"
     "  --help, --version\n";
@@ -118,15 +122,23 @@ static int cmd_graph(const struct cli *cli)
     const char *fmt = cli->format ? cli->format : "dot";
     if (!cli->file)
         return usage("graph needs a FILE");
-    if (strcmp(fmt, "dot") && strcmp(fmt, "mermaid") && strcmp(fmt, "json"))
-        return usage("--format must be dot, mermaid or json");
+    if (strcmp(fmt, "dot") && strcmp(fmt, "mermaid") && strcmp(fmt, "json") && strcmp(fmt, "svg"))
+        return usage("--format must be dot, mermaid, json or svg");
     struct uf_graph *g = load_graph(cli);
     if (!g)
         return 1;
     json_t *j = uf_graph_json(g, false);
+    struct uf_err err = {0};
     char *out = strcmp(fmt, "dot") == 0       ? uf_export_dot(j)
                 : strcmp(fmt, "mermaid") == 0 ? uf_export_mermaid(j)
+                : strcmp(fmt, "svg") == 0     ? uf_export_svg(j, &err)
                                               : json_dumps(j, JSON_INDENT(2));
+    if (!out) {
+        fprintf(stderr, "ugcflow: %s\n", err.msg);
+        json_decref(j);
+        uf_graph_free(g);
+        return 1;
+    }
     fputs(out, stdout);
     if (strcmp(fmt, "json") == 0)
         fputc('\n', stdout);
@@ -148,6 +160,20 @@ static int cmd_stages(const struct cli *cli)
     char *text = cli->markdown ? uf_stagedoc_markdown() : uf_stagedoc_text(k);
     fputs(text, stdout);
     free(text);
+    return 0;
+}
+
+static int cmd_pipelines(const struct cli *cli)
+{
+    if (!cli->file)
+        return usage("pipelines needs a FILE");
+    struct uf_graph *g = load_graph(cli);
+    if (!g)
+        return 1;
+    for (size_t i = 0; i < g->npipelines; i++)
+        printf("%s %s\n", g->pipelines[i].name,
+               g->pipelines[i].admin ? g->pipelines[i].admin : g->admin_address);
+    uf_graph_free(g);
     return 0;
 }
 
@@ -235,6 +261,8 @@ int main(int argc, char **argv)
         printf("ugcflow %s\n", UF_VERSION);
         return 0;
     }
+    if (strcmp(cmd, "top") == 0)
+        return uf_top_main(argc - 1, argv + 1);
     struct cli cli = {0};
     if (parse_args(argc - 1, argv + 1, &cli) != 0)
         return 2;
@@ -246,5 +274,7 @@ int main(int argc, char **argv)
         return cmd_graph(&cli);
     if (strcmp(cmd, "stages") == 0)
         return cmd_stages(&cli);
+    if (strcmp(cmd, "pipelines") == 0)
+        return cmd_pipelines(&cli);
     return usage("unknown command");
 }

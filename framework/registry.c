@@ -13,7 +13,7 @@ extern const struct uf_kind uf_transform_jwt_auth, uf_transform_validate;
 extern const struct uf_kind uf_sink_stdout, uf_sink_null;
 extern const struct uf_kind uf_sink_postgres, uf_sink_http_forward;
 extern const struct uf_kind uf_transform_enrich, uf_transform_view_detector;
-extern const struct uf_kind uf_sink_kafka;
+extern const struct uf_kind uf_sink_kafka, uf_sink_watch_progress;
 extern const struct uf_kind uf_sink_clickhouse;
 
 const struct uf_kind *const uf_kinds[] = {
@@ -36,6 +36,7 @@ const struct uf_kind *const uf_kinds[] = {
     &uf_sink_postgres,
     &uf_sink_http_forward,
     &uf_sink_kafka,
+    &uf_sink_watch_progress,
     &uf_sink_clickhouse,
     NULL,
 };

@@ -4,7 +4,9 @@
  * anonymous callers cannot pose as a user; their anonymous_id/session_id stay as sent), and from
  * the request facts the http source put in the event's meta: the client IP truncated to a
  * network prefix (/24 and /48 by default, so no single address is stored), the user agent and
- * the request id. Values the client sent under these names are replaced.
+ * the request id. Values the client sent under these names are replaced. With `route_types`,
+ * events of the named http routes (meta.route) get that fixed `type` (a page view or player
+ * event body does not carry one; /events bodies do and keep theirs).
  * Does not validate anything (the `validate` stage does) and keeps no state: process() is safe
  * on any number of threads. */
 #include <arpa/inet.h>
@@ -25,6 +27,7 @@ struct enrich_ctx {
     int64_t ipv4_prefix;
     int64_t ipv6_prefix;
     bool user_agent;
+    json_t *route_types;
 };
 
 static const struct uf_option enrich_options[] = {
@@ -37,8 +40,23 @@ static const struct uf_option enrich_options[] = {
     { .name = "user_agent", .type = UF_OPT_BOOL, .def = "true",
       .desc = "Whether the client's User-Agent is added as user_agent",
       .offset = offsetof(struct enrich_ctx, user_agent) },
+    { .name = "route_types", .type = UF_OPT_MAP,
+      .desc = "http route names (meta.route) mapped to the type their events get",
+      .offset = offsetof(struct enrich_ctx, route_types) },
     { 0 }
 };
+
+static int enrich_init(struct uf_stage *st, void *ctx, struct uf_err *err)
+{
+    const struct enrich_ctx *c = ctx;
+    const char *route;
+    json_t *type;
+    json_object_foreach(c->route_types, route, type) {
+        if (!json_is_string(type) || !*json_string_value(type))
+            return uf_err_set(err, UF_EINVAL, "route_types: '%s': expected a type name", route);
+    }
+    return 0;
+}
 
 /* Zeroes every bit after the first `keep` bits of addr (n bytes). */
 static void mask_bits(unsigned char *addr, size_t n, int64_t keep)
@@ -111,6 +129,10 @@ static void enrich_process(struct uf_stage *st, void *ctx, struct uf_event *ev)
     if (c->user_agent)
         copy_meta_str(ev, "user_agent");
     copy_meta_str(ev, "request_id");
+    const char *route = ev->meta ? json_string_value(json_object_get(ev->meta, "route")) : NULL;
+    json_t *type = route && c->route_types ? json_object_get(c->route_types, route) : NULL;
+    if (type)
+        json_object_set(ev->body, "type", type);
     uf_emit(st, ev);
 }
 
@@ -120,5 +142,6 @@ const struct uf_kind uf_transform_enrich = {
     .summary = "Add event_id, received_at, user_id and the request's truncated IP, agent and id",
     .options = enrich_options,
     .ctx_size = sizeof(struct enrich_ctx),
+    .init = enrich_init,
     .process = enrich_process,
 };

@@ -154,7 +154,7 @@ static int parse_type(struct vrule *r, const json_t *v, struct uf_err *err)
 static int apply_key(struct vrule *r, const char *k, const json_t *v, struct uf_err *err)
 {
     double d;
-    int64_t n;
+    int64_t n = 0;
     if (!strcmp(k, "required"))
         return get_bool(v, &r->required, err);
     if (!strcmp(k, "coerce"))

@@ -91,6 +91,7 @@ static struct uf_event *run(struct fx *f, const char *body, const char *user, co
         json_object_set_new(meta, "ip", json_string(ip));
     json_object_set_new(meta, "user_agent", json_string("Mozilla/5.0 (X11)"));
     json_object_set_new(meta, "request_id", json_string("req-42"));
+    json_object_set_new(meta, "route", json_string("player"));
     ev->at = f->en;
     f->en->kind->process(f->en, f->en->ctx, ev);
     assert_int_equal(ncaptured, 1);
@@ -168,6 +169,25 @@ static void test_user_agent_can_be_left_out(void **state)
     fx_free(&f);
 }
 
+static void test_route_types(void **state)
+{
+    struct fx f;
+    fx_build(&f, ", route_types: {player: player, views: page_view}");
+    struct uf_event *ev = run(&f, "{\"type\":\"forged\",\"event\":\"play\"}", NULL, NULL);
+    assert_string_equal(uf_event_get_str(ev, "type"), "player");
+    fx_free(&f);
+    fx_build(&f, ", route_types: {views: page_view}"); /* other routes keep their type */
+    ev = run(&f, "{\"type\":\"click\"}", NULL, NULL);
+    assert_string_equal(uf_event_get_str(ev, "type"), "click");
+    fx_free(&f);
+
+    struct uf_diags d = { 0 };
+    assert_null(build(", route_types: {views: [a, b]}", &d));
+    assert_int_equal(d.n, 1);
+    assert_non_null(strstr(d.v[0].msg, "route_types: 'views': expected a type name"));
+    uf_diags_free(&d);
+}
+
 static void test_prefix_out_of_range_is_an_error(void **state)
 {
     struct uf_diags d = { 0 };
@@ -185,6 +205,7 @@ int main(void)
         cmocka_unit_test(test_user_id_only_from_token),
         cmocka_unit_test(test_ip_truncation),
         cmocka_unit_test(test_user_agent_can_be_left_out),
+        cmocka_unit_test(test_route_types),
         cmocka_unit_test(test_prefix_out_of_range_is_an_error),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -60,7 +60,7 @@ static const struct uf_option kafka_options[] = {
       .desc = "Extra librdkafka configuration properties, applied last",
       .offset = offsetof(struct uf_kafka_ctx, properties) },
     { .name = "spool_dir", .type = UF_OPT_STR,
-      .desc = "Spool directory (default var/spool/<pipeline>.<component>, created if missing)",
+      .desc = "Spool directory (default .dev/spool/<pipeline>.<component>, created if missing)",
       .offset = offsetof(struct uf_kafka_ctx, spool_dir) },
     { .name = "spool_max_bytes", .type = UF_OPT_SIZE, .def = "1GiB", .min = 4096,
       .max = INT64_MAX / 2, .desc = "Spool size at which new events fail with 503",
@@ -97,7 +97,7 @@ static int kafka_init(struct uf_stage *st, void *ctx, struct uf_err *err)
                           k->spool_max_bytes,
                           k->spool_segment_bytes);
     k->spool_path = k->spool_dir ? uf_xstrdup(k->spool_dir)
-                                 : uf_xasprintf("var/spool/%s.%s", uf_stage_pipeline(st),
+                                 : uf_xasprintf(".dev/spool/%s.%s", uf_stage_pipeline(st),
                                                 uf_stage_name(st));
     k->conf = uf_kafka_conf_build(k, err);
     return k->conf ? 0 : UF_EINVAL;

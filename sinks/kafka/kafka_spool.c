@@ -278,9 +278,28 @@ static void sync_dir(const struct uf_kafka_spool *sp)
     }
 }
 
+/* mkdir -p: creates dir and its missing parents. */
+static int make_dirs(const char *dir)
+{
+    char *path = uf_xstrdup(dir);
+    int rc = 0;
+    for (char *p = path + 1; rc == 0 && *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        if (mkdir(path, 0750) < 0 && errno != EEXIST)
+            rc = -1;
+        *p = '/';
+    }
+    if (rc == 0 && mkdir(path, 0750) < 0 && errno != EEXIST)
+        rc = -1;
+    free(path);
+    return rc;
+}
+
 struct uf_kafka_spool *uf_kafka_spool_open(const struct uf_spool_cfg *cfg, struct uf_err *err)
 {
-    if (mkdir(cfg->dir, 0750) < 0 && errno != EEXIST) {
+    if (make_dirs(cfg->dir) < 0) {
         uf_err_set(err, UF_EIO, "create spool directory '%s': %s", cfg->dir, strerror(errno));
         return NULL;
     }

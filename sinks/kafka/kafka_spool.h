@@ -26,7 +26,7 @@ enum uf_spool_fsync {
 };
 
 struct uf_spool_cfg {
-    const char *dir;          /* created when missing (one level) */
+    const char *dir;          /* created with its parents when missing */
     int64_t max_bytes;        /* appends that would exceed it fail with UF_EFULL */
     int64_t segment_bytes;    /* a segment is sealed once it reaches this size */
     enum uf_spool_fsync fsync;

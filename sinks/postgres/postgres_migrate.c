@@ -84,101 +84,98 @@ const struct uf_pg_migration uf_pg_migrations[] = {
 };
 
 /* Runs one command; fills err with PostgreSQL's message on failure. */
-static int exec(PGconn *conn, const char *sql, const char *what,
-                struct uf_err *err) {
-  PGresult *res = PQexec(conn, sql);
-  ExecStatusType s = PQresultStatus(res);
-  int rc = 0;
-  if (s != PGRES_COMMAND_OK && s != PGRES_TUPLES_OK) {
-    const char *m = PQresultErrorMessage(res);
-    rc = uf_err_set(err, UF_EIO, "%s: %.*s", what, (int)strcspn(m, "\n"), m);
-  }
-  PQclear(res);
-  return rc;
-}
-
-static int lock_and_prepare(PGconn *conn, const char *schema,
-                            const char *quoted, struct uf_err *err) {
-  const char *params[1] = {schema};
-  PGresult *res = PQexecParams(
-      conn, "SELECT pg_advisory_xact_lock(hashtext('ugcflow.migrate.' || $1))",
-      1, NULL, params, NULL, NULL, 0);
-  int rc = 0;
-  if (PQresultStatus(res) != PGRES_TUPLES_OK)
-    rc =
-        uf_err_set(err, UF_EIO, "advisory lock: %s", PQresultErrorMessage(res));
-  PQclear(res);
-  if (rc)
-    return rc;
-  char *sql = uf_xasprintf(
-      "CREATE SCHEMA IF NOT EXISTS %s; SET LOCAL search_path TO %s;"
-      "CREATE TABLE IF NOT EXISTS ugcflow_migrations ("
-      " version integer PRIMARY KEY, name text NOT NULL,"
-      " applied_at timestamptz NOT NULL DEFAULT now())",
-      quoted, quoted);
-  rc = exec(conn, sql, "create schema", err);
-  free(sql);
-  return rc;
-}
-
-static int is_applied(PGconn *conn, int version, struct uf_err *err) {
-  char v[16];
-  snprintf(v, sizeof v, "%d", version);
-  const char *params[1] = {v};
-  PGresult *res = PQexecParams(
-      conn, "SELECT 1 FROM ugcflow_migrations WHERE version = $1::int", 1, NULL,
-      params, NULL, NULL, 0);
-  int rc = PQresultStatus(res) != PGRES_TUPLES_OK
-               ? uf_err_set(err, UF_EIO, "read versions: %s",
-                            PQresultErrorMessage(res))
-               : PQntuples(res) > 0;
-  PQclear(res);
-  return rc;
-}
-
-static int apply(PGconn *conn, const struct uf_pg_migration *m,
-                 struct uf_err *err) {
-  char what[64];
-  snprintf(what, sizeof what, "migration %d", m->version);
-  if (exec(conn, m->sql, what, err))
-    return err ? err->code : UF_EIO;
-  char v[16];
-  snprintf(v, sizeof v, "%d", m->version);
-  const char *params[2] = {v, m->name};
-  PGresult *res = PQexecParams(conn,
-                               "INSERT INTO ugcflow_migrations (version, name) "
-                               "VALUES ($1::int, $2)",
-                               2, NULL, params, NULL, NULL, 0);
-  int rc = 0;
-  if (PQresultStatus(res) != PGRES_COMMAND_OK)
-    rc = uf_err_set(err, UF_EIO, "%s: record version: %s", what,
-                    PQresultErrorMessage(res));
-  PQclear(res);
-  return rc;
-}
-
-int uf_pg_migrate(PGconn *conn, const char *schema, const char *quoted_schema,
-                  int *applied, struct uf_err *err) {
-  *applied = 0;
-  int rc = exec(conn, "BEGIN", "begin", err);
-  if (rc)
-    return rc;
-  rc = lock_and_prepare(conn, schema, quoted_schema, err);
-  for (const struct uf_pg_migration *m = uf_pg_migrations; rc == 0 && m->sql;
-       m++) {
-    int done = is_applied(conn, m->version, err);
-    if (done < 0)
-      rc = done;
-    else if (!done && (rc = apply(conn, m, err)) == 0)
-      (*applied)++;
-  }
-  if (rc == 0)
-    rc = exec(conn, "COMMIT", "commit", err);
-  if (rc) {
-    PGresult *res = PQexec(conn, "ROLLBACK");
+static int exec(PGconn *conn, const char *sql, const char *what, struct uf_err *err)
+{
+    PGresult *res = PQexec(conn, sql);
+    ExecStatusType s = PQresultStatus(res);
+    int rc = 0;
+    if (s != PGRES_COMMAND_OK && s != PGRES_TUPLES_OK) {
+        const char *m = PQresultErrorMessage(res);
+        rc = uf_err_set(err, UF_EIO, "%s: %.*s", what, (int)strcspn(m, "\n"), m);
+    }
     PQclear(res);
-    uf_err_prefix(err, "schema %s", quoted_schema);
+    return rc;
+}
+
+static int lock_and_prepare(PGconn *conn, const char *schema, const char *quoted,
+                            struct uf_err *err)
+{
+    const char *params[1] = {schema};
+    PGresult *res =
+        PQexecParams(conn, "SELECT pg_advisory_xact_lock(hashtext('ugcflow.migrate.' || $1))", 1,
+                     NULL, params, NULL, NULL, 0);
+    int rc = 0;
+    if (PQresultStatus(res) != PGRES_TUPLES_OK)
+        rc = uf_err_set(err, UF_EIO, "advisory lock: %s", PQresultErrorMessage(res));
+    PQclear(res);
+    if (rc)
+        return rc;
+    char *sql = uf_xasprintf("CREATE SCHEMA IF NOT EXISTS %s; SET LOCAL search_path TO %s;"
+                             "CREATE TABLE IF NOT EXISTS ugcflow_migrations ("
+                             " version integer PRIMARY KEY, name text NOT NULL,"
+                             " applied_at timestamptz NOT NULL DEFAULT now())",
+                             quoted, quoted);
+    rc = exec(conn, sql, "create schema", err);
+    free(sql);
+    return rc;
+}
+
+static int is_applied(PGconn *conn, int version, struct uf_err *err)
+{
+    char v[16];
+    snprintf(v, sizeof v, "%d", version);
+    const char *params[1] = {v};
+    PGresult *res = PQexecParams(conn, "SELECT 1 FROM ugcflow_migrations WHERE version = $1::int",
+                                 1, NULL, params, NULL, NULL, 0);
+    int rc = PQresultStatus(res) != PGRES_TUPLES_OK
+                 ? uf_err_set(err, UF_EIO, "read versions: %s", PQresultErrorMessage(res))
+                 : PQntuples(res) > 0;
+    PQclear(res);
+    return rc;
+}
+
+static int apply(PGconn *conn, const struct uf_pg_migration *m, struct uf_err *err)
+{
+    char what[64];
+    snprintf(what, sizeof what, "migration %d", m->version);
+    if (exec(conn, m->sql, what, err))
+        return err ? err->code : UF_EIO;
+    char v[16];
+    snprintf(v, sizeof v, "%d", m->version);
+    const char *params[2] = {v, m->name};
+    PGresult *res = PQexecParams(conn,
+                                 "INSERT INTO ugcflow_migrations (version, name) "
+                                 "VALUES ($1::int, $2)",
+                                 2, NULL, params, NULL, NULL, 0);
+    int rc = 0;
+    if (PQresultStatus(res) != PGRES_COMMAND_OK)
+        rc = uf_err_set(err, UF_EIO, "%s: record version: %s", what, PQresultErrorMessage(res));
+    PQclear(res);
+    return rc;
+}
+
+int uf_pg_migrate(PGconn *conn, const char *schema, const char *quoted_schema, int *applied,
+                  struct uf_err *err)
+{
     *applied = 0;
-  }
-  return rc;
+    int rc = exec(conn, "BEGIN", "begin", err);
+    if (rc)
+        return rc;
+    rc = lock_and_prepare(conn, schema, quoted_schema, err);
+    for (const struct uf_pg_migration *m = uf_pg_migrations; rc == 0 && m->sql; m++) {
+        int done = is_applied(conn, m->version, err);
+        if (done < 0)
+            rc = done;
+        else if (!done && (rc = apply(conn, m, err)) == 0)
+            (*applied)++;
+    }
+    if (rc == 0)
+        rc = exec(conn, "COMMIT", "commit", err);
+    if (rc) {
+        PGresult *res = PQexec(conn, "ROLLBACK");
+        PQclear(res);
+        uf_err_prefix(err, "schema %s", quoted_schema);
+        *applied = 0;
+    }
+    return rc;
 }

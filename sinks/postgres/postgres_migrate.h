@@ -13,9 +13,9 @@
 #include "framework/err.h"
 
 struct uf_pg_migration {
-  int version;
-  const char *name;
-  const char *sql; /* run with search_path set to the schema */
+    int version;
+    const char *name;
+    const char *sql; /* run with search_path set to the schema */
 };
 extern const struct uf_pg_migration uf_pg_migrations[];
 
@@ -23,7 +23,7 @@ extern const struct uf_pg_migration uf_pg_migrations[];
  * quoted_schema is an identifier already quoted (PQescapeIdentifier). Returns 0
  * and sets *applied to the number of migrations run, or a negative UF_E* code
  * with err naming the migration and PostgreSQL's message. */
-int uf_pg_migrate(PGconn *conn, const char *schema, const char *quoted_schema,
-                  int *applied, struct uf_err *err);
+int uf_pg_migrate(PGconn *conn, const char *schema, const char *quoted_schema, int *applied,
+                  struct uf_err *err);
 
 #endif

@@ -23,42 +23,37 @@ struct uf_stage;
 struct uf_pg_pool;
 
 struct uf_pg_failure {
-  int status; /* 503, 504, 500, 409 or 400 */
-  const char
-      *code; /* static: store_unavailable, store_timeout, store_error... */
-  char msg[256];
+    int status;       /* 503, 504, 500, 409 or 400 */
+    const char *code; /* static: store_unavailable, store_timeout, store_error... */
+    char msg[256];
 };
 
 /* Takes ownership of call. rows (a JSON array of the row objects, borrowed) is
  * set when the statement succeeded, f otherwise. Must not block for long: it
  * runs on a connection thread. */
-typedef void (*uf_pg_finish_fn)(void *arg, struct uf_pg_call *call,
-                                const json_t *rows,
+typedef void (*uf_pg_finish_fn)(void *arg, struct uf_pg_call *call, const json_t *rows,
                                 const struct uf_pg_failure *f);
 
 struct uf_pg_pool_cfg {
-  const char *dsn;
-  const char *quoted_schema; /* search_path of every connection */
-  int64_t size;              /* connections */
-  int64_t pipeline_max;      /* calls sent per round trip */
-  int64_t
-      max_pending; /* queued calls beyond which submit answers 503 overloaded */
-  int64_t statement_timeout_ms;
-  int64_t connect_timeout_ms;
-  struct uf_stage *st; /* for logs and metrics */
-  uf_pg_finish_fn finish;
-  void *arg;
+    const char *dsn;
+    const char *quoted_schema; /* search_path of every connection */
+    int64_t size;              /* connections */
+    int64_t pipeline_max;      /* calls sent per round trip */
+    int64_t max_pending;       /* queued calls beyond which submit answers 503 overloaded */
+    int64_t statement_timeout_ms;
+    int64_t connect_timeout_ms;
+    struct uf_stage *st; /* for logs and metrics */
+    uf_pg_finish_fn finish;
+    void *arg;
 };
 
 /* Opens one connection (blocking) with the pool's session settings not yet
  * applied. */
-PGconn *uf_pg_connect(const char *dsn, int64_t connect_timeout_ms,
-                      struct uf_err *err);
+PGconn *uf_pg_connect(const char *dsn, int64_t connect_timeout_ms, struct uf_err *err);
 
 /* Starts the connection threads (they connect in the background). NULL with err
  * when a thread cannot be created. cfg strings must outlive the pool. */
-struct uf_pg_pool *uf_pg_pool_new(const struct uf_pg_pool_cfg *cfg,
-                                  struct uf_err *err);
+struct uf_pg_pool *uf_pg_pool_new(const struct uf_pg_pool_cfg *cfg, struct uf_err *err);
 
 /* Queues call (takes ownership, whatever happens). Thread-safe; never blocks.
  */

@@ -20,316 +20,303 @@
 #include "framework/stage.h"
 #include "framework/strbuf.h"
 
-#define TS(col)                                                                \
-  "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
-#define COMMENT_JSON                                                           \
-  "json_build_object('id', id, 'movie_id', movie_id, 'user_id', user_id, "     \
-  "'text', text, "                                                             \
-  "'created_at', " TS("created_at") ", 'up', up, 'down', down)"
+#define TS(col) "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
+#define COMMENT_JSON                                                                               \
+    "json_build_object('id', id, 'movie_id', movie_id, 'user_id', user_id, "                       \
+    "'text', text, "                                                                               \
+    "'created_at', " TS("created_at") ", 'up', up, 'down', down)"
 #define SENTINEL_TS "infinity"
 #define SENTINEL_ID "ffffffff-ffff-ffff-ffff-ffffffffffff"
 #define SENTINEL_SCORE "2147483647"
 
 enum {
-  ST_REACT,
-  ST_REACT_DEL,
-  ST_REACT_GET,
-  ST_REACT_COUNT,
-  ST_COMMENT_ADD,
-  ST_COMMENTS_NEW,
-  ST_COMMENTS_TOP,
-  ST_COMMENT_DEL,
-  ST_VOTE_PUT,
-  ST_VOTE_DEL,
-  ST_FAV_PUT,
-  ST_FAV_DEL,
-  ST_FAV_GET,
-  ST_FAVS,
-  ST_PROGRESS,
-  ST_HISTORY,
-  ST_HISTORY_UNFINISHED,
+    ST_REACT,
+    ST_REACT_DEL,
+    ST_REACT_GET,
+    ST_REACT_COUNT,
+    ST_COMMENT_ADD,
+    ST_COMMENTS_NEW,
+    ST_COMMENTS_TOP,
+    ST_COMMENT_DEL,
+    ST_VOTE_PUT,
+    ST_VOTE_DEL,
+    ST_FAV_PUT,
+    ST_FAV_DEL,
+    ST_FAV_GET,
+    ST_FAVS,
+    ST_PROGRESS,
+    ST_HISTORY,
+    ST_HISTORY_UNFINISHED,
 };
 
 const struct uf_pg_stmt uf_pg_stmts[] = {
-    [ST_REACT] =
-        {"ugc_react_v1",
-         "INSERT INTO reactions AS r (user_id, movie_id, reaction) "
-         "VALUES ($1::uuid, $2::uuid, $3::smallint) "
-         "ON CONFLICT (user_id, movie_id) DO UPDATE SET reaction = "
-         "EXCLUDED.reaction, "
-         "updated_at = CASE WHEN r.reaction = EXCLUDED.reaction THEN "
-         "r.updated_at "
-         "ELSE now() END "
-         "RETURNING json_build_object('created', r.xmax = 0, 'changed', "
-         "r.updated_at = now(), 'updated_at', " TS("r.updated_at") ")"},
-    [ST_REACT_DEL] = {"ugc_react_del_v1",
-                      "DELETE FROM reactions WHERE user_id = $1::uuid AND "
-                      "movie_id = $2::uuid "
-                      "RETURNING json_build_object('reaction', reaction)"},
-    [ST_REACT_GET] =
-        {"ugc_react_get_v1",
-         "SELECT json_build_object('reaction', reaction) FROM reactions "
-         "WHERE user_id = $1::uuid AND movie_id = $2::uuid"},
-    [ST_REACT_COUNT] =
-        {"ugc_react_count_v1",
-         "SELECT json_build_object('likes', count(*) FILTER (WHERE reaction = "
-         "1), "
-         "'dislikes', count(*) FILTER (WHERE reaction = -1)) FROM reactions "
-         "WHERE movie_id = $1::uuid"},
-    [ST_COMMENT_ADD] =
-        {"ugc_comment_add_v1",
-         "INSERT INTO comments (id, movie_id, user_id, text) "
-         "VALUES ($1::uuid, $2::uuid, $3::uuid, $4) RETURNING " COMMENT_JSON},
+    [ST_REACT] = {"ugc_react_v1", "INSERT INTO reactions AS r (user_id, movie_id, reaction) "
+                                  "VALUES ($1::uuid, $2::uuid, $3::smallint) "
+                                  "ON CONFLICT (user_id, movie_id) DO UPDATE SET reaction = "
+                                  "EXCLUDED.reaction, "
+                                  "updated_at = CASE WHEN r.reaction = EXCLUDED.reaction THEN "
+                                  "r.updated_at "
+                                  "ELSE now() END "
+                                  "RETURNING json_build_object('created', r.xmax = 0, 'changed', "
+                                  "r.updated_at = now(), 'updated_at', " TS("r.updated_at") ")"},
+    [ST_REACT_DEL] = {"ugc_react_del_v1", "DELETE FROM reactions WHERE user_id = $1::uuid AND "
+                                          "movie_id = $2::uuid "
+                                          "RETURNING json_build_object('reaction', reaction)"},
+    [ST_REACT_GET] = {"ugc_react_get_v1",
+                      "SELECT json_build_object('reaction', reaction) FROM reactions "
+                      "WHERE user_id = $1::uuid AND movie_id = $2::uuid"},
+    [ST_REACT_COUNT] = {"ugc_react_count_v1",
+                        "SELECT json_build_object('likes', count(*) FILTER (WHERE reaction = "
+                        "1), "
+                        "'dislikes', count(*) FILTER (WHERE reaction = -1)) FROM reactions "
+                        "WHERE movie_id = $1::uuid"},
+    [ST_COMMENT_ADD] = {"ugc_comment_add_v1",
+                        "INSERT INTO comments (id, movie_id, user_id, text) "
+                        "VALUES ($1::uuid, $2::uuid, $3::uuid, $4) RETURNING " COMMENT_JSON},
     [ST_COMMENTS_NEW] = {"ugc_comments_new_v1",
-                         "SELECT " COMMENT_JSON
-                         " FROM comments WHERE movie_id = $1::uuid "
+                         "SELECT " COMMENT_JSON " FROM comments WHERE movie_id = $1::uuid "
                          "AND deleted_at IS NULL AND (created_at, id) < "
                          "($2::timestamptz, $3::uuid) "
                          "ORDER BY created_at DESC, id DESC LIMIT $4::int"},
-    [ST_COMMENTS_TOP] =
-        {"ugc_comments_top_v1",
-         "SELECT " COMMENT_JSON " FROM comments WHERE movie_id = $1::uuid "
-         "AND deleted_at IS NULL AND (score, created_at, id) < "
-         "($5::int, $2::timestamptz, $3::uuid) "
-         "ORDER BY score DESC, created_at DESC, id DESC LIMIT $4::int"},
-    [ST_COMMENT_DEL] =
-        {"ugc_comment_del_v1",
-         "WITH c AS (SELECT user_id, movie_id FROM comments "
-         "WHERE id = $1::uuid AND deleted_at IS NULL), "
-         "d AS (UPDATE comments SET deleted_at = now() WHERE id = $1::uuid "
-         "AND deleted_at IS NULL AND (user_id = $2::uuid OR $3::bool) "
-         "RETURNING id) "
-         "SELECT json_build_object('movie_id', c.movie_id, 'author', "
-         "c.user_id, "
-         "'deleted', EXISTS (SELECT 1 FROM d)) FROM c"},
-    [ST_VOTE_PUT] =
-        {"ugc_vote_put_v1",
-         "INSERT INTO comment_votes AS v (comment_id, user_id, value) "
-         "SELECT $1::uuid, $2::uuid, $3::smallint WHERE EXISTS (SELECT 1 FROM "
-         "comments "
-         "WHERE id = $1::uuid AND deleted_at IS NULL) "
-         "ON CONFLICT (comment_id, user_id) DO UPDATE SET value = "
-         "EXCLUDED.value, "
-         "updated_at = CASE WHEN v.value = EXCLUDED.value THEN v.updated_at "
-         "ELSE now() END RETURNING json_build_object('created', v.xmax = 0)"},
-    [ST_VOTE_DEL] = {"ugc_vote_del_v1",
-                     "DELETE FROM comment_votes WHERE comment_id = $1::uuid "
-                     "AND user_id = $2::uuid "
-                     "RETURNING json_build_object('value', value)"},
+    [ST_COMMENTS_TOP] = {"ugc_comments_top_v1",
+                         "SELECT " COMMENT_JSON " FROM comments WHERE movie_id = $1::uuid "
+                         "AND deleted_at IS NULL AND (score, created_at, id) < "
+                         "($5::int, $2::timestamptz, $3::uuid) "
+                         "ORDER BY score DESC, created_at DESC, id DESC LIMIT $4::int"},
+    [ST_COMMENT_DEL] = {"ugc_comment_del_v1",
+                        "WITH c AS (SELECT user_id, movie_id FROM comments "
+                        "WHERE id = $1::uuid AND deleted_at IS NULL), "
+                        "d AS (UPDATE comments SET deleted_at = now() WHERE id = $1::uuid "
+                        "AND deleted_at IS NULL AND (user_id = $2::uuid OR $3::bool) "
+                        "RETURNING id) "
+                        "SELECT json_build_object('movie_id', c.movie_id, 'author', "
+                        "c.user_id, "
+                        "'deleted', EXISTS (SELECT 1 FROM d)) FROM c"},
+    [ST_VOTE_PUT] = {"ugc_vote_put_v1",
+                     "INSERT INTO comment_votes AS v (comment_id, user_id, value) "
+                     "SELECT $1::uuid, $2::uuid, $3::smallint WHERE EXISTS (SELECT 1 FROM "
+                     "comments "
+                     "WHERE id = $1::uuid AND deleted_at IS NULL) "
+                     "ON CONFLICT (comment_id, user_id) DO UPDATE SET value = "
+                     "EXCLUDED.value, "
+                     "updated_at = CASE WHEN v.value = EXCLUDED.value THEN v.updated_at "
+                     "ELSE now() END RETURNING json_build_object('created', v.xmax = 0)"},
+    [ST_VOTE_DEL] = {"ugc_vote_del_v1", "DELETE FROM comment_votes WHERE comment_id = $1::uuid "
+                                        "AND user_id = $2::uuid "
+                                        "RETURNING json_build_object('value', value)"},
     [ST_FAV_PUT] = {"ugc_fav_put_v1",
                     "INSERT INTO favorites (user_id, movie_id) VALUES "
                     "($1::uuid, $2::uuid) "
                     "ON CONFLICT (user_id, movie_id) DO NOTHING "
-                    "RETURNING json_build_object('created_at', " TS(
-                        "created_at") ")"},
-    [ST_FAV_DEL] = {"ugc_fav_del_v1",
-                    "DELETE FROM favorites WHERE user_id = $1::uuid AND "
-                    "movie_id = $2::uuid "
-                    "RETURNING json_build_object('movie_id', movie_id)"},
-    [ST_FAV_GET] =
-        {"ugc_fav_get_v1",
-         "SELECT json_build_object('created_at', " TS(
-             "created_at") ") FROM favorites "
-                           "WHERE user_id = $1::uuid AND movie_id = $2::uuid"},
-    [ST_FAVS] =
-        {"ugc_favs_v1",
-         "SELECT json_build_object('movie_id', movie_id, 'created_at', " TS(
-             "created_at") ") "
-                           "FROM favorites WHERE user_id = $1::uuid AND "
-                           "(created_at, movie_id) < "
-                           "($2::timestamptz, $3::uuid) ORDER BY created_at "
-                           "DESC, movie_id DESC LIMIT $4::int"},
-    [ST_PROGRESS] =
-        {"ugc_progress_v1",
-         "SELECT json_build_object('movie_id', movie_id, 'position_s', "
-         "position_s, "
-         "'duration_s', duration_s, 'completed', completed, 'updated_at', " TS(
-             "updated_at") ") FROM watch_progress "
-                           "WHERE user_id = $1::uuid AND movie_id = $2::uuid"},
-    [ST_HISTORY] =
-        {"ugc_history_v1",
-         "SELECT json_build_object('movie_id', movie_id, 'position_s', "
-         "position_s, "
-         "'duration_s', duration_s, 'completed', completed, 'updated_at', " TS(
-             "updated_at") ") FROM watch_progress WHERE user_id = $1::uuid "
-                           "AND (updated_at, movie_id) < ($2::timestamptz, "
-                           "$3::uuid) "
-                           "ORDER BY updated_at DESC, movie_id DESC LIMIT "
-                           "$4::int"},
-    [ST_HISTORY_UNFINISHED] =
-        {"ugc_history_unfinished_v1",
-         "SELECT json_build_object('movie_id', movie_id, 'position_s', "
-         "position_s, 'duration_s', duration_s, 'completed', completed, "
-         "'updated_at', " TS("updated_at") ") FROM watch_progress "
-                                           "WHERE user_id = $1::uuid AND NOT "
-                                           "completed AND position_s > 0 "
-                                           "AND (updated_at, movie_id) < "
-                                           "($2::timestamptz, $3::uuid) "
-                                           "ORDER BY updated_at DESC, movie_id "
-                                           "DESC LIMIT $4::int"},
+                    "RETURNING json_build_object('created_at', " TS("created_at") ")"},
+    [ST_FAV_DEL] = {"ugc_fav_del_v1", "DELETE FROM favorites WHERE user_id = $1::uuid AND "
+                                      "movie_id = $2::uuid "
+                                      "RETURNING json_build_object('movie_id', movie_id)"},
+    [ST_FAV_GET] = {"ugc_fav_get_v1",
+                    "SELECT json_build_object('created_at', " TS(
+                        "created_at") ") FROM favorites "
+                                      "WHERE user_id = $1::uuid AND movie_id = $2::uuid"},
+    [ST_FAVS] = {"ugc_favs_v1", "SELECT json_build_object('movie_id', movie_id, 'created_at', " TS(
+                                    "created_at") ") "
+                                                  "FROM favorites WHERE user_id = $1::uuid AND "
+                                                  "(created_at, movie_id) < "
+                                                  "($2::timestamptz, $3::uuid) ORDER BY created_at "
+                                                  "DESC, movie_id DESC LIMIT $4::int"},
+    [ST_PROGRESS] = {"ugc_progress_v1",
+                     "SELECT json_build_object('movie_id', movie_id, 'position_s', "
+                     "position_s, "
+                     "'duration_s', duration_s, 'completed', completed, 'updated_at', " TS(
+                         "updated_at") ") FROM watch_progress "
+                                       "WHERE user_id = $1::uuid AND movie_id = $2::uuid"},
+    [ST_HISTORY] = {"ugc_history_v1",
+                    "SELECT json_build_object('movie_id', movie_id, 'position_s', "
+                    "position_s, "
+                    "'duration_s', duration_s, 'completed', completed, 'updated_at', " TS(
+                        "updated_at") ") FROM watch_progress WHERE user_id = $1::uuid "
+                                      "AND (updated_at, movie_id) < ($2::timestamptz, "
+                                      "$3::uuid) "
+                                      "ORDER BY updated_at DESC, movie_id DESC LIMIT "
+                                      "$4::int"},
+    [ST_HISTORY_UNFINISHED] = {"ugc_history_unfinished_v1",
+                               "SELECT json_build_object('movie_id', movie_id, 'position_s', "
+                               "position_s, 'duration_s', duration_s, 'completed', completed, "
+                               "'updated_at', " TS(
+                                   "updated_at") ") FROM watch_progress "
+                                                 "WHERE user_id = $1::uuid AND NOT "
+                                                 "completed AND position_s > 0 "
+                                                 "AND (updated_at, movie_id) < "
+                                                 "($2::timestamptz, $3::uuid) "
+                                                 "ORDER BY updated_at DESC, movie_id "
+                                                 "DESC LIMIT $4::int"},
 };
 const size_t uf_pg_nstmts = sizeof uf_pg_stmts / sizeof uf_pg_stmts[0];
 
 /* ---- small helpers ---- */
 
-static int reject(struct uf_pg_reply *rep, int status, const char *code,
-                  const char *fmt, const char *what) {
-  rep->status = status;
-  rep->code = code;
-  snprintf(rep->msg, sizeof rep->msg, fmt, what);
-  return -1;
+static int reject(struct uf_pg_reply *rep, int status, const char *code, const char *fmt,
+                  const char *what)
+{
+    rep->status = status;
+    rep->code = code;
+    snprintf(rep->msg, sizeof rep->msg, fmt, what);
+    return -1;
 }
 
-static const char *field_str(const struct uf_event *ev, const char *section,
-                             const char *key) {
-  json_t *v = json_object_get(json_object_get(ev->body, section), key);
-  return json_is_string(v) ? json_string_value(v) : NULL;
+static const char *field_str(const struct uf_event *ev, const char *section, const char *key)
+{
+    json_t *v = json_object_get(json_object_get(ev->body, section), key);
+    return json_is_string(v) ? json_string_value(v) : NULL;
 }
 
-static void set_param(struct uf_pg_call *call, int i, const char *value) {
-  call->params[i] = value ? uf_xstrdup(value) : NULL;
-  if (i >= call->nparams)
-    call->nparams = i + 1;
+static void set_param(struct uf_pg_call *call, int i, const char *value)
+{
+    call->params[i] = value ? uf_xstrdup(value) : NULL;
+    if (i >= call->nparams)
+        call->nparams = i + 1;
 }
 
 /* Copies the path's UUID (params.<key>) into call->target; 400 when missing or
  * malformed. */
-static int path_uuid(const struct uf_event *ev, const char *key,
-                     struct uf_pg_call *call, struct uf_pg_reply *rep) {
-  const char *s = field_str(ev, "params", key);
-  if (!s || !uf_uuid_is_valid(s))
-    return reject(rep, 400, "bad_uuid", "%s: not a UUID", key);
-  snprintf(call->target, sizeof call->target, "%s", s);
-  return 0;
+static int path_uuid(const struct uf_event *ev, const char *key, struct uf_pg_call *call,
+                     struct uf_pg_reply *rep)
+{
+    const char *s = field_str(ev, "params", key);
+    if (!s || !uf_uuid_is_valid(s))
+        return reject(rep, 400, "bad_uuid", "%s: not a UUID", key);
+    snprintf(call->target, sizeof call->target, "%s", s);
+    return 0;
 }
 
-static int need_user(const struct uf_pg_call *call, struct uf_pg_reply *rep) {
-  if (call->user[0])
-    return 0;
-  return reject(rep, 401, "unauthorized", "%s",
-                "a valid bearer token is required");
+static int need_user(const struct uf_pg_call *call, struct uf_pg_reply *rep)
+{
+    if (call->user[0])
+        return 0;
+    return reject(rep, 401, "unauthorized", "%s", "a valid bearer token is required");
 }
 
 /* query.limit: absent -> default; an integer (or its text) in 1..100, else 422.
  */
-static int query_limit(const struct uf_event *ev, struct uf_pg_call *call,
-                       struct uf_pg_reply *rep) {
-  json_t *v = json_object_get(json_object_get(ev->body, "query"), "limit");
-  long long n = UF_PG_LIMIT_DEFAULT;
-  if (json_is_integer(v)) {
-    n = json_integer_value(v);
-  } else if (json_is_string(v)) {
-    const char *s = json_string_value(v);
-    char *end = NULL;
-    n = strtoll(s, &end, 10);
-    if (!*s || *end)
-      n = 0;
-  } else if (v) {
-    n = 0;
-  }
-  if (n < 1 || n > UF_PG_LIMIT_MAX)
-    return reject(rep, 422, "invalid_field",
-                  "%s: must be an integer from 1 to 100", "limit");
-  call->limit = n;
-  char buf[24];
-  snprintf(buf, sizeof buf, "%lld", n + 1);
-  set_param(call, 3, buf);
-  return 0;
+static int query_limit(const struct uf_event *ev, struct uf_pg_call *call, struct uf_pg_reply *rep)
+{
+    json_t *v = json_object_get(json_object_get(ev->body, "query"), "limit");
+    long long n = UF_PG_LIMIT_DEFAULT;
+    if (json_is_integer(v)) {
+        n = json_integer_value(v);
+    } else if (json_is_string(v)) {
+        const char *s = json_string_value(v);
+        char *end = NULL;
+        n = strtoll(s, &end, 10);
+        if (!*s || *end)
+            n = 0;
+    } else if (v) {
+        n = 0;
+    }
+    if (n < 1 || n > UF_PG_LIMIT_MAX)
+        return reject(rep, 422, "invalid_field", "%s: must be an integer from 1 to 100", "limit");
+    call->limit = n;
+    char buf[24];
+    snprintf(buf, sizeof buf, "%lld", n + 1);
+    set_param(call, 3, buf);
+    return 0;
 }
 
-static bool query_flag(const struct uf_event *ev, const char *key, bool *out) {
-  json_t *v = json_object_get(json_object_get(ev->body, "query"), key);
-  const char *s = json_is_string(v) ? json_string_value(v) : NULL;
-  if (!v || json_is_false(v) || (s && strcmp(s, "false") == 0))
-    *out = false;
-  else if (json_is_true(v) || (s && strcmp(s, "true") == 0))
-    *out = true;
-  else
-    return false;
-  return true;
+static bool query_flag(const struct uf_event *ev, const char *key, bool *out)
+{
+    json_t *v = json_object_get(json_object_get(ev->body, "query"), key);
+    const char *s = json_is_string(v) ? json_string_value(v) : NULL;
+    if (!v || json_is_false(v) || (s && strcmp(s, "false") == 0))
+        *out = false;
+    else if (json_is_true(v) || (s && strcmp(s, "true") == 0))
+        *out = true;
+    else
+        return false;
+    return true;
 }
 
 /* A timestamp field of a cursor: RFC 3339 as we wrote it, so only these
  * characters. */
-static bool is_ts(const char *s) {
-  size_t n = strlen(s);
-  return n >= 20 && n <= 32 && strspn(s, "0123456789-:.TZ") == n;
+static bool is_ts(const char *s)
+{
+    size_t n = strlen(s);
+    return n >= 20 && n <= 32 && strspn(s, "0123456789-:.TZ") == n;
 }
 
-static bool is_int(const char *s) {
-  char *end = NULL;
-  long v = strtol(s, &end, 10);
-  return *s && !*end && v >= -2147483647L && v <= 2147483647L;
+static bool is_int(const char *s)
+{
+    char *end = NULL;
+    long v = strtol(s, &end, 10);
+    return *s && !*end && v >= -2147483647L && v <= 2147483647L;
 }
 
 /* Keyset position: $2 (time), $3 (id) and, for `top`, $5 (score), from the
  * cursor or the sentinels that sort after every row. */
-static int keyset(const struct uf_event *ev, const char *tag, bool scored,
-                  struct uf_pg_call *call, struct uf_pg_reply *rep) {
-  const char *cursor = field_str(ev, "query", "cursor");
-  if (!cursor || !*cursor) {
-    set_param(call, 1, SENTINEL_TS);
-    set_param(call, 2, SENTINEL_ID);
+static int keyset(const struct uf_event *ev, const char *tag, bool scored, struct uf_pg_call *call,
+                  struct uf_pg_reply *rep)
+{
+    const char *cursor = field_str(ev, "query", "cursor");
+    if (!cursor || !*cursor) {
+        set_param(call, 1, SENTINEL_TS);
+        set_param(call, 2, SENTINEL_ID);
+        if (scored)
+            set_param(call, 4, SENTINEL_SCORE);
+        return 0;
+    }
+    char buf[256];
+    const char *f[3];
+    size_t want = scored ? 3 : 2;
+    int n = uf_pg_cursor_decode(cursor, tag, buf, sizeof buf, f, want);
+    const char *ts = scored ? f[1] : f[0], *id = scored ? f[2] : f[1];
+    if (n != (int)want || !is_ts(ts) || !uf_uuid_is_valid(id) || (scored && !is_int(f[0])))
+        return reject(rep, 422, "invalid_field", "%s: not a cursor of this list", "cursor");
+    set_param(call, 1, ts);
+    set_param(call, 2, id);
     if (scored)
-      set_param(call, 4, SENTINEL_SCORE);
+        set_param(call, 4, f[0]);
     return 0;
-  }
-  char buf[256];
-  const char *f[3];
-  size_t want = scored ? 3 : 2;
-  int n = uf_pg_cursor_decode(cursor, tag, buf, sizeof buf, f, want);
-  const char *ts = scored ? f[1] : f[0], *id = scored ? f[2] : f[1];
-  if (n != (int)want || !is_ts(ts) || !uf_uuid_is_valid(id) ||
-      (scored && !is_int(f[0])))
-    return reject(rep, 422, "invalid_field", "%s: not a cursor of this list",
-                  "cursor");
-  set_param(call, 1, ts);
-  set_param(call, 2, id);
-  if (scored)
-    set_param(call, 4, f[0]);
-  return 0;
 }
 
 /* ---- bind: request -> statement ---- */
 
-static int bind_react(const struct uf_event *ev, struct uf_pg_call *call,
-                      struct uf_pg_reply *rep, const char *value) {
-  if (need_user(call, rep) || path_uuid(ev, "movie_id", call, rep))
-    return -1;
-  call->stmt = ST_REACT;
-  set_param(call, 0, call->user);
-  set_param(call, 1, call->target);
-  set_param(call, 2, value);
-  return 0;
+static int bind_react(const struct uf_event *ev, struct uf_pg_call *call, struct uf_pg_reply *rep,
+                      const char *value)
+{
+    if (need_user(call, rep) || path_uuid(ev, "movie_id", call, rep))
+        return -1;
+    call->stmt = ST_REACT;
+    set_param(call, 0, call->user);
+    set_param(call, 1, call->target);
+    set_param(call, 2, value);
+    return 0;
 }
 
-static int bind_like(const struct uf_event *ev, struct uf_pg_call *call,
-                     struct uf_pg_reply *rep) {
-  return bind_react(ev, call, rep, "1");
+static int bind_like(const struct uf_event *ev, struct uf_pg_call *call, struct uf_pg_reply *rep)
+{
+    return bind_react(ev, call, rep, "1");
 }
 
-static int bind_dislike(const struct uf_event *ev, struct uf_pg_call *call,
-                        struct uf_pg_reply *rep) {
-  return bind_react(ev, call, rep, "-1");
+static int bind_dislike(const struct uf_event *ev, struct uf_pg_call *call, struct uf_pg_reply *rep)
+{
+    return bind_react(ev, call, rep, "-1");
 }
 
 /* user + movie statements: reaction_delete, reaction_get, favorite_*,
  * progress_get. */
 static int bind_user_movie(const struct uf_event *ev, struct uf_pg_call *call,
-                           struct uf_pg_reply *rep, int stmt) {
-  if (need_user(call, rep) || path_uuid(ev, "movie_id", call, rep))
-    return -1;
-  call->stmt = stmt;
-  set_param(call, 0, call->user);
-  set_param(call, 1, call->target);
-  return 0;
+                           struct uf_pg_reply *rep, int stmt)
+{
+    if (need_user(call, rep) || path_uuid(ev, "movie_id", call, rep))
+        return -1;
+    call->stmt = stmt;
+    set_param(call, 0, call->user);
+    set_param(call, 1, call->target);
+    return 0;
 }
 
-#define BIND_USER_MOVIE(fn, stmt)                                              \
-  static int fn(const struct uf_event *ev, struct uf_pg_call *call,            \
-                struct uf_pg_reply *rep) {                                     \
-    return bind_user_movie(ev, call, rep, stmt);                               \
-  }
+#define BIND_USER_MOVIE(fn, stmt)                                                                  \
+    static int fn(const struct uf_event *ev, struct uf_pg_call *call, struct uf_pg_reply *rep)     \
+    {                                                                                              \
+        return bind_user_movie(ev, call, rep, stmt);                                               \
+    }
 BIND_USER_MOVIE(bind_reaction_delete, ST_REACT_DEL)
 BIND_USER_MOVIE(bind_reaction_get, ST_REACT_GET)
 BIND_USER_MOVIE(bind_favorite_put, ST_FAV_PUT)
@@ -337,343 +324,349 @@ BIND_USER_MOVIE(bind_favorite_delete, ST_FAV_DEL)
 BIND_USER_MOVIE(bind_favorite_get, ST_FAV_GET)
 BIND_USER_MOVIE(bind_progress_get, ST_PROGRESS)
 
-static int bind_reactions_count(const struct uf_event *ev,
-                                struct uf_pg_call *call,
-                                struct uf_pg_reply *rep) {
-  if (path_uuid(ev, "movie_id", call, rep))
-    return -1;
-  call->stmt = ST_REACT_COUNT;
-  set_param(call, 0, call->target);
-  return 0;
+static int bind_reactions_count(const struct uf_event *ev, struct uf_pg_call *call,
+                                struct uf_pg_reply *rep)
+{
+    if (path_uuid(ev, "movie_id", call, rep))
+        return -1;
+    call->stmt = ST_REACT_COUNT;
+    set_param(call, 0, call->target);
+    return 0;
 }
 
 /* 1..5000 characters of UTF-8 (jansson already checked the encoding), no NUL.
  */
-static int comment_text(const struct uf_event *ev, struct uf_pg_reply *rep,
-                        const char **out) {
-  json_t *v = json_object_get(json_object_get(ev->body, "body"), "text");
-  if (!json_is_string(v))
-    return reject(rep, 422, "invalid_field", "%s: a string is required",
-                  "text");
-  const char *s = json_string_value(v);
-  size_t chars = 0;
-  for (const unsigned char *p = (const unsigned char *)s; *p; p++)
-    chars += (*p & 0xC0) != 0x80;
-  if (strlen(s) != json_string_length(v) || chars < 1 || chars > UF_PG_TEXT_MAX)
-    return reject(rep, 422, "invalid_field", "%s: must be 1 to 5000 characters",
-                  "text");
-  *out = s;
-  return 0;
+static int comment_text(const struct uf_event *ev, struct uf_pg_reply *rep, const char **out)
+{
+    json_t *v = json_object_get(json_object_get(ev->body, "body"), "text");
+    if (!json_is_string(v))
+        return reject(rep, 422, "invalid_field", "%s: a string is required", "text");
+    const char *s = json_string_value(v);
+    size_t chars = 0;
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+        chars += (*p & 0xC0) != 0x80;
+    if (strlen(s) != json_string_length(v) || chars < 1 || chars > UF_PG_TEXT_MAX)
+        return reject(rep, 422, "invalid_field", "%s: must be 1 to 5000 characters", "text");
+    *out = s;
+    return 0;
 }
 
-static int bind_comment_create(const struct uf_event *ev,
-                               struct uf_pg_call *call,
-                               struct uf_pg_reply *rep) {
-  const char *text = NULL;
-  if (need_user(call, rep) || path_uuid(ev, "movie_id", call, rep) ||
-      comment_text(ev, rep, &text))
-    return -1;
-  uint8_t id[16];
-  char sid[UF_UUID_STR];
-  uf_uuid_v7(id);
-  uf_uuid_format(id, sid);
-  call->stmt = ST_COMMENT_ADD;
-  set_param(call, 0, sid);
-  set_param(call, 1, call->target);
-  set_param(call, 2, call->user);
-  set_param(call, 3, text);
-  return 0;
+static int bind_comment_create(const struct uf_event *ev, struct uf_pg_call *call,
+                               struct uf_pg_reply *rep)
+{
+    const char *text = NULL;
+    if (need_user(call, rep) || path_uuid(ev, "movie_id", call, rep) ||
+        comment_text(ev, rep, &text))
+        return -1;
+    uint8_t id[16];
+    char sid[UF_UUID_STR];
+    uf_uuid_v7(id);
+    uf_uuid_format(id, sid);
+    call->stmt = ST_COMMENT_ADD;
+    set_param(call, 0, sid);
+    set_param(call, 1, call->target);
+    set_param(call, 2, call->user);
+    set_param(call, 3, text);
+    return 0;
 }
 
-static int bind_comments_list(const struct uf_event *ev,
-                              struct uf_pg_call *call,
-                              struct uf_pg_reply *rep) {
-  const char *sort = field_str(ev, "query", "sort");
-  bool top = sort && strcmp(sort, "top") == 0;
-  if (sort && !top && strcmp(sort, "new") != 0)
-    return reject(rep, 422, "invalid_field", "%s: must be new or top", "sort");
-  if (path_uuid(ev, "movie_id", call, rep) || query_limit(ev, call, rep) ||
-      keyset(ev, top ? "ct" : "cn", top, call, rep))
-    return -1;
-  call->stmt = top ? ST_COMMENTS_TOP : ST_COMMENTS_NEW;
-  set_param(call, 0, call->target);
-  return 0;
+static int bind_comments_list(const struct uf_event *ev, struct uf_pg_call *call,
+                              struct uf_pg_reply *rep)
+{
+    const char *sort = field_str(ev, "query", "sort");
+    bool top = sort && strcmp(sort, "top") == 0;
+    if (sort && !top && strcmp(sort, "new") != 0)
+        return reject(rep, 422, "invalid_field", "%s: must be new or top", "sort");
+    if (path_uuid(ev, "movie_id", call, rep) || query_limit(ev, call, rep) ||
+        keyset(ev, top ? "ct" : "cn", top, call, rep))
+        return -1;
+    call->stmt = top ? ST_COMMENTS_TOP : ST_COMMENTS_NEW;
+    set_param(call, 0, call->target);
+    return 0;
 }
 
-static int bind_comment_delete(const struct uf_event *ev,
-                               struct uf_pg_call *call,
-                               struct uf_pg_reply *rep) {
-  if (need_user(call, rep) || path_uuid(ev, "comment_id", call, rep))
-    return -1;
-  call->stmt = ST_COMMENT_DEL;
-  set_param(call, 0, call->target);
-  set_param(call, 1, call->user);
-  set_param(call, 2, call->admin ? "true" : "false");
-  return 0;
+static int bind_comment_delete(const struct uf_event *ev, struct uf_pg_call *call,
+                               struct uf_pg_reply *rep)
+{
+    if (need_user(call, rep) || path_uuid(ev, "comment_id", call, rep))
+        return -1;
+    call->stmt = ST_COMMENT_DEL;
+    set_param(call, 0, call->target);
+    set_param(call, 1, call->user);
+    set_param(call, 2, call->admin ? "true" : "false");
+    return 0;
 }
 
 static int bind_vote_put(const struct uf_event *ev, struct uf_pg_call *call,
-                         struct uf_pg_reply *rep) {
-  if (need_user(call, rep) || path_uuid(ev, "comment_id", call, rep))
-    return -1;
-  const char *v = field_str(ev, "body", "value");
-  if (!v || (strcmp(v, "up") != 0 && strcmp(v, "down") != 0))
-    return reject(rep, 422, "invalid_field", "%s: must be up or down", "value");
-  call->stmt = ST_VOTE_PUT;
-  set_param(call, 0, call->target);
-  set_param(call, 1, call->user);
-  set_param(call, 2, strcmp(v, "up") == 0 ? "1" : "-1");
-  return 0;
+                         struct uf_pg_reply *rep)
+{
+    if (need_user(call, rep) || path_uuid(ev, "comment_id", call, rep))
+        return -1;
+    const char *v = field_str(ev, "body", "value");
+    if (!v || (strcmp(v, "up") != 0 && strcmp(v, "down") != 0))
+        return reject(rep, 422, "invalid_field", "%s: must be up or down", "value");
+    call->stmt = ST_VOTE_PUT;
+    set_param(call, 0, call->target);
+    set_param(call, 1, call->user);
+    set_param(call, 2, strcmp(v, "up") == 0 ? "1" : "-1");
+    return 0;
 }
 
 static int bind_vote_delete(const struct uf_event *ev, struct uf_pg_call *call,
-                            struct uf_pg_reply *rep) {
-  if (need_user(call, rep) || path_uuid(ev, "comment_id", call, rep))
-    return -1;
-  call->stmt = ST_VOTE_DEL;
-  set_param(call, 0, call->target);
-  set_param(call, 1, call->user);
-  return 0;
+                            struct uf_pg_reply *rep)
+{
+    if (need_user(call, rep) || path_uuid(ev, "comment_id", call, rep))
+        return -1;
+    call->stmt = ST_VOTE_DEL;
+    set_param(call, 0, call->target);
+    set_param(call, 1, call->user);
+    return 0;
 }
 
-static int bind_favorites_list(const struct uf_event *ev,
-                               struct uf_pg_call *call,
-                               struct uf_pg_reply *rep) {
-  if (need_user(call, rep) || query_limit(ev, call, rep) ||
-      keyset(ev, "f", false, call, rep))
-    return -1;
-  call->stmt = ST_FAVS;
-  set_param(call, 0, call->user);
-  return 0;
+static int bind_favorites_list(const struct uf_event *ev, struct uf_pg_call *call,
+                               struct uf_pg_reply *rep)
+{
+    if (need_user(call, rep) || query_limit(ev, call, rep) || keyset(ev, "f", false, call, rep))
+        return -1;
+    call->stmt = ST_FAVS;
+    set_param(call, 0, call->user);
+    return 0;
 }
 
 static int bind_history_list(const struct uf_event *ev, struct uf_pg_call *call,
-                             struct uf_pg_reply *rep) {
-  bool unfinished = false;
-  if (!query_flag(ev, "unfinished", &unfinished))
-    return reject(rep, 422, "invalid_field", "%s: must be true or false",
-                  "unfinished");
-  if (need_user(call, rep) || query_limit(ev, call, rep) ||
-      keyset(ev, unfinished ? "hu" : "h", false, call, rep))
-    return -1;
-  call->stmt = unfinished ? ST_HISTORY_UNFINISHED : ST_HISTORY;
-  set_param(call, 0, call->user);
-  return 0;
+                             struct uf_pg_reply *rep)
+{
+    bool unfinished = false;
+    if (!query_flag(ev, "unfinished", &unfinished))
+        return reject(rep, 422, "invalid_field", "%s: must be true or false", "unfinished");
+    if (need_user(call, rep) || query_limit(ev, call, rep) ||
+        keyset(ev, unfinished ? "hu" : "h", false, call, rep))
+        return -1;
+    call->stmt = unfinished ? ST_HISTORY_UNFINISHED : ST_HISTORY;
+    set_param(call, 0, call->user);
+    return 0;
 }
 
 /* ---- answer: rows -> reply ---- */
 
-static const json_t *first_row(const json_t *rows) {
-  return json_array_get(rows, 0);
+static const json_t *first_row(const json_t *rows)
+{
+    return json_array_get(rows, 0);
 }
 
-static void reply(struct uf_pg_reply *rep, int status, json_t *body) {
-  rep->status = status;
-  rep->body = body;
+static void reply(struct uf_pg_reply *rep, int status, json_t *body)
+{
+    rep->status = status;
+    rep->body = body;
 }
 
-static void not_found(struct uf_pg_reply *rep, const char *what) {
-  reject(rep, 404, "not_found", "%s not found", what);
+static void not_found(struct uf_pg_reply *rep, const char *what)
+{
+    reject(rep, 404, "not_found", "%s not found", what);
 }
 
 /* The analytics event's body, in the stat API's /events shape. */
-static void analytics(struct uf_pg_reply *rep, const char *type,
-                      const char *movie_id, const struct uf_pg_call *call,
-                      const char *comment_id) {
-  json_t *props = json_pack("{s:s}", "user_id", call->user);
-  if (comment_id)
-    json_object_set_new(props, "comment_id", json_string(comment_id));
-  rep->analytics = json_pack("{s:s, s:o}", "type", type, "props", props);
-  if (movie_id)
-    json_object_set_new(rep->analytics, "movie_id", json_string(movie_id));
+static void analytics(struct uf_pg_reply *rep, const char *type, const char *movie_id,
+                      const struct uf_pg_call *call, const char *comment_id)
+{
+    json_t *props = json_pack("{s:s}", "user_id", call->user);
+    if (comment_id)
+        json_object_set_new(props, "comment_id", json_string(comment_id));
+    rep->analytics = json_pack("{s:s, s:o}", "type", type, "props", props);
+    if (movie_id)
+        json_object_set_new(rep->analytics, "movie_id", json_string(movie_id));
 }
 
-static const char *row_str(const json_t *row, const char *key) {
-  const char *s = json_string_value(json_object_get(row, key));
-  return s ? s : "";
+static const char *row_str(const json_t *row, const char *key)
+{
+    const char *s = json_string_value(json_object_get(row, key));
+    return s ? s : "";
 }
 
-static void answer_react(const struct uf_pg_call *call, const json_t *rows,
-                         struct uf_pg_reply *rep) {
-  const json_t *row = first_row(rows);
-  bool like = strcmp(call->params[2], "1") == 0;
-  reply(rep, json_is_true(json_object_get(row, "created")) ? 201 : 200,
-        json_pack("{s:s, s:s, s:s}", "movie_id", call->target, "reaction",
-                  like ? "like" : "dislike", "updated_at",
-                  row_str(row, "updated_at")));
-  if (json_is_true(json_object_get(row, "changed")))
-    analytics(rep, like ? "ugc.like" : "ugc.dislike", call->target, call, NULL);
+static void answer_react(const struct uf_pg_call *call, const json_t *rows, struct uf_pg_reply *rep)
+{
+    const json_t *row = first_row(rows);
+    bool like = strcmp(call->params[2], "1") == 0;
+    reply(rep, json_is_true(json_object_get(row, "created")) ? 201 : 200,
+          json_pack("{s:s, s:s, s:s}", "movie_id", call->target, "reaction",
+                    like ? "like" : "dislike", "updated_at", row_str(row, "updated_at")));
+    if (json_is_true(json_object_get(row, "changed")))
+        analytics(rep, like ? "ugc.like" : "ugc.dislike", call->target, call, NULL);
 }
 
-static void answer_reaction_delete(const struct uf_pg_call *call,
-                                   const json_t *rows,
-                                   struct uf_pg_reply *rep) {
-  if (!first_row(rows))
-    return not_found(rep, "reaction");
-  reply(rep, 204, NULL);
-  analytics(rep, "ugc.reaction_removed", call->target, call, NULL);
+static void answer_reaction_delete(const struct uf_pg_call *call, const json_t *rows,
+                                   struct uf_pg_reply *rep)
+{
+    if (!first_row(rows))
+        return not_found(rep, "reaction");
+    reply(rep, 204, NULL);
+    analytics(rep, "ugc.reaction_removed", call->target, call, NULL);
 }
 
-static void answer_reaction_get(const struct uf_pg_call *call,
-                                const json_t *rows, struct uf_pg_reply *rep) {
-  json_int_t r =
-      json_integer_value(json_object_get(first_row(rows), "reaction"));
-  json_t *reaction = r == 1    ? json_string("like")
-                     : r == -1 ? json_string("dislike")
-                               : json_null();
-  reply(rep, 200,
-        json_pack("{s:s, s:o, s:b}", "movie_id", call->target, "reaction",
-                  reaction, "liked", r == 1));
+static void answer_reaction_get(const struct uf_pg_call *call, const json_t *rows,
+                                struct uf_pg_reply *rep)
+{
+    json_int_t r = json_integer_value(json_object_get(first_row(rows), "reaction"));
+    json_t *reaction = r == 1    ? json_string("like")
+                       : r == -1 ? json_string("dislike")
+                                 : json_null();
+    reply(rep, 200,
+          json_pack("{s:s, s:o, s:b}", "movie_id", call->target, "reaction", reaction, "liked",
+                    r == 1));
 }
 
-static void answer_reactions_count(const struct uf_pg_call *call,
-                                   const json_t *rows,
-                                   struct uf_pg_reply *rep) {
-  const json_t *row = first_row(rows);
-  reply(rep, 200,
-        json_pack("{s:s, s:I, s:I}", "movie_id", call->target, "likes",
-                  json_integer_value(json_object_get(row, "likes")), "dislikes",
-                  json_integer_value(json_object_get(row, "dislikes"))));
+static void answer_reactions_count(const struct uf_pg_call *call, const json_t *rows,
+                                   struct uf_pg_reply *rep)
+{
+    const json_t *row = first_row(rows);
+    reply(rep, 200,
+          json_pack("{s:s, s:I, s:I}", "movie_id", call->target, "likes",
+                    json_integer_value(json_object_get(row, "likes")), "dislikes",
+                    json_integer_value(json_object_get(row, "dislikes"))));
 }
 
-static void answer_comment_create(const struct uf_pg_call *call,
-                                  const json_t *rows, struct uf_pg_reply *rep) {
-  json_t *row = json_deep_copy(first_row(rows));
-  reply(rep, 201, row);
-  analytics(rep, "ugc.comment_created", call->target, call, row_str(row, "id"));
+static void answer_comment_create(const struct uf_pg_call *call, const json_t *rows,
+                                  struct uf_pg_reply *rep)
+{
+    json_t *row = json_deep_copy(first_row(rows));
+    reply(rep, 201, row);
+    analytics(rep, "ugc.comment_created", call->target, call, row_str(row, "id"));
 }
 
 /* The cursor of an item: its keyset position in the list it came from. */
-static char *item_cursor(const char *tag, const json_t *item) {
-  if (tag[0] == 'c') {
-    const char *f[3] = {NULL, row_str(item, "created_at"), row_str(item, "id")};
-    if (tag[1] == 'n')
-      return uf_pg_cursor_encode(tag, f + 1, 2);
-    char score[24];
-    snprintf(score, sizeof score, "%lld",
-             (long long)(json_integer_value(json_object_get(item, "up")) -
-                         json_integer_value(json_object_get(item, "down"))));
-    f[0] = score;
-    return uf_pg_cursor_encode(tag, f, 3);
-  }
-  const char *key = tag[0] == 'f' ? "created_at" : "updated_at";
-  const char *f[2] = {row_str(item, key), row_str(item, "movie_id")};
-  return uf_pg_cursor_encode(tag, f, 2);
+static char *item_cursor(const char *tag, const json_t *item)
+{
+    if (tag[0] == 'c') {
+        const char *f[3] = {NULL, row_str(item, "created_at"), row_str(item, "id")};
+        if (tag[1] == 'n')
+            return uf_pg_cursor_encode(tag, f + 1, 2);
+        char score[24];
+        snprintf(score, sizeof score, "%lld",
+                 (long long)(json_integer_value(json_object_get(item, "up")) -
+                             json_integer_value(json_object_get(item, "down"))));
+        f[0] = score;
+        return uf_pg_cursor_encode(tag, f, 3);
+    }
+    const char *key = tag[0] == 'f' ? "created_at" : "updated_at";
+    const char *f[2] = {row_str(item, key), row_str(item, "movie_id")};
+    return uf_pg_cursor_encode(tag, f, 2);
 }
 
 /* {"items": first `limit` rows, "next_cursor": cursor of the last one when more
  * exist}. */
-static void answer_list(const struct uf_pg_call *call, const json_t *rows,
-                        const char *tag, struct uf_pg_reply *rep) {
-  json_t *items = json_array();
-  size_t n = json_array_size(rows);
-  for (size_t i = 0; i < n && (int64_t)i < call->limit; i++)
-    json_array_append_new(items, json_deep_copy(json_array_get(rows, i)));
-  json_t *next = json_null();
-  if ((int64_t)n > call->limit) {
-    char *c =
-        item_cursor(tag, json_array_get(items, json_array_size(items) - 1));
-    next = json_string(c);
-    free(c);
-  }
-  reply(rep, 200, json_pack("{s:o, s:o}", "items", items, "next_cursor", next));
+static void answer_list(const struct uf_pg_call *call, const json_t *rows, const char *tag,
+                        struct uf_pg_reply *rep)
+{
+    json_t *items = json_array();
+    size_t n = json_array_size(rows);
+    for (size_t i = 0; i < n && (int64_t)i < call->limit; i++)
+        json_array_append_new(items, json_deep_copy(json_array_get(rows, i)));
+    json_t *next = json_null();
+    if ((int64_t)n > call->limit) {
+        char *c = item_cursor(tag, json_array_get(items, json_array_size(items) - 1));
+        next = json_string(c);
+        free(c);
+    }
+    reply(rep, 200, json_pack("{s:o, s:o}", "items", items, "next_cursor", next));
 }
 
-static void answer_comments_list(const struct uf_pg_call *call,
-                                 const json_t *rows, struct uf_pg_reply *rep) {
-  answer_list(call, rows, call->stmt == ST_COMMENTS_TOP ? "ct" : "cn", rep);
+static void answer_comments_list(const struct uf_pg_call *call, const json_t *rows,
+                                 struct uf_pg_reply *rep)
+{
+    answer_list(call, rows, call->stmt == ST_COMMENTS_TOP ? "ct" : "cn", rep);
 }
 
-static void answer_favorites_list(const struct uf_pg_call *call,
-                                  const json_t *rows, struct uf_pg_reply *rep) {
-  answer_list(call, rows, "f", rep);
+static void answer_favorites_list(const struct uf_pg_call *call, const json_t *rows,
+                                  struct uf_pg_reply *rep)
+{
+    answer_list(call, rows, "f", rep);
 }
 
-static void answer_history_list(const struct uf_pg_call *call,
-                                const json_t *rows, struct uf_pg_reply *rep) {
-  answer_list(call, rows, call->stmt == ST_HISTORY_UNFINISHED ? "hu" : "h",
-              rep);
+static void answer_history_list(const struct uf_pg_call *call, const json_t *rows,
+                                struct uf_pg_reply *rep)
+{
+    answer_list(call, rows, call->stmt == ST_HISTORY_UNFINISHED ? "hu" : "h", rep);
 }
 
-static void answer_comment_delete(const struct uf_pg_call *call,
-                                  const json_t *rows, struct uf_pg_reply *rep) {
-  const json_t *row = first_row(rows);
-  if (!row)
-    return not_found(rep, "comment");
-  if (!json_is_true(json_object_get(row, "deleted"))) {
-    /* Allowed but not deleted: someone deleted it between the two CTE scans. */
-    if (call->admin || strcmp(row_str(row, "author"), call->user) == 0)
-      return not_found(rep, "comment");
-    reject(rep, 403, "forbidden", "%s",
-           "only the author or an admin may delete a comment");
-    return;
-  }
-  reply(rep, 204, NULL);
-  analytics(rep, "ugc.comment_deleted", row_str(row, "movie_id"), call,
-            call->target);
+static void answer_comment_delete(const struct uf_pg_call *call, const json_t *rows,
+                                  struct uf_pg_reply *rep)
+{
+    const json_t *row = first_row(rows);
+    if (!row)
+        return not_found(rep, "comment");
+    if (!json_is_true(json_object_get(row, "deleted"))) {
+        /* Allowed but not deleted: someone deleted it between the two CTE scans. */
+        if (call->admin || strcmp(row_str(row, "author"), call->user) == 0)
+            return not_found(rep, "comment");
+        reject(rep, 403, "forbidden", "%s", "only the author or an admin may delete a comment");
+        return;
+    }
+    reply(rep, 204, NULL);
+    analytics(rep, "ugc.comment_deleted", row_str(row, "movie_id"), call, call->target);
 }
 
 static void answer_vote_put(const struct uf_pg_call *call, const json_t *rows,
-                            struct uf_pg_reply *rep) {
-  const json_t *row = first_row(rows);
-  if (!row)
-    return not_found(rep, "comment");
-  reply(rep, json_is_true(json_object_get(row, "created")) ? 201 : 200,
-        json_pack("{s:s, s:s}", "comment_id", call->target, "value",
-                  strcmp(call->params[2], "1") == 0 ? "up" : "down"));
+                            struct uf_pg_reply *rep)
+{
+    const json_t *row = first_row(rows);
+    if (!row)
+        return not_found(rep, "comment");
+    reply(rep, json_is_true(json_object_get(row, "created")) ? 201 : 200,
+          json_pack("{s:s, s:s}", "comment_id", call->target, "value",
+                    strcmp(call->params[2], "1") == 0 ? "up" : "down"));
 }
 
-static void answer_deleted(const json_t *rows, struct uf_pg_reply *rep,
-                           const char *what) {
-  if (!first_row(rows))
-    return not_found(rep, what);
-  reply(rep, 204, NULL);
+static void answer_deleted(const json_t *rows, struct uf_pg_reply *rep, const char *what)
+{
+    if (!first_row(rows))
+        return not_found(rep, what);
+    reply(rep, 204, NULL);
 }
 
-static void answer_vote_delete(const struct uf_pg_call *call,
-                               const json_t *rows, struct uf_pg_reply *rep) {
-  answer_deleted(rows, rep, "vote");
+static void answer_vote_delete(const struct uf_pg_call *call, const json_t *rows,
+                               struct uf_pg_reply *rep)
+{
+    answer_deleted(rows, rep, "vote");
 }
 
-static void answer_favorite_put(const struct uf_pg_call *call,
-                                const json_t *rows, struct uf_pg_reply *rep) {
-  bool added = first_row(rows) != NULL;
-  reply(rep, added ? 201 : 200,
-        json_pack("{s:s, s:b}", "movie_id", call->target, "favorite", 1));
-  if (added)
-    analytics(rep, "ugc.favorite_added", call->target, call, NULL);
+static void answer_favorite_put(const struct uf_pg_call *call, const json_t *rows,
+                                struct uf_pg_reply *rep)
+{
+    bool added = first_row(rows) != NULL;
+    reply(rep, added ? 201 : 200, json_pack("{s:s, s:b}", "movie_id", call->target, "favorite", 1));
+    if (added)
+        analytics(rep, "ugc.favorite_added", call->target, call, NULL);
 }
 
-static void answer_favorite_delete(const struct uf_pg_call *call,
-                                   const json_t *rows,
-                                   struct uf_pg_reply *rep) {
-  answer_deleted(rows, rep, "favorite");
-  if (rep->status == 204)
-    analytics(rep, "ugc.favorite_removed", call->target, call, NULL);
+static void answer_favorite_delete(const struct uf_pg_call *call, const json_t *rows,
+                                   struct uf_pg_reply *rep)
+{
+    answer_deleted(rows, rep, "favorite");
+    if (rep->status == 204)
+        analytics(rep, "ugc.favorite_removed", call->target, call, NULL);
 }
 
-static void answer_favorite_get(const struct uf_pg_call *call,
-                                const json_t *rows, struct uf_pg_reply *rep) {
-  reply(rep, 200,
-        json_pack("{s:s, s:b}", "movie_id", call->target, "favorite",
-                  first_row(rows) != NULL));
+static void answer_favorite_get(const struct uf_pg_call *call, const json_t *rows,
+                                struct uf_pg_reply *rep)
+{
+    reply(rep, 200,
+          json_pack("{s:s, s:b}", "movie_id", call->target, "favorite", first_row(rows) != NULL));
 }
 
-static void answer_progress_get(const struct uf_pg_call *call,
-                                const json_t *rows, struct uf_pg_reply *rep) {
-  if (!first_row(rows))
-    return not_found(rep, "progress");
-  reply(rep, 200, json_deep_copy(first_row(rows)));
+static void answer_progress_get(const struct uf_pg_call *call, const json_t *rows,
+                                struct uf_pg_reply *rep)
+{
+    if (!first_row(rows))
+        return not_found(rep, "progress");
+    reply(rep, 200, json_deep_copy(first_row(rows)));
 }
 
 /* ---- the route table ---- */
 
 struct route {
-  const char *name;
-  int (*bind)(const struct uf_event *ev, struct uf_pg_call *call,
-              struct uf_pg_reply *rep);
-  void (*answer)(const struct uf_pg_call *call, const json_t *rows,
-                 struct uf_pg_reply *rep);
+    const char *name;
+    int (*bind)(const struct uf_event *ev, struct uf_pg_call *call, struct uf_pg_reply *rep);
+    void (*answer)(const struct uf_pg_call *call, const json_t *rows, struct uf_pg_reply *rep);
 };
 
 static const struct route routes[] = {
@@ -716,125 +709,129 @@ const char *const uf_pg_route_names[] = {
     NULL,
 };
 
-static bool has_role(const struct uf_event *ev, const char *role) {
-  json_t *roles = ev->meta ? json_object_get(ev->meta, "roles") : NULL;
-  size_t i;
-  json_t *r;
-  json_array_foreach(roles, i, r) {
-    if (json_is_string(r) && strcmp(json_string_value(r), role) == 0)
-      return true;
-  }
-  return false;
+static bool has_role(const struct uf_event *ev, const char *role)
+{
+    json_t *roles = ev->meta ? json_object_get(ev->meta, "roles") : NULL;
+    size_t i;
+    json_t *r;
+    json_array_foreach(roles, i, r)
+    {
+        if (json_is_string(r) && strcmp(json_string_value(r), role) == 0)
+            return true;
+    }
+    return false;
 }
 
-int uf_pg_call_build(const struct uf_event *ev, struct uf_pg_call *call,
-                     struct uf_pg_reply *rep) {
-  memset(call, 0, sizeof *call);
-  memset(rep, 0, sizeof *rep);
-  const char *name = uf_event_get_str(ev, "route");
-  call->route = -1;
-  for (size_t i = 0; name && i < NROUTES; i++) {
-    if (strcmp(routes[i].name, name) == 0)
-      call->route = (int)i;
-  }
-  if (call->route < 0)
-    return reject(rep, 404, "not_found", "no UGC operation named '%s'",
-                  name ? name : "");
-  if (ev->user && uf_uuid_is_valid(ev->user))
-    snprintf(call->user, sizeof call->user, "%s", ev->user);
-  call->admin = has_role(ev, "admin");
-  if (routes[call->route].bind(ev, call, rep) == 0)
-    return 0;
-  uf_pg_call_clear(call);
-  return -1;
+int uf_pg_call_build(const struct uf_event *ev, struct uf_pg_call *call, struct uf_pg_reply *rep)
+{
+    memset(call, 0, sizeof *call);
+    memset(rep, 0, sizeof *rep);
+    const char *name = uf_event_get_str(ev, "route");
+    call->route = -1;
+    for (size_t i = 0; name && i < NROUTES; i++) {
+        if (strcmp(routes[i].name, name) == 0)
+            call->route = (int)i;
+    }
+    if (call->route < 0)
+        return reject(rep, 404, "not_found", "no UGC operation named '%s'", name ? name : "");
+    if (ev->user && uf_uuid_is_valid(ev->user))
+        snprintf(call->user, sizeof call->user, "%s", ev->user);
+    call->admin = has_role(ev, "admin");
+    if (routes[call->route].bind(ev, call, rep) == 0)
+        return 0;
+    uf_pg_call_clear(call);
+    return -1;
 }
 
-void uf_pg_call_answer(const struct uf_pg_call *call, const json_t *rows,
-                       struct uf_pg_reply *rep) {
-  memset(rep, 0, sizeof *rep);
-  routes[call->route].answer(call, rows, rep);
+void uf_pg_call_answer(const struct uf_pg_call *call, const json_t *rows, struct uf_pg_reply *rep)
+{
+    memset(rep, 0, sizeof *rep);
+    routes[call->route].answer(call, rows, rep);
 }
 
-void uf_pg_call_clear(struct uf_pg_call *call) {
-  for (int i = 0; i < call->nparams; i++) {
-    free(call->params[i]);
-    call->params[i] = NULL;
-  }
-  call->nparams = 0;
+void uf_pg_call_clear(struct uf_pg_call *call)
+{
+    for (int i = 0; i < call->nparams; i++) {
+        free(call->params[i]);
+        call->params[i] = NULL;
+    }
+    call->nparams = 0;
 }
 
-void uf_pg_reply_clear(struct uf_pg_reply *rep) {
-  json_decref(rep->body);
-  json_decref(rep->analytics);
-  rep->body = rep->analytics = NULL;
+void uf_pg_reply_clear(struct uf_pg_reply *rep)
+{
+    json_decref(rep->body);
+    json_decref(rep->analytics);
+    rep->body = rep->analytics = NULL;
 }
 
 /* ---- cursors ---- */
 
-static const char b64url[] =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+static const char b64url[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
-char *uf_pg_cursor_encode(const char *tag, const char *const *fields,
-                          size_t n) {
-  struct uf_strbuf raw = {0}, out = {0};
-  uf_strbuf_puts(&raw, tag);
-  for (size_t i = 0; i < n; i++) {
-    uf_strbuf_puts(&raw, "|");
-    uf_strbuf_puts(&raw, fields[i]);
-  }
-  const unsigned char *p = (const unsigned char *)raw.buf;
-  for (size_t i = 0; i < raw.len; i += 3) {
-    uint32_t v = (uint32_t)p[i] << 16;
-    size_t left = raw.len - i;
-    if (left > 1)
-      v |= (uint32_t)p[i + 1] << 8;
-    if (left > 2)
-      v |= p[i + 2];
-    char q[4] = {b64url[v >> 18], b64url[(v >> 12) & 63], b64url[(v >> 6) & 63],
-                 b64url[v & 63]};
-    uf_strbuf_append(&out, q, left > 2 ? 4 : left + 1);
-  }
-  uf_strbuf_free(&raw);
-  return uf_strbuf_take(&out);
-}
-
-static int b64val(char c) {
-  const char *p = c ? strchr(b64url, c) : NULL;
-  return p ? (int)(p - b64url) : -1;
-}
-
-int uf_pg_cursor_decode(const char *cursor, const char *tag, char *buf,
-                        size_t bufsize, const char **fields, size_t max) {
-  size_t len = strlen(cursor), o = 0;
-  if (len % 4 == 1 || len / 4 * 3 + 3 >= bufsize)
-    return -1;
-  for (size_t i = 0; i < len; i += 4) {
-    uint32_t v = 0;
-    size_t k = len - i < 4 ? len - i : 4;
-    for (size_t j = 0; j < 4; j++) {
-      int d = j < k ? b64val(cursor[i + j]) : 0;
-      if (d < 0)
-        return -1;
-      v = v << 6 | (uint32_t)d;
+char *uf_pg_cursor_encode(const char *tag, const char *const *fields, size_t n)
+{
+    struct uf_strbuf raw = {0}, out = {0};
+    uf_strbuf_puts(&raw, tag);
+    for (size_t i = 0; i < n; i++) {
+        uf_strbuf_puts(&raw, "|");
+        uf_strbuf_puts(&raw, fields[i]);
     }
-    char out[3] = {(char)(v >> 16), (char)(v >> 8), (char)v};
-    memcpy(buf + o, out, k - 1);
-    o += k - 1;
-  }
-  buf[o] = '\0';
-  if (strlen(buf) != o)
-    return -1;
-  size_t tl = strlen(tag);
-  if (strncmp(buf, tag, tl) != 0 || buf[tl] != '|')
-    return -1;
-  size_t n = 0;
-  for (char *s = buf + tl + 1; s; n++) {
-    if (n == max)
-      return -1;
-    fields[n] = s;
-    s = strchr(s, '|');
-    if (s)
-      *s++ = '\0';
-  }
-  return (int)n;
+    const unsigned char *p = (const unsigned char *)raw.buf;
+    for (size_t i = 0; i < raw.len; i += 3) {
+        uint32_t v = (uint32_t)p[i] << 16;
+        size_t left = raw.len - i;
+        if (left > 1)
+            v |= (uint32_t)p[i + 1] << 8;
+        if (left > 2)
+            v |= p[i + 2];
+        char q[4] = {b64url[v >> 18], b64url[(v >> 12) & 63], b64url[(v >> 6) & 63],
+                     b64url[v & 63]};
+        uf_strbuf_append(&out, q, left > 2 ? 4 : left + 1);
+    }
+    uf_strbuf_free(&raw);
+    return uf_strbuf_take(&out);
+}
+
+static int b64val(char c)
+{
+    const char *p = c ? strchr(b64url, c) : NULL;
+    return p ? (int)(p - b64url) : -1;
+}
+
+int uf_pg_cursor_decode(const char *cursor, const char *tag, char *buf, size_t bufsize,
+                        const char **fields, size_t max)
+{
+    size_t len = strlen(cursor), o = 0;
+    if (len % 4 == 1 || len / 4 * 3 + 3 >= bufsize)
+        return -1;
+    for (size_t i = 0; i < len; i += 4) {
+        uint32_t v = 0;
+        size_t k = len - i < 4 ? len - i : 4;
+        for (size_t j = 0; j < 4; j++) {
+            int d = j < k ? b64val(cursor[i + j]) : 0;
+            if (d < 0)
+                return -1;
+            v = v << 6 | (uint32_t)d;
+        }
+        char out[3] = {(char)(v >> 16), (char)(v >> 8), (char)v};
+        memcpy(buf + o, out, k - 1);
+        o += k - 1;
+    }
+    buf[o] = '\0';
+    if (strlen(buf) != o)
+        return -1;
+    size_t tl = strlen(tag);
+    if (strncmp(buf, tag, tl) != 0 || buf[tl] != '|')
+        return -1;
+    size_t n = 0;
+    for (char *s = buf + tl + 1; s; n++) {
+        if (n == max)
+            return -1;
+        fields[n] = s;
+        s = strchr(s, '|');
+        if (s)
+            *s++ = '\0';
+    }
+    return (int)n;
 }

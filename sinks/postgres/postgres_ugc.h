@@ -26,44 +26,41 @@ struct uf_event;
  * first column is a JSON object. Names carry a version so a changed statement
  * never meets an older one. */
 struct uf_pg_stmt {
-  const char *name;
-  const char *sql;
+    const char *name;
+    const char *sql;
 };
 extern const struct uf_pg_stmt uf_pg_stmts[];
 extern const size_t uf_pg_nstmts;
 
 /* What a finished call answers. */
 struct uf_pg_reply {
-  int status;       /* HTTP status */
-  json_t *body;     /* owned; NULL for 204 and for errors */
-  const char *code; /* static error code when status >= 400 */
-  char msg[256];    /* error message when status >= 400 */
-  json_t *
-      analytics; /* owned; body of the analytics event after a write, or NULL */
+    int status;        /* HTTP status */
+    json_t *body;      /* owned; NULL for 204 and for errors */
+    const char *code;  /* static error code when status >= 400 */
+    char msg[256];     /* error message when status >= 400 */
+    json_t *analytics; /* owned; body of the analytics event after a write, or NULL */
 };
 
 struct uf_pg_call {
-  int route; /* index into the route table */
-  int stmt;  /* index into uf_pg_stmts */
-  int nparams;
-  char *params[UF_PG_PARAMS_MAX]; /* owned; NULL is SQL NULL */
-  int64_t limit; /* list routes: items asked for (one more is fetched) */
-  char user[UF_UUID_STR];   /* "" for anonymous */
-  char target[UF_UUID_STR]; /* the movie or comment of the path */
-  bool admin;               /* the token has role admin */
-  struct uf_event *ev;      /* owned by whoever holds the call */
-  struct uf_pg_call *next;  /* the pool's queue link */
+    int route; /* index into the route table */
+    int stmt;  /* index into uf_pg_stmts */
+    int nparams;
+    char *params[UF_PG_PARAMS_MAX]; /* owned; NULL is SQL NULL */
+    int64_t limit;                  /* list routes: items asked for (one more is fetched) */
+    char user[UF_UUID_STR];         /* "" for anonymous */
+    char target[UF_UUID_STR];       /* the movie or comment of the path */
+    bool admin;                     /* the token has role admin */
+    struct uf_event *ev;            /* owned by whoever holds the call */
+    struct uf_pg_call *next;        /* the pool's queue link */
 };
 
 /* Fills call from the request event (borrowed). Returns 0, or -1 with rep set
  * to the 4xx reply (unknown route, missing user, bad UUID, bad field). call->ev
  * is left to the caller. */
-int uf_pg_call_build(const struct uf_event *ev, struct uf_pg_call *call,
-                     struct uf_pg_reply *rep);
+int uf_pg_call_build(const struct uf_event *ev, struct uf_pg_call *call, struct uf_pg_reply *rep);
 
 /* Fills rep from the statement's rows: a JSON array of objects (borrowed). */
-void uf_pg_call_answer(const struct uf_pg_call *call, const json_t *rows,
-                       struct uf_pg_reply *rep);
+void uf_pg_call_answer(const struct uf_pg_call *call, const json_t *rows, struct uf_pg_reply *rep);
 
 /* Frees the parameters (not the event). Accepts a zeroed call. */
 void uf_pg_call_clear(struct uf_pg_call *call);
@@ -77,7 +74,7 @@ extern const char *const uf_pg_route_names[];
  * into buf, which must hold the decoded text) and returns the number of fields,
  * or -1 when malformed or of another tag. */
 char *uf_pg_cursor_encode(const char *tag, const char *const *fields, size_t n);
-int uf_pg_cursor_decode(const char *cursor, const char *tag, char *buf,
-                        size_t bufsize, const char **fields, size_t max);
+int uf_pg_cursor_decode(const char *cursor, const char *tag, char *buf, size_t bufsize,
+                        const char **fields, size_t max);
 
 #endif

@@ -1,0 +1,135 @@
+/* tests/test_cli.c: the ugcflow command line through the real binary: exit codes of validate
+ * (0 valid, 1 invalid, 2 usage), graph formats, stages, pipelines, --version, and `run` on a
+ * finite pipeline that drains and exits 0, plus SIGTERM on an endless one. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+static char out[65536];
+
+/* Runs "ugcflow ARGS" through the shell; returns the exit code, output (both streams) in out. */
+static int ugcflow(const char *args)
+{
+    const char *bin = getenv("UGCFLOW_BIN");
+    assert_non_null(bin);
+    char cmd[4096];
+    snprintf(cmd, sizeof cmd, "%s %s 2>&1", bin, args);
+    FILE *p = popen(cmd, "r");
+    assert_non_null(p);
+    size_t n = fread(out, 1, sizeof out - 1, p);
+    out[n] = '\0';
+    int st = pclose(p);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128;
+}
+
+static const char *write_file(const char *name, const char *text)
+{
+    static char path[4][256];
+    static int k;
+    char *p = path[k++ % 4];
+    snprintf(p, 256, "/tmp/ugcflow-test-cli-%d-%s", (int)getpid(), name);
+    FILE *f = fopen(p, "w");
+    fputs(text, f);
+    fclose(f);
+    return p;
+}
+
+static const char good[] = "pipelines:\n  p:\n    components:\n"
+                           "      g: {kind: generate, count: 1000}\n"
+                           "      r: {kind: route, inputs: [g], field: message, routes: {hi: hello}}\n"
+                           "      n: {kind: null, inputs: [r.hi]}\n";
+
+static void test_validate_codes(void **state)
+{
+    char args[512];
+    snprintf(args, sizeof args, "validate %s", write_file("good.yaml", good));
+    assert_int_equal(ugcflow(args), 0);
+    assert_non_null(strstr(out, "valid (1 pipeline, 3 components)"));
+    const char *bad = write_file("bad.yaml", "pipelines:\n  p:\n    components:\n      g: {kind: nope}\n");
+    snprintf(args, sizeof args, "validate %s", bad);
+    assert_int_equal(ugcflow(args), 1);
+    assert_non_null(strstr(out, ":4:17: error: unknown kind 'nope'"));
+    assert_int_equal(ugcflow("validate"), 2);
+    assert_int_equal(ugcflow("frobnicate"), 2);
+    assert_int_equal(ugcflow("validate /nonexistent/pipeline.yaml"), 1);
+    assert_non_null(strstr(out, "cannot open the file"));
+}
+
+static void test_graph_formats(void **state)
+{
+    const char *f = write_file("graph.yaml", good);
+    char args[512];
+    snprintf(args, sizeof args, "graph %s --format dot", f);
+    assert_int_equal(ugcflow(args), 0);
+    assert_non_null(strstr(out, "\"p/r\" -> \"p/n\" [label=\"hi\"];"));
+    snprintf(args, sizeof args, "graph %s --format mermaid", f);
+    assert_int_equal(ugcflow(args), 0);
+    assert_non_null(strstr(out, "p_r -->|hi| p_n"));
+    snprintf(args, sizeof args, "graph %s --format json", f);
+    assert_int_equal(ugcflow(args), 0);
+    assert_non_null(strstr(out, "\"kind\": \"route\""));
+    snprintf(args, sizeof args, "graph %s --format png", f);
+    assert_int_equal(ugcflow(args), 2);
+}
+
+static void test_stages_and_pipelines(void **state)
+{
+    assert_int_equal(ugcflow("stages"), 0);
+    assert_non_null(strstr(out, "generate"));
+    assert_int_equal(ugcflow("stages route"), 0);
+    assert_non_null(strstr(out, "routes"));
+    assert_int_equal(ugcflow("stages rout"), 1);
+    assert_non_null(strstr(out, "did you mean 'route'?"));
+    char args[512];
+    snprintf(args, sizeof args, "pipelines %s", write_file("list.yaml", good));
+    assert_int_equal(ugcflow(args), 0);
+    assert_string_equal(out, "p 127.0.0.1:8686\n");
+    assert_int_equal(ugcflow("--version"), 0);
+    assert_non_null(strstr(out, "ugcflow "));
+}
+
+static void test_run_finite(void **state)
+{
+    char args[512];
+    snprintf(args, sizeof args, "run %s --admin 127.0.0.1:0", write_file("run.yaml", good));
+    assert_int_equal(ugcflow(args), 0);
+    assert_non_null(strstr(out, "msg=Stopped."));
+}
+
+static void test_run_sigterm(void **state)
+{
+    const char *f = write_file("endless.yaml", "pipelines:\n  p:\n    components:\n"
+                                               "      g: {kind: generate, rate: 1000}\n"
+                                               "      n: {kind: null, inputs: [g]}\n");
+    pid_t pid = fork();
+    if (pid == 0) {
+        freopen("/dev/null", "w", stderr);
+        execl(getenv("UGCFLOW_BIN"), "ugcflow", "run", f, "--admin", "127.0.0.1:0", (char *)NULL);
+        _exit(127);
+    }
+    usleep(300000);
+    kill(pid, SIGTERM);
+    int st;
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    assert_true(WIFEXITED(st));
+    assert_int_equal(WEXITSTATUS(st), 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_validate_codes),
+        cmocka_unit_test(test_graph_formats),
+        cmocka_unit_test(test_stages_and_pipelines),
+        cmocka_unit_test(test_run_finite),
+        cmocka_unit_test(test_run_sigterm),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
