@@ -115,7 +115,10 @@ static enum MHD_Result add_query(void *cls, enum MHD_ValueKind kind, const char 
 {
     struct req_facts *f = cls;
     json_t *v = json_string(value ? value : "");
-    if (!v || !json_is_string(v) || !key || !json_string(key)) {
+    json_t *k = key ? json_string(key) : NULL; /* NULL when the key is not valid UTF-8 */
+    bool key_ok = k != NULL;
+    json_decref(k);
+    if (!v || !key_ok) {
         json_decref(v);
         f->bad_utf8 = true;
         return MHD_NO;
