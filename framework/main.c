@@ -230,6 +230,7 @@ static int cmd_run(const struct cli *cli)
     struct uf_admin *admin = uf_admin_start(rt, admin_address(cli, g), &err);
     if (!admin || uf_runtime_start(rt, &err) != 0) {
         uf_log(UF_LOG_ERROR, NULL, "Start failed.", "err", err.msg);
+        uf_runtime_request_stop(rt); /* stop what started; nothing else will ask */
         rc = 1;
     } else {
         char port[16];
