@@ -1,6 +1,7 @@
 /* tests/test_viz_top.c: the screen of `ugcflow top`, byte for byte from hand-made /api/graph
  * answers of two processes and an unreachable one: columns and units, sort orders (ties by
- * name), sink and kind notes, trouble reasons, ANSI colour only when asked for. */
+ * name), sink and kind notes (zero extras left out, counters as rates), trouble reasons first,
+ * ANSI colour only when asked for. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -25,7 +26,7 @@ static const char etl[] =
     "{\"pipelines\":[{\"name\":\"etl\",\"nodes\":["
     "{\"id\":\"etl/kafka\",\"kind\":\"kafka\",\"role\":\"source\",\"metrics\":{},"
     " \"rates\":{\"in\":0,\"out\":12000,\"errors\":0,\"p99_us\":40,"
-    "  \"extra\":{\"consumer_lag{0}\":1500}},\"trouble\":[]}]}]}";
+    "  \"extra\":{\"consumer_lag{0}\":1500,\"idle\":0,\"polls_total\":12}},\"trouble\":[]}]}]}";
 
 static char *render(enum uf_top_sort sort, bool ansi)
 {
@@ -51,9 +52,9 @@ static void test_plain_screen_by_rate(void **state)
         "ugcflow top: 2/3 processes up, 3 components, sorted by rate\n"
         "\n"
         "COMPONENT                      KIND             IN/s    OUT/s   ERR/s  QUEUE      P99  PROCESS               NOTES\n"
-        "etl/kafka                      kafka               -      12k       0      -     40us  127.0.0.1:8694        consumer_lag{0} 1.5k\n"
+        "etl/kafka                      kafka               -      12k       0      -     40us  127.0.0.1:8694        consumer_lag{0} 1.5k, polls/s 12\n"
         "ugc/api                        http                -      750       0      -        -  127.0.0.1:8691\n"
-        "ugc/store                      postgres          740      700     2.5    90%   12.5ms  127.0.0.1:8691        batch 48 flush 3.4ms  ! errors rising: 25 in the last 10 s; queue 90% full\n"
+        "ugc/store                      postgres          740      700     2.5    90%   12.5ms  127.0.0.1:8691        ! errors rising: 25 in the last 10 s; queue 90% full; batch 48 flush 3.4ms\n"
         "127.0.0.1:8699: unreachable (Couldn't connect to server)\n");
     assert_null(strchr(s, '\033'));
     free(s);

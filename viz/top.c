@@ -74,15 +74,19 @@ static void row_notes(struct row *r, const json_t *n, const json_t *rates)
         fmt_us(b, sizeof b, num(rates, "flush_avg_us"));
         used = (size_t)snprintf(r->notes, sizeof r->notes, "batch %s flush %s", a, b);
     }
+    /* Extras that are non-zero only, counters (already rates) shown as NAME/s. */
     const char *key;
     json_t *v;
     json_object_foreach(json_object_get(rates, "extra"), key, v)
     {
-        if (used >= sizeof r->notes - 1)
-            break;
+        if (used >= sizeof r->notes - 1 || json_number_value(v) == 0)
+            continue;
+        size_t klen = strlen(key);
+        bool counter = klen > 6 && strcmp(key + klen - 6, "_total") == 0;
         fmt_num(a, sizeof a, json_number_value(v));
-        used += (size_t)snprintf(r->notes + used, sizeof r->notes - used, "%s%s %s",
-                                 used ? ", " : "", key, a);
+        used += (size_t)snprintf(r->notes + used, sizeof r->notes - used, "%s%.*s%s %s",
+                                 used ? ", " : "", (int)(counter ? klen - 6 : klen), key,
+                                 counter ? "/s" : "", a);
     }
 }
 
@@ -170,9 +174,10 @@ static void render_row(struct uf_strbuf *sb, const struct row *r, bool ansi)
     bool bad = r->trouble[0] != '\0';
     if (ansi && bad)
         uf_strbuf_puts(sb, "\033[31m");
-    uf_strbuf_printf(sb, "%-30s %-12s %8s %8s %7s %6s %8s  %-21s %s%s%s", r->id, r->kind, in, out,
-                     err, q, p99, r->address, r->notes, bad ? (r->notes[0] ? "  ! " : "! ") : "",
-                     r->trouble);
+    /* Trouble first: it is why someone is looking. */
+    uf_strbuf_printf(sb, "%-30s %-12s %8s %8s %7s %6s %8s  %-21s %s%s%s%s", r->id, r->kind, in,
+                     out, err, q, p99, r->address, bad ? "! " : "", r->trouble,
+                     bad && r->notes[0] ? "; " : "", r->notes);
     while (sb->len && sb->buf[sb->len - 1] == ' ')
         sb->buf[--sb->len] = '\0';
     uf_strbuf_puts(sb, ansi && bad ? "\033[0m\n" : "\n");

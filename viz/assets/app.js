@@ -113,8 +113,9 @@ function drawNode(svg, n, p) {
   const badge = el('g', { class: 'badge', transform: `translate(${NODE_W - 2},2)` }, g);
   el('circle', { r: 10 }, badge);
   el('text', { 'text-anchor': 'middle', y: 4.5 }, badge, '!');
+  const why = el('text', { class: 'why', x: 2, y: NODE_H + 14 }, g);
   g.addEventListener('click', () => select(n.id));
-  return { g, hover, cells, extraLine, qbar, qtext, badge, node: n };
+  return { g, hover, cells, extraLine, qbar, qtext, badge, why, node: n };
 }
 
 function extraText(n, r) {
@@ -156,6 +157,9 @@ function updateNode(v, n) {
   const trouble = n.trouble || [];
   v.g.classList.toggle('trouble', trouble.length > 0);
   v.badge.style.display = trouble.length ? '' : 'none';
+  /* The first reason under the node, cut to its width; the hover title has them all. */
+  const more = trouble.length > 1 ? ` +${trouble.length - 1}` : '', first = trouble[0] || '';
+  v.why.textContent = first.length + more.length > 36 ? first.slice(0, 35 - more.length) + '…' + more : first + more;
   v.hover.textContent = `${n.id} (${n.kind})` + (trouble.length ? '\n⚠ ' + trouble.join('\n⚠ ') : '');
 }
 
