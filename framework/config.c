@@ -46,7 +46,9 @@ static int cmp_diag(const void *a, const void *b)
 
 void uf_diags_print(const struct uf_diags *d, void *f)
 {
-    struct uf_diag *sorted = uf_xmalloc((d->n ? d->n : 1) * sizeof *sorted);
+    if (d->n == 0)
+        return;
+    struct uf_diag *sorted = uf_xmalloc(d->n * sizeof *sorted);
     memcpy(sorted, d->v, d->n * sizeof *sorted);
     qsort(sorted, d->n, sizeof *sorted, cmp_diag); /* stable enough: equal positions are rare */
     for (size_t i = 0; i < d->n; i++) {

@@ -29,8 +29,11 @@ static const char *dot_color(const char *role)
 char *uf_export_dot(const json_t *graph)
 {
     struct uf_strbuf sb = {0};
-    uf_strbuf_puts(&sb, "digraph ugcflow {\n  rankdir=LR;\n  node [fontname=\"Helvetica\", "
-                        "fontsize=11, style=filled];\n  edge [fontname=\"Helvetica\", fontsize=9];\n");
+    uf_strbuf_puts(&sb, "digraph ugcflow {\n  rankdir=LR;\n"
+                        "  graph [fontname=\"Helvetica\", fontsize=13, style=\"rounded,filled\", "
+                        "fillcolor=\"#f6f7f9\", color=\"#c9ced8\"];\n"
+                        "  node [fontname=\"Helvetica\", fontsize=11, style=filled];\n"
+                        "  edge [fontname=\"Helvetica\", fontsize=9, color=\"#6b7485\"];\n");
     size_t i, k;
     json_t *p, *n, *e;
     json_array_foreach(json_object_get(graph, "pipelines"), i, p)

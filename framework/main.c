@@ -18,6 +18,7 @@
 #include "registry.h"
 #include "runtime.h"
 #include "stagedoc.h"
+#include "viz/top.h"
 
 #define MAX_SELECTED 32
 
@@ -31,6 +32,8 @@ static const char usage_text[] =
     "  graph FILE [--format dot|mermaid|json|svg] [--pipeline NAME]...\n"
     "                        print the pipeline graph (svg needs Graphviz's dot)\n"
     "  pipelines FILE        list the pipelines of FILE with their admin addresses\n"
+    "  top [FILE] [--admin ADDR]... [--sort rate|errors|latency] [--once]\n"
+    "                        live metrics of every component of running processes\n"
     "  stages [KIND] [--markdown]\n"
     "                        list stage kinds, or one kind's options\n"
     "  --help, --version\n";
@@ -227,6 +230,7 @@ static int cmd_run(const struct cli *cli)
     struct uf_admin *admin = uf_admin_start(rt, admin_address(cli, g), &err);
     if (!admin || uf_runtime_start(rt, &err) != 0) {
         uf_log(UF_LOG_ERROR, NULL, "Start failed.", "err", err.msg);
+        uf_runtime_request_stop(rt); /* stop what started; nothing else will ask */
         rc = 1;
     } else {
         char port[16];
@@ -258,6 +262,8 @@ int main(int argc, char **argv)
         printf("ugcflow %s\n", UF_VERSION);
         return 0;
     }
+    if (strcmp(cmd, "top") == 0)
+        return uf_top_main(argc - 1, argv + 1);
     struct cli cli = {0};
     if (parse_args(argc - 1, argv + 1, &cli) != 0)
         return 2;

@@ -13,6 +13,7 @@ extern const struct uf_kind uf_transform_jwt_auth, uf_transform_validate;
 extern const struct uf_kind uf_sink_stdout, uf_sink_null;
 extern const struct uf_kind uf_sink_postgres, uf_sink_http_forward;
 extern const struct uf_kind uf_transform_enrich, uf_transform_view_detector;
+extern const struct uf_kind uf_transform_split;
 extern const struct uf_kind uf_sink_kafka, uf_sink_watch_progress;
 extern const struct uf_kind uf_sink_clickhouse;
 
@@ -30,6 +31,7 @@ const struct uf_kind *const uf_kinds[] = {
     &uf_transform_validate,
     &uf_transform_enrich,
     &uf_transform_view_detector,
+    &uf_transform_split,
     /* sinks */
     &uf_sink_stdout,
     &uf_sink_null,

@@ -269,7 +269,7 @@ bool uf_runtime_is_ready(const struct uf_runtime *rt)
 int64_t uf_stage_deadline_ms(const struct uf_stage *st)
 {
     if (!uf_stage_is_stopping(st))
-        return INT64_MAX / 4;
+        return 24LL * 3600 * 1000; /* a day: large, yet safe to scale to micro- or nanoseconds */
     return (atomic_load(&st->rt->deadline_us) - uf_now_us()) / 1000;
 }
 

@@ -83,7 +83,8 @@ int uf_emit_port(struct uf_stage *st, int port, struct uf_event *ev);
 void uf_stage_source_done(struct uf_stage *st);
 /* True once shutdown began: sources stop emitting, loops wind down. */
 bool uf_stage_is_stopping(const struct uf_stage *st);
-/* Milliseconds left before the shutdown deadline (a large number while running). */
+/* Milliseconds left before the shutdown deadline (a day while running, so callers may scale
+ * it to nanoseconds without overflow). */
 int64_t uf_stage_deadline_ms(const struct uf_stage *st);
 
 /* Sinks that finish events asynchronously record a batch's size and flush time themselves. */

@@ -280,6 +280,7 @@ static int wp_connect(struct wp_ctx *c, struct uf_err *err)
     free(c->qtable);
     c->qtable = uf_xasprintf("%s.%s", qs, qt);
     char *ddl = uf_xasprintf(
+        "SET client_min_messages TO warning;"
         "CREATE TABLE IF NOT EXISTS %s (user_id uuid NOT NULL, movie_id uuid NOT NULL,"
         " position_s double precision NOT NULL DEFAULT 0, duration_s double precision,"
         " completed boolean NOT NULL DEFAULT false,"

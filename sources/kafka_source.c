@@ -57,6 +57,19 @@ struct part {
     struct part *next;
 };
 
+/* Slots waiting to be parsed and emitted by the parse threads: JSON parsing is most of a
+ * message's cost, so it runs beside the consumer thread (events of one partition may then
+ * reach the sink out of order, which the tables do not mind). */
+#define WORK_CAP 8192
+
+struct work {
+    struct slot *v[WORK_CAP];
+    size_t head, n;
+    bool closed;
+    pthread_mutex_t mu;
+    pthread_cond_t nonempty, nonfull;
+};
+
 struct ks_ctx {
     char *brokers, *group, *dlq_topic, *dlq_file, *id_field;
     json_t *topics, *props;
@@ -74,6 +87,10 @@ struct ks_ctx {
     pthread_cond_t cond;     /* signalled by completions and by the thread's state changes */
     atomic_bool stopping, quit, stopped_emitting;
     int64_t last_commit_us;
+    int64_t threads;
+    struct work wq;          /* consumer thread -> parse threads, when threads > 1 */
+    pthread_t *parsers;
+    size_t nparsers;
 };
 
 static const char *const starts[] = { "earliest", "latest", NULL };
@@ -111,6 +128,9 @@ static const struct uf_option ks_options[] = {
     { .name = "revoke_timeout", .type = UF_OPT_DURATION, .def = "10s", .min = 0,
       .max = 600000, .desc = "How long a revoke waits for in-flight messages before committing",
       .offset = offsetof(struct ks_ctx, revoke_timeout_ms) },
+    { .name = "threads", .type = UF_OPT_INT, .def = "2", .min = 1, .max = 16,
+      .desc = "Threads that parse messages and emit events (1: the consumer thread itself)",
+      .offset = offsetof(struct ks_ctx, threads) },
     { .name = "librdkafka", .type = UF_OPT_MAP,
       .desc = "Extra librdkafka consumer properties (e.g. fetch.max.bytes)",
       .offset = offsetof(struct ks_ctx, props) },
@@ -478,6 +498,7 @@ static int open_dead_letter(struct ks_ctx *ks, struct uf_err *err)
 }
 
 static void *consume_main(void *arg);
+static void *parse_main(void *arg);
 
 static int ks_start(struct uf_stage *st, void *ctx, struct uf_err *err)
 {
@@ -496,6 +517,16 @@ static int ks_start(struct uf_stage *st, void *ctx, struct uf_err *err)
     rd_kafka_topic_partition_list_destroy(l);
     if (e)
         return uf_err_set(err, UF_EIO, "subscribe: %s", rd_kafka_err2str(e));
+    if (ks->threads > 1) {
+        pthread_mutex_init(&ks->wq.mu, NULL);
+        pthread_cond_init(&ks->wq.nonempty, NULL);
+        pthread_cond_init(&ks->wq.nonfull, NULL);
+        ks->parsers = uf_xcalloc((size_t)ks->threads, sizeof(pthread_t));
+        for (; ks->nparsers < (size_t)ks->threads; ks->nparsers++) {
+            if (pthread_create(&ks->parsers[ks->nparsers], NULL, parse_main, ks) != 0)
+                return uf_err_set(err, UF_EIO, "cannot start a parse thread");
+        }
+    }
     if (pthread_create(&ks->thread, NULL, consume_main, ks) != 0)
         return uf_err_set(err, UF_EIO, "cannot start the consumer thread");
     ks->thread_started = true;
@@ -545,6 +576,74 @@ static bool wait_room(struct ks_ctx *ks, struct part *p)
     return true;
 }
 
+/* Parses the slot's message and emits its event (any thread); while stopping, the message is
+ * left unwritten instead, so it is read again after a restart. */
+static void parse_emit(struct ks_ctx *ks, struct slot *s)
+{
+    if (atomic_load(&ks->stopping)) {
+        atomic_store_explicit(&s->state, SLOT_UNWRITTEN, memory_order_release);
+        return;
+    }
+    json_t *body;
+    uint8_t id[16];
+    char *why = check_message(ks, s->msg, &body, id);
+    if (why) {
+        s->reason = why;
+        atomic_store_explicit(&s->state, SLOT_DEAD, memory_order_release);
+        return;
+    }
+    struct uf_event *ev = uf_event_new(body);
+    if (*ks->id_field)
+        memcpy(ev->id, id, 16);
+    struct uf_completion *c = uf_completion_new(on_done, s);
+    uf_completion_attach(c, ev);
+    uf_completion_release(c);
+    uf_emit(ks->st, ev);
+}
+
+/* Hands a slot to the parse threads, waiting for room in the queue. */
+static void push_work(struct ks_ctx *ks, struct slot *s)
+{
+    struct work *w = &ks->wq;
+    pthread_mutex_lock(&w->mu);
+    while (w->n == WORK_CAP && !atomic_load(&ks->stopping)) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_sec += 1;
+        pthread_cond_timedwait(&w->nonfull, &w->mu, &ts);
+    }
+    if (w->n == WORK_CAP) { /* stopping: no parse thread will take it */
+        atomic_store_explicit(&s->state, SLOT_UNWRITTEN, memory_order_release);
+    } else {
+        w->v[(w->head + w->n++) % WORK_CAP] = s;
+        pthread_cond_signal(&w->nonempty);
+    }
+    pthread_mutex_unlock(&w->mu);
+}
+
+static void *parse_main(void *arg)
+{
+    struct ks_ctx *ks = arg;
+    struct work *w = &ks->wq;
+    struct slot *batch[128];
+    for (;;) {
+        pthread_mutex_lock(&w->mu);
+        while (w->n == 0 && !w->closed)
+            pthread_cond_wait(&w->nonempty, &w->mu);
+        size_t k = 0;
+        for (; k < 128 && w->n > 0; k++, w->n--) {
+            batch[k] = w->v[w->head];
+            w->head = (w->head + 1) % WORK_CAP;
+        }
+        pthread_cond_broadcast(&w->nonfull);
+        pthread_mutex_unlock(&w->mu);
+        if (k == 0)
+            return NULL; /* closed and drained */
+        for (size_t i = 0; i < k; i++)
+            parse_emit(ks, batch[i]);
+    }
+}
+
 static void handle_message(struct ks_ctx *ks, rd_kafka_message_t *m)
 {
     struct part *p = find_part(ks, rd_kafka_topic_name(m->rkt), m->partition, false);
@@ -556,23 +655,12 @@ static void handle_message(struct ks_ctx *ks, rd_kafka_message_t *m)
     s->msg = m;
     s->ks = ks;
     s->reason = NULL;
-    p->count++;
-    json_t *body;
-    uint8_t id[16];
-    char *why = check_message(ks, m, &body, id);
-    if (why) {
-        s->reason = why;
-        atomic_store_explicit(&s->state, SLOT_DEAD, memory_order_release);
-        return;
-    }
     atomic_store_explicit(&s->state, SLOT_PENDING, memory_order_relaxed);
-    struct uf_event *ev = uf_event_new(body);
-    if (*ks->id_field)
-        memcpy(ev->id, id, 16);
-    struct uf_completion *c = uf_completion_new(on_done, s);
-    uf_completion_attach(c, ev);
-    uf_completion_release(c);
-    uf_emit(ks->st, ev);
+    p->count++;
+    if (ks->nparsers > 0)
+        push_work(ks, s);
+    else
+        parse_emit(ks, s);
 }
 
 static void pause_all(struct ks_ctx *ks)
@@ -616,6 +704,21 @@ static void *consume_main(void *arg)
 
 /* ---- stop and destroy ---- */
 
+/* Closes the work queue and joins the parse threads (they drain it, leaving what they did not
+ * emit unwritten). Called once the consumer thread stopped handing out work. */
+static void stop_parsers(struct ks_ctx *ks)
+{
+    if (ks->nparsers == 0)
+        return;
+    pthread_mutex_lock(&ks->wq.mu);
+    ks->wq.closed = true;
+    pthread_cond_broadcast(&ks->wq.nonempty);
+    pthread_mutex_unlock(&ks->wq.mu);
+    for (size_t i = 0; i < ks->nparsers; i++)
+        pthread_join(ks->parsers[i], NULL);
+    ks->nparsers = 0;
+}
+
 static void ks_stop(struct uf_stage *st, void *ctx)
 {
     struct ks_ctx *ks = ctx;
@@ -629,15 +732,23 @@ static void ks_stop(struct uf_stage *st, void *ctx)
     while (!atomic_load(&ks->stopped_emitting))
         pthread_cond_wait(&ks->cond, &ks->lock);
     pthread_mutex_unlock(&ks->lock);
+    stop_parsers(ks);
 }
 
 static void ks_destroy(void *ctx)
 {
     struct ks_ctx *ks = ctx;
+    atomic_store(&ks->stopping, true);
     if (ks->thread_started) {
-        atomic_store(&ks->stopping, true);
         atomic_store(&ks->quit, true);
         pthread_join(ks->thread, NULL);
+    }
+    stop_parsers(ks);
+    if (ks->parsers) {
+        pthread_mutex_destroy(&ks->wq.mu);
+        pthread_cond_destroy(&ks->wq.nonempty);
+        pthread_cond_destroy(&ks->wq.nonfull);
+        free(ks->parsers);
     }
     if (ks->rk) {
         rd_kafka_consumer_close(ks->rk); /* revoke: commits what is done */

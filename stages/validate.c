@@ -8,8 +8,13 @@
  * and status. A string rule is shorthand for {type: <it>, required: true}.
  * The first failing check finishes the event with 422 (or the rule's status) and the body
  * {"error":{"code":"invalid_field","message":"body.text: must be 1..5000 characters",
- * "field":"text","index":N}}, where index is the item of a split request (meta.index). It does
- * not authorise or look anything up. Rules are read-only after init; process() is thread-safe. */
+ * "field":"text","index":N}}, where index is the item of a split request (meta.index).
+ * With `items` (a dotted path, `body` for the http source's batch routes), an event whose body
+ * holds an array there is checked item by item: rule paths are relative to each item, the rule
+ * set is chosen per item (with `match: type`, by the item's type), and the first invalid item
+ * rejects the whole event ("events[3].type: ...", index 3), so nothing of the batch goes on.
+ * It does not authorise or look anything up. Rules are read-only after init; process() is
+ * thread-safe. */
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -17,6 +22,7 @@
 #include <string.h>
 
 #include "event.h"
+#include "jsonpath.h"
 #include "mem.h"
 #include "stage.h"
 #include "uuid.h"
@@ -52,6 +58,7 @@ struct vset {
 
 struct validate_ctx {
     json_t *rules_opt;
+    char *items;
     int match, unmatched;
     int64_t status;
 
@@ -66,6 +73,10 @@ static const struct uf_option validate_options[] = {
     { .name = "rules", .type = UF_OPT_MAP, .flags = UF_OPT_REQUIRED,
       .desc = "Rule sets: name to {field path: checks} (see docs/http.md)",
       .offset = offsetof(struct validate_ctx, rules_opt) },
+    { .name = "items", .type = UF_OPT_STR,
+      .desc = "Dotted path of an array of items (batch routes: body); when an event has one, "
+              "the rules apply to each item and one invalid item rejects the whole event",
+      .offset = offsetof(struct validate_ctx, items) },
     { .name = "match", .type = UF_OPT_ENUM, .def = "route", .values = match_values,
       .desc = "What names the rule set of an event: meta.route or the body's type",
       .offset = offsetof(struct validate_ctx, match) },
@@ -512,49 +523,115 @@ static bool check_rule(struct failure *f, json_t *body)
     return check_value(f, v);
 }
 
-static const struct vset *find_set(const struct validate_ctx *vc, struct uf_event *ev)
+/* The rule set of one body (the event's body, or an item of a batch). */
+static const struct vset *find_set(const struct validate_ctx *vc, struct uf_event *ev,
+                                   const json_t *body)
 {
-    const char *name = vc->match == 0 ? json_string_value(json_object_get(uf_event_meta(ev), "route"))
-                                      : uf_event_get_str(ev, "type");
+    const char *name = vc->match == 0
+                           ? json_string_value(json_object_get(uf_event_meta(ev), "route"))
+                           : json_string_value(json_object_get(body, "type"));
     for (size_t i = 0; name && i < vc->nsets; i++)
         if (strcmp(vc->sets[i].name, name) == 0)
             return &vc->sets[i];
     return NULL;
 }
 
-static void reject(struct uf_event *ev, const struct failure *f)
+/* Names the item a failure is in, for the message: label "events[3]" and sep "." for item 3
+ * of a batch (the route name, else the `items` path), label "item 3" and sep ": " for a
+ * split_array item (meta.index), both "" otherwise. Returns the item's index, or -1. */
+static long long locate(const struct validate_ctx *vc, struct uf_event *ev, long long item,
+                        char *label, size_t n, const char **sep)
+{
+    json_t *meta_index = json_object_get(uf_event_meta(ev), "index");
+    const char *route = json_string_value(json_object_get(uf_event_meta(ev), "route"));
+    label[0] = '\0';
+    *sep = "";
+    if (item >= 0) {
+        snprintf(label, n, "%s[%lld]", route ? route : vc->items, item);
+        *sep = ".";
+    } else if (json_is_integer(meta_index)) {
+        item = (long long)json_integer_value(meta_index);
+        snprintf(label, n, "item %lld", item);
+        *sep = ": ";
+    }
+    return item;
+}
+
+/* Finishes ev with status and {"error":{code,message[,field][,index]}}. */
+static void fail_with(struct uf_event *ev, int status, const char *code, const char *msg,
+                      const char *field, long long index)
+{
+    json_t *body = json_pack("{s:{s:s,s:s}}", "error", "code", code, "message", msg);
+    json_t *e = json_object_get(body, "error");
+    if (field)
+        json_object_set_new(e, "field", json_string(field));
+    if (index >= 0)
+        json_object_set_new(e, "index", json_integer(index));
+    uf_event_reply(ev, status, body);
+    uf_event_fail(ev, status, code, msg);
+}
+
+static void reject(const struct validate_ctx *vc, struct uf_event *ev, const struct failure *f,
+                   long long item)
 {
     const struct vrule *r = f->rule;
-    json_t *index = json_object_get(uf_event_meta(ev), "index");
-    char where[48] = "", field[256];
-    if (json_is_integer(index))
-        snprintf(where, sizeof(where), "item %lld: ", (long long)json_integer_value(index));
+    char label[192], field[256];
+    const char *sep;
+    long long index = locate(vc, ev, item, label, sizeof(label), &sep);
     snprintf(field, sizeof(field), "%s%s%s", r->field, f->key ? "." : "", f->key ? f->key : "");
-    char *msg = uf_xasprintf("%s%s%s%s: %s", where, r->path, f->key ? "." : "",
+    char *msg = uf_xasprintf("%s%s%s%s%s: %s", label, sep, r->path, f->key ? "." : "",
                              f->key ? f->key : "", f->why);
-    json_t *body = json_pack("{s:{s:s,s:s,s:s}}", "error", "code", "invalid_field", "message", msg,
-                             "field", field);
-    if (json_is_integer(index))
-        json_object_set(json_object_get(body, "error"), "index", index);
-    uf_event_reply(ev, r->status, body);
-    uf_event_fail(ev, r->status, "invalid_field", msg);
+    fail_with(ev, r->status, "invalid_field", msg, field, index);
     free(msg);
+}
+
+/* Checks body (the event's, or item `item` of its batch, -1 otherwise) against its rule set.
+ * Returns false when it failed, after finishing ev with the failure. */
+static bool check_body(const struct validate_ctx *vc, struct uf_event *ev, json_t *body,
+                       long long item)
+{
+    const struct vset *set = find_set(vc, ev, body);
+    if (!set && vc->unmatched == 1) {
+        char label[192];
+        const char *sep;
+        long long index = locate(vc, ev, item, label, sizeof(label), &sep);
+        char *msg = uf_xasprintf("%s%sno validation rules for this event", label,
+                                 index >= 0 ? ": " : "");
+        fail_with(ev, (int)vc->status, "invalid_event", msg, NULL, index);
+        free(msg);
+        return false;
+    }
+    for (size_t i = 0; set && i < set->n; i++) {
+        struct failure f = { .rule = &set->rules[i] };
+        if (!check_rule(&f, body)) {
+            reject(vc, ev, &f, item);
+            return false;
+        }
+    }
+    return true;
 }
 
 static void validate_process(struct uf_stage *st, void *ctx, struct uf_event *ev)
 {
     struct validate_ctx *vc = ctx;
-    const struct vset *set = find_set(vc, ev);
-    if (!set && vc->unmatched == 1) {
-        uf_event_fail(ev, (int)vc->status, "invalid_event", "no validation rules for this event");
+    json_t *items = vc->items ? uf_json_get_path(ev->body, vc->items) : NULL;
+    if (!json_is_array(items)) {
+        if (check_body(vc, ev, ev->body, -1))
+            uf_emit(st, ev);
         return;
     }
-    for (size_t i = 0; set && i < set->n; i++) {
-        struct failure f = { .rule = &set->rules[i] };
-        if (!check_rule(&f, ev->body)) {
-            reject(ev, &f);
+    /* Every item is checked before anything goes on: one invalid item rejects the batch. */
+    size_t i;
+    json_t *item;
+    json_array_foreach(items, i, item) {
+        if (!json_is_object(item)) {
+            char *msg = uf_xasprintf("item %zu is not a JSON object", i);
+            fail_with(ev, 400, "malformed_json", msg, NULL, (long long)i);
+            free(msg);
             return;
         }
+        if (!check_body(vc, ev, item, (long long)i))
+            return;
     }
     uf_emit(st, ev);
 }

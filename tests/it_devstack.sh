@@ -57,23 +57,28 @@ pg_roundtrip()
         [ "$(pg "select body from $TABLE where id = 1")" = "hello $SUFFIX" ]
 }
 
-echo "== PostgreSQL at $UGCFLOW_PG_DSN (password hidden in logs: ${UGCFLOW_PG_DSN//:ugcflow@/:***@})"
+echo "== PostgreSQL at $(sed -E 's#(//[^:/@]*:)[^@]*@#\1***@#' <<<"$UGCFLOW_PG_DSN")"
 check "postgres: create table $TABLE, insert a row, read it back" pg_roundtrip
 
 # ---- Kafka ---------------------------------------------------------------------------------
 
+# produce KEY...: one message per key; the values are long and repetitive so that librdkafka
+# really compresses the batch (it sends a batch uncompressed when zstd would not shrink it).
 produce()
 {
-    printf '%s\n' "$@" | "${KCAT[@]}" -P -t "$TOPIC" -K : -X enable.idempotence=true \
-        -X compression.codec=zstd -X acks=all
+    local pad k
+    pad=$(printf 'ugcflow-%.0s' $(seq 40))
+    for k in "$@"; do printf '%s:%s\n' "$k" "$pad"; done |
+        "${KCAT[@]}" -P -t "$TOPIC" -K : -X enable.idempotence=true -X compression.codec=zstd \
+            -X acks=all -X linger.ms=20
 }
 
 # consume_group: consume through group $GROUP until EOF on every partition; offsets are
-# committed when kcat closes the consumer. Prints the values read.
+# committed when kcat closes the consumer. Prints the keys read.
 consume_group()
 {
     "${KCAT[@]}" -G "$GROUP" -X auto.offset.reset=earliest -X enable.auto.commit=true \
-        -e -q -f '%s\n' "$TOPIC" 2>/dev/null
+        -e -q -f '%k\n' "$TOPIC" 2>/dev/null
 }
 
 topic_ready()
@@ -117,10 +122,10 @@ check "kafka: create topic $TOPIC (2 partitions) with the broker's admin CLI" \
     "$ROOT/script/dev-stack" kafka-topics --create --topic "$TOPIC" --partitions 2 \
     --replication-factor 1
 check "kafka: metadata lists the broker and the new topic" topic_ready
-check "kafka: idempotent zstd produce of 3 messages" produce "a:one-$SUFFIX" "b:two-$SUFFIX" \
-    "c:three-$SUFFIX"
+check "kafka: idempotent zstd produce of 3 messages" produce "one-$SUFFIX" "two-$SUFFIX" \
+    "three-$SUFFIX"
 check "kafka: group $GROUP consumes the 3 messages and commits" kafka_first_read
-check "kafka: produce a 4th message" produce "d:four-$SUFFIX"
+check "kafka: produce a 4th message" produce "four-$SUFFIX"
 check "kafka: the group resumes at its committed offsets (reads only the 4th)" kafka_second_read
 check "kafka: the group has nothing new to read" kafka_nothing_new
 check "kafka: committed offsets add up to 4 (admin CLI)" kafka_committed

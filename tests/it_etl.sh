@@ -10,11 +10,14 @@ set -euo pipefail
 : "${UGCFLOW_BIN:?UGCFLOW_BIN must name the ugcflow binary}"
 : "${UGCFLOW_SOURCE_DIR:?UGCFLOW_SOURCE_DIR must name the source tree}"
 SRC=$UGCFLOW_SOURCE_DIR
-. "$SRC/script/lib/devstack-env.sh"
+: "${UGCFLOW_KAFKA_BROKERS:?set by script/test (eval "$(script/dev-stack env)")}"
+: "${UGCFLOW_CH_URL:?set by script/test (eval "$(script/dev-stack env)")}"
+DEVSTACK=${UGCFLOW_DEVSTACK:-$SRC/script/dev-stack}
+[ -x "$DEVSTACK" ] || { echo "it_etl: FAIL: no dev-stack script at $DEVSTACK" >&2; exit 1; }
 BUILD=$(dirname "$UGCFLOW_BIN")
 CH=$UGCFLOW_CH_URL
-N1=${IT_ETL_N1:-100000}
-N2=${IT_ETL_N2:-100000}
+N1=${IT_ETL_N1:-300000}
+N2=${IT_ETL_N2:-500000}
 BAD=20
 RUN=$$-$(date +%s)
 export UGCFLOW_ETL_VIEWS_TOPIC=it-etl-$RUN UGCFLOW_ETL_VIEWS_GROUP=it-etl-$RUN
@@ -27,7 +30,7 @@ fail() { echo "it_etl: FAIL: $*" >&2; tail -20 "$LOG" >&2; exit 1; }
 q() { curl -sfS "$CH/" --data-binary "$1"; }
 cleanup() {
     [ -n "$ETL" ] && kill -9 "$ETL" 2>/dev/null || true
-    "$SRC/script/dev-stack" up clickhouse >/dev/null 2>&1 || true
+    "$DEVSTACK" up clickhouse >/dev/null 2>&1 || true
     q "DROP DATABASE IF EXISTS $UGCFLOW_CH_DATABASE" >/dev/null 2>&1 || true
 }
 trap cleanup EXIT
@@ -67,12 +70,16 @@ start_etl
 wait_rows "$N1" 180
 check_exact "$N1" "after SIGKILL and restart"
 
-# 2. ClickHouse down for 30 s mid-stream: retries, then catches up.
-"$BUILD/etl_produce" "$UGCFLOW_KAFKA_BROKERS" "$UGCFLOW_ETL_VIEWS_TOPIC" "$N2" >/dev/null ||
-    fail "produce"
-"$SRC/script/dev-stack" down clickhouse >/dev/null
+# 2. ClickHouse down for 30 s mid-stream: the first half of N2 is flowing when it stops, the
+# second half arrives during the outage; the sink retries, then catches up.
+"$BUILD/etl_produce" "$UGCFLOW_KAFKA_BROKERS" "$UGCFLOW_ETL_VIEWS_TOPIC" $((N2 / 2)) \
+    >/dev/null || fail "produce"
+wait_rows $((N1 + 1)) 120
+"$DEVSTACK" down clickhouse >/dev/null
+"$BUILD/etl_produce" "$UGCFLOW_KAFKA_BROKERS" "$UGCFLOW_ETL_VIEWS_TOPIC" $((N2 - N2 / 2)) \
+    >/dev/null || fail "produce"
 sleep 30 # the outage itself is the scenario
-"$SRC/script/dev-stack" up clickhouse >/dev/null
+"$DEVSTACK" up clickhouse >/dev/null
 wait_rows $((N1 + N2)) 240
 grep -q 'msg="Insert failed, retrying."' "$LOG" || fail "no retry was logged during the outage"
 kill -INT "$ETL"; wait "$ETL" || fail "the ETL did not stop cleanly"

@@ -83,3 +83,13 @@ fi
 
 node "$SRC/tests/browser/viz_page.js" "http://127.0.0.1:$port" "$SHOT"
 echo "it_viz: screenshot at $SHOT"
+
+# The terminal view of the same process: every component with a non-zero rate.
+screen=$("$BIN" top --admin "127.0.0.1:$port" --sort rate --once)
+echo "$screen"
+for c in watch/page_views watch/likes watch/tag watch/by_type watch/views watch/events \
+         heartbeat/ticks heartbeat/sink; do
+  echo "$screen" | grep -Eq "^$c +[a-z_]+ +[-0-9.k]+ +[1-9][0-9.k]* " \
+    || { echo "it_viz: FAIL top shows no throughput for $c" >&2; exit 1; }
+done
+echo "it_viz: top lists every component"

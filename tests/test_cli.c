@@ -103,6 +103,18 @@ static void test_run_finite(void **state)
     assert_non_null(strstr(out, "msg=Stopped."));
 }
 
+static void test_run_bad_admin_address(void **state)
+{
+    /* The admin listener cannot start: the process stops what it started and exits 1. */
+    const char *f = write_file("taken.yaml", "pipelines:\n  p:\n    components:\n"
+                                             "      g: {kind: generate, rate: 10}\n"
+                                             "      n: {kind: null, inputs: [g]}\n");
+    char args[512];
+    snprintf(args, sizeof args, "run %s --admin 999.0.0.1:80", f);
+    assert_int_equal(ugcflow(args), 1);
+    assert_non_null(strstr(out, "msg=\"Start failed.\""));
+}
+
 static void test_run_sigterm(void **state)
 {
     const char *f = write_file("endless.yaml", "pipelines:\n  p:\n    components:\n"
@@ -129,6 +141,7 @@ int main(void)
         cmocka_unit_test(test_graph_formats),
         cmocka_unit_test(test_stages_and_pipelines),
         cmocka_unit_test(test_run_finite),
+        cmocka_unit_test(test_run_bad_admin_address),
         cmocka_unit_test(test_run_sigterm),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -254,6 +254,11 @@ static void test_classify(void **state)
     assert_int_equal(ch_classify(false, 503, "Service Unavailable", &code), CH_RETRYABLE);
     assert_int_equal(code, 0);
     assert_int_equal(ch_classify(false, 404, "not found", &code), CH_PERMANENT);
+    /* A missing table or a refused login is for an operator: the rows wait, not dead-letter. */
+    assert_int_equal(ch_classify(false, 404, "Code: 60, Table ugcflow.x doesn't exist", &code),
+                     CH_RETRYABLE);
+    assert_int_equal(ch_classify(false, 500, "Code: 516, Authentication failed", &code),
+                     CH_RETRYABLE);
 }
 
 int main(void)

@@ -358,8 +358,17 @@ static void test_restart_replays_the_spool(void **state)
     rd_kafka_mock_broker_set_up(f->mc, -1);
     start(f, "        topic: ugc.events\n");
     wait_metric(f, "spool_records", 0);
-    assert_int_equal(metric(f, "spool_replayed_events_total"), 25);
-    check_delivered(f, 25);
+    /* A segment whose replay failed half-way is replayed again: at least once, not exactly. */
+    assert_true(metric(f, "spool_replayed_events_total") >= 25);
+    char *values[100], *keys[100];
+    int seen[25] = { 0 };
+    int got = consume_until(f, "ugc.events", 100, values, keys, seen, 25);
+    for (int i = 0; i < got; i++) {
+        free(values[i]);
+        free(keys[i]);
+    }
+    for (int i = 0; i < 25; i++)
+        assert_true(seen[i] >= 1);
 }
 
 static void test_option_errors(void **state)

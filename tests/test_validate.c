@@ -18,6 +18,7 @@
 #include "log.h"
 
 static const char *rules =
+    "        items: body\n"
     "        rules:\n"
     "          comment_create:\n"
     "            params.movie_id: {type: uuid, required: true, status: 400}\n"
@@ -89,7 +90,7 @@ static int teardown(void **state)
 
 struct outcome {
     int status;
-    char msg[256], field[64];
+    char msg[256], field[64], code[32];
     long long index;
 };
 
@@ -115,8 +116,7 @@ static struct outcome send(const char *route, const char *body, int index)
     snprintf(o.field, sizeof(o.field), "%s", json_string_value(json_object_get(e, "field")) ?: "");
     if (json_object_get(e, "index"))
         o.index = json_integer_value(json_object_get(e, "index"));
-    if (e)
-        assert_string_equal(json_string_value(json_object_get(e, "code")), "invalid_field");
+    snprintf(o.code, sizeof(o.code), "%s", json_string_value(json_object_get(e, "code")) ?: "");
     uf_waiter_free(w);
     return o;
 }
@@ -129,6 +129,7 @@ static void expect(const char *route, const char *body, int status, const char *
         fail_msg("%s %s: status %d (%s)", route, body, o.status, o.msg);
     assert_string_equal(o.msg, msg);
     assert_string_equal(o.field, field);
+    assert_string_equal(o.code, status ? "invalid_field" : "");
 }
 
 #define MOVIE "\"params\":{\"movie_id\":\"0190a5c4-0000-7000-8000-0000000000aa\"}"
@@ -175,6 +176,7 @@ static void test_event_rules_name_the_item(void **state)
 {
     struct outcome o = send("events", "{\"type\":\"Page View\"}", 3);
     assert_int_equal(o.status, 422);
+    assert_string_equal(o.code, "invalid_field");
     assert_string_equal(o.msg, "item 3: type: must contain only [a-z0-9._-]");
     assert_string_equal(o.field, "type");
     assert_int_equal(o.index, 3);
@@ -191,6 +193,30 @@ static void test_event_rules_name_the_item(void **state)
     expect("events", "{\"type\":\"a\",\"position_s\":-1}", 422, "position_s: must be at least 0",
            "position_s");
     expect("events", "{}", 422, "type: is required", "type");
+}
+
+/* With `items`, a batch envelope is checked item by item; the first invalid item rejects the
+ * whole event, named by route and index. */
+static void test_batch_items_checked_one_by_one(void **state)
+{
+    struct outcome o = send("events",
+                            "{\"route\":\"events\",\"body\":[{\"type\":\"a\"},"
+                            "{\"type\":\"b\",\"props\":{\"x\":[1]}},{\"type\":\"C\"}]}",
+                            -1);
+    assert_int_equal(o.status, 422);
+    assert_string_equal(o.code, "invalid_field");
+    assert_string_equal(o.msg, "events[1].props.x: must be a string, number or boolean");
+    assert_string_equal(o.field, "props.x");
+    assert_int_equal(o.index, 1);
+    assert_null(seen_body);
+
+    expect("events", "{\"body\":[{\"type\":\"a\"},{\"type\":\"b\"}]}", 0, "", "");
+    assert_int_equal(json_array_size(json_object_get(seen_body, "body")), 2);
+    o = send("events", "{\"body\":[{\"type\":\"a\"},7]}", -1);
+    assert_int_equal(o.status, 400);
+    assert_string_equal(o.code, "malformed_json");
+    assert_string_equal(o.msg, "item 1 is not a JSON object");
+    assert_int_equal(o.index, 1);
 }
 
 static void test_rule_errors(void **state)
@@ -226,6 +252,7 @@ int main(void)
         cmocka_unit_test(test_comment_rules),
         cmocka_unit_test(test_query_coercion_and_default),
         cmocka_unit_test(test_event_rules_name_the_item),
+        cmocka_unit_test(test_batch_items_checked_one_by_one),
         cmocka_unit_test(test_rule_errors),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

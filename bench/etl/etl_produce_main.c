@@ -82,7 +82,7 @@ static int make_event(char *buf, size_t size, uint64_t i, bool views)
     snprintf(at + k, sizeof(at) - k, ".%06ldZ", (long)(us % 1000000));
     if (!views)
         return snprintf(buf, size,
-                        "{\"event_id\":\"%s\",\"type\":\"movie.like\",\"received_at\":"
+                        "{\"event_id\":\"%s\",\"type\":\"ugc.like\",\"received_at\":"
                         "\"%s\",\"ts\":null,\"user_id\":\"%s\",\"movie_id\":\"%s\","
                         "\"props\":{\"value\":1},\"ip\":\"10.0.0.0\",\"user_agent\":\"bench\"}",
                         id, at, user, movie);

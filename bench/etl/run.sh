@@ -9,7 +9,7 @@
 # integration tests. Build first: cmake --build build.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-. "$ROOT/script/lib/devstack-env.sh"
+: "${UGCFLOW_KAFKA_BROKERS:=127.0.0.1:19092}" "${UGCFLOW_CH_URL:=http://127.0.0.1:18123}"
 N=${1:-1000000}
 FORMAT=${2:-rowbinary}
 COMP=${3:-zstd}

@@ -45,11 +45,19 @@ struct ch_http {
     int running;
 };
 
-/* Retryable server codes: the server or the network is in a passing state; the very same
- * batch is expected to succeed later. Everything else that carries a code is about the data or
- * the statement, which a resend would not change. */
+/* Retryable server codes: the server or the network is in a passing state, or the target is
+ * missing or refuses us (an operator must act; nothing is wrong with the rows, so they wait
+ * rather than go to the dead letters); the very same batch is expected to succeed later.
+ * Everything else that carries a code is about the data or the columns, which a resend would
+ * not change. */
 static const int retryable_codes[] = {
     3,   /* UNEXPECTED_END_OF_FILE: the upload was cut */
+    60,  /* UNKNOWN_TABLE */
+    81,  /* UNKNOWN_DATABASE */
+    192, /* UNKNOWN_USER */
+    193, /* WRONG_PASSWORD */
+    194, /* REQUIRED_PASSWORD */
+    516, /* AUTHENTICATION_FAILED */
     40,  /* CHECKSUM_DOESNT_MATCH: we compute it deterministically, so it is transit damage */
     159, /* TIMEOUT_EXCEEDED */
     164, /* READONLY */

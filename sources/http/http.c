@@ -40,7 +40,7 @@ static const struct uf_option http_options[] = {
       .desc = "Default largest request body; larger ones get 413",
       .offset = offsetof(struct http_ctx, max_body) },
     { .name = "max_items", .type = UF_OPT_INT, .def = "500", .min = 1, .max = 100000,
-      .desc = "Default most items in a split_array request; more get 413",
+      .desc = "Default most items in a batch or split_array request; more get 413",
       .offset = offsetof(struct http_ctx, max_items) },
     { .name = "timeout", .type = UF_OPT_DURATION, .def = "5s", .min = 1, .max = 600000,
       .desc = "Default time a request waits for its reply before it gets 504",

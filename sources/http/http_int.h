@@ -43,7 +43,7 @@ struct http_route {
     size_t literals;          /* literal segments rank routes that match the same path */
     enum http_auth auth;
     enum http_body body;
-    bool split_array, wait;
+    bool split_array, batch, wait; /* batch: one event, body.body = the items (see docs) */
     int64_t max_items, timeout_ms, max_body;
     int success_status;
     /* Requests waiting for their completion, oldest first (one timeout per route keeps the
@@ -122,6 +122,7 @@ struct http_req {
     int status;               /* the reply, once READY */
     json_t *reply;
     size_t nevents;
+    size_t nitems;            /* items of a batch or split_array request: {"accepted": n} */
     int64_t start_us, deadline_us;
     bool listed;              /* on the route's pending list (route lock) */
     struct http_req *prev, *next;

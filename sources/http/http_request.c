@@ -1,8 +1,13 @@
 /* http_request.c: one HTTP request's life in the `http` source: body, events, completion, reply.
  * A request becomes one event (body {"route","method","path","params","query","body"}) or, on
- * split_array routes, one event per array item (body = the item, route facts in meta). All its
- * events share one completion; when it runs, the status and body recorded by the stages become
- * the reply, or the route's success status with {"accepted": n} when none was recorded. A
+ * split_array routes, one event per array item (body = the item, route facts in meta). On batch
+ * routes it stays one event whose `body` is always the array of items (a single object is a
+ * batch of one), so a later stage (validate) can reject the whole request before any item is
+ * published; the `split` transform then makes one event per item. All its events share one
+ * completion; when it runs, the status and body recorded by the stages become the reply, or the
+ * route's success status with {"accepted": n} when none was recorded (n = the items of a batch
+ * or split_array request, else the events emitted: always what the client sent, however the
+ * stages later split, drop or finish the events). A
  * per-route timer answers 504 when the completion is late; the late completion is then ignored.
  * See http_int.h for the reference counting and the lock order this file relies on. */
 #include <arpa/inet.h>
@@ -115,7 +120,10 @@ static enum MHD_Result add_query(void *cls, enum MHD_ValueKind kind, const char 
 {
     struct req_facts *f = cls;
     json_t *v = json_string(value ? value : "");
-    if (!v || !json_is_string(v) || !key || !json_string(key)) {
+    json_t *k = key ? json_string(key) : NULL; /* NULL when the key is not valid UTF-8 */
+    bool key_ok = k != NULL;
+    json_decref(k);
+    if (!v || !key_ok) {
         json_decref(v);
         f->bad_utf8 = true;
         return MHD_NO;
@@ -207,19 +215,18 @@ static json_t *parse_body(struct http_req *req, enum MHD_Result *answered)
         *answered = reply_now(req, 400, e);
         return NULL;
     }
-    bool ok = json_is_object(body) || (req->route->split_array && json_is_array(body));
-    if (!ok) {
+    bool many = req->route->split_array || req->route->batch;
+    if (!json_is_object(body) && !(many && json_is_array(body))) {
         json_decref(body);
         *answered = reply_now(req, 400, http_error_body("malformed_json", "%s",
-                                                        req->route->split_array
-                                                            ? "body must be a JSON object or array"
-                                                            : "body must be a JSON object"));
+                                                        many ? "body must be a JSON object or array"
+                                                             : "body must be a JSON object"));
         return NULL;
     }
     return body;
 }
 
-/* Checks a split body's items; on failure answers and returns false. */
+/* Checks the items of a split_array or batch body; on failure answers and returns false. */
 static bool check_items(struct http_req *req, const json_t *items, enum MHD_Result *answered)
 {
     size_t n = json_array_size(items);
@@ -243,6 +250,13 @@ static bool check_items(struct http_req *req, const json_t *items, enum MHD_Resu
 /* Builds the request's events into *evs (count in req->nevents). Takes ownership of body. */
 static struct uf_event **build_events(struct http_req *req, json_t *body, const json_t *meta)
 {
+    if (req->route->batch && json_is_object(body)) {
+        json_t *arr = json_array();
+        json_array_append_new(arr, body);
+        body = arr;
+    }
+    if (req->route->batch)
+        req->nitems = json_array_size(body);
     if (!req->route->split_array) {
         json_t *env = json_pack("{s:s,s:s,s:O,s:O,s:O}", "route", req->route->name, "method",
                                 req->route->method, "path", json_object_get(meta, "path"),
@@ -267,7 +281,7 @@ static struct uf_event **build_events(struct http_req *req, json_t *body, const 
         json_object_set_new(uf_event_meta(evs[i]), "count", json_integer((json_int_t)n));
     }
     json_decref(body);
-    req->nevents = n;
+    req->nevents = req->nitems = n;
     return evs;
 }
 
@@ -412,7 +426,8 @@ enum MHD_Result http_req_dispatch(struct http_req *req)
         json_decref(f.query);
         return answered;
     }
-    if (req->route->split_array && json_is_array(body) && !check_items(req, body, &answered)) {
+    bool many = req->route->split_array || req->route->batch;
+    if (many && json_is_array(body) && !check_items(req, body, &answered)) {
         json_decref(body);
         json_decref(f.query);
         return answered;
@@ -438,8 +453,9 @@ enum MHD_Result http_req_answer(struct http_req *req)
     pthread_mutex_unlock(&req->lock);
     if (status == 0) {
         status = req->route->success_status;
+        size_t n = req->route->split_array || req->route->batch ? req->nitems : req->nevents;
         if (!body)
-            body = json_pack("{s:I}", "accepted", (json_int_t)req->nevents);
+            body = json_pack("{s:I}", "accepted", (json_int_t)n);
     } else if (status >= 400 && !body)
         body = http_error_body("error", "request failed with status %d", status);
     struct http_reply_info info = reply_info(req);

@@ -13,7 +13,7 @@
 
 static const char *const methods[] = { "GET", "POST", "PUT", "PATCH", "DELETE", "HEAD",
                                        "OPTIONS", NULL };
-static const char *const settings[] = { "name", "auth", "body", "split_array", "max_items",
+static const char *const settings[] = { "name", "auth", "body", "split_array", "batch", "max_items",
                                         "reply", "timeout", "success_status", "max_body", NULL };
 
 static bool in_list(const char *const *list, const char *s)
@@ -119,6 +119,8 @@ static int apply_setting(struct http_route *r, const char *k, const json_t *v,
         r->wait = choice == 1;
     else if (strcmp(k, "split_array") == 0)
         rc = parse_setting(v, UF_OPT_BOOL, 0, 0, &r->split_array, err);
+    else if (strcmp(k, "batch") == 0)
+        rc = parse_setting(v, UF_OPT_BOOL, 0, 0, &r->batch, err);
     else if (strcmp(k, "max_items") == 0)
         rc = parse_setting(v, UF_OPT_INT, 1, 100000, &r->max_items, err);
     else if (strcmp(k, "timeout") == 0)
@@ -161,6 +163,10 @@ static int parse_route(struct http_route *r, const char *key, const json_t *val,
     }
     if (r->split_array && r->body != HTTP_BODY_JSON)
         return uf_err_set(err, UF_EINVAL, "split_array needs body: json");
+    if (r->batch && r->body != HTTP_BODY_JSON)
+        return uf_err_set(err, UF_EINVAL, "batch needs body: json");
+    if (r->batch && r->split_array)
+        return uf_err_set(err, UF_EINVAL, "batch and split_array exclude each other");
     return 0;
 }
 

@@ -113,18 +113,22 @@ function drawNode(svg, n, p) {
   const badge = el('g', { class: 'badge', transform: `translate(${NODE_W - 2},2)` }, g);
   el('circle', { r: 10 }, badge);
   el('text', { 'text-anchor': 'middle', y: 4.5 }, badge, '!');
+  const why = el('text', { class: 'why', x: 2, y: NODE_H + 14 }, g);
   g.addEventListener('click', () => select(n.id));
-  return { g, hover, cells, extraLine, qbar, qtext, badge, node: n };
+  return { g, hover, cells, extraLine, qbar, qtext, badge, why, node: n };
 }
 
 function extraText(n, r) {
   if (n.role === 'sink')
     return [['batch', fmtNum(r.batch_avg)], ['flush', fmtUs(r.flush_avg_us)]];
   const ex = r.extra || {};
-  const lag = Object.keys(ex).filter((k) => k.startsWith('consumer_lag'));
+  const lag = Object.keys(ex).filter((k) => k.includes('consumer_lag'));
   if (lag.length) return [['lag', fmtNum(lag.reduce((s, k) => s + ex[k], 0))]];
-  const keys = Object.keys(ex).slice(0, 2);
-  if (keys.length) return keys.map((k) => [k.replace(/_total$/, ''), fmtNum(ex[k])]);
+  /* Otherwise the kind's first extra, spools first: that is what an operator watches. The
+   * panel's sparklines show them all. */
+  const rank = (k) => (k.includes('spool') ? 0 : 1);
+  const key = Object.keys(ex).sort((a, b) => rank(a) - rank(b))[0];
+  if (key) return [[key.replace(/_total$/, '/s').slice(0, 26), fmtNum(ex[key])]];
   if (n.role === 'transform') return [['dropped', fmtRate(r.dropped)]];
   return [['retries', fmtRate(r.retries)]];
 }
@@ -141,8 +145,9 @@ function updateNode(v, n) {
   v.cells.errors.setAttribute('class', 'v-errors' + (r.errors > 0 ? ' bad' : ''));
   v.cells.p99.textContent = fmtUs(r.p99_us);
   v.extraLine.textContent = '';
-  extraText(n, r).forEach(([label, val], i) => {
-    el('tspan', { class: 'label', x: 10 + i * 100 }, v.extraLine, label + ' ');
+  const parts = extraText(n, r);
+  parts.forEach(([label, val], i) => {
+    el('tspan', { class: 'label', x: parts.length > 1 ? 10 + i * 100 : 10 }, v.extraLine, label + ' ');
     el('tspan', {}, v.extraLine, val);
   });
   const cap = m.queue_capacity || 0, fill = cap ? (m.queue_depth || 0) / cap : 0;
@@ -152,6 +157,9 @@ function updateNode(v, n) {
   const trouble = n.trouble || [];
   v.g.classList.toggle('trouble', trouble.length > 0);
   v.badge.style.display = trouble.length ? '' : 'none';
+  /* The first reason under the node, cut to its width; the hover title has them all. */
+  const more = trouble.length > 1 ? ` +${trouble.length - 1}` : '', first = trouble[0] || '';
+  v.why.textContent = first.length + more.length > 36 ? first.slice(0, 35 - more.length) + '…' + more : first + more;
   v.hover.textContent = `${n.id} (${n.kind})` + (trouble.length ? '\n⚠ ' + trouble.join('\n⚠ ') : '');
 }
 

@@ -1,0 +1,98 @@
+#!/usr/bin/env bash
+# bench/stat/run.sh: the stat pipeline's benchmark (issue 5), short and bounded.
+#   bench/stat/run.sh [mock|real] [SECONDS]      (default: mock 10)
+# 1. The bound: bench/stat/bound (libmicrohttpd, epoll + thread pool + turbo, reads the body
+#    and answers 202) under the same wrk load.
+# 2. ugcflow running bench/stat/stat-bench.yaml (http -> jwt_auth -> validate -> enrich ->
+#    route -> view_detector -> kafka), against librdkafka's mock cluster (mock) or the dev
+#    stack's broker (real, replying after the broker's ack; topics created for the run).
+# wrk: 2 threads, 64 keep-alive connections, single-event POSTs of ~220-byte bodies to /events
+# and to /player, then the batch form (arrays of 100 events to /events). Reports requests/s, latency p50/p99, CPU-seconds per 100,000 events of the
+# ugcflow process (utime+stime from /proc), and checks that every 202 has a delivery report
+# behind it (acked + spooled messages >= 202 answers on the events producer).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+MODE=${1:-mock}
+SECS=${2:-10}
+BUILD=${BUILD:-build}
+CONNS=${CONNS:-64}
+TMP=$(mktemp -d /tmp/bench-stat-XXXXXX)
+PIDS=()
+cleanup() {
+    for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+    wait 2>/dev/null || true
+    if [ "$MODE" = real ]; then
+        "$BUILD/stat_topic" delete "$BROKERS" "$UGCFLOW_STAT_EVENTS_TOPIC" 2>/dev/null || true
+        "$BUILD/stat_topic" delete "$BROKERS" "$UGCFLOW_STAT_VIEWS_TOPIC" 2>/dev/null || true
+    fi
+    rm -rf "$TMP"
+}
+trap cleanup EXIT
+
+# wrk_run URL SCRIPT: runs wrk, prints "rps p50 p99 total non2xx".
+wrk_run() {
+    wrk -t2 -c"$CONNS" -d"${SECS}s" --latency -s "bench/stat/$2" "$1" >"$TMP/wrk.txt" 2>&1
+    local rps p50 p99 total non2xx
+    rps=$(awk '/^Requests\/sec:/ {print $2}' "$TMP/wrk.txt")
+    p50=$(awk '$1 == "50%" {print $2}' "$TMP/wrk.txt")
+    p99=$(awk '$1 == "99%" {print $2}' "$TMP/wrk.txt")
+    total=$(awk '/requests in/ {print $1}' "$TMP/wrk.txt")
+    non2xx=$(awk '/Non-2xx/ {print $NF}' "$TMP/wrk.txt")
+    echo "$rps $p50 $p99 $total ${non2xx:-0}"
+}
+
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+
+# ---- the bound ----
+"$BUILD/bound" 0 2 >"$TMP/bound.port" &
+PIDS+=($!)
+for _ in $(seq 50); do [ -s "$TMP/bound.port" ] && break; sleep 0.1; done
+read -r bport <"$TMP/bound.port"
+read -r b_rps b_p50 b_p99 b_total b_non <<<"$(wrk_run "http://127.0.0.1:$bport" events.lua)"
+kill "${PIDS[0]}"
+echo "bound            : $b_rps req/s  p50 $b_p50  p99 $b_p99  ($b_total requests, $b_non non-2xx)"
+
+# ---- ugcflow ----
+export UGCFLOW_SPOOL_DIR=$TMP/spool UGCFLOW_JWT_SECRET=bench-secret-bench-secret-bench-secret-1
+if [ "$MODE" = real ]; then
+    . script/lib/devstack-env.sh 2>/dev/null || true
+    BROKERS=${UGCFLOW_KAFKA_BROKERS:-127.0.0.1:19092}
+    export UGCFLOW_BENCH_MOCK_BROKERS=0 UGCFLOW_KAFKA_BROKERS=$BROKERS
+    export UGCFLOW_STAT_EVENTS_TOPIC=bench-stat-events-$$ UGCFLOW_STAT_VIEWS_TOPIC=bench-stat-views-$$
+    "$BUILD/stat_topic" create "$BROKERS" "$UGCFLOW_STAT_EVENTS_TOPIC" 4
+    "$BUILD/stat_topic" create "$BROKERS" "$UGCFLOW_STAT_VIEWS_TOPIC" 8
+else
+    export UGCFLOW_BENCH_MOCK_BROKERS=1
+fi
+"$BUILD/ugcflow" run bench/stat/stat-bench.yaml --log-level info >"$TMP/stat.log" 2>&1 &
+SPID=$!
+PIDS+=($SPID)
+for _ in $(seq 100); do grep -q 'msg=Running.' "$TMP/stat.log" && break; sleep 0.1; done
+admin=127.0.0.1:$(sed -n 's/.*msg=Running\..*admin_port=\([0-9]*\).*/\1/p' "$TMP/stat.log")
+metric() {
+    curl -sf "http://$admin/metrics" |
+        sed -n "s/^ugcflow_component_$1{[^}]*component=\"$2\"[^}]*} \([0-9.e+-]*\)$/\1/p" | head -1
+}
+port=$(metric http_listen_port api)
+hz=$(getconf CLK_TCK)
+for script in events.lua player.lua batch.lua; do
+    c0=$(cpu_ticks "$SPID")
+    read -r rps p50 p99 total non <<<"$(wrk_run "http://127.0.0.1:$port" "$script")"
+    c1=$(cpu_ticks "$SPID")
+    per=1
+    [ "$script" = batch.lua ] && per=100 && ok_events=$((ok_events + (total - non) * 100))
+    [ "$script" = events.lua ] && ok_events=$((total - non))
+    total=$((total * per))
+    cpu=$(awk -v t=$((c1 - c0)) -v hz="$hz" -v n="$total" 'BEGIN {printf "%.2f", t / hz / n * 100000}')
+    ratio=$(awk -v a="$rps" -v b="$b_rps" 'BEGIN {printf "%.2f", a / b}')
+    eps=$(awk -v r="$rps" -v p="$per" 'BEGIN {printf "%.0f", r * p}')
+    printf 'ugcflow %-8s : %s req/s = %s events/s (%sx bound)  p50 %s  p99 %s  cpu %s s/100k events  (%s events, %s non-2xx)\n' \
+        "${script%.lua}" "$rps" "$eps" "$ratio" "$p50" "$p99" "$cpu" "$total" "$non"
+done
+sleep 1 # the last acks of the run
+acked=$(metric kafka_acked_events_total to_events)
+spooled=$(metric spool_written_events_total to_events)
+echo "events producer  : $ok_events answered 202; ${acked%.*} acked by the broker, ${spooled%.*} spooled"
+[ $((${acked%.*} + ${spooled%.*})) -ge "$ok_events" ] || echo "MISMATCH: fewer delivery reports than 202s"
+kill -INT "$SPID"
+wait "$SPID" || true
