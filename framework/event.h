@@ -25,7 +25,8 @@ enum uf_outcome {
 };
 
 struct uf_event {
-    json_t *body;                   /* owned; always a JSON object */
+    json_t *body;                   /* owned; a JSON object (NULL only once a sink that keeps
+                                     * the event to finish it later has let go of its data) */
     json_t *meta;                   /* owned; NULL until uf_event_meta() creates it */
     char *user;                     /* owned; NULL for anonymous */
     const char *source;             /* borrowed: the source component's name (lives with the graph) */
