@@ -44,7 +44,7 @@ struct rec {
 struct fwd_ctx {
     char *url;
     char *spool_path;
-    int64_t batch_max, batch_bytes, buffer_bytes, spool_bytes_max;
+    int64_t post_events, post_bytes, buffer_bytes, spool_bytes_max;
     int64_t timeout_ms, retry_min_ms, retry_max_ms;
 
     struct uf_stage *st;
@@ -55,6 +55,7 @@ struct fwd_ctx {
     int spool_fd;                  /* -1 without a spool */
     int64_t spool_read, spool_end; /* the unsent part of the spool file */
     bool stopping, sender_running;
+    atomic_bool failing; /* the last POST failed: stop() spills instead of waiting */
     pthread_t sender;
     CURL *curl;
     struct curl_slist *headers;
@@ -68,21 +69,21 @@ static const struct uf_option fwd_options[] = {
      .desc = "Endpoint receiving POSTed JSON arrays, e.g. "
              "http://127.0.0.1:8081/api/v1/events",
      .offset = offsetof(struct fwd_ctx, url)},
-    {.name = "batch_events",
+    {.name = "post_events",
      .type = UF_OPT_INT,
      .def = "500",
      .min = 1,
      .max = 100000,
      .desc = "Most events in one POST",
-     .offset = offsetof(struct fwd_ctx, batch_max)},
-    {.name = "batch_bytes",
+     .offset = offsetof(struct fwd_ctx, post_events)},
+    {.name = "post_bytes",
      .type = UF_OPT_SIZE,
      .def = "512KiB",
      .min = 1024,
      .max = 64 << 20,
      .desc = "Most bytes of events in one POST; a larger event is dropped and "
              "counted",
-     .offset = offsetof(struct fwd_ctx, batch_bytes)},
+     .offset = offsetof(struct fwd_ctx, post_bytes)},
     {.name = "buffer_bytes",
      .type = UF_OPT_SIZE,
      .def = "8MiB",
@@ -137,8 +138,8 @@ static int fwd_init(struct uf_stage *st, void *ctx, struct uf_err *err)
         return uf_err_set(err, UF_EINVAL, "url: must start with http:// or https://");
     if (c->retry_min_ms > c->retry_max_ms)
         return uf_err_set(err, UF_EINVAL, "retry_min: must not exceed retry_max");
-    if (c->batch_bytes > c->buffer_bytes)
-        return uf_err_set(err, UF_EINVAL, "batch_bytes: must not exceed buffer_bytes");
+    if (c->post_bytes > c->buffer_bytes)
+        return uf_err_set(err, UF_EINVAL, "post_bytes: must not exceed buffer_bytes");
     return 0;
 }
 
@@ -170,8 +171,21 @@ static int64_t load_offset(const struct fwd_ctx *c)
     return off;
 }
 
+/* Creates the directories above path, like mkdir -p on its dirname. */
+static void make_parents(const char *path)
+{
+    char *dir = uf_xstrdup(path);
+    for (char *p = strchr(dir + 1, '/'); p; p = strchr(p + 1, '/')) {
+        *p = '\0';
+        mkdir(dir, 0755);
+        *p = '/';
+    }
+    free(dir);
+}
+
 static int open_spool(struct fwd_ctx *c, struct uf_err *err)
 {
+    make_parents(c->spool_path);
     c->spool_fd = open(c->spool_path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
     if (c->spool_fd < 0)
         return uf_err_set(err, UF_EIO, "spool_path: open %s: %s", c->spool_path, strerror(errno));
@@ -246,7 +260,7 @@ static int fwd_write(struct uf_stage *st, void *ctx, struct uf_event **evs, size
         char *text = json_dumps(evs[i]->body, JSON_COMPACT);
         size_t len = text ? strlen(text) : 0;
         pthread_mutex_lock(&c->lock);
-        bool ok = text && len + 2 <= (size_t)c->batch_bytes && accept_rec(c, text, len);
+        bool ok = text && len + 2 <= (size_t)c->post_bytes && accept_rec(c, text, len);
         pthread_cond_signal(&c->cond);
         pthread_mutex_unlock(&c->lock);
         free(text);
@@ -274,8 +288,8 @@ struct batch {
 static void batch_from_memory(struct fwd_ctx *c, struct batch *b)
 {
     uf_strbuf_puts(&b->body, "[");
-    for (struct rec *r = c->head; r && b->n < (size_t)c->batch_max; r = r->next) {
-        if (b->n && b->body.len + r->len + 2 > (size_t)c->batch_bytes)
+    for (struct rec *r = c->head; r && b->n < (size_t)c->post_events; r = r->next) {
+        if (b->n && b->body.len + r->len + 2 > (size_t)c->post_bytes)
             break;
         if (b->n)
             uf_strbuf_puts(&b->body, ",");
@@ -291,13 +305,13 @@ static void batch_from_memory(struct fwd_ctx *c, struct batch *b)
 static void batch_from_spool(struct fwd_ctx *c, struct batch *b)
 {
     size_t want = (size_t)(c->spool_end - c->spool_read);
-    if (want > (size_t)c->batch_bytes)
-        want = (size_t)c->batch_bytes;
+    if (want > (size_t)c->post_bytes)
+        want = (size_t)c->post_bytes;
     char *buf = uf_xmalloc(want + 1);
     ssize_t got = pread(c->spool_fd, buf, want, c->spool_read);
     size_t off = 0;
     uf_strbuf_puts(&b->body, "[");
-    while (got > 0 && off < (size_t)got && b->n < (size_t)c->batch_max) {
+    while (got > 0 && off < (size_t)got && b->n < (size_t)c->post_events) {
         char *nl = memchr(buf + off, '\n', (size_t)got - off);
         if (!nl)
             break;
@@ -397,6 +411,7 @@ static bool deliver(struct fwd_ctx *c, const struct batch *b)
     for (;;) {
         int64_t t0 = uf_now_us();
         long status = post(c, b, errbuf);
+        atomic_store(&c->failing, status < 200 || status >= 300);
         if (status >= 200 && status < 300) {
             atomic_fetch_add(c->m_sent, (int64_t)b->n);
             uf_stage_observe_flush(c->st, b->n, b->body.len, (uint64_t)(uf_now_us() - t0));

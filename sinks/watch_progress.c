@@ -33,6 +33,7 @@
 #include "stage.h"
 #include "strbuf.h"
 #include "uuid.h"
+#include "timefmt.h"
 
 #define BATCH_ROWS 2000 /* rows per upsert statement: keeps each under a few hundred KiB */
 
@@ -164,27 +165,6 @@ static bool map_merge(struct wp_map *m, struct wp_row *row, size_t max)
 
 /* ---- events ---- */
 
-static bool parse_ts(const char *s, int64_t *us)
-{
-    struct tm tm = { 0 };
-    const char *p = s ? strptime(s, "%Y-%m-%dT%H:%M:%S", &tm) : NULL;
-    if (!p)
-        return false;
-    int64_t frac = 0, scale = 1000000;
-    if (*p == '.')
-        for (p++; *p >= '0' && *p <= '9'; p++)
-            if (scale > 1)
-                frac += (*p - '0') * (scale /= 10);
-    int64_t off = 0;
-    int oh, om;
-    if ((*p == '+' || *p == '-') && sscanf(p + 1, "%2d:%2d", &oh, &om) == 2 && p[6] == '\0')
-        off = (*p == '+' ? 1 : -1) * (oh * 3600 + om * 60);
-    else if (!((*p == 'Z' || *p == 'z') && p[1] == '\0'))
-        return false;
-    *us = ((int64_t)timegm(&tm) - off) * 1000000 + frac;
-    return true;
-}
-
 static double num_field(const struct uf_event *ev, const char *key)
 {
     json_t *v = json_object_get(ev->body, key);
@@ -215,7 +195,7 @@ static struct wp_row *row_of(const struct uf_event *ev, const char **why)
     r->duration_s = dur >= 0 ? dur : NAN;
     r->completed = complete;
     r->updated_us = ev->received_us;
-    if (!parse_ts(uf_event_get_str(ev, "ts"), &r->event_us))
+    if (!uf_time_parse(uf_event_get_str(ev, "ts"), &r->event_us))
         r->event_us = ev->received_us;
     return r;
 }
@@ -246,15 +226,6 @@ static int wp_write(struct uf_stage *st, void *ctx, struct uf_event **evs, size_
 }
 
 /* ---- PostgreSQL ---- */
-
-static void format_time(int64_t us, char out[32])
-{
-    time_t secs = (time_t)(us / 1000000);
-    struct tm tm;
-    gmtime_r(&secs, &tm);
-    size_t n = strftime(out, 32, "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(out + n, 32 - n, ".%06ldZ", (long)(us % 1000000));
-}
 
 /* libpq's last message without its trailing newline. */
 static const char *pq_msg(PGconn *conn, char *buf, size_t size)
@@ -342,7 +313,7 @@ static int upsert(struct wp_ctx *c, struct wp_row **rows, size_t n, struct uf_er
             snprintf(buf, sizeof buf, "%.17g", rows[i]->duration_s);
         put_elem(&a[3], buf);
         put_elem(&a[4], rows[i]->completed ? "t" : "f");
-        format_time(rows[i]->updated_us, buf);
+        uf_time_format(rows[i]->updated_us, buf);
         put_elem(&a[5], buf);
     }
     const char *params[6];

@@ -22,6 +22,7 @@
 #include "log.h"
 #include "stage.h"
 #include "uuid.h"
+#include "timefmt.h"
 
 struct enrich_ctx {
     int64_t ipv4_prefix;
@@ -90,16 +91,6 @@ static bool truncate_ip(const struct enrich_ctx *c, const char *ip, char *out, s
     return inet_ntop(AF_INET6, a, out, (socklen_t)size) != NULL;
 }
 
-/* RFC 3339 in UTC with microseconds: 2026-11-29T15:31:58.123456Z. */
-static void format_time(int64_t us, char out[32])
-{
-    time_t secs = (time_t)(us / 1000000);
-    struct tm tm;
-    gmtime_r(&secs, &tm);
-    size_t n = strftime(out, 32, "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(out + n, 32 - n, ".%06ldZ", (long)(us % 1000000));
-}
-
 static void copy_meta_str(struct uf_event *ev, const char *key)
 {
     const char *v = ev->meta ? json_string_value(json_object_get(ev->meta, key)) : NULL;
@@ -115,7 +106,7 @@ static void enrich_process(struct uf_stage *st, void *ctx, struct uf_event *ev)
     char buf[UF_UUID_STR > 48 ? UF_UUID_STR : 48];
     uf_uuid_format(ev->id, buf);
     uf_event_set_str(ev, "event_id", buf);
-    format_time(ev->received_us, buf);
+    uf_time_format(ev->received_us, buf);
     uf_event_set_str(ev, "received_at", buf);
     if (ev->user)
         uf_event_set_str(ev, "user_id", ev->user);

@@ -26,6 +26,7 @@
 #include "mem.h"
 #include "stage.h"
 #include "uuid.h"
+#include "timefmt.h"
 
 enum vtype { T_ANY, T_STRING, T_INT, T_NUMBER, T_BOOL, T_UUID, T_OBJECT, T_ARRAY, T_RFC3339 };
 static const char *const type_names[] = { "any",    "string", "int",   "number", "bool",
@@ -319,35 +320,6 @@ static int64_t utf8_chars(const unsigned char *s, size_t n)
     return chars;
 }
 
-static bool two_digits(const char *s, int lo, int hi, int *out)
-{
-    if (s[0] < '0' || s[0] > '9' || s[1] < '0' || s[1] > '9')
-        return false;
-    *out = (s[0] - '0') * 10 + (s[1] - '0');
-    return *out >= lo && *out <= hi;
-}
-
-/* RFC 3339 date-time: YYYY-MM-DDTHH:MM:SS[.frac](Z|+HH:MM|-HH:MM). */
-static bool is_rfc3339(const char *s)
-{
-    static const int mdays[] = { 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
-    int y1, y2, mo, d, h, mi, sec, oh, om;
-    if (strlen(s) < 20 || !two_digits(s, 0, 99, &y1) || !two_digits(s + 2, 0, 99, &y2) ||
-        s[4] != '-' || !two_digits(s + 5, 1, 12, &mo) || s[7] != '-' ||
-        !two_digits(s + 8, 1, mdays[mo - 1], &d) || (s[10] != 'T' && s[10] != 't') ||
-        !two_digits(s + 11, 0, 23, &h) || s[13] != ':' || !two_digits(s + 14, 0, 59, &mi) ||
-        s[16] != ':' || !two_digits(s + 17, 0, 60, &sec))
-        return false;
-    const char *p = s + 19;
-    if (*p == '.' && p[1] >= '0' && p[1] <= '9')
-        for (p++; *p >= '0' && *p <= '9'; p++)
-            ;
-    if ((*p == 'Z' || *p == 'z') && p[1] == '\0')
-        return true;
-    return (*p == '+' || *p == '-') && two_digits(p + 1, 0, 23, &oh) && p[3] == ':' &&
-           two_digits(p + 4, 0, 59, &om) && p[6] == '\0';
-}
-
 struct failure {
     const struct vrule *rule;
     const char *key;  /* a key inside an object value (flat, max_value_bytes), or NULL */
@@ -387,7 +359,7 @@ static bool check_string(struct failure *f, const json_t *v)
         return fail(f, NULL, "must be valid UTF-8");
     if (r->type == T_UUID && !uf_uuid_is_valid(s))
         return fail(f, NULL, "must be a UUID");
-    if (r->type == T_RFC3339 && !is_rfc3339(s))
+    if (r->type == T_RFC3339 && !uf_time_parse(s, &(int64_t){0}))
         return fail(f, NULL, "must be an RFC 3339 timestamp");
     if (!check_range(f, chars, r->min_len, r->max_len, "characters"))
         return false;

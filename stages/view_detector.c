@@ -31,6 +31,7 @@
 #include "metrics.h"
 #include "stage.h"
 #include "uuid.h"
+#include "timefmt.h"
 
 #define STRIPES 64
 #define SWEEP_EVERY_US 1000000
@@ -235,32 +236,10 @@ static enum player_ev parse_player_ev(const char *s)
     return P_OTHER;
 }
 
-/* Parses RFC 3339 (2026-11-29T15:31:58.123Z or with a ±hh:mm offset) into UTC microseconds. */
-static bool parse_ts(const char *s, int64_t *us)
-{
-    struct tm tm = { 0 };
-    const char *p = s ? strptime(s, "%Y-%m-%dT%H:%M:%S", &tm) : NULL;
-    if (!p)
-        return false;
-    int64_t frac = 0, scale = 1000000;
-    if (*p == '.')
-        for (p++; *p >= '0' && *p <= '9'; p++)
-            if (scale > 1)
-                frac += (*p - '0') * (scale /= 10);
-    int64_t off = 0;
-    int oh, om;
-    if ((*p == '+' || *p == '-') && sscanf(p + 1, "%2d:%2d", &oh, &om) == 2 && p[6] == '\0')
-        off = (*p == '+' ? 1 : -1) * (oh * 3600 + om * 60);
-    else if (!((*p == 'Z' || *p == 'z') && p[1] == '\0'))
-        return false;
-    *us = ((int64_t)timegm(&tm) - off) * 1000000 + frac;
-    return true;
-}
-
 static int64_t event_time(const struct vd_ctx *c, const struct uf_event *ev)
 {
     int64_t us;
-    if (c->clock == 0 && parse_ts(uf_event_get_str(ev, "ts"), &us))
+    if (c->clock == 0 && uf_time_parse(uf_event_get_str(ev, "ts"), &us))
         return us;
     return ev->received_us;
 }
@@ -293,15 +272,6 @@ static bool apply(const struct vd_ctx *c, struct vd_entry *e, enum player_ev pe,
     return e->counted;
 }
 
-static void format_time(int64_t us, char out[32])
-{
-    time_t secs = (time_t)(us / 1000000);
-    struct tm tm;
-    gmtime_r(&secs, &tm);
-    size_t n = strftime(out, 32, "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(out + n, 32 - n, ".%06ldZ", (long)(us % 1000000));
-}
-
 static void copy_field(json_t *to, const struct uf_event *ev, const char *key)
 {
     json_t *v = json_object_get(ev->body, key);
@@ -318,7 +288,7 @@ static struct uf_event *make_view(const struct vd_ctx *c, const struct uf_event 
     uf_event_set_str(view, "type", c->view_type);
     uf_uuid_format(view->id, buf);
     uf_event_set_str(view, "event_id", buf);
-    format_time(view->received_us, buf);
+    uf_time_format(view->received_us, buf);
     uf_event_set_str(view, "received_at", buf);
     static const char *const keep[] = { "movie_id", "session_id", "user_id", "anonymous_id",
                                         "position_s", "duration_s", "ts" };

@@ -67,8 +67,8 @@ static void send_many(json_t **reqs, const char *const *users, const char *role,
 }
 
 /* One request: route, then JSON text for params, query and body (NULL for none). */
-static struct answer call(const char *user, const char *role, const char *route,
-                          const char *params, const char *query, const char *body)
+static struct answer call(const char *user, const char *role, const char *route, const char *params,
+                          const char *query, const char *body)
 {
     json_t *req = json_pack("{s:s}", "route", route);
     const char *names[3] = {"params", "query", "body"};
@@ -202,8 +202,9 @@ static void test_concurrent_likes_one_row(void **state)
         drop(&out[i]);
     }
     assert_int_equal(created, 1);
-    struct answer a = call(NULL, NULL, "reactions_count", "{\"movie_id\":\"0190a5c4-0000-7000-8000-"
-                                                          "0000000000bb\"}",
+    struct answer a = call(NULL, NULL, "reactions_count",
+                           "{\"movie_id\":\"0190a5c4-0000-7000-8000-"
+                           "0000000000bb\"}",
                            NULL, NULL);
     assert_int_equal(json_integer_value(json_object_get(a.body, "likes")), 1);
     drop(&a);
@@ -274,8 +275,8 @@ static void test_comments_pagination_and_rights(void **state)
     json_object_clear(seen);
     assert_int_equal(walk("comments_list", NULL, movie, ",\"sort\":\"top\"", "id", seen), 45);
     json_decref(seen);
-    struct answer a = call(NULL, NULL, "comments_list", movie, "{\"sort\":\"top\",\"limit\":\"1\"}",
-                           NULL);
+    struct answer a =
+        call(NULL, NULL, "comments_list", movie, "{\"sort\":\"top\",\"limit\":\"1\"}", NULL);
     json_t *first = json_array_get(json_object_get(a.body, "items"), 0);
     assert_string_equal(json_string_value(json_object_get(first, "id")), ids[7]);
     assert_int_equal(json_integer_value(json_object_get(first, "up")), 1);
@@ -317,17 +318,16 @@ static void test_favorites_and_history(void **state)
         "updated_at) SELECT '" USER_A "', ('0190a5c4-0000-7000-8000-' || lpad(i::text, 12, '0'))"
         "::uuid, 60 * i, 7200, i % 3 = 0, now() - i * interval '1 minute' "
         "FROM generate_series(1, 30) i");
-    a = call(USER_A, NULL, "progress_get", "{\"movie_id\":\"0190a5c4-0000-7000-8000-000000000002\"}",
-             NULL, NULL);
+    a = call(USER_A, NULL, "progress_get",
+             "{\"movie_id\":\"0190a5c4-0000-7000-8000-000000000002\"}", NULL, NULL);
     assert_int_equal(a.status, 200);
     assert_int_equal((int)json_number_value(json_object_get(a.body, "position_s")), 120);
     drop(&a);
     seen = json_object();
     assert_int_equal(walk("history_list", USER_A, NULL, "", "movie_id", seen), 30);
     json_object_clear(seen);
-    assert_int_equal(walk("history_list", USER_A, NULL, ",\"unfinished\":\"true\"", "movie_id",
-                          seen),
-                     20);
+    assert_int_equal(
+        walk("history_list", USER_A, NULL, ",\"unfinished\":\"true\"", "movie_id", seen), 20);
     json_decref(seen);
 }
 

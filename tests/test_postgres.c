@@ -19,244 +19,230 @@
 #define MOVIE "0190a5c4-0000-7000-8000-0000000000aa"
 #define COMMENT "0190a5c4-0000-7000-8000-0000000000cc"
 
-static struct uf_event *request(const char *json, const char *user,
-                                const char *role) {
-  json_error_t jerr;
-  json_t *body = json_loads(json, 0, &jerr);
-  assert_non_null(body);
-  struct uf_event *ev = uf_event_new(body);
-  if (user)
-    uf_event_set_user(ev, user);
-  if (role)
-    json_object_set_new(uf_event_meta(ev), "roles", json_pack("[s]", role));
-  return ev;
+static struct uf_event *request(const char *json, const char *user, const char *role)
+{
+    json_error_t jerr;
+    json_t *body = json_loads(json, 0, &jerr);
+    assert_non_null(body);
+    struct uf_event *ev = uf_event_new(body);
+    if (user)
+        uf_event_set_user(ev, user);
+    if (role)
+        json_object_set_new(uf_event_meta(ev), "roles", json_pack("[s]", role));
+    return ev;
 }
 
 /* Builds a call; returns the 4xx status or 0. */
-static int build(const char *json, const char *user, const char *role,
-                 struct uf_pg_call *call, struct uf_pg_reply *rep) {
-  struct uf_event *ev = request(json, user, role);
-  int rc = uf_pg_call_build(ev, call, rep);
-  uf_event_free(ev);
-  return rc == 0 ? 0 : rep->status;
+static int build(const char *json, const char *user, const char *role, struct uf_pg_call *call,
+                 struct uf_pg_reply *rep)
+{
+    struct uf_event *ev = request(json, user, role);
+    int rc = uf_pg_call_build(ev, call, rep);
+    uf_event_free(ev);
+    return rc == 0 ? 0 : rep->status;
 }
 
-static void test_like_maps_to_upsert(void **state) {
-  struct uf_pg_call call;
-  struct uf_pg_reply rep;
-  assert_int_equal(build("{\"route\":\"like\",\"params\":{\"movie_id\":\"" MOVIE
-                         "\"}}",
-                         USER, NULL, &call, &rep),
-                   0);
-  assert_string_equal(uf_pg_stmts[call.stmt].name, "ugc_react_v1");
-  assert_int_equal(call.nparams, 3);
-  assert_string_equal(call.params[0], USER);
-  assert_string_equal(call.params[1], MOVIE);
-  assert_string_equal(call.params[2], "1");
+static void test_like_maps_to_upsert(void **state)
+{
+    struct uf_pg_call call;
+    struct uf_pg_reply rep;
+    assert_int_equal(build("{\"route\":\"like\",\"params\":{\"movie_id\":\"" MOVIE "\"}}", USER,
+                           NULL, &call, &rep),
+                     0);
+    assert_string_equal(uf_pg_stmts[call.stmt].name, "ugc_react_v1");
+    assert_int_equal(call.nparams, 3);
+    assert_string_equal(call.params[0], USER);
+    assert_string_equal(call.params[1], MOVIE);
+    assert_string_equal(call.params[2], "1");
 
-  json_t *rows = json_loads(
-      "[{\"created\":true,\"changed\":true,\"updated_at\":\"t\"}]", 0, NULL);
-  uf_pg_call_answer(&call, rows, &rep);
-  assert_int_equal(rep.status, 201);
-  assert_string_equal(json_string_value(json_object_get(rep.body, "reaction")),
-                      "like");
-  assert_string_equal(json_string_value(json_object_get(rep.analytics, "type")),
-                      "ugc.like");
-  assert_string_equal(json_string_value(json_object_get(
-                          json_object_get(rep.analytics, "props"), "user_id")),
-                      USER);
-  uf_pg_reply_clear(&rep);
-  json_decref(rows);
+    json_t *rows =
+        json_loads("[{\"created\":true,\"changed\":true,\"updated_at\":\"t\"}]", 0, NULL);
+    uf_pg_call_answer(&call, rows, &rep);
+    assert_int_equal(rep.status, 201);
+    assert_string_equal(json_string_value(json_object_get(rep.body, "reaction")), "like");
+    assert_string_equal(json_string_value(json_object_get(rep.analytics, "type")), "ugc.like");
+    assert_string_equal(
+        json_string_value(json_object_get(json_object_get(rep.analytics, "props"), "user_id")),
+        USER);
+    uf_pg_reply_clear(&rep);
+    json_decref(rows);
 
-  /* Already liked: 200 and no analytics event. */
-  rows = json_loads(
-      "[{\"created\":false,\"changed\":false,\"updated_at\":\"t\"}]", 0, NULL);
-  uf_pg_call_answer(&call, rows, &rep);
-  assert_int_equal(rep.status, 200);
-  assert_null(rep.analytics);
-  uf_pg_reply_clear(&rep);
-  json_decref(rows);
-  uf_pg_call_clear(&call);
+    /* Already liked: 200 and no analytics event. */
+    rows = json_loads("[{\"created\":false,\"changed\":false,\"updated_at\":\"t\"}]", 0, NULL);
+    uf_pg_call_answer(&call, rows, &rep);
+    assert_int_equal(rep.status, 200);
+    assert_null(rep.analytics);
+    uf_pg_reply_clear(&rep);
+    json_decref(rows);
+    uf_pg_call_clear(&call);
 }
 
-static void test_bad_input_is_4xx(void **state) {
-  struct uf_pg_call call;
-  struct uf_pg_reply rep;
-  assert_int_equal(
-      build("{\"route\":\"like\",\"params\":{\"movie_id\":\"nope\"}}", USER,
-            NULL, &call, &rep),
-      400);
-  assert_string_equal(rep.code, "bad_uuid");
-  assert_string_equal(rep.msg, "movie_id: not a UUID");
+static void test_bad_input_is_4xx(void **state)
+{
+    struct uf_pg_call call;
+    struct uf_pg_reply rep;
+    assert_int_equal(
+        build("{\"route\":\"like\",\"params\":{\"movie_id\":\"nope\"}}", USER, NULL, &call, &rep),
+        400);
+    assert_string_equal(rep.code, "bad_uuid");
+    assert_string_equal(rep.msg, "movie_id: not a UUID");
 
-  assert_int_equal(build("{\"route\":\"like\",\"params\":{\"movie_id\":\"" MOVIE
-                         "\"}}",
-                         NULL, NULL, &call, &rep),
-                   401);
-  assert_int_equal(build("{\"route\":\"fly\"}", USER, NULL, &call, &rep), 404);
-  assert_string_equal(rep.msg, "no UGC operation named 'fly'");
+    assert_int_equal(build("{\"route\":\"like\",\"params\":{\"movie_id\":\"" MOVIE "\"}}", NULL,
+                           NULL, &call, &rep),
+                     401);
+    assert_int_equal(build("{\"route\":\"fly\"}", USER, NULL, &call, &rep), 404);
+    assert_string_equal(rep.msg, "no UGC operation named 'fly'");
 
-  assert_int_equal(
-      build("{\"route\":\"comments_list\",\"params\":{\"movie_id\":\"" MOVIE
-            "\"},\"query\":{\"limit\":\"101\"}}",
-            NULL, NULL, &call, &rep),
-      422);
-  assert_string_equal(rep.msg, "limit: must be an integer from 1 to 100");
-  assert_int_equal(
-      build("{\"route\":\"comments_list\",\"params\":{\"movie_id\":\"" MOVIE
-            "\"},\"query\":{\"sort\":\"old\"}}",
-            NULL, NULL, &call, &rep),
-      422);
-  assert_int_equal(
-      build("{\"route\":\"comment_create\",\"params\":{\"movie_id\":\"" MOVIE
-            "\"},\"body\":{\"text\":\"\"}}",
-            USER, NULL, &call, &rep),
-      422);
-  assert_string_equal(rep.msg, "text: must be 1 to 5000 characters");
-  assert_int_equal(build("{\"route\":\"comment_vote_put\",\"params\":{"
-                         "\"comment_id\":\"" COMMENT
-                         "\"},\"body\":{\"value\":\"sideways\"}}",
-                         USER, NULL, &call, &rep),
-                   422);
-  assert_string_equal(rep.msg, "value: must be up or down");
+    assert_int_equal(build("{\"route\":\"comments_list\",\"params\":{\"movie_id\":\"" MOVIE
+                           "\"},\"query\":{\"limit\":\"101\"}}",
+                           NULL, NULL, &call, &rep),
+                     422);
+    assert_string_equal(rep.msg, "limit: must be an integer from 1 to 100");
+    assert_int_equal(build("{\"route\":\"comments_list\",\"params\":{\"movie_id\":\"" MOVIE
+                           "\"},\"query\":{\"sort\":\"old\"}}",
+                           NULL, NULL, &call, &rep),
+                     422);
+    assert_int_equal(build("{\"route\":\"comment_create\",\"params\":{\"movie_id\":\"" MOVIE
+                           "\"},\"body\":{\"text\":\"\"}}",
+                           USER, NULL, &call, &rep),
+                     422);
+    assert_string_equal(rep.msg, "text: must be 1 to 5000 characters");
+    assert_int_equal(build("{\"route\":\"comment_vote_put\",\"params\":{"
+                           "\"comment_id\":\"" COMMENT "\"},\"body\":{\"value\":\"sideways\"}}",
+                           USER, NULL, &call, &rep),
+                     422);
+    assert_string_equal(rep.msg, "value: must be up or down");
 }
 
-static void test_comment_text_counts_characters(void **state) {
-  struct uf_pg_call call;
-  struct uf_pg_reply rep;
-  /* 5000 two-byte characters are allowed, 5001 are not. */
-  size_t n = 5001;
-  char *text = malloc(2 * n + 200);
-  char *p =
-      text +
-      sprintf(text,
-              "{\"route\":\"comment_create\",\"params\":{\"movie_id\":\"" MOVIE
-              "\"},\"body\":{\"text\":\"");
-  for (size_t i = 0; i < n; i++, p += 2)
-    memcpy(p, "\xc3\xa9", 2);
-  strcpy(p, "\"}}");
-  assert_int_equal(build(text, USER, NULL, &call, &rep), 422);
-  memmove(p - 2, p, strlen(p) + 1);
-  assert_int_equal(build(text, USER, NULL, &call, &rep), 0);
-  assert_int_equal(call.nparams, 4);
-  assert_true(uf_uuid_is_valid(call.params[0]));
-  uf_pg_call_clear(&call);
-  free(text);
+static void test_comment_text_counts_characters(void **state)
+{
+    struct uf_pg_call call;
+    struct uf_pg_reply rep;
+    /* 5000 two-byte characters are allowed, 5001 are not. */
+    size_t n = 5001;
+    char *text = malloc(2 * n + 200);
+    char *p = text + sprintf(text, "{\"route\":\"comment_create\",\"params\":{\"movie_id\":\"" MOVIE
+                                   "\"},\"body\":{\"text\":\"");
+    for (size_t i = 0; i < n; i++, p += 2)
+        memcpy(p, "\xc3\xa9", 2);
+    strcpy(p, "\"}}");
+    assert_int_equal(build(text, USER, NULL, &call, &rep), 422);
+    memmove(p - 2, p, strlen(p) + 1);
+    assert_int_equal(build(text, USER, NULL, &call, &rep), 0);
+    assert_int_equal(call.nparams, 4);
+    assert_true(uf_uuid_is_valid(call.params[0]));
+    uf_pg_call_clear(&call);
+    free(text);
 }
 
-static void test_comment_delete_rights(void **state) {
-  struct uf_pg_call call;
-  struct uf_pg_reply rep;
-  const char *req =
-      "{\"route\":\"comment_delete\",\"params\":{\"comment_id\":\"" COMMENT
-      "\"}}";
-  assert_int_equal(build(req, USER, "admin", &call, &rep), 0);
-  assert_true(call.admin);
-  assert_string_equal(call.params[2], "true");
-  uf_pg_call_clear(&call);
+static void test_comment_delete_rights(void **state)
+{
+    struct uf_pg_call call;
+    struct uf_pg_reply rep;
+    const char *req = "{\"route\":\"comment_delete\",\"params\":{\"comment_id\":\"" COMMENT "\"}}";
+    assert_int_equal(build(req, USER, "admin", &call, &rep), 0);
+    assert_true(call.admin);
+    assert_string_equal(call.params[2], "true");
+    uf_pg_call_clear(&call);
 
-  assert_int_equal(build(req, USER, NULL, &call, &rep), 0);
-  assert_string_equal(call.params[2], "false");
-  json_t *rows =
-      json_loads("[{\"movie_id\":\"" MOVIE "\",\"author\":\"someone\","
-                 "\"deleted\":false}]",
-                 0, NULL);
-  uf_pg_call_answer(&call, rows, &rep);
-  assert_int_equal(rep.status, 403);
-  json_decref(rows);
-  rows = json_array();
-  uf_pg_call_answer(&call, rows, &rep);
-  assert_int_equal(rep.status, 404);
-  json_decref(rows);
-  rows = json_loads("[{\"movie_id\":\"" MOVIE "\",\"author\":\"" USER
-                    "\",\"deleted\":true}]",
-                    0, NULL);
-  uf_pg_call_answer(&call, rows, &rep);
-  assert_int_equal(rep.status, 204);
-  assert_null(rep.body);
-  assert_string_equal(json_string_value(json_object_get(rep.analytics, "type")),
-                      "ugc.comment_deleted");
-  assert_string_equal(
-      json_string_value(json_object_get(rep.analytics, "movie_id")), MOVIE);
-  uf_pg_reply_clear(&rep);
-  json_decref(rows);
-  uf_pg_call_clear(&call);
+    assert_int_equal(build(req, USER, NULL, &call, &rep), 0);
+    assert_string_equal(call.params[2], "false");
+    json_t *rows = json_loads("[{\"movie_id\":\"" MOVIE "\",\"author\":\"someone\","
+                              "\"deleted\":false}]",
+                              0, NULL);
+    uf_pg_call_answer(&call, rows, &rep);
+    assert_int_equal(rep.status, 403);
+    json_decref(rows);
+    rows = json_array();
+    uf_pg_call_answer(&call, rows, &rep);
+    assert_int_equal(rep.status, 404);
+    json_decref(rows);
+    rows = json_loads("[{\"movie_id\":\"" MOVIE "\",\"author\":\"" USER "\",\"deleted\":true}]", 0,
+                      NULL);
+    uf_pg_call_answer(&call, rows, &rep);
+    assert_int_equal(rep.status, 204);
+    assert_null(rep.body);
+    assert_string_equal(json_string_value(json_object_get(rep.analytics, "type")),
+                        "ugc.comment_deleted");
+    assert_string_equal(json_string_value(json_object_get(rep.analytics, "movie_id")), MOVIE);
+    uf_pg_reply_clear(&rep);
+    json_decref(rows);
+    uf_pg_call_clear(&call);
 }
 
-static void test_cursor_round_trip(void **state) {
-  const char *f[3] = {"-3", "2024-05-01T10:00:00.123456Z", COMMENT};
-  char *c = uf_pg_cursor_encode("ct", f, 3);
-  assert_null(strpbrk(c, "+/=|"));
-  char buf[256];
-  const char *out[3];
-  assert_int_equal(uf_pg_cursor_decode(c, "ct", buf, sizeof buf, out, 3), 3);
-  assert_string_equal(out[0], "-3");
-  assert_string_equal(out[1], f[1]);
-  assert_string_equal(out[2], COMMENT);
-  /* A cursor of another list, or garbage, is refused. */
-  assert_int_equal(uf_pg_cursor_decode(c, "cn", buf, sizeof buf, out, 3), -1);
-  assert_int_equal(uf_pg_cursor_decode("!!!", "ct", buf, sizeof buf, out, 3),
-                   -1);
-  assert_int_equal(uf_pg_cursor_decode(c, "ct", buf, 8, out, 3), -1);
-  free(c);
+static void test_cursor_round_trip(void **state)
+{
+    const char *f[3] = {"-3", "2024-05-01T10:00:00.123456Z", COMMENT};
+    char *c = uf_pg_cursor_encode("ct", f, 3);
+    assert_null(strpbrk(c, "+/=|"));
+    char buf[256];
+    const char *out[3];
+    assert_int_equal(uf_pg_cursor_decode(c, "ct", buf, sizeof buf, out, 3), 3);
+    assert_string_equal(out[0], "-3");
+    assert_string_equal(out[1], f[1]);
+    assert_string_equal(out[2], COMMENT);
+    /* A cursor of another list, or garbage, is refused. */
+    assert_int_equal(uf_pg_cursor_decode(c, "cn", buf, sizeof buf, out, 3), -1);
+    assert_int_equal(uf_pg_cursor_decode("!!!", "ct", buf, sizeof buf, out, 3), -1);
+    assert_int_equal(uf_pg_cursor_decode(c, "ct", buf, 8, out, 3), -1);
+    free(c);
 }
 
-static void test_list_pages(void **state) {
-  struct uf_pg_call call;
-  struct uf_pg_reply rep;
-  assert_int_equal(
-      build("{\"route\":\"comments_list\",\"params\":{\"movie_id\":\"" MOVIE
-            "\"},\"query\":{\"limit\":\"2\"}}",
-            NULL, NULL, &call, &rep),
-      0);
-  assert_string_equal(call.params[3],
-                      "3"); /* one more than asked, to know about a next page */
-  assert_string_equal(call.params[1], "infinity");
-  json_t *rows = json_loads(
-      "[{\"id\":\"" COMMENT "\",\"created_at\":\"2024-05-01T10:00:02Z\"},"
-      "{\"id\":\"" COMMENT "\",\"created_at\":\"2024-05-01T10:00:01Z\"},"
-      "{\"id\":\"" COMMENT "\",\"created_at\":\"2024-05-01T10:00:00Z\"}]",
-      0, NULL);
-  uf_pg_call_answer(&call, rows, &rep);
-  assert_int_equal(rep.status, 200);
-  assert_int_equal(json_array_size(json_object_get(rep.body, "items")), 2);
-  const char *next =
-      json_string_value(json_object_get(rep.body, "next_cursor"));
-  assert_non_null(next);
-  uf_pg_call_clear(&call);
+static void test_list_pages(void **state)
+{
+    struct uf_pg_call call;
+    struct uf_pg_reply rep;
+    assert_int_equal(build("{\"route\":\"comments_list\",\"params\":{\"movie_id\":\"" MOVIE
+                           "\"},\"query\":{\"limit\":\"2\"}}",
+                           NULL, NULL, &call, &rep),
+                     0);
+    assert_string_equal(call.params[3], "3"); /* one more than asked, to know about a next page */
+    assert_string_equal(call.params[1], "infinity");
+    json_t *rows = json_loads("[{\"id\":\"" COMMENT "\",\"created_at\":\"2024-05-01T10:00:02Z\"},"
+                              "{\"id\":\"" COMMENT "\",\"created_at\":\"2024-05-01T10:00:01Z\"},"
+                              "{\"id\":\"" COMMENT "\",\"created_at\":\"2024-05-01T10:00:00Z\"}]",
+                              0, NULL);
+    uf_pg_call_answer(&call, rows, &rep);
+    assert_int_equal(rep.status, 200);
+    assert_int_equal(json_array_size(json_object_get(rep.body, "items")), 2);
+    const char *next = json_string_value(json_object_get(rep.body, "next_cursor"));
+    assert_non_null(next);
+    uf_pg_call_clear(&call);
 
-  /* The next page starts after the last item shown. */
-  char *req = NULL;
-  asprintf(&req,
-           "{\"route\":\"comments_list\",\"params\":{\"movie_id\":\"" MOVIE
-           "\"},\"query\":{\"limit\":\"2\",\"cursor\":\"%s\"}}",
-           next);
-  uf_pg_reply_clear(&rep);
-  json_decref(rows);
-  struct uf_pg_reply rep2;
-  assert_int_equal(build(req, NULL, NULL, &call, &rep2), 0);
-  assert_string_equal(call.params[1], "2024-05-01T10:00:01Z");
-  assert_string_equal(call.params[2], COMMENT);
-  uf_pg_call_clear(&call);
-  free(req);
+    /* The next page starts after the last item shown. */
+    char *req = NULL;
+    asprintf(&req,
+             "{\"route\":\"comments_list\",\"params\":{\"movie_id\":\"" MOVIE
+             "\"},\"query\":{\"limit\":\"2\",\"cursor\":\"%s\"}}",
+             next);
+    uf_pg_reply_clear(&rep);
+    json_decref(rows);
+    struct uf_pg_reply rep2;
+    assert_int_equal(build(req, NULL, NULL, &call, &rep2), 0);
+    assert_string_equal(call.params[1], "2024-05-01T10:00:01Z");
+    assert_string_equal(call.params[2], COMMENT);
+    uf_pg_call_clear(&call);
+    free(req);
 }
 
-static void test_kinds_registered(void **state) {
-  const struct uf_kind *k = uf_registry_find("postgres");
-  assert_non_null(k);
-  assert_true(k->emits);
-  assert_non_null(uf_registry_find("http_forward"));
+static void test_kinds_registered(void **state)
+{
+    const struct uf_kind *k = uf_registry_find("postgres");
+    assert_non_null(k);
+    assert_true(k->emits);
+    assert_non_null(uf_registry_find("http_forward"));
 }
 
-int main(void) {
-  const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_like_maps_to_upsert),
-      cmocka_unit_test(test_bad_input_is_4xx),
-      cmocka_unit_test(test_comment_text_counts_characters),
-      cmocka_unit_test(test_comment_delete_rights),
-      cmocka_unit_test(test_cursor_round_trip),
-      cmocka_unit_test(test_list_pages),
-      cmocka_unit_test(test_kinds_registered),
-  };
-  return cmocka_run_group_tests(tests, NULL, NULL);
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_like_maps_to_upsert),
+        cmocka_unit_test(test_bad_input_is_4xx),
+        cmocka_unit_test(test_comment_text_counts_characters),
+        cmocka_unit_test(test_comment_delete_rights),
+        cmocka_unit_test(test_cursor_round_trip),
+        cmocka_unit_test(test_list_pages),
+        cmocka_unit_test(test_kinds_registered),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
 }

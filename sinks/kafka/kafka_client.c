@@ -356,6 +356,7 @@ static void *replay_main(void *arg)
             continue;
         }
         next_us = uf_now_us() + k->replay_interval_ms * 1000;
+        uf_kafka_spool_tick(k->spool); /* the interval fsync, also without a sink worker */
         pthread_mutex_lock(&k->mode_lock);
         bool spooling = k->spooling;
         pthread_mutex_unlock(&k->mode_lock);

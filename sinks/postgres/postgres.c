@@ -27,6 +27,7 @@
 #include "postgres_migrate.h"
 #include "postgres_pool.h"
 #include "postgres_ugc.h"
+#include "timefmt.h"
 
 struct pg_ctx {
     char *dsn;
@@ -130,11 +131,7 @@ static void emit_analytics(struct pg_ctx *c, const struct uf_pg_call *call, json
     char id[UF_UUID_STR], ts[40];
     uf_uuid_format(aev->id, id);
     int64_t us = uf_wall_us();
-    time_t secs = (time_t)(us / 1000000);
-    struct tm tm;
-    gmtime_r(&secs, &tm);
-    size_t n = strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(ts + n, sizeof ts - n, ".%06lldZ", (long long)(us % 1000000));
+    uf_time_format(us, ts);
     json_object_set_new(body, "ts", json_string(ts));
     json_object_set_new(json_object_get(body, "props"), "event_id", json_string(id));
     uf_event_set_user(aev, call->user[0] ? call->user : NULL);

@@ -428,8 +428,10 @@ struct uf_pg_pool *uf_pg_pool_new(const struct uf_pg_pool_cfg *cfg, struct uf_er
 
 void uf_pg_pool_submit(struct uf_pg_pool *p, struct uf_pg_call *call)
 {
-    if (atomic_load(&p->down) && atomic_load(&p->nup) == 0)
-        return fail(p, call, 503, "store_unavailable", "the UGC store is unavailable");
+    if (atomic_load(&p->down) && atomic_load(&p->nup) == 0) {
+        fail(p, call, 503, "store_unavailable", "the UGC store is unavailable");
+        return;
+    }
     call->next = NULL;
     pthread_mutex_lock(&p->lock);
     bool ok = !p->stopping && p->pending < (size_t)p->cfg.max_pending;

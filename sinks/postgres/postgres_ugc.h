@@ -29,6 +29,26 @@ struct uf_pg_stmt {
     const char *name;
     const char *sql;
 };
+/* Indexes into uf_pg_stmts. */
+enum uf_pg_stmt_id {
+    ST_REACT,
+    ST_REACT_DEL,
+    ST_REACT_GET,
+    ST_REACT_COUNT,
+    ST_COMMENT_ADD,
+    ST_COMMENTS_NEW,
+    ST_COMMENTS_TOP,
+    ST_COMMENT_DEL,
+    ST_VOTE_PUT,
+    ST_VOTE_DEL,
+    ST_FAV_PUT,
+    ST_FAV_DEL,
+    ST_FAV_GET,
+    ST_FAVS,
+    ST_PROGRESS,
+    ST_HISTORY,
+    ST_HISTORY_UNFINISHED,
+};
 extern const struct uf_pg_stmt uf_pg_stmts[];
 extern const size_t uf_pg_nstmts;
 

@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# bench/ugc/run.sh: the UGC API under wrk with the 70/30 mix of mix.lua, against the `ugc`
+# pipeline of pipeline.yaml and the dev stack's PostgreSQL on this machine. Loads the dataset
+# at the product's scale (dataset.sql) into schema $UGC_BENCH_SCHEMA once; later runs reuse it.
+# The analytics forward points at a closed port, so its events are buffered and spooled (the
+# stat service being down must not slow the UGC API). Keep runs short: the machine is shared.
+#   bench/ugc/run.sh            # UGC_BENCH_DURATION=10s UGC_BENCH_CONNECTIONS=64
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+. "$ROOT/script/lib/devstack-env.sh"
+BIN=${UGCFLOW_BIN:-$ROOT/build/ugcflow}
+DIR=$ROOT/bench/ugc
+SCHEMA=${UGC_BENCH_SCHEMA:-bench_ugc}
+DUR=${UGC_BENCH_DURATION:-10s}
+CONNS=${UGC_BENCH_CONNECTIONS:-64}
+TMP=$(mktemp -d /tmp/bench-ugc-XXXXXX)
+export UGCFLOW_JWT_SECRET=${UGCFLOW_JWT_SECRET:-bench-ugc-secret-0123456789abcdef0123456789}
+export UGCFLOW_UGC_SCHEMA=$SCHEMA UGCFLOW_UGC_LISTEN=127.0.0.1:0 UGCFLOW_UGC_ADMIN=127.0.0.1:0
+export UGCFLOW_ADMIN=127.0.0.1:0 UGCFLOW_SPOOL_DIR=$TMP/spool UGCFLOW_STAT_URL=http://127.0.0.1:9
+export UGCFLOW_LOG_LEVEL=warn
+PID=
+trap '[ -n "$PID" ] && kill "$PID" 2>/dev/null; rm -rf "$TMP"' EXIT
+
+UGCFLOW_LOG_LEVEL=info "$BIN" run "$ROOT/pipeline.yaml" --pipeline ugc 2>"$TMP/ugc.log" &
+PID=$!
+for _ in $(seq 100); do grep -q 'msg=Listening.' "$TMP/ugc.log" && break; sleep 0.1; done
+PORT=$(grep 'msg=Listening.' "$TMP/ugc.log" | sed 's/.*port=\([0-9]*\).*/\1/')
+[ -n "$PORT" ] || { cat "$TMP/ugc.log"; exit 1; }
+
+have=$(psql -qtA "$UGCFLOW_PG_DSN" -c "SELECT count(*) FROM $SCHEMA.reactions")
+if [ "$have" -lt 4900000 ]; then
+    echo "bench/ugc: loading the dataset into schema $SCHEMA"
+    time psql -q "$UGCFLOW_PG_DSN" -v schema="$SCHEMA" -v users=500000 -v movies=20000 \
+        -v reactions=5000000 -v favorites=1000000 -v comments=500000 -f "$DIR/dataset.sql"
+fi
+export UGC_BENCH_DATA=${UGC_BENCH_DATA:-$ROOT/build/bench-ugc-data.lua}
+[ -f "$UGC_BENCH_DATA" ] || "$DIR/gen_data.sh" 1000 2000 >"$UGC_BENCH_DATA"
+
+cd "$DIR"
+wrk -t2 -c"$CONNS" -d2s -s mix.lua "http://127.0.0.1:$PORT" >/dev/null # warm-up
+echo "bench/ugc: wrk -t2 -c$CONNS -d$DUR --latency -s mix.lua (70% reads / 30% writes)"
+wrk -t2 -c"$CONNS" -d"$DUR" --latency -s mix.lua "http://127.0.0.1:$PORT"
+ps -o rss=,time= -p "$PID" | awk '{ printf "ugcflow: rss %d MiB, cpu %s\n", $1 / 1024, $2 }'

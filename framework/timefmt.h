@@ -1,0 +1,17 @@
+/* timefmt.h: RFC 3339 timestamps, the one format ugcflow writes and reads for times:
+ * formatting UTC microseconds (2026-11-29T15:31:58.123456Z) and strict parsing of client
+ * times (fractions of any length, Z or a ±hh:mm offset) into UTC microseconds. */
+#ifndef UF_TIMEFMT_H
+#define UF_TIMEFMT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#define UF_TIME_STR 32
+
+/* Formats UTC microseconds since the epoch; out gets 27 characters and the NUL. */
+void uf_time_format(int64_t us, char out[UF_TIME_STR]);
+/* Parses an RFC 3339 date-time; false when malformed (bad field, month day, offset...). */
+bool uf_time_parse(const char *s, int64_t *us);
+
+#endif

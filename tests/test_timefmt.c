@@ -1,0 +1,46 @@
+/* tests/test_timefmt.c: RFC 3339 formatting and strict parsing. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "timefmt.h"
+
+static void test_format(void **state)
+{
+    char out[UF_TIME_STR];
+    uf_time_format(1795967051123456LL, out);
+    assert_string_equal(out, "2026-11-29T15:44:11.123456Z");
+    uf_time_format(0, out);
+    assert_string_equal(out, "1970-01-01T00:00:00.000000Z");
+}
+
+static void test_parse(void **state)
+{
+    int64_t us;
+    assert_true(uf_time_parse("2026-11-29T15:44:11.123456Z", &us));
+    assert_int_equal(us, 1795967051123456LL);
+    assert_true(uf_time_parse("2026-11-29T16:44:11.1234569+01:00", &us)); /* extra digits cut */
+    assert_int_equal(us, 1795967051123456LL);
+    assert_true(uf_time_parse("2026-11-29T15:44:11z", &us));
+    assert_int_equal(us, 1795967051000000LL);
+    assert_true(uf_time_parse("2024-02-29T00:00:00-05:30", &us));
+    const char *bad[] = {"2026-11-29 15:44:11Z", "2026-11-29T15:44:11", "2026-13-01T00:00:00Z",
+                         "2026-02-29T00:00:00Z", "2026-04-31T00:00:00Z", "2026-11-29T24:00:00Z",
+                         "2026-11-29T15:44:11.Z", "2026-11-29T15:44:11+1:00", "2026-11-29T15:44:11Zjunk",
+                         "", "yesterday"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        if (uf_time_parse(bad[i], &us))
+            fail_msg("accepted %s", bad[i]);
+    assert_false(uf_time_parse(NULL, &us));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_format),
+        cmocka_unit_test(test_parse),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
