@@ -18,6 +18,7 @@
 #include <jansson.h>
 #include <librdkafka/rdkafka.h>
 
+#include "jsonenc.h"
 #include "kafka_int.h"
 #include "kafka_spool.h"
 #include "log.h"
@@ -185,8 +186,7 @@ static bool encode(const struct uf_kafka_ctx *k, const struct uf_event *ev, stru
             break;
         }
     }
-    out->value = json_dumps(ev->body, JSON_COMPACT);
-    out->value_len = strlen(out->value);
+    out->value = uf_jsonenc_dumps(ev->body, &out->value_len);
     return true;
 }
 
