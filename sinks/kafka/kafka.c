@@ -18,6 +18,7 @@
 #include <jansson.h>
 #include <librdkafka/rdkafka.h>
 
+#include "jsonenc.h"
 #include "kafka_int.h"
 #include "kafka_spool.h"
 #include "log.h"
@@ -172,7 +173,7 @@ static bool encode(const struct uf_kafka_ctx *k, const struct uf_event *ev, stru
     if (!out->topic || !*out->topic)
         out->topic = k->topic;
     if (!out->topic)
-        return false;
+        return false; /* topic NULL marks the event as failed */
     out->key = NULL;
     out->key_len = 0;
     size_t i;
@@ -185,8 +186,7 @@ static bool encode(const struct uf_kafka_ctx *k, const struct uf_event *ev, stru
             break;
         }
     }
-    out->value = json_dumps(ev->body, JSON_COMPACT);
-    out->value_len = strlen(out->value);
+    out->value = uf_jsonenc_dumps(ev->body, &out->value_len);
     return true;
 }
 
@@ -215,38 +215,50 @@ static void to_pending(struct uf_kafka_pending *p, struct uf_event *ev, struct e
     p->value_len = e->value_len;
 }
 
-/* Produces or spools every event; always takes the whole batch (UF_OK). */
+/* Produces or spools one encoded event (mode_lock held). Returns false when it went to *sp. */
+static bool produce_or_hold(struct uf_kafka_ctx *k, struct uf_event *ev, struct encoded *e,
+                            struct uf_kafka_pending *sp)
+{
+    bool direct = !k->spooling && !atomic_load(&k->broker_down) && !atomic_load(&k->fatal);
+    rd_kafka_resp_err_t rc = direct ? produce(k, ev, e) : RD_KAFKA_RESP_ERR__STATE;
+    if (rc == RD_KAFKA_RESP_ERR_NO_ERROR)
+        return true;
+    if (direct && uf_kafka_is_permanent(rc)) {
+        uf_log_limited(UF_LOG_WARN, k->st, "Message refused.", "err", rd_kafka_err2str(rc));
+        atomic_fetch_add(k->m_rejected, 1);
+        uf_event_fail(ev, 500, "kafka_rejected", rd_kafka_err2str(rc));
+        free(e->value);
+        return true;
+    }
+    k->spooling = true; /* everything after this one queues behind it, in order */
+    to_pending(sp, ev, e);
+    return false;
+}
+
+/* Produces or spools every event; always takes the whole batch (UF_OK). The events are
+ * serialised before mode_lock is taken: with `buffer: 0` write() runs on every request
+ * thread at once, and only the produce-or-spool decision needs to be ordered. */
 static int kafka_write(struct uf_stage *st, void *ctx, struct uf_event **evs, size_t n,
                        struct uf_err *err)
 {
     struct uf_kafka_ctx *k = ctx;
-    struct uf_kafka_pending *sp = uf_xmalloc(n * sizeof(*sp));
+    struct encoded one[1], *enc = n == 1 ? one : uf_xmalloc(n * sizeof(*enc));
+    struct uf_kafka_pending sp_one[1], *sp = n == 1 ? sp_one : uf_xmalloc(n * sizeof(*sp));
     size_t nsp = 0;
-    pthread_mutex_lock(&k->mode_lock);
-    for (size_t i = 0; i < n; i++) {
-        struct encoded e;
-        if (!encode(k, evs[i], &e)) {
+    for (size_t i = 0; i < n; i++)
+        if (!encode(k, evs[i], &enc[i]))
             uf_event_fail(evs[i], 500, "no_topic", "the event names no Kafka topic");
-            continue;
-        }
-        bool direct = !k->spooling && !atomic_load(&k->broker_down) && !atomic_load(&k->fatal);
-        rd_kafka_resp_err_t rc = direct ? produce(k, evs[i], &e) : RD_KAFKA_RESP_ERR__STATE;
-        if (rc == RD_KAFKA_RESP_ERR_NO_ERROR)
-            continue;
-        if (direct && uf_kafka_is_permanent(rc)) {
-            uf_log_limited(UF_LOG_WARN, st, "Message refused.", "err", rd_kafka_err2str(rc));
-            atomic_fetch_add(k->m_rejected, 1);
-            uf_event_fail(evs[i], 500, "kafka_rejected", rd_kafka_err2str(rc));
-            free(e.value);
-            continue;
-        }
-        k->spooling = true; /* everything after this one queues behind it, in order */
-        to_pending(&sp[nsp++], evs[i], &e);
-    }
+    pthread_mutex_lock(&k->mode_lock);
+    for (size_t i = 0; i < n; i++)
+        if (enc[i].topic && !produce_or_hold(k, evs[i], &enc[i], &sp[nsp]))
+            nsp++;
     if (nsp)
         uf_kafka_spool_events(k, sp, nsp);
     pthread_mutex_unlock(&k->mode_lock);
-    free(sp);
+    if (enc != one)
+        free(enc);
+    if (sp != sp_one)
+        free(sp);
     return UF_OK;
 }
 

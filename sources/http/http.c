@@ -286,12 +286,13 @@ static int http_start(struct uf_stage *st, void *ctx, struct uf_err *err)
     struct http_ctx *hc = ctx;
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_TURBO |
                      MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG | (hc->ipv6 ? MHD_USE_IPv6 : 0);
+    /* The logger goes first: libmicrohttpd reports problems with later options through it. */
     hc->daemon = MHD_start_daemon(
-        flags, 0, NULL, NULL, on_request, hc, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&hc->addr,
-        MHD_OPTION_THREAD_POOL_SIZE, (unsigned)hc->threads, MHD_OPTION_CONNECTION_LIMIT,
-        (unsigned)hc->max_connections, MHD_OPTION_CONNECTION_TIMEOUT,
-        (unsigned)(hc->idle_timeout_ms / 1000), MHD_OPTION_NOTIFY_COMPLETED, on_completed, hc,
-        MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, hc, MHD_OPTION_END);
+        flags, 0, NULL, NULL, on_request, hc, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, hc,
+        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&hc->addr, MHD_OPTION_THREAD_POOL_SIZE,
+        (unsigned)hc->threads, MHD_OPTION_CONNECTION_LIMIT, (unsigned)hc->max_connections,
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)(hc->idle_timeout_ms / 1000),
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, hc, MHD_OPTION_END);
     if (!hc->daemon)
         return uf_err_set(err, UF_EIO, "cannot listen on %s: %s", hc->address,
                           errno ? strerror(errno) : "libmicrohttpd failed to start");

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "http_int.h"
+#include "jsonenc.h"
 #include "metrics.h"
 
 json_t *http_error_body(const char *code, const char *fmt, ...)
@@ -56,8 +57,7 @@ enum MHD_Result http_send(struct MHD_Connection *conn, int status, json_t *body,
     char *text = NULL;
     size_t len = 0;
     if (body && status != 204 && status != 304) {
-        text = json_dumps(body, JSON_COMPACT);
-        len = text ? strlen(text) : 0;
+        text = uf_jsonenc_dumps(body, &len);
     }
     struct MHD_Response *resp =
         MHD_create_response_from_buffer(len, text ? text : (char *)"", text ? MHD_RESPMEM_MUST_FREE
