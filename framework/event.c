@@ -35,6 +35,20 @@ struct uf_event *uf_event_new(json_t *body)
     return ev;
 }
 
+struct uf_event *uf_event_new_raw(const char *raw, size_t len, const uint8_t id[16])
+{
+    struct uf_event *ev = uf_xcalloc(1, sizeof *ev);
+    ev->body = json_object();
+    ev->raw = raw;
+    ev->raw_len = len;
+    ev->received_us = uf_wall_us();
+    if (id)
+        memcpy(ev->id, id, 16);
+    else
+        uf_uuid_v7(ev->id);
+    return ev;
+}
+
 struct uf_event *uf_event_copy(const struct uf_event *ev)
 {
     struct uf_event *cp = uf_xmalloc(sizeof *cp);

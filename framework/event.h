@@ -25,8 +25,16 @@ enum uf_outcome {
 };
 
 struct uf_event {
-    json_t *body;                   /* owned; a JSON object (NULL only once a sink that keeps
-                                     * the event to finish it later has let go of its data) */
+    json_t *body;                   /* owned; a JSON object (empty when raw is set; NULL only
+                                     * once a sink that keeps the event to finish it later has
+                                     * let go of its data) */
+    /* The source's payload, not parsed, for sinks that encode straight from the bytes (kinds
+     * with takes_raw, stage.h): NULL on every other event. Borrowed: the source keeps the bytes
+     * until the event's completion runs, so only an event with a completion carries raw, and
+     * copies share it. The source has checked that it is one JSON object (jscan.h); body is an
+     * empty object then, and a source emits raw events only when every consumer takes raw. */
+    const char *raw;
+    size_t raw_len;
     json_t *meta;                   /* owned; NULL until uf_event_meta() creates it */
     char *user;                     /* owned; NULL for anonymous */
     const char *source;             /* borrowed: the source component's name (lives with the graph) */
@@ -38,6 +46,10 @@ struct uf_event {
 
 /* Creates an event; takes ownership of body (which must be a JSON object). Never NULL. */
 struct uf_event *uf_event_new(json_t *body);
+
+/* Creates an event for a source payload left unparsed (see raw above): body is an empty object,
+ * raw borrows len bytes at raw, and id is copied (NULL: a new UUIDv7). Never NULL. */
+struct uf_event *uf_event_new_raw(const char *raw, size_t len, const uint8_t id[16]);
 
 /* Deep-copies body, meta and user; the copy shares (and references) the completion. */
 struct uf_event *uf_event_copy(const struct uf_event *ev);

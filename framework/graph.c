@@ -58,6 +58,16 @@ bool uf_stage_port_connected(const struct uf_stage *st, int port)
     return port >= 0 && (size_t)port < st->nports && st->ports[port].nto > 0;
 }
 
+bool uf_stage_consumers_take_raw(const struct uf_stage *st, int port)
+{
+    if (!uf_stage_port_connected(st, port))
+        return false;
+    for (size_t k = 0; k < st->ports[port].nto; k++)
+        if (!st->ports[port].to[k]->kind->takes_raw)
+            return false;
+    return true;
+}
+
 /* ---- options ---- */
 
 static json_t *node_to_json(const struct uf_node *n)

@@ -41,6 +41,7 @@ struct uf_kind {
     const struct uf_option *options;   /* NULL-terminated table; may be NULL when none */
     size_t ctx_size;
     bool emits;                        /* a sink that also emits events downstream */
+    bool takes_raw;                    /* a sink that writes events carrying raw (event.h) */
 
     int (*init)(struct uf_stage *st, void *ctx, struct uf_err *err);
     int (*start)(struct uf_stage *st, void *ctx, struct uf_err *err);
@@ -70,6 +71,9 @@ const char *uf_stage_where(const struct uf_stage *st);
 int uf_stage_add_port(struct uf_stage *st, const char *name, struct uf_err *err);
 /* Whether any component consumes the port. */
 bool uf_stage_port_connected(const struct uf_stage *st, int port);
+/* Whether the port has consumers and every one takes raw events (start and later: the graph
+ * is wired after init). A source checks this before it emits events with raw set. */
+bool uf_stage_consumers_take_raw(const struct uf_stage *st, int port);
 
 /* Passes ev downstream (takes ownership, whatever happens). Returns 0, or UF_EFULL when a
  * rejecting queue was full (the engine then failed the event with 503 "overloaded"), or

@@ -12,8 +12,12 @@
  * or the file fsync'ed, before the commit that passes them). On partition revoke the thread
  * waits, up to `revoke_timeout`, for the partition's in-flight messages, then commits
  * synchronously. Duplicates after a crash are expected (at least once) and collapsed
- * downstream by event id. Threads: one consumer thread (poll, emit, retire, commit, rebalance);
- * completion callbacks from any thread only store a slot's state and signal. */
+ * downstream by event id. With `payload: raw` a message is only checked (one strict scan, jscan.h:
+ * a JSON object with a UUID id) and its bytes ride on the event unparsed (event.h: raw), still
+ * owned by the slot, which outlives the event; only consumers that take raw events (the
+ * clickhouse sink) are allowed then. Threads: one consumer thread (poll, emit, retire, commit,
+ * rebalance) and `threads` parse threads; completion callbacks from any thread only store a
+ * slot's state and signal. */
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -27,6 +31,7 @@
 #include <librdkafka/rdkafka.h>
 
 #include "event.h"
+#include "jscan.h"
 #include "log.h"
 #include "mem.h"
 #include "metrics.h"
@@ -34,6 +39,7 @@
 #include "uuid.h"
 
 enum slot_state { SLOT_PENDING, SLOT_DONE, SLOT_DEAD, SLOT_UNWRITTEN };
+enum { PAYLOAD_JSON, PAYLOAD_RAW };
 
 struct ks_ctx;
 
@@ -73,7 +79,7 @@ struct work {
 struct ks_ctx {
     char *brokers, *group, *dlq_topic, *dlq_file, *id_field;
     json_t *topics, *props;
-    int start_at, dead_letter;
+    int start_at, dead_letter, payload;
     int64_t max_inflight, commit_interval_ms, revoke_timeout_ms;
 
     struct uf_stage *st;
@@ -95,6 +101,7 @@ struct ks_ctx {
 
 static const char *const starts[] = { "earliest", "latest", NULL };
 static const char *const dead_letters[] = { "kafka", "file", NULL };
+static const char *const payloads[] = { "json", "raw", NULL };
 
 static const struct uf_option ks_options[] = {
     { .name = "brokers", .type = UF_OPT_STR, .flags = UF_OPT_REQUIRED,
@@ -131,6 +138,10 @@ static const struct uf_option ks_options[] = {
     { .name = "threads", .type = UF_OPT_INT, .def = "2", .min = 1, .max = 16,
       .desc = "Threads that parse messages and emit events (1: the consumer thread itself)",
       .offset = offsetof(struct ks_ctx, threads) },
+    { .name = "payload", .type = UF_OPT_ENUM, .def = "json", .values = payloads,
+      .desc = "json: parse each message into the event body; raw: check it and hand the bytes "
+              "on unparsed (every consumer must take raw events, e.g. clickhouse)",
+      .offset = offsetof(struct ks_ctx, payload) },
     { .name = "librdkafka", .type = UF_OPT_MAP,
       .desc = "Extra librdkafka consumer properties (e.g. fetch.max.bytes)",
       .offset = offsetof(struct ks_ctx, props) },
@@ -503,6 +514,9 @@ static void *parse_main(void *arg);
 static int ks_start(struct uf_stage *st, void *ctx, struct uf_err *err)
 {
     struct ks_ctx *ks = ctx;
+    if (ks->payload == PAYLOAD_RAW && !uf_stage_consumers_take_raw(st, 0))
+        return uf_err_set(err, UF_EINVAL, "payload: raw needs consumers that take raw events "
+                                          "(clickhouse); use payload: json");
     if (open_dead_letter(ks, err) < 0)
         return UF_EIO;
     ks->rk = make_consumer(ks, err);
@@ -561,6 +575,47 @@ static char *check_message(struct ks_ctx *ks, const rd_kafka_message_t *m, json_
     return why;
 }
 
+struct id_check {
+    const char *field;
+    uint8_t *id;
+    int found; /* 0: missing, 1: a UUID, -1: not a UUID */
+};
+
+static int on_member(void *arg, const struct uf_jmember *m, struct uf_err *err)
+{
+    struct id_check *ic = arg;
+    if (!uf_jscan_key_is(m, ic->field))
+        return 0;
+    if (ic->found != 0)
+        return uf_err_set(err, UF_EINVAL, "not JSON: duplicate object key '%s'", ic->field);
+    char buf[64];
+    ic->found = -1;
+    if (m->type == UF_J_STRING && m->val_len < sizeof(buf)) {
+        size_t n = uf_jscan_unescape(m->val, m->val_len, buf);
+        buf[n] = '\0';
+        ic->found = uf_uuid_parse(buf, ic->id) ? 1 : -1;
+    } else if (m->type != UF_J_STRING) {
+        ic->found = 0; /* as json_string_value: a non-string counts as missing */
+    }
+    return 0;
+}
+
+/* check_message for payload: raw: one strict scan (jscan.h) instead of a parse, with the same
+ * reasons (the text of "not JSON" ones differs from jansson's). */
+static char *check_raw(struct ks_ctx *ks, const rd_kafka_message_t *m, uint8_t id[16])
+{
+    struct uf_err err = { 0 };
+    struct id_check ic = { .field = ks->id_field, .id = id };
+    if (uf_jscan_object(m->payload ? m->payload : "", m->len, *ks->id_field ? on_member : NULL,
+                        &ic, &err) != 0)
+        return uf_xstrdup(err.msg);
+    if (*ks->id_field && ic.found == 0)
+        return uf_xasprintf("missing %s", ks->id_field);
+    if (*ks->id_field && ic.found < 0)
+        return uf_xasprintf("%s is not a UUID", ks->id_field);
+    return NULL;
+}
+
 /* Waits for room in p's ring (the sinks are behind); false when stopping. */
 static bool wait_room(struct ks_ctx *ks, struct part *p)
 {
@@ -584,16 +639,20 @@ static void parse_emit(struct ks_ctx *ks, struct slot *s)
         atomic_store_explicit(&s->state, SLOT_UNWRITTEN, memory_order_release);
         return;
     }
-    json_t *body;
+    json_t *body = NULL;
     uint8_t id[16];
-    char *why = check_message(ks, s->msg, &body, id);
+    bool raw = ks->payload == PAYLOAD_RAW;
+    char *why = raw ? check_raw(ks, s->msg, id) : check_message(ks, s->msg, &body, id);
     if (why) {
         s->reason = why;
         atomic_store_explicit(&s->state, SLOT_DEAD, memory_order_release);
         return;
     }
-    struct uf_event *ev = uf_event_new(body);
-    if (*ks->id_field)
+    const uint8_t *given = *ks->id_field ? id : NULL;
+    /* raw: the bytes stay in s->msg until the slot retires, after the completion ran. */
+    struct uf_event *ev = raw ? uf_event_new_raw(s->msg->payload, s->msg->len, given)
+                              : uf_event_new(body);
+    if (!raw && given)
         memcpy(ev->id, id, 16);
     struct uf_completion *c = uf_completion_new(on_done, s);
     uf_completion_attach(c, ev);

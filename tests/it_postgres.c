@@ -4,7 +4,8 @@
  * Each run uses its own schema. Covers: every operation's statuses, 50 concurrent likes by one
  * user, keyset pagination walking every comment once (new and top), delete rights, vote
  * counts, progress/history, and PostgreSQL stopped (503) then restarted (recovers in place).
- * Needs UGCFLOW_PG_DSN; the stop/start test needs the devstack lock held by the caller. */
+ * Needs UGCFLOW_PG_DSN; the stop/start test needs the devstack lock held by the caller
+ * (flock -o /tmp/ugcflow-devstack.lock ctest ...). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -331,6 +332,28 @@ static void test_favorites_and_history(void **state)
     json_decref(seen);
 }
 
+/* A statement stuck behind a lock past statement_timeout answers 504, and the pool goes on. */
+static void test_statement_timeout_504(void **state)
+{
+    const char *p = "{\"movie_id\":\"0190a5c4-0000-7000-8000-0000000000dd\"}";
+    assert_int_equal(status_of(USER_A, NULL, "like", p, NULL, NULL), 201);
+    PGconn *pg = PQconnectdb(dsn);
+    char *q = NULL;
+    assert_true(asprintf(&q, "BEGIN; SELECT * FROM %s.reactions WHERE movie_id = "
+                             "'0190a5c4-0000-7000-8000-0000000000dd' FOR UPDATE",
+                         schema) > 0);
+    PGresult *res = PQexec(pg, q);
+    assert_int_equal(PQresultStatus(res), PGRES_TUPLES_OK);
+    PQclear(res);
+    struct answer a = call(USER_A, NULL, "dislike", p, NULL, NULL);
+    assert_int_equal(a.status, 504);
+    drop(&a);
+    PQclear(PQexec(pg, "ROLLBACK"));
+    PQfinish(pg);
+    free(q);
+    assert_int_equal(status_of(USER_A, NULL, "dislike", p, NULL, NULL), 200);
+}
+
 /* Polls a request until it answers `want` or timeout_ms passed; returns the last status. */
 static int poll_status(int want, int timeout_ms)
 {
@@ -344,14 +367,17 @@ static int poll_status(int want, int timeout_ms)
     return st;
 }
 
+/* The restarted service must not inherit our descriptors (a caller's lock among them). */
+#define FDS " 3>&- 4>&- 5>&- 6>&- 7>&- 8>&- 9>&-"
+
 static int devstack(const char *verb)
 {
     const char *script = getenv("UGCFLOW_DEVSTACK");
     char *cmd = NULL;
     if (script)
-        assert_true(asprintf(&cmd, "%s %s postgres >/dev/null", script, verb) > 0);
+        assert_true(asprintf(&cmd, "%s %s postgres >/dev/null" FDS, script, verb) > 0);
     else
-        assert_true(asprintf(&cmd, "%s/script/dev-stack %s postgres >/dev/null",
+        assert_true(asprintf(&cmd, "%s/script/dev-stack %s postgres >/dev/null" FDS,
                              getenv("UGCFLOW_SOURCE_DIR"), verb) > 0);
     /* The script may race another engineer's service start; a second try settles it. */
     int rc = 1;
@@ -381,6 +407,7 @@ int main(void)
         cmocka_unit_test(test_concurrent_likes_one_row),
         cmocka_unit_test(test_comments_pagination_and_rights),
         cmocka_unit_test(test_favorites_and_history),
+        cmocka_unit_test(test_statement_timeout_504),
         cmocka_unit_test(test_postgres_down_503_then_recovers),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -1,7 +1,9 @@
 /* tests/test_clickhouse.c: the clickhouse sink's encoding, byte for byte: the CityHash128 v1.0.2
  * checksum (values checked against a real ClickHouse 18.16, which rejects a wrong one with
  * Code 40, see tests/it_clickhouse.c), the compressed block framing, zstd blocks round trip,
- * RowBinary and JSONEachRow rows, the column-spec parser's errors, and ch_classify. */
+ * RowBinary and JSONEachRow rows, rows encoded straight from a payload's text (the same bytes
+ * and messages as from the parsed body, malformed text refused), the column-spec parser's
+ * errors, and ch_classify. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -261,6 +263,179 @@ static void test_classify(void **state)
                      CH_RETRYABLE);
 }
 
+/* ---- rows straight from the payload's text (clickhouse_raw.c) ---- */
+
+static const char *flat_specs =
+    "[\"event_id UUID\", \"type String\", \"ts DateTime('UTC') from received_at\","
+    " \"client_ts Nullable(DateTime('UTC')) from ts\", \"d Date from received_at\","
+    " \"user_id Nullable(UUID)\", \"position_s Float64\", \"f32 Float32\", \"completed UInt8\","
+    " \"n Int16\", \"big Int64\", \"u64 UInt64\", \"props String\", \"s Nullable(String)\"]";
+
+/* Encodes text both ways (parsed by jansson as the source does, and raw) and checks that the
+ * result codes, bytes and messages are the same. */
+static void expect_same(const struct ch_schema *s, const char *text)
+{
+    struct uf_strbuf a = { 0 }, b = { 0 };
+    struct uf_err ea = { 0 }, eb = { 0 };
+    uf_strbuf_puts(&a, "kept");
+    uf_strbuf_puts(&b, "kept");
+    json_t *body = json_loads(text, JSON_REJECT_DUPLICATES, NULL);
+    assert_non_null(body);
+    int ra = ch_encode_row(s, CH_FMT_ROWBINARY, body, &a, &ea);
+    int rb = ch_encode_raw(s, CH_FMT_ROWBINARY, text, strlen(text), &b, &eb);
+    if (ra != rb || strcmp(ea.msg, eb.msg) != 0)
+        fail_msg("%s: json %d '%s', raw %d '%s'", text, ra, ea.msg, rb, eb.msg);
+    assert_int_equal(a.len, b.len);
+    assert_memory_equal(a.buf, b.buf, a.len);
+    json_decref(body);
+    uf_strbuf_free(&a);
+    uf_strbuf_free(&b);
+}
+
+static void test_raw_matches_parsed(void **state)
+{
+    (void)state;
+    struct ch_schema s = schema_of(flat_specs);
+    static const char *const bodies[] = {
+        /* A view event as the stat pipeline writes it. */
+        "{\"event_id\":\"0190d5a2-7c4e-7b1a-9f00-0123456789ab\",\"type\":\"player\","
+        "\"received_at\":\"2024-05-01T12:00:00.123456Z\",\"ts\":null,"
+        "\"user_id\":\"61f0c404-5cb3-11e7-907b-a6006ad3dba0\",\"position_s\":12.5,"
+        "\"f32\":0.1,\"completed\":true,\"n\":-300,\"big\":-9223372036854775808,"
+        "\"u64\":9223372036854775807,\"props\":\"x\",\"s\":\"y\"}",
+        /* Everything missing: zero values and NULLs. */
+        "{}",
+        /* Explicit nulls, unknown fields of every kind (skipped), fields in another order. */
+        "{\"s\":null,\"zzz\":{\"a\":[1,2,{\"b\":null}]},\"type\":null,\"other\":[],"
+        "\"user_id\":null,\"n\":null,\"props\":null,\"x\":1e300}",
+        /* Escapes and Unicode in strings; an escaped key. */
+        "{\"type\":\"a\\\"b\\\\c\\/d\\b\\f\\n\\r\\t\\u00e9\\u20ac\\ud83d\\ude00\","
+        "\"props\":\"\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80 caf\xc3\xa9\",\"\\u0073\":\"key\"}",
+        /* Non-strings in String columns: jansson's compact JSON. */
+        "{\"type\":{\"b\": [1, 2.50, true, null, \"x\"], \"a\" : {}},\"props\":12,\"s\":false}",
+        "{\"type\":1.0,\"props\":-0,\"s\":1E2}",
+        "{\"type\":[],\"props\":true}",
+        /* Numbers: integers in floats, whole reals in integers, booleans, exponents. */
+        "{\"position_s\":3,\"f32\":-1.5e-3,\"completed\":false,\"n\":2.0,\"big\":1e15,"
+        "\"u64\":0}",
+        "{\"position_s\":-0.0,\"f32\":1e-320,\"n\":-32768,\"completed\":255}",
+        /* Times: offsets, fractions, a number of seconds, a space separator, the epoch. */
+        "{\"received_at\":\"2024-05-01T14:00:00.5+02:00\",\"ts\":1714564800}",
+        "{\"received_at\":\"2024-05-01 12:00:00\",\"ts\":1714564800.9}",
+        "{\"received_at\":\"1970-01-01T00:00:00Z\",\"ts\":\"2106-02-07T06:28:15Z\"}",
+        "{\"received_at\":\"2024-05-01T12:00:00\\u005a\"}",
+        /* UUIDs in upper case and with an escape. */
+        "{\"event_id\":\"61F0C404-5CB3-11E7-907B-A6006AD3DBA0\","
+        "\"user_id\":\"61f0c404-5cb3-11e7-907b-a6006ad3dba\\u0030\"}",
+        /* Values that do not fit their column: the same message either way. */
+        "{\"event_id\":\"nope\"}",
+        "{\"event_id\":12}",
+        "{\"user_id\":\"61f0c404-5cb3-11e7-907b-a6006ad3dba0x\"}",
+        "{\"n\":40000}",
+        "{\"n\":-32769}",
+        "{\"completed\":-1}",
+        "{\"n\":\"7\"}",
+        "{\"n\":2.5}",
+        "{\"n\":[1]}",
+        "{\"big\":1e16}",
+        "{\"u64\":-1}",
+        "{\"received_at\":\"yesterday\"}",
+        "{\"received_at\":\"2024-05-01T12:00:00Zjunk and a long tail of text beyond forty\"}",
+        "{\"received_at\":true}",
+        "{\"received_at\":-1}",
+        "{\"ts\":4294967296}",
+        "{\"ts\":1e30}",
+        "{\"received_at\":\"1969-12-31T23:59:59Z\"}",
+        "{\"position_s\":\"far\"}",
+        "{\"position_s\":true}",
+        "{\"f32\":{}}",
+    };
+    for (size_t i = 0; i < sizeof(bodies) / sizeof(bodies[0]); i++)
+        expect_same(&s, bodies[i]);
+    ch_schema_free(&s);
+    /* Nested paths go through jansson whole: still the same bytes. */
+    s = schema_of(row_specs);
+    expect_same(&s, row_json);
+    ch_schema_free(&s);
+}
+
+static void test_raw_row_bytes(void **state)
+{
+    (void)state;
+    static const unsigned char want[] = {
+        0xe7, 0x11, 0xb3, 0x5c, 0x04, 0xc4, 0xf0, 0x61, /* UUID: each half little-endian */
+        0xa0, 0xdb, 0xd3, 0x6a, 0x00, 0xa6, 0x7b, 0x90,
+        0x04, 'a', '"', 0xc3, 0xa9,                     /* "a\"\u00e9": 4 bytes */
+        0xc0, 0x2e, 0x32, 0x66,                         /* 2024-05-01 12:00:00 UTC */
+        0x01,                                           /* client_ts: NULL */
+        0x84, 0x4d,                                     /* day 19844 */
+        0x01,                                           /* user_id: NULL (missing) */
+        0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x29, 0x40, /* 12.5 */
+        0x00, 0x00, 0x00, 0x00,                         /* f32 missing: 0 */
+        0x01,                                           /* true */
+        0x2c, 0x01,                                     /* 300 */
+        0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, /* big missing */
+        0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, /* u64 missing */
+        0x07, '{', '"', 'q', '"', ':', '1', '}',        /* props: an object as compact JSON */
+        0x00, 0x00,                                     /* s: not NULL, empty */
+    };
+    struct ch_schema s = schema_of(flat_specs);
+    const char *text = "{\"event_id\":\"61f0c404-5cb3-11e7-907b-a6006ad3dba0\","
+                       "\"type\":\"a\\\"\\u00e9\",\"received_at\":\"2024-05-01T12:00:00Z\","
+                       "\"ts\":null,\"position_s\":12.5,\"completed\":true,\"n\":300,"
+                       "\"props\":{ \"q\" : 1 },\"s\":\"\"}";
+    struct uf_strbuf sb = { 0 };
+    struct uf_err err = { 0 };
+    assert_int_equal(ch_encode_raw(&s, CH_FMT_ROWBINARY, text, strlen(text), &sb, &err), 0);
+    assert_int_equal(sb.len, sizeof(want));
+    assert_memory_equal(sb.buf, want, sizeof(want));
+    uf_strbuf_free(&sb);
+    ch_schema_free(&s);
+}
+
+static void expect_raw_error(const char *text, size_t len, const char *msg)
+{
+    struct ch_schema s = schema_of(flat_specs);
+    struct uf_strbuf sb = { 0 };
+    uf_strbuf_puts(&sb, "kept");
+    struct uf_err err = { 0 };
+    assert_int_equal(ch_encode_raw(&s, CH_FMT_ROWBINARY, text, len, &sb, &err), UF_EINVAL);
+    assert_string_equal(err.msg, msg);
+    assert_int_equal(sb.len, 4); /* a refused row leaves nothing behind */
+    assert_string_equal(sb.buf, "kept");
+    uf_strbuf_free(&sb);
+    ch_schema_free(&s);
+}
+
+#define RAW_ERROR(lit, msg) expect_raw_error(lit, sizeof(lit) - 1, msg)
+
+static void test_raw_malformed(void **state)
+{
+    (void)state;
+    RAW_ERROR("", "not JSON: empty input at byte 0");
+    RAW_ERROR("not json 17", "not JSON: invalid token at byte 0");
+    RAW_ERROR("[{\"type\":\"x\"}]", "not a JSON object");
+    RAW_ERROR("{\"type\":\"x\"", "not JSON: expected ',' or '}' at byte 11");
+    RAW_ERROR("{\"type\":\"x\"}}", "not JSON: end of input expected at byte 12");
+    RAW_ERROR("{\"type\":\"\xff\"}", "not JSON: invalid UTF-8 at byte 9");
+    RAW_ERROR("{\"type\":\"a\\u0000b\"}", "not JSON: \\u0000 is not allowed at byte 10");
+    RAW_ERROR("{\"type\":\"a\\ud83d\"}", "not JSON: high surrogate without its low surrogate "
+                                          "at byte 10");
+    RAW_ERROR("{\"type\":\"a\nb\"}", "not JSON: control character in a string at byte 10");
+    RAW_ERROR("{\"type\":\"x\",\"n\":1,\"type\":\"y\"}", "not JSON: duplicate object key 'type'");
+    RAW_ERROR("{\"type\":\"x\",\"t\\u0079pe\":\"y\"}", "not JSON: duplicate object key 'type'");
+    RAW_ERROR("{\"big\":9223372036854775808}",
+              "not JSON: too big integer '9223372036854775808'");
+    RAW_ERROR("{\"position_s\":1e400}", "not JSON: real number overflow '1e400'");
+    RAW_ERROR("{\"props\":{\"a\":1,\"a\":2}}",
+              "column 'props': not JSON: duplicate object key near '\"a\"'");
+    /* The first bad column in table order wins, and nothing of the row is kept. */
+    RAW_ERROR("{\"big\":\"x\",\"type\":\"ok\",\"n\":99999}",
+              "column 'n': 99999 out of range for Int16");
+    /* Text after a NUL byte is not ignored. */
+    expect_raw_error("{\"type\":\"x\"}\0{", 14, "not JSON: end of input expected at byte 12");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -268,7 +443,8 @@ int main(void)
         cmocka_unit_test(test_zstd_blocks_round_trip), cmocka_unit_test(test_rowbinary_row),
         cmocka_unit_test(test_row_errors),        cmocka_unit_test(test_schema_errors),
         cmocka_unit_test(test_sql),               cmocka_unit_test(test_parse_time),
-        cmocka_unit_test(test_classify),
+        cmocka_unit_test(test_classify),          cmocka_unit_test(test_raw_matches_parsed),
+        cmocka_unit_test(test_raw_row_bytes),     cmocka_unit_test(test_raw_malformed),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

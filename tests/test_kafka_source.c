@@ -2,7 +2,9 @@
  * committed only behind events the sink has finished (a held event at a partition's head keeps
  * its partition uncommitted while the other partition advances), malformed messages and events
  * the sink rejects (4xx) land in the dead-letter file with their reasons, and everything is
- * committed once finished. A test sink (t_gate) holds events until the test releases them. */
+ * committed once finished; all of it again with `payload: raw` (events carry the message's text
+ * instead of a parsed body), which a consumer that does not take raw events refuses at start.
+ * A test sink (t_gate, or t_rawgate for raw) holds events until the test releases them. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -43,7 +45,10 @@ static int gate_write(struct uf_stage *st, void *ctx, struct uf_event **evs, siz
 
 static const struct uf_kind t_gate = { .name = "t_gate", .role = UF_SINK, .summary = "test",
                                        .write = gate_write };
-static const struct uf_kind *const extra[] = { &t_gate, NULL };
+static const struct uf_kind t_rawgate = { .name = "t_rawgate", .role = UF_SINK,
+                                          .summary = "test", .write = gate_write,
+                                          .takes_raw = true };
+static const struct uf_kind *const extra[] = { &t_gate, &t_rawgate, NULL };
 
 static size_t held_count(void)
 {
@@ -61,14 +66,19 @@ static void release(const char *keep)
     size_t k = 0;
     for (size_t i = 0; i < nheld; i++) {
         struct uf_event *ev = held[i];
-        const char *id = uf_event_get_str(ev, "event_id");
+        /* payload: raw leaves body empty and the message's text in raw. */
+        json_t *body = ev->raw ? json_loadb(ev->raw, ev->raw_len, 0, NULL) : json_incref(ev->body);
+        assert_true(json_is_object(body) && (ev->raw != NULL) == (json_object_size(ev->body) == 0));
+        const char *id = json_string_value(json_object_get(body, "event_id"));
+        bool reject = json_is_true(json_object_get(body, "reject"));
         if (keep && id && strcmp(id, keep) == 0) {
             held[k++] = ev;
-        } else if (json_is_true(json_object_get(ev->body, "reject"))) {
+        } else if (reject) {
             uf_event_fail(ev, 422, "rejected", "bad row");
         } else {
             uf_event_done(ev);
         }
+        json_decref(body);
     }
     nheld = k;
     pthread_mutex_unlock(&gate_mu);
@@ -174,9 +184,9 @@ static int count_lines(const char *path, const char *needle)
 
 /* ---- the test ---- */
 
-static void test_commits_follow_completions(void **state)
+/* The scenario, with the messages parsed (payload: json) or handed on as text (raw). */
+static void commits_follow_completions(const char *payload, const char *group)
 {
-    (void)state;
     uf_registry_set_extra(extra);
     char err[256];
     rd_kafka_conf_t *mconf = rd_kafka_conf_new();
@@ -192,10 +202,11 @@ static void test_commits_follow_completions(void **state)
     char *yaml = uf_xasprintf("shutdown_timeout: 5s\n"
                               "pipelines:\n  etl:\n    components:\n"
                               "      consume: {kind: kafka_source, brokers: '%s', topics: [%s],"
-                              " group: g1, dead_letter: file, dlq_file: '%s',"
-                              " commit_interval: 20ms}\n"
-                              "      gate: {kind: t_gate, inputs: [consume]}\n",
-                              boot, TOPIC, dlq);
+                              " group: %s, dead_letter: file, dlq_file: '%s',"
+                              " commit_interval: 20ms, payload: %s}\n"
+                              "      gate: {kind: %s, inputs: [consume]}\n",
+                              boot, TOPIC, group, dlq, payload,
+                              strcmp(payload, "raw") == 0 ? "t_rawgate" : "t_gate");
     struct uf_diags d = { 0 };
     struct uf_config *cfg = uf_config_load_string("t.yaml", yaml, &d);
     struct uf_graph *g = cfg ? uf_graph_build(cfg, NULL, 0, &d) : NULL;
@@ -214,7 +225,7 @@ static void test_commits_follow_completions(void **state)
 
     rd_kafka_conf_t *gconf = rd_kafka_conf_new();
     rd_kafka_conf_set(gconf, "bootstrap.servers", boot, err, sizeof(err));
-    rd_kafka_conf_set(gconf, "group.id", "g1", err, sizeof(err));
+    rd_kafka_conf_set(gconf, "group.id", group, err, sizeof(err));
     struct group grp = { .rk = rd_kafka_new(RD_KAFKA_CONSUMER, gconf, err, sizeof(err)) };
     assert_true(read_committed(&grp));
     assert_true(grp.off[0] < 0 && grp.off[1] < 0); /* nothing finished: nothing committed */
@@ -242,10 +253,48 @@ static void test_commits_follow_completions(void **state)
     free(yaml);
 }
 
+static void test_commits_follow_completions(void **state)
+{
+    (void)state;
+    commits_follow_completions("json", "g1");
+}
+
+static void test_raw_payload(void **state)
+{
+    (void)state;
+    commits_follow_completions("raw", "g2");
+}
+
+/* payload: raw with a consumer that reads body is refused at start, not silently emptied. */
+static void test_raw_needs_raw_consumers(void **state)
+{
+    (void)state;
+    uf_registry_set_extra(extra);
+    const char *yaml = "pipelines:\n  etl:\n    components:\n"
+                       "      consume: {kind: kafka_source, brokers: '127.0.0.1:1', topics: [t],"
+                       " group: g3, dead_letter: file, dlq_file: /dev/null, payload: raw}\n"
+                       "      gate: {kind: t_gate, inputs: [consume]}\n";
+    struct uf_diags d = { 0 };
+    struct uf_config *cfg = uf_config_load_string("t.yaml", yaml, &d);
+    struct uf_graph *g = cfg ? uf_graph_build(cfg, NULL, 0, &d) : NULL;
+    assert_non_null(g);
+    struct uf_runtime *rt = uf_runtime_new(g);
+    struct uf_err err = { 0 };
+    assert_int_not_equal(uf_runtime_start(rt, &err), 0);
+    assert_non_null(strstr(err.msg, "payload: raw needs consumers that take raw events"));
+    assert_non_null(strstr(err.msg, "component 'consume' (kind kafka_source, t.yaml:"));
+    uf_runtime_run(rt);
+    uf_runtime_free(rt);
+    uf_graph_free(g);
+    uf_diags_free(&d);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_commits_follow_completions),
+        cmocka_unit_test(test_raw_payload),
+        cmocka_unit_test(test_raw_needs_raw_consumers),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,7 +1,8 @@
 /* sinks/clickhouse/clickhouse.c: the `clickhouse` sink: events into a ClickHouse table, in
  * compressed batches over HTTP, at least once.
- * write() maps each event to a row (the `columns` option), appends it to the open batch and
- * returns UF_OK: from then on the sink owns the event. A batch is sealed when it reaches
+ * write() maps each event to a row (the `columns` option; from the payload's bytes when a
+ * kafka_source with `payload: raw` left the event unparsed, see clickhouse_raw.c), appends it
+ * to the open batch and returns UF_OK: from then on the sink owns the event. A batch is sealed when it reaches
  * `batch_rows` or `batch_bytes`, or by tick() once it is `batch_age` old; sealing compresses it
  * (ClickHouse block framing, zstd) and hands it to the sender thread, which keeps up to
  * `inflight` INSERTs running. Only a successful INSERT finishes the batch's events (done), which
@@ -383,6 +384,16 @@ static void wait_for_room(struct ch_ctx *ch)
     }
 }
 
+/* Appends the event's row to the open batch: from its raw payload when the source left it
+ * unparsed (kafka_source payload: raw), from its body otherwise. */
+static int encode(struct ch_ctx *ch, const struct uf_event *ev, struct uf_err *err)
+{
+    enum ch_format f = (enum ch_format)ch->format;
+    if (ev->raw)
+        return ch_encode_raw(&ch->schema, f, ev->raw, ev->raw_len, &ch->open->raw, err);
+    return ch_encode_row(&ch->schema, f, ev->body, &ch->open->raw, err);
+}
+
 static int ch_write(struct uf_stage *st, void *ctx, struct uf_event **evs, size_t n,
                     struct uf_err *err)
 {
@@ -394,8 +405,7 @@ static int ch_write(struct uf_stage *st, void *ctx, struct uf_event **evs, size_
             wait_for_room(ch);
             ch->open = batch_new(ch, (size_t)(ch->batch_rows < 4096 ? ch->batch_rows : 4096));
         }
-        if (ch_encode_row(&ch->schema, (enum ch_format)ch->format, evs[i]->body,
-                          &ch->open->raw, &rerr) < 0) {
+        if (encode(ch, evs[i], &rerr) < 0) {
             uf_log_limited(UF_LOG_WARN, st, "Event does not fit the table.", "err", rerr.msg);
             uf_event_fail(evs[i], 422, "bad_row", rerr.msg);
             continue;
@@ -460,7 +470,7 @@ static void ch_destroy(void *ctx)
 const struct uf_kind uf_sink_clickhouse = {
     .name = "clickhouse", .role = UF_SINK,
     .summary = "Write events to a ClickHouse table in compressed batches, at least once",
-    .options = ch_options, .ctx_size = sizeof(struct ch_ctx),
+    .options = ch_options, .ctx_size = sizeof(struct ch_ctx), .takes_raw = true,
     .init = ch_init, .start = ch_start, .write = ch_write, .tick = ch_tick,
     .stop = ch_stop, .destroy = ch_destroy,
 };

@@ -39,6 +39,12 @@ struct ch_column {
 struct ch_schema {
     struct ch_column *cols;
     size_t n;
+    /* For encoding straight from a payload's text (clickhouse_raw.c): the distinct top-level
+     * fields the columns come from, and each column's index into them. */
+    const char **keys; /* borrowed from the columns' paths */
+    size_t *key_len, nkeys;
+    size_t *key_of;    /* per column */
+    bool nested;       /* some column comes from a nested field (a.b) */
 };
 
 /* Parses a list of column specs "name Type [from field.path]" (a JSON array of strings; the
@@ -57,6 +63,29 @@ char *ch_create_sql(const struct ch_schema *s, const char *db, const char *table
  * "column 'x': why" in err and leaves sb as it was. */
 int ch_encode_row(const struct ch_schema *s, enum ch_format f, const json_t *body,
                   struct uf_strbuf *sb, struct uf_err *err);
+
+/* Appends one row for an event's raw payload (event.h: the text of one JSON object), without
+ * building a JSON tree when the format is RowBinary and every column comes from a top-level
+ * field; otherwise the text is parsed with jansson and handed to ch_encode_row. Either way the
+ * bytes and the errors are those ch_encode_row gives for the parsed body, except that text
+ * jansson would refuse is reported as "not JSON: why at byte N" (and duplicate keys only when
+ * they name a column). On error, sb is left as it was. */
+int ch_encode_raw(const struct ch_schema *s, enum ch_format f, const char *raw, size_t len,
+                  struct uf_strbuf *sb, struct uf_err *err);
+/* Fills the schema's key index (called by ch_schema_parse). */
+void ch_schema_index(struct ch_schema *s);
+
+/* RowBinary primitives shared by both encoders. */
+struct ch_int_range {
+    int64_t min;
+    uint64_t max;
+    size_t width;
+};
+struct ch_int_range ch_int_range(enum ch_type t);
+void ch_put_uleb(struct uf_strbuf *sb, uint64_t v);
+void ch_put_le(struct uf_strbuf *sb, uint64_t v, size_t width);
+void ch_put_uuid(struct uf_strbuf *sb, const uint8_t id[16]);
+void ch_put_float(struct uf_strbuf *sb, enum ch_type t, double d);
 
 /* Parses RFC 3339 ("2024-05-01T12:00:00.123456Z", offsets allowed) or "YYYY-MM-DD hh:mm:ss"
  * (UTC) into UTC microseconds. */

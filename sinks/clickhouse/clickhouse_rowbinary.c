@@ -114,6 +114,7 @@ int ch_schema_parse(struct ch_schema *s, const json_t *specs, struct uf_err *err
             return rc;
         }
     }
+    ch_schema_index(s);
     return 0;
 }
 
@@ -128,6 +129,9 @@ void ch_schema_free(struct ch_schema *s)
         free(c->type_sql);
     }
     free(s->cols);
+    free(s->keys);
+    free(s->key_len);
+    free(s->key_of);
     memset(s, 0, sizeof(*s));
 }
 
@@ -221,7 +225,7 @@ static const json_t *lookup(const struct ch_column *c, const json_t *body)
     return v;
 }
 
-static void put_uleb(struct uf_strbuf *sb, uint64_t v)
+void ch_put_uleb(struct uf_strbuf *sb, uint64_t v)
 {
     char b[10];
     size_t n = 0;
@@ -235,12 +239,36 @@ static void put_uleb(struct uf_strbuf *sb, uint64_t v)
     uf_strbuf_append(sb, b, n);
 }
 
-static void put_le(struct uf_strbuf *sb, uint64_t v, size_t width)
+void ch_put_le(struct uf_strbuf *sb, uint64_t v, size_t width)
 {
     char b[8];
     for (size_t i = 0; i < width; i++)
         b[i] = (char)(v >> (8 * i));
     uf_strbuf_append(sb, b, width);
+}
+
+void ch_put_uuid(struct uf_strbuf *sb, const uint8_t id[16])
+{
+    /* Two 64-bit halves, each little-endian: the reverse of the text's byte order. */
+    char b[16];
+    for (int h = 0; h < 2; h++)
+        for (int k = 0; k < 8; k++)
+            b[h * 8 + k] = (char)id[h * 8 + 7 - k];
+    uf_strbuf_append(sb, b, 16);
+}
+
+void ch_put_float(struct uf_strbuf *sb, enum ch_type t, double d)
+{
+    uint64_t bits;
+    if (t == CH_FLOAT32) {
+        float f = (float)d;
+        uint32_t b32;
+        memcpy(&b32, &f, 4);
+        bits = b32;
+    } else {
+        memcpy(&bits, &d, 8);
+    }
+    ch_put_le(sb, bits, t == CH_FLOAT32 ? 4 : 8);
 }
 
 /* Text of a value for a String column: strings as they are, anything else as compact JSON. */
@@ -259,29 +287,23 @@ static char *string_value(const json_t *v, size_t *n)
     return s;
 }
 
-struct int_range {
-    int64_t min;
-    uint64_t max;
-    size_t width;
-};
-
-static struct int_range range_of(enum ch_type t)
+struct ch_int_range ch_int_range(enum ch_type t)
 {
     switch (t) {
-    case CH_UINT8: return (struct int_range){ 0, UINT8_MAX, 1 };
-    case CH_UINT16: return (struct int_range){ 0, UINT16_MAX, 2 };
-    case CH_UINT32: return (struct int_range){ 0, UINT32_MAX, 4 };
-    case CH_UINT64: return (struct int_range){ 0, UINT64_MAX, 8 };
-    case CH_INT8: return (struct int_range){ INT8_MIN, INT8_MAX, 1 };
-    case CH_INT16: return (struct int_range){ INT16_MIN, INT16_MAX, 2 };
-    case CH_INT32: return (struct int_range){ INT32_MIN, INT32_MAX, 4 };
-    default: return (struct int_range){ INT64_MIN, INT64_MAX, 8 };
+    case CH_UINT8: return (struct ch_int_range){ 0, UINT8_MAX, 1 };
+    case CH_UINT16: return (struct ch_int_range){ 0, UINT16_MAX, 2 };
+    case CH_UINT32: return (struct ch_int_range){ 0, UINT32_MAX, 4 };
+    case CH_UINT64: return (struct ch_int_range){ 0, UINT64_MAX, 8 };
+    case CH_INT8: return (struct ch_int_range){ INT8_MIN, INT8_MAX, 1 };
+    case CH_INT16: return (struct ch_int_range){ INT16_MIN, INT16_MAX, 2 };
+    case CH_INT32: return (struct ch_int_range){ INT32_MIN, INT32_MAX, 4 };
+    default: return (struct ch_int_range){ INT64_MIN, INT64_MAX, 8 };
     }
 }
 
 static int int_value(const struct ch_column *c, const json_t *v, int64_t *out, struct uf_err *err)
 {
-    struct int_range r = range_of(c->type);
+    struct ch_int_range r = ch_int_range(c->type);
     if (json_is_boolean(v)) {
         *out = json_is_true(v);
         return 0;
@@ -340,7 +362,7 @@ static int rb_value(const struct ch_column *c, const json_t *v, struct uf_strbuf
     case CH_STRING: {
         size_t n;
         char *s = string_value(v, &n);
-        put_uleb(sb, n);
+        ch_put_uleb(sb, n);
         uf_strbuf_append(sb, s, n);
         free(s);
         return 0;
@@ -348,41 +370,28 @@ static int rb_value(const struct ch_column *c, const json_t *v, struct uf_strbuf
     case CH_UUID:
         if (!zero && uuid_value(c, v, id, err) < 0)
             return UF_EINVAL;
-        /* Two 64-bit halves, each little-endian: the reverse of the text's byte order. */
-        for (int h = 0; h < 2; h++)
-            for (int b = 7; b >= 0; b--)
-                uf_strbuf_append(sb, (const char *)&id[h * 8 + b], 1);
+        ch_put_uuid(sb, id);
         return 0;
     case CH_DATETIME:
     case CH_DATE:
         if (!zero && time_value(c, v, &secs, err) < 0)
             return UF_EINVAL;
         if (c->type == CH_DATE)
-            put_le(sb, (uint64_t)(secs / 86400), 2);
+            ch_put_le(sb, (uint64_t)(secs / 86400), 2);
         else
-            put_le(sb, (uint64_t)secs, 4);
+            ch_put_le(sb, (uint64_t)secs, 4);
         return 0;
     case CH_FLOAT32:
     case CH_FLOAT64: {
         if (!zero && !json_is_number(v))
             return uf_err_set(err, UF_EINVAL, "column '%s': expected a number", c->name);
-        double d = zero ? 0 : json_number_value(v);
-        uint64_t bits;
-        if (c->type == CH_FLOAT32) {
-            float f = (float)d;
-            uint32_t b32;
-            memcpy(&b32, &f, 4);
-            bits = b32;
-        } else {
-            memcpy(&bits, &d, 8);
-        }
-        put_le(sb, bits, c->type == CH_FLOAT32 ? 4 : 8);
+        ch_put_float(sb, c->type, zero ? 0 : json_number_value(v));
         return 0;
     }
     default:
         if (!zero && int_value(c, v, &i, err) < 0)
             return UF_EINVAL;
-        put_le(sb, (uint64_t)i, range_of(c->type).width);
+        ch_put_le(sb, (uint64_t)i, ch_int_range(c->type).width);
         return 0;
     }
 }

@@ -1,0 +1,405 @@
+/* jscan.c: the strict JSON object scanner (see jscan.h). Hand-written because the one use is a
+ * hot path (every Kafka message of the ETL flows) that only needs spans of the top-level
+ * members: a tree parser spends most of its time allocating nodes nobody reads. The rules follow
+ * jansson's decoder, so a text is refused here exactly when jansson would refuse it (except that
+ * duplicate keys and integers beyond 64 bits are left to the caller); tests/test_jscan.c holds
+ * the cases. Nested values are checked by recursion, bounded by MAX_DEPTH like jansson's. */
+#include "jscan.h"
+
+#include <stdint.h>
+#include <string.h>
+
+#define MAX_DEPTH 2048 /* jansson's JSON_PARSER_DEFAULT_DEPTH */
+
+struct scan {
+    const unsigned char *s;
+    size_t n, i;
+    int depth;
+    struct uf_err *err;
+};
+
+static int fail(struct scan *sc, const char *why)
+{
+    return uf_err_set(sc->err, UF_EINVAL, "not JSON: %s at byte %zu", why, sc->i);
+}
+
+static void skip_ws(struct scan *sc)
+{
+    while (sc->i < sc->n) {
+        unsigned char c = sc->s[sc->i];
+        if (c != ' ' && c != '\t' && c != '\n' && c != '\r')
+            return;
+        sc->i++;
+    }
+}
+
+static int hex4(const unsigned char *p, uint32_t *out)
+{
+    uint32_t v = 0;
+    for (int k = 0; k < 4; k++) {
+        unsigned char c = p[k];
+        v <<= 4;
+        if (c >= '0' && c <= '9')
+            v |= (uint32_t)(c - '0');
+        else if ((c | 0x20) >= 'a' && (c | 0x20) <= 'f')
+            v |= (uint32_t)((c | 0x20) - 'a' + 10);
+        else
+            return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+/* A \u escape at s[i] ('\\' 'u' h h h h, maybe a low surrogate after it); advances i. Errors
+ * point at the escape. */
+static int scan_unicode(struct scan *sc)
+{
+    size_t at = sc->i;
+    uint32_t u, lo;
+    if (sc->i + 6 > sc->n || hex4(sc->s + sc->i + 2, &u) < 0)
+        return fail(sc, "invalid \\u escape");
+    sc->i += 6;
+    const char *why = NULL;
+    if (u == 0)
+        why = "\\u0000 is not allowed";
+    else if (u >= 0xdc00 && u <= 0xdfff)
+        why = "lone low surrogate";
+    else if (u >= 0xd800 && u <= 0xdbff &&
+             (sc->i + 6 > sc->n || sc->s[sc->i] != '\\' || sc->s[sc->i + 1] != 'u' ||
+              hex4(sc->s + sc->i + 2, &lo) < 0 || lo < 0xdc00 || lo > 0xdfff))
+        why = "high surrogate without its low surrogate";
+    else if (u >= 0xd800 && u <= 0xdbff)
+        sc->i += 6;
+    if (!why)
+        return 0;
+    sc->i = at;
+    return fail(sc, why);
+}
+
+/* Length of the UTF-8 sequence at p (n bytes available), 0 when invalid: no overlong forms,
+ * no surrogates, nothing above U+10FFFF. */
+static size_t utf8_len(const unsigned char *p, size_t n)
+{
+    unsigned char c = p[0];
+    size_t len = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : 2;
+    if (c < 0xc2 || c > 0xf4 || n < len)
+        return 0;
+    for (size_t k = 1; k < len; k++)
+        if ((p[k] & 0xc0) != 0x80)
+            return 0;
+    if ((c == 0xe0 && p[1] < 0xa0) || (c == 0xed && p[1] > 0x9f) || (c == 0xf0 && p[1] < 0x90) ||
+        (c == 0xf4 && p[1] > 0x8f))
+        return 0;
+    return len;
+}
+
+#define ONES 0x0101010101010101ULL
+#define HIGHS 0x8080808080808080ULL
+
+/* Whether any of the 8 bytes of w needs a look: a quote, a backslash, a control character or a
+ * non-ASCII byte. Most string bytes need none, so strings are skipped a word at a time. */
+static bool word_special(uint64_t w)
+{
+    uint64_t quote = w ^ (ONES * '"'), bslash = w ^ (ONES * '\\');
+    uint64_t found = ((quote - ONES) & ~quote) | ((bslash - ONES) & ~bslash) |
+                     ((w - ONES * 0x20) & ~w) | w;
+    return (found & HIGHS) != 0;
+}
+
+/* A string starting at the opening quote; fills the span between the quotes. */
+static int scan_string(struct scan *sc, const char **start, size_t *len, bool *escaped)
+{
+    size_t from = ++sc->i;
+    *escaped = false;
+    while (sc->i < sc->n) {
+        uint64_t w;
+        if (sc->n - sc->i >= 8) {
+            memcpy(&w, sc->s + sc->i, 8);
+            if (!word_special(w)) {
+                sc->i += 8;
+                continue;
+            }
+        }
+        unsigned char c = sc->s[sc->i];
+        if (c == '"') {
+            *start = (const char *)sc->s + from;
+            *len = sc->i++ - from;
+            return 0;
+        }
+        if (c < 0x20)
+            return fail(sc, "control character in a string");
+        if (c < 0x80 && c != '\\') {
+            sc->i++;
+        } else if (c == '\\') {
+            *escaped = true;
+            unsigned char e = sc->i + 1 < sc->n ? sc->s[sc->i + 1] : 0;
+            if (e == 'u') {
+                if (scan_unicode(sc) < 0)
+                    return UF_EINVAL;
+            } else if (e && strchr("\"\\/bfnrt", e)) {
+                sc->i += 2;
+            } else {
+                return fail(sc, "invalid escape");
+            }
+        } else {
+            size_t k = utf8_len(sc->s + sc->i, sc->n - sc->i);
+            if (k == 0)
+                return fail(sc, "invalid UTF-8");
+            sc->i += k;
+        }
+    }
+    return fail(sc, "unterminated string");
+}
+
+static size_t digits(struct scan *sc)
+{
+    size_t from = sc->i;
+    while (sc->i < sc->n && sc->s[sc->i] >= '0' && sc->s[sc->i] <= '9')
+        sc->i++;
+    return sc->i - from;
+}
+
+static int bad_number(struct scan *sc, size_t start)
+{
+    sc->i = start;
+    return fail(sc, "invalid number");
+}
+
+/* A number by RFC 8259's grammar: -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)? */
+static int scan_number(struct scan *sc, bool *integer)
+{
+    size_t start = sc->i;
+    if (sc->s[sc->i] == '-')
+        sc->i++;
+    size_t at = sc->i;
+    size_t k = digits(sc);
+    if (k == 0 || (k > 1 && sc->s[at] == '0'))
+        return bad_number(sc, start);
+    *integer = true;
+    if (sc->i < sc->n && sc->s[sc->i] == '.') {
+        sc->i++;
+        *integer = false;
+        if (digits(sc) == 0)
+            return bad_number(sc, start);
+    }
+    if (sc->i < sc->n && (sc->s[sc->i] | 0x20) == 'e') {
+        sc->i++;
+        *integer = false;
+        if (sc->i < sc->n && (sc->s[sc->i] == '+' || sc->s[sc->i] == '-'))
+            sc->i++;
+        if (digits(sc) == 0)
+            return bad_number(sc, start);
+    }
+    return 0;
+}
+
+static int scan_literal(struct scan *sc, const char *word)
+{
+    size_t len = strlen(word);
+    if (sc->n - sc->i < len || memcmp(sc->s + sc->i, word, len) != 0)
+        return fail(sc, "invalid token");
+    sc->i += len;
+    return 0;
+}
+
+static int scan_value(struct scan *sc, struct uf_jmember *m);
+
+/* The members or elements of a nested object or array (at its opening bracket). */
+static int scan_nested(struct scan *sc, bool object)
+{
+    if (++sc->depth > MAX_DEPTH)
+        return fail(sc, "maximum parsing depth reached");
+    char close = object ? '}' : ']';
+    sc->i++;
+    skip_ws(sc);
+    if (sc->i < sc->n && sc->s[sc->i] == close) {
+        sc->i++;
+        sc->depth--;
+        return 0;
+    }
+    for (;;) {
+        struct uf_jmember m;
+        skip_ws(sc);
+        if (object) {
+            if (sc->i >= sc->n || sc->s[sc->i] != '"')
+                return fail(sc, "expected a string key");
+            if (scan_string(sc, &m.key, &m.key_len, &m.key_escaped) < 0)
+                return UF_EINVAL;
+            skip_ws(sc);
+            if (sc->i >= sc->n || sc->s[sc->i] != ':')
+                return fail(sc, "expected ':'");
+            sc->i++;
+            skip_ws(sc);
+        }
+        if (scan_value(sc, &m) < 0)
+            return UF_EINVAL;
+        skip_ws(sc);
+        if (sc->i < sc->n && sc->s[sc->i] == ',') {
+            sc->i++;
+            continue;
+        }
+        if (sc->i < sc->n && sc->s[sc->i] == close) {
+            sc->i++;
+            sc->depth--;
+            return 0;
+        }
+        return fail(sc, object ? "expected ',' or '}'" : "expected ',' or ']'");
+    }
+}
+
+/* Any value at s[i]; fills m's type and value span. */
+static int scan_value(struct scan *sc, struct uf_jmember *m)
+{
+    if (sc->i >= sc->n)
+        return fail(sc, "unexpected end of input");
+    size_t from = sc->i;
+    unsigned char c = sc->s[sc->i];
+    int rc;
+    m->escaped = m->integer = false;
+    if (c == '"') {
+        m->type = UF_J_STRING;
+        return scan_string(sc, &m->val, &m->val_len, &m->escaped);
+    }
+    if (c == '{' || c == '[') {
+        m->type = c == '{' ? UF_J_OBJECT : UF_J_ARRAY;
+        rc = scan_nested(sc, c == '{');
+    } else if (c == '-' || (c >= '0' && c <= '9')) {
+        m->type = UF_J_NUMBER;
+        rc = scan_number(sc, &m->integer);
+    } else {
+        m->type = c == 't' ? UF_J_TRUE : c == 'f' ? UF_J_FALSE : UF_J_NULL;
+        rc = scan_literal(sc, c == 't' ? "true" : c == 'f' ? "false" : "null");
+    }
+    m->val = (const char *)sc->s + from;
+    m->val_len = sc->i - from;
+    return rc;
+}
+
+/* The top-level members, reported one by one (at the opening brace). */
+static int scan_members(struct scan *sc, uf_jmember_fn fn, void *arg)
+{
+    sc->i++;
+    sc->depth = 1;
+    skip_ws(sc);
+    if (sc->i < sc->n && sc->s[sc->i] == '}') {
+        sc->i++;
+        return 0;
+    }
+    for (;;) {
+        struct uf_jmember m;
+        skip_ws(sc);
+        if (sc->i >= sc->n || sc->s[sc->i] != '"')
+            return fail(sc, "expected a string key");
+        if (scan_string(sc, &m.key, &m.key_len, &m.key_escaped) < 0)
+            return UF_EINVAL;
+        skip_ws(sc);
+        if (sc->i >= sc->n || sc->s[sc->i] != ':')
+            return fail(sc, "expected ':'");
+        sc->i++;
+        skip_ws(sc);
+        if (scan_value(sc, &m) < 0)
+            return UF_EINVAL;
+        int rc = fn ? fn(arg, &m, sc->err) : 0;
+        if (rc != 0)
+            return rc;
+        skip_ws(sc);
+        if (sc->i < sc->n && sc->s[sc->i] == ',') {
+            sc->i++;
+            continue;
+        }
+        if (sc->i < sc->n && sc->s[sc->i] == '}') {
+            sc->i++;
+            return 0;
+        }
+        return fail(sc, "expected ',' or '}'");
+    }
+}
+
+int uf_jscan_object(const char *s, size_t n, uf_jmember_fn fn, void *arg, struct uf_err *err)
+{
+    struct scan sc = { .s = (const unsigned char *)s, .n = n, .err = err };
+    skip_ws(&sc);
+    if (sc.i >= n)
+        return fail(&sc, "empty input");
+    if (sc.s[sc.i] != '{') {
+        struct uf_jmember m;
+        if (scan_value(&sc, &m) < 0)
+            return UF_EINVAL;
+        skip_ws(&sc);
+        if (sc.i < n)
+            return fail(&sc, "end of input expected");
+        return uf_err_set(err, UF_EINVAL, "not a JSON object");
+    }
+    int rc = scan_members(&sc, fn, arg);
+    if (rc != 0)
+        return rc;
+    skip_ws(&sc);
+    if (sc.i < n)
+        return fail(&sc, "end of input expected");
+    return 0;
+}
+
+static size_t put_utf8(uint32_t u, char *out)
+{
+    if (u < 0x80) {
+        out[0] = (char)u;
+        return 1;
+    }
+    if (u < 0x800) {
+        out[0] = (char)(0xc0 | u >> 6);
+        out[1] = (char)(0x80 | (u & 0x3f));
+        return 2;
+    }
+    if (u < 0x10000) {
+        out[0] = (char)(0xe0 | u >> 12);
+        out[1] = (char)(0x80 | (u >> 6 & 0x3f));
+        out[2] = (char)(0x80 | (u & 0x3f));
+        return 3;
+    }
+    out[0] = (char)(0xf0 | u >> 18);
+    out[1] = (char)(0x80 | (u >> 12 & 0x3f));
+    out[2] = (char)(0x80 | (u >> 6 & 0x3f));
+    out[3] = (char)(0x80 | (u & 0x3f));
+    return 4;
+}
+
+size_t uf_jscan_unescape(const char *s, size_t len, char *out)
+{
+    static const char from[] = "\"\\/bfnrt", to[] = "\"\\/\b\f\n\r\t";
+    const unsigned char *p = (const unsigned char *)s;
+    size_t o = 0;
+    for (size_t i = 0; i < len;) {
+        if (p[i] != '\\') {
+            out[o++] = (char)p[i++];
+            continue;
+        }
+        if (p[i + 1] != 'u') {
+            out[o++] = to[strchr(from, p[i + 1]) - from];
+            i += 2;
+            continue;
+        }
+        uint32_t u = 0, lo = 0;
+        hex4(p + i + 2, &u);
+        i += 6;
+        if (u >= 0xd800 && u <= 0xdbff) { /* checked by the scan: a low surrogate follows */
+            hex4(p + i + 2, &lo);
+            u = 0x10000 + ((u - 0xd800) << 10) + (lo - 0xdc00);
+            i += 6;
+        }
+        o += put_utf8(u, out + o);
+    }
+    return o;
+}
+
+bool uf_jscan_key_is(const struct uf_jmember *m, const char *name)
+{
+    size_t n = strlen(name);
+    if (!m->key_escaped)
+        return m->key_len == n && memcmp(m->key, name, n) == 0;
+    /* An escape is at most 6 bytes per decoded byte: a longer key cannot decode to name. */
+    if (n > 256 || m->key_len > 6 * n)
+        return false;
+    char buf[6 * 256];
+    size_t k = uf_jscan_unescape(m->key, m->key_len, buf);
+    return k == n && memcmp(buf, name, n) == 0;
+}

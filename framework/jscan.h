@@ -1,0 +1,48 @@
+/* jscan.h: a strict single-pass scanner for JSON objects, for the paths that read a payload's
+ * top-level fields without building a jansson tree (a Kafka message straight into a ClickHouse
+ * row). It checks the whole text as RFC 8259 JSON the way jansson does (UTF-8 without overlong
+ * forms or surrogates, escapes, \u0000 and lone surrogates refused, numbers by the grammar,
+ * nothing but whitespace after the object, nesting at most 2048 deep) and reports each
+ * top-level member as spans into the text; it allocates nothing and copies nothing. Nested
+ * objects and arrays are checked and reported whole. It does not detect duplicate keys (a
+ * caller that maps keys checks the ones it uses) nor check that numbers fit a machine type.
+ * Pure functions, thread-safe. */
+#ifndef UF_JSCAN_H
+#define UF_JSCAN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "err.h"
+
+enum uf_jtype { UF_J_STRING, UF_J_NUMBER, UF_J_TRUE, UF_J_FALSE, UF_J_NULL, UF_J_OBJECT,
+                UF_J_ARRAY };
+
+/* One top-level member. Spans borrow the scanned text. */
+struct uf_jmember {
+    const char *key;     /* between the quotes, escapes not decoded */
+    size_t key_len;
+    bool key_escaped;    /* key holds a backslash: decode before comparing */
+    enum uf_jtype type;
+    const char *val;     /* strings: between the quotes; others: the value's whole text */
+    size_t val_len;
+    bool escaped;        /* strings: the value holds a backslash escape */
+    bool integer;        /* numbers: no fraction and no exponent */
+};
+
+/* Called per top-level member, in text order; a non-zero return stops the scan and is
+ * returned by uf_jscan_object (the callback fills err itself). */
+typedef int (*uf_jmember_fn)(void *arg, const struct uf_jmember *m, struct uf_err *err);
+
+/* Scans s[0..n) as one JSON object. Returns 0, the callback's non-zero value, or UF_EINVAL
+ * with "not JSON: <why> at byte <offset>" (or "not a JSON object") in err. */
+int uf_jscan_object(const char *s, size_t n, uf_jmember_fn fn, void *arg, struct uf_err *err);
+
+/* Decodes the escapes of a string span that uf_jscan_object accepted into out, which must
+ * hold len bytes (decoding never grows a string); returns the decoded length. */
+size_t uf_jscan_unescape(const char *s, size_t len, char *out);
+
+/* Whether a key span (as reported) equals the NUL-terminated name, decoding escapes. */
+bool uf_jscan_key_is(const struct uf_jmember *m, const char *name);
+
+#endif

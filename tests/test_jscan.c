@@ -1,0 +1,183 @@
+/* tests/test_jscan.c: the strict JSON object scanner: member spans and types, escapes decoded
+ * (surrogate pairs, \u0000 refused), every refusal with its message and byte offset, and
+ * agreement with jansson on a corpus of accepted and refused texts (the scanner must refuse
+ * exactly what jansson refuses, duplicate keys and oversized integers aside). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <jansson.h>
+
+#include "jscan.h"
+
+struct seen {
+    struct uf_jmember m[8];
+    size_t n;
+};
+
+static int collect(void *arg, const struct uf_jmember *m, struct uf_err *err)
+{
+    (void)err;
+    struct seen *s = arg;
+    if (s->n < 8)
+        s->m[s->n++] = *m;
+    return 0;
+}
+
+static void assert_span(const char *p, size_t n, const char *want)
+{
+    assert_int_equal(n, strlen(want));
+    assert_memory_equal(p, want, n);
+}
+
+static void test_members(void **state)
+{
+    (void)state;
+    const char *t = " {\"a\":\"x\\\"y\", \"b\" : -1.5e3,\"c\":{\"d\":[1,{}]},\"e\":true,"
+                    "\"f\":null,\"g\":[],\"h\":0,\"k\\u0065y\":false} \n";
+    struct seen s = { 0 };
+    struct uf_err err = { 0 };
+    assert_int_equal(uf_jscan_object(t, strlen(t), collect, &s, &err), 0);
+    assert_int_equal(s.n, 8);
+    assert_span(s.m[0].key, s.m[0].key_len, "a");
+    assert_int_equal(s.m[0].type, UF_J_STRING);
+    assert_span(s.m[0].val, s.m[0].val_len, "x\\\"y");
+    assert_true(s.m[0].escaped);
+    assert_int_equal(s.m[1].type, UF_J_NUMBER);
+    assert_span(s.m[1].val, s.m[1].val_len, "-1.5e3");
+    assert_false(s.m[1].integer);
+    assert_int_equal(s.m[2].type, UF_J_OBJECT);
+    assert_span(s.m[2].val, s.m[2].val_len, "{\"d\":[1,{}]}");
+    assert_int_equal(s.m[3].type, UF_J_TRUE);
+    assert_int_equal(s.m[4].type, UF_J_NULL);
+    assert_int_equal(s.m[5].type, UF_J_ARRAY);
+    assert_span(s.m[5].val, s.m[5].val_len, "[]");
+    assert_true(s.m[6].integer);
+    assert_true(s.m[7].key_escaped);
+    assert_true(uf_jscan_key_is(&s.m[7], "key"));
+    assert_false(uf_jscan_key_is(&s.m[7], "kez"));
+    assert_false(uf_jscan_key_is(&s.m[0], "ab"));
+}
+
+static void test_unescape(void **state)
+{
+    (void)state;
+    /* Every short escape, a 2- and a 3-byte BMP character, a surrogate pair (U+1F600), and raw
+     * UTF-8 passed through. */
+    const char *in = "\\\"\\\\\\/\\b\\f\\n\\r\\t\\u00e9\\u20ac\\ud83d\\ude00\xc3\xa9";
+    char out[64];
+    size_t n = uf_jscan_unescape(in, strlen(in), out);
+    const char want[] = "\"\\/\b\f\n\r\t\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80\xc3\xa9";
+    assert_int_equal(n, sizeof(want) - 1);
+    assert_memory_equal(out, want, n);
+}
+
+static void expect_refused(const char *t, size_t n, const char *msg)
+{
+    struct uf_err err = { 0 };
+    assert_int_equal(uf_jscan_object(t, n, NULL, NULL, &err), UF_EINVAL);
+    assert_string_equal(err.msg, msg);
+}
+
+#define REFUSED(lit, msg) expect_refused(lit, sizeof(lit) - 1, msg)
+
+static void test_refusals(void **state)
+{
+    (void)state;
+    REFUSED("", "not JSON: empty input at byte 0");
+    REFUSED("not json 7", "not JSON: invalid token at byte 0");
+    REFUSED("[1,2]", "not a JSON object");
+    REFUSED("\"s\"", "not a JSON object");
+    REFUSED("{\"a\":1} x", "not JSON: end of input expected at byte 8");
+    REFUSED("{\"a\":1", "not JSON: expected ',' or '}' at byte 6");
+    REFUSED("{\"a\" 1}", "not JSON: expected ':' at byte 5");
+    REFUSED("{a:1}", "not JSON: expected a string key at byte 1");
+    REFUSED("{\"a\":1,}", "not JSON: expected a string key at byte 7");
+    REFUSED("{\"a\":01}", "not JSON: invalid number at byte 5");
+    REFUSED("{\"a\":1.}", "not JSON: invalid number at byte 5");
+    REFUSED("{\"a\":-}", "not JSON: invalid number at byte 5");
+    REFUSED("{\"a\":1e}", "not JSON: invalid number at byte 5");
+    REFUSED("{\"a\":+1}", "not JSON: invalid token at byte 5");
+    REFUSED("{\"a\":tru}", "not JSON: invalid token at byte 5");
+    REFUSED("{\"a\":\"x", "not JSON: unterminated string at byte 7");
+    REFUSED("{\"a\":\"\\x\"}", "not JSON: invalid escape at byte 6");
+    REFUSED("{\"a\":\"\\u12\"}", "not JSON: invalid \\u escape at byte 6");
+    REFUSED("{\"a\":\"\\u0000\"}", "not JSON: \\u0000 is not allowed at byte 6");
+    REFUSED("{\"a\":\"\\udc00\"}", "not JSON: lone low surrogate at byte 6");
+    REFUSED("{\"a\":\"\\ud800x\"}", "not JSON: high surrogate without its low surrogate at byte 6");
+    REFUSED("{\"a\":\"\x01\"}", "not JSON: control character in a string at byte 6");
+    REFUSED("{\"a\":\"\xc3\"}", "not JSON: invalid UTF-8 at byte 6");
+    REFUSED("{\"a\":\"\xc0\xaf\"}", "not JSON: invalid UTF-8 at byte 6");       /* overlong */
+    REFUSED("{\"a\":\"\xed\xa0\x80\"}", "not JSON: invalid UTF-8 at byte 6");   /* surrogate */
+    REFUSED("{\"a\":\"\xf4\x90\x80\x80\"}", "not JSON: invalid UTF-8 at byte 6"); /* > U+10FFFF */
+    REFUSED("{\"a\":[1 2]}", "not JSON: expected ',' or ']' at byte 8");
+    REFUSED("{\"a\":{\"b\"}}", "not JSON: expected ':' at byte 9");
+    /* A NUL byte inside the text is not whitespace. */
+    expect_refused("{\"a\":1}\0", 8, "not JSON: end of input expected at byte 7");
+    /* The nesting limit is jansson's (2048). */
+    char deep[4200];
+    size_t n = 0;
+    n += (size_t)sprintf(deep, "{\"a\":");
+    for (int i = 0; i < 2048; i++)
+        deep[n++] = '[';
+    deep[n] = '\0';
+    struct uf_err err = { 0 };
+    assert_int_equal(uf_jscan_object(deep, n, NULL, NULL, &err), UF_EINVAL);
+    assert_string_equal(err.msg, "not JSON: maximum parsing depth reached at byte 2052");
+}
+
+static int stop_at_b(void *arg, const struct uf_jmember *m, struct uf_err *err)
+{
+    (void)arg;
+    if (uf_jscan_key_is(m, "b"))
+        return uf_err_set(err, UF_EINVAL, "b is not wanted");
+    return 0;
+}
+
+static void test_callback_stops(void **state)
+{
+    (void)state;
+    struct uf_err err = { 0 };
+    const char *t = "{\"a\":1,\"b\":2,\"c\":3}";
+    assert_int_equal(uf_jscan_object(t, strlen(t), stop_at_b, NULL, &err), UF_EINVAL);
+    assert_string_equal(err.msg, "b is not wanted");
+}
+
+/* The scanner and jansson agree on what is a JSON object. */
+static void test_agrees_with_jansson(void **state)
+{
+    (void)state;
+    static const char *const corpus[] = {
+        "{}", " { } ", "{\"a\":[]}", "{\"a\":[1,[2,[3]],{\"b\":{}}]}", "{\"a\":-0}",
+        "{\"a\":0.5e-7}", "{\"a\":1E+2}", "{\"a\":\"\\ud83d\\ude00\"}", "{\"\":\"\"}",
+        "{\"a\":\"\xe2\x82\xac\xf0\x9f\x98\x80\"}", "{\"a\":\"\\u00e9\"}", "{\"a\":1}\n\t\r ",
+        "{\"a\":.5}", "{\"a\":00}", "{\"a\":\"\\ud800\"}", "{\"a\":\"\xff\"}", "{\"a\":'x'}",
+        "{\"a\":nul}", "{\"a\":1,,}", "{\"a\"::1}", "{\"a\":[,]}", "{\"a\":[1,]}", "{,}",
+        "{\"a\":\"\\U0041\"}", "{\"a\":1}{}", "\xef\xbb\xbf{}", "{\"a\":\"\t\"}", "[]", "1",
+        "{\"a\":\"\xe0\x80\xaf\"}", "{\"a\":\"\xf0\x8f\xbf\xbf\"}", "{\"a\":-01}", "{\"a\":1.5e}",
+    };
+    for (size_t i = 0; i < sizeof(corpus) / sizeof(corpus[0]); i++) {
+        json_error_t je;
+        json_t *j = json_loadb(corpus[i], strlen(corpus[i]), 0, &je);
+        bool want = j && json_is_object(j);
+        json_decref(j);
+        struct uf_err err = { 0 };
+        bool got = uf_jscan_object(corpus[i], strlen(corpus[i]), NULL, NULL, &err) == 0;
+        if (got != want)
+            fail_msg("'%s': jansson %s, jscan %s (%s)", corpus[i], want ? "accepts" : "refuses",
+                     got ? "accepts" : "refuses", err.msg);
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_members),        cmocka_unit_test(test_unescape),
+        cmocka_unit_test(test_refusals),       cmocka_unit_test(test_callback_stops),
+        cmocka_unit_test(test_agrees_with_jansson),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
