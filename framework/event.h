@@ -25,7 +25,9 @@ enum uf_outcome {
 };
 
 struct uf_event {
-    json_t *body;                   /* owned; always a JSON object (empty when raw is set) */
+    json_t *body;                   /* owned; a JSON object (empty when raw is set; NULL only
+                                     * once a sink that keeps the event to finish it later has
+                                     * let go of its data) */
     /* The source's payload, not parsed, for sinks that encode straight from the bytes (kinds
      * with takes_raw, stage.h): NULL on every other event. Borrowed: the source keeps the bytes
      * until the event's completion runs, so only an event with a completion carries raw, and

@@ -43,12 +43,17 @@ static int split_init(struct uf_stage *st, void *ctx, struct uf_err *err)
     return 0;
 }
 
-/* The event for item i of n; shares the batch's completion. Takes ownership of item. */
-static struct uf_event *item_event(const struct uf_event *batch, json_t *item, size_t i, size_t n)
+/* The event for item i of n; shares the batch's completion. Takes ownership of item. The last
+ * item takes the batch's meta (the batch only ends after this), the others get copies. */
+static struct uf_event *item_event(struct uf_event *batch, json_t *item, size_t i, size_t n)
 {
     struct uf_event *ev = uf_event_new(item);
-    if (batch->meta)
+    if (batch->meta && i + 1 < n)
         ev->meta = json_deep_copy(batch->meta);
+    else if (batch->meta) {
+        ev->meta = batch->meta;
+        batch->meta = NULL;
+    }
     json_object_set_new(uf_event_meta(ev), "index", json_integer((json_int_t)i));
     json_object_set_new(uf_event_meta(ev), "count", json_integer((json_int_t)n));
     uf_event_set_user(ev, batch->user);

@@ -4,7 +4,8 @@
  * Each run uses its own schema. Covers: every operation's statuses, 50 concurrent likes by one
  * user, keyset pagination walking every comment once (new and top), delete rights, vote
  * counts, progress/history, and PostgreSQL stopped (503) then restarted (recovers in place).
- * Needs UGCFLOW_PG_DSN; the stop/start test needs the devstack lock held by the caller. */
+ * Needs UGCFLOW_PG_DSN; the stop/start test needs the devstack lock held by the caller
+ * (flock -o /tmp/ugcflow-devstack.lock ctest ...). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -16,10 +17,13 @@
 
 #include <cmocka.h>
 #include <libpq-fe.h>
+#include <pthread.h>
 
 #include "config.h"
 #include "event.h"
 #include "graph.h"
+#include "sinks/postgres/postgres_migrate.h"
+#include "sinks/postgres/postgres_pool.h"
 
 #define MOVIE "0190a5c4-0000-7000-8000-0000000000aa"
 #define USER_A "0190a5c4-0000-7000-8000-00000000000a"
@@ -331,6 +335,76 @@ static void test_favorites_and_history(void **state)
     json_decref(seen);
 }
 
+struct migrate_arg {
+    const char *schema;
+    int applied, rc;
+};
+
+static void *migrate_main(void *arg)
+{
+    struct migrate_arg *m = arg;
+    struct uf_err err = {0};
+    PGconn *pg = uf_pg_connect(dsn, 2000, &err);
+    char quoted[80];
+    snprintf(quoted, sizeof quoted, "\"%s\"", m->schema);
+    m->rc = pg ? uf_pg_migrate(pg, m->schema, quoted, &m->applied, &err) : -1;
+    PQfinish(pg);
+    return NULL;
+}
+
+/* Migrations apply once: again on a migrated schema applies none, and two processes starting
+ * together on a fresh schema apply each migration exactly once between them. */
+static void test_migrations_once(void **state)
+{
+    struct migrate_arg again = {.schema = schema};
+    migrate_main(&again);
+    assert_int_equal(again.rc, 0);
+    assert_int_equal(again.applied, 0);
+
+    char fresh[80];
+    snprintf(fresh, sizeof fresh, "%s_fresh", schema);
+    struct migrate_arg a = {.schema = fresh}, b = {.schema = fresh};
+    pthread_t ta, tb;
+    pthread_create(&ta, NULL, migrate_main, &a);
+    pthread_create(&tb, NULL, migrate_main, &b);
+    pthread_join(ta, NULL);
+    pthread_join(tb, NULL);
+    assert_int_equal(a.rc, 0);
+    assert_int_equal(b.rc, 0);
+    int n = 0;
+    while (uf_pg_migrations[n].sql)
+        n++;
+    assert_int_equal(a.applied + b.applied, n);
+    char *q = NULL;
+    assert_true(asprintf(&q, "DROP SCHEMA %s CASCADE", fresh) > 0);
+    PGconn *pg = PQconnectdb(dsn);
+    PQclear(PQexec(pg, q));
+    PQfinish(pg);
+    free(q);
+}
+
+/* A statement stuck behind a lock past statement_timeout answers 504, and the pool goes on. */
+static void test_statement_timeout_504(void **state)
+{
+    const char *p = "{\"movie_id\":\"0190a5c4-0000-7000-8000-0000000000dd\"}";
+    assert_int_equal(status_of(USER_A, NULL, "like", p, NULL, NULL), 201);
+    PGconn *pg = PQconnectdb(dsn);
+    char *q = NULL;
+    assert_true(asprintf(&q, "BEGIN; SELECT * FROM %s.reactions WHERE movie_id = "
+                             "'0190a5c4-0000-7000-8000-0000000000dd' FOR UPDATE",
+                         schema) > 0);
+    PGresult *res = PQexec(pg, q);
+    assert_int_equal(PQresultStatus(res), PGRES_TUPLES_OK);
+    PQclear(res);
+    struct answer a = call(USER_A, NULL, "dislike", p, NULL, NULL);
+    assert_int_equal(a.status, 504);
+    drop(&a);
+    PQclear(PQexec(pg, "ROLLBACK"));
+    PQfinish(pg);
+    free(q);
+    assert_int_equal(status_of(USER_A, NULL, "dislike", p, NULL, NULL), 200);
+}
+
 /* Polls a request until it answers `want` or timeout_ms passed; returns the last status. */
 static int poll_status(int want, int timeout_ms)
 {
@@ -344,14 +418,17 @@ static int poll_status(int want, int timeout_ms)
     return st;
 }
 
+/* The restarted service must not inherit our descriptors (a caller's lock among them). */
+#define FDS " 3>&- 4>&- 5>&- 6>&- 7>&- 8>&- 9>&-"
+
 static int devstack(const char *verb)
 {
     const char *script = getenv("UGCFLOW_DEVSTACK");
     char *cmd = NULL;
     if (script)
-        assert_true(asprintf(&cmd, "%s %s postgres >/dev/null", script, verb) > 0);
+        assert_true(asprintf(&cmd, "%s %s postgres >/dev/null" FDS, script, verb) > 0);
     else
-        assert_true(asprintf(&cmd, "%s/script/dev-stack %s postgres >/dev/null",
+        assert_true(asprintf(&cmd, "%s/script/dev-stack %s postgres >/dev/null" FDS,
                              getenv("UGCFLOW_SOURCE_DIR"), verb) > 0);
     /* The script may race another engineer's service start; a second try settles it. */
     int rc = 1;
@@ -381,6 +458,8 @@ int main(void)
         cmocka_unit_test(test_concurrent_likes_one_row),
         cmocka_unit_test(test_comments_pagination_and_rights),
         cmocka_unit_test(test_favorites_and_history),
+        cmocka_unit_test(test_migrations_once),
+        cmocka_unit_test(test_statement_timeout_504),
         cmocka_unit_test(test_postgres_down_503_then_recovers),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

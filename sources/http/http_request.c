@@ -165,14 +165,17 @@ static const char *bearer_token(struct MHD_Connection *conn)
     return *h ? h : NULL;
 }
 
-/* The meta shared by the request's events (each event gets a deep copy). */
+/* The meta of the request's events: the last event takes it, the others get deep copies. Its
+ * params and query are its own copies (the envelope refers to the request's), so a stage that
+ * changes one (validate's coerce) does not change the other. */
 static json_t *request_meta(struct http_req *req, json_t *query)
 {
     char ip[INET6_ADDRSTRLEN];
     client_ip(req->conn, ip, sizeof(ip));
-    json_t *meta = json_pack("{s:s,s:s,s:s,s:s,s:O,s:O}", "route", req->route->name,
+    json_t *meta = json_pack("{s:s,s:s,s:s,s:s,s:o,s:o}", "route", req->route->name,
                              "request_id", req->request_id, "method", req->route->method, "ip", ip,
-                             "params", req->params, "query", query);
+                             "params", json_deep_copy(req->params), "query",
+                             json_deep_copy(query));
     json_t *p = json_string(req->path);
     json_object_set_new(meta, "path", p ? p : json_string(""));
     const char *ua = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, "User-Agent");
@@ -188,12 +191,11 @@ static json_t *request_meta(struct http_req *req, json_t *query)
     return meta;
 }
 
-static struct uf_event *event_with_meta(json_t *body, const json_t *meta)
+/* Takes ownership of body and meta. */
+static struct uf_event *event_with_meta(json_t *body, json_t *meta)
 {
     struct uf_event *ev = uf_event_new(body);
-    json_t *copy = json_deep_copy(meta);
-    json_object_update(uf_event_meta(ev), copy);
-    json_decref(copy);
+    ev->meta = meta;
     return ev;
 }
 
@@ -247,8 +249,10 @@ static bool check_items(struct http_req *req, const json_t *items, enum MHD_Resu
     return true;
 }
 
-/* Builds the request's events into *evs (count in req->nevents). Takes ownership of body. */
-static struct uf_event **build_events(struct http_req *req, json_t *body, const json_t *meta)
+/* Builds the request's events into *evs (count in req->nevents). Takes ownership of body and
+ * meta; query (the envelope's) is borrowed. */
+static struct uf_event **build_events(struct http_req *req, json_t *body, json_t *meta,
+                                      json_t *query)
 {
     if (req->route->batch && json_is_object(body)) {
         json_t *arr = json_array();
@@ -260,7 +264,7 @@ static struct uf_event **build_events(struct http_req *req, json_t *body, const 
     if (!req->route->split_array) {
         json_t *env = json_pack("{s:s,s:s,s:O,s:O,s:O}", "route", req->route->name, "method",
                                 req->route->method, "path", json_object_get(meta, "path"),
-                                "params", req->params, "query", json_object_get(meta, "query"));
+                                "params", req->params, "query", query);
         if (body)
             json_object_set_new(env, "body", body);
         struct uf_event **evs = uf_xmalloc(sizeof(*evs));
@@ -276,11 +280,13 @@ static struct uf_event **build_events(struct http_req *req, json_t *body, const 
     size_t n = json_array_size(body);
     struct uf_event **evs = uf_xcalloc(n ? n : 1, sizeof(*evs));
     for (size_t i = 0; i < n; i++) {
-        evs[i] = event_with_meta(json_incref(json_array_get(body, i)), meta);
+        json_t *m = i + 1 < n ? json_deep_copy(meta) : json_incref(meta);
+        evs[i] = event_with_meta(json_incref(json_array_get(body, i)), m);
         json_object_set_new(uf_event_meta(evs[i]), "index", json_integer((json_int_t)i));
         json_object_set_new(uf_event_meta(evs[i]), "count", json_integer((json_int_t)n));
     }
     json_decref(body);
+    json_decref(meta);
     req->nevents = req->nitems = n;
     return evs;
 }
@@ -433,9 +439,8 @@ enum MHD_Result http_req_dispatch(struct http_req *req)
         return answered;
     }
     json_t *meta = request_meta(req, f.query);
+    struct uf_event **evs = build_events(req, body, meta, f.query);
     json_decref(f.query);
-    struct uf_event **evs = build_events(req, body, meta);
-    json_decref(meta);
     return emit_request(req, evs);
 }
 
