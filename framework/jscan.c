@@ -23,7 +23,7 @@ static int fail(struct scan *sc, const char *why)
     return uf_err_set(sc->err, UF_EINVAL, "not JSON: %s at byte %zu", why, sc->i);
 }
 
-static void skip_ws(struct scan *sc)
+static inline void skip_ws(struct scan *sc)
 {
     while (sc->i < sc->n) {
         unsigned char c = sc->s[sc->i];
@@ -96,14 +96,17 @@ static size_t utf8_len(const unsigned char *p, size_t n)
 #define ONES 0x0101010101010101ULL
 #define HIGHS 0x8080808080808080ULL
 
-/* Whether any of the 8 bytes of w needs a look: a quote, a backslash, a control character or a
- * non-ASCII byte. Most string bytes need none, so strings are skipped a word at a time. */
-static bool word_special(uint64_t w)
+_Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "word scanning assumes little endian");
+
+/* A mask with the high bit set in the first byte of w (in memory order) that needs a look, a
+ * quote, a backslash, a control character or a non-ASCII byte, and maybe in later ones (the
+ * borrow of a match can flag the byte after it); 0 when none. Most string bytes need no look,
+ * so strings are skipped a word at a time. */
+static uint64_t special_mask(uint64_t w)
 {
     uint64_t quote = w ^ (ONES * '"'), bslash = w ^ (ONES * '\\');
-    uint64_t found = ((quote - ONES) & ~quote) | ((bslash - ONES) & ~bslash) |
-                     ((w - ONES * 0x20) & ~w) | w;
-    return (found & HIGHS) != 0;
+    return (((quote - ONES) & ~quote) | ((bslash - ONES) & ~bslash) | ((w - ONES * 0x20) & ~w) |
+            w) & HIGHS;
 }
 
 /* A string starting at the opening quote; fills the span between the quotes. */
@@ -112,13 +115,15 @@ static int scan_string(struct scan *sc, const char **start, size_t *len, bool *e
     size_t from = ++sc->i;
     *escaped = false;
     while (sc->i < sc->n) {
-        uint64_t w;
         if (sc->n - sc->i >= 8) {
+            uint64_t w;
             memcpy(&w, sc->s + sc->i, 8);
-            if (!word_special(w)) {
+            uint64_t m = special_mask(w);
+            if (m == 0) {
                 sc->i += 8;
                 continue;
             }
+            sc->i += (size_t)__builtin_ctzll(m) >> 3; /* the first byte that needs a look */
         }
         unsigned char c = sc->s[sc->i];
         if (c == '"') {

@@ -515,9 +515,9 @@ static void fwd_stop(struct uf_stage *st, void *ctx)
     struct fwd_ctx *c = ctx;
     if (!c->sender_running)
         return;
-    /* The sender keeps going until the buffer is empty or the shutdown deadline
-     * passed. */
-    while (uf_stage_deadline_ms(st) > 0) {
+    /* The sender keeps going until the buffer is empty or the shutdown deadline passed; with
+     * the receiver failing, waiting would only delay shutdown: the spool keeps the events. */
+    while (uf_stage_deadline_ms(st) > 0 && !atomic_load(&c->failing)) {
         pthread_mutex_lock(&c->lock);
         bool empty = !c->head && c->spool_end == c->spool_read;
         pthread_mutex_unlock(&c->lock);

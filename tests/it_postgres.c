@@ -17,10 +17,13 @@
 
 #include <cmocka.h>
 #include <libpq-fe.h>
+#include <pthread.h>
 
 #include "config.h"
 #include "event.h"
 #include "graph.h"
+#include "sinks/postgres/postgres_migrate.h"
+#include "sinks/postgres/postgres_pool.h"
 
 #define MOVIE "0190a5c4-0000-7000-8000-0000000000aa"
 #define USER_A "0190a5c4-0000-7000-8000-00000000000a"
@@ -332,6 +335,54 @@ static void test_favorites_and_history(void **state)
     json_decref(seen);
 }
 
+struct migrate_arg {
+    const char *schema;
+    int applied, rc;
+};
+
+static void *migrate_main(void *arg)
+{
+    struct migrate_arg *m = arg;
+    struct uf_err err = {0};
+    PGconn *pg = uf_pg_connect(dsn, 2000, &err);
+    char quoted[80];
+    snprintf(quoted, sizeof quoted, "\"%s\"", m->schema);
+    m->rc = pg ? uf_pg_migrate(pg, m->schema, quoted, &m->applied, &err) : -1;
+    PQfinish(pg);
+    return NULL;
+}
+
+/* Migrations apply once: again on a migrated schema applies none, and two processes starting
+ * together on a fresh schema apply each migration exactly once between them. */
+static void test_migrations_once(void **state)
+{
+    struct migrate_arg again = {.schema = schema};
+    migrate_main(&again);
+    assert_int_equal(again.rc, 0);
+    assert_int_equal(again.applied, 0);
+
+    char fresh[80];
+    snprintf(fresh, sizeof fresh, "%s_fresh", schema);
+    struct migrate_arg a = {.schema = fresh}, b = {.schema = fresh};
+    pthread_t ta, tb;
+    pthread_create(&ta, NULL, migrate_main, &a);
+    pthread_create(&tb, NULL, migrate_main, &b);
+    pthread_join(ta, NULL);
+    pthread_join(tb, NULL);
+    assert_int_equal(a.rc, 0);
+    assert_int_equal(b.rc, 0);
+    int n = 0;
+    while (uf_pg_migrations[n].sql)
+        n++;
+    assert_int_equal(a.applied + b.applied, n);
+    char *q = NULL;
+    assert_true(asprintf(&q, "DROP SCHEMA %s CASCADE", fresh) > 0);
+    PGconn *pg = PQconnectdb(dsn);
+    PQclear(PQexec(pg, q));
+    PQfinish(pg);
+    free(q);
+}
+
 /* A statement stuck behind a lock past statement_timeout answers 504, and the pool goes on. */
 static void test_statement_timeout_504(void **state)
 {
@@ -407,6 +458,7 @@ int main(void)
         cmocka_unit_test(test_concurrent_likes_one_row),
         cmocka_unit_test(test_comments_pagination_and_rights),
         cmocka_unit_test(test_favorites_and_history),
+        cmocka_unit_test(test_migrations_once),
         cmocka_unit_test(test_statement_timeout_504),
         cmocka_unit_test(test_postgres_down_503_then_recovers),
     };

@@ -8,7 +8,9 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include <cmocka.h>
 
@@ -230,6 +232,23 @@ static void test_parse_time(void **state)
     assert_int_equal(us, 1714564800000000LL);
     assert_int_equal(ch_parse_time("2024-05-01 12:00:00", &us), 0);
     assert_int_equal(us, 1714564800000000LL);
+    /* The day arithmetic agrees with timegm across leap years, centuries and month ends. */
+    static const char *const days[] = { "1970-01-01", "1999-12-31", "2000-02-29", "2000-03-01",
+                                        "2023-02-31", "2024-02-29", "2100-03-01", "2106-02-07",
+                                        "1969-12-31", "1900-02-28" };
+    for (size_t i = 0; i < sizeof(days) / sizeof(days[0]); i++) {
+        char t[32];
+        snprintf(t, sizeof(t), "%sT23:59:60Z", days[i]);
+        struct tm tm = { 0 };
+        sscanf(days[i], "%d-%d-%d", &tm.tm_year, &tm.tm_mon, &tm.tm_mday);
+        tm.tm_year -= 1900;
+        tm.tm_mon -= 1;
+        tm.tm_hour = 23;
+        tm.tm_min = 59;
+        tm.tm_sec = 60;
+        assert_int_equal(ch_parse_time(t, &us), 0);
+        assert_int_equal(us, (int64_t)timegm(&tm) * 1000000);
+    }
     assert_int_equal(ch_parse_time("2024-13-01T12:00:00Z", &us), UF_EINVAL);
     assert_int_equal(ch_parse_time("2024-05-01T12:00:00Zjunk", &us), UF_EINVAL);
 }

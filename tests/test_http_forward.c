@@ -269,6 +269,39 @@ static void test_overflow_goes_to_the_spool_and_back(void **state)
     assert_int_equal(system(cmd), 0);
 }
 
+/* Stopped while the receiver fails: what memory held is spilled to the spool and delivered by
+ * the next start. */
+static void test_spool_survives_a_restart(void **state)
+{
+    struct receiver *r = receiver_start();
+    atomic_store(&r->status, 503);
+    char dir[] = "/tmp/test-http-forward-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char opts[512];
+    snprintf(opts, sizeof opts,
+             "url: 'http://127.0.0.1:%d/e', spool_path: '%s/spool', retry_min: 10ms, "
+             "retry_max: 20ms",
+             r->port, dir);
+    struct uf_err err = {0};
+    struct uf_stage *st = sink_new(opts, &err);
+    send_events(st, 0, 30);
+    for (int i = 0; i < 100 && atomic_load(&r->connections) == 0; i++)
+        usleep(10 * 1000);
+    usleep(50 * 1000);
+    sink_free(st);
+    assert_int_equal(received(r), 0);
+
+    atomic_store(&r->status, 200);
+    st = sink_new(opts, &err);
+    wait_received(r, 30);
+    assert_in_order(r, 30);
+    sink_free(st);
+    receiver_free(r);
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
 static void test_option_errors(void **state)
 {
     struct uf_err err = {0};
@@ -284,6 +317,7 @@ int main(void)
         cmocka_unit_test(test_batches_over_one_connection),
         cmocka_unit_test(test_retries_until_the_receiver_recovers),
         cmocka_unit_test(test_overflow_goes_to_the_spool_and_back),
+        cmocka_unit_test(test_spool_survives_a_restart),
         cmocka_unit_test(test_option_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # bench/etl/run.sh: the etl-views flow end to end on this machine: N view events already in
 # Kafka -> rows in ClickHouse, with the pipeline of pipeline.yaml.
-#   bench/etl/run.sh [N] [rowbinary|jsoneachrow] [zstd|none]
+#   [UGCFLOW_ETL_VIEWS_PAYLOAD=raw|json] bench/etl/run.sh [N] [rowbinary|jsoneachrow] [zstd|none]
 # Fills topic bench-etl-views-N (8 partitions) once, then runs `ugcflow run --pipeline
 # etl-views` with a fresh consumer group and database until ClickHouse holds N rows, and prints
-# rows/s, bytes on the wire, compression ratio and CPU seconds (of the ugcflow process) per
-# million rows. Holds the devstack lock so it neither disturbs nor is disturbed by the
-# integration tests. Build first: cmake --build build.
+# rows/s, bytes on the wire, compression ratio, CPU seconds (of the ugcflow process) per
+# million rows, and the number and mean duration of the INSERTs. Holds the devstack lock so it
+# neither disturbs nor is disturbed by the integration tests. Build first: cmake --build build.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 : "${UGCFLOW_KAFKA_BROKERS:=127.0.0.1:19092}" "${UGCFLOW_CH_URL:=http://127.0.0.1:18123}"
@@ -51,11 +51,17 @@ PORT=$(ss -ltnp 2>/dev/null | awk -v p="pid=$PID," '$0 ~ p {sub(/.*:/, "", $4); 
 M=$(curl -sf "http://127.0.0.1:$PORT/metrics" || true)
 WIRE=$(echo "$M" | awk '/^ugcflow_component_sent_bytes_total.*component="store"/ {print $2}')
 RAW=$(echo "$M" | awk '/^ugcflow_component_clickhouse_row_bytes_total/ {print $2}')
+# INSERTs: how many, and their mean duration (sent to answered), from the flush histogram.
+FLUSH=$(echo "$M" | awk '/^ugcflow_component_flush_duration_seconds_(sum|count)\{.*component="store"/ {
+    if ($1 ~ /_sum/) s = $2; else c = $2 } END { printf "%d %.0f", c, c ? s / c * 1000 : 0 }')
 kill -INT $PID; wait $PID || true
 HZ=$(getconf CLK_TCK)
 awk -v n="$N" -v r0="$R0" -v t0="$T0" -v t1="$T1" -v ut="$UT" -v st="$ST" -v hz="$HZ" -v w="${WIRE:-0}" \
-    -v r="${RAW:-0}" -v f="$FORMAT" -v c="$COMP" 'BEGIN {
-    s = t1 - t0; cpu = (ut + st) / hz;
-    printf "format=%s compression=%s rows=%d seconds=%.2f rows_per_s=%.0f wire_bytes=%d " \
-           "row_bytes=%d ratio=%.2f cpu_s=%.2f cpu_s_per_million=%.2f\n",
-           f, c, n, s, (n - r0) / s, w, r, (w > 0 ? r / w : 0), cpu, cpu / (n / 1e6) }'
+    -v r="${RAW:-0}" -v f="$FORMAT" -v c="$COMP" -v p="${UGCFLOW_ETL_VIEWS_PAYLOAD:-default}" \
+    -v fl="$FLUSH" 'BEGIN {
+    s = t1 - t0; cpu = (ut + st) / hz; split(fl, F, " ");
+    printf "payload=%s format=%s compression=%s rows=%d seconds=%.2f rows_per_s=%.0f " \
+           "wire_bytes=%d row_bytes=%d ratio=%.2f cpu_s=%.2f cpu_s_per_million=%.2f " \
+           "inserts=%d insert_ms_avg=%d\n",
+           p, f, c, n, s, (n - r0) / s, w, r, (w > 0 ? r / w : 0), cpu, cpu / (n / 1e6),
+           F[1], F[2] }'

@@ -40,4 +40,9 @@ cd "$DIR"
 wrk -t2 -c"$CONNS" -d2s -s mix.lua "http://127.0.0.1:$PORT" >/dev/null # warm-up
 echo "bench/ugc: wrk -t2 -c$CONNS -d$DUR --latency -s mix.lua (70% reads / 30% writes)"
 wrk -t2 -c"$CONNS" -d"$DUR" --latency -s mix.lua "http://127.0.0.1:$PORT"
+ADMIN=$(grep -o 'admin_port=[0-9]*' "$TMP/ugc.log" | cut -d= -f2)
+curl -s "http://127.0.0.1:$ADMIN/metrics" | awk '
+    /^ugcflow_component_pg_round_trips_total/ { trips = $2 }
+    /^ugcflow_component_received_events_total.*component="store"/ { reqs = $2 }
+    END { if (trips) printf "store: %d requests in %d round trips (%.1f per round trip)\n", reqs, trips, reqs / trips }'
 ps -o rss=,time= -p "$PID" | awk '{ printf "ugcflow: rss %d MiB, cpu %s\n", $1 / 1024, $2 }'

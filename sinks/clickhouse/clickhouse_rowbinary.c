@@ -185,6 +185,19 @@ static int parse_offset(const char *p, int64_t *off_s)
     return 0;
 }
 
+/* Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's days_from_civil): what
+ * timegm computes, without its locking and normalisation, on every row. Linear in d, so a day
+ * past the month's end (31 February) lands where timegm would put it. */
+static int64_t days_from_civil(int64_t y, int m, int d)
+{
+    y -= m <= 2;
+    int64_t era = (y >= 0 ? y : y - 399) / 400;
+    int64_t yoe = y - era * 400;
+    int64_t doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
+    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + doe - 719468;
+}
+
 int ch_parse_time(const char *s, int64_t *us)
 {
     int y, mo, d, h, mi, sec;
@@ -208,9 +221,8 @@ int ch_parse_time(const char *s, int64_t *us)
     int64_t off = 0;
     if (*p && parse_offset(p, &off) < 0)
         return UF_EINVAL;
-    struct tm tm = { .tm_year = y - 1900, .tm_mon = mo - 1, .tm_mday = d,
-                     .tm_hour = h, .tm_min = mi, .tm_sec = sec };
-    *us = ((int64_t)timegm(&tm) - off) * 1000000 + frac;
+    int64_t secs = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec;
+    *us = (secs - off) * 1000000 + frac;
     return 0;
 }
 
