@@ -90,35 +90,30 @@ void uf_uuid_format(const uint8_t id[16], char out[UF_UUID_STR])
     *p = '\0';
 }
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
+/* Hex digit values plus one, 0 for anything else: a table, because ids are parsed for every
+ * event on the ETL path (several per row). */
+static const unsigned char hex1[256] = {
+    ['0'] = 1, ['1'] = 2, ['2'] = 3, ['3'] = 4, ['4'] = 5, ['5'] = 6, ['6'] = 7, ['7'] = 8,
+    ['8'] = 9, ['9'] = 10, ['a'] = 11, ['b'] = 12, ['c'] = 13, ['d'] = 14, ['e'] = 15,
+    ['f'] = 16, ['A'] = 11, ['B'] = 12, ['C'] = 13, ['D'] = 14, ['E'] = 15, ['F'] = 16,
+};
 
 bool uf_uuid_parse(const char *s, uint8_t out[16])
 {
-    if (!s || strlen(s) != 36)
+    /* Byte offsets of the 16 hex pairs in the 8-4-4-4-12 form. */
+    static const unsigned char at[16] = { 0, 2, 4, 6, 9, 11, 14, 16, 19, 21, 24, 26, 28, 30, 32,
+                                          34 };
+    if (!s || strnlen(s, 37) != 36 || s[8] != '-' || s[13] != '-' || s[18] != '-' ||
+        s[23] != '-')
         return false;
-    int j = 0;
-    for (int i = 0; i < 36;) {
-        if (i == 8 || i == 13 || i == 18 || i == 23) {
-            if (s[i++] != '-')
-                return false;
-            continue;
-        }
-        int hi = hexval(s[i]), lo = hexval(s[i + 1]);
-        if (hi < 0 || lo < 0)
-            return false;
-        out[j++] = (uint8_t)(hi << 4 | lo);
-        i += 2;
+    const unsigned char *u = (const unsigned char *)s;
+    bool ok = true;
+    for (int j = 0; j < 16; j++) {
+        unsigned hi = hex1[u[at[j]]], lo = hex1[u[at[j] + 1]];
+        ok &= hi != 0 && lo != 0;
+        out[j] = (uint8_t)((hi - 1) << 4 | (lo - 1));
     }
-    return true;
+    return ok;
 }
 
 bool uf_uuid_is_valid(const char *s)

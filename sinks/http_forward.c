@@ -1,19 +1,17 @@
-/* http_forward.c: the `http_forward` sink: POSTs events as JSON arrays to an
- * HTTP endpoint (the stat API's /api/v1/events), in batches, over one
- * keep-alive connection (libcurl). It never holds up its producers: write()
- * copies each event's body into a bounded memory buffer, or, once that is full,
- * appends it to a local disk spool (one compact JSON record per line), and
- * finishes the event at once. A sender thread posts the oldest records first
- * (memory, then spool, so order is kept), retries failures with exponential
- * backoff and commits a batch only after a 2xx. The spool's read offset is
- * saved after each committed batch and the spool is replayed after a restart,
- * so delivery is at least once (the receiver dedups by the `props.event_id`
- * that producers put in). A batch the receiver rejects as invalid (4xx other
- * than 408/429) cannot succeed by retrying: it is dropped, logged and counted.
- * When both buffer and spool are full, events are dropped and counted the same
- * way; nothing vanishes uncounted. Threads: write() runs on the sink's workers,
- * the sender on its own thread; `lock` guards the buffer and the spool offsets.
- * Does not interpret the events. */
+/* http_forward.c: the `http_forward` sink: POSTs events as JSON arrays to an HTTP endpoint (the
+ * stat API's /api/v1/events), in batches, over one keep-alive connection (libcurl).
+ * It never holds up its producers: write() copies each event's body into a bounded memory
+ * buffer, or, once that is full, appends it to a local disk spool (one compact JSON record per
+ * line), and finishes the event at once. A sender thread posts the oldest records first
+ * (memory, then spool, so order is kept), retries failures with exponential backoff and commits
+ * a batch only after a 2xx. The spool's read offset is saved after each committed batch and the
+ * spool is replayed after a restart, so delivery is at least once (the receiver dedups by the
+ * `props.event_id` that producers put in); a record torn by a crash is skipped and counted.
+ * A batch the receiver rejects as invalid (4xx other than 408/429) cannot succeed by retrying:
+ * it is dropped, logged and counted. When both buffer and spool are full, events are dropped
+ * and counted the same way; nothing vanishes uncounted. At shutdown, what memory still holds
+ * is spilled to the spool. Threads: write() runs on the sink's workers, the sender on its own
+ * thread; `lock` guards the buffer and the spool offsets. Does not interpret the events. */
 #include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -195,6 +193,11 @@ static int open_spool(struct fwd_ctx *c, struct uf_err *err)
     c->spool_read = load_offset(c);
     if (c->spool_read < 0 || c->spool_read > c->spool_end)
         c->spool_read = 0;
+    /* A record torn by a crash: end its line, so it is skipped alone (see batch_from_spool). */
+    char last = '\n';
+    if (c->spool_end > 0 && pread(c->spool_fd, &last, 1, c->spool_end - 1) == 1 && last != '\n' &&
+        write(c->spool_fd, "\n", 1) == 1)
+        c->spool_end++;
     atomic_store(c->m_spool, c->spool_end - c->spool_read);
     return 0;
 }
@@ -216,8 +219,11 @@ static bool spool_append(struct fwd_ctx *c, const char *data, size_t len)
     char *line = uf_xmalloc(len + 1);
     memcpy(line, data, len);
     line[len] = '\n';
-    bool ok = write(c->spool_fd, line, len + 1) == (ssize_t)(len + 1);
+    ssize_t n = write(c->spool_fd, line, len + 1);
+    bool ok = n == (ssize_t)(len + 1);
     free(line);
+    if (!ok && n > 0 && ftruncate(c->spool_fd, c->spool_end) != 0)
+        uf_log_limited(UF_LOG_ERROR, c->st, "Spool: cannot remove a partly written record.");
     if (ok) {
         c->spool_end += (int64_t)len + 1;
         atomic_store(c->m_spool, c->spool_end - c->spool_read);
@@ -280,6 +286,7 @@ static int fwd_write(struct uf_stage *st, void *ctx, struct uf_event **evs, size
 struct batch {
     struct uf_strbuf body; /* the JSON array */
     size_t n;              /* records */
+    size_t skipped;        /* spool lines that are not records (torn or oversized) */
     int64_t spool_next;    /* spool batches: the read offset once committed; -1 for
                               memory */
 };
@@ -315,11 +322,22 @@ static void batch_from_spool(struct fwd_ctx *c, struct batch *b)
         char *nl = memchr(buf + off, '\n', (size_t)got - off);
         if (!nl)
             break;
-        if (b->n)
-            uf_strbuf_puts(&b->body, ",");
-        uf_strbuf_append(&b->body, buf + off, (size_t)(nl - (buf + off)));
+        size_t len = (size_t)(nl - (buf + off));
+        json_t *rec = json_loadb(buf + off, len, 0, NULL);
+        if (json_is_object(rec)) {
+            if (b->n)
+                uf_strbuf_puts(&b->body, ",");
+            uf_strbuf_append(&b->body, buf + off, len);
+            b->n++;
+        } else {
+            b->skipped++;
+        }
+        json_decref(rec);
         off = (size_t)(nl - buf) + 1;
-        b->n++;
+    }
+    if (off == 0 && got > 0) { /* no line end in a whole window: a record over post_bytes */
+        off = (size_t)got;
+        b->skipped++;
     }
     uf_strbuf_puts(&b->body, "]");
     b->spool_next = c->spool_read + (int64_t)off;
@@ -337,8 +355,9 @@ static bool next_batch(struct fwd_ctx *c, struct batch *b)
         batch_from_memory(c, b);
     else if (c->spool_end > c->spool_read)
         batch_from_spool(c, b);
+    bool have = b->n > 0 || b->spool_next > c->spool_read;
     pthread_mutex_unlock(&c->lock);
-    return b->n > 0;
+    return have;
 }
 
 static void commit(struct fwd_ctx *c, const struct batch *b)
@@ -354,6 +373,10 @@ static void commit(struct fwd_ctx *c, const struct batch *b)
         if (!c->head)
             c->tail = NULL;
     } else {
+        if (b->skipped) {
+            atomic_fetch_add(c->m_dropped, (int64_t)b->skipped);
+            uf_log_limited(UF_LOG_ERROR, c->st, "Spool: records torn or too large, skipped.");
+        }
         c->spool_read = b->spool_next;
         if (c->spool_read == c->spool_end)
             reset_spool(c);
@@ -368,6 +391,18 @@ static void commit(struct fwd_ctx *c, const struct batch *b)
 static size_t discard_body(char *p, size_t size, size_t n, void *arg)
 {
     return size * n;
+}
+
+/* libcurl's progress callback: abort a POST in flight once stop() gave up on the receiver, so
+ * the shutdown deadline holds even with a long `timeout` (the batch is spilled to the spool). */
+static int abort_on_stop(void *arg, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+                         curl_off_t ulnow)
+{
+    struct fwd_ctx *c = arg;
+    pthread_mutex_lock(&c->lock);
+    bool stopping = c->stopping;
+    pthread_mutex_unlock(&c->lock);
+    return stopping ? 1 : 0;
 }
 
 /* POSTs the batch: returns the HTTP status, or 0 when no answer came. */
@@ -438,13 +473,14 @@ static void *sender_main(void *arg)
     struct fwd_ctx *c = arg;
     for (;;) {
         struct batch b = {0};
-        bool have = next_batch(c, &b);
-        bool sent = have && deliver(c, &b);
+        if (!next_batch(c, &b))
+            break; /* stopping, nothing left */
+        bool sent = b.n == 0 || deliver(c, &b);
         if (sent)
             commit(c, &b);
         uf_strbuf_free(&b.body);
-        if (!have || !sent)
-            break;
+        if (!sent)
+            break; /* stopping while the receiver fails */
     }
     return NULL;
 }
@@ -482,6 +518,9 @@ static int fwd_start(struct uf_stage *st, void *ctx, struct uf_err *err)
     curl_easy_setopt(c->curl, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(c->curl, CURLOPT_TCP_KEEPALIVE, 1L);
     curl_easy_setopt(c->curl, CURLOPT_WRITEFUNCTION, discard_body);
+    curl_easy_setopt(c->curl, CURLOPT_XFERINFOFUNCTION, abort_on_stop);
+    curl_easy_setopt(c->curl, CURLOPT_XFERINFODATA, c);
+    curl_easy_setopt(c->curl, CURLOPT_NOPROGRESS, 0L);
     if (pthread_create(&c->sender, NULL, sender_main, c) != 0)
         return uf_err_set(err, UF_EIO, "start sender thread: %s", strerror(errno));
     c->sender_running = true;

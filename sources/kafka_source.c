@@ -67,6 +67,10 @@ struct part {
  * message's cost, so it runs beside the consumer thread (events of one partition may then
  * reach the sink out of order, which the tables do not mind). */
 #define WORK_CAP 8192
+/* Slots the consumer thread hands over at once: one lock and one wake-up per batch instead of
+ * per message. A batch is handed over when full and whenever the consumer has nothing more
+ * ready right now, so a trickle of messages is not held back. */
+#define HANDOFF 128
 
 struct work {
     struct slot *v[WORK_CAP];
@@ -95,6 +99,8 @@ struct ks_ctx {
     int64_t last_commit_us;
     int64_t threads;
     struct work wq;          /* consumer thread -> parse threads, when threads > 1 */
+    struct slot *handoff[HANDOFF]; /* consumer thread only: slots not yet in wq */
+    size_t nhandoff;
     pthread_t *parsers;
     size_t nparsers;
 };
@@ -418,9 +424,13 @@ static bool revoked_idle(struct ks_ctx *ks, const rd_kafka_topic_partition_list_
     return true;
 }
 
+static void hand_off(struct ks_ctx *ks);
+
 static void on_revoke(struct ks_ctx *ks, const rd_kafka_topic_partition_list_t *l)
 {
     int64_t deadline = uf_now_us() + ks->revoke_timeout_ms * 1000;
+    if (ks->nhandoff > 0)
+        hand_off(ks); /* what it waits for must be on its way */
     while (!revoked_idle(ks, l) && uf_now_us() < deadline)
         wait_signal(ks, 50);
     commit(ks, NULL, true);
@@ -660,24 +670,38 @@ static void parse_emit(struct ks_ctx *ks, struct slot *s)
     uf_emit(ks->st, ev);
 }
 
-/* Hands a slot to the parse threads, waiting for room in the queue. */
-static void push_work(struct ks_ctx *ks, struct slot *s)
+/* Hands the consumer thread's pending slots to the parse threads, waiting for room in the
+ * queue; while stopping, what finds no room is left unwritten. */
+static void hand_off(struct ks_ctx *ks)
 {
     struct work *w = &ks->wq;
+    size_t k = 0;
     pthread_mutex_lock(&w->mu);
-    while (w->n == WORK_CAP && !atomic_load(&ks->stopping)) {
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_sec += 1;
-        pthread_cond_timedwait(&w->nonfull, &w->mu, &ts);
-    }
-    if (w->n == WORK_CAP) { /* stopping: no parse thread will take it */
-        atomic_store_explicit(&s->state, SLOT_UNWRITTEN, memory_order_release);
-    } else {
-        w->v[(w->head + w->n++) % WORK_CAP] = s;
-        pthread_cond_signal(&w->nonempty);
+    while (k < ks->nhandoff) {
+        while (w->n == WORK_CAP && !atomic_load(&ks->stopping)) {
+            struct timespec ts;
+            clock_gettime(CLOCK_REALTIME, &ts);
+            ts.tv_sec += 1;
+            pthread_cond_timedwait(&w->nonfull, &w->mu, &ts);
+        }
+        if (w->n == WORK_CAP) /* stopping: no parse thread will take it */
+            break;
+        for (; k < ks->nhandoff && w->n < WORK_CAP; k++)
+            w->v[(w->head + w->n++) % WORK_CAP] = ks->handoff[k];
+        pthread_cond_broadcast(&w->nonempty);
     }
     pthread_mutex_unlock(&w->mu);
+    for (; k < ks->nhandoff; k++)
+        atomic_store_explicit(&ks->handoff[k]->state, SLOT_UNWRITTEN, memory_order_release);
+    ks->nhandoff = 0;
+}
+
+/* Stopping: slots not handed off yet are not emitted; they are read again after a restart. */
+static void drop_handoff(struct ks_ctx *ks)
+{
+    for (size_t k = 0; k < ks->nhandoff; k++)
+        atomic_store_explicit(&ks->handoff[k]->state, SLOT_UNWRITTEN, memory_order_release);
+    ks->nhandoff = 0;
 }
 
 static void *parse_main(void *arg)
@@ -706,6 +730,8 @@ static void *parse_main(void *arg)
 static void handle_message(struct ks_ctx *ks, rd_kafka_message_t *m)
 {
     struct part *p = find_part(ks, rd_kafka_topic_name(m->rkt), m->partition, false);
+    if (p && p->count == p->cap && ks->nhandoff > 0)
+        hand_off(ks); /* the ring frees only as handed-off slots complete */
     if (!p || !wait_room(ks, p)) {
         rd_kafka_message_destroy(m); /* not ours (any more): read again by the owner */
         return;
@@ -716,10 +742,13 @@ static void handle_message(struct ks_ctx *ks, rd_kafka_message_t *m)
     s->reason = NULL;
     atomic_store_explicit(&s->state, SLOT_PENDING, memory_order_relaxed);
     p->count++;
-    if (ks->nparsers > 0)
-        push_work(ks, s);
-    else
+    if (ks->nparsers == 0) {
         parse_emit(ks, s);
+        return;
+    }
+    ks->handoff[ks->nhandoff++] = s;
+    if (ks->nhandoff == HANDOFF)
+        hand_off(ks);
 }
 
 static void pause_all(struct ks_ctx *ks)
@@ -734,16 +763,20 @@ static void pause_all(struct ks_ctx *ks)
 static void *consume_main(void *arg)
 {
     struct ks_ctx *ks = arg;
+    unsigned since_clock = 0;
     while (!atomic_load(&ks->quit)) {
         bool stopping = atomic_load(&ks->stopping);
         if (stopping && !atomic_load(&ks->stopped_emitting)) {
+            drop_handoff(ks);
             pause_all(ks);
             pthread_mutex_lock(&ks->lock);
             atomic_store(&ks->stopped_emitting, true);
             pthread_cond_broadcast(&ks->cond);
             pthread_mutex_unlock(&ks->lock);
         }
-        rd_kafka_message_t *m = rd_kafka_consumer_poll(ks->rk, stopping ? 50 : 100);
+        /* With slots waiting to be handed off, only take what is ready now. */
+        int timeout = ks->nhandoff > 0 ? 0 : stopping ? 50 : 100;
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(ks->rk, timeout);
         if (m && m->err) {
             if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
                 uf_log_limited(UF_LOG_WARN, ks->st, "Consumer error.", "err",
@@ -754,7 +787,11 @@ static void *consume_main(void *arg)
         } else if (m) {
             handle_message(ks, m);
         }
-        if (uf_now_us() - ks->last_commit_us >= ks->commit_interval_ms * 1000)
+        if (!m && ks->nhandoff > 0)
+            hand_off(ks);
+        /* The clock is read every 64 messages (and when idle), not per message. */
+        if ((!m || ++since_clock % 64 == 0) &&
+            uf_now_us() - ks->last_commit_us >= ks->commit_interval_ms * 1000)
             commit(ks, NULL, false);
     }
     commit(ks, NULL, true);

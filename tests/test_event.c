@@ -145,6 +145,16 @@ static void test_uuid_v7(void **state)
     assert_false(uf_uuid_is_valid("not-a-uuid"));
     assert_false(uf_uuid_is_valid("0190a0b2-7c3d-7e4f-8a9b-0c1d2e3f4a5")); /* one short */
     assert_true(uf_uuid_is_valid("0190A0B2-7C3D-7E4F-8A9B-0C1D2E3F4A5B"));
+    assert_false(uf_uuid_is_valid("0190a0b2-7c3d-7e4f-8a9b-0c1d2e3f4a5b0")); /* one long */
+    assert_false(uf_uuid_is_valid("0190a0b2-7c3d-7e4f-8a9b-0c1d2e3f4a5g")); /* not hex */
+    assert_false(uf_uuid_is_valid("g190a0b2-7c3d-7e4f-8a9b-0c1d2e3f4a5b"));
+    assert_false(uf_uuid_is_valid("0190a0b2-7c3d-7e4f-8a9b:0c1d2e3f4a5b")); /* separator */
+    assert_false(uf_uuid_is_valid("0190a0b207c3d-7e4f-8a9b-0c1d2e3f4a5b"));
+    assert_false(uf_uuid_is_valid("0190a0b2-7c3d-7e4f-8a9b-0c1d2e3f4a5\xff"));
+    assert_true(uf_uuid_parse("00112233-4455-6677-8899-aabbccddeeff", back));
+    static const uint8_t want[16] = { 0x00, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77,
+                                      0x88, 0x99, 0xaa, 0xbb, 0xcc, 0xdd, 0xee, 0xff };
+    assert_memory_equal(back, want, 16);
 }
 
 int main(void)

@@ -302,6 +302,34 @@ static void test_spool_survives_a_restart(void **state)
     assert_int_equal(system(cmd), 0);
 }
 
+/* A spool left by a crash: a torn last record and lines that are not records are skipped and
+ * counted; the valid records and the new events are delivered in order. */
+static void test_torn_spool_records_are_skipped(void **state)
+{
+    struct receiver *r = receiver_start();
+    char dir[] = "/tmp/test-http-forward-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char path[256];
+    snprintf(path, sizeof path, "%s/spool", dir);
+    FILE *f = fopen(path, "w");
+    fputs("{\"seq\":0}\n{\"seq\":9\nnot json\n{\"seq\":9,\"x\":", f);
+    fclose(f);
+    char opts[512];
+    snprintf(opts, sizeof opts, "url: 'http://127.0.0.1:%d/e', spool_path: '%s'", r->port, path);
+    struct uf_err err = {0};
+    struct uf_stage *st = sink_new(opts, &err);
+    send_events(st, 1, 2);
+    wait_received(r, 3);
+    assert_in_order(r, 3);
+    assert_int_equal(
+        uf_metrics_extra_value(uf_stage_metrics(st), "forward_dropped_events_total", NULL), 3);
+    sink_free(st);
+    receiver_free(r);
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    assert_int_equal(system(cmd), 0);
+}
+
 static void test_option_errors(void **state)
 {
     struct uf_err err = {0};
@@ -318,6 +346,7 @@ int main(void)
         cmocka_unit_test(test_retries_until_the_receiver_recovers),
         cmocka_unit_test(test_overflow_goes_to_the_spool_and_back),
         cmocka_unit_test(test_spool_survives_a_restart),
+        cmocka_unit_test(test_torn_spool_records_are_skipped),
         cmocka_unit_test(test_option_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

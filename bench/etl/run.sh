@@ -57,7 +57,7 @@ FLUSH=$(echo "$M" | awk '/^ugcflow_component_flush_duration_seconds_(sum|count)\
 kill -INT $PID; wait $PID || true
 HZ=$(getconf CLK_TCK)
 awk -v n="$N" -v r0="$R0" -v t0="$T0" -v t1="$T1" -v ut="$UT" -v st="$ST" -v hz="$HZ" -v w="${WIRE:-0}" \
-    -v r="${RAW:-0}" -v f="$FORMAT" -v c="$COMP" -v p="${UGCFLOW_ETL_VIEWS_PAYLOAD:-default}" \
+    -v r="${RAW:-0}" -v f="$FORMAT" -v c="$COMP" -v p="${UGCFLOW_ETL_VIEWS_PAYLOAD:-raw}" \
     -v fl="$FLUSH" 'BEGIN {
     s = t1 - t0; cpu = (ut + st) / hz; split(fl, F, " ");
     printf "payload=%s format=%s compression=%s rows=%d seconds=%.2f rows_per_s=%.0f " \
