@@ -575,7 +575,9 @@ void uf_graph_free(struct uf_graph *g)
     if (!g)
         return;
     for (size_t i = 0; i < g->npipelines; i++) {
-        for (size_t s = 0; s < g->pipelines[i].nstages; s++)
+        /* Sinks before sources: a sink's destroy may still finish events whose completions
+         * point into its source's state. */
+        for (size_t s = g->pipelines[i].nstages; s-- > 0;)
             stage_free(g->pipelines[i].stages[s]);
         free(g->pipelines[i].stages);
         free(g->pipelines[i].name);

@@ -54,6 +54,9 @@ struct uf_stage {
     struct uf_metrics metrics;
     struct uf_queue *q;         /* set at start when buffered */
     pthread_t *threads;
+    pthread_t ticker;           /* unbuffered stages with tick(): calls it every tick_ms */
+    bool has_ticker;
+    atomic_bool ticker_stop;
     struct uf_runtime *rt;
     atomic_bool source_done;
     bool initialised, started;

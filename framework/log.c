@@ -44,20 +44,24 @@ static void put_value(struct line *l, const char *v)
 {
     if (!v)
         v = "";
-    bool quote = *v == '\0' || strpbrk(v, " \"=\t\n") != NULL;
+    bool quote = *v == '\0' || strpbrk(v, " \"=\\") != NULL;
+    for (const unsigned char *p = (const unsigned char *)v; *p && !quote; p++)
+        quote = *p < 0x20 || *p == 0x7f;
     if (!quote) {
         put(l, v, strlen(v));
         return;
     }
     put(l, "\"", 1);
-    for (const char *p = v; *p; p++) {
+    for (const unsigned char *p = (const unsigned char *)v; *p; p++) {
         if (*p == '"' || *p == '\\')
             put(l, "\\", 1);
-        if (*p == '\n') {
-            put(l, "\\n", 2);
+        if (*p < 0x20 || *p == 0x7f) { /* untrusted text must not forge or break lines */
+            char esc[8];
+            snprintf(esc, sizeof esc, *p == '\n' ? "\\n" : "\\x%02x", *p);
+            put(l, esc, strlen(esc));
             continue;
         }
-        put(l, p, 1);
+        put(l, (const char *)p, 1);
     }
     put(l, "\"", 1);
 }
@@ -129,14 +133,31 @@ static int64_t mono_ns(void)
     return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
+#define LIMIT_PROBES 4
+
+/* The slot for (st, msg): its own if present among the probed slots, else the one used least
+ * recently, so two call sites that hash alike do not keep resetting each other. */
+static struct limit_slot *slot_for(const void *st, const void *msg)
+{
+    uintptr_t h = ((uintptr_t)st * 31u + (uintptr_t)msg) >> 3;
+    struct limit_slot *victim = NULL;
+    for (int i = 0; i < LIMIT_PROBES; i++) {
+        struct limit_slot *s = &limits[(h + (uintptr_t)i) % LIMIT_SLOTS];
+        if (s->st == st && s->msg == msg)
+            return s;
+        if (!victim || s->last_ns < victim->last_ns)
+            victim = s;
+    }
+    return victim;
+}
+
 /* Returns true when the line should be written, with the count suppressed since the last one. */
 static bool admit(const void *st, const void *msg, unsigned long *suppressed)
 {
-    uintptr_t h = ((uintptr_t)st * 31u + (uintptr_t)msg) >> 3;
-    struct limit_slot *s = &limits[h % LIMIT_SLOTS];
     int64_t now = mono_ns();
     bool ok;
     pthread_mutex_lock(&limits_lock);
+    struct limit_slot *s = slot_for(st, msg);
     if (s->st != st || s->msg != msg) {
         *s = (struct limit_slot){.st = st, .msg = msg, .last_ns = now};
         *suppressed = 0;

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "admin.h"
 #include "config.h"
@@ -240,8 +241,11 @@ static int cmd_run(const struct cli *cli)
     pthread_t sig;
     pthread_create(&sig, NULL, signal_thread, rt);
     pthread_detach(sig);
-    if (uf_runtime_run(rt) != 0)
-        rc = 1;
+    if (uf_runtime_run(rt) != 0) {
+        /* A worker may still be inside a sink: tearing the graph down under it would crash. */
+        uf_log(UF_LOG_ERROR, NULL, "Stopped before everything drained.");
+        _exit(1);
+    }
     uf_admin_stop(admin);
     uf_log(UF_LOG_INFO, NULL, rc ? "Stopped with errors." : "Stopped.");
     uf_runtime_free(rt);

@@ -182,6 +182,21 @@ static void *worker(void *arg)
     return NULL;
 }
 
+/* An unbuffered stage has no worker to tick it: this thread does, so batch-age flushes and
+ * timed fsyncs happen whether or not the component has a queue. */
+static void *ticker(void *arg)
+{
+    struct uf_stage *st = arg;
+    struct timespec ts = {.tv_sec = st->common.tick_ms / 1000,
+                          .tv_nsec = (st->common.tick_ms % 1000) * 1000000L};
+    while (!atomic_load(&st->ticker_stop)) {
+        nanosleep(&ts, NULL);
+        if (!atomic_load(&st->ticker_stop))
+            st->kind->tick(st, st->ctx);
+    }
+    return NULL;
+}
+
 /* ---- lifecycle ---- */
 
 struct uf_runtime *uf_runtime_new(struct uf_graph *g)
@@ -214,6 +229,10 @@ static int start_stage(struct uf_stage *st, struct uf_err *err)
         return err->code ? err->code : UF_EIO;
     }
     st->started = true;
+    if (!buffered && st->kind->tick && st->kind->role != UF_SOURCE) {
+        pthread_create(&st->ticker, NULL, ticker, st);
+        st->has_ticker = true;
+    }
     if (buffered) {
         st->threads = uf_xcalloc((size_t)st->common.workers, sizeof *st->threads);
         for (int64_t i = 0; i < st->common.workers; i++)
@@ -304,12 +323,21 @@ static bool stop_stage(struct uf_runtime *rt, struct uf_stage *st)
         for (int64_t i = 0; i < st->common.workers; i++)
             ok = join_before(st->threads[i], atomic_load(&rt->deadline_us)) && ok;
     }
+    if (st->has_ticker) {
+        atomic_store(&st->ticker_stop, true);
+        pthread_join(st->ticker, NULL);
+        st->has_ticker = false;
+    }
+    if (!ok) {
+        /* A worker is still inside write(): stopping or freeing the kind under it would be a
+         * use after free. The stage stays "started", and the process exits without teardown. */
+        uf_log(UF_LOG_ERROR, st, "Shutdown deadline passed before the queue drained.");
+        return false;
+    }
     if (st->kind->role != UF_SOURCE && st->kind->stop)
         st->kind->stop(st, st->ctx);
-    if (!ok)
-        uf_log(UF_LOG_ERROR, st, "Shutdown deadline passed before the queue drained.");
-    st->started = !ok; /* a stage whose workers still run is not torn down */
-    return ok;
+    st->started = false;
+    return true;
 }
 
 int uf_runtime_run(struct uf_runtime *rt)

@@ -18,7 +18,8 @@ int uf_runtime_start(struct uf_runtime *rt, struct uf_err *err);
 /* Asks for shutdown; async-signal-safe (writes to a pipe). */
 void uf_runtime_request_stop(struct uf_runtime *rt);
 /* Blocks until stop is requested or every source is done, then shuts down within the deadline.
- * Returns 0 when everything drained, UF_ETIMEOUT when the deadline cut the drain short. */
+ * Returns 0 when everything drained, UF_ETIMEOUT when the deadline cut the drain short: then
+ * some worker may still run, and the caller must exit without freeing the runtime or graph. */
 int uf_runtime_run(struct uf_runtime *rt);
 bool uf_runtime_is_stopping(const struct uf_runtime *rt);
 bool uf_runtime_is_ready(const struct uf_runtime *rt);

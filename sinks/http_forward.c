@@ -393,6 +393,18 @@ static size_t discard_body(char *p, size_t size, size_t n, void *arg)
     return size * n;
 }
 
+/* libcurl's progress callback: abort a POST in flight once stop() gave up on the receiver, so
+ * the shutdown deadline holds even with a long `timeout` (the batch is spilled to the spool). */
+static int abort_on_stop(void *arg, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+                         curl_off_t ulnow)
+{
+    struct fwd_ctx *c = arg;
+    pthread_mutex_lock(&c->lock);
+    bool stopping = c->stopping;
+    pthread_mutex_unlock(&c->lock);
+    return stopping ? 1 : 0;
+}
+
 /* POSTs the batch: returns the HTTP status, or 0 when no answer came. */
 static long post(struct fwd_ctx *c, const struct batch *b, char *errbuf)
 {
@@ -506,6 +518,9 @@ static int fwd_start(struct uf_stage *st, void *ctx, struct uf_err *err)
     curl_easy_setopt(c->curl, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(c->curl, CURLOPT_TCP_KEEPALIVE, 1L);
     curl_easy_setopt(c->curl, CURLOPT_WRITEFUNCTION, discard_body);
+    curl_easy_setopt(c->curl, CURLOPT_XFERINFOFUNCTION, abort_on_stop);
+    curl_easy_setopt(c->curl, CURLOPT_XFERINFODATA, c);
+    curl_easy_setopt(c->curl, CURLOPT_NOPROGRESS, 0L);
     if (pthread_create(&c->sender, NULL, sender_main, c) != 0)
         return uf_err_set(err, UF_EIO, "start sender thread: %s", strerror(errno));
     c->sender_running = true;

@@ -15,6 +15,8 @@
  * rejects the whole event ("events[3].type: ...", index 3), so nothing of the batch goes on.
  * It does not authorise or look anything up. Rules are read-only after init; process() is
  * thread-safe. */
+#include <ctype.h>
+#include <errno.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -349,6 +351,19 @@ static bool check_range(struct failure *f, int64_t n, int64_t lo, int64_t hi, co
     return true;
 }
 
+/* UUIDs leave validate in lower case, so that every key, row and message built from one
+ * compares equal however the client wrote it (one viewer's "AB.." and "ab.." are one). */
+static void canonical_uuid(json_t *v, const char *s)
+{
+    uint8_t id[16];
+    char lower[UF_UUID_STR];
+    if (uf_uuid_parse(s, id)) {
+        uf_uuid_format(id, lower);
+        if (strcmp(lower, s) != 0)
+            json_string_set(v, lower);
+    }
+}
+
 static bool check_string(struct failure *f, const json_t *v)
 {
     const struct vrule *r = f->rule;
@@ -368,6 +383,8 @@ static bool check_string(struct failure *f, const json_t *v)
     for (size_t i = 0; r->charset_text && i < n; i++)
         if ((unsigned char)s[i] > 127 || !r->charset[(unsigned char)s[i]])
             return fail(f, NULL, "must contain only %s", r->charset_text);
+    if (r->type == T_UUID)
+        canonical_uuid((json_t *)v, s); /* last: it replaces the string s points into */
     return true;
 }
 
@@ -458,14 +475,15 @@ static json_t *coerce(const struct vrule *r, json_t *parent, json_t *v)
     const char *s = json_string_value(v);
     char *end = NULL;
     json_t *out = NULL;
-    if (!s || !*s)
+    if (!s || !*s || isspace((unsigned char)*s))
         return v;
+    errno = 0;
     if (r->type == T_INT) {
         long long n = strtoll(s, &end, 10);
-        out = *end ? NULL : json_integer(n);
+        out = *end || errno == ERANGE ? NULL : json_integer(n);
     } else if (r->type == T_NUMBER) {
         double d = strtod(s, &end);
-        out = *end || !isfinite(d) ? NULL : json_real(d);
+        out = *end || errno == ERANGE || !isfinite(d) ? NULL : json_real(d);
     } else if (r->type == T_BOOL && (!strcmp(s, "true") || !strcmp(s, "false")))
         out = json_boolean(!strcmp(s, "true"));
     if (!out)
@@ -485,7 +503,8 @@ static bool check_rule(struct failure *f, json_t *body)
     if (json_is_null(v))
         v = NULL;
     if (!v && r->def && json_is_object(parent)) {
-        json_object_set(parent, r->parts[r->nparts - 1], r->def);
+        /* A copy per event: a shared default would be one value mutated by every event. */
+        json_object_set_new(parent, r->parts[r->nparts - 1], json_deep_copy(r->def));
         return true;
     }
     if (!v)

@@ -120,18 +120,32 @@ static void test_run_sigterm(void **state)
     const char *f = write_file("endless.yaml", "pipelines:\n  p:\n    components:\n"
                                                "      g: {kind: generate, rate: 1000}\n"
                                                "      n: {kind: null, inputs: [g]}\n");
+    int fds[2];
+    assert_int_equal(pipe(fds), 0);
     pid_t pid = fork();
     if (pid == 0) {
-        freopen("/dev/null", "w", stderr);
+        dup2(fds[1], STDERR_FILENO);
+        close(fds[0]);
         execl(getenv("UGCFLOW_BIN"), "ugcflow", "run", f, "--admin", "127.0.0.1:0", (char *)NULL);
         _exit(127);
     }
-    usleep(300000);
+    close(fds[1]);
+    /* Wait for the "Running." log line, so the signal meets a running pipeline. */
+    char log[8192] = "";
+    size_t len = 0;
+    ssize_t n;
+    while (!strstr(log, "msg=Running.") && len < sizeof log - 1 &&
+           (n = read(fds[0], log + len, sizeof log - 1 - len)) > 0) {
+        len += (size_t)n;
+        log[len] = '\0';
+    }
+    assert_non_null(strstr(log, "msg=Running."));
     kill(pid, SIGTERM);
     int st;
     assert_int_equal(waitpid(pid, &st, 0), pid);
     assert_true(WIFEXITED(st));
     assert_int_equal(WEXITSTATUS(st), 0);
+    close(fds[0]);
 }
 
 int main(void)

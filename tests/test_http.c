@@ -387,6 +387,13 @@ static void test_not_found_and_method_not_allowed(void **state)
     assert_string_equal(err_code(c), "method_not_allowed");
     assert_non_null(strstr(c->headers, "Allow: GET, POST"));
     json_decref(c->json);
+
+    /* A path that is not UTF-8 still gets the JSON error body. */
+    c = run(CALL(fx, "GET", "/api/v1/\xff\xfe", NULL));
+    assert_int_equal(c->status, 404);
+    assert_string_equal(err_code(c), "not_found");
+    assert_string_equal(err_msg(c), "no route for GET /api/v1/??");
+    json_decref(c->json);
 }
 
 static void test_body_too_large(void **state)

@@ -107,8 +107,14 @@ static int slow_write(struct uf_stage *st, void *ctx, struct uf_event **evs, siz
 static const struct uf_kind t_slow = {.name = "t_slow", .role = UF_SINK, .summary = "test",
                                       .write = slow_write};
 
+/* Counts tick() calls: a sink that flushes on age. */
+static atomic_int ticks;
+static void count_tick(struct uf_stage *st, void *ctx) { atomic_fetch_add(&ticks, 1); }
+static const struct uf_kind t_ticking = {.name = "t_ticking", .role = UF_SINK, .summary = "test",
+                                         .write = slow_write, .tick = count_tick};
+
 static const struct uf_kind *const test_kinds[] = {&t_source, &t_reply, &t_hold, &t_gate, &t_slow,
-                                                   NULL};
+                                                   &t_ticking, NULL};
 
 /* ---- helpers ---- */
 
@@ -343,6 +349,28 @@ static void test_metrics_exposition(void **state)
     uf_graph_free(g);
 }
 
+static void test_unbuffered_sink_ticks(void **state)
+{
+    /* A sink run in the caller's thread (buffer: 0) has no worker, yet its timer still runs. */
+    struct uf_graph *g = build("pipelines:\n  p:\n    components:\n"
+                               "      src: {kind: t_source}\n"
+                               "      out: {kind: t_ticking, inputs: [src], buffer: 0, tick: 5ms}\n");
+    struct uf_runtime *rt = uf_runtime_new(g);
+    struct uf_err err = {0};
+    atomic_store(&ticks, 0);
+    assert_int_equal(uf_runtime_start(rt, &err), 0);
+    for (int i = 0; i < 2000 && atomic_load(&ticks) < 3; i++)
+        usleep(1000);
+    assert_true(atomic_load(&ticks) >= 3);
+    uf_runtime_request_stop(rt);
+    assert_int_equal(uf_runtime_run(rt), 0);
+    int after = atomic_load(&ticks);
+    usleep(20000);
+    assert_int_equal(atomic_load(&ticks), after); /* the ticker stopped with the stage */
+    uf_runtime_free(rt);
+    uf_graph_free(g);
+}
+
 int main(void)
 {
     uf_registry_set_extra(test_kinds);
@@ -354,6 +382,7 @@ int main(void)
         cmocka_unit_test(test_shutdown_drains_everything),
         cmocka_unit_test(test_source_done_stops),
         cmocka_unit_test(test_metrics_exposition),
+        cmocka_unit_test(test_unbuffered_sink_ticks),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

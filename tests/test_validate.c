@@ -154,6 +154,15 @@ static void test_comment_rules(void **state)
     expect("comment_vote", "{\"body\":{\"value\":\"up\"}}", 0, "", "");
 }
 
+static void test_uuid_canonical(void **state)
+{
+    expect("comment_create", "{\"params\":{\"movie_id\":\"0190A0B2-7C3D-7E4F-8A9B-0C1D2E3F4A5B\"},"
+                       "\"body\":{\"text\":\"fine\"}}", 0, "", "");
+    assert_string_equal(json_string_value(json_object_get(json_object_get(seen_body, "params"),
+                                                          "movie_id")),
+                        "0190a0b2-7c3d-7e4f-8a9b-0c1d2e3f4a5b");
+}
+
 static void test_query_coercion_and_default(void **state)
 {
     expect("comments", "{\"query\":{}}", 0, "", "");
@@ -168,6 +177,11 @@ static void test_query_coercion_and_default(void **state)
            "query.limit: must be between 1 and 100", "limit");
     expect("comments", "{\"query\":{\"limit\":\"ten\"}}", 422, "query.limit: must be an integer",
            "limit");
+    /* Not silently accepted: leading blanks, or digits beyond a 64-bit integer. */
+    expect("comments", "{\"query\":{\"limit\":\" 5\"}}", 422, "query.limit: must be an integer",
+           "limit");
+    expect("comments", "{\"query\":{\"limit\":\"99999999999999999999\"}}", 422,
+           "query.limit: must be an integer", "limit");
     expect("comments", "{\"query\":{\"cursor\":\"123456789\"}}", 422,
            "query.cursor: must be at most 8 bytes", "cursor");
 }
@@ -251,6 +265,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_comment_rules),
         cmocka_unit_test(test_query_coercion_and_default),
+        cmocka_unit_test(test_uuid_canonical),
         cmocka_unit_test(test_event_rules_name_the_item),
         cmocka_unit_test(test_batch_items_checked_one_by_one),
         cmocka_unit_test(test_rule_errors),

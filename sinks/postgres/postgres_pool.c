@@ -280,8 +280,9 @@ static void run_batch(struct conn *c, struct uf_pg_call **batch, size_t n)
     size_t i = 0;
     enum read_rc rc = send_batch(c->pg, batch, n) ? READ_OK : READ_BROKEN;
     atomic_fetch_add_explicit(p->m_round_trips, 1, memory_order_relaxed);
-    for (; rc == READ_OK && i < n; i++)
-        rc = read_call(p, c->pg, batch[i], deadline);
+    /* i advances only past calls that read_call finished: the failed one is failed below. */
+    while (rc == READ_OK && i < n && (rc = read_call(p, c->pg, batch[i], deadline)) == READ_OK)
+        i++;
     if (rc != READ_OK) {
         uf_log_limited(UF_LOG_WARN, p->cfg.st, "PostgreSQL connection lost.", "err",
                        rc == READ_TIMEOUT ? "no answer before the deadline"

@@ -11,6 +11,32 @@
 #include "jsonenc.h"
 #include "metrics.h"
 
+/* Length of the valid UTF-8 sequence at p (1..4), or 0 when it is not one. */
+static size_t utf8_len(const unsigned char *p)
+{
+    size_t n = p[0] < 0x80 ? 1 : (p[0] & 0xe0) == 0xc0 ? 2 : (p[0] & 0xf0) == 0xe0 ? 3
+             : (p[0] & 0xf8) == 0xf0 ? 4 : 0;
+    for (size_t i = 1; i < n; i++)
+        if ((p[i] & 0xc0) != 0x80)
+            return 0;
+    return n;
+}
+
+/* Messages quote request text (paths, headers) that may be cut mid-character or not be UTF-8
+ * at all; jansson refuses such strings, so they become '?' rather than an error without body. */
+static void make_utf8(char *msg)
+{
+    unsigned char *p = (unsigned char *)msg;
+    while (*p) {
+        size_t n = utf8_len(p);
+        if (n == 0) {
+            *p++ = '?';
+            continue;
+        }
+        p += n;
+    }
+}
+
 json_t *http_error_body(const char *code, const char *fmt, ...)
 {
     char msg[512];
@@ -18,6 +44,7 @@ json_t *http_error_body(const char *code, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
+    make_utf8(msg);
     return json_pack("{s:{s:s,s:s}}", "error", "code", code, "message", msg);
 }
 
