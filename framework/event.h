@@ -31,8 +31,10 @@ struct uf_event {
     /* The source's payload, not parsed, for sinks that encode straight from the bytes (kinds
      * with takes_raw, stage.h): NULL on every other event. Borrowed: the source keeps the bytes
      * until the event's completion runs, so only an event with a completion carries raw, and
-     * copies share it. The source has checked that it is one JSON object (jscan.h); body is an
-     * empty object then, and a source emits raw events only when every consumer takes raw. */
+     * copies share it. The source has checked only what it needs (the kafka_source: the text up
+     * to its id): a kind that takes raw must check the text strictly itself (jscan.h) and fail
+     * a malformed one with a 4xx. body is an empty object then, and a source emits raw events
+     * only when every consumer takes raw. */
     const char *raw;
     size_t raw_len;
     json_t *meta;                   /* owned; NULL until uf_event_meta() creates it */

@@ -3,7 +3,8 @@
 # real Kafka and ClickHouse: N events (and some malformed messages) produced -> exactly N
 # distinct rows (count after OPTIMIZE FINAL, and count ... FINAL); the ETL killed with SIGKILL
 # mid-stream and restarted -> still exactly N; ClickHouse stopped for 30 s mid-stream -> the
-# sink retries, then catches up, exactly N; malformed messages are in ugc.dlq with reasons.
+# sink retries, then catches up, exactly N; malformed messages are in ugc.dlq with reasons
+# (including a valid event_id followed by junk, which only the sink's full check catches).
 # Each run uses its own topic, consumer group and database. Run under the devstack lock:
 #   flock /tmp/ugcflow-devstack.lock ctest --test-dir build -L integration
 set -euo pipefail
@@ -93,5 +94,11 @@ dlq=$(kcat -b "$UGCFLOW_KAFKA_BROKERS" -C -t ugc.dlq -o beginning -e -q 2>/dev/n
 kcat -b "$UGCFLOW_KAFKA_BROKERS" -C -t ugc.dlq -o beginning -e -q 2>/dev/null |
     grep "\"topic\":\"$UGCFLOW_ETL_VIEWS_TOPIC\"" | grep -q '"reason":"missing event_id"' ||
     fail "no 'missing event_id' reason in the dead letters"
+# A valid event_id followed by junk passes a check that stops at the id (payload: raw) but not
+# the sink's full one: dead-lettered all the same, never written.
+kcat -b "$UGCFLOW_KAFKA_BROKERS" -C -t ugc.dlq -o beginning -e -q 2>/dev/null |
+    grep "\"topic\":\"$UGCFLOW_ETL_VIEWS_TOPIC\"" |
+    grep -Eq '"reason":"(bad_row: )?not JSON: end of (input|file) expected' ||
+    fail "no 'not JSON: end of ... expected' reason in the dead letters"
 echo "it_etl: $dlq dead letters with reasons"
 echo "it_etl: PASS"

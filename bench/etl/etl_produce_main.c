@@ -4,8 +4,8 @@
  *               [--seed S]
  * Creates TOPIC with N partitions when it does not exist (the dev stack has auto-create off),
  * then produces COUNT valid events shaped like the stat pipeline's output (UUIDv7 event_id,
- * received_at with microseconds, player fields for views) and M malformed messages (not JSON,
- * missing event_id) interleaved; waits until every message is acknowledged (acks=all) and
+ * received_at with microseconds, player fields for views) and M malformed messages (missing
+ * event_id, not JSON, a valid event_id followed by junk) interleaved; waits until every message is acknowledged (acks=all) and
  * prints "produced=<COUNT+M> bytes=<payload bytes>". Exit status 1 on any delivery failure.
  * Only 127.0.0.1 brokers are expected; nothing here is used by the engine. */
 #include <inttypes.h>
@@ -95,6 +95,23 @@ static int make_event(char *buf, size_t size, uint64_t i, bool views)
                     id, players[i % 6], at, user, i / 50, movie, (double)(i % 5400), i % 97);
 }
 
+/* Malformed messages of three kinds, in turn: no event_id, not JSON at all, and a valid
+ * event_id followed by text that is not JSON (caught only by a full check). */
+static int make_malformed(char *buf, size_t size, uint64_t i, uint64_t bad)
+{
+    char id[UF_UUID_STR];
+    uint8_t raw[16];
+    switch (bad % 3) {
+    case 0: return snprintf(buf, size, "{\"type\":\"x%" PRIu64 "\"}", i);
+    case 1: return snprintf(buf, size, "not json %" PRIu64, i);
+    default:
+        uf_uuid_v7(raw);
+        uf_uuid_format(raw, id);
+        return snprintf(buf, size, "{\"event_id\":\"%s\",\"type\":\"player\"} x%" PRIu64, id,
+                        i);
+    }
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 4) {
@@ -131,8 +148,7 @@ int main(int argc, char **argv)
     for (uint64_t i = 0, bad = 0; i < total; i++) {
         int n;
         if (every && i % every == every - 1 && bad < malformed)
-            n = snprintf(buf, sizeof(buf), bad++ % 2 ? "not json %" PRIu64 : "{\"type\":\"x%"
-                                                                               PRIu64 "\"}", i);
+            n = make_malformed(buf, sizeof(buf), i, bad++);
         else
             n = make_event(buf, sizeof(buf), i, views);
         bytes += (uint64_t)n;

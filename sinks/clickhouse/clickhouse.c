@@ -13,9 +13,10 @@
  * deadline fail with 503, which a source treats as "not written": their offsets stay
  * uncommitted and they are read again on restart. Tables are created at start (CREATE TABLE IF
  * NOT EXISTS), followed by the `ddl` statements (aggregates, materialized views).
- * Threads: write()/tick() from the engine's workers (serialised by `lock`), replies on the
- * sender thread. Rows never go in the query text. Duplicates after a replay are collapsed by the
- * table engine (ReplacingMergeTree keyed by event id), not here. */
+ * Threads: write()/tick() from the engine's workers (rows are encoded in parallel, batches
+ * are filled and sealed under `lock`), replies on the sender thread. Rows never go in the
+ * query text. Duplicates after a replay are collapsed by the table engine (ReplacingMergeTree
+ * keyed by event id), not here. */
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -384,38 +385,60 @@ static void wait_for_room(struct ch_ctx *ch)
     }
 }
 
-/* Appends the event's row to the open batch: from its raw payload when the source left it
- * unparsed (kafka_source payload: raw), from its body otherwise. */
-static int encode(struct ch_ctx *ch, const struct uf_event *ev, struct uf_err *err)
+/* Appends the event's row to rows: from its raw payload when the source left it unparsed
+ * (kafka_source payload: raw), from its body otherwise. Needs no lock: the schema is read-only
+ * once started. */
+static int encode(const struct ch_ctx *ch, const struct uf_event *ev, struct uf_strbuf *rows,
+                  struct uf_err *err)
 {
     enum ch_format f = (enum ch_format)ch->format;
     if (ev->raw)
-        return ch_encode_raw(&ch->schema, f, ev->raw, ev->raw_len, &ch->open->raw, err);
-    return ch_encode_row(&ch->schema, f, ev->body, &ch->open->raw, err);
+        return ch_encode_raw(&ch->schema, f, ev->raw, ev->raw_len, rows, err);
+    return ch_encode_row(&ch->schema, f, ev->body, rows, err);
 }
 
-static int ch_write(struct uf_stage *st, void *ctx, struct uf_event **evs, size_t n,
-                    struct uf_err *err)
+/* Moves the encoded rows into open batches, sealing each that is full (caller holds lock). */
+static void append_rows(struct ch_ctx *ch, struct uf_event **evs, const size_t *ends, size_t n,
+                        const struct uf_strbuf *rows)
 {
-    struct ch_ctx *ch = ctx;
-    pthread_mutex_lock(&ch->lock);
-    for (size_t i = 0; i < n; i++) {
-        struct uf_err rerr = { 0 };
+    for (size_t i = 0, start = 0; i < n; start = ends[i++]) {
         if (!ch->open) {
             wait_for_room(ch);
             ch->open = batch_new(ch, (size_t)(ch->batch_rows < 4096 ? ch->batch_rows : 4096));
         }
-        if (encode(ch, evs[i], &rerr) < 0) {
-            uf_log_limited(UF_LOG_WARN, st, "Event does not fit the table.", "err", rerr.msg);
-            uf_event_fail(evs[i], 422, "bad_row", rerr.msg);
-            continue;
-        }
+        uf_strbuf_append(&ch->open->raw, rows->buf + start, ends[i] - start);
         batch_push(ch->open, evs[i]);
         if (ch->open->n >= (size_t)ch->batch_rows ||
             ch->open->raw.len >= (size_t)ch->batch_bytes)
             seal(ch);
     }
+}
+
+/* Rows are encoded before the lock is taken, so that several workers (`workers`) encode at
+ * once; the lock covers only appending them to the open batch (and sealing it). */
+static int ch_write(struct uf_stage *st, void *ctx, struct uf_event **evs, size_t n,
+                    struct uf_err *err)
+{
+    struct ch_ctx *ch = ctx;
+    struct uf_strbuf rows = { 0 };
+    struct uf_event **ok = uf_xmalloc(n * sizeof(*ok));
+    size_t *ends = uf_xmalloc(n * sizeof(*ends)), k = 0;
+    for (size_t i = 0; i < n; i++) {
+        struct uf_err rerr = { 0 };
+        if (encode(ch, evs[i], &rows, &rerr) < 0) {
+            uf_log_limited(UF_LOG_WARN, st, "Event does not fit the table.", "err", rerr.msg);
+            uf_event_fail(evs[i], 422, "bad_row", rerr.msg);
+            continue;
+        }
+        ok[k] = evs[i];
+        ends[k++] = rows.len;
+    }
+    pthread_mutex_lock(&ch->lock);
+    append_rows(ch, ok, ends, k, &rows);
     pthread_mutex_unlock(&ch->lock);
+    uf_strbuf_free(&rows);
+    free(ok);
+    free(ends);
     return UF_OK;
 }
 
