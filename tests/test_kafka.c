@@ -1,7 +1,8 @@
 /* test_kafka.c: the `kafka` sink against librdkafka's mock cluster: delivery with the expected
  * topic, key and value and the reply only after the ack; a broker outage (events spooled and
  * finished, then replayed in order when it returns); a full spool answering 503; the spool left
- * by a stopped producer replayed by the next one; option errors. The graph is built from YAML
+ * by a stopped producer replayed by the next one; topics Kafka refuses (422 on the way in,
+ * TOPIC_EXCEPTION final, unproducible spooled records discarded); option errors. The graph is built from YAML
  * and the sink's callbacks are called directly (no runtime). */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -20,6 +21,7 @@
 #include "event.h"
 #include "graph.h"
 #include "metrics.h"
+#include "sinks/kafka/kafka_spool.h"
 
 struct fx {
     rd_kafka_t *mock_rk;
@@ -371,6 +373,102 @@ static void test_restart_replays_the_spool(void **state)
         assert_true(seen[i] >= 1);
 }
 
+static struct uf_waiter *write_body(struct fx *f, const char *body)
+{
+    struct uf_event *ev = uf_event_new(json_loads(body, 0, NULL));
+    assert_non_null(ev->body);
+    struct uf_completion *c;
+    struct uf_waiter *w = uf_waiter_new(&c);
+    uf_completion_attach(c, ev);
+    uf_completion_release(c);
+    ev->at = f->st;
+    struct uf_err err = { 0 };
+    assert_int_equal(f->st->kind->write(f->st, f->st->ctx, &ev, 1, &err), UF_OK);
+    return w;
+}
+
+static void assert_failed(struct uf_waiter *w, int status, const char *code, const char *msg)
+{
+    assert_int_equal(uf_waiter_wait(w, 10000), 0);
+    assert_int_equal(uf_waiter_status(w), status);
+    json_t *e = json_object_get(uf_waiter_body(w), "error");
+    assert_string_equal(json_string_value(json_object_get(e, "code")), code);
+    if (msg && !strstr(json_string_value(json_object_get(e, "message")), msg))
+        fail_msg("'%s' not in '%s'", msg, json_string_value(json_object_get(e, "message")));
+    uf_waiter_free(w);
+}
+
+/* A topic_field value Kafka would refuse fails its event with 422 at once; before, an over-long
+ * name was spooled (200) and then blocked the spool for good. */
+static void test_invalid_topic_fails_with_422(void **state)
+{
+    struct fx *f = *state;
+    start(f, "        topic_field: stream\n");
+    char body[400], name[301];
+    memset(name, 'a', 300);
+    name[300] = '\0';
+    snprintf(body, sizeof body, "{\"stream\":\"%s\",\"user_id\":\"u1\"}", name);
+    const char *msg = "field 'stream' is not a valid Kafka topic name (1 to 249 characters";
+    assert_failed(write_body(f, body), 422, "invalid_topic", msg);
+    assert_failed(write_body(f, "{\"stream\":\"bad topic!\"}"), 422, "invalid_topic", msg);
+    assert_failed(write_body(f, "{\"stream\":\"..\"}"), 422, "invalid_topic", msg);
+    struct uf_waiter *ok = write_body(f, "{\"stream\":\"ugc.views\",\"user_id\":\"u1\"}");
+    assert_int_equal(uf_waiter_wait(ok, 10000), 0);
+    assert_int_equal(uf_waiter_count(ok, UF_OUTCOME_DONE), 1);
+    uf_waiter_free(ok);
+    assert_int_equal(metric(f, "spool_records"), 0);
+    assert_int_equal(metric(f, "spool_written_events_total"), 0);
+}
+
+/* The broker's TOPIC_EXCEPTION (an illegal topic name) is final: the event fails instead of
+ * going to the spool, whose replay would get the same answer for ever. */
+static void test_topic_exception_is_permanent(void **state)
+{
+    struct fx *f = *state;
+    start(f, "        topic: ugc.events\n        properties: {linger.ms: 0}\n");
+    struct uf_waiter *w[1];
+    write_events(f, 0, 1, w);
+    wait_all(w, 1, 0); /* connected, metadata known */
+    rd_kafka_mock_push_request_errors(f->mc, 0 /* Produce */, 1,
+                                      RD_KAFKA_RESP_ERR_TOPIC_EXCEPTION);
+    write_events(f, 1, 1, w);
+    assert_failed(w[0], 500, "kafka_rejected", NULL);
+    assert_int_equal(metric(f, "kafka_rejected_events_total"), 1);
+    assert_int_equal(metric(f, "spool_written_events_total"), 0);
+}
+
+/* A spooled record that can never be produced (here an over-long topic, as a spool written
+ * before topics were checked may hold) is discarded and counted; the records behind it are
+ * replayed and the sink leaves spooling mode. */
+static void test_unproducible_spooled_record_is_discarded(void **state)
+{
+    struct fx *f = *state;
+    char dir[128], bad[300];
+    snprintf(dir, sizeof dir, "%s/spool", f->dir);
+    memset(bad, 'x', sizeof bad);
+    struct uf_spool_cfg cfg = { .dir = dir, .max_bytes = 1 << 20, .segment_bytes = 1 << 20 };
+    struct uf_err err = { 0 };
+    struct uf_kafka_spool *sp = uf_kafka_spool_open(&cfg, &err);
+    assert_non_null(sp);
+    const char *good = "{\"type\":\"t\",\"n\":0,\"user_id\":\"u0\",\"session_id\":\"s\"}";
+    struct uf_spool_rec recs[2] = {
+        { .topic = bad, .topic_len = sizeof bad, .value = "{}", .value_len = 2 },
+        { .topic = "ugc.events", .topic_len = 10, .key = "u0", .key_len = 2, .value = good,
+          .value_len = strlen(good) },
+    };
+    assert_int_equal(uf_kafka_spool_append(sp, recs, 2, &err), 0);
+    uf_kafka_spool_close(sp);
+    start(f, "        topic: ugc.events\n");
+    wait_metric(f, "spool_records", 0);
+    assert_int_equal(metric(f, "spool_discarded_records_total"), 1);
+    assert_int_equal(metric(f, "spool_replayed_events_total"), 1);
+    check_delivered(f, 1);
+    struct uf_waiter *w[1]; /* producing directly again */
+    write_events(f, 1, 1, w);
+    wait_all(w, 1, 0);
+    assert_int_equal(metric(f, "kafka_acked_events_total"), 1);
+}
+
 static void test_option_errors(void **state)
 {
     struct fx *f = *state;
@@ -385,6 +483,11 @@ static void test_option_errors(void **state)
     assert_non_null(strstr(d.v[0].msg, "librdkafka property 'no.such.property'"));
     assert_int_equal(d.v[0].pos.line, 5);
     uf_diags_free(&d);
+    memset(&d, 0, sizeof d);
+    assert_null(build(f, "        topic: \"ugc events\"\n", &d));
+    assert_int_equal(d.n, 1);
+    assert_non_null(strstr(d.v[0].msg, "topic 'ugc events': not a Kafka topic name"));
+    uf_diags_free(&d);
 }
 
 int main(void)
@@ -397,6 +500,12 @@ int main(void)
                                         fx_teardown),
         cmocka_unit_test_setup_teardown(test_full_spool_fails_with_503, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_restart_replays_the_spool, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_invalid_topic_fails_with_422, fx_setup,
+                                        fx_teardown),
+        cmocka_unit_test_setup_teardown(test_topic_exception_is_permanent, fx_setup,
+                                        fx_teardown),
+        cmocka_unit_test_setup_teardown(test_unproducible_spooled_record_is_discarded, fx_setup,
+                                        fx_teardown),
         cmocka_unit_test_setup_teardown(test_option_errors, fx_setup, fx_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -2,7 +2,8 @@
  * librdkafka, and finishes the event only when the broker acknowledged it (acks=all, idempotent
  * producer) or when it sits in the local disk spool. So a reply sent through the event's
  * completion always means "stored": by the broker, or on our disk for a later replay.
- * The topic is fixed (`topic`) or read per event from a body field (`topic_field`); the message
+ * The topic is fixed (`topic`) or read per event from a body field (`topic_field`; a name Kafka
+ * would refuse fails the event with 422 before it can reach the spool); the message
  * key is the first non-empty field of `key_fields` (user, then anonymous, then session id), so
  * one viewer's events keep their order within a partition.
  * This file holds the options, the lifecycle and write(). The librdkafka callbacks, the poll
@@ -12,6 +13,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -97,6 +99,11 @@ static int kafka_init(struct uf_stage *st, void *ctx, struct uf_err *err)
                           ")",
                           k->spool_max_bytes,
                           k->spool_segment_bytes);
+    if (k->topic && !uf_kafka_topic_is_valid(k->topic, strlen(k->topic)))
+        return uf_err_set(err, UF_EINVAL,
+                          "topic '%.64s': not a Kafka topic name (1 to 249 characters of "
+                          "A-Z a-z 0-9 . _ -)",
+                          k->topic);
     k->spool_path = k->spool_dir ? uf_xstrdup(k->spool_dir)
                                  : uf_xasprintf(".dev/spool/%s.%s", uf_stage_pipeline(st),
                                                 uf_stage_name(st));
@@ -125,6 +132,10 @@ static void register_metrics(struct uf_kafka_ctx *k)
                                        NULL, NULL);
     k->m_rejected = uf_metrics_extra(m, UF_METRIC_COUNTER, "kafka_rejected_events_total",
                                      "Messages the broker refused for good", NULL, NULL);
+    k->m_spool_discarded =
+        uf_metrics_extra(m, UF_METRIC_COUNTER, "spool_discarded_records_total",
+                         "Spooled messages dropped because they can never be delivered", NULL,
+                         NULL);
 }
 
 static int kafka_start(struct uf_stage *st, void *ctx, struct uf_err *err)
@@ -168,13 +179,40 @@ struct encoded {
     json_t *body, *meta; /* taken from the event, freed by write() once the batch is produced */
 };
 
-static bool encode(const struct uf_kafka_ctx *k, const struct uf_event *ev, struct encoded *out)
+/* The event goes on only as a handle for its delivery report: its body and meta move to e and
+ * are freed by write() on this thread, where they were built and are still in cache. Freed by
+ * the report on the poll thread instead, they cost 8% of the stat pipeline's CPU. */
+static void take_data(struct uf_event *ev, struct encoded *e)
+{
+    e->body = ev->body;
+    e->meta = ev->meta;
+    ev->body = ev->meta = NULL;
+    free(ev->user);
+    ev->user = NULL;
+}
+
+/* Encodes ev into *out, or fails it (out->topic NULL then): with no topic at all, or with a
+ * topic_field value that Kafka would refuse. A bad name fails here, once, with 422: produced,
+ * it would fail at the broker or reach the spool, which could never replay it. */
+static void encode(const struct uf_kafka_ctx *k, struct uf_event *ev, struct encoded *out)
 {
     out->topic = k->topic_field ? uf_event_get_str(ev, k->topic_field) : NULL;
     if (!out->topic || !*out->topic)
         out->topic = k->topic;
-    if (!out->topic)
-        return false; /* topic NULL marks the event as failed */
+    if (!out->topic) {
+        uf_event_fail(ev, 500, "no_topic", "the event names no Kafka topic");
+        return;
+    }
+    if (!uf_kafka_topic_is_valid(out->topic, strlen(out->topic))) {
+        char msg[192];
+        snprintf(msg, sizeof msg,
+                 "field '%.32s' is not a valid Kafka topic name (1 to 249 characters of "
+                 "A-Z a-z 0-9 . _ -)",
+                 k->topic_field ? k->topic_field : "topic");
+        out->topic = NULL;
+        uf_event_fail(ev, 422, "invalid_topic", msg);
+        return;
+    }
     out->key = NULL;
     out->key_len = 0;
     size_t i;
@@ -188,19 +226,7 @@ static bool encode(const struct uf_kafka_ctx *k, const struct uf_event *ev, stru
         }
     }
     out->value = uf_jsonenc_dumps(ev->body, &out->value_len);
-    return true;
-}
-
-/* The event goes on only as a handle for its delivery report: its body and meta move to e and
- * are freed by write() on this thread, where they were built and are still in cache. Freed by
- * the report on the poll thread instead, they cost 8% of the stat pipeline's CPU. */
-static void take_data(struct uf_event *ev, struct encoded *e)
-{
-    e->body = ev->body;
-    e->meta = ev->meta;
-    ev->body = ev->meta = NULL;
-    free(ev->user);
-    ev->user = NULL;
+    take_data(ev, out);
 }
 
 /* Hands the message to librdkafka; on success it owns value and will report on ev. */
@@ -258,12 +284,8 @@ static int kafka_write(struct uf_stage *st, void *ctx, struct uf_event **evs, si
     struct encoded one[1], *enc = n == 1 ? one : uf_xmalloc(n * sizeof(*enc));
     struct uf_kafka_pending sp_one[1], *sp = n == 1 ? sp_one : uf_xmalloc(n * sizeof(*sp));
     size_t nsp = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (encode(k, evs[i], &enc[i]))
-            take_data(evs[i], &enc[i]);
-        else
-            uf_event_fail(evs[i], 500, "no_topic", "the event names no Kafka topic");
-    }
+    for (size_t i = 0; i < n; i++)
+        encode(k, evs[i], &enc[i]);
     pthread_mutex_lock(&k->mode_lock);
     for (size_t i = 0; i < n; i++)
         if (enc[i].topic && !produce_or_hold(k, evs[i], &enc[i], &sp[nsp]))

@@ -6,8 +6,10 @@
  * message.timeout.ms; they are spooled and replayed later (a purged in-flight message may have
  * reached the broker: a duplicate with the same event_id, never a loss).
  * The replay thread drains the spool one sealed segment at a time: it produces every record,
- * waits for all their reports, and deletes the segment only when all were acked. Otherwise the
- * segment stays and is replayed from its start after replay_interval. */
+ * waits for all their reports, and deletes the segment only when all were acked or discarded:
+ * a record that can never be delivered (a permanent error, an illegal topic) is dropped and
+ * counted, never retried. Otherwise the segment stays and is replayed from its start after
+ * replay_interval. */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -95,33 +97,60 @@ fail:
     return NULL;
 }
 
+/* Errors about the message or its topic, not the connection: sending it again fails the same
+ * way (TOPIC_EXCEPTION is the broker's answer to an illegal topic name). */
 bool uf_kafka_is_permanent(rd_kafka_resp_err_t e)
 {
     switch (e) {
     case RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE:
+    case RD_KAFKA_RESP_ERR_INVALID_MSG_SIZE:
     case RD_KAFKA_RESP_ERR_INVALID_MSG:
     case RD_KAFKA_RESP_ERR_INVALID_RECORD:
     case RD_KAFKA_RESP_ERR_RECORD_LIST_TOO_LARGE:
+    case RD_KAFKA_RESP_ERR_TOPIC_EXCEPTION:
     case RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED:
+    case RD_KAFKA_RESP_ERR_UNSUPPORTED_FOR_MESSAGE_FORMAT:
     case RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC:
     case RD_KAFKA_RESP_ERR__INVALID_ARG:
+    case RD_KAFKA_RESP_ERR__BAD_MSG:
         return true;
     default:
         return false;
     }
 }
 
+/* Kafka's own rule (org.apache.kafka.common.internals.Topic): the broker refuses any other
+ * name with TOPIC_EXCEPTION, and librdkafka refuses some locally. */
+bool uf_kafka_topic_is_valid(const char *name, size_t len)
+{
+    static const char legal[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-";
+    if (len == 0 || len > 249 || (len <= 2 && strspn(name, ".") == len))
+        return false;
+    for (size_t i = 0; i < len; i++)
+        if (!name[i] || !strchr(legal, name[i]))
+            return false;
+    return true;
+}
+
 /* ---- callbacks (poll thread) ---- */
+
+/* A spooled record that can never be delivered (refused for good by the broker or by
+ * librdkafka, or unproducible as stored): keeping it would replay its segment for ever, leave
+ * the sink spooling and, once the spool is full, fail every new event with 503. */
+static void discard_spooled(struct uf_kafka_ctx *k, const char *why)
+{
+    atomic_fetch_add(k->m_spool_discarded, 1);
+    uf_log_limited(UF_LOG_ERROR, k->st, "Spooled message cannot be delivered; discarded.", "err",
+                   why);
+}
 
 static void replay_delivered(struct uf_kafka_ctx *k, rd_kafka_resp_err_t e)
 {
     if (e == RD_KAFKA_RESP_ERR_NO_ERROR) {
         atomic_fetch_add(k->m_replayed, 1);
     } else if (uf_kafka_is_permanent(e)) {
-        /* It can never be delivered; keeping it would block the spool for good. */
         atomic_fetch_add(k->m_rejected, 1);
-        uf_log_limited(UF_LOG_ERROR, k->st, "Spooled message refused, discarded.", "err",
-                       rd_kafka_err2str(e));
+        discard_spooled(k, rd_kafka_err2str(e));
     } else {
         atomic_fetch_add(k->m_delivery_errors, 1);
     }
@@ -262,11 +291,13 @@ static bool broker_reachable(struct uf_kafka_ctx *k)
     return up;
 }
 
-static bool produce_rec(struct uf_kafka_ctx *k, const struct uf_spool_rec *r)
+/* Produces one spooled record; __INVALID_ARG (permanent) when its topic is not a legal name,
+ * e.g. in a spool written before topics were checked on the way in. */
+static rd_kafka_resp_err_t produce_rec(struct uf_kafka_ctx *k, const struct uf_spool_rec *r)
 {
-    char topic[256]; /* Kafka topic names have at most 249 characters */
-    if (r->topic_len >= sizeof topic)
-        return false;
+    char topic[256]; /* legal names have at most 249 characters */
+    if (!uf_kafka_topic_is_valid(r->topic, r->topic_len))
+        return RD_KAFKA_RESP_ERR__INVALID_ARG;
     memcpy(topic, r->topic, r->topic_len);
     topic[r->topic_len] = '\0';
     for (;;) {
@@ -275,15 +306,14 @@ static bool produce_rec(struct uf_kafka_ctx *k, const struct uf_spool_rec *r)
             RD_KAFKA_V_KEY(r->key, r->key_len), RD_KAFKA_V_VALUE((void *)r->value, r->value_len),
             RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_OPAQUE(&k->replay_tag),
             RD_KAFKA_V_END);
-        if (e == RD_KAFKA_RESP_ERR_NO_ERROR)
-            return true;
         if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL || atomic_load(&k->stopping))
-            return false;
+            return e;
         sleep_ms(5); /* the poll thread frees room as acks come back */
     }
 }
 
-/* Replays one segment; true when every record was acked (or refused for good). */
+/* Replays one segment; true when every record was acked or discarded for good. A record that
+ * cannot be produced for a passing reason (stopping, fatal producer) ends the attempt. */
 static bool replay_segment(struct uf_kafka_ctx *k, struct uf_spool_segment *seg)
 {
     pthread_mutex_lock(&k->rp_lock);
@@ -299,8 +329,11 @@ static bool replay_segment(struct uf_kafka_ctx *k, struct uf_spool_segment *seg)
         pthread_mutex_lock(&k->rp_lock);
         k->rp_inflight++;
         pthread_mutex_unlock(&k->rp_lock);
-        if (!produce_rec(k, &r)) {
-            replay_delivered(k, RD_KAFKA_RESP_ERR__STATE);
+        rd_kafka_resp_err_t e = produce_rec(k, &r);
+        if (e == RD_KAFKA_RESP_ERR_NO_ERROR)
+            continue;
+        replay_delivered(k, e); /* its report: discards a permanent failure */
+        if (!uf_kafka_is_permanent(e)) {
             produced_all = false;
             break;
         }

@@ -79,7 +79,7 @@ struct uf_kafka_ctx {
     char replay_tag;             /* its address marks replayed messages' opaque */
 
     _Atomic int64_t *m_spool_bytes, *m_spool_records, *m_produced, *m_delivery_errors,
-        *m_spooled, *m_replayed, *m_spool_full, *m_rejected;
+        *m_spooled, *m_replayed, *m_spool_full, *m_rejected, *m_spool_discarded;
 };
 
 /* Builds the librdkafka configuration from the options (no I/O). */
@@ -97,5 +97,8 @@ void uf_kafka_spool_events(struct uf_kafka_ctx *k, struct uf_kafka_pending *p, s
 void uf_kafka_update_gauges(struct uf_kafka_ctx *k);
 /* Whether a delivery error is permanent (the message can never be delivered as it is). */
 bool uf_kafka_is_permanent(rd_kafka_resp_err_t e);
+/* Whether name (len bytes, not terminated) is a legal Kafka topic name: 1 to 249 characters
+ * of [A-Za-z0-9._-], neither "." nor "..". */
+bool uf_kafka_topic_is_valid(const char *name, size_t len);
 
 #endif
