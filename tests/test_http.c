@@ -4,7 +4,11 @@
  * each event finishes (auto: at once, with an optional reply; hold: kept until the test
  * releases it; block: write() waits, to fill the queue). Covers routes and params, the envelope
  * and meta, replies recorded by stages, 404/405/413/415/400/503/504, split arrays sharing one
- * completion, concurrent requests, fire-and-forget routes and a graceful stop. */
+ * completion, concurrent requests, fire-and-forget routes, a graceful stop, and a stop that
+ * meets requests still uploading or blocked on a full queue (answered 503, never left
+ * suspended: libmicrohttpd aborts the process when stopped with a suspended connection). */
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -12,7 +16,10 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 #include <curl/curl.h>
@@ -60,6 +67,26 @@ static const char *yaml =
     "        inputs: [small_api]\n"
     "        buffer: 1\n"
     "        when_full: reject\n"
+    "        batch_max: 1\n";
+
+/* For stop tests: a short shutdown deadline, and a blocking one-slot queue before the sink. */
+static const char *stop_yaml =
+    "shutdown_timeout: 1s\n"
+    "pipelines:\n"
+    "  t:\n"
+    "    components:\n"
+    "      api:\n"
+    "        kind: http\n"
+    "        address: 127.0.0.1:0\n"
+    "        threads: 4\n"
+    "        routes:\n"
+    "          \"POST /up\": {name: up, body: json}\n"
+    "          \"POST /b/{n}\": {name: b}\n"
+    "      hold:\n"
+    "        kind: null\n"
+    "        inputs: [api]\n"
+    "        buffer: 1\n"
+    "        when_full: block\n"
     "        batch_max: 1\n";
 
 /* ---- the test sink ---- */
@@ -148,7 +175,7 @@ static struct uf_stage *stage_named(struct uf_graph *g, const char *name)
     return NULL;
 }
 
-static int setup(void **state)
+static int setup_with(void **state, const char *config)
 {
     struct fixture *fx = calloc(1, sizeof(*fx));
     struct uf_diags d = { 0 };
@@ -156,7 +183,7 @@ static int setup(void **state)
     sink.mode = AUTO;
     sink.nheld = 0;
     sink.release = false;
-    fx->g = uf_graph_build(uf_config_load_string("test.yaml", yaml, &d), NULL, 0, &d);
+    fx->g = uf_graph_build(uf_config_load_string("test.yaml", config, &d), NULL, 0, &d);
     if (d.n)
         uf_diags_print(&d, stderr);
     assert_non_null(fx->g);
@@ -168,16 +195,28 @@ static int setup(void **state)
     fx->hold->kind = &hold_kind;
     fx->small_api = stage_named(fx->g, "small_api");
     fx->tiny = stage_named(fx->g, "tiny");
-    fx->tiny->kind = &hold_kind;
+    if (fx->tiny)
+        fx->tiny->kind = &hold_kind;
     fx->rt = uf_runtime_new(fx->g);
     struct uf_err err = { 0 };
     assert_int_equal(uf_runtime_start(fx->rt, &err), 0);
     fx->port = (int)uf_metrics_extra_value(&fx->api->metrics, "http_listen_port", NULL);
     assert_true(fx->port > 0);
-    fx->small_port =
-        (int)uf_metrics_extra_value(&fx->small_api->metrics, "http_listen_port", NULL);
+    if (fx->small_api)
+        fx->small_port =
+            (int)uf_metrics_extra_value(&fx->small_api->metrics, "http_listen_port", NULL);
     *state = fx;
     return 0;
+}
+
+static int setup(void **state)
+{
+    return setup_with(state, yaml);
+}
+
+static int setup_stop(void **state)
+{
+    return setup_with(state, stop_yaml);
 }
 
 static int teardown(void **state)
@@ -639,6 +678,124 @@ static void test_graceful_stop_waits_for_in_flight(void **state)
     fx->rt = uf_runtime_new(fx->g); /* teardown stops and frees a runtime */
 }
 
+/* Starts the runtime's shutdown in a thread and waits until it began. */
+static pthread_t begin_stop(struct fixture *fx)
+{
+    pthread_t t;
+    uf_runtime_request_stop(fx->rt);
+    pthread_create(&t, NULL, run_runtime, fx->rt);
+    for (int i = 0; i < 500 && !uf_runtime_is_stopping(fx->rt); i++)
+        nanosleep(&(struct timespec){ .tv_nsec = 2000000 }, NULL);
+    return t;
+}
+
+static void end_stop(struct fixture *fx, pthread_t t)
+{
+    pthread_join(t, NULL);
+    uf_runtime_free(fx->rt);
+    fx->rt = uf_runtime_new(fx->g); /* teardown stops and frees a runtime */
+}
+
+static void wait_inflight(struct fixture *fx, int64_t n)
+{
+    for (int i = 0; i < 2500; i++) {
+        if (uf_metrics_extra_value(&fx->api->metrics, "http_inflight_requests", NULL) == n)
+            return;
+        nanosleep(&(struct timespec){ .tv_nsec = 2000000 }, NULL);
+    }
+    fail_msg("in-flight requests never reached %lld", (long long)n);
+}
+
+static void assert_shutting_down(struct call *c)
+{
+    assert_int_equal(c->status, 503);
+    assert_string_equal(err_code(c), "shutting_down");
+    assert_non_null(strstr(c->headers, "Retry-After: 1"));
+    json_decref(c->json);
+}
+
+/* Sends the head of a POST /up and the first bytes of its body; returns the socket. */
+static int start_upload(int port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    struct timeval tv = { .tv_sec = 10 };
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    static const char head[] = "POST /up HTTP/1.1\r\nHost: t\r\nContent-Type: application/json\r\n"
+                               "Content-Length: 7\r\n\r\n{\"a\"";
+    assert_int_equal(send(fd, head, strlen(head), MSG_NOSIGNAL), (ssize_t)strlen(head));
+    return fd;
+}
+
+/* Sends the rest of the body and reads the whole answer (the server closes when stopping). */
+static void finish_upload(int fd, char *resp, size_t n)
+{
+    assert_int_equal(send(fd, ":1}", 3, MSG_NOSIGNAL), 3);
+    size_t len = 0;
+    ssize_t r;
+    while (len + 1 < n && (r = recv(fd, resp + len, n - 1 - len, 0)) > 0)
+        len += (size_t)r;
+    resp[len] = '\0';
+    close(fd);
+}
+
+/* A body still uploading when stop abandons the waiting requests must not be emitted and
+ * suspended afterwards: nothing would resume it, and libmicrohttpd aborts the process when the
+ * daemon is stopped with a suspended connection. It gets 503 instead. */
+static void test_stop_answers_request_uploading_after_abandon(void **state)
+{
+    struct fixture *fx = *state;
+    sink.mode = HOLD;
+    struct call *a = CALL(fx, "POST", "/b/1", NULL);
+    start_call(a);
+    wait_held(1);
+    int fd = start_upload(fx->port);
+    wait_inflight(fx, 2);
+    pthread_t t = begin_stop(fx);
+    join_call(a); /* answered once stop gave up waiting (the 1s deadline) */
+    assert_shutting_down(a);
+    char resp[2048];
+    finish_upload(fd, resp, sizeof(resp));
+    assert_non_null(strstr(resp, "HTTP/1.1 503"));
+    assert_non_null(strstr(resp, "shutting_down"));
+    assert_non_null(strstr(resp, "Retry-After: 1"));
+    end_stop(fx, t);
+    assert_int_equal(sink.nheld, 1); /* the late body was not emitted */
+}
+
+/* A request blocked in uf_emit on a full `when_full: block` queue when stop abandons the
+ * waiting requests returns from it later; it must be answered, not suspended. */
+static void test_stop_answers_request_blocked_on_full_queue(void **state)
+{
+    struct fixture *fx = *state;
+    sink.mode = BLOCK;
+    struct call *a = CALL(fx, "POST", "/b/1", NULL);
+    struct call *b = CALL(fx, "POST", "/b/2", NULL);
+    struct call *c = CALL(fx, "POST", "/b/3", NULL);
+    start_call(a);
+    wait_held(1); /* the worker is inside write() */
+    start_call(b);
+    for (int i = 0; i < 500 && uf_queue_depth(fx->hold->q) < 1; i++)
+        nanosleep(&(struct timespec){ .tv_nsec = 2000000 }, NULL);
+    assert_int_equal(uf_queue_depth(fx->hold->q), 1);
+    start_call(c); /* blocks in uf_emit: the queue is full */
+    wait_inflight(fx, 3);
+    pthread_t t = begin_stop(fx);
+    join_call(a); /* abandoned at the deadline */
+    join_call(b);
+    assert_shutting_down(a);
+    assert_shutting_down(b);
+    pthread_mutex_lock(&sink.mu);
+    sink.release = true; /* the queue drains: c's uf_emit returns after the abandon */
+    pthread_cond_broadcast(&sink.cond);
+    pthread_mutex_unlock(&sink.mu);
+    join_call(c);
+    end_stop(fx, t);
+    assert_shutting_down(c);
+}
+
 static void test_route_table_errors(void **state)
 {
     static const char *const bad[][2] = {
@@ -685,6 +842,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_concurrent_requests, setup, teardown),
         cmocka_unit_test_setup_teardown(test_fire_and_forget, setup, teardown),
         cmocka_unit_test_setup_teardown(test_graceful_stop_waits_for_in_flight, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_stop_answers_request_uploading_after_abandon,
+                                        setup_stop, teardown),
+        cmocka_unit_test_setup_teardown(test_stop_answers_request_blocked_on_full_queue,
+                                        setup_stop, teardown),
         cmocka_unit_test(test_route_table_errors),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);

@@ -7,7 +7,8 @@
  * This file keeps the options, the lifecycle and the libmicrohttpd callbacks; it does not
  * authenticate (jwt_auth) or validate fields (validate).
  * Stop: stop accepting, wait for in-flight requests until the shutdown deadline, answer what is
- * left with 503, then stop the daemon (MHD must not be stopped with suspended connections). */
+ * left with 503 (also requests that finish uploading or emitting later), then stop the daemon
+ * once no connection is suspended (MHD aborts the process otherwise). */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -331,6 +332,33 @@ static void wait_inflight(struct http_ctx *hc, int64_t limit_ms)
         nanosleep(&(struct timespec){ .tv_nsec = 2000000 }, NULL);
 }
 
+/* Answers every waiting request with 503 and keeps doing so until no MHD thread is emitting
+ * (one may be blocked on a full queue, or have finished an upload just now) and no connection
+ * is suspended, or limit_ms passes. Returns whether the daemon may be stopped: libmicrohttpd
+ * aborts the process when stopped with a suspended connection, and waits for ever for a
+ * thread blocked in uf_emit. */
+static bool abandon_all(struct http_ctx *hc, int64_t limit_ms)
+{
+    int64_t until = uf_now_us() + limit_ms * 1000;
+    atomic_store(&hc->abandoning, true); /* from now on wait_or_answer answers instead */
+    for (;;) {
+        http_req_abandon_all(hc);
+        if (atomic_load(&hc->emitting) == 0 && atomic_load(&hc->suspended) == 0)
+            return true;
+        if (uf_now_us() >= until)
+            return false;
+        nanosleep(&(struct timespec){ .tv_nsec = 2000000 }, NULL);
+    }
+}
+
+/* The floor keeps time for requests caught between the first abandon and their suspension
+ * even when the graceful wait used the whole shutdown deadline. */
+static int64_t abandon_limit_ms(struct uf_stage *st)
+{
+    int64_t left = uf_stage_deadline_ms(st);
+    return left > 500 ? left : 500;
+}
+
 static void http_stop(struct uf_stage *st, void *ctx)
 {
     struct http_ctx *hc = ctx;
@@ -343,7 +371,12 @@ static void http_stop(struct uf_stage *st, void *ctx)
     int64_t left = uf_stage_deadline_ms(st);
     wait_inflight(hc, left > 0 ? left : 0);
     stop_timer(hc);
-    http_req_abandon_all(hc);
+    if (!abandon_all(hc, abandon_limit_ms(st))) {
+        /* Stopping the daemon now would abort or hang; destroy() tries again once the queues
+         * downstream are closed and every uf_emit has returned. */
+        uf_log(UF_LOG_ERROR, st, "Shutdown deadline passed with requests still being emitted.");
+        return;
+    }
     /* Resumed requests are answered by the MHD threads within a few loop turns. */
     wait_inflight(hc, 500);
     if (atomic_load(hc->m_inflight) > 0)
@@ -358,7 +391,7 @@ static void http_destroy(void *ctx)
     struct http_ctx *hc = ctx;
     if (hc->daemon) {
         stop_timer(hc);
-        http_req_abandon_all(hc);
+        abandon_all(hc, 2000);
         MHD_stop_daemon(hc->daemon);
         hc->daemon = NULL;
     }

@@ -10,7 +10,10 @@
  * completion that arrives after a 504 or after shutdown touches only the request. A request's
  * `lock` guards its state; a route's `lock` guards its pending list. Lock order: request, then
  * route. A completion touches the route and MHD only while the request is SUSPENDED, and stop()
- * moves every SUSPENDED request out of that state before stopping the daemon. */
+ * moves every SUSPENDED request out of that state before stopping the daemon: once `abandoning`
+ * is set, a request that finishes emitting (it may have been uploading, or blocked on a full
+ * queue) is answered 503 instead of suspended, and stop() waits until `emitting` and
+ * `suspended` are both zero (libmicrohttpd panics when stopped with a suspended connection). */
 #ifndef UF_HTTP_INT_H
 #define UF_HTTP_INT_H
 
@@ -89,8 +92,11 @@ struct http_ctx {
     bool ipv6;
     struct http_routes routes;
     struct MHD_Daemon *daemon;
-    atomic_bool stopping;
+    atomic_bool stopping;      /* stop began: no new request emits events */
+    atomic_bool abandoning;    /* stop gave up waiting: no request suspends any more */
     _Atomic int64_t inflight;  /* requests between arrival and MHD's completion notice */
+    _Atomic int64_t emitting;  /* MHD threads between emitting and answering or suspending */
+    _Atomic int64_t suspended; /* connections suspended by us and not yet resumed */
     _Atomic int64_t *m_port, *m_inflight, *m_not_found;
     pthread_t timer;
     bool timer_running;
@@ -145,7 +151,8 @@ enum MHD_Result http_req_answer(struct http_req *req);
 /* Answers every request whose deadline passed with 504; returns the earliest deadline left
  * (INT64_MAX when none). */
 int64_t http_req_expire(struct http_ctx *hc, int64_t now_us);
-/* Shutdown: answers every waiting request with 503 so that MHD can be stopped. */
+/* Shutdown: answers every waiting request with 503 so that MHD can be stopped. Requests that
+ * suspend later are not seen: set hc->abandoning first and repeat until hc->suspended is 0. */
 void http_req_abandon_all(struct http_ctx *hc);
 
 /* ---- http_reply.c ---- */

@@ -321,6 +321,7 @@ static void on_complete(struct uf_completion *c, void *arg)
         /* READY before resuming: the MHD thread may call back before resume returns. */
         req->state = REQ_READY;
         if (suspended) {
+            atomic_fetch_sub(&req->hc->suspended, 1);
             pthread_mutex_lock(&req->route->lock);
             route_unlist(req->route, req);
             pthread_mutex_unlock(&req->route->lock);
@@ -340,16 +341,24 @@ static void wake_timer(struct http_ctx *hc)
 }
 
 /* Suspends the connection until the completion or the timer resumes it, unless the completion
- * already ran while the events were emitted. */
+ * already ran while the events were emitted, or stop() already abandoned the waiting requests:
+ * nothing would resume this one then, and libmicrohttpd aborts when stopped with a suspended
+ * connection, so it is answered 503 now (the late completion is ignored, as after a 504). */
 static enum MHD_Result wait_or_answer(struct http_req *req)
 {
     struct http_route *r = req->route;
     pthread_mutex_lock(&req->lock);
+    if (req->state != REQ_READY && atomic_load(&req->hc->abandoning)) {
+        req->status = 503;
+        req->reply = http_error_body("shutting_down", "the server is shutting down");
+        req->state = REQ_READY;
+    }
     if (req->state == REQ_READY) {
         pthread_mutex_unlock(&req->lock);
         return http_req_answer(req);
     }
     req->state = REQ_SUSPENDED;
+    atomic_fetch_add(&req->hc->suspended, 1);
     pthread_mutex_lock(&r->lock);
     bool was_empty = r->head == NULL;
     req->prev = r->tail;
@@ -384,7 +393,7 @@ static int emit_all(struct http_req *req, struct uf_event **evs, struct uf_compl
     return rc;
 }
 
-static enum MHD_Result emit_request(struct http_req *req, struct uf_event **evs)
+static enum MHD_Result emit_and_wait(struct http_req *req, struct uf_event **evs)
 {
     struct uf_completion *c = NULL;
     req->deadline_us = uf_now_us() + req->route->timeout_ms * 1000;
@@ -410,9 +419,22 @@ static enum MHD_Result emit_request(struct http_req *req, struct uf_event **evs)
     return http_req_answer(req);
 }
 
+/* Counts the MHD thread as emitting until the request is answered or suspended, so stop() can
+ * wait for it (uf_emit may block on a full queue for a while). */
+static enum MHD_Result emit_request(struct http_req *req, struct uf_event **evs)
+{
+    atomic_fetch_add(&req->hc->emitting, 1);
+    enum MHD_Result rc = emit_and_wait(req, evs);
+    atomic_fetch_sub(&req->hc->emitting, 1);
+    return rc;
+}
+
 enum MHD_Result http_req_dispatch(struct http_req *req)
 {
     enum MHD_Result answered = MHD_YES;
+    /* A body that finished uploading after stop began: a stopping source emits nothing. */
+    if (atomic_load(&req->hc->stopping))
+        return reply_now(req, 503, http_error_body("shutting_down", "the server is shutting down"));
     if (req->too_large)
         return reply_now(req, 413, http_error_body("body_too_large",
                                                    "request body is larger than %lld bytes",
@@ -497,6 +519,7 @@ static void resume_with(struct http_req *req, int status, json_t *body)
         req->reply = body;
         body = NULL;
         req->state = REQ_READY; /* before resuming, as in on_complete */
+        atomic_fetch_sub(&req->hc->suspended, 1);
         MHD_resume_connection(req->conn);
     }
     pthread_mutex_unlock(&req->lock);
