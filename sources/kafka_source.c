@@ -103,6 +103,7 @@ struct ks_ctx {
     size_t nhandoff;
     pthread_t *parsers;
     size_t nparsers;
+    _Atomic int64_t *m_stalled; /* partitions whose offsets wait behind an unwritten message */
 };
 
 static const char *const starts[] = { "earliest", "latest", NULL };
@@ -245,18 +246,24 @@ static char *failure_reason(struct uf_completion *c)
 static void on_done(struct uf_completion *c, void *arg)
 {
     struct slot *s = arg;
+    struct ks_ctx *ks = s->ks; /* read before the release: the slot may be reused after it */
     int status = uf_completion_status(c);
+    bool failed = uf_completion_count(c, UF_OUTCOME_FAILED) > 0;
+    /* 503/504 (or a failure without a status) mean "not written, try later": the offset stays
+     * behind the message. Any other failure is permanent — a 500 from a sink that gave up
+     * included — and the message goes to the dead letters, so one poison message cannot
+     * hold its partition forever. */
     int state = SLOT_DONE;
-    if (status >= 500 || (status == 0 && uf_completion_count(c, UF_OUTCOME_FAILED) > 0))
+    if (status == 503 || status == 504 || (status == 0 && failed))
         state = SLOT_UNWRITTEN;
-    else if (uf_completion_count(c, UF_OUTCOME_FAILED) > 0 || status >= 400)
+    else if (failed || status >= 400)
         state = SLOT_DEAD;
     if (state == SLOT_DEAD)
         s->reason = failure_reason(c);
     atomic_store_explicit(&s->state, state, memory_order_release);
-    pthread_mutex_lock(&s->ks->lock);
-    pthread_cond_broadcast(&s->ks->cond);
-    pthread_mutex_unlock(&s->ks->lock);
+    pthread_mutex_lock(&ks->lock);
+    pthread_cond_broadcast(&ks->cond);
+    pthread_mutex_unlock(&ks->lock);
 }
 
 /* ---- dead letters ---- */
@@ -344,6 +351,7 @@ static size_t retire(struct ks_ctx *ks, struct part *p)
         int state = atomic_load_explicit(&s->state, memory_order_acquire);
         if (state == SLOT_UNWRITTEN && !p->stalled_logged) {
             p->stalled_logged = true;
+            atomic_fetch_add(ks->m_stalled, 1);
             uf_log(UF_LOG_WARN, ks->st, "A message was not written; offsets of its partition "
                                         "stay behind it until restart.", "topic", p->topic);
         }
@@ -527,6 +535,10 @@ static int ks_start(struct uf_stage *st, void *ctx, struct uf_err *err)
     if (ks->payload == PAYLOAD_RAW && !uf_stage_consumers_take_raw(st, 0))
         return uf_err_set(err, UF_EINVAL, "payload: raw needs consumers that take raw events "
                                           "(clickhouse); use payload: json");
+    ks->m_stalled = uf_metrics_extra(uf_stage_metrics(st), UF_METRIC_GAUGE,
+                                     "kafka_stalled_partitions",
+                                     "Partitions whose commits wait behind a message the sink "
+                                     "could not write (until restart)", NULL, NULL);
     if (open_dead_letter(ks, err) < 0)
         return UF_EIO;
     ks->rk = make_consumer(ks, err);

@@ -71,10 +71,13 @@ static void release(const char *keep)
         assert_true(json_is_object(body) && (ev->raw != NULL) == (json_object_size(ev->body) == 0));
         const char *id = json_string_value(json_object_get(body, "event_id"));
         bool reject = json_is_true(json_object_get(body, "reject"));
+        bool poison = json_is_true(json_object_get(body, "poison"));
         if (keep && id && strcmp(id, keep) == 0) {
             held[k++] = ev;
         } else if (reject) {
             uf_event_fail(ev, 422, "rejected", "bad row");
+        } else if (poison) { /* a sink that gave up for good (engine UF_FAIL answers 500) */
+            uf_event_fail(ev, 500, "write_failed", "permanent");
         } else {
             uf_event_done(ev);
         }
@@ -103,7 +106,8 @@ static char *event_json(int part, int i)
     if (i == 7)
         return strdup("{\"type\":\"player\"}");
     return uf_xasprintf("{\"event_id\":\"00000000-0000-4000-8000-0000000%02d%03d\",\"type\":\"p\""
-                        "%s}", part, i, i == 9 ? ",\"reject\":true" : "");
+                        "%s}", part, i,
+                        i == 9 ? ",\"reject\":true" : i == 11 ? ",\"poison\":true" : "");
 }
 
 static void produce(const char *bootstraps)
@@ -241,6 +245,8 @@ static void commits_follow_completions(const char *payload, const char *group)
     assert_int_equal(count_lines(dlq, "\"reason\":\"not JSON"), 2);
     assert_int_equal(count_lines(dlq, "\"reason\":\"missing event_id\""), 2);
     assert_int_equal(count_lines(dlq, "\"reason\":\"rejected: bad row\""), 2);
+    /* A permanent 500 does not hold the partition: it is dead-lettered and committed past. */
+    assert_int_equal(count_lines(dlq, "\"reason\":\"write_failed: permanent\""), 2);
 
     uf_runtime_request_stop(rt);
     pthread_join(t, NULL);

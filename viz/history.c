@@ -295,7 +295,8 @@ static double recent_total(const struct uf_history *h, const struct comp *c, int
 }
 
 /* Reasons a component needs an operator's eye: errors or retries in the last window, a queue
- * at least 80% full, or a non-empty spool (any kind metric named *spool*). */
+ * at least 80% full, a non-empty spool (any kind gauge named *spool*) or stalled work (any
+ * kind gauge named *stalled*, e.g. Kafka partitions whose commits cannot advance). */
 static json_t *trouble(const struct uf_history *h, const struct comp *c)
 {
     json_t *why = json_array();
@@ -311,10 +312,16 @@ static json_t *trouble(const struct uf_history *h, const struct comp *c)
     if (retries >= 0.5)
         json_array_append_new(why, json_sprintf("retrying: %.0f retries in the last %d s",
                                                 retries, UF_HISTORY_TROUBLE_WINDOW));
-    for (size_t e = 0; e < c->nextra; e++)
-        if (!c->extra_counter[e] && strstr(c->extra_names[e], "spool") && s->extra[e] > 0)
+    for (size_t e = 0; e < c->nextra; e++) {
+        if (c->extra_counter[e] || s->extra[e] <= 0)
+            continue;
+        if (strstr(c->extra_names[e], "spool"))
             json_array_append_new(why, json_sprintf("spool not empty: %s = %.0f",
                                                     c->extra_names[e], s->extra[e]));
+        else if (strstr(c->extra_names[e], "stalled"))
+            json_array_append_new(why, json_sprintf("stalled: %s = %.0f", c->extra_names[e],
+                                                    s->extra[e]));
+    }
     return why;
 }
 
