@@ -10,6 +10,7 @@
 set -uo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+DEVSTACK=${UGCFLOW_DEVSTACK:-$ROOT/script/dev-stack} # the stack under test
 for v in UGCFLOW_PG_DSN UGCFLOW_KAFKA_BROKERS UGCFLOW_CH_URL; do
     if [ -z "${!v:-}" ]; then
         echo "it_devstack: $v is not set; run: eval \"\$(script/dev-stack env)\"" >&2
@@ -42,7 +43,7 @@ cleanup()
 {
     psql "$UGCFLOW_PG_DSN" -XAtqc "drop table if exists $TABLE" >/dev/null 2>&1
     curl -fsS "$UGCFLOW_CH_URL/" --data-binary "DROP TABLE IF EXISTS ugcflow.$TABLE" >/dev/null 2>&1
-    "$ROOT/script/dev-stack" kafka-topics --delete --if-exists --topic "$TOPIC" >/dev/null 2>&1
+    "$DEVSTACK" kafka-topics --delete --if-exists --topic "$TOPIC" >/dev/null 2>&1
 }
 trap cleanup EXIT
 
@@ -95,7 +96,7 @@ topic_ready()
 # committed_total: sum of the offsets $GROUP committed on $TOPIC, from the broker's admin CLI.
 committed_total()
 {
-    "$ROOT/script/dev-stack" kafka-groups --describe --group "$GROUP" 2>/dev/null |
+    "$DEVSTACK" kafka-groups --describe --group "$GROUP" 2>/dev/null |
         awk -v t="$TOPIC" '$2 == t && $4 ~ /^[0-9]+$/ { s += $4 } END { print s + 0 }'
 }
 
@@ -119,7 +120,7 @@ kafka_committed() { [ "$(committed_total)" = 4 ]; }
 
 echo "== Kafka at $UGCFLOW_KAFKA_BROKERS (topic $TOPIC, group $GROUP)"
 check "kafka: create topic $TOPIC (2 partitions) with the broker's admin CLI" \
-    "$ROOT/script/dev-stack" kafka-topics --create --topic "$TOPIC" --partitions 2 \
+    "$DEVSTACK" kafka-topics --create --topic "$TOPIC" --partitions 2 \
     --replication-factor 1
 check "kafka: metadata lists the broker and the new topic" topic_ready
 check "kafka: idempotent zstd produce of 3 messages" produce "one-$SUFFIX" "two-$SUFFIX" \
