@@ -241,7 +241,11 @@ static const char *pq_msg(PGconn *conn, char *buf, size_t size)
 static int wp_connect(struct wp_ctx *c, struct uf_err *err)
 {
     char m[256];
-    c->conn = PQconnectdb(c->dsn);
+    /* Bounded connect and statements: stop() makes one last flush, which must not outlast
+     * the shutdown deadline when PostgreSQL hangs instead of refusing. */
+    const char *const keys[] = {"dbname", "connect_timeout", NULL};
+    const char *const vals[] = {c->dsn, "2", NULL};
+    c->conn = PQconnectdbParams(keys, vals, 1);
     if (PQstatus(c->conn) != CONNECTION_OK)
         return uf_err_set(err, UF_EIO, "connect: %s", pq_msg(c->conn, m, sizeof m));
     char *qs = PQescapeIdentifier(c->conn, c->schema, strlen(c->schema));
@@ -251,7 +255,7 @@ static int wp_connect(struct wp_ctx *c, struct uf_err *err)
     free(c->qtable);
     c->qtable = uf_xasprintf("%s.%s", qs, qt);
     char *ddl = uf_xasprintf(
-        "SET client_min_messages TO warning;"
+        "SET client_min_messages TO warning; SET statement_timeout TO '2s';"
         "CREATE TABLE IF NOT EXISTS %s (user_id uuid NOT NULL, movie_id uuid NOT NULL,"
         " position_s double precision NOT NULL DEFAULT 0, duration_s double precision,"
         " completed boolean NOT NULL DEFAULT false,"

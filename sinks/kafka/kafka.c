@@ -314,6 +314,7 @@ void uf_kafka_spool_events(struct uf_kafka_ctx *k, struct uf_kafka_pending *p, s
                                          .value = p[i].value, .value_len = p[i].value_len };
     struct uf_err err = { 0 };
     int rc = uf_kafka_spool_append(k->spool, recs, n, &err);
+    uf_kafka_update_gauges(k); /* before the events finish: whoever sees them done sees them */
     if (rc == 0) {
         atomic_fetch_add(k->m_spooled, (int64_t)n);
         uf_metrics_add(&uf_stage_metrics(k->st)->retries, n);
@@ -336,7 +337,6 @@ void uf_kafka_spool_events(struct uf_kafka_ctx *k, struct uf_kafka_pending *p, s
         free(p[i].value);
     }
     free(recs);
-    uf_kafka_update_gauges(k);
 }
 
 void uf_kafka_update_gauges(struct uf_kafka_ctx *k)
