@@ -209,6 +209,21 @@ static int scan_literal(struct scan *sc, const char *word)
 
 static int scan_value(struct scan *sc, struct uf_jmember *m);
 
+/* A member's `"key" :` with the blanks around it, into m's key fields. */
+static int scan_key(struct scan *sc, struct uf_jmember *m)
+{
+    if (sc->i >= sc->n || sc->s[sc->i] != '"')
+        return fail(sc, "expected a string key");
+    if (scan_string(sc, &m->key, &m->key_len, &m->key_escaped) < 0)
+        return UF_EINVAL;
+    skip_ws(sc);
+    if (sc->i >= sc->n || sc->s[sc->i] != ':')
+        return fail(sc, "expected ':'");
+    sc->i++;
+    skip_ws(sc);
+    return 0;
+}
+
 /* The members or elements of a nested object or array (at its opening bracket). */
 static int scan_nested(struct scan *sc, bool object)
 {
@@ -225,17 +240,8 @@ static int scan_nested(struct scan *sc, bool object)
     for (;;) {
         struct uf_jmember m;
         skip_ws(sc);
-        if (object) {
-            if (sc->i >= sc->n || sc->s[sc->i] != '"')
-                return fail(sc, "expected a string key");
-            if (scan_string(sc, &m.key, &m.key_len, &m.key_escaped) < 0)
-                return UF_EINVAL;
-            skip_ws(sc);
-            if (sc->i >= sc->n || sc->s[sc->i] != ':')
-                return fail(sc, "expected ':'");
-            sc->i++;
-            skip_ws(sc);
-        }
+        if (object && scan_key(sc, &m) < 0)
+            return UF_EINVAL;
         if (scan_value(sc, &m) < 0)
             return UF_EINVAL;
         skip_ws(sc);
@@ -293,15 +299,8 @@ static int scan_members(struct scan *sc, uf_jmember_fn fn, void *arg)
     for (;;) {
         struct uf_jmember m;
         skip_ws(sc);
-        if (sc->i >= sc->n || sc->s[sc->i] != '"')
-            return fail(sc, "expected a string key");
-        if (scan_string(sc, &m.key, &m.key_len, &m.key_escaped) < 0)
+        if (scan_key(sc, &m) < 0)
             return UF_EINVAL;
-        skip_ws(sc);
-        if (sc->i >= sc->n || sc->s[sc->i] != ':')
-            return fail(sc, "expected ':'");
-        sc->i++;
-        skip_ws(sc);
         if (scan_value(sc, &m) < 0)
             return UF_EINVAL;
         int rc = fn ? fn(arg, &m, sc->err) : 0;
