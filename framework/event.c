@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "clock.h"
 #include "err.h"
 #include "graph.h"
 #include "mem.h"
@@ -259,14 +260,7 @@ struct uf_waiter *uf_waiter_new(struct uf_completion **c)
 
 int uf_waiter_wait(struct uf_waiter *w, int timeout_ms)
 {
-    struct timespec dl;
-    clock_gettime(CLOCK_MONOTONIC, &dl);
-    dl.tv_sec += timeout_ms / 1000;
-    dl.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-    if (dl.tv_nsec >= 1000000000L) {
-        dl.tv_sec++;
-        dl.tv_nsec -= 1000000000L;
-    }
+    struct timespec dl = uf_clock_after(CLOCK_MONOTONIC, (int64_t)timeout_ms * 1000);
     pthread_mutex_lock(&w->mu);
     int rc = 0;
     while (!w->done && rc == 0)

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <time.h>
 
+#include "clock.h"
 #include "err.h"
 #include "mem.h"
 
@@ -71,22 +72,10 @@ int uf_queue_push(struct uf_queue *q, struct uf_event *ev, bool block)
     return 0;
 }
 
-static void deadline_after(struct timespec *dl, int ms)
-{
-    clock_gettime(CLOCK_MONOTONIC, dl);
-    dl->tv_sec += ms / 1000;
-    dl->tv_nsec += (long)(ms % 1000) * 1000000L;
-    if (dl->tv_nsec >= 1000000000L) {
-        dl->tv_sec++;
-        dl->tv_nsec -= 1000000000L;
-    }
-}
-
 size_t uf_queue_pop(struct uf_queue *q, struct uf_event **out, size_t max, int timeout_ms)
 {
-    struct timespec dl;
-    if (timeout_ms > 0)
-        deadline_after(&dl, timeout_ms);
+    struct timespec dl = timeout_ms > 0 ? uf_clock_after(CLOCK_MONOTONIC, (int64_t)timeout_ms * 1000)
+                                        : (struct timespec){0};
     pthread_mutex_lock(&q->mu);
     while (q->count == 0 && !q->closed && timeout_ms != 0) {
         q->waiting_consumers++;

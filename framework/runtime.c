@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "log.h"
 #include "mem.h"
 #include "queue.h"
@@ -301,12 +302,7 @@ void uf_stage_observe_flush(struct uf_stage *st, size_t rows, uint64_t bytes, ui
 
 static bool join_before(pthread_t t, int64_t deadline_us)
 {
-    int64_t left = deadline_us - uf_now_us();
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    int64_t ns = ts.tv_nsec + (left > 0 ? left : 0) * 1000;
-    ts.tv_sec += ns / 1000000000;
-    ts.tv_nsec = ns % 1000000000;
+    struct timespec ts = uf_clock_after(CLOCK_REALTIME, deadline_us - uf_now_us());
     return pthread_timedjoin_np(t, NULL, &ts) == 0;
 }
 

@@ -25,6 +25,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "framework/clock.h"
 #include "framework/event.h"
 #include "framework/log.h"
 #include "framework/mem.h"
@@ -421,14 +422,7 @@ static long post(struct fwd_ctx *c, const struct batch *b, char *errbuf)
 /* Sleeps ms unless stop is asked; returns false when stopping. */
 static bool pause_ms(struct fwd_ctx *c, int64_t ms)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    ts.tv_sec += ms / 1000;
-    ts.tv_nsec += (ms % 1000) * 1000000;
-    if (ts.tv_nsec >= 1000000000) {
-        ts.tv_sec++;
-        ts.tv_nsec -= 1000000000;
-    }
+    struct timespec ts = uf_clock_after(CLOCK_REALTIME, ms * 1000);
     pthread_mutex_lock(&c->lock);
     if (!c->stopping)
         pthread_cond_timedwait(&c->cond, &c->lock, &ts);

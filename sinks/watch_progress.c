@@ -26,6 +26,7 @@
 #include <jansson.h>
 #include <libpq-fe.h>
 
+#include "clock.h"
 #include "event.h"
 #include "log.h"
 #include "mem.h"
@@ -393,11 +394,7 @@ static void *flusher_main(void *arg)
     struct wp_ctx *c = arg;
     pthread_mutex_lock(&c->lock);
     while (!c->stopping) {
-        struct timespec dl;
-        clock_gettime(CLOCK_MONOTONIC, &dl);
-        int64_t ns = dl.tv_nsec + (c->flush_ms % 1000) * 1000000;
-        dl.tv_sec += c->flush_ms / 1000 + ns / 1000000000;
-        dl.tv_nsec = ns % 1000000000;
+        struct timespec dl = uf_clock_after(CLOCK_MONOTONIC, c->flush_ms * 1000);
         pthread_cond_timedwait(&c->cv, &c->lock, &dl);
         pthread_mutex_unlock(&c->lock);
         flush(c);

@@ -30,6 +30,7 @@
 
 #include <librdkafka/rdkafka.h>
 
+#include "clock.h"
 #include "event.h"
 #include "jscan.h"
 #include "log.h"
@@ -406,11 +407,7 @@ static void commit(struct ks_ctx *ks, struct part *only, bool sync)
 
 static void wait_signal(struct ks_ctx *ks, int ms)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    ts.tv_nsec += (long)ms * 1000000L;
-    ts.tv_sec += ts.tv_nsec / 1000000000L;
-    ts.tv_nsec %= 1000000000L;
+    struct timespec ts = uf_clock_after(CLOCK_REALTIME, (int64_t)ms * 1000);
     pthread_mutex_lock(&ks->lock);
     pthread_cond_timedwait(&ks->cond, &ks->lock, &ts);
     pthread_mutex_unlock(&ks->lock);
@@ -693,9 +690,7 @@ static void hand_off(struct ks_ctx *ks)
     pthread_mutex_lock(&w->mu);
     while (k < ks->nhandoff) {
         while (w->n == WORK_CAP && !atomic_load(&ks->stopping)) {
-            struct timespec ts;
-            clock_gettime(CLOCK_REALTIME, &ts);
-            ts.tv_sec += 1;
+            struct timespec ts = uf_clock_after(CLOCK_REALTIME, 1000000);
             pthread_cond_timedwait(&w->nonfull, &w->mu, &ts);
         }
         if (w->n == WORK_CAP) /* stopping: no parse thread will take it */

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "graph.h"
 #include "mem.h"
 #include "queue.h"
@@ -360,11 +361,7 @@ static void *sampler(void *arg)
     uf_history_sample(h, uf_now_us());
     pthread_mutex_lock(&h->lock);
     while (!h->stop) {
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        int64_t ns = ts.tv_nsec + (h->interval_ms % 1000) * 1000000;
-        ts.tv_sec += h->interval_ms / 1000 + ns / 1000000000;
-        ts.tv_nsec = ns % 1000000000;
+        struct timespec ts = uf_clock_after(CLOCK_MONOTONIC, (int64_t)h->interval_ms * 1000);
         while (!h->stop && pthread_cond_timedwait(&h->wake, &h->lock, &ts) == 0)
             ;
         if (h->stop)

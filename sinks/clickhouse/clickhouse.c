@@ -25,6 +25,7 @@
 #include <string.h>
 
 #include "clickhouse.h"
+#include "clock.h"
 #include "log.h"
 #include "mem.h"
 #include "metrics.h"
@@ -374,13 +375,7 @@ static void wait_for_room(struct ch_ctx *ch)
 {
     size_t limit = (size_t)ch->inflight * 2;
     while (ch->outstanding >= limit && uf_stage_deadline_ms(ch->st) > 0) {
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_nsec += 100 * 1000000L;
-        if (ts.tv_nsec >= 1000000000L) {
-            ts.tv_sec++;
-            ts.tv_nsec -= 1000000000L;
-        }
+        struct timespec ts = uf_clock_after(CLOCK_REALTIME, 100000);
         pthread_cond_timedwait(&ch->cond, &ch->lock, &ts);
     }
 }
@@ -459,9 +454,7 @@ static void ch_stop(struct uf_stage *st, void *ctx)
     pthread_mutex_lock(&ch->lock);
     seal(ch);
     while (ch->outstanding > 0 && uf_stage_deadline_ms(st) > 0) {
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_sec += 1;
+        struct timespec ts = uf_clock_after(CLOCK_REALTIME, 1000000);
         pthread_cond_timedwait(&ch->cond, &ch->lock, &ts);
     }
     atomic_store(&ch->closing, true);

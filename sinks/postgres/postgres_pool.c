@@ -17,6 +17,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "framework/clock.h"
 #include "framework/log.h"
 #include "framework/mem.h"
 #include "framework/metrics.h"
@@ -300,23 +301,11 @@ static void run_batch(struct conn *c, struct uf_pg_call **batch, size_t n)
 
 /* ---- threads and queue ---- */
 
-static void deadline_in(struct timespec *ts, int64_t ms)
-{
-    clock_gettime(CLOCK_REALTIME, ts);
-    ts->tv_sec += ms / 1000;
-    ts->tv_nsec += (ms % 1000) * 1000000;
-    if (ts->tv_nsec >= 1000000000) {
-        ts->tv_sec++;
-        ts->tv_nsec -= 1000000000;
-    }
-}
-
 /* Up to max calls, waiting up to wait_ms for the first. Returns 0 on timeout or
  * stop. */
 static size_t take(struct uf_pg_pool *p, struct uf_pg_call **out, size_t max, int64_t wait_ms)
 {
-    struct timespec ts;
-    deadline_in(&ts, wait_ms);
+    struct timespec ts = uf_clock_after(CLOCK_REALTIME, wait_ms * 1000);
     pthread_mutex_lock(&p->lock);
     while (!p->head && !p->stopping) {
         if (pthread_cond_timedwait(&p->cond, &p->lock, &ts) == ETIMEDOUT)
@@ -345,8 +334,7 @@ static bool is_stopping(struct uf_pg_pool *p)
 
 static void wait_ms(struct uf_pg_pool *p, int64_t ms)
 {
-    struct timespec ts;
-    deadline_in(&ts, ms);
+    struct timespec ts = uf_clock_after(CLOCK_REALTIME, ms * 1000);
     pthread_mutex_lock(&p->lock);
     if (!p->stopping)
         pthread_cond_timedwait(&p->cond, &p->lock, &ts);
@@ -454,8 +442,7 @@ void uf_pg_pool_submit(struct uf_pg_pool *p, struct uf_pg_call *call)
 
 int uf_pg_pool_drain(struct uf_pg_pool *p, int64_t timeout_ms)
 {
-    struct timespec ts;
-    deadline_in(&ts, timeout_ms);
+    struct timespec ts = uf_clock_after(CLOCK_REALTIME, timeout_ms * 1000);
     pthread_mutex_lock(&p->lock);
     int rc = 0;
     while ((p->pending || p->inflight) && rc == 0)

@@ -19,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "http_int.h"
 #include "log.h"
 #include "metrics.h"
@@ -271,11 +272,7 @@ static void *timer_main(void *arg)
         pthread_mutex_lock(&hc->timer_lock);
         if (hc->timer_stop || hc->timer_kick)
             continue;
-        struct timespec ts;
-        clock_gettime(CLOCK_MONOTONIC, &ts);
-        int64_t ns = ts.tv_nsec + wait_us * 1000;
-        ts.tv_sec += ns / 1000000000;
-        ts.tv_nsec = ns % 1000000000;
+        struct timespec ts = uf_clock_after(CLOCK_MONOTONIC, wait_us);
         pthread_cond_timedwait(&hc->timer_cond, &hc->timer_lock, &ts);
     }
     pthread_mutex_unlock(&hc->timer_lock);
