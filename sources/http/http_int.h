@@ -91,7 +91,9 @@ struct http_ctx {
     struct sockaddr_storage addr; /* parsed from `address` in init */
     bool ipv6;
     struct http_routes routes;
-    struct MHD_Daemon *daemon;
+    /* One daemon per listener thread, all on the same port (see start_listeners in http.c). */
+    struct MHD_Daemon *daemons[64]; /* `threads` is at most 64 */
+    size_t ndaemons;
     atomic_bool stopping;      /* stop began: no new request emits events */
     atomic_bool abandoning;    /* stop gave up waiting: no request suspends any more */
     _Atomic int64_t inflight;  /* requests between arrival and MHD's completion notice */
