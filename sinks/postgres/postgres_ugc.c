@@ -404,7 +404,7 @@ static void answer_reactions_count(const struct uf_pg_call *call, const json_t *
 static void answer_comment_create(const struct uf_pg_call *call, const json_t *rows,
                                   struct uf_pg_reply *rep)
 {
-    json_t *row = json_deep_copy(first_row(rows));
+    json_t *row = json_incref((json_t *)first_row(rows));
     reply(rep, 201, row);
     analytics(rep, "ugc.comment_created", call->target, call, row_str(row, "id"));
 }
@@ -436,7 +436,7 @@ static void answer_list(const struct uf_pg_call *call, const json_t *rows, const
     json_t *items = json_array();
     size_t n = json_array_size(rows);
     for (size_t i = 0; i < n && (int64_t)i < call->limit; i++)
-        json_array_append_new(items, json_deep_copy(json_array_get(rows, i)));
+        json_array_append(items, json_array_get(rows, i));
     json_t *next = json_null();
     if ((int64_t)n > call->limit) {
         char *c = item_cursor(tag, json_array_get(items, json_array_size(items) - 1));
@@ -543,7 +543,7 @@ static void answer_progress_get(const struct uf_pg_call *call, const json_t *row
         not_found(rep, "progress");
         return;
     }
-    reply(rep, 200, json_deep_copy(first_row(rows)));
+    reply(rep, 200, json_incref((json_t *)first_row(rows)));
 }
 
 /* ---- the route table ---- */

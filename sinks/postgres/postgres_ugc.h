@@ -79,7 +79,8 @@ struct uf_pg_call {
  * is left to the caller. */
 int uf_pg_call_build(const struct uf_event *ev, struct uf_pg_call *call, struct uf_pg_reply *rep);
 
-/* Fills rep from the statement's rows: a JSON array of objects (borrowed). */
+/* Fills rep from the statement's rows: a JSON array of objects (borrowed; the reply may take
+ * references to rows, so they must not be changed afterwards). */
 void uf_pg_call_answer(const struct uf_pg_call *call, const json_t *rows, struct uf_pg_reply *rep);
 
 /* Frees the parameters (not the event). Accepts a zeroed call. */
