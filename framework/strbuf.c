@@ -8,7 +8,7 @@
 
 #include "mem.h"
 
-static void reserve(struct uf_strbuf *sb, size_t extra)
+void uf_strbuf_reserve(struct uf_strbuf *sb, size_t extra)
 {
     if (sb->len + extra + 1 <= sb->cap)
         return;
@@ -21,7 +21,7 @@ static void reserve(struct uf_strbuf *sb, size_t extra)
 
 void uf_strbuf_append(struct uf_strbuf *sb, const char *s, size_t n)
 {
-    reserve(sb, n);
+    uf_strbuf_reserve(sb, n);
     memcpy(sb->buf + sb->len, s, n);
     sb->len += n;
     sb->buf[sb->len] = '\0';
@@ -37,7 +37,7 @@ void uf_strbuf_printf(struct uf_strbuf *sb, const char *fmt, ...)
     va_end(ap);
     if (n < 0)
         return;
-    reserve(sb, (size_t)n);
+    uf_strbuf_reserve(sb, (size_t)n);
     va_start(ap, fmt);
     vsnprintf(sb->buf + sb->len, (size_t)n + 1, fmt, ap);
     va_end(ap);

@@ -11,6 +11,9 @@ struct uf_strbuf {
 };
 
 void uf_strbuf_append(struct uf_strbuf *sb, const char *s, size_t n);
+/* Makes room for n more bytes and the NUL after them, keeping the contents: a caller that
+ * writes many small pieces reserves once and then writes at buf + len itself. */
+void uf_strbuf_reserve(struct uf_strbuf *sb, size_t n);
 void uf_strbuf_puts(struct uf_strbuf *sb, const char *s);
 void uf_strbuf_printf(struct uf_strbuf *sb, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));

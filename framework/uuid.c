@@ -100,11 +100,15 @@ static const unsigned char hex1[256] = {
 
 bool uf_uuid_parse(const char *s, uint8_t out[16])
 {
+    return s && uf_uuid_parse_n(s, strnlen(s, 37), out);
+}
+
+bool uf_uuid_parse_n(const char *s, size_t n, uint8_t out[16])
+{
     /* Byte offsets of the 16 hex pairs in the 8-4-4-4-12 form. */
     static const unsigned char at[16] = { 0, 2, 4, 6, 9, 11, 14, 16, 19, 21, 24, 26, 28, 30, 32,
                                           34 };
-    if (!s || strnlen(s, 37) != 36 || s[8] != '-' || s[13] != '-' || s[18] != '-' ||
-        s[23] != '-')
+    if (n != 36 || s[8] != '-' || s[13] != '-' || s[18] != '-' || s[23] != '-')
         return false;
     const unsigned char *u = (const unsigned char *)s;
     bool ok = true;

@@ -5,6 +5,7 @@
 #define UF_UUID_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #define UF_UUID_STR 37 /* 36 characters and the NUL */
@@ -15,6 +16,8 @@ void uf_uuid_v4(uint8_t out[16]);
 void uf_uuid_format(const uint8_t id[16], char out[UF_UUID_STR]);
 /* Parses the canonical 8-4-4-4-12 hex form (either case); false when malformed. */
 bool uf_uuid_parse(const char *s, uint8_t out[16]);
+/* The same for the n bytes at s, which need no NUL (a span of a JSON text). */
+bool uf_uuid_parse_n(const char *s, size_t n, uint8_t out[16]);
 /* true when s is a canonical UUID string. */
 bool uf_uuid_is_valid(const char *s);
 

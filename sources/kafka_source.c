@@ -135,7 +135,8 @@ static const struct uf_option ks_options[] = {
       .desc = "Dead-letter file, one JSON line per message (dead_letter: file)",
       .offset = offsetof(struct ks_ctx, dlq_file) },
     { .name = "max_inflight", .type = UF_OPT_INT, .def = "65536", .min = 16, .max = 4194304,
-      .desc = "Most uncommitted messages per partition before consumption waits",
+      .desc = "Most uncommitted messages per partition before consumption waits (keep it above "
+              "the sink's batch rows plus its buffer: a full partition stops the whole consumer)",
       .offset = offsetof(struct ks_ctx, max_inflight) },
     { .name = "commit_interval", .type = UF_OPT_DURATION, .def = "1s", .min = 10,
       .max = 600000, .desc = "How often advanced offsets are committed",

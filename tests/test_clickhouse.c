@@ -222,15 +222,17 @@ static void test_sql(void **state)
     ch_schema_free(&s);
 }
 
+static int parse_time(const char *s, int64_t *us) { return ch_parse_time(s, strlen(s), us); }
+
 static void test_parse_time(void **state)
 {
     (void)state;
     int64_t us;
-    assert_int_equal(ch_parse_time("2024-05-01T12:00:00.123456Z", &us), 0);
+    assert_int_equal(parse_time("2024-05-01T12:00:00.123456Z", &us), 0);
     assert_int_equal(us, 1714564800123456LL);
-    assert_int_equal(ch_parse_time("2024-05-01T14:00:00+02:00", &us), 0);
+    assert_int_equal(parse_time("2024-05-01T14:00:00+02:00", &us), 0);
     assert_int_equal(us, 1714564800000000LL);
-    assert_int_equal(ch_parse_time("2024-05-01 12:00:00", &us), 0);
+    assert_int_equal(parse_time("2024-05-01 12:00:00", &us), 0);
     assert_int_equal(us, 1714564800000000LL);
     /* The day arithmetic agrees with timegm across leap years, centuries and month ends. */
     static const char *const days[] = { "1970-01-01", "1999-12-31", "2000-02-29", "2000-03-01",
@@ -246,11 +248,11 @@ static void test_parse_time(void **state)
         tm.tm_hour = 23;
         tm.tm_min = 59;
         tm.tm_sec = 60;
-        assert_int_equal(ch_parse_time(t, &us), 0);
+        assert_int_equal(parse_time(t, &us), 0);
         assert_int_equal(us, (int64_t)timegm(&tm) * 1000000);
     }
-    assert_int_equal(ch_parse_time("2024-13-01T12:00:00Z", &us), UF_EINVAL);
-    assert_int_equal(ch_parse_time("2024-05-01T12:00:00Zjunk", &us), UF_EINVAL);
+    assert_int_equal(parse_time("2024-13-01T12:00:00Z", &us), UF_EINVAL);
+    assert_int_equal(parse_time("2024-05-01T12:00:00Zjunk", &us), UF_EINVAL);
 }
 
 static void test_classify(void **state)
@@ -338,11 +340,22 @@ static void test_raw_matches_parsed(void **state)
         "{\"position_s\":3,\"f32\":-1.5e-3,\"completed\":false,\"n\":2.0,\"big\":1e15,"
         "\"u64\":0}",
         "{\"position_s\":-0.0,\"f32\":1e-320,\"n\":-32768,\"completed\":255}",
+        /* Decimals read without strtod (at most 15 digits) and those just past that. */
+        "{\"position_s\":0.1,\"f32\":123456789.012345,\"big\":999999999999999999}",
+        "{\"position_s\":-98765.4321,\"f32\":0.000000000000001,\"u64\":100000000000000000}",
+        "{\"position_s\":1234567890.1234567,\"f32\":-0.30000000000000004}",
+        "{\"position_s\":9007199254740993.0,\"big\":-999999999999999999}",
+        "{\"position_s\":0.30000000000000004441,\"big\":-1234567890123456789}",
+        /* Keys that share a length and first and last letters with a column's. */
+        "{\"tupe\":\"x\",\"tyqe\":\"y\",\"s_\":1,\"b\":2,\"u64x\":3}",
         /* Times: offsets, fractions, a number of seconds, a space separator, the epoch. */
         "{\"received_at\":\"2024-05-01T14:00:00.5+02:00\",\"ts\":1714564800}",
         "{\"received_at\":\"2024-05-01 12:00:00\",\"ts\":1714564800.9}",
         "{\"received_at\":\"1970-01-01T00:00:00Z\",\"ts\":\"2106-02-07T06:28:15Z\"}",
         "{\"received_at\":\"2024-05-01T12:00:00\\u005a\"}",
+        "{\"received_at\":\"2024-05-01T12:00:00.123456789Z\",\"ts\":\"2024-05-01T12:00:00-05:30\"}",
+        "{\"received_at\":\"2024-05-01T12:00:00.Z\"}",
+        "{\"received_at\":\"2024-05-01T12:00:00+05:3\"}",
         /* UUIDs in upper case and with an escape. */
         "{\"event_id\":\"61F0C404-5CB3-11E7-907B-A6006AD3DBA0\","
         "\"user_id\":\"61f0c404-5cb3-11e7-907b-a6006ad3dba\\u0030\"}",

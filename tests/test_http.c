@@ -4,7 +4,8 @@
  * each event finishes (auto: at once, with an optional reply; hold: kept until the test
  * releases it; block: write() waits, to fill the queue). Covers routes and params, the envelope
  * and meta, replies recorded by stages, 404/405/413/415/400/503/504, split arrays sharing one
- * completion, concurrent requests, fire-and-forget routes, a graceful stop, and a stop that
+ * completion, concurrent requests, fire-and-forget routes, one listening socket per thread
+ * and a port held by someone else, a graceful stop, and a stop that
  * meets requests still uploading or blocked on a full queue (answered 503, never left
  * suspended: libmicrohttpd aborts the process when stopped with a suspended connection). */
 #include <arpa/inet.h>
@@ -14,6 +15,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -796,6 +798,66 @@ static void test_stop_answers_request_blocked_on_full_queue(void **state)
     assert_shutting_down(c);
 }
 
+/* Listening sockets (state 0A) on port in /proc/net/tcp. */
+static int count_listeners(int port)
+{
+    FILE *f = fopen("/proc/net/tcp", "r");
+    char line[512];
+    int n = 0;
+    unsigned lport, st;
+    assert_non_null(f);
+    while (fgets(line, sizeof line, f))
+        if (sscanf(line, " %*d: %*8x:%4x %*8x:%*4x %2x", &lport, &st) == 2 &&
+            (int)lport == port && st == 0x0A)
+            n++;
+    fclose(f);
+    return n;
+}
+
+/* threads: 2 listens with two sockets on one port (SO_REUSEPORT: the kernel spreads the
+ * connections over the listener threads), and every request on fresh connections is answered. */
+static void test_one_listener_per_thread(void **state)
+{
+    struct fixture *fx = *state;
+    assert_int_equal(count_listeners(fx->port), 2);
+    for (int i = 0; i < 8; i++)
+        assert_int_equal(run(CALL(fx, "GET", "/api/v1/movies/m1/comments", NULL))->status, 200);
+}
+
+/* A port held by another listener is refused, even one that allows SO_REUSEPORT sharing: the
+ * listener threads share their port, nobody else may. */
+static void test_port_in_use_is_refused(void **state)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0), one = 1;
+    struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+    socklen_t len = sizeof a;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
+    assert_int_equal(bind(fd, (struct sockaddr *)&a, len), 0);
+    assert_int_equal(listen(fd, 8), 0);
+    assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &len), 0);
+    char *y;
+    assert_true(asprintf(&y,
+                         "pipelines:\n  t:\n    components:\n      api:\n        kind: http\n"
+                         "        address: 127.0.0.1:%d\n        threads: 2\n"
+                         "        routes: {\"POST /x\": {}}\n      out:\n        kind: null\n"
+                         "        inputs: [api]\n",
+                         ntohs(a.sin_port)) > 0);
+    struct uf_diags d = { 0 };
+    struct uf_graph *g = uf_graph_build(uf_config_load_string("t.yaml", y, &d), NULL, 0, &d);
+    assert_non_null(g);
+    struct uf_runtime *rt = uf_runtime_new(g);
+    struct uf_err err = { 0 };
+    assert_int_not_equal(uf_runtime_start(rt, &err), 0);
+    if (!strstr(err.msg, "cannot listen on 127.0.0.1:") || !strstr(err.msg, "in use"))
+        fail_msg("unexpected error: '%s'", err.msg);
+    uf_runtime_request_stop(rt);
+    uf_runtime_run(rt);
+    uf_runtime_free(rt);
+    uf_graph_free(g);
+    free(y);
+    close(fd);
+}
+
 static void test_route_table_errors(void **state)
 {
     static const char *const bad[][2] = {
@@ -846,6 +908,8 @@ int main(void)
                                         setup_stop, teardown),
         cmocka_unit_test_setup_teardown(test_stop_answers_request_blocked_on_full_queue,
                                         setup_stop, teardown),
+        cmocka_unit_test_setup_teardown(test_one_listener_per_thread, setup, teardown),
+        cmocka_unit_test(test_port_in_use_is_refused),
         cmocka_unit_test(test_route_table_errors),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);

@@ -2,11 +2,15 @@
 # bench/etl/run.sh: the etl-views flow end to end on this machine: N view events already in
 # Kafka -> rows in ClickHouse, with the pipeline of pipeline.yaml.
 #   [UGCFLOW_ETL_VIEWS_PAYLOAD=raw|json] bench/etl/run.sh [N] [rowbinary|jsoneachrow] [zstd|none]
+# (UGCFLOW_BUILD: the build directory to run; UGCFLOW_PIPELINE: another pipeline file, for A/B.)
 # Fills topic bench-etl-views-N (8 partitions) once, then runs `ugcflow run --pipeline
 # etl-views` with a fresh consumer group and database until ClickHouse holds N rows, and prints
-# rows/s, bytes on the wire, compression ratio, CPU seconds (of the ugcflow process) per
-# million rows, and the number and mean duration of the INSERTs. Holds the devstack lock so it
-# neither disturbs nor is disturbed by the integration tests. Build first: cmake --build build.
+# rows/s, bytes on the wire, compression ratio, CPU seconds per million rows (of the ugcflow
+# process, and of the ClickHouse and Kafka servers during the run), the number and mean
+# duration of the INSERTs, and the process's page faults. Run it under the devstack lock
+# (flock -o /tmp/ugcflow-devstack.lock bench/etl/run.sh ...) so it neither disturbs nor is
+# disturbed by the integration tests; it does not take the lock itself, so that several runs
+# (an A/B with UGCFLOW_BUILD) fit in one locked session. Build first: cmake --build build.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 : "${UGCFLOW_KAFKA_BROKERS:=127.0.0.1:19092}" "${UGCFLOW_CH_URL:=http://127.0.0.1:18123}"
@@ -21,9 +25,11 @@ export UGCFLOW_CH_DATABASE=bench_etl_$RUN UGCFLOW_ETL_VIEWS_ADMIN=127.0.0.1:0
 export UGCFLOW_ADMIN=127.0.0.1:0 UGCFLOW_ETL_VIEWS_FORMAT=$FORMAT UGCFLOW_ETL_VIEWS_COMPRESSION=$COMP
 LOG=$(mktemp /tmp/bench-etl-XXXXXX.log)
 q() { curl -sfS "$CH/" --data-binary "$1"; }
+# CPU ticks (user + system) of a process, 0 when it is not found: the servers' share of a run.
+ticks() { [ -n "$1" ] && awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
+CHPID=$(pgrep -f "clickhouse-server --config-file" | head -1 || true)
+KPID=$(pgrep -f "kafka.Kafka" | head -1 || true)
 
-exec 9>/tmp/ugcflow-devstack.lock
-flock 9
 if ! kcat -b "$UGCFLOW_KAFKA_BROKERS" -L -t "$UGCFLOW_ETL_VIEWS_TOPIC" 2>/dev/null |
         grep -q "partition 7,"; then
     "$BUILD/etl_produce" "$UGCFLOW_KAFKA_BROKERS" "$UGCFLOW_ETL_VIEWS_TOPIC" "$N" --partitions 8
@@ -31,7 +37,8 @@ fi
 q "CREATE DATABASE IF NOT EXISTS $UGCFLOW_CH_DATABASE" >/dev/null
 trap 'kill $PID 2>/dev/null || true; q "DROP DATABASE IF EXISTS $UGCFLOW_CH_DATABASE" >/dev/null' EXIT
 
-"$BUILD/ugcflow" run "$ROOT/pipeline.yaml" --pipeline etl-views --log-level warn >"$LOG" 2>&1 &
+CH0=$(ticks "$CHPID") K0=$(ticks "$KPID")
+"$BUILD/ugcflow" run "${UGCFLOW_PIPELINE:-$ROOT/pipeline.yaml}" --pipeline etl-views --log-level warn >"$LOG" 2>&1 &
 PID=$!
 # The clock starts at the first row, so the group's join time is not counted.
 for _ in $(seq 1 600); do
@@ -51,7 +58,8 @@ for _ in $(seq 1 3000); do
     sleep 0.1
 done
 T1=$(date +%s.%N)
-read -r UT ST < <(awk '{print $14, $15}' /proc/$PID/stat)
+CH1=$(ticks "$CHPID") K1=$(ticks "$KPID")
+read -r UT ST MINFLT < <(awk '{print $14, $15, $10}' /proc/$PID/stat)
 PORT=$(ss -ltnp 2>/dev/null | awk -v p="pid=$PID," '$0 ~ p {sub(/.*:/, "", $4); print $4; exit}')
 M=$(curl -sf "http://127.0.0.1:$PORT/metrics" || true)
 WIRE=$(echo "$M" | awk '/^ugcflow_component_sent_bytes_total.*component="store"/ {print $2}')
@@ -63,11 +71,12 @@ kill -INT $PID; wait $PID || true
 HZ=$(getconf CLK_TCK)
 awk -v n="$N" -v r0="$R0" -v t0="$T0" -v t1="$T1" -v ut="$UT" -v st="$ST" -v hz="$HZ" -v w="${WIRE:-0}" \
     -v r="${RAW:-0}" -v f="$FORMAT" -v c="$COMP" -v p="${UGCFLOW_ETL_VIEWS_PAYLOAD:-raw}" \
-    -v fl="$FLUSH" -v t90="${T90:-0}" -v c90="${C90:-0}" 'BEGIN {
+    -v fl="$FLUSH" -v t90="${T90:-0}" -v c90="${C90:-0}" -v chc=$((CH1 - CH0)) \
+    -v kc=$((K1 - K0)) -v mf="$MINFLT" 'BEGIN {
     s = t1 - t0; cpu = (ut + st) / hz; split(fl, F, " ");
     printf "payload=%s format=%s compression=%s rows=%d seconds=%.2f rows_per_s=%.0f " \
            "steady_rows_per_s=%.0f " \
            "wire_bytes=%d row_bytes=%d ratio=%.2f cpu_s=%.2f cpu_s_per_million=%.2f " \
-           "inserts=%d insert_ms_avg=%d\n",
+           "inserts=%d insert_ms_avg=%d clickhouse_cpu_s=%.2f kafka_cpu_s=%.2f page_faults=%d\n",
            p, f, c, n, s, (n - r0) / s, (t90 > t0 ? (c90 - r0) / (t90 - t0) : 0), w, r, (w > 0 ? r / w : 0), cpu, cpu / (n / 1e6),
-           F[1], F[2] }'
+           F[1], F[2], chc / hz / (n / 1e6), kc / hz / (n / 1e6), mf }'

@@ -36,6 +36,9 @@ struct ch_column {
     size_t npath;
 };
 
+#define CH_MAX_KEYS 64   /* distinct top-level fields the raw encoder handles; beyond, jansson */
+#define CH_KEY_SLOTS 128 /* a power of two, at least twice CH_MAX_KEYS */
+
 struct ch_schema {
     struct ch_column *cols;
     size_t n;
@@ -45,6 +48,9 @@ struct ch_schema {
     size_t *key_len, nkeys;
     size_t *key_of;    /* per column */
     bool nested;       /* some column comes from a nested field (a.b) */
+    /* Open-addressing table of the keys (index + 1, 0 for an empty slot) by a hash of their
+     * length and first and last bytes, filled when nkeys <= CH_MAX_KEYS. */
+    unsigned char key_slot[CH_KEY_SLOTS];
 };
 
 /* Parses a list of column specs "name Type [from field.path]" (a JSON array of strings; the
@@ -87,9 +93,9 @@ void ch_put_le(struct uf_strbuf *sb, uint64_t v, size_t width);
 void ch_put_uuid(struct uf_strbuf *sb, const uint8_t id[16]);
 void ch_put_float(struct uf_strbuf *sb, enum ch_type t, double d);
 
-/* Parses RFC 3339 ("2024-05-01T12:00:00.123456Z", offsets allowed) or "YYYY-MM-DD hh:mm:ss"
- * (UTC) into UTC microseconds. */
-int ch_parse_time(const char *s, int64_t *us);
+/* Parses the n bytes at s, RFC 3339 ("2024-05-01T12:00:00.123456Z", offsets allowed) or
+ * "YYYY-MM-DD hh:mm:ss" (UTC), into UTC microseconds. */
+int ch_parse_time(const char *s, size_t n, int64_t *us);
 
 /* ---- compressed blocks (clickhouse_block.c) ---- */
 

@@ -8,7 +8,10 @@
  * numbers doubles (strtod; overflow refused), strings UTF-8 with escapes decoded, and a
  * non-string value in a String column is the compact JSON jansson would print (the one case
  * that parses the value with jansson, rare by design). Schemas with nested paths (a.b) and the
- * JSONEachRow format go through jansson whole. Pure functions, no shared state. */
+ * JSONEachRow format go through jansson whole. This runs for every row of the ETL flows, so a
+ * member's key is found with one probe of a small hash table (ch_schema_index), the common
+ * numbers are read without strtod, and the pieces of a row are written straight into the
+ * buffer. Pure functions, no shared state. */
 #include "clickhouse.h"
 
 #include <errno.h>
@@ -20,7 +23,15 @@
 #include "mem.h"
 #include "uuid.h"
 
-#define MAX_KEYS 64 /* distinct top-level fields the fast path handles; beyond, jansson */
+/* Where a key is filed in the schema's key_slot table: its length and first and last bytes
+ * are enough to tell a table's column names apart, and cost no loop. */
+static unsigned key_hash(const char *key, size_t len)
+{
+    if (len == 0)
+        return 0;
+    unsigned h = (unsigned)len * 7u + (unsigned char)key[0] * 31u + (unsigned char)key[len - 1];
+    return h & (CH_KEY_SLOTS - 1);
+}
 
 void ch_schema_index(struct ch_schema *s)
 {
@@ -40,44 +51,94 @@ void ch_schema_index(struct ch_schema *s)
         s->key_of[i] = j;
         s->nested |= s->cols[i].npath > 1;
     }
+    memset(s->key_slot, 0, sizeof(s->key_slot));
+    for (size_t j = 0; j < s->nkeys && s->nkeys <= CH_MAX_KEYS; j++) {
+        unsigned h = key_hash(s->keys[j], s->key_len[j]);
+        while (s->key_slot[h])
+            h = (h + 1) & (CH_KEY_SLOTS - 1);
+        s->key_slot[h] = (unsigned char)(j + 1);
+    }
 }
 
 struct row {
     const struct ch_schema *s;
-    size_t next;                      /* where the next key is looked for first */
-    bool seen[MAX_KEYS];
-    struct uf_jmember vals[MAX_KEYS]; /* by key index, valid when seen */
+    uint64_t seen;                       /* bit per key index */
+    struct uf_jmember vals[CH_MAX_KEYS]; /* by key index, valid when seen */
 };
 
-/* Index of the member's key among the schema's keys, or -1. Producers write fields in a fixed
- * order, so the key after the last match is tried first. */
-static long find_key(struct row *r, const struct uf_jmember *m)
+static bool same_bytes(const char *a, const char *b, size_t n)
 {
-    const struct ch_schema *s = r->s;
-    for (size_t k = 0; k < s->nkeys; k++) {
-        size_t j = (r->next + k) % s->nkeys;
-        bool eq = m->key_escaped ? uf_jscan_key_is(m, s->keys[j])
-                                 : m->key_len == s->key_len[j] &&
-                                       memcmp(m->key, s->keys[j], m->key_len) == 0;
-        if (eq) {
-            r->next = j + 1;
-            return (long)j;
-        }
+    for (size_t i = 0; i < n; i++)
+        if (a[i] != b[i])
+            return false;
+    return true;
+}
+
+/* Index of the member's key among the schema's keys, or -1: one probe of the key table in the
+ * common case. A key written with escapes (rare) is compared decoded, key by key. */
+static long find_key(const struct ch_schema *s, const struct uf_jmember *m)
+{
+    if (m->key_escaped) {
+        for (size_t j = 0; j < s->nkeys; j++)
+            if (uf_jscan_key_is(m, s->keys[j]))
+                return (long)j;
+        return -1;
     }
-    return -1;
+    for (unsigned h = key_hash(m->key, m->key_len);; h = (h + 1) & (CH_KEY_SLOTS - 1)) {
+        unsigned k = s->key_slot[h];
+        if (k-- == 0)
+            return -1;
+        if (s->key_len[k] == m->key_len && same_bytes(s->keys[k], m->key, m->key_len))
+            return (long)k;
+    }
 }
 
 static int on_member(void *arg, const struct uf_jmember *m, struct uf_err *err)
 {
     struct row *r = arg;
-    long j = find_key(r, m);
+    long j = find_key(r->s, m);
     if (j < 0)
         return 0;
-    if (r->seen[j])
+    uint64_t bit = (uint64_t)1 << j;
+    if (r->seen & bit)
         return uf_err_set(err, UF_EINVAL, "not JSON: duplicate object key '%s'", r->s->keys[j]);
-    r->seen[j] = true;
+    r->seen |= bit;
     r->vals[j] = *m;
     return 0;
+}
+
+/* ---- output ---- */
+
+/* n more bytes at the end of sb, counted as written: the caller fills them. A row is many
+ * small pieces, so this is the whole cost of appending one (the NUL comes at the row's end). */
+static inline unsigned char *grow(struct uf_strbuf *sb, size_t n)
+{
+    if (sb->len + n >= sb->cap)
+        uf_strbuf_reserve(sb, n);
+    unsigned char *p = (unsigned char *)sb->buf + sb->len;
+    sb->len += n;
+    return p;
+}
+
+/* width bytes of v, little-endian (jscan.h already requires a little-endian machine). */
+static inline void put_le(struct uf_strbuf *sb, uint64_t v, size_t width)
+{
+    memcpy(grow(sb, width), &v, width);
+}
+
+static inline void put_uleb(struct uf_strbuf *sb, uint64_t v)
+{
+    if (v < 0x80) {
+        *grow(sb, 1) = (unsigned char)v;
+        return;
+    }
+    ch_put_uleb(sb, v);
+}
+
+static inline void put_bytes(struct uf_strbuf *sb, const char *s, size_t n)
+{
+    put_uleb(sb, n);
+    memcpy(grow(sb, n), s, n);
 }
 
 /* ---- values ---- */
@@ -87,18 +148,29 @@ static int on_member(void *arg, const struct uf_jmember *m, struct uf_err *err)
 static const char *text_of(const struct uf_jmember *v, char *buf, size_t cap, size_t *n,
                            char **heap)
 {
+    if (!v->escaped) {
+        *n = v->val_len;
+        return v->val;
+    }
     char *out = v->val_len < cap ? buf : (*heap = uf_xmalloc(v->val_len + 1));
-    if (v->escaped)
-        *n = uf_jscan_unescape(v->val, v->val_len, out);
-    else
-        memcpy(out, v->val, *n = v->val_len);
+    *n = uf_jscan_unescape(v->val, v->val_len, out);
     out[*n] = '\0';
     return out;
 }
 
-/* strtoll's rules, which jansson applies to a number without fraction or exponent. */
+/* strtoll's rules, which jansson applies to a number without fraction or exponent. Up to 18
+ * digits cannot overflow, so those are read here; longer ones go through strtoll for its range
+ * check. */
 static int parse_int(const struct uf_jmember *v, int64_t *out, struct uf_err *err)
 {
+    bool neg = v->val[0] == '-';
+    if (v->val_len - neg <= 18) {
+        int64_t x = 0;
+        for (size_t i = neg; i < v->val_len; i++)
+            x = x * 10 + (v->val[i] - '0');
+        *out = neg ? -x : x;
+        return 0;
+    }
     errno = 0;
     char *end;
     long long x = strtoll(v->val, &end, 10);
@@ -107,6 +179,31 @@ static int parse_int(const struct uf_jmember *v, int64_t *out, struct uf_err *er
                           (int)v->val_len, v->val);
     *out = x;
     return 0;
+}
+
+/* A decimal without exponent and with at most 15 digits, exactly as strtod reads it: the digits
+ * are an integer a double holds exactly, and one division by an exact power of ten rounds
+ * correctly (Clinger's fast path), which is strtod's result. false: use strtod. */
+static bool fast_decimal(const char *p, size_t n, double *out)
+{
+    static const double pow10[16] = { 1e0, 1e1, 1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
+                                      1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15 };
+    bool neg = p[0] == '-';
+    uint64_t m = 0;
+    int ndigits = 0, nfrac = -1;
+    for (size_t i = neg; i < n; i++) {
+        if (p[i] == '.') {
+            nfrac = 0;
+            continue;
+        }
+        if (p[i] < '0' || p[i] > '9' || ++ndigits > 15)
+            return false; /* an exponent, or more digits than a double holds exactly */
+        m = m * 10 + (uint64_t)(p[i] - '0');
+        nfrac += nfrac >= 0;
+    }
+    double d = (double)m / pow10[nfrac > 0 ? nfrac : 0];
+    *out = neg ? -d : d;
+    return true;
 }
 
 /* jansson's json_number_value: an integer as a double, or the text through strtod. */
@@ -119,6 +216,8 @@ static int number_of(const struct uf_jmember *v, double *out, struct uf_err *err
         *out = (double)i;
         return 0;
     }
+    if (fast_decimal(v->val, v->val_len, out))
+        return 0;
     *out = strtod(v->val, NULL); /* the scan checked the grammar: strtod stops at its end */
     if (isinf(*out))
         return uf_err_set(err, UF_EINVAL, "not JSON: real number overflow '%.*s'",
@@ -135,9 +234,7 @@ static int put_json_text(const struct ch_column *c, const struct uf_jmember *v,
     if (!j)
         return uf_err_set(err, UF_EINVAL, "column '%s': not JSON: %s", c->name, je.text);
     char *t = json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY);
-    size_t n = strlen(t);
-    ch_put_uleb(sb, n);
-    uf_strbuf_append(sb, t, n);
+    put_bytes(sb, t, strlen(t));
     free(t);
     json_decref(j);
     return 0;
@@ -147,18 +244,15 @@ static int put_string(const struct ch_column *c, const struct uf_jmember *v,
                       struct uf_strbuf *sb, struct uf_err *err)
 {
     if (!v || v->type == UF_J_NULL) {
-        ch_put_uleb(sb, 0);
+        put_uleb(sb, 0);
         return 0;
     }
     if (v->type != UF_J_STRING)
         return put_json_text(c, v, sb, err);
     char buf[512], *heap = NULL;
     size_t n;
-    const char *t = v->escaped ? text_of(v, buf, sizeof(buf), &n, &heap) : v->val;
-    if (!v->escaped)
-        n = v->val_len;
-    ch_put_uleb(sb, n);
-    uf_strbuf_append(sb, t, n);
+    const char *t = text_of(v, buf, sizeof(buf), &n, &heap);
+    put_bytes(sb, t, n);
     free(heap);
     return 0;
 }
@@ -169,14 +263,19 @@ static int put_uuid(const struct ch_column *c, const struct uf_jmember *v, struc
     uint8_t id[16] = { 0 };
     if (v && v->type != UF_J_NULL) {
         char buf[64], *heap = NULL;
-        size_t n;
-        bool ok = v->type == UF_J_STRING && uf_uuid_parse(text_of(v, buf, sizeof(buf), &n,
-                                                                  &heap), id);
+        size_t n = 0;
+        const char *t = v->type == UF_J_STRING ? text_of(v, buf, sizeof(buf), &n, &heap) : "";
+        bool ok = v->type == UF_J_STRING && uf_uuid_parse_n(t, n, id);
         free(heap);
         if (!ok)
             return uf_err_set(err, UF_EINVAL, "column '%s': expected a UUID", c->name);
     }
-    ch_put_uuid(sb, id);
+    /* Two 64-bit halves, each little-endian: the reverse of the text's byte order. */
+    unsigned char *o = grow(sb, 16);
+    for (int k = 0; k < 8; k++) {
+        o[k] = id[7 - k];
+        o[8 + k] = id[15 - k];
+    }
     return 0;
 }
 
@@ -190,9 +289,9 @@ static int time_secs(const struct ch_column *c, const struct uf_jmember *v, int6
         char buf[128], *heap = NULL;
         size_t n;
         const char *t = text_of(v, buf, sizeof(buf), &n, &heap);
-        int rc = ch_parse_time(t, &us) < 0
-                     ? uf_err_set(err, UF_EINVAL, "column '%s': '%.40s' is not an RFC 3339 time",
-                                  c->name, t)
+        int rc = ch_parse_time(t, n, &us) < 0
+                     ? uf_err_set(err, UF_EINVAL, "column '%s': '%.*s' is not an RFC 3339 time",
+                                  c->name, (int)(n < 40 ? n : 40), t)
                      : 0;
         free(heap);
         if (rc < 0)
@@ -218,9 +317,9 @@ static int put_time(const struct ch_column *c, const struct uf_jmember *v, struc
     if (v && v->type != UF_J_NULL && time_secs(c, v, &secs, err) < 0)
         return UF_EINVAL;
     if (c->type == CH_DATE)
-        ch_put_le(sb, (uint64_t)(secs / 86400), 2);
+        put_le(sb, (uint64_t)(secs / 86400), 2);
     else
-        ch_put_le(sb, (uint64_t)secs, 4);
+        put_le(sb, (uint64_t)secs, 4);
     return 0;
 }
 
@@ -234,7 +333,12 @@ static int put_float(const struct ch_column *c, const struct uf_jmember *v,
         if (number_of(v, &d, err) < 0)
             return UF_EINVAL;
     }
-    ch_put_float(sb, c->type, d);
+    if (c->type == CH_FLOAT32) {
+        float f = (float)d;
+        memcpy(grow(sb, 4), &f, 4);
+    } else {
+        memcpy(grow(sb, 8), &d, 8);
+    }
     return 0;
 }
 
@@ -265,7 +369,7 @@ static int put_int(const struct ch_column *c, const struct uf_jmember *v, struct
     if (i < r.min || (i > 0 && (uint64_t)i > r.max))
         return uf_err_set(err, UF_EINVAL, "column '%s': %lld out of range for %s", c->name,
                           (long long)i, c->type_sql);
-    ch_put_le(sb, (uint64_t)i, r.width);
+    put_le(sb, (uint64_t)i, r.width);
     return 0;
 }
 
@@ -274,7 +378,7 @@ static int put_value(const struct ch_column *c, const struct uf_jmember *v, stru
 {
     if (c->nullable) {
         bool null = !v || v->type == UF_J_NULL;
-        uf_strbuf_append(sb, null ? "\1" : "\0", 1);
+        *grow(sb, 1) = null;
         if (null)
             return 0;
     }
@@ -306,23 +410,24 @@ static int encode_parsed(const struct ch_schema *s, enum ch_format f, const char
 int ch_encode_raw(const struct ch_schema *s, enum ch_format f, const char *raw, size_t len,
                   struct uf_strbuf *sb, struct uf_err *err)
 {
-    if (f != CH_FMT_ROWBINARY || s->nested || s->nkeys > MAX_KEYS)
+    if (f != CH_FMT_ROWBINARY || s->nested || s->nkeys > CH_MAX_KEYS)
         return encode_parsed(s, f, raw, len, sb, err);
     struct uf_err local = { 0 };
     err = err ? err : &local;
-    struct row r = { .s = s };
+    struct row r; /* not zeroed whole: only the vals marked seen are read */
+    r.s = s;
+    r.seen = 0;
     int rc = uf_jscan_object(raw, len, on_member, &r, err);
     if (rc != 0)
         return rc;
     size_t mark = sb->len;
     for (size_t i = 0; i < s->n && rc == 0; i++) {
         size_t k = s->key_of[i];
-        rc = put_value(&s->cols[i], r.seen[k] ? &r.vals[k] : NULL, sb, err);
+        rc = put_value(&s->cols[i], r.seen >> k & 1 ? &r.vals[k] : NULL, sb, err);
     }
-    if (rc < 0) {
+    if (rc < 0)
         sb->len = mark;
-        if (sb->buf)
-            sb->buf[mark] = '\0';
-    }
+    if (sb->buf)
+        sb->buf[sb->len] = '\0';
     return rc;
 }

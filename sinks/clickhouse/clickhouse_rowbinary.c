@@ -171,15 +171,16 @@ static bool digits(const char *s, int n, int *out)
     return true;
 }
 
-static int parse_offset(const char *p, int64_t *off_s)
+/* The zone after the time: "Z" or "+hh:mm" / "-hh:mm", exactly the n bytes at p. */
+static int parse_offset(const char *p, size_t n, int64_t *off_s)
 {
     int hh, mm;
     if (*p == 'Z' || *p == 'z') {
         *off_s = 0;
-        return p[1] ? -1 : 0;
+        return n == 1 ? 0 : -1;
     }
-    if ((*p != '+' && *p != '-') || !digits(p + 1, 2, &hh) || p[3] != ':' ||
-        !digits(p + 4, 2, &mm) || p[6])
+    if (n != 6 || (*p != '+' && *p != '-') || !digits(p + 1, 2, &hh) || p[3] != ':' ||
+        !digits(p + 4, 2, &mm))
         return -1;
     *off_s = (*p == '-' ? -1 : 1) * (int64_t)(hh * 3600 + mm * 60);
     return 0;
@@ -198,20 +199,20 @@ static int64_t days_from_civil(int64_t y, int m, int d)
     return era * 146097 + doe - 719468;
 }
 
-int ch_parse_time(const char *s, int64_t *us)
+int ch_parse_time(const char *s, size_t n, int64_t *us)
 {
     int y, mo, d, h, mi, sec;
-    if (strlen(s) < 19 || !digits(s, 4, &y) || s[4] != '-' || !digits(s + 5, 2, &mo) ||
+    if (n < 19 || !digits(s, 4, &y) || s[4] != '-' || !digits(s + 5, 2, &mo) ||
         s[7] != '-' || !digits(s + 8, 2, &d) || (s[10] != 'T' && s[10] != ' ') ||
         !digits(s + 11, 2, &h) || s[13] != ':' || !digits(s + 14, 2, &mi) || s[16] != ':' ||
         !digits(s + 17, 2, &sec))
         return UF_EINVAL;
     if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60)
         return UF_EINVAL;
-    const char *p = s + 19;
+    const char *p = s + 19, *end = s + n;
     int64_t frac = 0, scale = 1000000;
-    if (*p == '.') {
-        for (p++; isdigit((unsigned char)*p); p++) {
+    if (p < end && *p == '.') {
+        for (p++; p < end && isdigit((unsigned char)*p); p++) {
             if (scale > 1) {
                 scale /= 10;
                 frac += (*p - '0') * scale;
@@ -219,7 +220,7 @@ int ch_parse_time(const char *s, int64_t *us)
         }
     }
     int64_t off = 0;
-    if (*p && parse_offset(p, &off) < 0)
+    if (p < end && parse_offset(p, (size_t)(end - p), &off) < 0)
         return UF_EINVAL;
     int64_t secs = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec;
     *us = (secs - off) * 1000000 + frac;
@@ -340,7 +341,7 @@ static int time_value(const struct ch_column *c, const json_t *v, int64_t *secs,
 {
     int64_t us;
     if (json_is_string(v)) {
-        if (ch_parse_time(json_string_value(v), &us) < 0)
+        if (ch_parse_time(json_string_value(v), json_string_length(v), &us) < 0)
             return uf_err_set(err, UF_EINVAL, "column '%s': '%.40s' is not an RFC 3339 time",
                               c->name, json_string_value(v));
         *secs = us >= 0 ? us / 1000000 : -1;

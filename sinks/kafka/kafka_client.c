@@ -80,6 +80,10 @@ rd_kafka_conf_t *uf_kafka_conf_build(struct uf_kafka_ctx *k, struct uf_err *err)
         { "message.timeout.ms", timeout },
         { "client.id", "ugcflow" },
         { "log.connection.close", "false" },
+        /* Replies wait for acks: with Nagle on, a small produce request sent while the
+         * previous one is unacknowledged waits for the broker's delayed ACK (up to 40 ms),
+         * which set the real broker's p99 in the stat benchmark. */
+        { "socket.nagle.disable", "true" },
     };
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
     for (size_t i = 0; i < sizeof props / sizeof props[0]; i++)

@@ -1,13 +1,14 @@
 /* sources/http/http.c: the `http` source, the front door of the UGC and stat APIs.
- * Listens with libmicrohttpd (epoll, a small thread pool, turbo mode, suspend/resume: never a
- * thread per connection; at most max_connections at once) and turns each request that matches
- * the route table into events (see http_request.c), answering when their shared completion runs
- * or the route's timeout passes. Requests that match no route, use the wrong method, send too
+ * Listens with libmicrohttpd (epoll, one daemon per listener thread sharing the port through
+ * SO_REUSEPORT, turbo mode, suspend/resume: never a thread per connection; at most
+ * max_connections at once) and turns each request that matches the route table into events
+ * (see http_request.c), answering when their shared completion runs or the route's timeout
+ * passes. Requests that match no route, use the wrong method, send too
  * much, or send something other than JSON to a JSON route are answered here without emitting.
  * This file keeps the options, the lifecycle and the libmicrohttpd callbacks; it does not
  * authenticate (jwt_auth) or validate fields (validate).
  * Stop: stop accepting, wait for in-flight requests until the shutdown deadline, answer what is
- * left with 503 (also requests that finish uploading or emitting later), then stop the daemon
+ * left with 503 (also requests that finish uploading or emitting later), then stop the daemons
  * once no connection is suspended (MHD aborts the process otherwise). */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -16,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -279,27 +281,99 @@ static void *timer_main(void *arg)
     return NULL;
 }
 
+/* A plain bind of the listen address: with SO_REUSEPORT, a port another process of ours already
+ * listens on would be shared silently instead of failing, so a taken port is refused here first.
+ * SO_REUSEADDR as libmicrohttpd sets it: connections left in TIME_WAIT do not count. */
+static int check_port_free(const struct http_ctx *hc, struct uf_err *err)
+{
+    int fd = socket(hc->ipv6 ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int one = 1;
+    if (fd < 0)
+        return uf_err_set(err, UF_EIO, "cannot listen on %s: %s", hc->address, strerror(errno));
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    socklen_t len = hc->ipv6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
+    int rc = bind(fd, (const struct sockaddr *)&hc->addr, len) == 0 ? 0 : errno;
+    close(fd);
+    if (rc)
+        return uf_err_set(err, UF_EIO, "cannot listen on %s: %s", hc->address, strerror(rc));
+    return 0;
+}
+
+static struct MHD_Daemon *start_daemon(struct http_ctx *hc, bool reuse_port)
+{
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_TURBO |
+                     MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG | (hc->ipv6 ? MHD_USE_IPv6 : 0);
+    unsigned limit = (unsigned)(hc->max_connections / hc->threads);
+    /* The logger goes first: libmicrohttpd reports problems with later options through it.
+     * Without reuse_port the list ends before LISTENING_ADDRESS_REUSE, whose 0 would not mean
+     * "the default" but "never reuse" (no SO_REUSEADDR either). */
+    return MHD_start_daemon(
+        flags, 0, NULL, NULL, on_request, hc, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, hc,
+        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&hc->addr, MHD_OPTION_CONNECTION_LIMIT,
+        limit ? limit : 1, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)(hc->idle_timeout_ms / 1000),
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, hc,
+        reuse_port ? MHD_OPTION_LISTENING_ADDRESS_REUSE : MHD_OPTION_END, 1u, MHD_OPTION_END);
+}
+
+static int get_port(const struct http_ctx *hc)
+{
+    return hc->ipv6 ? ntohs(((const struct sockaddr_in6 *)&hc->addr)->sin6_port)
+                    : ntohs(((const struct sockaddr_in *)&hc->addr)->sin_port);
+}
+
+static void set_port(struct http_ctx *hc, int port)
+{
+    if (hc->ipv6)
+        ((struct sockaddr_in6 *)&hc->addr)->sin6_port = htons((uint16_t)port);
+    else
+        ((struct sockaddr_in *)&hc->addr)->sin_port = htons((uint16_t)port);
+}
+
+/* One single-threaded daemon per listener thread, each with its own SO_REUSEPORT socket on the
+ * same port, so the kernel spreads connections over the threads by their addresses.
+ * libmicrohttpd's own thread pool lets whichever thread wakes first accept up to ten at a time:
+ * the stat benchmark's 64 connections often all landed on one of two threads, which then
+ * capped the whole process at one core. Returns the port, or -1 with err set. */
+static int start_listeners(struct http_ctx *hc, struct uf_err *err)
+{
+    bool many = hc->threads > 1;
+    if (many && get_port(hc) != 0 && check_port_free(hc, err))
+        return -1;
+    for (int64_t i = 0; i < hc->threads; i++) {
+        errno = 0;
+        struct MHD_Daemon *d = start_daemon(hc, many);
+        if (!d) {
+            uf_err_set(err, UF_EIO, "cannot listen on %s: %s", hc->address,
+                       errno ? strerror(errno) : "libmicrohttpd failed to start");
+            return -1;
+        }
+        hc->daemons[hc->ndaemons++] = d;
+        if (i == 0) { /* port 0: the others join the port the first one got */
+            const union MHD_DaemonInfo *di = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
+            set_port(hc, di ? di->port : 0);
+        }
+    }
+    return get_port(hc);
+}
+
+static void stop_daemons(struct http_ctx *hc)
+{
+    for (size_t i = 0; i < hc->ndaemons; i++)
+        MHD_stop_daemon(hc->daemons[i]);
+    hc->ndaemons = 0;
+}
+
 static int http_start(struct uf_stage *st, void *ctx, struct uf_err *err)
 {
     struct http_ctx *hc = ctx;
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_TURBO |
-                     MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG | (hc->ipv6 ? MHD_USE_IPv6 : 0);
-    /* The logger goes first: libmicrohttpd reports problems with later options through it. */
-    hc->daemon = MHD_start_daemon(
-        flags, 0, NULL, NULL, on_request, hc, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, hc,
-        MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&hc->addr, MHD_OPTION_THREAD_POOL_SIZE,
-        (unsigned)hc->threads, MHD_OPTION_CONNECTION_LIMIT, (unsigned)hc->max_connections,
-        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)(hc->idle_timeout_ms / 1000),
-        MHD_OPTION_NOTIFY_COMPLETED, on_completed, hc, MHD_OPTION_END);
-    if (!hc->daemon)
-        return uf_err_set(err, UF_EIO, "cannot listen on %s: %s", hc->address,
-                          errno ? strerror(errno) : "libmicrohttpd failed to start");
-    const union MHD_DaemonInfo *di = MHD_get_daemon_info(hc->daemon, MHD_DAEMON_INFO_BIND_PORT);
-    int port = di ? di->port : 0;
+    int port = start_listeners(hc, err);
+    if (port < 0) {
+        stop_daemons(hc);
+        return UF_EIO;
+    }
     atomic_store(hc->m_port, port);
     if (pthread_create(&hc->timer, NULL, timer_main, hc) != 0) {
-        MHD_stop_daemon(hc->daemon);
-        hc->daemon = NULL;
+        stop_daemons(hc);
         return uf_err_set(err, UF_EIO, "cannot start the timeout thread");
     }
     hc->timer_running = true;
@@ -360,11 +434,13 @@ static void http_stop(struct uf_stage *st, void *ctx)
 {
     struct http_ctx *hc = ctx;
     atomic_store(&hc->stopping, true);
-    if (!hc->daemon)
+    if (!hc->ndaemons)
         return;
-    int fd = MHD_quiesce_daemon(hc->daemon);
-    if (fd >= 0)
-        close(fd);
+    for (size_t i = 0; i < hc->ndaemons; i++) {
+        int fd = MHD_quiesce_daemon(hc->daemons[i]);
+        if (fd >= 0)
+            close(fd);
+    }
     int64_t left = uf_stage_deadline_ms(st);
     wait_inflight(hc, left > 0 ? left : 0);
     stop_timer(hc);
@@ -378,19 +454,17 @@ static void http_stop(struct uf_stage *st, void *ctx)
     wait_inflight(hc, 500);
     if (atomic_load(hc->m_inflight) > 0)
         uf_log(UF_LOG_WARN, st, "Stopped with requests still in flight.");
-    MHD_stop_daemon(hc->daemon);
-    hc->daemon = NULL;
+    stop_daemons(hc);
     uf_log(UF_LOG_INFO, st, "Stopped.");
 }
 
 static void http_destroy(void *ctx)
 {
     struct http_ctx *hc = ctx;
-    if (hc->daemon) {
+    if (hc->ndaemons) {
         stop_timer(hc);
         abandon_all(hc, 2000);
-        MHD_stop_daemon(hc->daemon);
-        hc->daemon = NULL;
+        stop_daemons(hc);
     }
     if (hc->m_port) { /* init completed */
         pthread_mutex_destroy(&hc->timer_lock);

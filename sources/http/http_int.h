@@ -3,17 +3,19 @@
  * the route table and matches request paths; http_request.c turns a request into events and
  * carries its reply back through the completion; http_reply.c builds responses.
  *
- * Threads and lifetimes: requests are handled by libmicrohttpd's thread pool; a completion
- * callback may run on any thread (a sink worker, or the MHD thread itself while emitting). A
- * struct http_req is reference-counted: one reference for the MHD connection (released when MHD
- * reports the request finished) and one for the completion (released by its callback), so a
- * completion that arrives after a 504 or after shutdown touches only the request. A request's
- * `lock` guards its state; a route's `lock` guards its pending list. Lock order: request, then
- * route. A completion touches the route and MHD only while the request is SUSPENDED, and stop()
- * moves every SUSPENDED request out of that state before stopping the daemon: once `abandoning`
- * is set, a request that finishes emitting (it may have been uploading, or blocked on a full
- * queue) is answered 503 instead of suspended, and stop() waits until `emitting` and
- * `suspended` are both zero (libmicrohttpd panics when stopped with a suspended connection). */
+ * Threads and lifetimes: requests are handled by the listener threads (a libmicrohttpd daemon
+ * each); a completion callback may run on any thread (a sink worker, or the MHD thread itself
+ * while emitting). A struct http_req is reference-counted: one reference for the MHD connection
+ * (released when MHD reports the request finished) and one for the completion (released by its
+ * callback), so a completion that arrives after a 504 or after shutdown touches only the request.
+ * A request's `lock` guards its state; a route's `lock` guards its pending list. Lock order:
+ * request, then route. A completion touches the route only while the request is SUSPENDED, and
+ * resumes the connection right after moving it to READY, outside the request's lock (the thread it
+ * wakes takes that lock first; only the thread that made it READY resumes it). stop() moves every
+ * SUSPENDED request out of that state before stopping the daemon: once `abandoning` is set, a
+ * request that finishes emitting (it may have been uploading, or blocked on a full queue) is
+ * answered 503 instead of suspended, and stop() waits until `emitting` and `suspended` are both
+ * zero (libmicrohttpd panics when stopped with a suspended connection). */
 #ifndef UF_HTTP_INT_H
 #define UF_HTTP_INT_H
 
@@ -91,7 +93,9 @@ struct http_ctx {
     struct sockaddr_storage addr; /* parsed from `address` in init */
     bool ipv6;
     struct http_routes routes;
-    struct MHD_Daemon *daemon;
+    /* One daemon per listener thread, all on the same port (see start_listeners in http.c). */
+    struct MHD_Daemon *daemons[64]; /* `threads` is at most 64 */
+    size_t ndaemons;
     atomic_bool stopping;      /* stop began: no new request emits events */
     atomic_bool abandoning;    /* stop gave up waiting: no request suspends any more */
     _Atomic int64_t inflight;  /* requests between arrival and MHD's completion notice */

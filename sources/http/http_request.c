@@ -310,27 +310,39 @@ static void route_unlist(struct http_route *r, struct http_req *req)
     req->listed = false;
 }
 
+/* Resumes the connection of a request that was just made READY, after req->lock is released:
+ * the MHD thread it wakes takes that lock at once (http_req_answer), and resuming under it made
+ * that thread sleep on the lock, a futex wait and a context switch for most replies. Nothing
+ * else resumes a READY request, and `suspended` drops only after the resume, so stop() cannot
+ * stop the daemon in between (libmicrohttpd aborts when stopped with a suspended connection). */
+static void resume(struct http_req *req)
+{
+    MHD_resume_connection(req->conn);
+    atomic_fetch_sub(&req->hc->suspended, 1);
+}
+
 /* Runs on whichever thread released the last reference; must not block. */
 static void on_complete(struct uf_completion *c, void *arg)
 {
     struct http_req *req = arg;
+    bool suspended = false;
     pthread_mutex_lock(&req->lock);
     if (req->state == REQ_EMITTING || req->state == REQ_SUSPENDED) {
         req->status = uf_completion_status(c);
         req->reply = uf_completion_take_body(c);
         req->reply_text = uf_completion_take_text(c, &req->reply_len);
-        bool suspended = req->state == REQ_SUSPENDED;
+        suspended = req->state == REQ_SUSPENDED;
         /* READY before resuming: the MHD thread may call back before resume returns. */
         req->state = REQ_READY;
         if (suspended) {
-            atomic_fetch_sub(&req->hc->suspended, 1);
             pthread_mutex_lock(&req->route->lock);
             route_unlist(req->route, req);
             pthread_mutex_unlock(&req->route->lock);
-            MHD_resume_connection(req->conn);
         }
     }
     pthread_mutex_unlock(&req->lock);
+    if (suspended)
+        resume(req);
     http_req_unref(req);
 }
 
@@ -523,6 +535,7 @@ static int64_t take_expired(struct http_route *r, int64_t now, struct http_req *
 
 static void resume_with(struct http_req *req, int status, json_t *body)
 {
+    bool suspended = false;
     pthread_mutex_lock(&req->lock);
     if (req->state == REQ_SUSPENDED) {
         req->status = status;
@@ -532,10 +545,11 @@ static void resume_with(struct http_req *req, int status, json_t *body)
         req->reply_text = NULL;
         body = NULL;
         req->state = REQ_READY; /* before resuming, as in on_complete */
-        atomic_fetch_sub(&req->hc->suspended, 1);
-        MHD_resume_connection(req->conn);
+        suspended = true;
     }
     pthread_mutex_unlock(&req->lock);
+    if (suspended)
+        resume(req);
     json_decref(body);
 }
 
