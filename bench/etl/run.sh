@@ -5,8 +5,9 @@
 # (UGCFLOW_BUILD: the build directory to run; UGCFLOW_PIPELINE: another pipeline file, for A/B.)
 # Fills topic bench-etl-views-N (8 partitions) once, then runs `ugcflow run --pipeline
 # etl-views` with a fresh consumer group and database until ClickHouse holds N rows, and prints
-# rows/s, bytes on the wire, compression ratio, CPU seconds (of the ugcflow process) per
-# million rows, and the number and mean duration of the INSERTs. Run it under the devstack lock
+# rows/s, bytes on the wire, compression ratio, CPU seconds per million rows (of the ugcflow
+# process, and of the ClickHouse and Kafka servers during the run), the number and mean
+# duration of the INSERTs, and the process's page faults. Run it under the devstack lock
 # (flock -o /tmp/ugcflow-devstack.lock bench/etl/run.sh ...) so it neither disturbs nor is
 # disturbed by the integration tests; it does not take the lock itself, so that several runs
 # (an A/B with UGCFLOW_BUILD) fit in one locked session. Build first: cmake --build build.
@@ -58,7 +59,7 @@ for _ in $(seq 1 3000); do
 done
 T1=$(date +%s.%N)
 CH1=$(ticks "$CHPID") K1=$(ticks "$KPID")
-read -r UT ST < <(awk '{print $14, $15}' /proc/$PID/stat)
+read -r UT ST MINFLT < <(awk '{print $14, $15, $10}' /proc/$PID/stat)
 PORT=$(ss -ltnp 2>/dev/null | awk -v p="pid=$PID," '$0 ~ p {sub(/.*:/, "", $4); print $4; exit}')
 M=$(curl -sf "http://127.0.0.1:$PORT/metrics" || true)
 WIRE=$(echo "$M" | awk '/^ugcflow_component_sent_bytes_total.*component="store"/ {print $2}')
@@ -71,11 +72,11 @@ HZ=$(getconf CLK_TCK)
 awk -v n="$N" -v r0="$R0" -v t0="$T0" -v t1="$T1" -v ut="$UT" -v st="$ST" -v hz="$HZ" -v w="${WIRE:-0}" \
     -v r="${RAW:-0}" -v f="$FORMAT" -v c="$COMP" -v p="${UGCFLOW_ETL_VIEWS_PAYLOAD:-raw}" \
     -v fl="$FLUSH" -v t90="${T90:-0}" -v c90="${C90:-0}" -v chc=$((CH1 - CH0)) \
-    -v kc=$((K1 - K0)) 'BEGIN {
+    -v kc=$((K1 - K0)) -v mf="$MINFLT" 'BEGIN {
     s = t1 - t0; cpu = (ut + st) / hz; split(fl, F, " ");
     printf "payload=%s format=%s compression=%s rows=%d seconds=%.2f rows_per_s=%.0f " \
            "steady_rows_per_s=%.0f " \
            "wire_bytes=%d row_bytes=%d ratio=%.2f cpu_s=%.2f cpu_s_per_million=%.2f " \
-           "inserts=%d insert_ms_avg=%d clickhouse_cpu_s=%.2f kafka_cpu_s=%.2f\n",
+           "inserts=%d insert_ms_avg=%d clickhouse_cpu_s=%.2f kafka_cpu_s=%.2f page_faults=%d\n",
            p, f, c, n, s, (n - r0) / s, (t90 > t0 ? (c90 - r0) / (t90 - t0) : 0), w, r, (w > 0 ? r / w : 0), cpu, cpu / (n / 1e6),
-           F[1], F[2], chc / hz / (n / 1e6), kc / hz / (n / 1e6) }'
+           F[1], F[2], chc / hz / (n / 1e6), kc / hz / (n / 1e6), mf }'
