@@ -22,6 +22,8 @@ struct uf_completion {
     pthread_mutex_t mu; /* guards status, body, counts */
     int status;
     json_t *body;
+    char *text; /* a body recorded as JSON text instead */
+    size_t text_len;
     unsigned counts[3];
     uf_done_fn fn;
     void *arg;
@@ -102,18 +104,24 @@ const char *uf_event_get_str(const struct uf_event *ev, const char *key)
     return json_string_value(json_object_get(ev->body, key));
 }
 
-/* The first reply wins, except that an error replaces a success. */
-static void record_reply(struct uf_completion *c, int status, json_t *body)
+/* The first reply wins, except that an error replaces a success. The reply is body or text. */
+static void record_reply(struct uf_completion *c, int status, json_t *body, char *text,
+                         size_t len)
 {
     pthread_mutex_lock(&c->mu);
     if (c->status == 0 || (status >= 400 && c->status < 400)) {
         c->status = status;
         json_decref(c->body);
+        free(c->text);
         c->body = body;
+        c->text = text;
+        c->text_len = len;
         body = NULL;
+        text = NULL;
     }
     pthread_mutex_unlock(&c->mu);
     json_decref(body);
+    free(text);
 }
 
 void uf_event_reply(struct uf_event *ev, int status, json_t *body)
@@ -122,7 +130,16 @@ void uf_event_reply(struct uf_event *ev, int status, json_t *body)
         json_decref(body);
         return;
     }
-    record_reply(ev->done, status, body);
+    record_reply(ev->done, status, body, NULL, 0);
+}
+
+void uf_event_reply_text(struct uf_event *ev, int status, char *json, size_t len)
+{
+    if (!ev->done) {
+        free(json);
+        return;
+    }
+    record_reply(ev->done, status, NULL, json, len);
 }
 
 static void finish(struct uf_event *ev, enum uf_outcome o)
@@ -155,7 +172,7 @@ void uf_event_fail(struct uf_event *ev, int status, const char *code, const char
     if (ev->done) {
         json_t *body = json_pack("{s:{s:s,s:s}}", "error", "code", code ? code : "error",
                                  "message", msg ? msg : "");
-        record_reply(ev->done, status, body);
+        record_reply(ev->done, status, body, NULL, 0);
     }
     finish(ev, UF_OUTCOME_FAILED);
 }
@@ -190,6 +207,7 @@ void uf_completion_release(struct uf_completion *c)
     if (c->fn)
         c->fn(c, c->arg);
     json_decref(c->body);
+    free(c->text);
     pthread_mutex_destroy(&c->mu);
     free(c);
 }
@@ -202,6 +220,15 @@ json_t *uf_completion_take_body(struct uf_completion *c)
     json_t *b = c->body;
     c->body = NULL;
     return b;
+}
+
+char *uf_completion_take_text(struct uf_completion *c, size_t *len)
+{
+    char *t = c->text;
+    *len = c->text_len;
+    c->text = NULL;
+    c->text_len = 0;
+    return t;
 }
 
 unsigned uf_completion_count(const struct uf_completion *c, enum uf_outcome o)
@@ -237,6 +264,8 @@ static void waiter_done(struct uf_completion *c, void *arg)
     pthread_mutex_lock(&w->mu);
     w->status = c->status;
     w->body = uf_completion_take_body(c);
+    if (!w->body && c->text) /* waiters are for tests and simple callers: give them a tree */
+        w->body = json_loadb(c->text, c->text_len, 0, NULL);
     memcpy(w->counts, c->counts, sizeof w->counts);
     w->done = true;
     pthread_cond_broadcast(&w->cv);

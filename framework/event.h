@@ -76,6 +76,10 @@ const char *uf_event_get_str(const struct uf_event *ev, const char *key);
  * The first reply wins, except that an error status (>= 400) replaces a success. Does not
  * finish the event. No-op (body freed) when the event has no completion. */
 void uf_event_reply(struct uf_event *ev, int status, json_t *body);
+/* The same with a body that is already JSON text (takes ownership of the malloc'd json, which
+ * must be one valid JSON value of len bytes): for stages that assemble a reply from text they
+ * already hold, such as rows a database rendered as JSON, without a tree in between. */
+void uf_event_reply_text(struct uf_event *ev, int status, char *json, size_t len);
 
 /* Finishing: each takes ownership of ev and frees it, counting on the stage that holds it. */
 void uf_event_done(struct uf_event *ev);
@@ -105,6 +109,9 @@ int uf_completion_status(const struct uf_completion *c);
 json_t *uf_completion_body(const struct uf_completion *c);
 /* Takes the body out (caller owns it); the completion then holds none. */
 json_t *uf_completion_take_body(struct uf_completion *c);
+/* Takes out a body recorded as text by uf_event_reply_text (caller frees it), or NULL; its
+ * length in *len. A completion holds a body or a text, never both. */
+char *uf_completion_take_text(struct uf_completion *c, size_t *len);
 unsigned uf_completion_count(const struct uf_completion *c, enum uf_outcome o);
 
 /* A waitable completion for callers that block (tests, the stdin source, simple request/reply).

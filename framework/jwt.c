@@ -4,6 +4,7 @@
  * known to be signed. Only this file includes OpenSSL. */
 #include "jwt.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -348,6 +349,89 @@ json_t *uf_jwt_verify(const struct uf_jwt_keys *keys, const struct uf_jwt_rules 
         json_decref(claims);
         return NULL;
     }
+    return claims;
+}
+
+/* ---- verified-token cache ---- */
+
+struct cache_slot {
+    pthread_mutex_t mu;
+    uint64_t hash;
+    char *token;    /* NULL when empty */
+    json_t *claims; /* shared, read-only */
+};
+
+struct uf_jwt_cache {
+    size_t mask;
+    struct cache_slot *slots;
+};
+
+struct uf_jwt_cache *uf_jwt_cache_new(size_t slots)
+{
+    size_t n = 1;
+    while (n < slots)
+        n <<= 1;
+    struct uf_jwt_cache *c = uf_xcalloc(1, sizeof *c);
+    c->mask = n - 1;
+    c->slots = uf_xcalloc(n, sizeof *c->slots);
+    for (size_t i = 0; i < n; i++)
+        pthread_mutex_init(&c->slots[i].mu, NULL);
+    return c;
+}
+
+void uf_jwt_cache_free(struct uf_jwt_cache *c)
+{
+    if (!c)
+        return;
+    for (size_t i = 0; i <= c->mask; i++) {
+        free(c->slots[i].token);
+        json_decref(c->slots[i].claims);
+        pthread_mutex_destroy(&c->slots[i].mu);
+    }
+    free(c->slots);
+    free(c);
+}
+
+static uint64_t fnv1a(const char *s)
+{
+    uint64_t h = 1469598103934665603ULL;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+    return h;
+}
+
+json_t *uf_jwt_verify_cached(struct uf_jwt_cache *c, const struct uf_jwt_keys *keys,
+                             const struct uf_jwt_rules *rules, const char *token, int64_t now_s,
+                             struct uf_err *err)
+{
+    if (!c)
+        return uf_jwt_verify(keys, rules, token, now_s, err);
+    uint64_t h = fnv1a(token);
+    struct cache_slot *slot = &c->slots[h & c->mask];
+    json_t *claims = NULL;
+    pthread_mutex_lock(&slot->mu);
+    if (slot->token && slot->hash == h && strcmp(slot->token, token) == 0)
+        claims = json_incref(slot->claims);
+    pthread_mutex_unlock(&slot->mu);
+    if (claims) {
+        if (check_times(claims, rules->leeway_s, now_s, err) == 0)
+            return claims;
+        json_decref(claims);
+        return NULL;
+    }
+    claims = uf_jwt_verify(keys, rules, token, now_s, err);
+    if (!claims)
+        return NULL;
+    char *copy = uf_xstrdup(token);
+    pthread_mutex_lock(&slot->mu);
+    char *old_token = slot->token;
+    json_t *old_claims = slot->claims;
+    slot->hash = h;
+    slot->token = copy;
+    slot->claims = json_incref(claims);
+    pthread_mutex_unlock(&slot->mu);
+    free(old_token);
+    json_decref(old_claims);
     return claims;
 }
 

@@ -58,6 +58,19 @@ struct uf_jwt_rules {
 json_t *uf_jwt_verify(const struct uf_jwt_keys *keys, const struct uf_jwt_rules *rules,
                       const char *token, int64_t now_s, struct uf_err *err);
 
+/* A bounded cache of verified tokens, for callers that see the same tokens again and again (a
+ * client sends its token with every request): verifying a signature and decoding the claims
+ * cost more than the rest of a small request. Direct-mapped: `slots` entries (rounded up to a
+ * power of two), a newer token replacing an older one in its slot. Thread-safe. */
+struct uf_jwt_cache;
+struct uf_jwt_cache *uf_jwt_cache_new(size_t slots);
+void uf_jwt_cache_free(struct uf_jwt_cache *cache);
+/* uf_jwt_verify through the cache (cache may be NULL). A token equal byte for byte to one that
+ * passed with the same keys and rules is not verified again; only its times (exp, nbf, iat)
+ * are checked against now_s. The claims returned are shared: read them, never change them. */
+json_t *uf_jwt_verify_cached(struct uf_jwt_cache *cache, const struct uf_jwt_keys *keys,
+                             const struct uf_jwt_rules *rules, const char *token, int64_t now_s,
+                             struct uf_err *err);
 /* Signs claims with HS256 and secret, for test tools and load generators. New string. */
 char *uf_jwt_sign_hs256(const void *secret, size_t n, const json_t *claims);
 

@@ -419,13 +419,14 @@ static long post(struct fwd_ctx *c, const struct batch *b, char *errbuf)
     return status;
 }
 
-/* Sleeps ms unless stop is asked; returns false when stopping. */
+/* Sleeps ms unless stop is asked; returns false when stopping. `cond` is also signalled by every
+ * write, which must not cut the backoff short (a failing receiver would be retried per event). */
 static bool pause_ms(struct fwd_ctx *c, int64_t ms)
 {
     struct timespec ts = uf_clock_after(CLOCK_REALTIME, ms * 1000);
     pthread_mutex_lock(&c->lock);
-    if (!c->stopping)
-        pthread_cond_timedwait(&c->cond, &c->lock, &ts);
+    while (!c->stopping && pthread_cond_timedwait(&c->cond, &c->lock, &ts) != ETIMEDOUT) {
+    }
     bool stopping = c->stopping;
     pthread_mutex_unlock(&c->lock);
     return !stopping;

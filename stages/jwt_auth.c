@@ -7,8 +7,10 @@
  * stage's `mode`: `registered` needs a valid token, `optional` lets anonymous callers through
  * but rejects a token that is present and invalid, `none` ignores tokens. Rejections finish the
  * event with 401 and code unauthorized, invalid_token or token_expired. It does not check
- * rights (403 depends on the data: the store's job). process() is thread-safe: keys and rules
- * are read-only after start. */
+ * rights (403 depends on the data: the store's job). Tokens that passed are remembered
+ * (`token_cache`): a client sends the same token with every request, and verifying it again cost
+ * more than the rest of a small request; a remembered token still has its expiry checked.
+ * process() is thread-safe: keys and rules are read-only after start, the cache locks per slot. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,11 +30,12 @@ enum auth_result { R_ACCEPTED, R_ANONYMOUS, R_MISSING, R_INVALID, R_EXPIRED, R_C
 struct auth_ctx {
     json_t *algorithms;
     char *secret_env, *secret_file, *public_key_file, *issuer, *audience, *roles_claim;
-    int64_t leeway_ms;
+    int64_t leeway_ms, cache_slots;
     int mode;
 
     struct uf_stage *st;
     struct uf_jwt_keys *keys;
+    struct uf_jwt_cache *cache; /* NULL when token_cache is 0 */
     struct uf_jwt_rules rules;
     _Atomic int64_t *m_result[R_COUNT];
 };
@@ -63,6 +66,10 @@ static const struct uf_option auth_options[] = {
     { .name = "roles_claim", .type = UF_OPT_STR, .def = "roles",
       .desc = "Claim (an array of strings) copied to meta.roles",
       .offset = offsetof(struct auth_ctx, roles_claim) },
+    { .name = "token_cache", .type = UF_OPT_INT, .def = "4096", .min = 0, .max = 1048576,
+      .desc = "Verified tokens remembered (their expiry is still checked on every use); 0: "
+              "verify every token",
+      .offset = offsetof(struct auth_ctx, cache_slots) },
     { .name = "mode", .type = UF_OPT_ENUM, .def = "registered", .values = mode_values,
       .desc = "Default when the route sets no auth: registered, optional or none",
       .offset = offsetof(struct auth_ctx, mode) },
@@ -171,6 +178,8 @@ static int auth_start(struct uf_stage *st, void *ctx, struct uf_err *err)
 {
     struct auth_ctx *ac = ctx;
     ac->keys = uf_jwt_keys_new();
+    if (ac->cache_slots > 0)
+        ac->cache = uf_jwt_cache_new((size_t)ac->cache_slots);
     if (wants_hmac(ac) && load_secret(ac, err))
         return UF_EINVAL;
     if (!wants_rsa(ac))
@@ -245,8 +254,8 @@ static void auth_process(struct uf_stage *st, void *ctx, struct uf_event *ev)
         return;
     }
     struct uf_err err = { 0 };
-    json_t *claims = uf_jwt_verify(ac->keys, &ac->rules, json_string_value(token),
-                                   uf_wall_us() / 1000000, &err);
+    json_t *claims = uf_jwt_verify_cached(ac->cache, ac->keys, &ac->rules,
+                                          json_string_value(token), uf_wall_us() / 1000000, &err);
     json_decref(token);
     bool expired = !claims && err.code == UF_ETIMEOUT;
     const char *why = claims ? apply_claims(ac, ev, claims) : err.msg;
@@ -263,7 +272,9 @@ static void auth_destroy(void *ctx)
 {
     struct auth_ctx *ac = ctx;
     uf_jwt_keys_free(ac->keys);
+    uf_jwt_cache_free(ac->cache);
     ac->keys = NULL;
+    ac->cache = NULL;
 }
 
 const struct uf_kind uf_transform_jwt_auth = {

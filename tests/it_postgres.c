@@ -8,6 +8,7 @@
  * (flock -o /tmp/ugcflow-devstack.lock ctest ...). */
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -383,6 +384,56 @@ static void test_migrations_once(void **state)
     free(q);
 }
 
+/* The per-movie counts kept by the trigger equal a count of the reactions after concurrent
+ * likes, dislikes, switches and deletes by many users. */
+static void test_counts_match_reactions(void **state)
+{
+    enum { N = 60 };
+    static char ids[N][40];
+    json_t *reqs[N];
+    const char *users[N];
+    struct answer out[N];
+    const char *p = "{\"movie_id\":\"0190a5c4-0000-7000-8000-0000000000cc\"}";
+    for (int round = 0; round < 3; round++) {
+        for (int i = 0; i < N; i++) {
+            snprintf(ids[i], sizeof ids[i], "0190a5c4-0000-7000-8000-%012d", 1000 + i);
+            /* round 0: even users like, odd ones dislike; 1: every third switches; 2: every
+             * fifth deletes, the others repeat their reaction (no change). */
+            bool likes = (i % 2 == 0) != (round > 0 && i % 3 == 0);
+            const char *route = round == 2 && i % 5 == 0 ? "reaction_delete"
+                                : likes                  ? "like"
+                                                         : "dislike";
+            reqs[i] = json_pack("{s:s, s:{s:s}}", "route", route, "params", "movie_id",
+                                "0190a5c4-0000-7000-8000-0000000000cc");
+            users[i] = ids[i];
+        }
+        send_many(reqs, users, NULL, N, out);
+        for (int i = 0; i < N; i++) {
+            assert_true(out[i].status < 300);
+            drop(&out[i]);
+        }
+    }
+    PGconn *pg = PQconnectdb(dsn);
+    char *q = NULL;
+    assert_true(asprintf(&q,
+                         "SELECT count(*) FILTER (WHERE reaction = 1), count(*) FILTER (WHERE "
+                         "reaction = -1) FROM %s.reactions WHERE movie_id = "
+                         "'0190a5c4-0000-7000-8000-0000000000cc'",
+                         schema) > 0);
+    PGresult *res = PQexec(pg, q);
+    assert_int_equal(PQresultStatus(res), PGRES_TUPLES_OK);
+    long likes = atol(PQgetvalue(res, 0, 0)), dislikes = atol(PQgetvalue(res, 0, 1));
+    PQclear(res);
+    PQfinish(pg);
+    free(q);
+    assert_int_equal(likes + dislikes, N - N / 5);
+    struct answer a = call(NULL, NULL, "reactions_count", p, NULL, NULL);
+    assert_int_equal(a.status, 200);
+    assert_int_equal(json_integer_value(json_object_get(a.body, "likes")), likes);
+    assert_int_equal(json_integer_value(json_object_get(a.body, "dislikes")), dislikes);
+    drop(&a);
+}
+
 /* A statement stuck behind a lock past statement_timeout answers 504, and the pool goes on. */
 static void test_statement_timeout_504(void **state)
 {
@@ -456,6 +507,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_reactions),
         cmocka_unit_test(test_concurrent_likes_one_row),
+        cmocka_unit_test(test_counts_match_reactions),
         cmocka_unit_test(test_comments_pagination_and_rights),
         cmocka_unit_test(test_favorites_and_history),
         cmocka_unit_test(test_migrations_once),

@@ -305,6 +305,51 @@ static void test_rs256_and_algorithm_confusion(void **state)
     drop(fx);
 }
 
+/* The verified-token cache: a repeated token is answered from the cache, its expiry is still
+ * checked, a token that differs by one byte is verified on its own, and slots are reused. */
+static void test_token_cache(void **state)
+{
+    struct uf_err err = { 0 };
+    struct uf_jwt_keys *keys = uf_jwt_keys_new();
+    assert_int_equal(uf_jwt_keys_set_secret(keys, SECRET, strlen(SECRET), &err), 0);
+    struct uf_jwt_rules rules = { .algs = UF_JWT_HS256 };
+    struct uf_jwt_cache *cache = uf_jwt_cache_new(2);
+    int64_t now = time(NULL);
+    char *tok = hs(claims(60));
+    json_t *a = uf_jwt_verify_cached(cache, keys, &rules, tok, now, &err);
+    json_t *b = uf_jwt_verify_cached(cache, keys, &rules, tok, now, &err);
+    assert_non_null(a);
+    assert_ptr_equal(a, b); /* the second came from the cache */
+    json_decref(a);
+    json_decref(b);
+    assert_null(uf_jwt_verify_cached(cache, keys, &rules, tok, now + 120, &err));
+    assert_int_equal(err.code, UF_ETIMEOUT);
+    size_t n = strlen(tok);
+    tok[n - 2] = tok[n - 2] == 'A' ? 'B' : 'A'; /* the signature no longer matches */
+    err = (struct uf_err){ 0 };
+    assert_null(uf_jwt_verify_cached(cache, keys, &rules, tok, now, &err));
+    assert_int_equal(err.code, UF_EINVAL);
+    free(tok);
+    for (int i = 0; i < 8; i++) { /* more tokens than slots */
+        char *t = hs(claims(60 + i));
+        json_t *c = uf_jwt_verify_cached(cache, keys, &rules, t, now, &err);
+        assert_non_null(c);
+        json_decref(c);
+        free(t);
+    }
+    uf_jwt_cache_free(cache);
+    uf_jwt_keys_free(keys);
+
+    /* The stage with the cache off still accepts and rejects tokens. */
+    struct fixture *fx = build("        token_cache: 0\n");
+    tok = hs(claims(60));
+    assert_int_equal(send(fx, tok, "registered").status, 0);
+    assert_string_equal(seen_user, "0190a5c4-0000-7000-8000-000000000001");
+    free(tok);
+    expect_reject(fx, hs(claims(-120)), "token_expired", "token expired");
+    drop(fx);
+}
+
 static void test_config_errors(void **state)
 {
     static const char *const bad[][2] = {
@@ -358,6 +403,7 @@ int main(void)
         cmocka_unit_test(test_missing_token_by_mode),
         cmocka_unit_test(test_rejections),
         cmocka_unit_test(test_rs256_and_algorithm_confusion),
+        cmocka_unit_test(test_token_cache),
         cmocka_unit_test(test_config_errors),
     };
     return cmocka_run_group_tests(tests, global_setup, global_teardown);

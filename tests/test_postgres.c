@@ -42,6 +42,35 @@ static int build(const char *json, const char *user, const char *role, struct uf
     return rc == 0 ? 0 : rep->status;
 }
 
+/* Answers call with rows given as the text of a JSON array: each element becomes one row's text,
+ * spaced the way PostgreSQL's json_build_object writes it. Returns the reply's body parsed (NULL
+ * when there is none); the reply's text must be compact JSON. */
+static json_t *answer(const struct uf_pg_call *call, const char *rows_json, struct uf_pg_reply *rep)
+{
+    json_t *arr = json_loads(rows_json, 0, NULL);
+    assert_non_null(arr);
+    size_t n = json_array_size(arr);
+    struct uf_pg_row rows[8];
+    char *texts[8];
+    assert_true(n <= 8);
+    for (size_t i = 0; i < n; i++) {
+        texts[i] = json_dumps(json_array_get(arr, i), JSON_PRESERVE_ORDER);
+        rows[i] = (struct uf_pg_row){texts[i], strlen(texts[i])};
+    }
+    uf_pg_call_answer(call, rows, n, rep);
+    for (size_t i = 0; i < n; i++)
+        free(texts[i]);
+    json_decref(arr);
+    if (!rep->body)
+        return NULL;
+    json_t *body = json_loadb(rep->body, rep->body_len, 0, NULL);
+    assert_non_null(body);
+    char *compact = json_dumps(body, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    assert_int_equal(strlen(compact), rep->body_len);
+    free(compact);
+    return body;
+}
+
 static void test_like_maps_to_upsert(void **state)
 {
     struct uf_pg_call call;
@@ -55,25 +84,23 @@ static void test_like_maps_to_upsert(void **state)
     assert_string_equal(call.params[1], MOVIE);
     assert_string_equal(call.params[2], "1");
 
-    json_t *rows =
-        json_loads("[{\"created\":true,\"changed\":true,\"updated_at\":\"t\"}]", 0, NULL);
-    uf_pg_call_answer(&call, rows, &rep);
+    json_t *body = answer(&call, "[{\"created\":true,\"changed\":true,\"updated_at\":\"t\"}]", &rep);
     assert_int_equal(rep.status, 201);
-    assert_string_equal(json_string_value(json_object_get(rep.body, "reaction")), "like");
+    assert_string_equal(json_string_value(json_object_get(body, "reaction")), "like");
+    assert_string_equal(json_string_value(json_object_get(body, "updated_at")), "t");
+    assert_string_equal(json_string_value(json_object_get(body, "movie_id")), MOVIE);
+    json_decref(body);
     assert_string_equal(json_string_value(json_object_get(rep.analytics, "type")), "ugc.like");
     assert_string_equal(
         json_string_value(json_object_get(json_object_get(rep.analytics, "props"), "user_id")),
         USER);
     uf_pg_reply_clear(&rep);
-    json_decref(rows);
 
     /* Already liked: 200 and no analytics event. */
-    rows = json_loads("[{\"created\":false,\"changed\":false,\"updated_at\":\"t\"}]", 0, NULL);
-    uf_pg_call_answer(&call, rows, &rep);
+    json_decref(answer(&call, "[{\"created\":false,\"changed\":false,\"updated_at\":\"t\"}]", &rep));
     assert_int_equal(rep.status, 200);
     assert_null(rep.analytics);
     uf_pg_reply_clear(&rep);
-    json_decref(rows);
     uf_pg_call_clear(&call);
 }
 
@@ -147,26 +174,21 @@ static void test_comment_delete_rights(void **state)
 
     assert_int_equal(build(req, USER, NULL, &call, &rep), 0);
     assert_string_equal(call.params[2], "false");
-    json_t *rows = json_loads("[{\"movie_id\":\"" MOVIE "\",\"author\":\"someone\","
-                              "\"deleted\":false}]",
-                              0, NULL);
-    uf_pg_call_answer(&call, rows, &rep);
+    assert_null(answer(&call,
+                       "[{\"movie_id\":\"" MOVIE "\",\"author\":\"someone\",\"deleted\":false}]",
+                       &rep));
     assert_int_equal(rep.status, 403);
-    json_decref(rows);
-    rows = json_array();
-    uf_pg_call_answer(&call, rows, &rep);
+    assert_null(answer(&call, "[]", &rep));
     assert_int_equal(rep.status, 404);
-    json_decref(rows);
-    rows = json_loads("[{\"movie_id\":\"" MOVIE "\",\"author\":\"" USER "\",\"deleted\":true}]", 0,
-                      NULL);
-    uf_pg_call_answer(&call, rows, &rep);
+    assert_null(answer(&call,
+                       "[{\"movie_id\":\"" MOVIE "\",\"author\":\"" USER "\",\"deleted\":true}]",
+                       &rep));
     assert_int_equal(rep.status, 204);
     assert_null(rep.body);
     assert_string_equal(json_string_value(json_object_get(rep.analytics, "type")),
                         "ugc.comment_deleted");
     assert_string_equal(json_string_value(json_object_get(rep.analytics, "movie_id")), MOVIE);
     uf_pg_reply_clear(&rep);
-    json_decref(rows);
     uf_pg_call_clear(&call);
 }
 
@@ -198,14 +220,19 @@ static void test_list_pages(void **state)
                      0);
     assert_string_equal(call.params[3], "3"); /* one more than asked, to know about a next page */
     assert_string_equal(call.params[1], "infinity");
-    json_t *rows = json_loads("[{\"id\":\"" COMMENT "\",\"created_at\":\"2024-05-01T10:00:02Z\"},"
-                              "{\"id\":\"" COMMENT "\",\"created_at\":\"2024-05-01T10:00:01Z\"},"
-                              "{\"id\":\"" COMMENT "\",\"created_at\":\"2024-05-01T10:00:00Z\"}]",
-                              0, NULL);
-    uf_pg_call_answer(&call, rows, &rep);
+    json_t *body = answer(&call,
+                          "[{\"id\":\"" COMMENT "\",\"created_at\":\"2024-05-01T10:00:02Z\","
+                          "\"text\":\"a \\\"quoted\\\" word,  two  spaces\"},"
+                          "{\"id\":\"" COMMENT "\",\"created_at\":\"2024-05-01T10:00:01Z\"},"
+                          "{\"id\":\"" COMMENT "\",\"created_at\":\"2024-05-01T10:00:00Z\"}]",
+                          &rep);
     assert_int_equal(rep.status, 200);
-    assert_int_equal(json_array_size(json_object_get(rep.body, "items")), 2);
-    const char *next = json_string_value(json_object_get(rep.body, "next_cursor"));
+    assert_int_equal(json_array_size(json_object_get(body, "items")), 2);
+    /* Whitespace inside strings is kept, only that between tokens goes. */
+    assert_string_equal(
+        json_string_value(json_object_get(json_array_get(json_object_get(body, "items"), 0), "text")),
+        "a \"quoted\" word,  two  spaces");
+    const char *next = json_string_value(json_object_get(body, "next_cursor"));
     assert_non_null(next);
     uf_pg_call_clear(&call);
 
@@ -216,7 +243,7 @@ static void test_list_pages(void **state)
              "\"},\"query\":{\"limit\":\"2\",\"cursor\":\"%s\"}}",
              next);
     uf_pg_reply_clear(&rep);
-    json_decref(rows);
+    json_decref(body);
     struct uf_pg_reply rep2;
     assert_int_equal(build(req, NULL, NULL, &call, &rep2), 0);
     assert_string_equal(call.params[1], "2024-05-01T10:00:01Z");

@@ -138,7 +138,7 @@ static void emit_analytics(struct pg_ctx *c, const struct uf_pg_call *call, json
     uf_emit(c->st, aev);
 }
 
-static void pg_finish(void *arg, struct uf_pg_call *call, const json_t *rows,
+static void pg_finish(void *arg, struct uf_pg_call *call, const struct uf_pg_row *rows, size_t n,
                       const struct uf_pg_failure *f)
 {
     struct pg_ctx *c = arg;
@@ -148,12 +148,15 @@ static void pg_finish(void *arg, struct uf_pg_call *call, const json_t *rows,
         uf_event_fail(ev, f->status, f->code, f->msg);
     } else {
         struct uf_pg_reply rep;
-        uf_pg_call_answer(call, rows, &rep);
+        uf_pg_call_answer(call, rows, n, &rep);
         if (rep.status >= 400) {
             uf_event_fail(ev, rep.status, rep.code, rep.msg);
-        } else {
-            uf_event_reply(ev, rep.status, rep.body);
+        } else if (rep.body) {
+            uf_event_reply_text(ev, rep.status, rep.body, rep.body_len);
             rep.body = NULL;
+            uf_event_done(ev);
+        } else {
+            uf_event_reply(ev, rep.status, NULL);
             uf_event_done(ev);
         }
         if (rep.analytics)

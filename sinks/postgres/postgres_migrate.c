@@ -75,11 +75,54 @@ static const char v1_sql[] =
     "CREATE INDEX IF NOT EXISTS watch_progress_user_unfinished"
     " ON watch_progress (user_id, updated_at DESC) WHERE NOT completed;";
 
+/* Per-movie like/dislike counts, kept by a trigger like the vote counts: reading them was a
+ * scan of every reaction to the movie (hundreds of heap fetches per request at the product's
+ * scale), now it is one row. The trigger is created before the backfill: CREATE TRIGGER locks
+ * out writers until the migration commits, so no reaction is counted twice or missed. The
+ * movie index of reactions served only that count. A popular movie's counter row is updated
+ * by every reaction to it, so reactions to one movie commit one after another. */
+static const char v2_sql[] =
+    "CREATE TABLE IF NOT EXISTS movie_reactions ("
+    " movie_id uuid PRIMARY KEY,"
+    " likes bigint NOT NULL DEFAULT 0, dislikes bigint NOT NULL DEFAULT 0);"
+    "CREATE OR REPLACE FUNCTION movie_reactions_count() RETURNS trigger LANGUAGE plpgsql"
+    " SET search_path FROM CURRENT AS $f$ BEGIN"
+    "  IF TG_OP = 'UPDATE' AND OLD.movie_id = NEW.movie_id THEN"
+    "   IF OLD.reaction <> NEW.reaction THEN"
+    "    UPDATE movie_reactions"
+    "    SET likes = likes + (NEW.reaction = 1)::int - (OLD.reaction = 1)::int,"
+    "        dislikes = dislikes + (NEW.reaction = -1)::int - (OLD.reaction = -1)::int"
+    "    WHERE movie_id = NEW.movie_id; END IF;"
+    "   RETURN NULL; END IF;"
+    "  IF TG_OP IN ('UPDATE', 'DELETE') THEN"
+    "   UPDATE movie_reactions SET likes = likes - (OLD.reaction = 1)::int,"
+    "    dislikes = dislikes - (OLD.reaction = -1)::int WHERE movie_id = OLD.movie_id; END IF;"
+    "  IF TG_OP IN ('INSERT', 'UPDATE') THEN"
+    "   INSERT INTO movie_reactions AS c (movie_id, likes, dislikes)"
+    "   VALUES (NEW.movie_id, (NEW.reaction = 1)::int, (NEW.reaction = -1)::int)"
+    "   ON CONFLICT (movie_id) DO UPDATE"
+    "   SET likes = c.likes + EXCLUDED.likes, dislikes = c.dislikes + EXCLUDED.dislikes; END IF;"
+    "  RETURN NULL; END $f$;"
+    "CREATE OR REPLACE FUNCTION movie_reactions_truncate() RETURNS trigger LANGUAGE plpgsql"
+    " SET search_path FROM CURRENT AS $f$ BEGIN TRUNCATE movie_reactions; RETURN NULL; END $f$;"
+    "DROP TRIGGER IF EXISTS movie_reactions_count ON reactions;"
+    "CREATE TRIGGER movie_reactions_count AFTER INSERT OR UPDATE OF reaction, movie_id OR DELETE"
+    " ON reactions FOR EACH ROW EXECUTE FUNCTION movie_reactions_count();"
+    "DROP TRIGGER IF EXISTS movie_reactions_truncate ON reactions;"
+    "CREATE TRIGGER movie_reactions_truncate AFTER TRUNCATE ON reactions"
+    " FOR EACH STATEMENT EXECUTE FUNCTION movie_reactions_truncate();"
+    "INSERT INTO movie_reactions AS c (movie_id, likes, dislikes)"
+    " SELECT movie_id, count(*) FILTER (WHERE reaction = 1), count(*) FILTER (WHERE reaction = -1)"
+    " FROM reactions GROUP BY movie_id"
+    " ON CONFLICT (movie_id) DO UPDATE SET likes = EXCLUDED.likes, dislikes = EXCLUDED.dislikes;"
+    "DROP INDEX IF EXISTS reactions_movie;";
+
 const struct uf_pg_migration uf_pg_migrations[] = {
     {1,
      "ugc tables: reactions, favorites, comments, comment_votes, "
      "watch_progress",
      v1_sql},
+    {2, "per-movie reaction counts kept by a trigger", v2_sql},
     {0, NULL, NULL},
 };
 

@@ -4,7 +4,7 @@
  * Connections stay in blocking mode: a batch is at most a few KiB of requests,
  * far below the socket buffers, so sending it whole cannot deadlock against the
  * server's replies; reads poll the socket against the call deadline. Does not
- * interpret rows: the finish callback gets them as JSON. */
+ * interpret rows: the finish callback gets their JSON text. */
 #include "postgres_pool.h"
 
 #include <errno.h>
@@ -56,7 +56,7 @@ static void fail(struct uf_pg_pool *p, struct uf_pg_call *call, int status, cons
     snprintf(f.msg, sizeof f.msg, "%s", msg);
     if (status == 503)
         atomic_fetch_add_explicit(p->m_unavailable, 1, memory_order_relaxed);
-    p->cfg.finish(p->cfg.arg, call, NULL, &f);
+    p->cfg.finish(p->cfg.arg, call, NULL, 0, &f);
 }
 
 static void fail_list(struct uf_pg_pool *p, struct uf_pg_call *head, int status, const char *code,
@@ -188,18 +188,19 @@ static enum read_rc next_result(PGconn *pg, int64_t deadline_us, PGresult **out)
     return PQstatus(pg) == CONNECTION_BAD ? READ_BROKEN : READ_OK;
 }
 
-static json_t *rows_json(const PGresult *res)
+/* Hands the rows' texts to the finish callback as they are: no copy, no parse (they are
+ * JSON objects PostgreSQL built, see postgres_ugc.h). */
+static void finish_rows(struct uf_pg_pool *p, struct uf_pg_call *call, const PGresult *res)
 {
-    json_t *rows = json_array();
-    for (int i = 0; i < PQntuples(res); i++) {
-        json_t *row = json_loadb(PQgetvalue(res, i, 0), (size_t)PQgetlength(res, i, 0), 0, NULL);
-        if (!row) {
-            json_decref(rows);
-            return NULL;
-        }
-        json_array_append_new(rows, row);
-    }
-    return rows;
+    struct uf_pg_row few[UF_PG_LIMIT_MAX + 1];
+    size_t n = (size_t)PQntuples(res);
+    struct uf_pg_row *rows = n <= sizeof few / sizeof few[0] ? few : uf_xcalloc(n, sizeof *rows);
+    for (size_t i = 0; i < n; i++)
+        rows[i] = (struct uf_pg_row){PQgetvalue(res, (int)i, 0),
+                                     (size_t)PQgetlength(res, (int)i, 0)};
+    p->cfg.finish(p->cfg.arg, call, rows, n, NULL);
+    if (rows != few)
+        free(rows);
 }
 
 /* The single place where PostgreSQL errors become HTTP statuses. */
@@ -237,15 +238,13 @@ static enum read_rc read_call(struct uf_pg_pool *p, PGconn *pg, struct uf_pg_cal
         rc = READ_BROKEN;
     if (rc == READ_OK) {
         struct uf_pg_failure f = {0};
-        json_t *rows = PQresultStatus(res) == PGRES_TUPLES_OK ? rows_json(res) : NULL;
-        if (rows) {
-            p->cfg.finish(p->cfg.arg, call, rows, NULL);
-            json_decref(rows);
+        if (PQresultStatus(res) == PGRES_TUPLES_OK) {
+            finish_rows(p, call, res);
         } else {
             pg_classify(res, &f);
             if (f.status == 503)
                 atomic_fetch_add_explicit(p->m_unavailable, 1, memory_order_relaxed);
-            p->cfg.finish(p->cfg.arg, call, NULL, &f);
+            p->cfg.finish(p->cfg.arg, call, NULL, 0, &f);
         }
     }
     PQclear(res);

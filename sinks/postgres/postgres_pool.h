@@ -28,11 +28,10 @@ struct uf_pg_failure {
     char msg[256];
 };
 
-/* Takes ownership of call. rows (a JSON array of the row objects, borrowed) is
- * set when the statement succeeded, f otherwise. Must not block for long: it
- * runs on a connection thread. */
-typedef void (*uf_pg_finish_fn)(void *arg, struct uf_pg_call *call, const json_t *rows,
-                                const struct uf_pg_failure *f);
+/* Takes ownership of call. rows (n row texts, borrowed for the call) are set when the
+ * statement succeeded, f otherwise. Must not block for long: it runs on a connection thread. */
+typedef void (*uf_pg_finish_fn)(void *arg, struct uf_pg_call *call, const struct uf_pg_row *rows,
+                                size_t n, const struct uf_pg_failure *f);
 
 struct uf_pg_pool_cfg {
     const char *dsn;

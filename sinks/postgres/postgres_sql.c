@@ -30,10 +30,10 @@ const struct uf_pg_stmt uf_pg_stmts[] = {
     [ST_REACT_GET] = {"ugc_react_get_v1",
         "SELECT json_build_object('reaction', reaction) FROM reactions "
         "WHERE user_id = $1::uuid AND movie_id = $2::uuid"},
-    [ST_REACT_COUNT] = {"ugc_react_count_v1",
-        "SELECT json_build_object('likes', count(*) FILTER (WHERE reaction = 1), "
-        "  'dislikes', count(*) FILTER (WHERE reaction = -1)) "
-        "FROM reactions WHERE movie_id = $1::uuid"},
+    [ST_REACT_COUNT] = {"ugc_react_count_v2",
+        "SELECT json_build_object('likes', coalesce(max(likes), 0), "
+        "  'dislikes', coalesce(max(dislikes), 0)) "
+        "FROM movie_reactions WHERE movie_id = $1::uuid"},
     [ST_COMMENT_ADD] = {"ugc_comment_add_v1",
         "INSERT INTO comments (id, movie_id, user_id, text) "
         "VALUES ($1::uuid, $2::uuid, $3::uuid, $4) RETURNING " COMMENT_JSON},

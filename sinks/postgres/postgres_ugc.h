@@ -55,7 +55,8 @@ extern const size_t uf_pg_nstmts;
 /* What a finished call answers. */
 struct uf_pg_reply {
     int status;        /* HTTP status */
-    json_t *body;      /* owned; NULL for 204 and for errors */
+    char *body;        /* owned JSON text; NULL for 204 and for errors */
+    size_t body_len;
     const char *code;  /* static error code when status >= 400 */
     char msg[256];     /* error message when status >= 400 */
     json_t *analytics; /* owned; body of the analytics event after a write, or NULL */
@@ -79,8 +80,15 @@ struct uf_pg_call {
  * is left to the caller. */
 int uf_pg_call_build(const struct uf_event *ev, struct uf_pg_call *call, struct uf_pg_reply *rep);
 
-/* Fills rep from the statement's rows: a JSON array of objects (borrowed). */
-void uf_pg_call_answer(const struct uf_pg_call *call, const json_t *rows, struct uf_pg_reply *rep);
+/* One row of a statement's result: the JSON object PostgreSQL rendered, borrowed. */
+struct uf_pg_row {
+    const char *text;
+    size_t len;
+};
+
+/* Fills rep from the statement's n rows. */
+void uf_pg_call_answer(const struct uf_pg_call *call, const struct uf_pg_row *rows, size_t n,
+                       struct uf_pg_reply *rep);
 
 /* Frees the parameters (not the event). Accepts a zeroed call. */
 void uf_pg_call_clear(struct uf_pg_call *call);

@@ -131,6 +131,8 @@ struct http_req {
     json_t *params;
     int status;               /* the reply, once READY */
     json_t *reply;
+    char *reply_text;         /* or the reply as JSON text (uf_event_reply_text) */
+    size_t reply_len;
     size_t nevents;
     size_t nitems;            /* items of a batch or split_array request: {"accepted": n} */
     int64_t start_us, deadline_us;
@@ -170,6 +172,9 @@ struct http_reply_info {
  * calls for: Allow (405), WWW-Authenticate (401), Retry-After (503). */
 enum MHD_Result http_send(struct MHD_Connection *conn, int status, json_t *body,
                           const struct http_reply_info *info);
+/* Sends status with a body that is already JSON text (takes ownership of the malloc'd text). */
+enum MHD_Result http_send_text(struct MHD_Connection *conn, int status, char *text, size_t len,
+                               const struct http_reply_info *info);
 /* {"error":{"code","message"}} as a new object. */
 json_t *http_error_body(const char *code, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));

@@ -4,6 +4,7 @@
  * error="invalid_token" when a token was presented, RFC 6750 section 3), Retry-After for 503.
  * Runs on libmicrohttpd's threads only. */
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -53,10 +54,11 @@ static const char *error_code(const json_t *body)
     return json_string_value(json_object_get(json_object_get(body, "error"), "code"));
 }
 
-static void add_headers(struct MHD_Response *resp, int status, const json_t *body,
+/* body: the reply's tree, for the error code of a 401; has_body: whether a body is sent. */
+static void add_headers(struct MHD_Response *resp, int status, const json_t *body, bool has_body,
                         const struct http_reply_info *info)
 {
-    if (body)
+    if (has_body)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
     if (info->request_id && *info->request_id)
         MHD_add_response_header(resp, "X-Request-Id", info->request_id);
@@ -89,10 +91,25 @@ enum MHD_Result http_send(struct MHD_Connection *conn, int status, json_t *body,
     struct MHD_Response *resp =
         MHD_create_response_from_buffer(len, text ? text : (char *)"", text ? MHD_RESPMEM_MUST_FREE
                                                                          : MHD_RESPMEM_PERSISTENT);
-    add_headers(resp, status, text ? body : NULL, info);
+    add_headers(resp, status, text ? body : NULL, text != NULL, info);
     enum MHD_Result rc = MHD_queue_response(conn, (unsigned)status, resp);
     MHD_destroy_response(resp);
     json_decref(body);
+    return rc;
+}
+
+enum MHD_Result http_send_text(struct MHD_Connection *conn, int status, char *text, size_t len,
+                               const struct http_reply_info *info)
+{
+    bool send = status != 204 && status != 304;
+    struct MHD_Response *resp =
+        send ? MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_FREE)
+             : MHD_create_response_from_buffer(0, (char *)"", MHD_RESPMEM_PERSISTENT);
+    if (!send)
+        free(text);
+    add_headers(resp, status, NULL, send, info);
+    enum MHD_Result rc = MHD_queue_response(conn, (unsigned)status, resp);
+    MHD_destroy_response(resp);
     return rc;
 }
 

@@ -66,6 +66,7 @@ void http_req_unref(struct http_req *req)
     free(req->path);
     json_decref(req->params);
     json_decref(req->reply);
+    free(req->reply_text);
     pthread_mutex_destroy(&req->lock);
     free(req);
 }
@@ -329,6 +330,7 @@ static void on_complete(struct uf_completion *c, void *arg)
     if (req->state == REQ_EMITTING || req->state == REQ_SUSPENDED) {
         req->status = uf_completion_status(c);
         req->reply = uf_completion_take_body(c);
+        req->reply_text = uf_completion_take_text(c, &req->reply_len);
         suspended = req->state == REQ_SUSPENDED;
         /* READY before resuming: the MHD thread may call back before resume returns. */
         req->state = REQ_READY;
@@ -487,9 +489,14 @@ enum MHD_Result http_req_answer(struct http_req *req)
     }
     int status = req->status;
     json_t *body = req->reply;
+    char *text = req->reply_text;
+    size_t text_len = req->reply_len;
     req->reply = NULL;
+    req->reply_text = NULL;
     req->state = REQ_ANSWERED;
     pthread_mutex_unlock(&req->lock);
+    if (text && status == 0)
+        status = req->route->success_status;
     if (status == 0) {
         status = req->route->success_status;
         size_t n = req->route->split_array || req->route->batch ? req->nitems : req->nevents;
@@ -501,6 +508,10 @@ enum MHD_Result http_req_answer(struct http_req *req)
     http_count_status(req->route, status);
     uf_log(UF_LOG_TRACE, req->hc->st, "Request answered.", "route", req->route->name,
            "request_id", req->request_id);
+    if (text) {
+        json_decref(body); /* a completion holds one of the two; a text wins */
+        return http_send_text(req->conn, status, text, text_len, &info);
+    }
     return http_send(req->conn, status, body, &info);
 }
 
@@ -529,7 +540,9 @@ static void resume_with(struct http_req *req, int status, json_t *body)
     if (req->state == REQ_SUSPENDED) {
         req->status = status;
         json_decref(req->reply);
+        free(req->reply_text);
         req->reply = body;
+        req->reply_text = NULL;
         body = NULL;
         req->state = REQ_READY; /* before resuming, as in on_complete */
         suspended = true;
