@@ -41,8 +41,7 @@ struct uf_event *uf_event_new(json_t *body)
 struct uf_event *uf_event_new_raw(const char *raw, size_t len, const uint8_t id[16])
 {
     struct uf_event *ev = uf_xcalloc(1, sizeof *ev);
-    ev->body = json_object();
-    ev->raw = raw;
+    ev->raw = raw; /* no body: only sinks that encode from raw receive the event */
     ev->raw_len = len;
     ev->received_us = uf_wall_us();
     if (id)

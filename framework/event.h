@@ -25,16 +25,17 @@ enum uf_outcome {
 };
 
 struct uf_event {
-    json_t *body;                   /* owned; a JSON object (empty when raw is set; NULL only
-                                     * once a sink that keeps the event to finish it later has
-                                     * let go of its data) */
+    json_t *body;                   /* owned; a JSON object (NULL when raw is set, and once a
+                                     * sink that keeps the event to finish it later has let go
+                                     * of its data) */
     /* The source's payload, not parsed, for sinks that encode straight from the bytes (kinds
      * with takes_raw, stage.h): NULL on every other event. Borrowed: the source keeps the bytes
      * until the event's completion runs, so only an event with a completion carries raw, and
      * copies share it. The source has checked only what it needs (the kafka_source: the text up
      * to its id): a kind that takes raw must check the text strictly itself (jscan.h) and fail
-     * a malformed one with a 4xx. body is an empty object then, and a source emits raw events
-     * only when every consumer takes raw. */
+     * a malformed one with a 4xx. body is NULL then (an empty object per message cost two
+     * allocations on the ETL's hot path), and a source emits raw events only when every
+     * consumer takes raw. */
     const char *raw;
     size_t raw_len;
     json_t *meta;                   /* owned; NULL until uf_event_meta() creates it */
@@ -49,8 +50,8 @@ struct uf_event {
 /* Creates an event; takes ownership of body (which must be a JSON object). Never NULL. */
 struct uf_event *uf_event_new(json_t *body);
 
-/* Creates an event for a source payload left unparsed (see raw above): body is an empty object,
- * raw borrows len bytes at raw, and id is copied (NULL: a new UUIDv7). Never NULL. */
+/* Creates an event for a source payload left unparsed (see raw above): body is NULL, raw
+ * borrows len bytes at raw, and id is copied (NULL: a new UUIDv7). Never NULL. */
 struct uf_event *uf_event_new_raw(const char *raw, size_t len, const uint8_t id[16]);
 
 /* Deep-copies body, meta and user; the copy shares (and references) the completion. */
