@@ -43,13 +43,30 @@ static int split_init(struct uf_stage *st, void *ctx, struct uf_err *err)
     return 0;
 }
 
+/* A copy of the batch's meta for one item: its own object, and its own copies of the nested
+ * objects and arrays (params, query, roles), which stages may change. The strings and numbers
+ * are shared: no stage edits a meta value in place (a stage replaces it), and jansson counts
+ * references atomically. Deep copies of those ten or so strings per item were 6 % of the CPU
+ * of a batch request. */
+static json_t *copy_meta(json_t *meta)
+{
+    json_t *cp = json_object();
+    const char *key;
+    json_t *v;
+    json_object_foreach(meta, key, v) {
+        bool nested = json_is_object(v) || json_is_array(v);
+        json_object_set_new_nocheck(cp, key, nested ? json_deep_copy(v) : json_incref(v));
+    }
+    return cp;
+}
+
 /* The event for item i of n; shares the batch's completion. Takes ownership of item. The last
  * item takes the batch's meta (the batch only ends after this), the others get copies. */
 static struct uf_event *item_event(struct uf_event *batch, json_t *item, size_t i, size_t n)
 {
     struct uf_event *ev = uf_event_new(item);
     if (batch->meta && i + 1 < n)
-        ev->meta = json_deep_copy(batch->meta);
+        ev->meta = copy_meta(batch->meta);
     else if (batch->meta) {
         ev->meta = batch->meta;
         batch->meta = NULL;

@@ -67,6 +67,9 @@ static int capture_write(struct uf_stage *st, void *ctx, struct uf_event **evs, 
     for (size_t i = 0; i < n; i++) {
         json_array_append_new(seen.bodies, json_deep_copy(evs[i]->body));
         json_array_append_new(seen.metas, json_deep_copy(uf_event_meta(evs[i])));
+        /* A change to one item's nested meta must not reach the items after it. */
+        json_object_set_new(json_object_get(uf_event_meta(evs[i]), "params"), "touched",
+                            json_true());
         json_array_append_new(seen.users, evs[i]->user ? json_string(evs[i]->user) : json_null());
         uf_event_done(evs[i]);
     }
@@ -225,6 +228,9 @@ static void test_batch_of_three_becomes_three_events(void **state)
         assert_string_equal(meta_str(i, "ip"), "127.0.0.1");
         assert_string_equal(meta_str(i, "user_agent"), "split-test/1");
         assert_string_equal(meta_str(i, "request_id"), "req-split-1");
+        json_t *params = json_object_get(json_array_get(seen.metas, i), "params");
+        assert_true(json_is_object(params));
+        assert_null(json_object_get(params, "touched"));
     }
     /* one batch in, three items out, the consumed batch counted as a drop */
     assert_int_equal(atomic_load(&fx->split->metrics.in), 1);
