@@ -820,8 +820,11 @@ static void test_one_listener_per_thread(void **state)
 {
     struct fixture *fx = *state;
     assert_int_equal(count_listeners(fx->port), 2);
-    for (int i = 0; i < 8; i++)
-        assert_int_equal(run(CALL(fx, "GET", "/api/v1/movies/m1/comments", NULL))->status, 200);
+    for (int i = 0; i < 8; i++) {
+        struct call *c = run(CALL(fx, "GET", "/api/v1/movies/m1/comments", NULL));
+        assert_int_equal(c->status, 200);
+        json_decref(c->json);
+    }
 }
 
 /* A port held by another listener is refused, even one that allows SO_REUSEPORT sharing: the

@@ -38,8 +38,23 @@ export UGC_BENCH_DATA=${UGC_BENCH_DATA:-$ROOT/build/bench-ugc-data.lua}
 
 cd "$DIR"
 wrk -t2 -c"$CONNS" -d2s -s mix.lua "http://127.0.0.1:$PORT" >/dev/null # warm-up
+# CPU seconds (user + system) used so far by the given processes.
+cpu_of() {
+    local t=0 p
+    for p in "$@"; do
+        t=$(awk -v t="$t" '{ sub(/^.*\) /, ""); print t + ($12 + $13) / 100 }' "/proc/$p/stat" 2>/dev/null || echo "$t")
+    done
+    echo "$t"
+}
+pg0=$(cpu_of $(pgrep -x postgres)); uf0=$(cpu_of "$PID")
 echo "bench/ugc: wrk -t2 -c$CONNS -d$DUR --latency -s mix.lua (70% reads / 30% writes)"
-wrk -t2 -c"$CONNS" -d"$DUR" --latency -s mix.lua "http://127.0.0.1:$PORT"
+wrk -t2 -c"$CONNS" -d"$DUR" --latency -s mix.lua "http://127.0.0.1:$PORT" | tee "$TMP/wrk.out"
+pg1=$(cpu_of $(pgrep -x postgres)); uf1=$(cpu_of "$PID")
+awk -v pg="$pg1" -v pg0="$pg0" -v uf="$uf1" -v uf0="$uf0" '
+    /requests in/ { n = $1 }
+    END { pg -= pg0; uf -= uf0
+          if (n) printf "CPU per request: PostgreSQL %.0f us, ugcflow %.0f us (%.1f + %.1f CPU-s)\n",
+                        pg * 1e6 / n, uf * 1e6 / n, pg, uf }' "$TMP/wrk.out"
 ADMIN=$(grep -o 'admin_port=[0-9]*' "$TMP/ugc.log" | cut -d= -f2)
 curl -s "http://127.0.0.1:$ADMIN/metrics" | awk '
     /^ugcflow_component_pg_round_trips_total/ { trips = $2 }
