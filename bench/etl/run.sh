@@ -35,7 +35,7 @@ if ! kcat -b "$UGCFLOW_KAFKA_BROKERS" -L -t "$UGCFLOW_ETL_VIEWS_TOPIC" 2>/dev/nu
     "$BUILD/etl_produce" "$UGCFLOW_KAFKA_BROKERS" "$UGCFLOW_ETL_VIEWS_TOPIC" "$N" --partitions 8
 fi
 q "CREATE DATABASE IF NOT EXISTS $UGCFLOW_CH_DATABASE" >/dev/null
-trap 'kill $PID 2>/dev/null || true; q "DROP DATABASE IF EXISTS $UGCFLOW_CH_DATABASE" >/dev/null' EXIT
+trap 'kill $PID 2>/dev/null || true; rm -f "$LOG"; q "DROP DATABASE IF EXISTS $UGCFLOW_CH_DATABASE" >/dev/null' EXIT
 
 CH0=$(ticks "$CHPID") K0=$(ticks "$KPID")
 "$BUILD/ugcflow" run "${UGCFLOW_PIPELINE:-$ROOT/pipeline.yaml}" --pipeline etl-views --log-level warn >"$LOG" 2>&1 &
