@@ -153,6 +153,8 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
+    if (!store) /* setup failed before the store started: it said why */
+        return 0;
     store->kind->stop(store, store->ctx);
     PGconn *pg = PQconnectdb(dsn);
     char *q = NULL;
