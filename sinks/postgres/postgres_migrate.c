@@ -77,10 +77,13 @@ static const char v1_sql[] =
 
 /* Per-movie like/dislike counts, kept by a trigger like the vote counts: reading them was a
  * scan of every reaction to the movie (hundreds of heap fetches per request at the product's
- * scale), now it is one row. The trigger is created before the backfill: CREATE TRIGGER locks
- * out writers until the migration commits, so no reaction is counted twice or missed. The
- * movie index of reactions served only that count. A popular movie's counter row is updated
- * by every reaction to it, so reactions to one movie commit one after another. */
+ * scale), now it is one row. The trigger is created before the backfill: CREATE TRIGGER holds
+ * off writers (not readers) until the migration commits, so no reaction is counted twice or
+ * missed while other instances keep answering reads. CREATE OR REPLACE TRIGGER (PostgreSQL
+ * 14+) because DROP TRIGGER would lock the table against readers too. The movie index of
+ * reactions served only that count; it is dropped last, so the exclusive lock that takes is
+ * held only for the moment of the commit. A popular movie's counter row is updated by every
+ * reaction to it, so reactions to one movie commit one after another. */
 static const char v2_sql[] =
     "CREATE TABLE IF NOT EXISTS movie_reactions ("
     " movie_id uuid PRIMARY KEY,"
@@ -105,11 +108,10 @@ static const char v2_sql[] =
     "  RETURN NULL; END $f$;"
     "CREATE OR REPLACE FUNCTION movie_reactions_truncate() RETURNS trigger LANGUAGE plpgsql"
     " SET search_path FROM CURRENT AS $f$ BEGIN TRUNCATE movie_reactions; RETURN NULL; END $f$;"
-    "DROP TRIGGER IF EXISTS movie_reactions_count ON reactions;"
-    "CREATE TRIGGER movie_reactions_count AFTER INSERT OR UPDATE OF reaction, movie_id OR DELETE"
+    "CREATE OR REPLACE TRIGGER movie_reactions_count"
+    " AFTER INSERT OR UPDATE OF reaction, movie_id OR DELETE"
     " ON reactions FOR EACH ROW EXECUTE FUNCTION movie_reactions_count();"
-    "DROP TRIGGER IF EXISTS movie_reactions_truncate ON reactions;"
-    "CREATE TRIGGER movie_reactions_truncate AFTER TRUNCATE ON reactions"
+    "CREATE OR REPLACE TRIGGER movie_reactions_truncate AFTER TRUNCATE ON reactions"
     " FOR EACH STATEMENT EXECUTE FUNCTION movie_reactions_truncate();"
     "INSERT INTO movie_reactions AS c (movie_id, likes, dislikes)"
     " SELECT movie_id, count(*) FILTER (WHERE reaction = 1), count(*) FILTER (WHERE reaction = -1)"

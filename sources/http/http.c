@@ -38,7 +38,8 @@ static const struct uf_option http_options[] = {
       .desc = "Listener threads, each running one epoll loop",
       .offset = offsetof(struct http_ctx, threads) },
     { .name = "max_connections", .type = UF_OPT_INT, .def = "4096", .min = 1, .max = 1000000,
-      .desc = "Most client connections open at once; more are refused",
+      .desc = "Most client connections open at once, split evenly over the listener threads "
+              "(the kernel picks a thread by the client's address); more are refused",
       .offset = offsetof(struct http_ctx, max_connections) },
     { .name = "max_body", .type = UF_OPT_SIZE, .def = "1MiB", .min = 1, .max = 256 << 20,
       .desc = "Default largest request body; larger ones get 413",
@@ -291,6 +292,8 @@ static int check_port_free(const struct http_ctx *hc, struct uf_err *err)
     if (fd < 0)
         return uf_err_set(err, UF_EIO, "cannot listen on %s: %s", hc->address, strerror(errno));
     setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (hc->ipv6) /* as libmicrohttpd's own IPv6 sockets: an IPv4 listener does not conflict */
+        setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
     socklen_t len = hc->ipv6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
     int rc = bind(fd, (const struct sockaddr *)&hc->addr, len) == 0 ? 0 : errno;
     close(fd);
@@ -363,17 +366,29 @@ static void stop_daemons(struct http_ctx *hc)
     hc->ndaemons = 0;
 }
 
+static bool abandon_all(struct http_ctx *hc, int64_t limit_ms);
+
+/* A start that failed after some listeners began accepting: their requests are answered first,
+ * since libmicrohttpd aborts when stopped with a suspended connection. Daemons that cannot be
+ * stopped safely are left to destroy(). */
+static void unwind_start(struct http_ctx *hc)
+{
+    if (hc->ndaemons && !abandon_all(hc, 500))
+        return;
+    stop_daemons(hc);
+}
+
 static int http_start(struct uf_stage *st, void *ctx, struct uf_err *err)
 {
     struct http_ctx *hc = ctx;
     int port = start_listeners(hc, err);
     if (port < 0) {
-        stop_daemons(hc);
+        unwind_start(hc);
         return UF_EIO;
     }
     atomic_store(hc->m_port, port);
     if (pthread_create(&hc->timer, NULL, timer_main, hc) != 0) {
-        stop_daemons(hc);
+        unwind_start(hc);
         return uf_err_set(err, UF_EIO, "cannot start the timeout thread");
     }
     hc->timer_running = true;
