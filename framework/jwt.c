@@ -16,6 +16,7 @@
 #include <openssl/x509.h>
 
 #include "err.h"
+#include "hash.h"
 #include "mem.h"
 
 struct uf_jwt_keys {
@@ -392,21 +393,13 @@ void uf_jwt_cache_free(struct uf_jwt_cache *c)
     free(c);
 }
 
-static uint64_t fnv1a(const char *s)
-{
-    uint64_t h = 1469598103934665603ULL;
-    for (; *s; s++)
-        h = (h ^ (unsigned char)*s) * 1099511628211ULL;
-    return h;
-}
-
 json_t *uf_jwt_verify_cached(struct uf_jwt_cache *c, const struct uf_jwt_keys *keys,
                              const struct uf_jwt_rules *rules, const char *token, int64_t now_s,
                              struct uf_err *err)
 {
     if (!c)
         return uf_jwt_verify(keys, rules, token, now_s, err);
-    uint64_t h = fnv1a(token);
+    uint64_t h = uf_hash_str(UF_HASH_SEED, token);
     struct cache_slot *slot = &c->slots[h & c->mask];
     json_t *claims = NULL;
     pthread_mutex_lock(&slot->mu);

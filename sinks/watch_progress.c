@@ -28,6 +28,7 @@
 
 #include "clock.h"
 #include "event.h"
+#include "hash.h"
 #include "log.h"
 #include "mem.h"
 #include "metrics.h"
@@ -91,12 +92,7 @@ static const struct uf_option wp_options[] = {
 
 static uint64_t hash_row(const char *user, const char *movie)
 {
-    uint64_t h = 1469598103934665603ULL;
-    for (const char *s = user; *s; s++)
-        h = (h ^ (unsigned char)*s) * 1099511628211ULL;
-    for (const char *s = movie; *s; s++)
-        h = (h ^ (unsigned char)*s) * 1099511628211ULL;
-    return h;
+    return uf_hash_str(uf_hash_str(UF_HASH_SEED, user), movie);
 }
 
 static void map_init(struct wp_map *m)

@@ -26,6 +26,7 @@
 #include <jansson.h>
 
 #include "event.h"
+#include "hash.h"
 #include "log.h"
 #include "mem.h"
 #include "metrics.h"
@@ -113,14 +114,6 @@ static int vd_init(struct uf_stage *st, void *ctx, struct uf_err *err)
 }
 
 /* ---- the table ---- */
-
-static uint64_t hash_key(const char *s)
-{
-    uint64_t h = 1469598103934665603ULL; /* FNV-1a */
-    for (; *s; s++)
-        h = (h ^ (unsigned char)*s) * 1099511628211ULL;
-    return h;
-}
 
 static void lru_unlink(struct vd_stripe *s, struct vd_entry *e)
 {
@@ -331,7 +324,7 @@ static void vd_process(struct uf_stage *st, void *ctx, struct uf_event *ev)
     json_t *jpos = json_object_get(ev->body, "position_s");
     double pos = json_is_number(jpos) ? json_number_value(jpos) : NAN;
     int64_t now = uf_now_us();
-    uint64_t h = hash_key(key);
+    uint64_t h = uf_hash_str(UF_HASH_SEED, key);
     struct vd_stripe *s = &c->stripes[h % STRIPES];
     pthread_mutex_lock(&s->lock);
     struct vd_entry *e = lookup(c, s, key, h);
