@@ -1,6 +1,8 @@
 /* clock.c: absolute deadlines for timed waits (see clock.h). */
 #include "clock.h"
 
+#include <errno.h>
+
 struct timespec uf_clock_after(clockid_t clock, int64_t us)
 {
     struct timespec ts;
@@ -9,4 +11,12 @@ struct timespec uf_clock_after(clockid_t clock, int64_t us)
     ts.tv_sec += (time_t)(ns / 1000000000);
     ts.tv_nsec = (long)(ns % 1000000000);
     return ts;
+}
+
+bool uf_cond_sleep_until(pthread_cond_t *cond, pthread_mutex_t *mu, const bool *stop,
+                         const struct timespec *until)
+{
+    while (!*stop && pthread_cond_timedwait(cond, mu, until) != ETIMEDOUT) {
+    }
+    return !*stop;
 }

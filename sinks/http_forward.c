@@ -419,17 +419,15 @@ static long post(struct fwd_ctx *c, const struct batch *b, char *errbuf)
     return status;
 }
 
-/* Sleeps ms unless stop is asked; returns false when stopping. `cond` is also signalled by every
- * write, which must not cut the backoff short (a failing receiver would be retried per event). */
+/* Sleeps ms unless stop is asked; returns false when stopping. Every write signals `cond`,
+ * which must not cut the backoff short (a failing receiver would be retried per event). */
 static bool pause_ms(struct fwd_ctx *c, int64_t ms)
 {
     struct timespec ts = uf_clock_after(CLOCK_REALTIME, ms * 1000);
     pthread_mutex_lock(&c->lock);
-    while (!c->stopping && pthread_cond_timedwait(&c->cond, &c->lock, &ts) != ETIMEDOUT) {
-    }
-    bool stopping = c->stopping;
+    bool go_on = uf_cond_sleep_until(&c->cond, &c->lock, &c->stopping, &ts);
     pthread_mutex_unlock(&c->lock);
-    return !stopping;
+    return go_on;
 }
 
 /* Sends one batch until it is delivered or rejected; false when stop

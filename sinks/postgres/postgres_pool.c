@@ -331,12 +331,13 @@ static bool is_stopping(struct uf_pg_pool *p)
     return s;
 }
 
+/* The reconnect backoff. Submits and finished batches signal `cond`; they must not cut it
+ * short (a lost connection would be retried at the request rate). */
 static void wait_ms(struct uf_pg_pool *p, int64_t ms)
 {
     struct timespec ts = uf_clock_after(CLOCK_REALTIME, ms * 1000);
     pthread_mutex_lock(&p->lock);
-    if (!p->stopping)
-        pthread_cond_timedwait(&p->cond, &p->lock, &ts);
+    uf_cond_sleep_until(&p->cond, &p->lock, &p->stopping, &ts);
     pthread_mutex_unlock(&p->lock);
 }
 
