@@ -208,22 +208,11 @@ static void frame_in_place(unsigned char *p, uint8_t method, size_t plen, size_t
     put_le64(p + 8, h[1]);
 }
 
-static void reserve(struct uf_strbuf *sb, size_t extra)
-{
-    if (sb->len + extra + 1 <= sb->cap)
-        return;
-    size_t cap = sb->cap ? sb->cap : 4096;
-    while (cap < sb->len + extra + 1)
-        cap *= 2;
-    sb->buf = uf_xrealloc(sb->buf, cap);
-    sb->cap = cap;
-}
-
 void ch_block_append(struct uf_strbuf *out, uint8_t method, const void *payload, size_t plen,
                      size_t raw_len)
 {
     size_t total = CH_CHECKSUM + CH_BLOCK_HEADER + plen;
-    reserve(out, total);
+    uf_strbuf_reserve(out, total);
     unsigned char *p = (unsigned char *)out->buf + out->len;
     memcpy(p + CH_CHECKSUM + CH_BLOCK_HEADER, payload, plen);
     frame_in_place(p, method, plen, raw_len);
@@ -261,7 +250,7 @@ int ch_compress(struct ch_zstd *z, const void *raw, size_t len, size_t block_siz
     for (size_t off = 0; off < len; off += block_size) {
         size_t n = len - off < block_size ? len - off : block_size;
         size_t bound = ZSTD_compressBound(n);
-        reserve(out, CH_CHECKSUM + CH_BLOCK_HEADER + bound);
+        uf_strbuf_reserve(out, CH_CHECKSUM + CH_BLOCK_HEADER + bound);
         unsigned char *p = (unsigned char *)out->buf + out->len;
         size_t c = ZSTD_compressCCtx(z->cctx, p + CH_CHECKSUM + CH_BLOCK_HEADER, bound,
                                      src + off, n, z->level);
@@ -299,7 +288,7 @@ int ch_decompress(const void *wire, size_t len, struct uf_strbuf *out, struct uf
             return uf_err_set(err, UF_EINVAL, "checksum mismatch");
         const unsigned char *payload = p + CH_CHECKSUM + CH_BLOCK_HEADER;
         size_t plen = csize - CH_BLOCK_HEADER;
-        reserve(out, rsize);
+        uf_strbuf_reserve(out, rsize);
         if (p[CH_CHECKSUM] == CH_METHOD_ZSTD) {
             size_t n = ZSTD_decompress(out->buf + out->len, rsize, payload, plen);
             if (ZSTD_isError(n) || n != rsize)
