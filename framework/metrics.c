@@ -18,6 +18,14 @@ const double uf_histo_bounds_us[UF_HISTO_BUCKETS - 1] = {
 const double uf_histo_bounds_n[UF_HISTO_BUCKETS - 1] = {
     1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 5000, 10000, 50000, 100000, 1000000};
 
+void uf_extra_metric_key(const struct uf_extra_metric *e, char *out, size_t size)
+{
+    if (e->label_value)
+        snprintf(out, size, "%s{%s}", e->name, e->label_value);
+    else
+        snprintf(out, size, "%s", e->name);
+}
+
 void uf_metrics_init(struct uf_metrics *m)
 {
     memset(m, 0, sizeof *m);
@@ -132,10 +140,7 @@ json_t *uf_metrics_snapshot(struct uf_metrics *m)
     pthread_mutex_lock(&m->extra_lock);
     for (struct uf_extra_metric *e = m->extra; e; e = e->next) {
         char key[256];
-        if (e->label_value)
-            snprintf(key, sizeof key, "%s{%s}", e->name, e->label_value);
-        else
-            snprintf(key, sizeof key, "%s", e->name);
+        uf_extra_metric_key(e, key, sizeof key);
         json_object_set_new(extra, key, json_integer(atomic_load(&e->value)));
     }
     pthread_mutex_unlock(&m->extra_lock);

@@ -47,6 +47,10 @@ struct uf_metrics {
     struct uf_extra_metric *extra;
 };
 
+/* The name an extra metric goes by in the JSON views (graph page, history): "name", or
+ * "name{label value}" for a labelled one, truncated to size. */
+void uf_extra_metric_key(const struct uf_extra_metric *e, char *out, size_t size);
+
 void uf_metrics_init(struct uf_metrics *m);
 void uf_metrics_destroy(struct uf_metrics *m);
 

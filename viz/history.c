@@ -159,10 +159,7 @@ static void sample_extras(struct comp *c, struct sample *s, double dt, bool firs
     pthread_mutex_lock(&m->extra_lock);
     for (struct uf_extra_metric *e = m->extra; e; e = e->next) {
         char key[256];
-        if (e->label_value)
-            snprintf(key, sizeof key, "%s{%s}", e->name, e->label_value);
-        else
-            snprintf(key, sizeof key, "%s", e->name);
+        uf_extra_metric_key(e, key, sizeof key);
         size_t known = c->nextra;
         size_t i = extra_slot(c, key, e->type == UF_METRIC_COUNTER);
         if (i == SIZE_MAX)
