@@ -41,7 +41,7 @@ struct uf_event *uf_event_new(json_t *body)
 struct uf_event *uf_event_new_raw(const char *raw, size_t len, const uint8_t id[16])
 {
     struct uf_event *ev = uf_xcalloc(1, sizeof *ev);
-    ev->raw = raw; /* no body: only sinks that encode from raw receive the event */
+    ev->raw = raw; /* no body: only kinds that take raw receive the event */
     ev->raw_len = len;
     ev->received_us = uf_wall_us();
     if (id)
@@ -56,6 +56,11 @@ struct uf_event *uf_event_copy(const struct uf_event *ev)
     struct uf_event *cp = uf_xmalloc(sizeof *cp);
     *cp = *ev;
     cp->body = json_deep_copy(ev->body);
+    if (ev->raw_owned) {
+        char *raw = uf_xmalloc(ev->raw_len ? ev->raw_len : 1);
+        memcpy(raw, ev->raw, ev->raw_len);
+        cp->raw = raw;
+    }
     cp->meta = ev->meta ? json_deep_copy(ev->meta) : NULL;
     cp->user = ev->user ? uf_xstrdup(ev->user) : NULL;
     if (cp->done)
@@ -68,11 +73,22 @@ void uf_event_free(struct uf_event *ev)
     if (!ev)
         return;
     json_decref(ev->body);
+    if (ev->raw_owned)
+        free((char *)ev->raw);
     json_decref(ev->meta);
     free(ev->user);
     if (ev->done)
         uf_completion_release(ev->done);
     free(ev);
+}
+
+void uf_event_set_raw(struct uf_event *ev, char *text, size_t len)
+{
+    if (ev->raw_owned)
+        free((char *)ev->raw);
+    ev->raw = text;
+    ev->raw_len = len;
+    ev->raw_owned = true;
 }
 
 json_t *uf_event_meta(struct uf_event *ev)

@@ -28,16 +28,19 @@ struct uf_event {
     json_t *body;                   /* owned; a JSON object (NULL when raw is set, and once a
                                      * sink that keeps the event to finish it later has let go
                                      * of its data) */
-    /* The source's payload, not parsed, for sinks that encode straight from the bytes (kinds
-     * with takes_raw, stage.h): NULL on every other event. Borrowed: the source keeps the bytes
-     * until the event's completion runs, so only an event with a completion carries raw, and
-     * copies share it. The source has checked only what it needs (the kafka_source: the text up
-     * to its id): a kind that takes raw must check the text strictly itself (jscan.h) and fail
-     * a malformed one with a 4xx. body is NULL then (an empty object per message cost two
-     * allocations on the ETL's hot path), and a source emits raw events only when every
-     * consumer takes raw. */
+    /* The payload as JSON text, not parsed, for kinds that read or encode straight from the
+     * bytes (takes_raw, stage.h): NULL on every other event. body is NULL then (a tree per
+     * event was most of the cost of the hot paths), and a source emits raw events only when
+     * every stage downstream takes raw (uf_stage_consumers_take_raw). Borrowed from the source
+     * unless raw_owned: the source keeps the bytes until the event's completion runs, so only
+     * an event with a completion carries borrowed raw, and copies share it. A transform that
+     * rewrites the text gives the event its own copy (uf_event_set_raw). What was checked is
+     * the source's to say (the kafka_source: the text up to its id; the http source: the whole
+     * body, strictly, duplicate keys refused): a kind that takes raw from a source that checks
+     * less must check the text strictly itself (jscan.h) and fail a malformed one with a 4xx. */
     const char *raw;
     size_t raw_len;
+    bool raw_owned;                 /* raw is malloc'd and the event's (uf_event_set_raw) */
     json_t *meta;                   /* owned; NULL until uf_event_meta() creates it */
     char *user;                     /* owned; NULL for anonymous */
     const char *source;             /* borrowed: the source component's name (lives with the graph) */
@@ -54,7 +57,11 @@ struct uf_event *uf_event_new(json_t *body);
  * borrows len bytes at raw, and id is copied (NULL: a new UUIDv7). Never NULL. */
 struct uf_event *uf_event_new_raw(const char *raw, size_t len, const uint8_t id[16]);
 
-/* Deep-copies body, meta and user; the copy shares (and references) the completion. */
+/* Replaces the event's raw text with text (len bytes, malloc'd; the event takes ownership),
+ * freeing a previous text the event owned. body must be NULL. */
+void uf_event_set_raw(struct uf_event *ev, char *text, size_t len);
+
+/* Deep-copies body, meta and user (and raw when the event owns it); the copy shares (and references) the completion. */
 struct uf_event *uf_event_copy(const struct uf_event *ev);
 
 /* Frees without counting or completing anything: only for events never emitted (for example

@@ -58,12 +58,23 @@ bool uf_stage_port_connected(const struct uf_stage *st, int port)
     return port >= 0 && (size_t)port < st->nports && st->ports[port].nto > 0;
 }
 
+static bool stage_takes_raw(const struct uf_stage *st)
+{
+    if (!st->kind->takes_raw || (st->kind->raw_ok && !st->kind->raw_ok(st->ctx)))
+        return false;
+    for (size_t p = 0; p < st->nports; p++) /* a raw event may go on from here: the graph is
+                                             * acyclic, so this ends */
+        if (uf_stage_port_connected(st, (int)p) && !uf_stage_consumers_take_raw(st, (int)p))
+            return false;
+    return true;
+}
+
 bool uf_stage_consumers_take_raw(const struct uf_stage *st, int port)
 {
     if (!uf_stage_port_connected(st, port))
         return false;
     for (size_t k = 0; k < st->ports[port].nto; k++)
-        if (!st->ports[port].to[k]->kind->takes_raw)
+        if (!stage_takes_raw(st->ports[port].to[k]))
             return false;
     return true;
 }

@@ -7,7 +7,10 @@
 #include "jscan.h"
 
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include "mem.h"
 
 #define MAX_DEPTH 2048 /* jansson's JSON_PARSER_DEFAULT_DEPTH */
 
@@ -15,6 +18,7 @@ struct scan {
     const unsigned char *s;
     size_t n, i;
     int depth;
+    bool unique; /* refuse an object with the same key twice (uf_jscan_value) */
     struct uf_err *err;
 };
 
@@ -209,6 +213,89 @@ static int scan_literal(struct scan *sc, const char *word)
 
 static int scan_value(struct scan *sc, struct uf_jmember *m);
 
+/* ---- duplicate keys (uf_jscan_value with unique_keys) ---- */
+
+struct kspan {
+    const char *s;
+    size_t len;
+    bool escaped;
+};
+
+/* Orders keys by their decoded bytes (the fast path compares the text when neither has an
+ * escape, which is the same order), so equal decoded keys compare equal. */
+static int key_cmp(const struct kspan *a, const struct kspan *b)
+{
+    const char *x = a->s, *y = b->s;
+    size_t nx = a->len, ny = b->len;
+    char *bx = NULL, *by = NULL;
+    if (a->escaped) {
+        bx = uf_xmalloc(a->len ? a->len : 1);
+        nx = uf_jscan_unescape(a->s, a->len, bx);
+        x = bx;
+    }
+    if (b->escaped) {
+        by = uf_xmalloc(b->len ? b->len : 1);
+        ny = uf_jscan_unescape(b->s, b->len, by);
+        y = by;
+    }
+    int c = memcmp(x, y, nx < ny ? nx : ny);
+    if (c == 0)
+        c = nx < ny ? -1 : nx > ny;
+    free(bx);
+    free(by);
+    return c;
+}
+
+static int key_qcmp(const void *a, const void *b)
+{
+    return key_cmp(a, b);
+}
+
+/* The keys of one object: the first few compared pairwise as they come, the rest sorted once
+ * the object ends (a big object costs n log n, not n squared). */
+#define KEYS_SMALL 8
+struct keyset {
+    struct kspan small[KEYS_SMALL];
+    struct kspan *big;
+    size_t n, cap;
+};
+
+static int keys_add(struct scan *sc, struct keyset *ks, const struct uf_jmember *m)
+{
+    struct kspan k = { m->key, m->key_len, m->key_escaped };
+    if (ks->n < KEYS_SMALL) {
+        for (size_t i = 0; i < ks->n; i++)
+            if (key_cmp(&ks->small[i], &k) == 0)
+                return fail(sc, "duplicate object key");
+        ks->small[ks->n++] = k;
+        return 0;
+    }
+    if (ks->n == KEYS_SMALL || ks->n - KEYS_SMALL >= ks->cap) {
+        ks->cap = ks->cap ? ks->cap * 2 : 32;
+        struct kspan *big = uf_xrealloc(ks->big, (ks->cap + KEYS_SMALL) * sizeof *big);
+        if (!ks->big)
+            memcpy(big, ks->small, sizeof ks->small);
+        ks->big = big;
+    }
+    ks->big[ks->n++] = k;
+    return 0;
+}
+
+/* At the object's end: the check of the keys past the first few; frees the set. */
+static int keys_end(struct scan *sc, struct keyset *ks)
+{
+    int rc = 0;
+    if (ks->big) {
+        qsort(ks->big, ks->n, sizeof *ks->big, key_qcmp);
+        for (size_t i = 1; i < ks->n && rc == 0; i++)
+            if (key_cmp(&ks->big[i - 1], &ks->big[i]) == 0)
+                rc = fail(sc, "duplicate object key");
+        free(ks->big);
+        ks->big = NULL;
+    }
+    return rc;
+}
+
 /* A member's `"key" :` with the blanks around it, into m's key fields. */
 static int scan_key(struct scan *sc, struct uf_jmember *m)
 {
@@ -237,13 +324,18 @@ static int scan_nested(struct scan *sc, bool object)
         sc->depth--;
         return 0;
     }
+    struct keyset ks = { .n = 0 };
+    bool keys = object && sc->unique;
+    int rc = 0;
     for (;;) {
         struct uf_jmember m;
         skip_ws(sc);
-        if (object && scan_key(sc, &m) < 0)
-            return UF_EINVAL;
-        if (scan_value(sc, &m) < 0)
-            return UF_EINVAL;
+        if (object && (rc = scan_key(sc, &m)) < 0)
+            break;
+        if (keys && (rc = keys_add(sc, &ks, &m)) < 0)
+            break;
+        if ((rc = scan_value(sc, &m)) < 0)
+            break;
         skip_ws(sc);
         if (sc->i < sc->n && sc->s[sc->i] == ',') {
             sc->i++;
@@ -252,10 +344,13 @@ static int scan_nested(struct scan *sc, bool object)
         if (sc->i < sc->n && sc->s[sc->i] == close) {
             sc->i++;
             sc->depth--;
-            return 0;
+            return keys ? keys_end(sc, &ks) : 0;
         }
-        return fail(sc, object ? "expected ',' or '}'" : "expected ',' or ']'");
+        rc = fail(sc, object ? "expected ',' or '}'" : "expected ',' or ']'");
+        break;
     }
+    free(ks.big);
+    return rc;
 }
 
 /* Any value at s[i]; fills m's type and value span. */
@@ -289,6 +384,7 @@ static int scan_value(struct scan *sc, struct uf_jmember *m)
 /* The top-level members, reported one by one (at the opening brace). */
 static int scan_members(struct scan *sc, uf_jmember_fn fn, void *arg)
 {
+    size_t n = 0;
     sc->i++;
     sc->depth = 1;
     skip_ws(sc);
@@ -303,6 +399,7 @@ static int scan_members(struct scan *sc, uf_jmember_fn fn, void *arg)
             return UF_EINVAL;
         if (scan_value(sc, &m) < 0)
             return UF_EINVAL;
+        m.index = n++;
         int rc = fn ? fn(arg, &m, sc->err) : 0;
         if (rc != 0)
             return rc;
@@ -341,6 +438,98 @@ int uf_jscan_object(const char *s, size_t n, uf_jmember_fn fn, void *arg, struct
     if (sc.i < n)
         return fail(&sc, "end of input expected");
     return 0;
+}
+
+int uf_jscan_value(const char *s, size_t n, bool unique_keys, struct uf_jmember *out,
+                   struct uf_err *err)
+{
+    struct scan sc = { .s = (const unsigned char *)s, .n = n, .unique = unique_keys, .err = err };
+    struct uf_jmember m = { .key = NULL };
+    skip_ws(&sc);
+    if (sc.i >= n)
+        return fail(&sc, "empty input");
+    if (scan_value(&sc, &m) < 0)
+        return UF_EINVAL;
+    skip_ws(&sc);
+    if (sc.i < n)
+        return fail(&sc, "end of input expected");
+    if (m.type == UF_J_STRING) { /* the span of the whole text, quotes included */
+        m.val--;
+        m.val_len += 2;
+    }
+    if (out)
+        *out = m;
+    return 0;
+}
+
+int uf_jscan_array(const char *s, size_t n, uf_jmember_fn fn, void *arg, struct uf_err *err)
+{
+    struct scan sc = { .s = (const unsigned char *)s, .n = n, .depth = 1, .err = err };
+    skip_ws(&sc);
+    if (sc.i >= n || sc.s[sc.i] != '[')
+        return uf_jscan_value(s, n, false, NULL, err) < 0 ? UF_EINVAL
+                                                           : uf_err_set(err, UF_EINVAL,
+                                                                        "not a JSON array");
+    sc.i++;
+    skip_ws(&sc);
+    bool empty = sc.i < n && sc.s[sc.i] == ']';
+    if (empty)
+        sc.i++;
+    for (size_t k = 0; !empty; k++) {
+        struct uf_jmember m = { .key = NULL, .index = k };
+        skip_ws(&sc);
+        if (scan_value(&sc, &m) < 0)
+            return UF_EINVAL;
+        int rc = fn ? fn(arg, &m, err) : 0;
+        if (rc != 0)
+            return rc;
+        skip_ws(&sc);
+        if (sc.i < n && sc.s[sc.i] == ',') {
+            sc.i++;
+            continue;
+        }
+        if (sc.i < n && sc.s[sc.i] == ']') {
+            sc.i++;
+            break;
+        }
+        return fail(&sc, "expected ',' or ']'");
+    }
+    skip_ws(&sc);
+    if (sc.i < n)
+        return fail(&sc, "end of input expected");
+    return 0;
+}
+
+struct pick {
+    const char *const *keys;
+    size_t nkeys;
+    struct uf_jmember *out;
+};
+
+static int pick_member(void *arg, const struct uf_jmember *m, struct uf_err *err)
+{
+    (void)err;
+    struct pick *p = arg;
+    for (size_t i = 0; i < p->nkeys; i++)
+        if (uf_jscan_key_is(m, p->keys[i]))
+            p->out[i] = *m;
+    return 0;
+}
+
+int uf_jscan_pick(const char *s, size_t n, const char *const keys[], size_t nkeys,
+                  struct uf_jmember out[], struct uf_err *err)
+{
+    for (size_t i = 0; i < nkeys; i++)
+        out[i] = (struct uf_jmember){ .key = NULL };
+    struct pick p = { keys, nkeys, out };
+    return uf_jscan_object(s, n, pick_member, &p, err);
+}
+
+void uf_jmember_span(const struct uf_jmember *m, const char **start, size_t *len)
+{
+    const char *end = m->val + m->val_len + (m->type == UF_J_STRING);
+    *start = m->key ? m->key - 1 : m->val - (m->type == UF_J_STRING);
+    *len = (size_t)(end - *start);
 }
 
 static size_t put_utf8(uint32_t u, char *out)

@@ -28,6 +28,7 @@ struct uf_jmember {
     size_t val_len;
     bool escaped;        /* strings: the value holds a backslash escape */
     bool integer;        /* numbers: no fraction and no exponent */
+    size_t index;        /* position among the members or elements, from 0 */
 };
 
 /* Called per top-level member, in text order; a non-zero return stops the scan and is
@@ -37,6 +38,27 @@ typedef int (*uf_jmember_fn)(void *arg, const struct uf_jmember *m, struct uf_er
 /* Scans s[0..n) as one JSON object. Returns 0, the callback's non-zero value, or UF_EINVAL
  * with "not JSON: <why> at byte <offset>" (or "not a JSON object") in err. */
 int uf_jscan_object(const char *s, size_t n, uf_jmember_fn fn, void *arg, struct uf_err *err);
+
+/* Scans s[0..n) as one JSON value of any type, blanks around it allowed, into *out (may be
+ * NULL; key NULL; the span of a string includes its quotes here). With unique_keys, an object
+ * anywhere inside that holds a key twice is refused ("duplicate object key"), as jansson's
+ * JSON_REJECT_DUPLICATES does. Returns 0 or UF_EINVAL with err set as uf_jscan_object does. */
+int uf_jscan_value(const char *s, size_t n, bool unique_keys, struct uf_jmember *out,
+                   struct uf_err *err);
+
+/* Scans s[0..n) as one JSON array, calling fn per element in order (key NULL, index set); a
+ * non-zero return stops the scan and is returned. Not an array: UF_EINVAL. */
+int uf_jscan_array(const char *s, size_t n, uf_jmember_fn fn, void *arg, struct uf_err *err);
+
+/* Looks up the named top-level members of the object s[0..n) in one scan: out[i] gets the
+ * member named keys[i], or key NULL when there is none (the last one when a key repeats: use
+ * texts checked with unique_keys). Returns what uf_jscan_object returns. */
+int uf_jscan_pick(const char *s, size_t n, const char *const keys[], size_t nkeys,
+                  struct uf_jmember out[], struct uf_err *err);
+
+/* The text of a member as it appears in the source: `"key":value` with any blanks between,
+ * or the element's value (quotes included) for an array element. */
+void uf_jmember_span(const struct uf_jmember *m, const char **start, size_t *len);
 
 /* Decodes the escapes of a string span that uf_jscan_object accepted into out, which must
  * hold len bytes (decoding never grows a string); returns the decoded length. */

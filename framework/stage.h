@@ -41,7 +41,11 @@ struct uf_kind {
     const struct uf_option *options;   /* NULL-terminated table; may be NULL when none */
     size_t ctx_size;
     bool emits;                        /* a sink that also emits events downstream */
-    bool takes_raw;                    /* a sink that writes events carrying raw (event.h) */
+    /* The kind handles events carrying raw (event.h): a sink writes them, a transform reads
+     * them and emits raw events only as it received them or rewrote them. raw_ok, when set,
+     * decides per component after init (e.g. only some option values can be applied to text). */
+    bool takes_raw;
+    bool (*raw_ok)(const void *ctx);
 
     int (*init)(struct uf_stage *st, void *ctx, struct uf_err *err);
     int (*start)(struct uf_stage *st, void *ctx, struct uf_err *err);
@@ -71,8 +75,8 @@ const char *uf_stage_where(const struct uf_stage *st);
 int uf_stage_add_port(struct uf_stage *st, const char *name, struct uf_err *err);
 /* Whether any component consumes the port. */
 bool uf_stage_port_connected(const struct uf_stage *st, int port);
-/* Whether the port has consumers and every one takes raw events (start and later: the graph
- * is wired after init). A source checks this before it emits events with raw set. */
+/* Whether the port has consumers and every stage downstream of it takes raw events (start and
+ * later: the graph is wired after init). A source checks this before it emits raw events. */
 bool uf_stage_consumers_take_raw(const struct uf_stage *st, int port);
 
 /* Passes ev downstream (takes ownership, whatever happens). Returns 0, or UF_EFULL when a

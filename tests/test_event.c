@@ -125,6 +125,30 @@ static void test_copy_is_deep(void **state)
     uf_event_free(b);
 }
 
+/* A borrowed raw text is shared by copies; an owned one is the event's own, copied with it and
+ * freed with it (the sanitizer build checks both). */
+static void test_raw_owned_and_borrowed(void **state)
+{
+    static const char text[] = "{\"a\":1}";
+    struct uf_event *a = uf_event_new_raw(text, sizeof text - 1, NULL);
+    struct uf_event *b = uf_event_copy(a);
+    assert_ptr_equal(b->raw, text);
+    assert_false(b->raw_owned);
+    char *own = strdup("{\"b\":2}");
+    uf_event_set_raw(b, own, strlen(own));
+    assert_true(b->raw_owned);
+    assert_null(b->body);
+    struct uf_event *c = uf_event_copy(b);
+    assert_ptr_not_equal(c->raw, b->raw);
+    assert_memory_equal(c->raw, "{\"b\":2}", 7);
+    assert_int_equal(c->raw_len, 7);
+    uf_event_set_raw(c, strdup("{}"), 2); /* frees c's previous text */
+    assert_memory_equal(c->raw, "{}", 2);
+    uf_event_free(a);
+    uf_event_free(b);
+    uf_event_free(c);
+}
+
 static void test_uuid_v7(void **state)
 {
     uint8_t a[16], b[16];
@@ -166,6 +190,7 @@ int main(void)
         cmocka_unit_test(test_waiter_timeout_then_late_completion),
         cmocka_unit_test(test_waiter_done),
         cmocka_unit_test(test_copy_is_deep),
+        cmocka_unit_test(test_raw_owned_and_borrowed),
         cmocka_unit_test(test_uuid_v7),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,11 +1,14 @@
 /* tests/test_jscan.c: the strict JSON object scanner: member spans and types, escapes decoded
  * (surrogate pairs, \u0000 refused), every refusal with its message and byte offset, and
  * agreement with jansson on a corpus of accepted and refused texts (the scanner must refuse
- * exactly what jansson refuses, duplicate keys and oversized integers aside). */
+ * exactly what jansson refuses, duplicate keys and oversized integers aside); whole values and
+ * arrays, duplicate keys refused at any depth (against jansson's JSON_REJECT_DUPLICATES),
+ * looking members up by name, and member spans. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -147,6 +150,105 @@ static void test_callback_stops(void **state)
 }
 
 /* The scanner and jansson agree on what is a JSON object. */
+/* uf_jscan_value with unique_keys refuses exactly what json_loadb(JSON_REJECT_DUPLICATES)
+ * refuses, at any depth, for small and big objects and escaped keys. */
+static void test_value_unique_keys(void **state)
+{
+    (void)state;
+    char big[4096], bigdup[4096];
+    size_t o = 0, d = 0;
+    o += (size_t)snprintf(big + o, sizeof big - o, "[{");
+    d += (size_t)snprintf(bigdup + d, sizeof bigdup - d, "{\"x\":{");
+    for (int i = 0; i < 40; i++) {
+        o += (size_t)snprintf(big + o, sizeof big - o, "%s\"k%d\":%d", i ? "," : "", i, i);
+        d += (size_t)snprintf(bigdup + d, sizeof bigdup - d, "%s\"k%d\":%d", i ? "," : "",
+                              i == 37 ? 3 : i, i);
+    }
+    snprintf(big + o, sizeof big - o, "}]");
+    snprintf(bigdup + d, sizeof bigdup - d, "}}");
+    const char *const corpus[] = {
+        "{\"a\":1,\"b\":2}", "{\"a\":1,\"a\":2}", "{\"a\":{\"b\":1,\"b\":1}}",
+        "[{\"a\":1},{\"a\":1}]", "[{\"a\":1,\"b\":[{\"c\":1,\"c\":2}]}]",
+        "{\"a\":1,\"\\u0061\":2}", "{\"ab\":1,\"a\":2,\"a\\u0062\":3}", "{\"a\":1,\"A\":2}",
+        "{\"\":1,\"\":2}", big, bigdup, "\"s\"", " 12 ", "[1,2", "{\"a\":1} x",
+    };
+    for (size_t i = 0; i < sizeof(corpus) / sizeof(corpus[0]); i++) {
+        json_error_t je;
+        json_t *j = json_loadb(corpus[i], strlen(corpus[i]), JSON_REJECT_DUPLICATES |
+                               JSON_DECODE_ANY, &je);
+        bool want = j != NULL;
+        json_decref(j);
+        struct uf_err err = { 0 };
+        struct uf_jmember m;
+        bool got = uf_jscan_value(corpus[i], strlen(corpus[i]), true, &m, &err) == 0;
+        if (got != want)
+            fail_msg("'%s': jansson %s, jscan %s (%s)", corpus[i], want ? "accepts" : "refuses",
+                     got ? "accepts" : "refuses", err.msg);
+        if (!got && strstr(corpus[i], "\"a\":1,\"a\""))
+            assert_non_null(strstr(err.msg, "duplicate object key"));
+    }
+    struct uf_err err = { 0 };
+    assert_int_equal(uf_jscan_value("{\"a\":1,\"a\":2}", 13, false, NULL, &err), 0);
+    struct uf_jmember m;
+    assert_int_equal(uf_jscan_value(" [1, {\"a\":2}] ", 14, true, &m, &err), 0);
+    assert_int_equal(m.type, UF_J_ARRAY);
+    assert_span(m.val, m.val_len, "[1, {\"a\":2}]");
+    assert_int_equal(uf_jscan_value(" \"x\" ", 5, true, &m, &err), 0);
+    assert_span(m.val, m.val_len, "\"x\"");
+}
+
+static void test_array_elements(void **state)
+{
+    (void)state;
+    struct seen s = { .n = 0 };
+    struct uf_err err = { 0 };
+    const char *t = " [ {\"a\":1} ,\"x\", [2] ,3] ";
+    assert_int_equal(uf_jscan_array(t, strlen(t), collect, &s, &err), 0);
+    assert_int_equal(s.n, 4);
+    assert_null(s.m[0].key);
+    assert_int_equal(s.m[0].type, UF_J_OBJECT);
+    assert_span(s.m[0].val, s.m[0].val_len, "{\"a\":1}");
+    assert_int_equal(s.m[1].type, UF_J_STRING);
+    assert_span(s.m[1].val, s.m[1].val_len, "x");
+    assert_int_equal(s.m[3].index, 3);
+    const char *span;
+    size_t len;
+    uf_jmember_span(&s.m[1], &span, &len);
+    assert_span(span, len, "\"x\"");
+    s.n = 0;
+    assert_int_equal(uf_jscan_array("[]", 2, collect, &s, &err), 0);
+    assert_int_equal(s.n, 0);
+    assert_int_equal(uf_jscan_array("{}", 2, collect, &s, &err), UF_EINVAL);
+    assert_string_equal(err.msg, "not a JSON array");
+    assert_int_equal(uf_jscan_array("[1,]", 4, collect, &s, &err), UF_EINVAL);
+    assert_int_equal(uf_jscan_array("[1] 2", 5, collect, &s, &err), UF_EINVAL);
+}
+
+static void test_pick(void **state)
+{
+    (void)state;
+    const char *t = "{\"type\":\"a.b\", \"n\" : 5,\"props\":{\"type\":\"no\"},\"t\\u0079pe2\":1}";
+    static const char *const keys[] = { "props", "type", "missing", "type2" };
+    struct uf_jmember out[4];
+    struct uf_err err = { 0 };
+    assert_int_equal(uf_jscan_pick(t, strlen(t), keys, 4, out, &err), 0);
+    assert_span(out[0].val, out[0].val_len, "{\"type\":\"no\"}");
+    assert_span(out[1].val, out[1].val_len, "a.b");
+    assert_null(out[2].key);
+    assert_int_equal(out[3].type, UF_J_NUMBER);
+    assert_int_equal(out[1].index, 0);
+    assert_int_equal(out[0].index, 2);
+    const char *span;
+    size_t len;
+    uf_jmember_span(&out[1], &span, &len);
+    assert_span(span, len, "\"type\":\"a.b\"");
+    struct seen s = { .n = 0 };
+    assert_int_equal(uf_jscan_object(t, strlen(t), collect, &s, &err), 0);
+    uf_jmember_span(&s.m[1], &span, &len);
+    assert_span(span, len, "\"n\" : 5");
+    assert_int_equal(uf_jscan_pick("[1]", 3, keys, 4, out, &err), UF_EINVAL);
+}
+
 static void test_agrees_with_jansson(void **state)
 {
     (void)state;
@@ -177,7 +279,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_members),        cmocka_unit_test(test_unescape),
         cmocka_unit_test(test_refusals),       cmocka_unit_test(test_callback_stops),
-        cmocka_unit_test(test_agrees_with_jansson),
+        cmocka_unit_test(test_agrees_with_jansson), cmocka_unit_test(test_value_unique_keys),
+        cmocka_unit_test(test_array_elements),      cmocka_unit_test(test_pick),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
