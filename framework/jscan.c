@@ -584,6 +584,17 @@ size_t uf_jscan_unescape(const char *s, size_t len, char *out)
     return o;
 }
 
+size_t uf_jscan_cstr(const struct uf_jmember *m, char *out)
+{
+    size_t n = m->val_len;
+    if (m->escaped)
+        n = uf_jscan_unescape(m->val, m->val_len, out);
+    else
+        memcpy(out, m->val, n);
+    out[n] = '\0';
+    return n;
+}
+
 bool uf_jscan_key_is(const struct uf_jmember *m, const char *name)
 {
     size_t n = strlen(name);

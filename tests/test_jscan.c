@@ -78,6 +78,24 @@ static void test_unescape(void **state)
     assert_memory_equal(out, want, n);
 }
 
+/* String members as C strings: plain ones copied (the text after them left out), escaped ones
+ * decoded; the output is terminated either way. */
+static void test_cstr(void **state)
+{
+    (void)state;
+    const char *t = "{\"a\":\"plain\",\"b\":\"x\\\"\\u00e9\"}";
+    const char *keys[] = { "a", "b" };
+    struct uf_jmember m[2];
+    assert_int_equal(uf_jscan_pick(t, strlen(t), keys, 2, m, NULL), 0);
+    char out[16];
+    memset(out, 'z', sizeof out);
+    assert_int_equal(uf_jscan_cstr(&m[0], out), 5);
+    assert_string_equal(out, "plain");
+    memset(out, 'z', sizeof out);
+    assert_int_equal(uf_jscan_cstr(&m[1], out), 4);
+    assert_string_equal(out, "x\"\xc3\xa9");
+}
+
 static void expect_refused(const char *t, size_t n, const char *msg)
 {
     struct uf_err err = { 0 };
@@ -278,6 +296,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_members),        cmocka_unit_test(test_unescape),
+        cmocka_unit_test(test_cstr),
         cmocka_unit_test(test_refusals),       cmocka_unit_test(test_callback_stops),
         cmocka_unit_test(test_agrees_with_jansson), cmocka_unit_test(test_value_unique_keys),
         cmocka_unit_test(test_array_elements),      cmocka_unit_test(test_pick),
