@@ -271,13 +271,7 @@ static bool read_raw(const struct uf_event *ev, struct vd_read *r)
         r->str[i] = m->key && m->type == UF_J_STRING ? p : NULL;
         if (!r->str[i])
             continue;
-        if (m->escaped) {
-            p += uf_jscan_unescape(m->val, m->val_len, p);
-        } else {
-            memcpy(p, m->val, m->val_len);
-            p += m->val_len;
-        }
-        *p++ = '\0';
+        p += uf_jscan_cstr(m, p) + 1;
     }
     /* strtod stops at the number's end: the text goes on with at least the closing brace. */
     const struct uf_jmember *pos = &r->m[F_POS];
