@@ -67,6 +67,9 @@ size_t uf_jscan_unescape(const char *s, size_t len, char *out);
  * decoded, NUL-terminated (the scan refused \u0000, so the text holds no other NUL). Returns
  * its length. */
 size_t uf_jscan_cstr(const struct uf_jmember *m, char *out);
+/* A member's value as a double, as jansson's json_number_value reads it: NAN when it is not a
+ * number, or is one beyond a double's range (a text jansson refuses: "real number overflow"). */
+double uf_jscan_number(const struct uf_jmember *m);
 
 /* Whether a key span (as reported) equals the NUL-terminated name, decoding escapes. */
 bool uf_jscan_key_is(const struct uf_jmember *m, const char *name);

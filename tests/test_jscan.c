@@ -3,8 +3,9 @@
  * agreement with jansson on a corpus of accepted and refused texts (the scanner must refuse
  * exactly what jansson refuses, duplicate keys and oversized integers aside); whole values and
  * arrays, duplicate keys refused at any depth (against jansson's JSON_REJECT_DUPLICATES),
- * looking members up by name, and member spans. */
+ * looking members up by name, member spans, and members read as C strings and numbers. */
 #include <setjmp.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -94,6 +95,29 @@ static void test_cstr(void **state)
     memset(out, 'z', sizeof out);
     assert_int_equal(uf_jscan_cstr(&m[1], out), 4);
     assert_string_equal(out, "x\"\xc3\xa9");
+}
+
+/* Numbers read as jansson reads them; what jansson refuses (beyond int64 or a double) and
+ * what is not a number reads as NAN. */
+static void test_number(void **state)
+{
+    (void)state;
+    char big[400] = "{\"long\":1.";
+    memset(big + strlen(big), '5', 120);
+    strcat(big, ",\"i\":-42,\"r\":2.5e3,\"tiny\":1e-400,\"huge\":1e400,"
+                "\"i64\":9223372036854775807,\"over\":9223372036854775808,\"s\":\"1\"}");
+    const char *keys[] = { "long", "i", "r", "tiny", "huge", "i64", "over", "s", "none" };
+    struct uf_jmember m[9];
+    assert_int_equal(uf_jscan_pick(big, strlen(big), keys, 9, m, NULL), 0);
+    assert_true(uf_jscan_number(&m[0]) > 1.55 && uf_jscan_number(&m[0]) < 1.56);
+    assert_true(uf_jscan_number(&m[1]) == -42.0);
+    assert_true(uf_jscan_number(&m[2]) == 2500.0);
+    assert_true(uf_jscan_number(&m[3]) == 0.0);
+    assert_true(isnan(uf_jscan_number(&m[4])));
+    assert_true(uf_jscan_number(&m[5]) == 9223372036854775807.0);
+    assert_true(isnan(uf_jscan_number(&m[6])));
+    assert_true(isnan(uf_jscan_number(&m[7])));
+    assert_true(isnan(uf_jscan_number(&m[8])));
 }
 
 static void expect_refused(const char *t, size_t n, const char *msg)
@@ -297,6 +321,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_members),        cmocka_unit_test(test_unescape),
         cmocka_unit_test(test_cstr),
+        cmocka_unit_test(test_number),
         cmocka_unit_test(test_refusals),       cmocka_unit_test(test_callback_stops),
         cmocka_unit_test(test_agrees_with_jansson), cmocka_unit_test(test_value_unique_keys),
         cmocka_unit_test(test_array_elements),      cmocka_unit_test(test_pick),
