@@ -273,9 +273,7 @@ static bool read_raw(const struct uf_event *ev, struct vd_read *r)
             continue;
         p += uf_jscan_cstr(m, p) + 1;
     }
-    /* strtod stops at the number's end: the text goes on with at least the closing brace. */
-    const struct uf_jmember *pos = &r->m[F_POS];
-    r->pos = pos->key && pos->type == UF_J_NUMBER ? strtod(pos->val, NULL) : NAN;
+    r->pos = uf_jscan_number(&r->m[F_POS]);
     return true;
 }
 
