@@ -45,16 +45,33 @@ int64_t uf_wall_us(void)
 
 /* ---- the hot path ---- */
 
-static void write_batch(struct uf_stage *st, struct uf_event **evs, size_t n);
+static void write_batch(struct uf_stage *st, struct uf_event **evs, size_t n, bool timed);
+
+/* Whether to time this pass through a synchronous stage: its first 1,024 events, then a
+ * random one in eight (a per-thread generator, so no stage of a chain is always or never
+ * picked). Two clock reads and a histogram's three shared atomics per stage and event were
+ * 3 - 5 % of the CPU of a request through the stat pipeline; a sample keeps the quantiles and
+ * the mean (sum / count) true. */
+static bool time_this(struct uf_stage *st)
+{
+    static _Thread_local uint64_t rng = 0x9e3779b97f4a7c15u;
+    rng = rng * 6364136223846793005u + 1442695040888963407u;
+    return rng >> 61 == 0 || atomic_load_explicit(&st->metrics.in, memory_order_relaxed) <= 1024;
+}
 
 static void run_sync(struct uf_stage *st, struct uf_event *ev)
 {
     ev->at = st;
-    int64_t t0 = uf_now_us();
+    bool timed = time_this(st);
     if (st->kind->role == UF_SINK) {
-        write_batch(st, &ev, 1);
+        write_batch(st, &ev, 1, timed);
         return;
     }
+    if (!timed) {
+        st->kind->process(st, st->ctx, ev);
+        return;
+    }
+    int64_t t0 = uf_now_us();
     st->kind->process(st, st->ctx, ev);
     uf_histo_observe(&st->metrics.latency_us, uf_histo_bounds_us, (uint64_t)(uf_now_us() - t0));
 }
@@ -117,14 +134,15 @@ static void backoff(struct uf_stage *st, int attempt)
     nanosleep(&ts, NULL);
 }
 
-static void write_batch(struct uf_stage *st, struct uf_event **evs, size_t n)
+static void write_batch(struct uf_stage *st, struct uf_event **evs, size_t n, bool timed)
 {
     for (int attempt = 0;; attempt++) {
         struct uf_err err = {0};
-        int64_t t0 = uf_now_us();
+        int64_t t0 = timed ? uf_now_us() : 0;
         int rc = st->kind->write(st, st->ctx, evs, n, &err);
-        uf_histo_observe(&st->metrics.latency_us, uf_histo_bounds_us,
-                         (uint64_t)(uf_now_us() - t0));
+        if (timed)
+            uf_histo_observe(&st->metrics.latency_us, uf_histo_bounds_us,
+                             (uint64_t)(uf_now_us() - t0));
         if (rc == UF_OK)
             return;
         if (rc == UF_RETRY && (!uf_stage_is_stopping(st) || uf_stage_deadline_ms(st) > 0)) {
@@ -163,7 +181,7 @@ static void *worker(void *arg)
             evs[i]->at = st;
         if (n && st->kind->role == UF_SINK) {
             uf_histo_observe(&st->metrics.batch_rows, uf_histo_bounds_n, n);
-            write_batch(st, evs, n);
+            write_batch(st, evs, n, true);
         } else {
             for (size_t i = 0; i < n; i++) {
                 int64_t t0 = uf_now_us();

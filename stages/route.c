@@ -2,10 +2,18 @@
  * `routes` maps output names to a value or a list of values of `field`; the first match wins,
  * in the order written. A route whose value list is "*" matches everything (a catch-all).
  * Unmatched events go to the `default` output when one is named, else they are dropped and
- * counted. Outputs are declared in init, so `inputs: [router.NAME]` is checked by validation. */
+ * counted. Outputs are declared in init, so `inputs: [router.NAME]` is checked by validation.
+ * Raw events (event.h) are routed by the same rules when `field` is a top-level name: the member
+ * is read from the text with uf_jscan_pick and compared as the tree path compares (a string
+ * after decoding its escapes, an integer by value, so 1.0 or 1e0 match no integer as jansson's
+ * reals would not, true and false by type; a missing field matches only "*"). A dotted field
+ * keeps the stage off the raw path (raw_ok), since nested members are not read from text. A raw
+ * text that is not a JSON object fails with 400. Keeps no per-event state: thread-safe. */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "jscan.h"
 #include "jsonpath.h"
 #include "mem.h"
 #include "stage.h"
@@ -93,19 +101,117 @@ static bool matches(const json_t *values, const json_t *have)
     return false;
 }
 
+/* ---- raw events ---- */
+
+/* The field of a raw event, read once and compared with every route's values. */
+struct raw_have {
+    enum uf_jtype type;   /* UF_J_NULL also when the field is missing, as the tree path's null */
+    const char *str;      /* strings: the decoded text */
+    size_t len;
+    char *buf;            /* ours: the decoded copy of a string that held escapes */
+    bool int_ok;          /* numbers: an integer that fits json_int_t, in ival */
+    json_int_t ival;
+};
+
+/* An integer member's value, as jansson reads it: false when it has a fraction or an exponent
+ * (jansson makes those reals, which equal no integer) or does not fit. */
+static bool raw_integer(const struct uf_jmember *m, json_int_t *out)
+{
+    char num[24]; /* "-9223372036854775808" is 20 bytes: anything longer does not fit */
+    if (!m->integer || m->val_len >= sizeof(num))
+        return false;
+    memcpy(num, m->val, m->val_len);
+    num[m->val_len] = '\0';
+    errno = 0;
+    long long v = strtoll(num, NULL, 10);
+    *out = (json_int_t)v;
+    return errno == 0;
+}
+
+/* Reads the field from ev->raw into *h; fails the event with 400 (and returns false) when the
+ * text is not a JSON object. */
+static bool raw_read(const struct route_ctx *c, struct uf_event *ev, struct raw_have *h)
+{
+    struct uf_jmember m;
+    struct uf_err err = { 0 };
+    if (uf_jscan_pick(ev->raw, ev->raw_len, &c->field, 1, &m, &err) != 0) {
+        uf_event_fail(ev, 400, "malformed_json", err.msg);
+        return false;
+    }
+    *h = (struct raw_have){ .type = m.key ? m.type : UF_J_NULL, .str = m.val, .len = m.val_len };
+    if (m.key && m.type == UF_J_STRING && m.escaped) {
+        h->buf = uf_xmalloc(m.val_len ? m.val_len : 1);
+        h->len = uf_jscan_unescape(m.val, m.val_len, h->buf);
+        h->str = h->buf;
+    }
+    h->int_ok = m.key && m.type == UF_J_NUMBER && raw_integer(&m, &h->ival);
+    return true;
+}
+
+/* value_matches for a raw field: the same answers for the values valid_values allows. */
+static bool raw_value_matches(const json_t *want, const struct raw_have *h)
+{
+    if (json_is_string(want)) {
+        const char *w = json_string_value(want);
+        return strcmp(w, "*") == 0 ||
+               (h->type == UF_J_STRING && h->len == strlen(w) && memcmp(h->str, w, h->len) == 0);
+    }
+    if (json_is_integer(want))
+        return h->int_ok && h->ival == json_integer_value(want);
+    if (json_is_boolean(want))
+        return h->type == (json_is_true(want) ? UF_J_TRUE : UF_J_FALSE);
+    return false;
+}
+
+static bool raw_matches(const json_t *values, const struct raw_have *h)
+{
+    if (!json_is_array(values))
+        return raw_value_matches(values, h);
+    size_t i;
+    json_t *v;
+    json_array_foreach(values, i, v) if (raw_value_matches(v, h)) return true;
+    return false;
+}
+
+/* The index of the first route that matches the event's field, c->n when none, or -1 when the
+ * event was failed (a raw text that is not an object). */
+static long pick_route(const struct route_ctx *c, struct uf_event *ev)
+{
+    size_t i = 0;
+    if (!ev->raw) {
+        json_t *have = uf_json_get_path(ev->body, c->field);
+        while (i < c->n && !matches(c->values[i], have ? have : json_null()))
+            i++;
+        return (long)i;
+    }
+    struct raw_have h;
+    if (!raw_read(c, ev, &h))
+        return -1;
+    while (i < c->n && !raw_matches(c->values[i], &h))
+        i++;
+    free(h.buf);
+    return (long)i;
+}
+
 static void route_process(struct uf_stage *st, void *ctx, struct uf_event *ev)
 {
     struct route_ctx *c = ctx;
-    json_t *have = uf_json_get_path(ev->body, c->field);
-    for (size_t i = 0; i < c->n; i++)
-        if (matches(c->values[i], have ? have : json_null())) {
-            uf_emit_port(st, c->ports[i], ev);
-            return;
-        }
-    if (c->default_port >= 0)
+    long i = pick_route(c, ev);
+    if (i < 0)
+        return;
+    if ((size_t)i < c->n)
+        uf_emit_port(st, c->ports[i], ev);
+    else if (c->default_port >= 0)
         uf_emit_port(st, c->default_port, ev);
     else
         uf_event_drop(ev, "no route matched");
+}
+
+/* Raw events are read at the top level only (uf_jscan_pick): a dotted field needs the tree. */
+static bool route_raw_ok(const void *ctx)
+{
+    const struct route_ctx *c = ctx;
+    return strchr(c->field, '.') == NULL;
 }
 
 static void route_destroy(void *ctx)
@@ -119,5 +225,6 @@ const struct uf_kind uf_transform_route = {
     .name = "route", .role = UF_TRANSFORM,
     .summary = "Send each event to one of several outputs by a field's value",
     .options = route_options, .ctx_size = sizeof(struct route_ctx),
+    .takes_raw = true, .raw_ok = route_raw_ok,
     .init = route_init, .process = route_process, .destroy = route_destroy,
 };

@@ -13,12 +13,23 @@
  * fails whole with 400 (place `validate` with `items` before it to reject by field). An event
  * without an array at `items` passes on unchanged. When the engine refuses an item (a full
  * `when_full: reject` queue, shutdown: the request gets 503), the items after it are not
- * emitted. Keeps no state: process() may run on several threads at once. */
+ * emitted. Keeps no state: process() may run on several threads at once.
+ * Raw events (event.h, the http source's batch requests when everything downstream takes raw),
+ * with `items: body` only (raw_ok; the raw text is the batch itself): a raw array becomes one
+ * raw event per element, in the same way (meta, index, count, user, completion), whose text is
+ * the element's span in the batch's text: borrowed like the batch's, which lives until the
+ * shared completion runs; a batch that owns its text, or has no completion, gives each item its
+ * own copy instead. A raw object is the batch of one: the event itself goes on with index 0 and
+ * count 1 (no drop is counted then). An element that is not an object fails the batch with 400
+ * as above, a text that is not JSON with 400 malformed_json, and any other raw value passes on
+ * unchanged, as a tree event without an array does. */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "event.h"
+#include "jscan.h"
 #include "jsonpath.h"
 #include "mem.h"
 #include "stage.h"
@@ -60,11 +71,11 @@ static json_t *copy_meta(json_t *meta)
     return cp;
 }
 
-/* The event for item i of n; shares the batch's completion. Takes ownership of item. The last
- * item takes the batch's meta (the batch only ends after this), the others get copies. */
-static struct uf_event *item_event(struct uf_event *batch, json_t *item, size_t i, size_t n)
+/* Gives the event for item i of n what it shares with the batch: meta (the last item takes the
+ * batch's, since the batch only ends after this, the others get copies) plus index and count,
+ * the user, the source, the receive time and the completion. */
+static void inherit(struct uf_event *ev, struct uf_event *batch, size_t i, size_t n)
 {
-    struct uf_event *ev = uf_event_new(item);
     if (batch->meta && i + 1 < n)
         ev->meta = copy_meta(batch->meta);
     else if (batch->meta) {
@@ -78,7 +89,30 @@ static struct uf_event *item_event(struct uf_event *batch, json_t *item, size_t 
     ev->received_us = batch->received_us;
     if (batch->done)
         uf_completion_attach(batch->done, ev);
+}
+
+/* The event for item i of n; shares the batch's completion. Takes ownership of item. */
+static struct uf_event *item_event(struct uf_event *batch, json_t *item, size_t i, size_t n)
+{
+    struct uf_event *ev = uf_event_new(item);
+    inherit(ev, batch, i, n);
     return ev;
+}
+
+/* Emits the item events in order, then ends the batch. After a refusal the items left are
+ * freed, never emitted: the refusal already answered 503. */
+static void emit_items(struct uf_stage *st, struct uf_event *batch, struct uf_event **evs,
+                       size_t n)
+{
+    int rc = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (rc)
+            uf_event_free(evs[i]);
+        else
+            rc = uf_emit(st, evs[i]);
+    }
+    free(evs);
+    uf_event_drop(batch, "split into its items");
 }
 
 /* Index of the first item that is not an object, or n when all are. */
@@ -90,9 +124,15 @@ static size_t first_non_object(const json_t *items)
     return i;
 }
 
-static void split_process(struct uf_stage *st, void *ctx, struct uf_event *ev)
+static void fail_item(struct uf_event *ev, size_t i)
 {
-    struct split_ctx *sc = ctx;
+    char *msg = uf_xasprintf("item %zu is not a JSON object", i);
+    uf_event_fail(ev, 400, "malformed_json", msg);
+    free(msg);
+}
+
+static void split_tree(struct uf_stage *st, const struct split_ctx *sc, struct uf_event *ev)
+{
     json_t *items = uf_json_get_path(ev->body, sc->items);
     if (!json_is_array(items)) {
         uf_emit(st, ev);
@@ -100,9 +140,7 @@ static void split_process(struct uf_stage *st, void *ctx, struct uf_event *ev)
     }
     size_t n = json_array_size(items), bad = first_non_object(items);
     if (bad < n) {
-        char *msg = uf_xasprintf("item %zu is not a JSON object", bad);
-        uf_event_fail(ev, 400, "malformed_json", msg);
-        free(msg);
+        fail_item(ev, bad);
         return;
     }
     /* All item events are built, and the batch lets go of its items, before the first emit:
@@ -111,15 +149,108 @@ static void split_process(struct uf_stage *st, void *ctx, struct uf_event *ev)
     for (size_t i = 0; i < n; i++)
         evs[i] = item_event(ev, json_incref(json_array_get(items, i)), i, n);
     json_array_clear(items);
-    int rc = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (rc)
-            uf_event_free(evs[i]); /* never emitted: the refusal already answered 503 */
-        else
-            rc = uf_emit(st, evs[i]);
+    emit_items(st, ev, evs, n);
+}
+
+/* ---- raw batches ---- */
+
+struct span {
+    const char *s;
+    size_t len;
+};
+
+/* The elements of a raw array, as spans into its text. */
+struct raw_items {
+    struct span *v;
+    size_t n, cap;
+    size_t bad; /* the first element that is not an object; SIZE_MAX when none */
+};
+
+/* Scans on past an element that is not an object, so that a text that is not JSON further on
+ * is reported as such, as the tree path's parser would have. */
+static int collect_item(void *arg, const struct uf_jmember *m, struct uf_err *err)
+{
+    (void)err;
+    struct raw_items *it = arg;
+    if (m->type != UF_J_OBJECT) {
+        it->bad = it->bad < m->index ? it->bad : m->index;
+        return 0;
     }
-    free(evs);
-    uf_event_drop(ev, "split into its items");
+    if (it->n == it->cap) {
+        it->cap = it->cap ? it->cap * 2 : 16;
+        it->v = uf_xrealloc(it->v, it->cap * sizeof(*it->v));
+    }
+    it->v[it->n++] = (struct span){ m->val, m->val_len };
+    return 0;
+}
+
+/* The event for raw item i of n (see the file comment for when its text is a copy). */
+static struct uf_event *raw_item_event(struct uf_event *batch, struct span sp, size_t i,
+                                       size_t n)
+{
+    struct uf_event *ev = uf_event_new_raw(sp.s, sp.len, NULL);
+    if (batch->raw_owned || !batch->done) {
+        char *text = uf_xmalloc(sp.len ? sp.len : 1);
+        memcpy(text, sp.s, sp.len);
+        uf_event_set_raw(ev, text, sp.len);
+    }
+    inherit(ev, batch, i, n);
+    return ev;
+}
+
+static void split_raw_array(struct uf_stage *st, struct uf_event *ev)
+{
+    struct raw_items it = { .bad = SIZE_MAX };
+    struct uf_err err = { 0 };
+    if (uf_jscan_array(ev->raw, ev->raw_len, collect_item, &it, &err) != 0)
+        uf_event_fail(ev, 400, "malformed_json", err.msg);
+    else if (it.bad != SIZE_MAX)
+        fail_item(ev, it.bad);
+    else {
+        struct uf_event **evs = uf_xmalloc((it.n ? it.n : 1) * sizeof(*evs));
+        for (size_t i = 0; i < it.n; i++)
+            evs[i] = raw_item_event(ev, it.v[i], i, it.n);
+        emit_items(st, ev, evs, it.n);
+    }
+    free(it.v);
+}
+
+static bool is_blank(char c)
+{
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+
+static void split_raw(struct uf_stage *st, struct uf_event *ev)
+{
+    size_t i = 0;
+    while (i < ev->raw_len && is_blank(ev->raw[i]))
+        i++;
+    char first = i < ev->raw_len ? ev->raw[i] : '\0';
+    if (first == '[') {
+        split_raw_array(st, ev);
+        return;
+    }
+    if (first == '{') { /* a batch of one: the event is its only item */
+        json_object_set_new(uf_event_meta(ev), "index", json_integer(0));
+        json_object_set_new(uf_event_meta(ev), "count", json_integer(1));
+    }
+    uf_emit(st, ev);
+}
+
+static void split_process(struct uf_stage *st, void *ctx, struct uf_event *ev)
+{
+    if (ev->raw)
+        split_raw(st, ev);
+    else
+        split_tree(st, ctx, ev);
+}
+
+/* Raw text is the batch itself, which is what `items: body` designates (the http source's
+ * envelope puts the request body there); another path needs the tree. */
+static bool split_raw_ok(const void *ctx)
+{
+    const struct split_ctx *sc = ctx;
+    return strcmp(sc->items, "body") == 0;
 }
 
 const struct uf_kind uf_transform_split = {
@@ -128,6 +259,8 @@ const struct uf_kind uf_transform_split = {
     .summary = "Turn a batch (an array of objects) into one event per item, sharing its reply",
     .options = split_options,
     .ctx_size = sizeof(struct split_ctx),
+    .takes_raw = true,
+    .raw_ok = split_raw_ok,
     .init = split_init,
     .process = split_process,
 };

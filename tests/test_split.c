@@ -3,9 +3,13 @@
  * requests through libcurl to a listener on port 0. Asserts that a valid batch reaches the sink
  * as one event per item (index, count and the request's meta), answered {"accepted": n}; that
  * one invalid item rejects the request naming its index and field with nothing reaching the
- * sink; 413 beyond max_items; a single object as a batch of one. Then split on its own
- * (process() with a waiter): the user and completion carried over, counts, a non-object item,
- * an event without an array, and the route settings' errors. */
+ * sink; 413 beyond max_items; a single object as a batch of one. The same cases also run on a
+ * pipeline http -> split -> sink twice: as trees, and as raw events (the sink takes raw, so the
+ * http source emits the request's text and split cuts it into the elements' texts), with the
+ * same answers, items and meta. Then split on its own (process() with a waiter), tree and raw:
+ * the user and completion carried over, counts, a non-object item, an event without an array,
+ * a raw text that is not JSON, items that borrow or copy their text, and the route settings'
+ * errors. */
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -50,12 +54,33 @@ static const char *yaml =
     "        kind: null\n"
     "        inputs: [items]\n";
 
+/* The same route with split alone: the tree path, or raw when the sink takes raw. */
+static const char *plain_yaml =
+    "pipelines:\n"
+    "  t:\n"
+    "    components:\n"
+    "      api:\n"
+    "        kind: http\n"
+    "        address: 127.0.0.1:0\n"
+    "        success_status: 202\n"
+    "        routes:\n"
+    "          \"POST /api/v1/events\": {name: events, auth: optional, body: json, batch: true, "
+    "max_items: 500}\n"
+    "      items:\n"
+    "        kind: split\n"
+    "        inputs: [api]\n"
+    "      out:\n"
+    "        kind: null\n"
+    "        inputs: [items]\n";
+
 /* ---- the capturing sink ---- */
 
 static struct {
     pthread_mutex_t mu;
-    json_t *bodies, *metas; /* arrays, in arrival order */
+    json_t *bodies, *metas; /* arrays, in arrival order (a raw event's text parsed) */
     json_t *users;
+    json_t *raws; /* a raw event's text as it came, or null for a tree event */
+    size_t owned; /* raw events that owned their text */
 } seen = { .mu = PTHREAD_MUTEX_INITIALIZER };
 
 static struct uf_kind capture_kind;
@@ -65,7 +90,13 @@ static int capture_write(struct uf_stage *st, void *ctx, struct uf_event **evs, 
 {
     pthread_mutex_lock(&seen.mu);
     for (size_t i = 0; i < n; i++) {
-        json_array_append_new(seen.bodies, json_deep_copy(evs[i]->body));
+        struct uf_event *ev = evs[i];
+        json_t *body = ev->raw ? json_loadb(ev->raw, ev->raw_len, JSON_DECODE_ANY, NULL)
+                               : json_incref(ev->body);
+        json_array_append_new(seen.bodies, body);
+        json_array_append_new(seen.raws,
+                              ev->raw ? json_stringn(ev->raw, ev->raw_len) : json_null());
+        seen.owned += ev->raw_owned;
         json_array_append_new(seen.metas, json_deep_copy(uf_event_meta(evs[i])));
         /* A change to one item's nested meta must not reach the items after it. */
         json_object_set_new(json_object_get(uf_event_meta(evs[i]), "params"), "touched",
@@ -92,6 +123,7 @@ struct fixture {
     struct uf_runtime *rt;
     struct uf_stage *api, *split;
     int port;
+    bool raw; /* the sink takes raw, so everything after the http source runs raw */
 };
 
 static struct uf_stage *stage_named(struct uf_graph *g, const char *name)
@@ -102,7 +134,7 @@ static struct uf_stage *stage_named(struct uf_graph *g, const char *name)
     return NULL;
 }
 
-static int setup(void **state)
+static int setup_with(void **state, const char *config, bool raw)
 {
     struct fixture *fx = calloc(1, sizeof(*fx));
     struct uf_diags d = { 0 };
@@ -110,7 +142,10 @@ static int setup(void **state)
     seen.bodies = json_array();
     seen.metas = json_array();
     seen.users = json_array();
-    fx->g = uf_graph_build(uf_config_load_string("test.yaml", yaml, &d), NULL, 0, &d);
+    seen.raws = json_array();
+    seen.owned = 0;
+    fx->raw = raw;
+    fx->g = uf_graph_build(uf_config_load_string("test.yaml", config, &d), NULL, 0, &d);
     if (d.n)
         uf_diags_print(&d, stderr);
     assert_non_null(fx->g);
@@ -118,6 +153,7 @@ static int setup(void **state)
     struct uf_stage *out = stage_named(fx->g, "out");
     capture_kind = *out->kind;
     capture_kind.write = capture_write;
+    capture_kind.takes_raw = raw;
     out->kind = &capture_kind;
     fx->api = stage_named(fx->g, "api");
     fx->split = stage_named(fx->g, "items");
@@ -126,8 +162,19 @@ static int setup(void **state)
     assert_int_equal(uf_runtime_start(fx->rt, &err), 0);
     fx->port = (int)uf_metrics_extra_value(&fx->api->metrics, "http_listen_port", NULL);
     assert_true(fx->port > 0);
+    assert_int_equal(uf_stage_consumers_take_raw(fx->api, 0), raw);
     *state = fx;
     return 0;
+}
+
+static int setup(void **state)
+{
+    return setup_with(state, yaml, false);
+}
+
+static int setup_plain(void **state)
+{
+    return setup_with(state, plain_yaml, false);
 }
 
 static int teardown(void **state)
@@ -142,6 +189,7 @@ static int teardown(void **state)
     json_decref(seen.bodies);
     json_decref(seen.metas);
     json_decref(seen.users);
+    json_decref(seen.raws);
     free(fx);
     return 0;
 }
@@ -212,12 +260,21 @@ static void test_batch_of_three_becomes_three_events(void **state)
 {
     struct fixture *fx = *state;
     struct reply r = post(fx, "/api/v1/events",
-                          "[{\"type\":\"a\",\"n\":0},{\"type\":\"b\",\"n\":1},{\"type\":\"c\"}]");
+                          "[{\"type\":\"a\",\"n\":0}, {\"type\":\"b\",\"n\":1}\n,"
+                          "{\"type\":\"c\"} ]");
     assert_int_equal(r.status, 202);
     assert_int_equal(json_integer_value(json_object_get(r.json, "accepted")), 3);
     assert_int_equal(seen_count(), 3);
     static const char *const types[] = { "a", "b", "c" };
+    static const char *const texts[] = { "{\"type\":\"a\",\"n\":0}", "{\"type\":\"b\",\"n\":1}",
+                                         "{\"type\":\"c\"}" };
     for (size_t i = 0; i < 3; i++) {
+        /* raw: each item's text is its element's bytes, as the client sent them */
+        json_t *raw = json_array_get(seen.raws, i);
+        if (fx->raw)
+            assert_string_equal(json_string_value(raw), texts[i]);
+        else
+            assert_true(json_is_null(raw));
         json_t *b = json_array_get(seen.bodies, i);
         assert_string_equal(json_string_value(json_object_get(b, "type")), types[i]);
         assert_null(json_object_get(b, "route")); /* the item, not the envelope */
@@ -306,6 +363,11 @@ static void test_single_object_is_a_batch_of_one(void **state)
                         "page.view");
     assert_int_equal(meta_int(0, "index"), 0);
     assert_int_equal(meta_int(0, "count"), 1);
+    assert_string_equal(meta_str(0, "route"), "events");
+    assert_string_equal(meta_str(0, "request_id"), "req-split-1");
+    if (fx->raw) /* the request's own text, unchanged */
+        assert_string_equal(json_string_value(json_array_get(seen.raws, 0)),
+                            "{\"type\":\"page.view\"}");
     json_decref(r.json);
 
     /* An empty batch is accepted with nothing to publish. */
@@ -390,6 +452,95 @@ static void test_split_rejects_non_objects_and_passes_non_batches(void **state)
                         "hi");
 }
 
+/* split_one with a raw event over text (borrowed; it outlives the completion). */
+static struct sent split_raw_one(struct fixture *fx, const char *text, const char *user)
+{
+    struct uf_event *ev = uf_event_new_raw(text, strlen(text), NULL);
+    uf_event_set_user(ev, user);
+    json_object_set_new(uf_event_meta(ev), "roles", json_pack("[s]", "viewer"));
+    json_object_set_new(uf_event_meta(ev), "route", json_string("events"));
+    ev->received_us = 42;
+    return split_one(fx, ev);
+}
+
+static void test_split_raw_batches(void **state)
+{
+    struct fixture *fx = *state;
+    assert_true(fx->split->kind->raw_ok(fx->split->ctx));
+    static const char arr[] = " [ {\"n\":0} ,{\"n\":1,\"a\":[1,{\"b\":\"]\"}]}]\n";
+    struct sent s = split_raw_one(fx, arr, "0190a5c4-0000-7000-8000-0000000000aa");
+    assert_int_equal(s.status, 0);
+    assert_int_equal(s.done, 2);    /* the items, delivered */
+    assert_int_equal(s.dropped, 1); /* the batch, consumed */
+    assert_int_equal(s.failed, 0);
+    assert_int_equal(seen_count(), 2);
+    assert_string_equal(json_string_value(json_array_get(seen.raws, 0)), "{\"n\":0}");
+    assert_string_equal(json_string_value(json_array_get(seen.raws, 1)),
+                        "{\"n\":1,\"a\":[1,{\"b\":\"]\"}]}");
+    assert_int_equal(seen.owned, 0); /* borrowed: the batch's text lives as long as its items */
+    for (size_t i = 0; i < 2; i++) {
+        assert_string_equal(json_string_value(json_array_get(seen.users, i)),
+                            "0190a5c4-0000-7000-8000-0000000000aa");
+        assert_string_equal(json_string_value(json_array_get(
+                                json_object_get(json_array_get(seen.metas, i), "roles"), 0)),
+                            "viewer");
+        assert_string_equal(meta_str(i, "route"), "events");
+        assert_int_equal(meta_int(i, "index"), (long long)i);
+        assert_int_equal(meta_int(i, "count"), 2);
+        assert_int_equal(json_integer_value(json_object_get(json_array_get(seen.bodies, i), "n")),
+                         (long long)i);
+    }
+
+    /* An object is the batch of one: the event itself, with the tree path's index and count. */
+    s = split_raw_one(fx, "{\"n\":7}", NULL);
+    assert_int_equal(s.status, 0);
+    assert_int_equal(s.done, 1);
+    assert_int_equal(s.dropped, 0);
+    assert_int_equal(seen_count(), 3);
+    assert_string_equal(json_string_value(json_array_get(seen.raws, 2)), "{\"n\":7}");
+    assert_int_equal(meta_int(2, "index"), 0);
+    assert_int_equal(meta_int(2, "count"), 1);
+    assert_true(json_is_null(json_array_get(seen.users, 2)));
+
+    /* An empty batch: nothing delivered, the batch consumed, as for a tree. */
+    s = split_raw_one(fx, "[]", NULL);
+    assert_int_equal(s.status, 0);
+    assert_int_equal(s.done, 0);
+    assert_int_equal(s.dropped, 1);
+    assert_int_equal(seen_count(), 3);
+}
+
+static void test_split_raw_failures_and_copies(void **state)
+{
+    struct fixture *fx = *state;
+    struct sent s = split_raw_one(fx, "[{},3,{}]", NULL);
+    assert_int_equal(s.status, 400);
+    assert_string_equal(s.msg, "item 1 is not a JSON object");
+    assert_int_equal(s.failed, 1);
+    s = split_raw_one(fx, "[{},3,{\"a\":}]", NULL); /* not JSON: reported before the item */
+    assert_int_equal(s.status, 400);
+    assert_string_equal(s.msg, "not JSON: invalid token at byte 11");
+    s = split_raw_one(fx, "[{\"a\":1},", NULL);
+    assert_int_equal(s.status, 400);
+    assert_string_equal(s.msg, "not JSON: unexpected end of input at byte 9");
+    assert_int_equal(seen_count(), 0);
+
+    /* Anything else passes on unchanged, as a tree event without an array does. */
+    s = split_raw_one(fx, "7", NULL);
+    assert_int_equal(s.done, 1);
+    assert_int_equal(seen_count(), 1);
+    assert_null(json_object_get(json_array_get(seen.metas, 0), "index"));
+
+    /* A batch that owns its text is freed when split ends it: its items get copies. */
+    struct uf_event *ev = uf_event_new_raw(NULL, 0, NULL);
+    uf_event_set_raw(ev, strdup("[{\"n\":0},{\"n\":1}]"), 17);
+    s = split_one(fx, ev);
+    assert_int_equal(s.done, 2);
+    assert_int_equal(seen_count(), 3);
+    assert_int_equal(seen.owned, 2);
+    assert_string_equal(json_string_value(json_array_get(seen.raws, 2)), "{\"n\":1}");
+}
+
 static void expect_config_error(const char *components, const char *want)
 {
     char *y;
@@ -427,6 +578,14 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_invalid_item_rejects_whole_request, setup, teardown),
         cmocka_unit_test_setup_teardown(test_too_many_items_and_non_objects, setup, teardown),
         cmocka_unit_test_setup_teardown(test_single_object_is_a_batch_of_one, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_batch_of_three_becomes_three_events, setup_plain,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_too_many_items_and_non_objects, setup_plain,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_single_object_is_a_batch_of_one, setup_plain,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_split_raw_batches, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_split_raw_failures_and_copies, setup, teardown),
         cmocka_unit_test_setup_teardown(test_split_carries_user_meta_and_completion, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_split_rejects_non_objects_and_passes_non_batches,
