@@ -31,7 +31,7 @@ static void put_escape(struct uf_strbuf *sb, unsigned char c)
         uf_strbuf_append(sb, seq, sizeof seq);
 }
 
-static void put_string(struct uf_strbuf *sb, const char *s, size_t n)
+void uf_jsonenc_append_str(struct uf_strbuf *sb, const char *s, size_t n)
 {
     uf_strbuf_append(sb, "\"", 1);
     size_t run = 0;
@@ -99,7 +99,7 @@ void uf_jsonenc_append(struct uf_strbuf *sb, const json_t *v)
             if (!first)
                 uf_strbuf_append(sb, ",", 1);
             first = false;
-            put_string(sb, key, key_len);
+            uf_jsonenc_append_str(sb, key, key_len);
             uf_strbuf_append(sb, ":", 1);
             uf_jsonenc_append(sb, x);
         }
@@ -116,7 +116,7 @@ void uf_jsonenc_append(struct uf_strbuf *sb, const json_t *v)
         uf_strbuf_append(sb, "]", 1);
         return;
     case JSON_STRING:
-        put_string(sb, json_string_value(v), json_string_length(v));
+        uf_jsonenc_append_str(sb, json_string_value(v), json_string_length(v));
         return;
     case JSON_INTEGER:
         put_integer(sb, json_integer_value(v));

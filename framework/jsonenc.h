@@ -15,6 +15,9 @@
 
 /* Appends the compact text of v (any JSON value) to sb. */
 void uf_jsonenc_append(struct uf_strbuf *sb, const json_t *v);
+/* Appends the n bytes at s (UTF-8) as a JSON string, quotes included, escaped as jansson
+ * escapes: for texts assembled without a tree. At most 6 * n + 2 bytes. */
+void uf_jsonenc_append_str(struct uf_strbuf *sb, const char *s, size_t n);
 /* The compact text of v as a new NUL-terminated string (caller frees); its length in *len
  * when len is not NULL. Never NULL. */
 char *uf_jsonenc_dumps(const json_t *v, size_t *len);

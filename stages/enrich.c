@@ -7,9 +7,13 @@
  * the request id. Values the client sent under these names are replaced. With `route_types`,
  * events of the named http routes (meta.route) get that fixed `type` (a page view or player
  * event body does not carry one; /events bodies do and keep theirs).
+ * Raw events (event.h) are rewritten into an owned text in one pass: the client's members as
+ * they were sent, minus the names enrich sets or removes, then enrich's fields; the same fields
+ * and values as the body path, which reads them from the same place (compute()).
  * Does not validate anything (the `validate` stage does) and keeps no state: process() is safe
  * on any number of threads. */
 #include <arpa/inet.h>
+#include <netinet/in.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -19,10 +23,13 @@
 #include <jansson.h>
 
 #include "event.h"
+#include "jscan.h"
+#include "jsonenc.h"
 #include "log.h"
 #include "stage.h"
-#include "uuid.h"
+#include "strbuf.h"
 #include "timefmt.h"
+#include "uuid.h"
 
 struct enrich_ctx {
     int64_t ipv4_prefix;
@@ -91,39 +98,128 @@ static bool truncate_ip(const struct enrich_ctx *c, const char *ip, char *out, s
     return inet_ntop(AF_INET6, a, out, (socklen_t)size) != NULL;
 }
 
-static void copy_meta_str(struct uf_event *ev, const char *key)
+/* What enrich writes: each name it owns with its value, or value NULL for a name it removes
+ * (a client's value under it never survives). Worked out once per event, then applied to the
+ * body or written into the raw text, so both paths give the same fields. */
+struct enrich_set {
+    struct {
+        const char *name, *value;
+    } f[7];
+    size_t n;
+    char id[UF_UUID_STR], at[UF_TIME_STR], ip[INET6_ADDRSTRLEN];
+};
+
+static void put(struct enrich_set *s, const char *name, const char *value)
 {
-    const char *v = ev->meta ? json_string_value(json_object_get(ev->meta, key)) : NULL;
-    if (v)
-        uf_event_set_str(ev, key, v);
-    else
-        json_object_del(ev->body, key);
+    s->f[s->n].name = name;
+    s->f[s->n++].value = value;
+}
+
+static const char *meta_str(const struct uf_event *ev, const char *key)
+{
+    return ev->meta ? json_string_value(json_object_get(ev->meta, key)) : NULL;
+}
+
+static void compute(const struct enrich_ctx *c, const struct uf_event *ev, struct enrich_set *s)
+{
+    s->n = 0;
+    uf_uuid_format(ev->id, s->id);
+    put(s, "event_id", s->id);
+    uf_time_format(ev->received_us, s->at);
+    put(s, "received_at", s->at);
+    put(s, "user_id", ev->user);
+    const char *ip = meta_str(ev, "ip");
+    put(s, "ip", ip && truncate_ip(c, ip, s->ip, sizeof s->ip) ? s->ip : NULL);
+    if (c->user_agent)
+        put(s, "user_agent", meta_str(ev, "user_agent"));
+    put(s, "request_id", meta_str(ev, "request_id"));
+    /* Other routes' events keep the type they sent. */
+    const char *route = meta_str(ev, "route");
+    json_t *type = route && c->route_types ? json_object_get(c->route_types, route) : NULL;
+    if (type)
+        put(s, "type", json_string_value(type));
+}
+
+static void apply_body(const struct enrich_set *s, struct uf_event *ev)
+{
+    for (size_t i = 0; i < s->n; i++) {
+        if (s->f[i].value)
+            uf_event_set_str(ev, s->f[i].name, s->f[i].value);
+        else
+            json_object_del(ev->body, s->f[i].name);
+    }
+}
+
+struct rewrite {
+    const struct enrich_set *s;
+    struct uf_strbuf *sb;
+};
+
+/* Copies a client member as it was sent, unless enrich owns its name. */
+static int keep_member(void *arg, const struct uf_jmember *m, struct uf_err *err)
+{
+    const struct rewrite *rw = arg;
+    for (size_t i = 0; i < rw->s->n; i++)
+        if (uf_jscan_key_is(m, rw->s->f[i].name))
+            return 0;
+    const char *text;
+    size_t len;
+    uf_jmember_span(m, &text, &len);
+    if (rw->sb->len > 1)
+        uf_strbuf_append(rw->sb, ",", 1);
+    uf_strbuf_append(rw->sb, text, len);
+    return 0;
+}
+
+/* The most the rewrite can take: the client's text plus each field escaped at worst (6 bytes a
+ * byte), so the buffer is allocated once. */
+static size_t rewrite_size(const struct enrich_set *s, size_t raw_len)
+{
+    size_t n = raw_len + 2;
+    for (size_t i = 0; i < s->n; i++)
+        if (s->f[i].value)
+            n += strlen(s->f[i].name) + 6 * strlen(s->f[i].value) + 6;
+    return n;
+}
+
+/* Rewrites the raw object in one pass: the client's members minus enrich's names, then the
+ * fields. A text that is not one object (the http source checked it, so only from a source
+ * that checks less) fails with 400. Returns false when ev was finished. */
+static bool apply_raw(const struct enrich_set *s, struct uf_event *ev)
+{
+    struct uf_strbuf sb = { 0 };
+    uf_strbuf_reserve(&sb, rewrite_size(s, ev->raw_len));
+    uf_strbuf_append(&sb, "{", 1);
+    struct rewrite rw = { s, &sb };
+    struct uf_err err = { 0 };
+    if (uf_jscan_object(ev->raw, ev->raw_len, keep_member, &rw, &err) != 0) {
+        uf_strbuf_free(&sb);
+        uf_event_fail(ev, 400, "malformed_json", err.msg);
+        return false;
+    }
+    for (size_t i = 0; i < s->n; i++) {
+        if (!s->f[i].value)
+            continue;
+        if (sb.len > 1)
+            uf_strbuf_append(&sb, ",", 1);
+        uf_jsonenc_append_str(&sb, s->f[i].name, strlen(s->f[i].name));
+        uf_strbuf_append(&sb, ":", 1);
+        uf_jsonenc_append_str(&sb, s->f[i].value, strlen(s->f[i].value));
+    }
+    uf_strbuf_append(&sb, "}", 1);
+    size_t len = sb.len;
+    uf_event_set_raw(ev, uf_strbuf_take(&sb), len);
+    return true;
 }
 
 static void enrich_process(struct uf_stage *st, void *ctx, struct uf_event *ev)
 {
-    const struct enrich_ctx *c = ctx;
-    char buf[UF_UUID_STR > 48 ? UF_UUID_STR : 48];
-    uf_uuid_format(ev->id, buf);
-    uf_event_set_str(ev, "event_id", buf);
-    uf_time_format(ev->received_us, buf);
-    uf_event_set_str(ev, "received_at", buf);
-    if (ev->user)
-        uf_event_set_str(ev, "user_id", ev->user);
-    else
-        json_object_del(ev->body, "user_id");
-    const char *ip = ev->meta ? json_string_value(json_object_get(ev->meta, "ip")) : NULL;
-    if (ip && truncate_ip(c, ip, buf, sizeof buf))
-        uf_event_set_str(ev, "ip", buf);
-    else
-        json_object_del(ev->body, "ip");
-    if (c->user_agent)
-        copy_meta_str(ev, "user_agent");
-    copy_meta_str(ev, "request_id");
-    const char *route = ev->meta ? json_string_value(json_object_get(ev->meta, "route")) : NULL;
-    json_t *type = route && c->route_types ? json_object_get(c->route_types, route) : NULL;
-    if (type)
-        json_object_set(ev->body, "type", type);
+    struct enrich_set s;
+    compute(ctx, ev, &s);
+    if (!ev->raw)
+        apply_body(&s, ev);
+    else if (!apply_raw(&s, ev))
+        return;
     uf_emit(st, ev);
 }
 
@@ -135,4 +231,5 @@ const struct uf_kind uf_transform_enrich = {
     .ctx_size = sizeof(struct enrich_ctx),
     .init = enrich_init,
     .process = enrich_process,
+    .takes_raw = true,
 };

@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -79,23 +80,63 @@ static void fx_free(struct fx *f)
     uf_graph_free(f->g);
 }
 
-/* Runs one event through enrich; returns the captured output (owned by the capture list). */
-static struct uf_event *run(struct fx *f, const char *body, const char *user, const char *ip)
+struct req {
+    const char *user, *ip, *agent, *request_id;
+};
+
+static void set_meta(struct uf_event *ev, const struct req *r)
 {
-    struct uf_event *ev = uf_event_new(json_loads(body, 0, NULL));
     ev->received_us = 1796052718123456LL; /* 2026-11-30T15:31:58.123456Z */
-    if (user)
-        uf_event_set_user(ev, user);
+    if (r->user)
+        uf_event_set_user(ev, r->user);
     json_t *meta = uf_event_meta(ev);
-    if (ip)
-        json_object_set_new(meta, "ip", json_string(ip));
-    json_object_set_new(meta, "user_agent", json_string("Mozilla/5.0 (X11)"));
-    json_object_set_new(meta, "request_id", json_string("req-42"));
+    if (r->ip)
+        json_object_set_new(meta, "ip", json_string(r->ip));
+    json_object_set_new(meta, "user_agent", json_string(r->agent ? r->agent : "Mozilla/5.0 (X11)"));
+    json_object_set_new(meta, "request_id", json_string(r->request_id ? r->request_id : "req-42"));
     json_object_set_new(meta, "route", json_string("player"));
+}
+
+static struct uf_event *process(struct fx *f, struct uf_event *ev)
+{
+    size_t before = ncaptured;
     ev->at = f->en;
     f->en->kind->process(f->en, f->en->ctx, ev);
-    assert_int_equal(ncaptured, 1);
-    return captured[0];
+    assert_int_equal(ncaptured, before + 1);
+    return captured[before];
+}
+
+/* Runs body through enrich twice, as a tree and as a raw text (borrowed from body, which the
+ * caller keeps), and checks that the raw output parses (duplicate keys refused) to exactly the
+ * tree's body with the same id. Returns the tree event (owned by the capture list). */
+static struct uf_event *run_req(struct fx *f, const char *body, const struct req *r)
+{
+    struct uf_event *tree = uf_event_new(json_loads(body, 0, NULL));
+    set_meta(tree, r);
+    tree = process(f, tree);
+    struct uf_event *raw = uf_event_new_raw(body, strlen(body), tree->id);
+    set_meta(raw, r);
+    raw = process(f, raw);
+    assert_null(raw->body);
+    assert_true(raw->raw_owned);
+    json_error_t je;
+    json_t *parsed = json_loadb(raw->raw, raw->raw_len, JSON_REJECT_DUPLICATES, &je);
+    if (!parsed)
+        fail_msg("raw output is not JSON: %s: %.*s", je.text, (int)raw->raw_len, raw->raw);
+    if (!json_equal(parsed, tree->body)) {
+        char *want = json_dumps(tree->body, JSON_SORT_KEYS);
+        print_error("tree: %s\nraw:  %.*s\n", want, (int)raw->raw_len, raw->raw);
+        free(want);
+        fail();
+    }
+    json_decref(parsed);
+    return tree;
+}
+
+static struct uf_event *run(struct fx *f, const char *body, const char *user, const char *ip)
+{
+    struct req r = { .user = user, .ip = ip };
+    return run_req(f, body, &r);
 }
 
 static void test_adds_server_fields(void **state)
@@ -188,6 +229,56 @@ static void test_route_types(void **state)
     uf_diags_free(&d);
 }
 
+/* Raw texts: values that need escaping on the way out, client keys written with escapes (they
+ * name the same member, so they are replaced too), blanks, nesting and unicode kept as sent. */
+static void test_raw_escapes_and_layout(void **state)
+{
+    struct fx f;
+    fx_build(&f, ", route_types: {player: player}");
+    struct req r = { .user = "u\"1\\x", .ip = "2001:db8:abcd:12::1",
+                     .agent = "Agent \"q\" \\ \x01\t\u00e9", .request_id = "r\n\x1f" };
+    struct uf_event *ev =
+        run_req(&f,
+                " {\"user\\u005fid\" : \"forged\", \"n\":{\"a\":[1,2.5e3,{\"b\":null}]},"
+                "\"s\":\"\\u00e9\\\"\\n\u00e9\", \"t\\u0079pe\":\"x\",\"ip\":\"1.1.1.1\"} ",
+                &r);
+    assert_string_equal(uf_event_get_str(ev, "user_id"), "u\"1\\x");
+    assert_string_equal(uf_event_get_str(ev, "type"), "player");
+    assert_string_equal(uf_event_get_str(ev, "ip"), "2001:db8:abcd::");
+    assert_string_equal(uf_event_get_str(ev, "s"), "\u00e9\"\n\u00e9");
+    fx_free(&f);
+
+    fx_build(&f, "");
+    run(&f, "{}", NULL, NULL);
+    run(&f, "{\"event_id\":1,\"received_at\":[],\"user_agent\":{},\"request_id\":null}", NULL,
+        "10.0.0.1");
+    fx_free(&f);
+}
+
+/* The http source only emits checked objects; anything else fails, never crashes. */
+static void test_raw_not_an_object_fails(void **state)
+{
+    struct fx f;
+    fx_build(&f, "");
+    const char *bad[] = { "[{}]", "{\"a\":}", "", "{\"a\":1} x" };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        struct uf_completion *c;
+        struct uf_waiter *w = uf_waiter_new(&c);
+        struct uf_event *ev = uf_event_new_raw(bad[i], strlen(bad[i]), NULL);
+        uf_completion_attach(c, ev);
+        uf_completion_release(c);
+        ev->at = f.en;
+        f.en->kind->process(f.en, f.en->ctx, ev);
+        assert_int_equal(uf_waiter_wait(w, 0), 0);
+        assert_int_equal(uf_waiter_status(w), 400);
+        json_t *err = json_object_get(uf_waiter_body(w), "error");
+        assert_string_equal(json_string_value(json_object_get(err, "code")), "malformed_json");
+        uf_waiter_free(w);
+    }
+    assert_int_equal(ncaptured, 0);
+    fx_free(&f);
+}
+
 static void test_prefix_out_of_range_is_an_error(void **state)
 {
     struct uf_diags d = { 0 };
@@ -206,6 +297,8 @@ int main(void)
         cmocka_unit_test(test_ip_truncation),
         cmocka_unit_test(test_user_agent_can_be_left_out),
         cmocka_unit_test(test_route_types),
+        cmocka_unit_test(test_raw_escapes_and_layout),
+        cmocka_unit_test(test_raw_not_an_object_fails),
         cmocka_unit_test(test_prefix_out_of_range_is_an_error),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

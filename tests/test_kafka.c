@@ -2,7 +2,8 @@
  * topic, key and value and the reply only after the ack; a broker outage (events spooled and
  * finished, then replayed in order when it returns); a full spool answering 503; the spool left
  * by a stopped producer replayed by the next one; topics Kafka refuses (422 on the way in,
- * TOPIC_EXCEPTION final, unproducible spooled records discarded); option errors. The graph is built from YAML
+ * TOPIC_EXCEPTION final, unproducible spooled records discarded); option errors. Raw events
+ * (owned and borrowed texts) go through the same cases: same messages, keys and outcomes. The graph is built from YAML
  * and the sink's callbacks are called directly (no runtime). */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -115,8 +116,27 @@ static void stop(struct fx *f)
     f->st->started = false;
 }
 
+/* How a test event is made: a body, or the same compact text as a raw event that owns it (as
+ * enrich's output does) or borrows it (as the http source's items do). */
+enum how { TREE, RAW_OWNED, RAW_BORROWED };
+
+static char borrowed[200][160]; /* texts of RAW_BORROWED events, alive for the whole test */
+
+static struct uf_event *make_event(const char *text, enum how how, size_t slot)
+{
+    if (how == TREE)
+        return uf_event_new(json_loads(text, 0, NULL));
+    if (how == RAW_BORROWED) {
+        snprintf(borrowed[slot], sizeof borrowed[slot], "%s", text);
+        return uf_event_new_raw(borrowed[slot], strlen(text), NULL);
+    }
+    struct uf_event *ev = uf_event_new_raw(NULL, 0, NULL);
+    uf_event_set_raw(ev, strdup(text), strlen(text));
+    return ev;
+}
+
 /* Writes n events {"type":"t","n":i,"user_id":...} as one batch, each with a waiter. */
-static void write_events(struct fx *f, int from, int n, struct uf_waiter **w)
+static void write_events_as(struct fx *f, int from, int n, struct uf_waiter **w, enum how how)
 {
     struct uf_event **evs = calloc((size_t)n, sizeof(*evs));
     for (int i = 0; i < n; i++) {
@@ -124,7 +144,7 @@ static void write_events(struct fx *f, int from, int n, struct uf_waiter **w)
         snprintf(body, sizeof body,
                  "{\"type\":\"t\",\"n\":%d,\"user_id\":\"u%d\",\"session_id\":\"s\"}", from + i,
                  (from + i) % 3);
-        evs[i] = uf_event_new(json_loads(body, 0, NULL));
+        evs[i] = make_event(body, how, (size_t)(from + i) % 200);
         struct uf_completion *c;
         w[i] = uf_waiter_new(&c);
         uf_completion_attach(c, evs[i]);
@@ -134,6 +154,11 @@ static void write_events(struct fx *f, int from, int n, struct uf_waiter **w)
     struct uf_err err = { 0 };
     assert_int_equal(f->st->kind->write(f->st, f->st->ctx, evs, (size_t)n, &err), UF_OK);
     free(evs);
+}
+
+static void write_events(struct fx *f, int from, int n, struct uf_waiter **w)
+{
+    write_events_as(f, from, n, w, TREE);
 }
 
 static void wait_all(struct uf_waiter **w, int n, int want_status)
@@ -242,6 +267,21 @@ static void test_delivers_with_topic_key_and_value(void **state)
     check_delivered(f, 20);
 }
 
+/* Raw events, owned and borrowed, give the same messages as bodies (check_delivered compares
+ * the bytes with the compact text, which is what the raw texts hold). */
+static void test_raw_delivers_like_body(void **state)
+{
+    struct fx *f = *state;
+    start(f, "        topic: ugc.events\n");
+    struct uf_waiter *w[20];
+    write_events_as(f, 0, 10, w, RAW_OWNED);
+    wait_all(w, 10, 0);
+    write_events_as(f, 10, 10, w, RAW_BORROWED);
+    wait_all(w, 10, 0);
+    assert_int_equal(metric(f, "kafka_acked_events_total"), 20);
+    check_delivered(f, 20);
+}
+
 static void test_topic_from_field(void **state)
 {
     struct fx *f = *state;
@@ -277,6 +317,20 @@ static void test_topic_from_field(void **state)
     free(keys[0]);
 }
 
+/* A consumed value is the compact text of its event, byte for byte, whatever path it took. */
+static void check_value(const char *value)
+{
+    json_t *v = json_loads(value, 0, NULL);
+    assert_non_null(v);
+    int num = (int)json_integer_value(json_object_get(v, "n"));
+    json_decref(v);
+    char want[160];
+    snprintf(want, sizeof want,
+             "{\"type\":\"t\",\"n\":%d,\"user_id\":\"u%d\",\"session_id\":\"s\"}", num,
+             num % 3);
+    assert_string_equal(value, want);
+}
+
 static void wait_metric(struct fx *f, const char *name, int64_t want)
 {
     int64_t deadline = uf_now_us() + 15000000;
@@ -294,11 +348,11 @@ static void test_outage_spools_then_replays_in_order(void **state)
     write_events(f, 0, 10, w);
     wait_all(w, 10, 0);
     rd_kafka_mock_broker_set_down(f->mc, -1);
-    write_events(f, 10, 30, w);
+    write_events_as(f, 10, 30, w, RAW_OWNED); /* the spool stores raw texts as they are */
     wait_all(w, 30, 0); /* accepted: acked or spooled, never failed */
     assert_true(metric(f, "spool_written_events_total") > 0);
     assert_true(metric(f, "spool_records") > 0);
-    write_events(f, 40, 20, w); /* while spooling, new events queue behind the spool */
+    write_events_as(f, 40, 20, w, RAW_BORROWED); /* while spooling, they queue behind it */
     wait_all(w, 20, 0);
     rd_kafka_mock_broker_set_up(f->mc, -1);
     wait_metric(f, "spool_records", 0);
@@ -309,6 +363,7 @@ static void test_outage_spools_then_replays_in_order(void **state)
     int seen[60] = { 0 };
     int got = consume_until(f, "ugc.events", 200, values, keys, seen, 60);
     for (int i = 0; i < got; i++) {
+        check_value(values[i]);
         free(values[i]);
         free(keys[i]);
     }
@@ -352,8 +407,10 @@ static void test_restart_replays_the_spool(void **state)
     start(f, "        topic: ugc.events\n");
     rd_kafka_mock_broker_set_down(f->mc, -1);
     struct uf_waiter *w[25];
-    write_events(f, 0, 25, w);
-    wait_all(w, 25, 0);
+    write_events(f, 0, 12, w);
+    wait_all(w, 12, 0);
+    write_events_as(f, 12, 13, w, RAW_BORROWED);
+    wait_all(w, 13, 0);
     stop(f);
     graph_free(f);
 
@@ -366,6 +423,7 @@ static void test_restart_replays_the_spool(void **state)
     int seen[25] = { 0 };
     int got = consume_until(f, "ugc.events", 100, values, keys, seen, 25);
     for (int i = 0; i < got; i++) {
+        check_value(values[i]);
         free(values[i]);
         free(keys[i]);
     }
@@ -418,6 +476,59 @@ static void test_invalid_topic_fails_with_422(void **state)
     uf_waiter_free(ok);
     assert_int_equal(metric(f, "spool_records"), 0);
     assert_int_equal(metric(f, "spool_written_events_total"), 0);
+}
+
+static struct uf_waiter *write_raw(struct fx *f, const char *text)
+{
+    struct uf_event *ev = make_event(text, RAW_OWNED, 0);
+    struct uf_completion *c;
+    struct uf_waiter *w = uf_waiter_new(&c);
+    uf_completion_attach(c, ev);
+    uf_completion_release(c);
+    ev->at = f->st;
+    struct uf_err err = { 0 };
+    assert_int_equal(f->st->kind->write(f->st, f->st->ctx, &ev, 1, &err), UF_OK);
+    return w;
+}
+
+static void assert_done(struct uf_waiter *w)
+{
+    assert_int_equal(uf_waiter_wait(w, 10000), 0);
+    assert_int_equal(uf_waiter_count(w, UF_OUTCOME_DONE), 1);
+    uf_waiter_free(w);
+}
+
+/* From raw texts: the topic and the key read as from a body (escapes decoded, empty or
+ * non-string values skipped), the payload the text exactly as it came, blanks and escapes
+ * included; the same failures as bodies, and 400 for a text that is not an object. */
+static void test_raw_topic_key_and_failures(void **state)
+{
+    struct fx *f = *state;
+    start(f, "        topic_field: stream\n");
+    const char *texts[] = {
+        " { \"stream\" : \"ugc.views\", \"user_id\":\"\", \"anonymous_id\":7,"
+        " \"session_id\":\"s\\\"1\\u00e9\" }",
+        "{\"stream\":\"ugc\\u002eviews\",\"anonymous_id\":\"a\\/9\",\"user_id\":null}",
+    };
+    const char *want_keys[] = { "s\"1\u00e9", "a/9" };
+    for (size_t i = 0; i < 2; i++)
+        assert_done(write_raw(f, texts[i]));
+    const char *msg = "field 'stream' is not a valid Kafka topic name (1 to 249 characters";
+    assert_failed(write_raw(f, "{\"x\":1}"), 500, "no_topic", NULL);
+    assert_failed(write_raw(f, "{\"stream\":\"bad topic!\"}"), 422, "invalid_topic", msg);
+    assert_failed(write_raw(f, "{\"stream\":\"ugc\\u0020views\"}"), 422, "invalid_topic", msg);
+    assert_failed(write_raw(f, "[1]"), 400, "malformed_json", "not a JSON object");
+    assert_failed(write_raw(f, "{\"stream\":}"), 400, "malformed_json", "not JSON");
+    char *values[4], *keys[4];
+    assert_int_equal(consume(f, "ugc.views", 2, values, keys), 2);
+    for (size_t i = 0; i < 2; i++) {
+        size_t k = strstr(values[i], "u002e") ? 1 : 0;
+        assert_string_equal(values[i], texts[k]);
+        assert_string_equal(keys[i], want_keys[k]);
+        free(values[i]);
+        free(keys[i]);
+    }
+    assert_int_equal(metric(f, "spool_records"), 0);
 }
 
 /* The broker's TOPIC_EXCEPTION (an illegal topic name) is final: the event fails instead of
@@ -495,7 +606,9 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_delivers_with_topic_key_and_value, fx_setup,
                                         fx_teardown),
+        cmocka_unit_test_setup_teardown(test_raw_delivers_like_body, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_topic_from_field, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_raw_topic_key_and_failures, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_outage_spools_then_replays_in_order, fx_setup,
                                         fx_teardown),
         cmocka_unit_test_setup_teardown(test_full_spool_fails_with_503, fx_setup, fx_teardown),

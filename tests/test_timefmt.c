@@ -3,6 +3,8 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <time.h>
 #include <cmocka.h>
 
 #include "timefmt.h"
@@ -14,6 +16,30 @@ static void test_format(void **state)
     assert_string_equal(out, "2026-11-29T15:44:11.123456Z");
     uf_time_format(0, out);
     assert_string_equal(out, "1970-01-01T00:00:00.000000Z");
+}
+
+/* The arithmetic formatter against libc over four centuries of days and times of day, the
+ * leap days and the years libc formats wider. */
+static void test_format_matches_libc(void **state)
+{
+    char out[UF_TIME_STR], want[UF_TIME_STR];
+    int64_t from = -2208988800LL * 1000000, step = 86400LL * 1000000 + 3723000017LL;
+    for (int64_t us = from; us < from + 146097LL * 86400 * 1000000 * 4 / 3; us += step) {
+        time_t t = (time_t)(us / 1000000 - (us % 1000000 < 0));
+        struct tm tm;
+        gmtime_r(&t, &tm);
+        size_t n = strftime(want, sizeof want, "%Y-%m-%dT%H:%M:%S", &tm);
+        long long frac = (us % 1000000 + 1000000) % 1000000;
+        snprintf(want + n, sizeof want - n, ".%06lldZ", frac);
+        uf_time_format(us, out);
+        assert_string_equal(out, want);
+    }
+    uf_time_format(951782400000000LL, out); /* 2000-02-29 */
+    assert_string_equal(out, "2000-02-29T00:00:00.000000Z");
+    uf_time_format(-1, out);
+    assert_string_equal(out, "1969-12-31T23:59:59.999999Z");
+    uf_time_format(253402300800000000LL, out); /* year 10000: libc's wider %Y */
+    assert_string_equal(out, "10000-01-01T00:00:00.000000Z");
 }
 
 static void test_parse(void **state)
@@ -40,6 +66,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_format),
+        cmocka_unit_test(test_format_matches_libc),
         cmocka_unit_test(test_parse),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -6,6 +6,8 @@
  * would refuse fails the event with 422 before it can reach the spool); the message
  * key is the first non-empty field of `key_fields` (user, then anonymous, then session id), so
  * one viewer's events keep their order within a partition.
+ * Raw events (event.h) are produced as their text, byte for byte; topic_field and the key are
+ * read from it in one scan (uf_jscan_pick) with the same rules as from a body.
  * This file holds the options, the lifecycle and write(). The librdkafka callbacks, the poll
  * thread and the replay of the spool are in kafka_client.c, the spool format in kafka_spool.c.
  * Not done here: exactly-once (duplicates after a replay or a purge keep their event_id, which
@@ -20,6 +22,7 @@
 #include <jansson.h>
 #include <librdkafka/rdkafka.h>
 
+#include "jscan.h"
 #include "jsonenc.h"
 #include "kafka_int.h"
 #include "kafka_spool.h"
@@ -83,6 +86,20 @@ static const struct uf_option kafka_options[] = {
     { 0 }
 };
 
+/* The names a raw event's text is scanned for, in one pass: topic_field, then key_fields. */
+static void build_pick(struct uf_kafka_ctx *k)
+{
+    k->pick = uf_xmalloc((json_array_size(k->key_fields) + 1) * sizeof(*k->pick));
+    if (k->topic_field)
+        k->pick[k->npick++] = k->topic_field;
+    size_t i;
+    json_t *name;
+    json_array_foreach(k->key_fields, i, name) {
+        if (json_string_value(name))
+            k->pick[k->npick++] = json_string_value(name);
+    }
+}
+
 static int kafka_init(struct uf_stage *st, void *ctx, struct uf_err *err)
 {
     struct uf_kafka_ctx *k = ctx;
@@ -107,6 +124,7 @@ static int kafka_init(struct uf_stage *st, void *ctx, struct uf_err *err)
     k->spool_path = k->spool_dir ? uf_xstrdup(k->spool_dir)
                                  : uf_xasprintf(".dev/spool/%s.%s", uf_stage_pipeline(st),
                                                 uf_stage_name(st));
+    build_pick(k);
     k->conf = uf_kafka_conf_build(k, err);
     return k->conf ? 0 : UF_EINVAL;
 }
@@ -169,7 +187,8 @@ fail:
     return err && err->code ? err->code : UF_EIO;
 }
 
-/* One event ready to produce: topic and key borrow from body, value and body are ours. */
+/* One event ready to produce: topic and key borrow from body or raw (or from topic_own and
+ * key_own, decoded from a raw string with escapes); value, body and meta are ours. */
 struct encoded {
     const char *topic;
     const char *key;
@@ -177,6 +196,7 @@ struct encoded {
     char *value;
     size_t value_len;
     json_t *body, *meta; /* taken from the event, freed by write() once the batch is produced */
+    char *topic_own, *key_own; /* likewise */
 };
 
 /* The event goes on only as a handle for its delivery report: its body and meta move to e and
@@ -191,17 +211,88 @@ static void take_data(struct uf_event *ev, struct encoded *e)
     ev->user = NULL;
 }
 
-/* Encodes ev into *out, or fails it (out->topic NULL then): with no topic at all, or with a
- * topic_field value that Kafka would refuse. A bad name fails here, once, with 422: produced,
- * it would fail at the broker or reach the spool, which could never replay it. */
-static void encode(const struct uf_kafka_ctx *k, struct uf_event *ev, struct encoded *out)
+/* The topic_field value (NULL when missing or not a string) and the key, from the body. */
+static void read_body(const struct uf_kafka_ctx *k, const struct uf_event *ev,
+                      struct encoded *out)
 {
     out->topic = k->topic_field ? uf_event_get_str(ev, k->topic_field) : NULL;
+    size_t i;
+    json_t *name;
+    json_array_foreach(k->key_fields, i, name) {
+        const char *v = uf_event_get_str(ev, json_string_value(name));
+        if (v && *v) {
+            out->key = v;
+            out->key_len = strlen(v);
+            return;
+        }
+    }
+}
+
+/* A string member's bytes: borrowed from the text, or decoded into *own (NUL-terminated) when
+ * escaped. */
+static const char *member_str(const struct uf_jmember *m, char **own, size_t *len)
+{
+    if (!m->escaped) {
+        *len = m->val_len;
+        return m->val;
+    }
+    *own = uf_xmalloc(m->val_len + 1);
+    *len = uf_jscan_unescape(m->val, m->val_len, *own);
+    (*own)[*len] = '\0';
+    return *own;
+}
+
+/* The same as read_body from a raw event's text, in one scan (k->pick). The topic gets a
+ * terminated copy (librdkafka and the spool want a C string). Returns the scan's error. */
+static int read_raw(const struct uf_kafka_ctx *k, const struct uf_event *ev, struct encoded *out,
+                    struct uf_err *err)
+{
+    struct uf_jmember few[8], *m = k->npick <= 8 ? few : uf_xmalloc(k->npick * sizeof(*m));
+    int rc = uf_jscan_pick(ev->raw, ev->raw_len, k->pick, k->npick, m, err);
+    size_t first_key = k->topic_field ? 1 : 0, len;
+    if (rc == 0 && k->topic_field && m[0].key && m[0].type == UF_J_STRING) {
+        const char *t = member_str(&m[0], &out->topic_own, &len);
+        if (!out->topic_own)
+            out->topic_own = uf_xstrndup(t, len);
+        out->topic = out->topic_own;
+    }
+    for (size_t i = first_key; rc == 0 && i < k->npick; i++) {
+        if (m[i].key && m[i].type == UF_J_STRING && m[i].val_len > 0) {
+            out->key = member_str(&m[i], &out->key_own, &out->key_len);
+            break;
+        }
+    }
+    if (m != few)
+        free(m);
+    return rc;
+}
+
+/* The payload, malloc'd (librdkafka frees it, RD_KAFKA_MSG_F_FREE): a raw event's own text
+ * moves over as it is, a borrowed one (the request's buffer) is copied. */
+static char *take_raw(struct uf_event *ev, size_t *len)
+{
+    char *text = (char *)ev->raw;
+    *len = ev->raw_len;
+    if (!ev->raw_owned) {
+        text = uf_xmalloc(*len ? *len : 1);
+        memcpy(text, ev->raw, *len);
+    }
+    ev->raw = NULL;
+    ev->raw_len = 0;
+    ev->raw_owned = false;
+    return text;
+}
+
+/* Fails ev when it has no usable topic (out->topic NULL then): none at all, or a topic_field
+ * value that Kafka would refuse. A bad name fails here, once, with 422: produced, it would fail
+ * at the broker or reach the spool, which could never replay it. */
+static bool check_topic(const struct uf_kafka_ctx *k, struct uf_event *ev, struct encoded *out)
+{
     if (!out->topic || !*out->topic)
         out->topic = k->topic;
     if (!out->topic) {
         uf_event_fail(ev, 500, "no_topic", "the event names no Kafka topic");
-        return;
+        return false;
     }
     if (!uf_kafka_topic_is_valid(out->topic, strlen(out->topic))) {
         char msg[192];
@@ -211,21 +302,32 @@ static void encode(const struct uf_kafka_ctx *k, struct uf_event *ev, struct enc
                  k->topic_field ? k->topic_field : "topic");
         out->topic = NULL;
         uf_event_fail(ev, 422, "invalid_topic", msg);
+        return false;
+    }
+    return true;
+}
+
+/* Encodes ev into *out, or fails it (out->topic NULL then, nothing left to free): a raw text
+ * that is not one object (only from a source that checks less than the http one), or no
+ * usable topic. */
+static void encode(const struct uf_kafka_ctx *k, struct uf_event *ev, struct encoded *out)
+{
+    *out = (struct encoded){ .topic = NULL };
+    struct uf_err err = { 0 };
+    if (ev->raw && read_raw(k, ev, out, &err) != 0) {
+        uf_event_fail(ev, 400, "malformed_json", err.msg);
         return;
     }
-    out->key = NULL;
-    out->key_len = 0;
-    size_t i;
-    json_t *name;
-    json_array_foreach(k->key_fields, i, name) {
-        const char *v = uf_event_get_str(ev, json_string_value(name));
-        if (v && *v) {
-            out->key = v;
-            out->key_len = strlen(v);
-            break;
-        }
+    if (!ev->raw)
+        read_body(k, ev, out);
+    if (!check_topic(k, ev, out)) {
+        free(out->topic_own);
+        free(out->key_own);
+        out->topic_own = out->key_own = NULL;
+        return;
     }
-    out->value = uf_jsonenc_dumps(ev->body, &out->value_len);
+    out->value = ev->raw ? take_raw(ev, &out->value_len)
+                         : uf_jsonenc_dumps(ev->body, &out->value_len);
     take_data(ev, out);
 }
 
@@ -297,6 +399,8 @@ static int kafka_write(struct uf_stage *st, void *ctx, struct uf_event **evs, si
         if (enc[i].topic) {
             json_decref(enc[i].body);
             json_decref(enc[i].meta);
+            free(enc[i].topic_own);
+            free(enc[i].key_own);
         }
     if (enc != one)
         free(enc);
@@ -384,6 +488,7 @@ static void kafka_destroy(void *ctx)
     if (k->conf)
         rd_kafka_conf_destroy(k->conf);
     free(k->spool_path);
+    free(k->pick);
     free(k->pend);
     if (k->locks_ready) {
         pthread_mutex_destroy(&k->mode_lock);
@@ -404,4 +509,5 @@ const struct uf_kind uf_sink_kafka = {
     .tick = kafka_tick,
     .stop = kafka_stop,
     .destroy = kafka_destroy,
+    .takes_raw = true,
 };

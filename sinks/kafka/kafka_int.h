@@ -52,6 +52,9 @@ struct uf_kafka_ctx {
 
     /* ours */
     struct uf_stage *st;
+    const char **pick;           /* topic_field (when set) then the key_fields names: what a
+                                  * raw event's text is scanned for (names borrow options) */
+    size_t npick;
     char *spool_path;            /* spool_dir, or the default derived from the component */
     rd_kafka_conf_t *conf;       /* built in init, handed to rd_kafka_new in start */
     rd_kafka_t *rk;
