@@ -192,8 +192,8 @@ static bool check_member_rule(struct uf_vfailure *f, const struct uf_jmember *m,
 
 /* ---- items, rule sets and failures ---- */
 
-/* One body under check: a tree object, or the members of an object's text picked by the names
- * in vc->keys. */
+/* One body under check: a tree object, or (picked set) the members of an object's text picked
+ * by the names in vc->keys. */
 struct item {
     json_t *body;
     const struct uf_jmember *picked;
@@ -212,7 +212,7 @@ static const struct uf_vset *set_named(const struct uf_validate_ctx *vc, const c
 /* The item's type member (match: type), decoded when escaped. */
 static const struct uf_vset *set_of_type(const struct uf_validate_ctx *vc, const struct item *it)
 {
-    if (it->body) {
+    if (!it->picked) {
         const json_t *t = json_object_get(it->body, "type");
         return json_is_string(t) ? set_named(vc, json_string_value(t), json_string_length(t))
                                  : NULL;
@@ -336,8 +336,8 @@ static bool check_item(const struct uf_validate_ctx *vc, struct uf_event *ev, co
         struct uf_vfailure f;
         f.rule = &set->rules[i];
         f.key = NULL;
-        if (it->body ? !check_rule(&f, it->body)
-                     : !check_member_rule(&f, &it->picked[f.rule->key], it->ed)) {
+        if (it->picked ? !check_member_rule(&f, &it->picked[f.rule->key], it->ed)
+                       : !check_rule(&f, it->body)) {
             reject(vc, ev, &f, it->index);
             return false;
         }
