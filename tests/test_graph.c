@@ -1,5 +1,6 @@
 /* tests/test_graph.c: graph building: fan-in and fan-out edges, named outputs, topological
- * order, common options, and the graph JSON with masked secrets. */
+ * order, common options, the graph JSON with masked secrets, and whether a source may emit raw
+ * events (every stage downstream, recursively, takes them). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -98,12 +99,59 @@ static void test_graph_json(void **state)
     uf_graph_free(g);
 }
 
+static const char raw_yaml[] =
+    "pipelines:\n"
+    "  p:\n    components:\n"
+    "      src1: {kind: http, routes: {\"POST /a\": {}}}\n"
+    "      r1: {kind: route, inputs: [src1], field: type, routes: {x: a}, default: d}\n"
+    "      ch1: {kind: clickhouse, inputs: [r1.x, r1.d], url: 'http://127.0.0.1:1', table: t,\n"
+    "            columns: ['type String']}\n"
+    "      src2: {kind: http, routes: {\"POST /a\": {}}}\n"
+    "      r2: {kind: route, inputs: [src2], field: type, routes: {x: a}, default: d}\n"
+    "      ch2: {kind: clickhouse, inputs: [r2.x], url: 'http://127.0.0.1:1', table: t,\n"
+    "            columns: ['type String']}\n"
+    "      out2: {kind: stdout, inputs: [r2.d]}\n"
+    "      src3: {kind: http, routes: {\"POST /a\": {}}}\n"
+    "      r3: {kind: route, inputs: [src3], field: a.type, routes: {x: a}}\n"
+    "      ch3: {kind: clickhouse, inputs: [r3.x], url: 'http://127.0.0.1:1', table: t,\n"
+    "            columns: ['type String']}\n"
+    "      src4: {kind: http, routes: {\"POST /a\": {}}}\n"
+    "      auth4: {kind: jwt_auth, inputs: [src4], secret_env: UGCFLOW_TEST_UNSET}\n"
+    "      split4: {kind: split, inputs: [auth4]}\n"
+    "      ch4: {kind: clickhouse, inputs: [split4], url: 'http://127.0.0.1:1', table: t,\n"
+    "            columns: ['type String']}\n"
+    "      src5: {kind: http, routes: {\"POST /a\": {}}}\n"
+    "      split5: {kind: split, inputs: [src5], items: body.items}\n"
+    "      ch5: {kind: clickhouse, inputs: [split5], url: 'http://127.0.0.1:1', table: t,\n"
+    "            columns: ['type String']}\n";
+
+/* Raw only when every stage on every path takes it: a route whose outputs all lead to a sink
+ * that takes raw does; one output to a sink that does not (stdout) spoils it, and so does a
+ * route or split whose options need the tree (raw_ok). Nothing connected: no raw either. */
+static void test_consumers_take_raw_is_transitive(void **state)
+{
+    struct uf_graph *g = build(raw_yaml, NULL, 0);
+    struct uf_pipeline *pl = &g->pipelines[0];
+    assert_true(uf_stage_consumers_take_raw(find(pl, "src1"), 0));
+    assert_true(uf_stage_consumers_take_raw(find(pl, "r1"), 1));
+    assert_false(uf_stage_consumers_take_raw(find(pl, "src2"), 0));
+    assert_true(uf_stage_consumers_take_raw(find(pl, "r2"), 1)); /* r2.x: clickhouse only */
+    assert_false(uf_stage_consumers_take_raw(find(pl, "r2"), 2)); /* r2.d: stdout */
+    assert_false(uf_stage_consumers_take_raw(find(pl, "src3"), 0)); /* dotted field */
+    assert_true(uf_stage_consumers_take_raw(find(pl, "r3"), 1));
+    assert_true(uf_stage_consumers_take_raw(find(pl, "src4"), 0)); /* jwt_auth, split: raw */
+    assert_false(uf_stage_consumers_take_raw(find(pl, "src5"), 0)); /* items: body.items */
+    assert_false(uf_stage_consumers_take_raw(find(pl, "r1"), 0));  /* port 0: no consumer */
+    uf_graph_free(g);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_edges_ports_and_order),
         cmocka_unit_test(test_sink_default_buffer),
         cmocka_unit_test(test_graph_json),
+        cmocka_unit_test(test_consumers_take_raw_is_transitive),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -7,7 +7,11 @@
  * completion, concurrent requests, fire-and-forget routes, one listening socket per thread
  * and a port held by someone else, a graceful stop, and a stop that
  * meets requests still uploading or blocked on a full queue (answered 503, never left
- * suspended: libmicrohttpd aborts the process when stopped with a suspended connection). */
+ * suspended: libmicrohttpd aborts the process when stopped with a suspended connection).
+ * Batch routes run twice, with a sink that does not take raw events (the tree path: the
+ * envelope with body = the items) and with one that does (the raw path: the request's bytes,
+ * unparsed, with the same meta): both must give the same statuses, codes, messages (but for
+ * the malformed-JSON wording), `position` and `index` fields and {"accepted": n}. */
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <pthread.h>
@@ -57,6 +61,10 @@ static const char *yaml =
     "          \"POST /api/v1/small\": {name: small, body: json, max_body: 64}\n"
     "          \"POST /api/v1/fire\": {name: fire, body: json, reply: immediate, "
     "success_status: 202}\n"
+    "          \"POST /api/v1/batch\": {name: batch, body: json, batch: true, max_items: 3, "
+    "success_status: 202}\n"
+    "          \"POST /api/v1/batchfire\": {name: batchfire, body: json, batch: true, "
+    "reply: immediate, success_status: 202}\n"
     "      hold:\n"
     "        kind: null\n"
     "        inputs: [api]\n"
@@ -102,7 +110,10 @@ static struct {
     struct uf_event *held[64];
     size_t nheld;
     json_t *last_body, *last_meta;
-    bool release; /* BLOCK: lets write() return */
+    char *last_raw; /* the last event's raw text (NUL-terminated copy), NULL for a tree */
+    size_t written; /* events write() received */
+    bool raw;       /* the sink takes raw events (set before the runtime starts) */
+    bool release;   /* BLOCK: lets write() return */
 } sink = { .mu = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER };
 
 static struct uf_kind hold_kind;
@@ -124,6 +135,9 @@ static int hold_write(struct uf_stage *st, void *ctx, struct uf_event **evs, siz
         json_decref(sink.last_meta);
         sink.last_body = json_deep_copy(evs[i]->body);
         sink.last_meta = json_deep_copy(uf_event_meta(evs[i]));
+        free(sink.last_raw);
+        sink.last_raw = evs[i]->raw ? strndup(evs[i]->raw, evs[i]->raw_len) : NULL;
+        sink.written++;
         if (sink.mode == AUTO) {
             finish_auto(evs[i]);
             continue;
@@ -194,6 +208,7 @@ static int setup_with(void **state, const char *config)
     fx->hold = stage_named(fx->g, "hold");
     hold_kind = *fx->hold->kind;
     hold_kind.write = hold_write;
+    hold_kind.takes_raw = sink.raw;
     fx->hold->kind = &hold_kind;
     fx->small_api = stage_named(fx->g, "small_api");
     fx->tiny = stage_named(fx->g, "tiny");
@@ -214,6 +229,15 @@ static int setup_with(void **state, const char *config)
 static int setup(void **state)
 {
     return setup_with(state, yaml);
+}
+
+/* The same pipeline, but its sink takes raw events: batch routes take the raw path. */
+static int setup_raw(void **state)
+{
+    sink.raw = true;
+    int rc = setup_with(state, yaml);
+    sink.raw = false;
+    return rc;
 }
 
 static int setup_stop(void **state)
@@ -240,6 +264,9 @@ static int teardown(void **state)
     json_decref(sink.last_body);
     json_decref(sink.last_meta);
     sink.last_body = sink.last_meta = NULL;
+    free(sink.last_raw);
+    sink.last_raw = NULL;
+    sink.written = 0;
     free(fx);
     return 0;
 }
@@ -507,6 +534,184 @@ static void test_malformed_json(void **state)
                                                         "index")),
                      1);
     json_decref(c->json);
+}
+
+/* ---- batch routes: the tree path and the raw path give the same answers ---- */
+
+static size_t written(void)
+{
+    pthread_mutex_lock(&sink.mu);
+    size_t n = sink.written;
+    pthread_mutex_unlock(&sink.mu);
+    return n;
+}
+
+/* Whether this fixture's batch routes take the raw path. */
+static bool raw_path(const struct fixture *fx)
+{
+    return uf_stage_consumers_take_raw(fx->api, 0);
+}
+
+/* POSTs text to the batch route; asserts an accepted request and what reached the sink. */
+static void expect_accepted(struct fixture *fx, const char *text, json_int_t n)
+{
+    struct call *c = CALL(fx, "POST", "/api/v1/batch?src=app", text);
+    c->extra_header = "X-Request-Id: batch-1";
+    run(c);
+    assert_int_equal(c->status, 202);
+    assert_int_equal(json_integer_value(json_object_get(c->json, "accepted")), n);
+    json_decref(c->json);
+    json_t *m = sink.last_meta;
+    assert_string_equal(json_string_value(json_object_get(m, "route")), "batch");
+    assert_string_equal(json_string_value(json_object_get(m, "method")), "POST");
+    assert_string_equal(json_string_value(json_object_get(m, "path")), "/api/v1/batch");
+    assert_string_equal(json_string_value(json_object_get(m, "request_id")), "batch-1");
+    assert_string_equal(json_string_value(json_object_get(m, "ip")), "127.0.0.1");
+    assert_string_equal(json_string_value(json_object_get(m, "user_agent")), "test-agent/1");
+    assert_string_equal(json_string_value(json_object_get(json_object_get(m, "query"), "src")),
+                        "app");
+    assert_int_equal(json_object_size(json_object_get(m, "params")), 0);
+    if (raw_path(fx)) { /* the client's bytes, untouched; no tree at all */
+        assert_null(sink.last_body);
+        assert_string_equal(sink.last_raw, text);
+        return;
+    }
+    assert_null(sink.last_raw);
+    json_t *items = json_object_get(sink.last_body, "body");
+    assert_int_equal(json_array_size(items), (size_t)n);
+    assert_string_equal(json_string_value(json_object_get(sink.last_body, "route")), "batch");
+}
+
+static void test_batch_accepted(void **state)
+{
+    struct fixture *fx = *state;
+    expect_accepted(fx, "{\"type\":\"a\",\"n\":1.5e3}", 1);
+    expect_accepted(fx, " [{\"type\":\"a\"},\n {\"type\":\"b\",\"x\":{\"y\":[1,2]}}, {}] ", 3);
+    expect_accepted(fx, "[]", 0);
+    expect_accepted(fx, "{\"a\":9223372036854775807,\"b\":-9223372036854775808,\"c\":1e-400}", 1);
+    expect_accepted(fx, "{\"k\":\"\\\"1e999\\\\\",\"t\":\"caf\xc3\xa9 \\u00e9\"}", 1);
+    assert_int_equal(written(), 5);
+}
+
+struct refusal {
+    const char *body;
+    int status;
+    const char *code;
+    const char *tree_msg, *raw_msg; /* the start of the message on each path */
+    long long position;             /* on the raw path; -1: no position (either path) */
+    long long index;                /* -1: none */
+};
+
+static void expect_refused(struct fixture *fx, const struct refusal *r)
+{
+    struct call *c = run(CALL(fx, "POST", "/api/v1/batch", r->body));
+    bool raw = raw_path(fx);
+    if (c->status != r->status || strcmp(err_code(c) ? err_code(c) : "", r->code) != 0 ||
+        strncmp(err_msg(c), raw ? r->raw_msg : r->tree_msg,
+                strlen(raw ? r->raw_msg : r->tree_msg)) != 0)
+        fail_msg("%s body '%s': %ld %s '%s'", raw ? "raw" : "tree", r->body, c->status,
+                 err_code(c), err_msg(c));
+    json_t *e = json_object_get(c->json, "error");
+    json_t *pos = json_object_get(e, "position"), *index = json_object_get(e, "index");
+    assert_int_equal(pos != NULL, r->position >= 0);
+    if (raw && r->position >= 0)
+        assert_int_equal(json_integer_value(pos), r->position);
+    assert_int_equal(index ? json_integer_value(index) : -1, r->index);
+    json_decref(c->json);
+}
+
+static void test_batch_refused(void **state)
+{
+    static const struct refusal cases[] = {
+        { "", 400, "empty_body", "a JSON body is required", "a JSON body is required", -1, -1 },
+        { "[{},{},{},{}]", 413, "too_many_items", "4 items; at most 3 are accepted",
+          "4 items; at most 3 are accepted", -1, -1 },
+        { "[{},{},{},3]", 413, "too_many_items", "4 items; at most 3 are accepted",
+          "4 items; at most 3 are accepted", -1, -1 },
+        { "[{\"type\":\"a\"}, 3]", 400, "malformed_json", "item 1 is not a JSON object",
+          "item 1 is not a JSON object", -1, 1 },
+        { "[[], {}]", 400, "malformed_json", "item 0 is not a JSON object",
+          "item 0 is not a JSON object", -1, 0 },
+        { "{\"text\": tru}", 400, "malformed_json", "malformed JSON at line 1, column",
+          "malformed JSON at byte 9: invalid token", 9, -1 },
+        { "{\"a\":1,\"a\":2}", 400, "malformed_json", "malformed JSON at line 1, column",
+          "malformed JSON at byte 11: duplicate object key", 11, -1 },
+        { "[{\"a\":{\"b\":1,\"b\":2}}]", 400, "malformed_json", "malformed JSON at line",
+          "malformed JSON at byte 17: duplicate object key", 17, -1 },
+        { "[{}] x", 400, "malformed_json", "malformed JSON at line",
+          "malformed JSON at byte 5: end of input expected", 5, -1 },
+        { " 7", 400, "malformed_json", "malformed JSON at line",
+          "malformed JSON at byte 1: '[' or '{' expected", 1, -1 },
+        { "\"x\"", 400, "malformed_json", "malformed JSON at line",
+          "malformed JSON at byte 0: '[' or '{' expected", 0, -1 },
+        { "  ", 400, "malformed_json", "malformed JSON at line",
+          "malformed JSON at byte 2: empty input", 2, -1 },
+        { "{\"a\":\"\xff\"}", 400, "malformed_json", "malformed JSON at line",
+          "malformed JSON at byte 6: invalid UTF-8", 6, -1 },
+        { "{\"a\":99999999999999999999}", 400, "malformed_json", "malformed JSON at line",
+          "malformed JSON at byte 5: too big integer", 5, -1 },
+        { "[{\"a\":[-9223372036854775809]}]", 400, "malformed_json", "malformed JSON at line",
+          "malformed JSON at byte 7: too big negative integer", 7, -1 },
+        { "[{\"s\":\"1e999\",\"a\":1e400}]", 400, "malformed_json", "malformed JSON at line",
+          "malformed JSON at byte 18: real number overflow", 18, -1 },
+    };
+    struct fixture *fx = *state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+        expect_refused(fx, &cases[i]);
+    assert_int_equal(written(), 0); /* nothing refused reaches the sink */
+}
+
+/* A batch route that answers at once: the request (and its body) may be gone before the sink
+ * sees the event, so the raw event owns a copy of the text. */
+static void test_batch_fire_and_forget(void **state)
+{
+    struct fixture *fx = *state;
+    sink.mode = HOLD;
+    struct call *c = run(CALL(fx, "POST", "/api/v1/batchfire", "[{\"a\":1},{\"a\":2}]"));
+    assert_int_equal(c->status, 202);
+    assert_int_equal(json_integer_value(json_object_get(c->json, "accepted")), 2);
+    json_decref(c->json);
+    wait_held(1);
+    struct uf_event *ev = take_held(0);
+    assert_null(ev->done);
+    if (raw_path(fx)) {
+        assert_true(ev->raw_owned);
+        assert_int_equal(ev->raw_len, 17);
+        assert_memory_equal(ev->raw, "[{\"a\":1},{\"a\":2}]", 17);
+    } else {
+        assert_null(ev->raw);
+        assert_int_equal(json_array_size(json_object_get(ev->body, "body")), 2);
+    }
+    uf_event_done(ev);
+}
+
+/* Only batch routes change: others keep the tree path whatever the downstream takes. */
+static void test_raw_only_on_batch_routes(void **state)
+{
+    struct fixture *fx = *state;
+    assert_true(raw_path(fx));
+    struct call *c = run(CALL(fx, "POST", "/api/v1/movies/m1/comments", "{\"text\":\"hi\"}"));
+    assert_int_equal(c->status, 201);
+    assert_null(sink.last_raw);
+    assert_string_equal(json_string_value(json_object_get(json_object_get(sink.last_body, "body"),
+                                                          "text")),
+                        "hi");
+    json_decref(c->json);
+    c = run(CALL(fx, "POST", "/api/v1/events", "[{\"type\":\"a\"},{\"type\":\"b\"}]"));
+    assert_int_equal(c->status, 202);
+    assert_null(sink.last_raw);
+    assert_string_equal(uf_event_get_str(&(struct uf_event){ .body = sink.last_body }, "type"),
+                        "b");
+    json_decref(c->json);
+}
+
+static void test_tree_path_when_downstream_needs_trees(void **state)
+{
+    struct fixture *fx = *state;
+    assert_false(raw_path(fx));
+    expect_accepted(fx, "[{\"type\":\"a\"}]", 1);
+    assert_null(sink.last_raw);
+    assert_non_null(sink.last_body);
 }
 
 static void test_timeout_gives_504(void **state)
@@ -899,6 +1104,15 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_body_too_large, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unsupported_media_type, setup, teardown),
         cmocka_unit_test_setup_teardown(test_malformed_json, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_batch_accepted, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_batch_accepted, setup_raw, teardown),
+        cmocka_unit_test_setup_teardown(test_batch_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_batch_refused, setup_raw, teardown),
+        cmocka_unit_test_setup_teardown(test_batch_fire_and_forget, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_batch_fire_and_forget, setup_raw, teardown),
+        cmocka_unit_test_setup_teardown(test_raw_only_on_batch_routes, setup_raw, teardown),
+        cmocka_unit_test_setup_teardown(test_tree_path_when_downstream_needs_trees, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_timeout_gives_504, setup, teardown),
         cmocka_unit_test_setup_teardown(test_split_array_shares_one_completion, setup, teardown),
         cmocka_unit_test_setup_teardown(test_split_array_one_failure_fails_request, setup,

@@ -177,6 +177,11 @@ static int setup_plain(void **state)
     return setup_with(state, plain_yaml, false);
 }
 
+static int setup_raw(void **state)
+{
+    return setup_with(state, plain_yaml, true);
+}
+
 static int teardown(void **state)
 {
     struct fixture *fx = *state;
@@ -583,6 +588,11 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_too_many_items_and_non_objects, setup_plain,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_single_object_is_a_batch_of_one, setup_plain,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_batch_of_three_becomes_three_events, setup_raw,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_too_many_items_and_non_objects, setup_raw, teardown),
+        cmocka_unit_test_setup_teardown(test_single_object_is_a_batch_of_one, setup_raw,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_split_raw_batches, setup, teardown),
         cmocka_unit_test_setup_teardown(test_split_raw_failures_and_copies, setup, teardown),

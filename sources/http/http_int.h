@@ -1,7 +1,8 @@
 /* http_int.h: the parts of the `http` source shared by its files, not a public interface.
  * http.c holds the kind (options, lifecycle, the libmicrohttpd callbacks); http_routes.c parses
  * the route table and matches request paths; http_request.c turns a request into events and
- * carries its reply back through the completion; http_reply.c builds responses.
+ * carries its reply back through the completion; http_raw.c checks a batch body that is emitted
+ * raw, without a tree; http_reply.c builds responses.
  *
  * Threads and lifetimes: requests are handled by the listener threads (a libmicrohttpd daemon
  * each); a completion callback may run on any thread (a sink worker, or the MHD thread itself
@@ -90,6 +91,9 @@ struct http_ctx {
     int64_t max_items, success_status;
 
     struct uf_stage *st;
+    /* Set once in start: every stage downstream takes raw events, so batch routes emit the
+     * request's text unparsed (http_request.c). */
+    bool raw;
     struct sockaddr_storage addr; /* parsed from `address` in init */
     bool ipv6;
     struct http_routes routes;
@@ -160,6 +164,20 @@ int64_t http_req_expire(struct http_ctx *hc, int64_t now_us);
 /* Shutdown: answers every waiting request with 503 so that MHD can be stopped. Requests that
  * suspend later are not seen: set hc->abandoning first and repeat until hc->suspended is 0. */
 void http_req_abandon_all(struct http_ctx *hc);
+
+/* ---- http_raw.c ---- */
+/* What the raw path answers a batch body. */
+struct http_raw_verdict {
+    int status;               /* 0: accepted; else 400 or 413 */
+    const char *code;         /* the error code (static), when status is set */
+    char msg[UF_ERR_MSG_MAX]; /* the error message, when status is set */
+    long long position;       /* malformed JSON: the byte offset; else -1 */
+    long long index;          /* an item that is not an object: its index; else -1 */
+    size_t nitems;            /* accepted: the items of the batch (an object is one) */
+};
+/* Checks body[0..len) as a batch route's tree path would (see http_raw.c). Never allocates
+ * beyond a scratch copy, never fails otherwise. */
+void http_raw_check(const char *body, size_t len, int64_t max_items, struct http_raw_verdict *v);
 
 /* ---- http_reply.c ---- */
 struct http_reply_info {

@@ -9,6 +9,12 @@
  * or split_array request, else the events emitted: always what the client sent, however the
  * stages later split, drop or finish the events). A
  * per-route timer answers 504 when the completion is late; the late completion is then ignored.
+ * Raw batches: when every stage downstream takes raw events (decided once at start), a batch
+ * route parses nothing: its one event carries the body as raw text (body NULL) and the same
+ * meta, after http_raw.c checked the text and answered 400/413 as the tree path does. The text
+ * is borrowed from the request, which the completion keeps alive (its reference) until every
+ * event derived from the request is finished; a route that does not wait for the completion
+ * gives the event its own copy instead. Non-batch and split_array routes keep the tree path.
  * See http_int.h for the reference counting and the lock order this file relies on. */
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -443,6 +449,53 @@ static enum MHD_Result emit_request(struct http_req *req, struct uf_event **evs)
     return rc;
 }
 
+/* ---- raw batches ---- */
+
+/* The error answer for a raw body that failed http_raw_check, with the tree path's fields. */
+static json_t *raw_error(const struct http_raw_verdict *v)
+{
+    json_t *e = http_error_body(v->code, "%s", v->msg);
+    json_t *inner = json_object_get(e, "error");
+    if (v->position >= 0)
+        json_object_set_new(inner, "position", json_integer((json_int_t)v->position));
+    if (v->index >= 0)
+        json_object_set_new(inner, "index", json_integer((json_int_t)v->index));
+    return e;
+}
+
+/* The request's one raw event (see the file comment for whose text it carries). Takes
+ * ownership of meta. */
+static struct uf_event *raw_event(struct http_req *req, json_t *meta)
+{
+    struct uf_event *ev = uf_event_new_raw(req->body, req->len, NULL);
+    if (!req->route->wait) { /* no completion keeps the request, and so its body, alive */
+        char *text = uf_xmalloc(req->len);
+        memcpy(text, req->body, req->len);
+        uf_event_set_raw(ev, text, req->len);
+    }
+    ev->meta = meta;
+    return ev;
+}
+
+/* A batch request on the raw path: checks, then emits the one raw event. Takes ownership of
+ * query. */
+static enum MHD_Result dispatch_raw(struct http_req *req, json_t *query)
+{
+    struct http_raw_verdict v;
+    http_raw_check(req->body, req->len, req->route->max_items, &v);
+    if (v.status) {
+        json_decref(query);
+        return reply_now(req, v.status, raw_error(&v));
+    }
+    req->nitems = v.nitems;
+    json_t *meta = request_meta(req, query);
+    json_decref(query);
+    struct uf_event **evs = uf_xmalloc(sizeof(*evs));
+    evs[0] = raw_event(req, meta);
+    req->nevents = 1;
+    return emit_request(req, evs);
+}
+
 enum MHD_Result http_req_dispatch(struct http_req *req)
 {
     enum MHD_Result answered = MHD_YES;
@@ -463,6 +516,8 @@ enum MHD_Result http_req_dispatch(struct http_req *req)
         return reply_now(req, 400, http_error_body("invalid_query",
                                                    "a query parameter is not valid UTF-8"));
     }
+    if (req->route->batch && req->hc->raw)
+        return dispatch_raw(req, f.query);
     json_t *body = NULL;
     if (req->route->body == HTTP_BODY_JSON && !(body = parse_body(req, &answered))) {
         json_decref(f.query);
