@@ -462,8 +462,8 @@ static const struct rcase object_cases[] = {
         "events[0].props.b: must be a string, number or boolean", "props.b"),
     BAD("{\"type\":\"a\",\"props\":{\"k\\u0065y\":[1]}}",
         "events[0].props.key: must be a string, number or boolean", "props.key"),
-    BAD("{\"type\":\"a\",\"props\":{\"a\":\"12345\"}}", "events[0].props.a: must be at most 4 bytes",
-        "props.a"),
+    BAD("{\"type\":\"a\",\"props\":{\"a\":\"12345\"}}",
+        "events[0].props.a: must be at most 4 bytes", "props.a"),
     BAD("{\"type\":\"a\",\"props\":{\"a\":\"\\\"\\\"\\\"\\\"\\\"\"}}",
         "events[0].props.a: must be at most 4 bytes", "props.a"),
     BAD("{\"type\":\"a\",\"props\":{\"a\":1,\"b\":2,\"c\":3,\"d\":4}}",
@@ -564,7 +564,8 @@ static void test_raw_emitted_text(void **state)
     assert_ptr_equal(seen_raw_at, plain);
 
     const char *mixed = "[{\"movie_id\":\"" UUID_UC "\",\"type\":\"a\"},{\"type\":\"b\"},"
-                        "{\"type\":\"c\",\"movie_id\":\"\\u0030190a0b2-7c3d-7e4f-8a9b-0c1d2e3f4a5b\"}]";
+                        "{\"type\":\"c\",\"movie_id\":"
+                        "\"\\u0030190a0b2-7c3d-7e4f-8a9b-0c1d2e3f4a5b\"}]";
     assert_true(run(st, uf_event_new_raw(mixed, strlen(mixed), NULL), "events", -1).emitted);
     assert_ptr_not_equal(seen_raw_at, mixed);
     assert_string_equal(seen_raw, "[{\"movie_id\":\"" UUID_LC "\",\"type\":\"a\"},{\"type\":\"b\"},"
@@ -610,25 +611,35 @@ static void test_raw_malformed(void **state)
     uf_graph_free(g);
 }
 
-/* Long strings and many rule names take the heap instead of the stack: same outcomes. */
+/* Long strings and numbers and many rule names take the heap instead of the stack: same
+ * outcomes. */
 static void test_raw_large(void **state)
 {
-    char opts[4096] = "        items: body\n        rules:\n          events:\n";
+    char opts[4096] = "        items: body\n        rules:\n          events:\n"
+                      "            ts: {type: rfc3339}\n"
+                      "            num: {type: number, max: 2}\n";
     for (int i = 0; i < 40; i++)
         snprintf(opts + strlen(opts), sizeof(opts) - strlen(opts),
                  "            f%d: {type: string, max_length: 300}\n", i);
     struct uf_graph *g;
     struct uf_stage *st = build_ok(opts, &g);
     char ok[4096] = "{\"f39\":\"", bad[4096] = "{\"f0\":\"";
+    char ts[512] = "{\"ts\":\"2024-02-29T10:00:00.", num[512] = "{\"num\":3.";
     for (int i = 0; i < 300; i++) {
         strcat(ok, "\\u00e9");
         strcat(bad, "\\u0041");
+        strcat(ts, "1");
+        strcat(num, "0");
     }
     strcat(ok, "\"}");
     strcat(bad, "x\",\"f39\":1}");
+    strcat(ts, "Z\"}");
+    strcat(num, "}");
     struct rcase cases[] = {
         OK(ok),
         BAD(bad, "events[0].f0: must be at most 300 characters", "f0"),
+        OK(ts),
+        BAD(num, "events[0].num: must be at most 2", "num"),
     };
     run_cases(st, cases, NCASES(cases));
     uf_graph_free(g);

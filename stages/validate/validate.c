@@ -1,0 +1,475 @@
+/* validate.c: the `validate` transform: declarative field rules, checked at the door.
+ * `rules` maps a rule set name (a route name from meta.route, or an event `type`, see `match`)
+ * to field rules: a dotted path into the event body ("body.text", "params.movie_id",
+ * "query.limit", or "type" for split items) and its checks: required, type (string, int,
+ * number, bool, uuid, object, array, rfc3339), min/max_length (UTF-8 characters, or items for
+ * arrays), min/max (numbers), charset ("[a-z0-9._-]"), enum, max_bytes, max_keys, flat and
+ * max_value_bytes (objects such as props), default, coerce (query strings to numbers/booleans)
+ * and status. A string rule is shorthand for {type: <it>, required: true}.
+ * The first failing check finishes the event with 422 (or the rule's status) and the body
+ * {"error":{"code":"invalid_field","message":"body.text: must be 1..5000 characters",
+ * "field":"text","index":N}}, where index is the item of a split request (meta.index).
+ * With `items` (a dotted path, `body` for the http source's batch routes), an event whose body
+ * holds an array there is checked item by item: rule paths are relative to each item, the rule
+ * set is chosen per item (with `match: type`, by the item's type), and the first invalid item
+ * rejects the whole event ("events[3].type: ...", index 3), so nothing of the batch goes on.
+ * Raw events (the http source's batch routes when every stage downstream takes them: the body's
+ * text, one object or an array of objects, no tree) are checked straight from the text with
+ * jscan, by the same checks as trees, with the same failures; a valid one goes on as it came,
+ * except that UUIDs are lower-cased as in a tree (the text is then the event's own copy). That
+ * needs rules a text allows (raw_ok): items set to body, every path one top-level name of an
+ * item, no default and no coerce (they would rewrite the body).
+ * This file holds the options, the lifecycle, the walk over an event's items (tree or text) and
+ * the failures; validate_rules.c reads the rules, validate_check.c checks one value.
+ * It does not authorise or look anything up. Rules are read-only after init; process() is
+ * thread-safe and allocates nothing per item in the common case. */
+#include "validate_int.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "event.h"
+#include "jsonpath.h"
+#include "mem.h"
+#include "stage.h"
+
+static const char *const match_values[] = { "route", "type", NULL };
+static const char *const unmatched_values[] = { "pass", "reject", NULL };
+
+static const struct uf_option validate_options[] = {
+    { .name = "rules", .type = UF_OPT_MAP, .flags = UF_OPT_REQUIRED,
+      .desc = "Rule sets: name to {field path: checks} (see docs/http.md)",
+      .offset = offsetof(struct uf_validate_ctx, rules_opt) },
+    { .name = "items", .type = UF_OPT_STR,
+      .desc = "Dotted path of an array of items (batch routes: body); when an event has one, "
+              "the rules apply to each item and one invalid item rejects the whole event",
+      .offset = offsetof(struct uf_validate_ctx, items) },
+    { .name = "match", .type = UF_OPT_ENUM, .def = "route", .values = match_values,
+      .desc = "What names the rule set of an event: meta.route or the body's type",
+      .offset = offsetof(struct uf_validate_ctx, match) },
+    { .name = "unmatched", .type = UF_OPT_ENUM, .def = "pass", .values = unmatched_values,
+      .desc = "Events without a rule set: pass them on, or reject them with 422",
+      .offset = offsetof(struct uf_validate_ctx, unmatched) },
+    { .name = "status", .type = UF_OPT_INT, .def = "422", .min = 400, .max = 499,
+      .desc = "Status of a failed check unless the rule sets its own",
+      .offset = offsetof(struct uf_validate_ctx, status) },
+    { 0 },
+};
+
+static int validate_init(struct uf_stage *st, void *ctx, struct uf_err *err)
+{
+    return uf_validate_parse_rules(ctx, err);
+}
+
+static bool validate_raw_ok(const void *ctx)
+{
+    return ((const struct uf_validate_ctx *)ctx)->raw_ok;
+}
+
+/* ---- the tree path ---- */
+
+/* Converts a string to the rule's type in place (query and path values are strings). */
+static json_t *coerce(const struct uf_vrule *r, json_t *parent, json_t *v)
+{
+    const char *s = json_string_value(v);
+    char *end = NULL;
+    json_t *out = NULL;
+    if (!s || !*s || isspace((unsigned char)*s))
+        return v;
+    errno = 0;
+    if (r->type == UF_VT_INT) {
+        long long n = strtoll(s, &end, 10);
+        out = *end || errno == ERANGE ? NULL : json_integer(n);
+    } else if (r->type == UF_VT_NUMBER) {
+        double d = strtod(s, &end);
+        out = *end || errno == ERANGE || !isfinite(d) ? NULL : json_real(d);
+    } else if (r->type == UF_VT_BOOL && (!strcmp(s, "true") || !strcmp(s, "false")))
+        out = json_boolean(!strcmp(s, "true"));
+    if (!out)
+        return v;
+    json_object_set_new(parent, r->parts[r->nparts - 1], out);
+    return out;
+}
+
+/* Checks one rule against body; false with f filled on failure. */
+static bool check_rule(struct uf_vfailure *f, json_t *body)
+{
+    const struct uf_vrule *r = f->rule;
+    json_t *parent = body;
+    for (size_t i = 0; parent && i + 1 < r->nparts; i++)
+        parent = json_object_get(parent, r->parts[i]);
+    json_t *v = json_is_object(parent) ? json_object_get(parent, r->parts[r->nparts - 1]) : NULL;
+    if (json_is_null(v))
+        v = NULL;
+    if (!v && r->def && json_is_object(parent)) {
+        /* A copy per event: a shared default would be one value mutated by every event. */
+        json_object_set_new(parent, r->parts[r->nparts - 1], json_deep_copy(r->def));
+        return true;
+    }
+    if (!v)
+        return r->required ? uf_validate_fail(f, "is required") : true;
+    if (r->coerce)
+        v = coerce(r, parent, v);
+    struct uf_vval x;
+    uf_vval_tree(v, &x);
+    if (!uf_validate_check_value(f, &x))
+        return false;
+    if (x.recased)
+        json_string_set(v, x.canon);
+    return true;
+}
+
+/* ---- the raw path ---- */
+
+/* UUIDs a raw event must carry in lower case (validate_check.c): rare, so the list and the
+ * rewritten text are allocated only when there is one. */
+struct edit {
+    size_t off, len; /* the string's span between its quotes, from the start of the text */
+    char uuid[UF_UUID_STR];
+};
+
+struct edits {
+    const char *base;
+    struct edit *v;
+    size_t n;
+};
+
+static void edits_add(struct edits *ed, const struct uf_jmember *m, const char *uuid)
+{
+    ed->v = uf_xrealloc(ed->v, (ed->n + 1) * sizeof(*ed->v));
+    struct edit *e = &ed->v[ed->n++];
+    e->off = (size_t)(m->val - ed->base);
+    e->len = m->val_len;
+    memcpy(e->uuid, uuid, UF_UUID_STR);
+}
+
+static int by_offset(const void *a, const void *b)
+{
+    size_t x = ((const struct edit *)a)->off, y = ((const struct edit *)b)->off;
+    return (x > y) - (x < y);
+}
+
+/* Gives ev its own text with the edits applied (they come in rule order, not text order). */
+static void edits_apply(struct uf_event *ev, struct edits *ed)
+{
+    size_t n = ev->raw_len, at = 0, out = 0;
+    qsort(ed->v, ed->n, sizeof(*ed->v), by_offset);
+    for (size_t i = 0; i < ed->n; i++)
+        n = n - ed->v[i].len + UF_UUID_STR - 1;
+    char *text = uf_xmalloc(n + 1);
+    for (size_t i = 0; i < ed->n; i++) {
+        memcpy(text + out, ev->raw + at, ed->v[i].off - at);
+        out += ed->v[i].off - at;
+        memcpy(text + out, ed->v[i].uuid, UF_UUID_STR - 1);
+        out += UF_UUID_STR - 1;
+        at = ed->v[i].off + ed->v[i].len;
+    }
+    memcpy(text + out, ev->raw + at, ev->raw_len - at);
+    text[n] = '\0';
+    uf_event_set_raw(ev, text, n);
+}
+
+/* Checks one rule against the member picked for it from an item's text (key NULL: absent). */
+static bool check_member_rule(struct uf_vfailure *f, const struct uf_jmember *m, struct edits *ed)
+{
+    const struct uf_vrule *r = f->rule;
+    if (!m->key || m->type == UF_J_NULL)
+        return r->required ? uf_validate_fail(f, "is required") : true;
+    struct uf_vbuf b;
+    struct uf_vval x;
+    uf_vval_text(m, r->type == UF_VT_RFC3339, &b, &x);
+    bool ok = uf_validate_check_value(f, &x);
+    /* An escaped UUID is rewritten too: the text then holds the value as the tree path's. */
+    if (ok && r->type == UF_VT_UUID && (x.recased || m->escaped))
+        edits_add(ed, m, x.canon);
+    uf_vbuf_free(&b);
+    return ok;
+}
+
+/* ---- items, rule sets and failures ---- */
+
+/* One body under check: a tree object, or (picked set) the members of an object's text picked
+ * by the names in vc->keys. */
+struct item {
+    json_t *body;
+    const struct uf_jmember *picked;
+    struct edits *ed;
+    long long index; /* its place in a batch; -1 when the event is one body */
+};
+
+static const struct uf_vset *set_named(const struct uf_validate_ctx *vc, const char *name, size_t n)
+{
+    for (size_t i = 0; i < vc->nsets; i++)
+        if (strlen(vc->sets[i].name) == n && memcmp(vc->sets[i].name, name, n) == 0)
+            return &vc->sets[i];
+    return NULL;
+}
+
+/* The item's type member (match: type), decoded when escaped. */
+static const struct uf_vset *set_of_type(const struct uf_validate_ctx *vc, const struct item *it)
+{
+    if (!it->picked) {
+        const json_t *t = json_object_get(it->body, "type");
+        return json_is_string(t) ? set_named(vc, json_string_value(t), json_string_length(t))
+                                 : NULL;
+    }
+    const struct uf_jmember *m = &it->picked[vc->type_key];
+    if (!m->key || m->type != UF_J_STRING)
+        return NULL;
+    if (!m->escaped)
+        return set_named(vc, m->val, m->val_len);
+    struct uf_vbuf b;
+    size_t n;
+    const char *name = uf_vbuf_text(&b, m->val, m->val_len, true, &n);
+    const struct uf_vset *set = set_named(vc, name, n);
+    uf_vbuf_free(&b);
+    return set;
+}
+
+static const struct uf_vset *find_set(const struct uf_validate_ctx *vc, struct uf_event *ev,
+                                   const struct item *it)
+{
+    if (vc->match == 1)
+        return set_of_type(vc, it);
+    const json_t *route = json_object_get(uf_event_meta(ev), "route");
+    return json_is_string(route) ? set_named(vc, json_string_value(route),
+                                             json_string_length(route))
+                                 : NULL;
+}
+
+/* Names the item a failure is in, for the message: label "events[3]" and sep "." for item 3
+ * of a batch (the route name, else the `items` path), label "item 3" and sep ": " for a
+ * split_array item (meta.index), both "" otherwise. Returns the item's index, or -1. */
+static long long locate(const struct uf_validate_ctx *vc, struct uf_event *ev, long long item,
+                        char *label, size_t n, const char **sep)
+{
+    json_t *meta_index = json_object_get(uf_event_meta(ev), "index");
+    const char *route = json_string_value(json_object_get(uf_event_meta(ev), "route"));
+    label[0] = '\0';
+    *sep = "";
+    if (item >= 0) {
+        snprintf(label, n, "%s[%lld]", route ? route : vc->items, item);
+        *sep = ".";
+    } else if (json_is_integer(meta_index)) {
+        item = (long long)json_integer_value(meta_index);
+        snprintf(label, n, "item %lld", item);
+        *sep = ": ";
+    }
+    return item;
+}
+
+/* Finishes ev with status and {"error":{code,message[,field][,index]}}. */
+static void fail_with(struct uf_event *ev, int status, const char *code, const char *msg,
+                      const char *field, long long index)
+{
+    json_t *body = json_pack("{s:{s:s,s:s}}", "error", "code", code, "message", msg);
+    json_t *e = json_object_get(body, "error");
+    if (field)
+        json_object_set_new(e, "field", json_string(field));
+    if (index >= 0)
+        json_object_set_new(e, "index", json_integer(index));
+    uf_event_reply(ev, status, body);
+    uf_event_fail(ev, status, code, msg);
+}
+
+/* The failure's member key, decoded, malloc'd; NULL when none. */
+static char *failed_key(const struct uf_vfailure *f)
+{
+    if (!f->key)
+        return NULL;
+    char *key = uf_xmalloc(f->key_len + 1);
+    size_t n = f->key_escaped ? uf_jscan_unescape(f->key, f->key_len, key) : f->key_len;
+    if (!f->key_escaped)
+        memcpy(key, f->key, n);
+    key[n] = '\0';
+    return key;
+}
+
+static void reject(const struct uf_validate_ctx *vc, struct uf_event *ev,
+                   const struct uf_vfailure *f, long long item)
+{
+    const struct uf_vrule *r = f->rule;
+    char label[192], field[256];
+    const char *sep;
+    long long index = locate(vc, ev, item, label, sizeof(label), &sep);
+    char *key = failed_key(f);
+    snprintf(field, sizeof(field), "%s%s%s", r->field, key ? "." : "", key ? key : "");
+    char *msg = uf_xasprintf("%s%s%s%s%s: %s", label, sep, r->path, key ? "." : "",
+                             key ? key : "", f->why);
+    fail_with(ev, r->status, "invalid_field", msg, field, index);
+    free(msg);
+    free(key);
+}
+
+static void reject_unmatched(const struct uf_validate_ctx *vc, struct uf_event *ev, long long item)
+{
+    char label[192];
+    const char *sep;
+    long long index = locate(vc, ev, item, label, sizeof(label), &sep);
+    char *msg = uf_xasprintf("%s%sno validation rules for this event", label,
+                             index >= 0 ? ": " : "");
+    fail_with(ev, (int)vc->status, "invalid_event", msg, NULL, index);
+    free(msg);
+}
+
+static void reject_not_object(struct uf_event *ev, size_t i)
+{
+    char *msg = uf_xasprintf("item %zu is not a JSON object", i);
+    fail_with(ev, 400, "malformed_json", msg, NULL, (long long)i);
+    free(msg);
+}
+
+/* Checks one item against its rule set. Returns false when it failed, after finishing ev with
+ * the failure. */
+static bool check_item(const struct uf_validate_ctx *vc, struct uf_event *ev, const struct item *it)
+{
+    const struct uf_vset *set = find_set(vc, ev, it);
+    if (!set && vc->unmatched == 1) {
+        reject_unmatched(vc, ev, it->index);
+        return false;
+    }
+    for (size_t i = 0; set && i < set->n; i++) {
+        struct uf_vfailure f;
+        f.rule = &set->rules[i];
+        f.key = NULL;
+        if (it->picked ? !check_member_rule(&f, &it->picked[f.rule->key], it->ed)
+                       : !check_rule(&f, it->body)) {
+            reject(vc, ev, &f, it->index);
+            return false;
+        }
+    }
+    return true;
+}
+
+/* ---- process ---- */
+
+static void process_tree(struct uf_stage *st, const struct uf_validate_ctx *vc, struct uf_event *ev)
+{
+    json_t *items = vc->items ? uf_json_get_path(ev->body, vc->items) : NULL;
+    if (!json_is_array(items)) {
+        struct item it = { .body = ev->body, .index = -1 };
+        if (check_item(vc, ev, &it))
+            uf_emit(st, ev);
+        return;
+    }
+    /* Every item is checked before anything goes on: one invalid item rejects the batch. */
+    size_t i;
+    json_t *body;
+    json_array_foreach(items, i, body) {
+        struct item it = { .body = body, .index = (long long)i };
+        if (!json_is_object(body)) {
+            reject_not_object(ev, i);
+            return;
+        }
+        if (!check_item(vc, ev, &it))
+            return;
+    }
+    uf_emit(st, ev);
+}
+
+/* A raw event's text and what its check gathered. */
+struct rawcheck {
+    const struct uf_validate_ctx *vc;
+    struct uf_event *ev;
+    struct edits ed;
+};
+
+/* Checks the object s[0..n), item index. Returns 0 when it passed, 1 after finishing the event
+ * with its failure, UF_EINVAL (err set) when the text is not a JSON object. */
+static int check_text(struct rawcheck *rc, const char *s, size_t n, long long index,
+                      struct uf_err *err)
+{
+    enum { ON_STACK = 32 }; /* more names than any rule set seen: no allocation per item */
+    struct uf_jmember stack[ON_STACK];
+    size_t nkeys = rc->vc->nkeys;
+    struct uf_jmember *picked = nkeys <= ON_STACK ? stack : uf_xcalloc(nkeys, sizeof(*picked));
+    int r = uf_jscan_pick(s, n, rc->vc->keys, nkeys, picked, err);
+    if (r == 0) {
+        struct item it = { .picked = picked, .ed = &rc->ed, .index = index };
+        r = check_item(rc->vc, rc->ev, &it) ? 0 : 1;
+    }
+    if (picked != stack)
+        free(picked);
+    return r;
+}
+
+static int check_element(void *arg, const struct uf_jmember *m, struct uf_err *err)
+{
+    struct rawcheck *rc = arg;
+    if (m->type != UF_J_OBJECT) {
+        reject_not_object(rc->ev, m->index);
+        return 1;
+    }
+    return check_text(rc, m->val, m->val_len, (long long)m->index, err);
+}
+
+/* Where a raw object stands among items: the http source sends a batch route's single object
+ * as one (the tree path's array of one: item 0, named after meta.route); split's item carries
+ * meta.index, and another source's message is one body: both are checked as the body (-1). */
+static long long object_index(struct uf_event *ev)
+{
+    json_t *meta = uf_event_meta(ev);
+    if (json_is_integer(json_object_get(meta, "index")))
+        return -1;
+    return json_is_string(json_object_get(meta, "route")) ? 0 : -1;
+}
+
+static bool is_blank(char c)
+{
+    return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
+
+/* The text is the items (`items: body`, see validate_raw_ok): an array of objects or one. */
+static void process_raw(struct uf_stage *st, const struct uf_validate_ctx *vc, struct uf_event *ev)
+{
+    if (!vc->raw_ok) { /* the graph sends raw only where raw_ok said yes: a bug upstream */
+        uf_event_fail(ev, 500, "internal", "validate: these rules need a parsed body");
+        return;
+    }
+    struct rawcheck rc = { .vc = vc, .ev = ev, .ed.base = ev->raw };
+    struct uf_err err = { 0 };
+    size_t at = 0;
+    while (at < ev->raw_len && is_blank(ev->raw[at]))
+        at++;
+    int r = at < ev->raw_len && ev->raw[at] == '['
+                ? uf_jscan_array(ev->raw, ev->raw_len, check_element, &rc, &err)
+                : check_text(&rc, ev->raw, ev->raw_len, object_index(ev), &err);
+    if (r < 0) /* the http source checked the text already; another source may not have */
+        fail_with(ev, 400, "malformed_json", err.msg, NULL, -1);
+    else if (r == 0) {
+        if (rc.ed.n)
+            edits_apply(ev, &rc.ed);
+        uf_emit(st, ev);
+    }
+    free(rc.ed.v);
+}
+
+static void validate_process(struct uf_stage *st, void *ctx, struct uf_event *ev)
+{
+    if (ev->raw)
+        process_raw(st, ctx, ev);
+    else
+        process_tree(st, ctx, ev);
+}
+
+static void validate_destroy(void *ctx)
+{
+    uf_validate_free_rules(ctx);
+}
+
+const struct uf_kind uf_transform_validate = {
+    .name = "validate",
+    .role = UF_TRANSFORM,
+    .summary = "Check event fields against declarative rules; reject with 422 naming the field",
+    .options = validate_options,
+    .ctx_size = sizeof(struct uf_validate_ctx),
+    .takes_raw = true,
+    .raw_ok = validate_raw_ok,
+    .init = validate_init,
+    .process = validate_process,
+    .destroy = validate_destroy,
+};
