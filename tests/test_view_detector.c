@@ -297,6 +297,28 @@ static void test_raw_and_tree_events_are_one_session(void **state)
     json_decref(want);
 }
 
+/* A text longer than the stack scratch: its strings are decoded on the heap, same result. */
+static void test_raw_long_text(void **state)
+{
+    char pad[1500], text[2048];
+    memset(pad, 'p', sizeof pad - 1);
+    pad[sizeof pad - 1] = '\0';
+    const char *events[] = { "play", "complete" };
+    for (size_t i = 0; i < 2; i++) {
+        snprintf(text, sizeof text,
+                 "{\"pad\":\"%s\",\"event\":\"%s\",\"movie_id\":\"m\\u0031\","
+                 "\"session_id\":\"s\",\"anonymous_id\":\"a\",\"position_s\":%d}",
+                 pad, events[i], (int)i * 10);
+        struct uf_event *ev = make_event(text);
+        ev->received_us = T0 + (int64_t)i * 10000000;
+        ev->at = vd;
+        vd->kind->process(vd, vd->ctx, ev);
+    }
+    assert_int_equal(views(), 1);
+    assert_string_equal(uf_event_get_str(last_view(), "movie_id"), "m1");
+    assert_true(num(last_view(), "watched_s") == 10.0);
+}
+
 /* The http source only emits checked objects; anything else fails with 400, never crashes. */
 static void test_raw_not_an_object_fails(void **state)
 {
@@ -416,6 +438,7 @@ int main(void)
                                         setup_server_clock, teardown),
         cmocka_unit_test_setup_teardown(test_raw_not_an_object_fails, setup_server_clock_raw,
                                         teardown),
+        BOTH(test_raw_long_text),
         cmocka_unit_test(test_client_clock),
         cmocka_unit_test(test_idle_sessions_expire),
         cmocka_unit_test(test_entries_are_bounded),

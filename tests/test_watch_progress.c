@@ -201,6 +201,14 @@ static void test_raw_reads_like_body(void **state)
                                "\"movie_id\":\"0192f0c1-aaaa-7bbb-8ccc-000000000001\"}"),
                      UF_OUTCOME_DONE);
     assert_int_equal(pending(), 2);
+    char pad[1000], text[1200]; /* beyond the stack scratch: decoded on the heap */
+    memset(pad, 'p', sizeof pad - 1);
+    pad[sizeof pad - 1] = '\0';
+    snprintf(text, sizeof text,
+             "{\"pad\":\"%s\",\"event\":\"pause\",\"movie_id\":\"" MOVIE "\",\"position_s\":1}",
+             pad);
+    assert_int_equal(put(USER, text), UF_OUTCOME_DONE);
+    assert_int_equal(pending(), 2);
     const char *bad[] = { "[]", "{\"event\":", "" };
     for (size_t i = 0; i < 3; i++) {
         struct uf_event *ev = make_event(bad[i]);
