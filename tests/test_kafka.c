@@ -3,8 +3,8 @@
  * finished, then replayed in order when it returns); a full spool answering 503; the spool left
  * by a stopped producer replayed by the next one; topics Kafka refuses (422 on the way in,
  * TOPIC_EXCEPTION final, unproducible spooled records discarded); option errors. Raw events
- * (owned and borrowed texts) go through the same cases: same messages, keys and outcomes. The graph is built from YAML
- * and the sink's callbacks are called directly (no runtime). */
+ * (owned and borrowed texts) go through the same cases: same messages, keys and outcomes.
+ * The graph is built from YAML and the sink's callbacks are called directly (no runtime). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>

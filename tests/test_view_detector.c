@@ -1,8 +1,9 @@
 /* test_view_detector.c: the `view_detector` transform: the watched-time threshold, seeks forward
  * and back, pauses, complete, one view per session, pass-through of other events, the client
  * clock, TTL expiry and the max_entries bound; the behaviour tests run with bodies and with raw
- * texts alike, and raw and body events of one playback make one session. Builds a real graph (generate -> view_detector ->
- * null) without running it, swaps the null sink for a capturing kind and calls process(). */
+ * texts alike, and raw and body events of one playback make one session. Builds a real graph
+ * (generate -> view_detector -> null) without running it, swaps the null sink for a capturing
+ * kind and calls process(). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
