@@ -6,6 +6,8 @@
  * the cases. Nested values are checked by recursion, bounded by MAX_DEPTH like jansson's. */
 #include "jscan.h"
 
+#include <errno.h>
+#include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -582,6 +584,38 @@ size_t uf_jscan_unescape(const char *s, size_t len, char *out)
         o += put_utf8(u, out + o);
     }
     return o;
+}
+
+size_t uf_jscan_cstr(const struct uf_jmember *m, char *out)
+{
+    size_t n = m->val_len;
+    if (m->escaped)
+        n = uf_jscan_unescape(m->val, m->val_len, out);
+    else
+        memcpy(out, m->val, n);
+    out[n] = '\0';
+    return n;
+}
+
+double uf_jscan_number(const struct uf_jmember *m)
+{
+    if (!m->val || m->type != UF_J_NUMBER)
+        return NAN;
+    char small[64], *text = m->val_len < sizeof small ? small : uf_xmalloc(m->val_len + 1);
+    memcpy(text, m->val, m->val_len);
+    text[m->val_len] = '\0';
+    double v;
+    errno = 0;
+    if (m->integer) { /* jansson reads integers as 64-bit ones and refuses larger */
+        long long i = strtoll(text, NULL, 10);
+        v = errno == ERANGE ? NAN : (double)i;
+    } else {
+        v = strtod(text, NULL);
+        v = isinf(v) ? NAN : v;
+    }
+    if (text != small)
+        free(text);
+    return v;
 }
 
 bool uf_jscan_key_is(const struct uf_jmember *m, const char *name)

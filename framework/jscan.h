@@ -63,6 +63,13 @@ void uf_jmember_span(const struct uf_jmember *m, const char **start, size_t *len
 /* Decodes the escapes of a string span that uf_jscan_object accepted into out, which must
  * hold len bytes (decoding never grows a string); returns the decoded length. */
 size_t uf_jscan_unescape(const char *s, size_t len, char *out);
+/* A string member's value as a C string: copied into out (val_len + 1 bytes at least), escapes
+ * decoded, NUL-terminated (the scan refused \u0000, so the text holds no other NUL). Returns
+ * its length. */
+size_t uf_jscan_cstr(const struct uf_jmember *m, char *out);
+/* A member's value as a double, as jansson's json_number_value reads it: NAN when it is not a
+ * number, or is one beyond a double's range (a text jansson refuses: "real number overflow"). */
+double uf_jscan_number(const struct uf_jmember *m);
 
 /* Whether a key span (as reported) equals the NUL-terminated name, decoding escapes. */
 bool uf_jscan_key_is(const struct uf_jmember *m, const char *name);

@@ -10,7 +10,8 @@
  * PostgreSQL is unreachable the pending positions are kept (up to max_keys; beyond, new keys are
  * dropped and counted) and the connection is retried every interval; the table and its indexes
  * are created with CREATE TABLE IF NOT EXISTS on every (re)connect, in the shape the UGC store's
- * migrations also use. Not done here: reading progress back (the UGC API does). */
+ * migrations also use. Raw events (event.h) are read with one scan of their text, the same
+ * fields with the same rules. Not done here: reading progress back (the UGC API does). */
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
@@ -29,6 +30,7 @@
 #include "clock.h"
 #include "event.h"
 #include "hash.h"
+#include "jscan.h"
 #include "log.h"
 #include "mem.h"
 #include "metrics.h"
@@ -162,20 +164,71 @@ static bool map_merge(struct wp_map *m, struct wp_row *row, size_t max)
 
 /* ---- events ---- */
 
+/* The fields a row is made from, by index; the strings first. */
+enum { W_MOVIE, W_EVENT, W_TS, WSTR, W_POS = WSTR, W_DUR, WFIELDS };
+static const char *const field_names[WFIELDS] = { "movie_id", "event", "ts", "position_s",
+                                                  "duration_s" };
+
+/* What a row is made from: strings NULL when missing or not strings, numbers NAN when missing
+ * or not numbers. From a body the strings borrow it; from a raw text they are decoded into
+ * scratch (stack, or heap for a long text). */
+struct wp_read {
+    const char *str[WSTR];
+    double pos, dur;
+    char *heap;
+    char stack[512];
+};
+
 static double num_field(const struct uf_event *ev, const char *key)
 {
     json_t *v = json_object_get(ev->body, key);
     return json_is_number(v) ? json_number_value(v) : NAN;
 }
 
-/* The row an event stands for, or NULL (with *why set) when it carries no progress. */
-static struct wp_row *row_of(const struct uf_event *ev, const char **why)
+static void read_body(const struct uf_event *ev, struct wp_read *r)
 {
-    const char *movie = uf_event_get_str(ev, "movie_id");
-    const char *event = uf_event_get_str(ev, "event");
-    double pos = num_field(ev, "position_s");
+    for (size_t i = 0; i < WSTR; i++)
+        r->str[i] = uf_event_get_str(ev, field_names[i]);
+    r->pos = num_field(ev, "position_s");
+    r->dur = num_field(ev, "duration_s");
+}
+
+/* One scan of the raw text; false when it is not one JSON object. The decoded strings take at
+ * most the text's length plus their terminators. */
+static bool read_raw(const struct uf_event *ev, struct wp_read *r)
+{
+    struct uf_jmember m[WFIELDS];
+    if (uf_jscan_pick(ev->raw, ev->raw_len, field_names, WFIELDS, m, NULL) != 0)
+        return false;
+    size_t need = ev->raw_len + WSTR;
+    char *p = need <= sizeof r->stack ? r->stack : (r->heap = uf_xmalloc(need));
+    for (size_t i = 0; i < WSTR; i++) {
+        r->str[i] = m[i].key && m[i].type == UF_J_STRING ? p : NULL;
+        if (r->str[i])
+            p += uf_jscan_cstr(&m[i], p) + 1;
+    }
+    r->pos = uf_jscan_number(&m[W_POS]);
+    r->dur = uf_jscan_number(&m[W_DUR]);
+    return true;
+}
+
+static bool read_fields(const struct uf_event *ev, struct wp_read *r)
+{
+    r->heap = NULL;
+    if (!ev->raw) {
+        read_body(ev, r);
+        return true;
+    }
+    return read_raw(ev, r);
+}
+
+/* The row an event stands for, or NULL (with *why set) when it carries no progress. */
+static struct wp_row *row_of(const struct uf_event *ev, const struct wp_read *f,
+                             const char **why)
+{
+    const char *movie = f->str[W_MOVIE], *event = f->str[W_EVENT];
+    double pos = f->pos, dur = f->dur;
     bool complete = event && strcmp(event, "complete") == 0;
-    double dur = num_field(ev, "duration_s");
     if (complete && isnan(pos))
         pos = dur;
     *why = !ev->user                          ? "anonymous viewer"
@@ -192,9 +245,34 @@ static struct wp_row *row_of(const struct uf_event *ev, const char **why)
     r->duration_s = dur >= 0 ? dur : NAN;
     r->completed = complete;
     r->updated_us = ev->received_us;
-    if (!uf_time_parse(uf_event_get_str(ev, "ts"), &r->event_us))
+    if (!uf_time_parse(f->str[W_TS], &r->event_us))
         r->event_us = ev->received_us;
     return r;
+}
+
+/* Records ev's position, or drops it (anonymous, no progress, map full); a raw text that is
+ * not one object (only from a source that checks less than the http one) fails with 400. */
+static void take_event(struct wp_ctx *c, struct uf_stage *st, struct uf_event *ev)
+{
+    struct wp_read f;
+    if (!read_fields(ev, &f)) {
+        uf_event_fail(ev, 400, "malformed_json", "the event is not one JSON object");
+        return;
+    }
+    const char *why;
+    struct wp_row *r = row_of(ev, &f, &why);
+    free(f.heap);
+    if (!r) {
+        uf_event_drop(ev, why);
+        return;
+    }
+    if (!map_merge(&c->map, r, (size_t)c->max_keys)) {
+        atomic_fetch_add(c->m_dropped_full, 1);
+        uf_log_limited(UF_LOG_WARN, st, "Too many positions waiting; dropping.");
+        uf_event_drop(ev, "too many positions waiting");
+        return;
+    }
+    uf_event_done(ev);
 }
 
 static int wp_write(struct uf_stage *st, void *ctx, struct uf_event **evs, size_t n,
@@ -202,21 +280,8 @@ static int wp_write(struct uf_stage *st, void *ctx, struct uf_event **evs, size_
 {
     struct wp_ctx *c = ctx;
     pthread_mutex_lock(&c->lock);
-    for (size_t i = 0; i < n; i++) {
-        const char *why;
-        struct wp_row *r = row_of(evs[i], &why);
-        if (!r) {
-            uf_event_drop(evs[i], why);
-            continue;
-        }
-        if (!map_merge(&c->map, r, (size_t)c->max_keys)) {
-            atomic_fetch_add(c->m_dropped_full, 1);
-            uf_log_limited(UF_LOG_WARN, st, "Too many positions waiting; dropping.");
-            uf_event_drop(evs[i], "too many positions waiting");
-            continue;
-        }
-        uf_event_done(evs[i]);
-    }
+    for (size_t i = 0; i < n; i++)
+        take_event(c, st, evs[i]);
     atomic_store(c->m_pending, (int64_t)c->map.n);
     pthread_mutex_unlock(&c->lock);
     return UF_OK;
@@ -482,4 +547,5 @@ const struct uf_kind uf_sink_watch_progress = {
     .write = wp_write,
     .stop = wp_stop,
     .destroy = wp_destroy,
+    .takes_raw = true,
 };

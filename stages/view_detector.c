@@ -12,7 +12,9 @@
  * several threads); each stripe keeps an LRU list. Entries idle longer than `ttl` are swept,
  * and beyond `max_entries` the least recently used entry goes (a view not yet counted for it
  * is then lost: the state_evicted metric says how often). Events without event/movie_id/
- * session_id are not player events and pass untouched. */
+ * session_id are not player events and pass untouched.
+ * Raw events (event.h) are read with one scan of their text (strings decoded) and pass on as
+ * they came; the views the detector makes are bodies either way. */
 #include <math.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -27,6 +29,7 @@
 
 #include "event.h"
 #include "hash.h"
+#include "jscan.h"
 #include "log.h"
 #include "mem.h"
 #include "metrics.h"
@@ -229,10 +232,66 @@ static enum player_ev parse_player_ev(const char *s)
     return P_OTHER;
 }
 
-static int64_t event_time(const struct vd_ctx *c, const struct uf_event *ev)
+/* The fields read from a player event, by index. The strings come first. */
+enum { F_EVENT, F_MOVIE, F_SESSION, F_USER, F_ANON, F_TS, NSTR, F_POS = NSTR, F_DUR, NFIELDS };
+static const char *const field_names[NFIELDS] = { "event",        "movie_id", "session_id",
+                                                  "user_id",      "anonymous_id", "ts",
+                                                  "position_s",   "duration_s" };
+
+/* What the detector reads of an event: the string fields (NULL when missing or not a string)
+ * and the position (NAN when missing or not a number). From a body the strings borrow it; from
+ * a raw text they are decoded into scratch (stack, or heap for a long text), and the members
+ * are kept for the view's copies. */
+struct vd_read {
+    const char *str[NSTR];
+    double pos;
+    struct uf_jmember m[NFIELDS]; /* raw events only */
+    char *heap;
+    char stack[1024];
+};
+
+static void read_body(const struct uf_event *ev, struct vd_read *r)
+{
+    for (size_t i = 0; i < NSTR; i++)
+        r->str[i] = uf_event_get_str(ev, field_names[i]);
+    json_t *jpos = json_object_get(ev->body, "position_s");
+    r->pos = json_is_number(jpos) ? json_number_value(jpos) : NAN;
+}
+
+/* One scan of the raw text; false when it is not one JSON object. The decoded strings take at
+ * most the text's length plus their terminators. */
+static bool read_raw(const struct uf_event *ev, struct vd_read *r)
+{
+    if (uf_jscan_pick(ev->raw, ev->raw_len, field_names, NFIELDS, r->m, NULL) != 0)
+        return false;
+    size_t need = ev->raw_len + NSTR;
+    char *p = need <= sizeof r->stack ? r->stack : (r->heap = uf_xmalloc(need));
+    for (size_t i = 0; i < NSTR; i++) {
+        const struct uf_jmember *m = &r->m[i];
+        r->str[i] = m->key && m->type == UF_J_STRING ? p : NULL;
+        if (!r->str[i])
+            continue;
+        p += uf_jscan_cstr(m, p) + 1;
+    }
+    r->pos = uf_jscan_number(&r->m[F_POS]);
+    return true;
+}
+
+static bool read_fields(const struct uf_event *ev, struct vd_read *r)
+{
+    r->heap = NULL;
+    if (!ev->raw) {
+        read_body(ev, r);
+        return true;
+    }
+    return read_raw(ev, r);
+}
+
+static int64_t event_time(const struct vd_ctx *c, const struct vd_read *r,
+                          const struct uf_event *ev)
 {
     int64_t us;
-    if (c->clock == 0 && uf_time_parse(uf_event_get_str(ev, "ts"), &us))
+    if (c->clock == 0 && uf_time_parse(r->str[F_TS], &us))
         return us;
     return ev->received_us;
 }
@@ -265,16 +324,34 @@ static bool apply(const struct vd_ctx *c, struct vd_entry *e, enum player_ev pe,
     return e->counted;
 }
 
-static void copy_field(json_t *to, const struct uf_event *ev, const char *key)
+/* The value of a raw member as a jansson value (once per view, so a parse is cheap enough);
+ * NULL for a number jansson cannot hold. */
+static json_t *member_json(const struct uf_jmember *m)
 {
-    json_t *v = json_object_get(ev->body, key);
-    if (v)
-        json_object_set(to, key, v);
+    const char *text = m->type == UF_J_STRING ? m->val - 1 : m->val;
+    size_t len = m->type == UF_J_STRING ? m->val_len + 2 : m->val_len;
+    return json_loadb(text, len, JSON_DECODE_ANY, NULL);
+}
+
+/* Copies the viewer's and playback's fields of ev into the view, whatever their type. */
+static void copy_fields(json_t *to, const struct uf_event *ev, const struct vd_read *r)
+{
+    static const int keep[] = { F_MOVIE, F_SESSION, F_USER, F_ANON, F_POS, F_DUR, F_TS };
+    for (size_t i = 0; i < sizeof keep / sizeof keep[0]; i++) {
+        const char *key = field_names[keep[i]];
+        json_t *v = NULL;
+        if (ev->body)
+            v = json_incref(json_object_get(ev->body, key));
+        else if (r->m[keep[i]].key)
+            v = member_json(&r->m[keep[i]]);
+        if (v)
+            json_object_set_new(to, key, v);
+    }
 }
 
 /* The movie.view event for the session of ev (a new, fire-and-forget event). */
 static struct uf_event *make_view(const struct vd_ctx *c, const struct uf_event *ev,
-                                  double watched_s, bool completed)
+                                  const struct vd_read *r, double watched_s, bool completed)
 {
     struct uf_event *view = uf_event_new(json_object());
     char buf[UF_UUID_STR > 32 ? UF_UUID_STR : 32];
@@ -283,10 +360,7 @@ static struct uf_event *make_view(const struct vd_ctx *c, const struct uf_event 
     uf_event_set_str(view, "event_id", buf);
     uf_time_format(view->received_us, buf);
     uf_event_set_str(view, "received_at", buf);
-    static const char *const keep[] = { "movie_id", "session_id", "user_id", "anonymous_id",
-                                        "position_s", "duration_s", "ts" };
-    for (size_t i = 0; i < sizeof keep / sizeof keep[0]; i++)
-        copy_field(view->body, ev, keep[i]);
+    copy_fields(view->body, ev, r);
     json_object_set_new(view->body, "watched_s", json_real(round(watched_s * 1000) / 1000));
     json_object_set_new(view->body, "completed", json_boolean(completed));
     if (ev->user)
@@ -295,50 +369,59 @@ static struct uf_event *make_view(const struct vd_ctx *c, const struct uf_event 
 }
 
 /* The session key, or false when ev is not a player event. */
-static bool session_key(const struct uf_event *ev, char *out, size_t size)
+static bool session_key(const struct vd_read *r, const char *user, char *out, size_t size)
 {
-    const char *movie = uf_event_get_str(ev, "movie_id");
-    const char *session = uf_event_get_str(ev, "session_id");
-    if (!movie || !session || !uf_event_get_str(ev, "event"))
+    if (!r->str[F_MOVIE] || !r->str[F_SESSION] || !r->str[F_EVENT])
         return false;
-    const char *viewer = uf_event_get_str(ev, "user_id");
+    const char *viewer = r->str[F_USER];
     if (!viewer)
-        viewer = ev->user;
+        viewer = user;
     if (!viewer)
-        viewer = uf_event_get_str(ev, "anonymous_id");
-    int n = snprintf(out, size, "%s\x1f%s\x1f%s", viewer ? viewer : "", movie, session);
+        viewer = r->str[F_ANON];
+    int n = snprintf(out, size, "%s\x1f%s\x1f%s", viewer ? viewer : "", r->str[F_MOVIE],
+                     r->str[F_SESSION]);
     return n > 0 && (size_t)n < size;
 }
 
-static void vd_process(struct uf_stage *st, void *ctx, struct uf_event *ev)
+/* Updates the session of a player event; true when its view is due now (*watched set). */
+static bool track(struct vd_ctx *c, const char *key, enum player_ev pe, double pos, int64_t t,
+                  double *watched)
 {
-    struct vd_ctx *c = ctx;
-    char key[512];
-    enum player_ev pe = P_OTHER;
-    if (session_key(ev, key, sizeof key))
-        pe = parse_player_ev(uf_event_get_str(ev, "event"));
-    if (pe == P_OTHER) {
-        uf_emit(st, ev);
-        return;
-    }
-    json_t *jpos = json_object_get(ev->body, "position_s");
-    double pos = json_is_number(jpos) ? json_number_value(jpos) : NAN;
     int64_t now = uf_now_us();
     uint64_t h = uf_hash_str(UF_HASH_SEED, key);
     struct vd_stripe *s = &c->stripes[h % STRIPES];
     pthread_mutex_lock(&s->lock);
     struct vd_entry *e = lookup(c, s, key, h);
     e->touched_us = now;
-    bool due = apply(c, e, pe, pos, event_time(c, ev));
-    double watched = e->watched_s;
+    bool due = apply(c, e, pe, pos, t);
+    *watched = e->watched_s;
     pthread_mutex_unlock(&s->lock);
-    struct uf_event *view = due ? make_view(c, ev, watched, pe == P_COMPLETE) : NULL;
+    sweep(c, now);
+    return due;
+}
+
+static void vd_process(struct uf_stage *st, void *ctx, struct uf_event *ev)
+{
+    struct vd_ctx *c = ctx;
+    struct vd_read r;
+    if (!read_fields(ev, &r)) {
+        uf_event_fail(ev, 400, "malformed_json", "the event is not one JSON object");
+        return;
+    }
+    char key[512];
+    enum player_ev pe = P_OTHER;
+    if (session_key(&r, ev->user, key, sizeof key))
+        pe = parse_player_ev(r.str[F_EVENT]);
+    double watched;
+    struct uf_event *view = NULL;
+    if (pe != P_OTHER && track(c, key, pe, r.pos, event_time(c, &r, ev), &watched))
+        view = make_view(c, ev, &r, watched, pe == P_COMPLETE);
+    free(r.heap);
     uf_emit(st, ev);
     if (view) {
         atomic_fetch_add(c->m_views, 1);
         uf_emit(st, view);
     }
-    sweep(c, now);
 }
 
 static void vd_destroy(void *ctx)
@@ -367,4 +450,5 @@ const struct uf_kind uf_transform_view_detector = {
     .init = vd_init,
     .process = vd_process,
     .destroy = vd_destroy,
+    .takes_raw = true,
 };

@@ -3,8 +3,9 @@
  * agreement with jansson on a corpus of accepted and refused texts (the scanner must refuse
  * exactly what jansson refuses, duplicate keys and oversized integers aside); whole values and
  * arrays, duplicate keys refused at any depth (against jansson's JSON_REJECT_DUPLICATES),
- * looking members up by name, and member spans. */
+ * looking members up by name, member spans, and members read as C strings and numbers. */
 #include <setjmp.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -76,6 +77,47 @@ static void test_unescape(void **state)
     const char want[] = "\"\\/\b\f\n\r\t\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80\xc3\xa9";
     assert_int_equal(n, sizeof(want) - 1);
     assert_memory_equal(out, want, n);
+}
+
+/* String members as C strings: plain ones copied (the text after them left out), escaped ones
+ * decoded; the output is terminated either way. */
+static void test_cstr(void **state)
+{
+    (void)state;
+    const char *t = "{\"a\":\"plain\",\"b\":\"x\\\"\\u00e9\"}";
+    const char *keys[] = { "a", "b" };
+    struct uf_jmember m[2];
+    assert_int_equal(uf_jscan_pick(t, strlen(t), keys, 2, m, NULL), 0);
+    char out[16];
+    memset(out, 'z', sizeof out);
+    assert_int_equal(uf_jscan_cstr(&m[0], out), 5);
+    assert_string_equal(out, "plain");
+    memset(out, 'z', sizeof out);
+    assert_int_equal(uf_jscan_cstr(&m[1], out), 4);
+    assert_string_equal(out, "x\"\xc3\xa9");
+}
+
+/* Numbers read as jansson reads them; what jansson refuses (beyond int64 or a double) and
+ * what is not a number reads as NAN. */
+static void test_number(void **state)
+{
+    (void)state;
+    char big[400] = "{\"long\":1.";
+    memset(big + strlen(big), '5', 120);
+    strcat(big, ",\"i\":-42,\"r\":2.5e3,\"tiny\":1e-400,\"huge\":1e400,"
+                "\"i64\":9223372036854775807,\"over\":9223372036854775808,\"s\":\"1\"}");
+    const char *keys[] = { "long", "i", "r", "tiny", "huge", "i64", "over", "s", "none" };
+    struct uf_jmember m[9];
+    assert_int_equal(uf_jscan_pick(big, strlen(big), keys, 9, m, NULL), 0);
+    assert_true(uf_jscan_number(&m[0]) > 1.55 && uf_jscan_number(&m[0]) < 1.56);
+    assert_true(uf_jscan_number(&m[1]) == -42.0);
+    assert_true(uf_jscan_number(&m[2]) == 2500.0);
+    assert_true(uf_jscan_number(&m[3]) == 0.0);
+    assert_true(isnan(uf_jscan_number(&m[4])));
+    assert_true(uf_jscan_number(&m[5]) == 9223372036854775807.0);
+    assert_true(isnan(uf_jscan_number(&m[6])));
+    assert_true(isnan(uf_jscan_number(&m[7])));
+    assert_true(isnan(uf_jscan_number(&m[8])));
 }
 
 static void expect_refused(const char *t, size_t n, const char *msg)
@@ -278,6 +320,8 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_members),        cmocka_unit_test(test_unescape),
+        cmocka_unit_test(test_cstr),
+        cmocka_unit_test(test_number),
         cmocka_unit_test(test_refusals),       cmocka_unit_test(test_callback_stops),
         cmocka_unit_test(test_agrees_with_jansson), cmocka_unit_test(test_value_unique_keys),
         cmocka_unit_test(test_array_elements),      cmocka_unit_test(test_pick),

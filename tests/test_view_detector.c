@@ -1,12 +1,15 @@
 /* test_view_detector.c: the `view_detector` transform: the watched-time threshold, seeks forward
  * and back, pauses, complete, one view per session, pass-through of other events, the client
- * clock, TTL expiry and the max_entries bound. Builds a real graph (generate -> view_detector ->
+ * clock, TTL expiry and the max_entries bound; the behaviour tests run with bodies and with raw
+ * texts alike, and raw and body events of one playback make one session. Builds a real graph (generate -> view_detector ->
  * null) without running it, swaps the null sink for a capturing kind and calls process(). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -68,10 +71,31 @@ static void setup_with(const char *options)
     ncaptured = 0;
 }
 
+/* Whether the test's events are made as raw texts (owned, as enrich's output is) instead of
+ * bodies: each behaviour test runs both ways and must see the same views. */
+static bool raw;
+
 static int setup_server_clock(void **state)
 {
+    raw = false;
     setup_with(", clock: server");
     return 0;
+}
+
+static int setup_server_clock_raw(void **state)
+{
+    setup_server_clock(state);
+    raw = true;
+    return 0;
+}
+
+static struct uf_event *make_event(const char *text)
+{
+    if (!raw)
+        return uf_event_new(json_loads(text, 0, NULL));
+    struct uf_event *ev = uf_event_new_raw(NULL, 0, NULL);
+    uf_event_set_raw(ev, strdup(text), strlen(text));
+    return ev;
 }
 
 static int teardown(void **state)
@@ -94,7 +118,7 @@ static void player(const char *sid, const char *event, double pos, double t_s)
              "{\"type\":\"player\",\"event\":\"%s\",\"movie_id\":\"m1\",\"session_id\":\"%s\","
              "\"anonymous_id\":\"a1\",\"position_s\":%g,\"duration_s\":5400}",
              event, sid, pos);
-    struct uf_event *ev = uf_event_new(json_loads(body, 0, NULL));
+    struct uf_event *ev = make_event(body);
     ev->received_us = T0 + (int64_t)(t_s * 1e6);
     ev->at = vd;
     vd->kind->process(vd, vd->ctx, ev);
@@ -112,9 +136,11 @@ static size_t views(void)
 
 static const struct uf_event *last_view(void)
 {
-    for (size_t i = ncaptured; i-- > 0;)
-        if (strcmp(uf_event_get_str(captured[i], "type"), "movie.view") == 0)
+    for (size_t i = ncaptured; i-- > 0;) {
+        const char *type = uf_event_get_str(captured[i], "type");
+        if (type && strcmp(type, "movie.view") == 0)
             return captured[i];
+    }
     return NULL;
 }
 
@@ -200,22 +226,100 @@ static void test_complete_counts_at_once_per_session(void **state)
 
 static void test_other_events_pass_untouched(void **state)
 {
-    struct uf_event *ev = uf_event_new(json_loads("{\"type\":\"click\",\"url\":\"/m\"}", 0, NULL));
+    const char *click = "{\"type\":\"click\",\"url\":\"/m\"}";
+    struct uf_event *ev = make_event(click);
     ev->at = vd;
     vd->kind->process(vd, vd->ctx, ev);
-    /* a player event without session_id is not tracked either */
-    ev = uf_event_new(json_loads("{\"event\":\"play\",\"movie_id\":\"m\"}", 0, NULL));
-    ev->at = vd;
-    vd->kind->process(vd, vd->ctx, ev);
-    assert_int_equal(ncaptured, 2);
-    assert_string_equal(uf_event_get_str(captured[0], "url"), "/m");
-    assert_int_equal(json_object_size(captured[0]->body), 2);
+    /* a player event without session_id is not tracked either, nor one whose ids are not
+     * strings */
+    const char *others[] = { "{\"event\":\"play\",\"movie_id\":\"m\"}",
+                             "{\"event\":\"play\",\"movie_id\":1,\"session_id\":\"s\"}" };
+    for (size_t i = 0; i < 2; i++) {
+        ev = make_event(others[i]);
+        ev->at = vd;
+        vd->kind->process(vd, vd->ctx, ev);
+    }
+    assert_int_equal(ncaptured, 3);
+    if (raw) {
+        assert_memory_equal(captured[0]->raw, click, strlen(click));
+        assert_int_equal(captured[0]->raw_len, strlen(click));
+    } else {
+        assert_string_equal(uf_event_get_str(captured[0], "url"), "/m");
+        assert_int_equal(json_object_size(captured[0]->body), 2);
+    }
     assert_int_equal(uf_metrics_extra_value(&vd->metrics, "view_state_entries", NULL), 0);
 }
 
-static void test_client_clock(void **state)
+/* Raw texts are read as bodies are: escaped strings name the same session (the tree events
+ * and the raw ones below are one playback), the view copies the fields with their types. */
+static void test_raw_and_tree_events_are_one_session(void **state)
+{
+    const char *evs[] = {
+        "{\"event\":\"play\",\"movie_id\":\"m1\",\"session_id\":\"s\\\"1\",\"user_id\":\"u\","
+        "\"position_s\":0}",
+        "{ \"event\" : \"progr\\u0065ss\", \"movie_id\":\"m\\u0031\",\"session_id\":\"s\\\"1\","
+        "\"user_id\":\"\\u0075\",\"position_s\":2e1,\"duration_s\":5400.5,\"ts\":\"x\"}",
+        "{\"event\":\"progress\",\"movie_id\":\"m1\",\"session_id\":\"s\\\"1\",\"user_id\":\"u\","
+        "\"position_s\":30,\"duration_s\":5400,\"extra\":[1,{\"a\":2}],\"ts\":\"t\\u00e9\"}",
+    };
+    for (size_t i = 0; i < 3; i++) {
+        raw = i % 2 == 1;
+        struct uf_event *ev = make_event(evs[i]);
+        ev->received_us = T0 + (int64_t)i * 10000000;
+        ev->at = vd;
+        vd->kind->process(vd, vd->ctx, ev);
+    }
+    assert_int_equal(views(), 0); /* 20 s so far: 0 -> 20 in 10 s counts 10 */
+    raw = true;
+    struct uf_event *ev = make_event(evs[2]);
+    ev->received_us = T0 + 40000000;
+    ev->at = vd;
+    vd->kind->process(vd, vd->ctx, ev); /* 10 more s at the same position: none */
+    ev = make_event("{\"event\":\"complete\",\"movie_id\":\"m1\",\"session_id\":\"s\\\"1\","
+                    "\"user_id\":\"u\",\"position_s\":5400,\"duration_s\":5400,"
+                    "\"ts\":\"t\\u00e9\"}");
+    ev->received_us = T0 + 50000000;
+    ev->at = vd;
+    vd->kind->process(vd, vd->ctx, ev);
+    assert_int_equal(views(), 1);
+    assert_int_equal(uf_metrics_extra_value(&vd->metrics, "view_state_entries", NULL), 1);
+    const struct uf_event *v = last_view();
+    json_t *want = json_pack("{s:s, s:s, s:s, s:i, s:i, s:s, s:f, s:b}", "movie_id", "m1",
+                             "session_id", "s\"1", "user_id", "u", "position_s", 5400,
+                             "duration_s", 5400, "ts", "t\u00e9", "watched_s", 30.0,
+                             "completed", 1);
+    json_t *got = json_deep_copy(v->body);
+    json_object_del(got, "type");
+    json_object_del(got, "event_id");
+    json_object_del(got, "received_at");
+    assert_true(json_equal(got, want));
+    json_decref(got);
+    json_decref(want);
+}
+
+/* The http source only emits checked objects; anything else fails with 400, never crashes. */
+static void test_raw_not_an_object_fails(void **state)
+{
+    const char *bad[] = { "[1]", "{\"event\":", "" };
+    for (size_t i = 0; i < 3; i++) {
+        struct uf_completion *c;
+        struct uf_waiter *w = uf_waiter_new(&c);
+        struct uf_event *ev = make_event(bad[i]);
+        uf_completion_attach(c, ev);
+        uf_completion_release(c);
+        ev->at = vd;
+        vd->kind->process(vd, vd->ctx, ev);
+        assert_int_equal(uf_waiter_wait(w, 0), 0);
+        assert_int_equal(uf_waiter_status(w), 400);
+        uf_waiter_free(w);
+    }
+    assert_int_equal(ncaptured, 0);
+}
+
+static void client_clock(bool as_raw)
 {
     setup_with("");
+    raw = as_raw;
     const char *evs[] = {
         "{\"event\":\"play\",\"movie_id\":\"m\",\"session_id\":\"s\",\"position_s\":0,"
         "\"ts\":\"2026-11-29T10:00:00Z\"}",
@@ -225,14 +329,20 @@ static void test_client_clock(void **state)
         "\"ts\":\"2026-11-29T10:00:31.250Z\"}",
     };
     for (size_t i = 0; i < 3; i++) {
-        struct uf_event *ev = uf_event_new(json_loads(evs[i], 0, NULL));
+        struct uf_event *ev = make_event(evs[i]);
         ev->received_us = T0; /* one batch: the same server time for all */
         ev->at = vd;
         vd->kind->process(vd, vd->ctx, ev);
     }
     assert_int_equal(views(), 1);
     assert_true(num(last_view(), "watched_s") == 30.75);
-    teardown(state);
+    teardown(NULL);
+}
+
+static void test_client_clock(void **state)
+{
+    client_clock(false);
+    client_clock(true);
 }
 
 static void test_idle_sessions_expire(void **state)
@@ -289,20 +399,22 @@ static void test_bad_options_are_errors(void **state)
     uf_diags_free(&d);
 }
 
+#define BOTH(t)                                                                            \
+    cmocka_unit_test_setup_teardown(t, setup_server_clock, teardown),                      \
+        cmocka_unit_test_setup_teardown(t, setup_server_clock_raw, teardown)
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_view_after_threshold_once, setup_server_clock,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_seek_forward_counts_only_elapsed_time,
+        BOTH(test_view_after_threshold_once),
+        BOTH(test_seek_forward_counts_only_elapsed_time),
+        BOTH(test_seek_back_adds_nothing),
+        BOTH(test_paused_time_does_not_count),
+        BOTH(test_complete_counts_at_once_per_session),
+        BOTH(test_other_events_pass_untouched),
+        cmocka_unit_test_setup_teardown(test_raw_and_tree_events_are_one_session,
                                         setup_server_clock, teardown),
-        cmocka_unit_test_setup_teardown(test_seek_back_adds_nothing, setup_server_clock,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_paused_time_does_not_count, setup_server_clock,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_complete_counts_at_once_per_session,
-                                        setup_server_clock, teardown),
-        cmocka_unit_test_setup_teardown(test_other_events_pass_untouched, setup_server_clock,
+        cmocka_unit_test_setup_teardown(test_raw_not_an_object_fails, setup_server_clock_raw,
                                         teardown),
         cmocka_unit_test(test_client_clock),
         cmocka_unit_test(test_idle_sessions_expire),

@@ -1,13 +1,16 @@
 /* test_watch_progress.c: the `watch_progress` sink without a database: events are finished at
  * once, positions are coalesced per (user, movie) with the newest event time winning, anonymous
- * and incomplete events are dropped, max_keys bounds what waits, and a missing dsn is an error.
+ * and incomplete events are dropped, max_keys bounds what waits, and a missing dsn is an error;
+ * raw events the same (the behaviour tests run both ways; raw and body events share keys).
  * The DSN points at a closed port, so every flush fails and the positions stay pending (the
  * table itself is covered by tests/it_watch_progress.c). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -57,10 +60,23 @@ static int teardown(void **state)
 #define USER "0192f0c1-1111-7222-8333-444455556666"
 #define MOVIE "0192f0c1-aaaa-7bbb-8ccc-ddddeeeeffff"
 
+/* Whether put() makes raw events (owned texts, as enrich's output is) instead of bodies: the
+ * behaviour tests run both ways and must see the same outcomes. */
+static bool raw;
+
+static struct uf_event *make_event(const char *body)
+{
+    if (!raw)
+        return uf_event_new(json_loads(body, 0, NULL));
+    struct uf_event *ev = uf_event_new_raw(NULL, 0, NULL);
+    uf_event_set_raw(ev, strdup(body), strlen(body));
+    return ev;
+}
+
 /* Writes one event; returns the outcome its completion saw. */
 static enum uf_outcome put(const char *user, const char *body)
 {
-    struct uf_event *ev = uf_event_new(json_loads(body, 0, NULL));
+    struct uf_event *ev = make_event(body);
     if (user)
         uf_event_set_user(ev, user);
     struct uf_completion *c;
@@ -84,7 +100,7 @@ static int64_t pending(void)
     return uf_metrics_extra_value(&st->metrics, "progress_pending_keys", NULL);
 }
 
-static void test_coalesces_and_drops(void **state)
+static void coalesces_and_drops(void **state)
 {
     setup_with(", dsn: \"postgresql://x@127.0.0.1:1/x?connect_timeout=1\", flush_interval: 60s");
     const char *ev = "{\"event\":\"progress\",\"movie_id\":\"" MOVIE "\",\"position_s\":%d}";
@@ -108,7 +124,7 @@ static void test_coalesces_and_drops(void **state)
     teardown(state);
 }
 
-static void test_max_keys_bounds_waiting_positions(void **state)
+static void max_keys_bounds_waiting_positions(void **state)
 {
     setup_with(", dsn: \"postgresql://x@127.0.0.1:1/x?connect_timeout=1\", flush_interval: 60s,"
                " max_keys: 3");
@@ -139,6 +155,71 @@ static void test_failed_flush_keeps_positions(void **state)
     teardown(state);
 }
 
+/* Raw and body events of one viewer and movie are one key (escaped strings decoded); values
+ * of the wrong type count as missing, as in a body; a text that is not an object fails. */
+static void test_coalesces_and_drops(void **state)
+{
+    raw = false;
+    coalesces_and_drops(state);
+    raw = true;
+    coalesces_and_drops(state);
+    raw = false;
+}
+
+static void test_max_keys_bounds_waiting_positions(void **state)
+{
+    raw = false;
+    max_keys_bounds_waiting_positions(state);
+    raw = true;
+    max_keys_bounds_waiting_positions(state);
+    raw = false;
+}
+
+static void test_raw_reads_like_body(void **state)
+{
+    setup_with(", dsn: \"postgresql://x@127.0.0.1:1/x?connect_timeout=1\", flush_interval: 60s");
+    raw = false;
+    assert_int_equal(put(USER, "{\"event\":\"progress\",\"movie_id\":\"" MOVIE
+                               "\",\"position_s\":10}"),
+                     UF_OUTCOME_DONE);
+    raw = true;
+    assert_int_equal(put(USER, " { \"event\" : \"progress\", \"movie_id\":"
+                               "\"\\u0030192f0c1-aaaa-7bbb-8ccc-ddddeeeeffff\", \"position_s\":2e1,"
+                               "\"ts\":\"2026-11-29T10:00:00Z\", \"x\":[{}]}"),
+                     UF_OUTCOME_DONE);
+    assert_int_equal(pending(), 1);
+    const char *dropped[] = {
+        "{\"event\":\"progress\",\"movie_id\":\"" MOVIE "\",\"position_s\":\"10\"}",
+        "{\"event\":\"progress\",\"movie_id\":\"" MOVIE "\",\"position_s\":-1}",
+        "{\"event\":\"progress\",\"movie_id\":\"" MOVIE "\",\"position_s\":1e400}",
+        "{\"event\":\"progress\",\"movie_id\":7,\"position_s\":1}",
+        "{\"event\":\"complete\",\"movie_id\":\"" MOVIE "\",\"duration_s\":null}",
+    };
+    for (size_t i = 0; i < sizeof dropped / sizeof dropped[0]; i++)
+        assert_int_equal(put(USER, dropped[i]), UF_OUTCOME_DROPPED);
+    assert_int_equal(put(USER, "{\"event\":\"compl\\u0065te\",\"duration_s\":5400,"
+                               "\"movie_id\":\"0192f0c1-aaaa-7bbb-8ccc-000000000001\"}"),
+                     UF_OUTCOME_DONE);
+    assert_int_equal(pending(), 2);
+    const char *bad[] = { "[]", "{\"event\":", "" };
+    for (size_t i = 0; i < 3; i++) {
+        struct uf_event *ev = make_event(bad[i]);
+        uf_event_set_user(ev, USER);
+        struct uf_completion *c;
+        struct uf_waiter *w = uf_waiter_new(&c);
+        uf_completion_attach(c, ev);
+        uf_completion_release(c);
+        ev->at = st;
+        struct uf_err err = { 0 };
+        assert_int_equal(st->kind->write(st, st->ctx, &ev, 1, &err), UF_OK);
+        assert_int_equal(uf_waiter_wait(w, 0), 0);
+        assert_int_equal(uf_waiter_status(w), 400);
+        uf_waiter_free(w);
+    }
+    raw = false;
+    teardown(state);
+}
+
 static void test_dsn_is_required(void **state)
 {
     struct uf_diags d = { 0 };
@@ -155,6 +236,7 @@ int main(void)
         cmocka_unit_test(test_coalesces_and_drops),
         cmocka_unit_test(test_max_keys_bounds_waiting_positions),
         cmocka_unit_test(test_failed_flush_keeps_positions),
+        cmocka_unit_test(test_raw_reads_like_body),
         cmocka_unit_test(test_dsn_is_required),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

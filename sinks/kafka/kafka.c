@@ -237,8 +237,7 @@ static const char *member_str(const struct uf_jmember *m, char **own, size_t *le
         return m->val;
     }
     *own = uf_xmalloc(m->val_len + 1);
-    *len = uf_jscan_unescape(m->val, m->val_len, *own);
-    (*own)[*len] = '\0';
+    *len = uf_jscan_cstr(m, *own);
     return *own;
 }
 
@@ -249,11 +248,10 @@ static int read_raw(const struct uf_kafka_ctx *k, const struct uf_event *ev, str
 {
     struct uf_jmember few[8], *m = k->npick <= 8 ? few : uf_xmalloc(k->npick * sizeof(*m));
     int rc = uf_jscan_pick(ev->raw, ev->raw_len, k->pick, k->npick, m, err);
-    size_t first_key = k->topic_field ? 1 : 0, len;
+    size_t first_key = k->topic_field ? 1 : 0;
     if (rc == 0 && k->topic_field && m[0].key && m[0].type == UF_J_STRING) {
-        const char *t = member_str(&m[0], &out->topic_own, &len);
-        if (!out->topic_own)
-            out->topic_own = uf_xstrndup(t, len);
+        out->topic_own = uf_xmalloc(m[0].val_len + 1);
+        uf_jscan_cstr(&m[0], out->topic_own);
         out->topic = out->topic_own;
     }
     for (size_t i = first_key; rc == 0 && i < k->npick; i++) {

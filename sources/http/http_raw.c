@@ -77,10 +77,24 @@ static size_t number_end(const char *s, size_t n, size_t i)
     return i;
 }
 
+/* Whether the number tok[0..len) cannot be out of jansson's range, decided from its length:
+ * an integer of at most 18 digits fits 64 bits, and a real without an exponent and under 300
+ * characters is below 1e300. Most numbers of a request end here, without strtod. */
+static bool number_surely_fits(const char *tok, size_t len, bool *real)
+{
+    bool exp = memchr(tok, 'e', len) || memchr(tok, 'E', len);
+    *real = exp || memchr(tok, '.', len);
+    if (!*real)
+        return len - (tok[0] == '-') <= 18;
+    return !exp && len < 300;
+}
+
 /* Why jansson refuses the number tok[0..len) (its own words), or NULL when it takes it. */
 static const char *number_refused(const char *tok, size_t len)
 {
-    bool real = memchr(tok, '.', len) || memchr(tok, 'e', len) || memchr(tok, 'E', len);
+    bool real;
+    if (number_surely_fits(tok, len, &real))
+        return NULL;
     char small[64];
     char *buf = len < sizeof(small) ? small : uf_xmalloc(len + 1);
     memcpy(buf, tok, len);
