@@ -234,9 +234,9 @@ static enum player_ev parse_player_ev(const char *s)
 
 /* The fields read from a player event, by index. The strings come first. */
 enum { F_EVENT, F_MOVIE, F_SESSION, F_USER, F_ANON, F_TS, NSTR, F_POS = NSTR, F_DUR, NFIELDS };
-static const char *const field_names[NFIELDS] = { "event",        "movie_id", "session_id",
-                                                  "user_id",      "anonymous_id", "ts",
-                                                  "position_s",   "duration_s" };
+static const char *const field_names[NFIELDS] = {
+    "event", "movie_id", "session_id", "user_id", "anonymous_id", "ts", "position_s", "duration_s",
+};
 
 /* What the detector reads of an event: the string fields (NULL when missing or not a string)
  * and the position (NAN when missing or not a number). From a body the strings borrow it; from

@@ -1,6 +1,8 @@
 /* test_enrich.c: the `enrich` transform: event_id, received_at, user_id from the token only,
  * IP truncation (IPv4, IPv6, IPv4-mapped, options, garbage), user agent and request id from the
- * request meta, and option errors. Builds a real graph (generate -> enrich -> null) without
+ * request meta, and option errors; every case also runs as a raw text, whose rewritten text must
+ * parse to the body path's result (escapes, client keys written with escapes, layout kept, and
+ * 400 for a text that is not an object). Builds a real graph (generate -> enrich -> null) without
  * running it, swaps the null sink for a capturing kind and calls process() directly. */
 #include <setjmp.h>
 #include <stdarg.h>

@@ -196,7 +196,7 @@ struct encoded {
     char *value;
     size_t value_len;
     json_t *body, *meta; /* taken from the event, freed by write() once the batch is produced */
-    char *topic_own, *key_own; /* likewise */
+    char *topic_own, *key_own; /* decoded from a raw text by encode(), freed by write() */
 };
 
 /* The event goes on only as a handle for its delivery report: its body and meta move to e and
@@ -246,6 +246,7 @@ static const char *member_str(const struct uf_jmember *m, char **own, size_t *le
 static int read_raw(const struct uf_kafka_ctx *k, const struct uf_event *ev, struct encoded *out,
                     struct uf_err *err)
 {
+    /* key_fields names a few fields: no allocation per event unless a config lists many. */
     struct uf_jmember few[8], *m = k->npick <= 8 ? few : uf_xmalloc(k->npick * sizeof(*m));
     int rc = uf_jscan_pick(ev->raw, ev->raw_len, k->pick, k->npick, m, err);
     size_t first_key = k->topic_field ? 1 : 0;
