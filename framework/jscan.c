@@ -20,7 +20,8 @@ struct scan {
     const unsigned char *s;
     size_t n, i;
     int depth;
-    bool unique; /* refuse an object with the same key twice (uf_jscan_value) */
+    bool unique;  /* refuse an object with the same key twice (uf_jscan_value) */
+    bool trusted; /* the text was checked before: skip values without checking them */
     struct uf_err *err;
 };
 
@@ -115,9 +116,50 @@ static uint64_t special_mask(uint64_t w)
             w) & HIGHS;
 }
 
+/* The high bit set in the first byte of w (memory order) that is a quote or a backslash, maybe
+ * in later ones too (as special_mask); 0 when none. */
+static uint64_t quote_mask(uint64_t w)
+{
+    uint64_t quote = w ^ (ONES * '"'), bslash = w ^ (ONES * '\\');
+    return (((quote - ONES) & ~quote) | ((bslash - ONES) & ~bslash)) & HIGHS;
+}
+
+/* scan_string on checked text: only quotes and backslashes matter, eight bytes at a time. */
+static int skip_string(struct scan *sc, const char **start, size_t *len, bool *escaped)
+{
+    size_t from = ++sc->i;
+    *escaped = false;
+    while (sc->i < sc->n) {
+        if (sc->n - sc->i >= 8) {
+            uint64_t w;
+            memcpy(&w, sc->s + sc->i, 8);
+            uint64_t m = quote_mask(w);
+            if (m == 0) {
+                sc->i += 8;
+                continue;
+            }
+            sc->i += (size_t)__builtin_ctzll(m) >> 3;
+        }
+        unsigned char c = sc->s[sc->i];
+        if (c == '"') {
+            *start = (const char *)sc->s + from;
+            *len = sc->i++ - from;
+            return 0;
+        }
+        if (c == '\\') {
+            *escaped = true;
+            sc->i++; /* the escaped byte; \uXXXX's digits are no quotes */
+        }
+        sc->i++;
+    }
+    return fail(sc, "unterminated string");
+}
+
 /* A string starting at the opening quote; fills the span between the quotes. */
 static int scan_string(struct scan *sc, const char **start, size_t *len, bool *escaped)
 {
+    if (sc->trusted)
+        return skip_string(sc, start, len, escaped);
     size_t from = ++sc->i;
     *escaped = false;
     while (sc->i < sc->n) {
@@ -179,6 +221,17 @@ static int bad_number(struct scan *sc, size_t start)
 /* A number by RFC 8259's grammar: -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)? */
 static int scan_number(struct scan *sc, bool *integer)
 {
+    if (sc->trusted) { /* checked text: the number's bytes, and whether it has a fraction */
+        *integer = true;
+        for (; sc->i < sc->n; sc->i++) {
+            unsigned char c = sc->s[sc->i];
+            if (c == '.' || c == 'e' || c == 'E')
+                *integer = false;
+            else if (c != '-' && c != '+' && (c < '0' || c > '9'))
+                break;
+        }
+        return 0;
+    }
     size_t start = sc->i;
     if (sc->s[sc->i] == '-')
         sc->i++;
@@ -313,9 +366,34 @@ static int scan_key(struct scan *sc, struct uf_jmember *m)
     return 0;
 }
 
+/* scan_nested on checked text: to the matching bracket, strings skipped whole. */
+static int skip_nested(struct scan *sc)
+{
+    size_t depth = 0;
+    while (sc->i < sc->n) {
+        unsigned char c = sc->s[sc->i];
+        if (c == '"') {
+            const char *str;
+            size_t len;
+            bool esc;
+            if (skip_string(sc, &str, &len, &esc) < 0)
+                return UF_EINVAL;
+            continue;
+        }
+        sc->i++;
+        if (c == '{' || c == '[')
+            depth++;
+        else if ((c == '}' || c == ']') && --depth == 0)
+            return 0;
+    }
+    return fail(sc, "unexpected end of input");
+}
+
 /* The members or elements of a nested object or array (at its opening bracket). */
 static int scan_nested(struct scan *sc, bool object)
 {
+    if (sc->trusted)
+        return skip_nested(sc);
     if (++sc->depth > MAX_DEPTH)
         return fail(sc, "maximum parsing depth reached");
     char close = object ? '}' : ']';
@@ -418,9 +496,10 @@ static int scan_members(struct scan *sc, uf_jmember_fn fn, void *arg)
     }
 }
 
-int uf_jscan_object(const char *s, size_t n, uf_jmember_fn fn, void *arg, struct uf_err *err)
+static int scan_object(const char *s, size_t n, bool trusted, uf_jmember_fn fn, void *arg,
+                       struct uf_err *err)
 {
-    struct scan sc = { .s = (const unsigned char *)s, .n = n, .err = err };
+    struct scan sc = { .s = (const unsigned char *)s, .n = n, .trusted = trusted, .err = err };
     skip_ws(&sc);
     if (sc.i >= n)
         return fail(&sc, "empty input");
@@ -440,6 +519,17 @@ int uf_jscan_object(const char *s, size_t n, uf_jmember_fn fn, void *arg, struct
     if (sc.i < n)
         return fail(&sc, "end of input expected");
     return 0;
+}
+
+int uf_jscan_object(const char *s, size_t n, uf_jmember_fn fn, void *arg, struct uf_err *err)
+{
+    return scan_object(s, n, false, fn, arg, err);
+}
+
+int uf_jscan_object_trusted(const char *s, size_t n, uf_jmember_fn fn, void *arg,
+                            struct uf_err *err)
+{
+    return scan_object(s, n, true, fn, arg, err);
 }
 
 int uf_jscan_value(const char *s, size_t n, bool unique_keys, struct uf_jmember *out,
@@ -464,9 +554,11 @@ int uf_jscan_value(const char *s, size_t n, bool unique_keys, struct uf_jmember 
     return 0;
 }
 
-int uf_jscan_array(const char *s, size_t n, uf_jmember_fn fn, void *arg, struct uf_err *err)
+static int scan_array(const char *s, size_t n, bool trusted, uf_jmember_fn fn, void *arg,
+                      struct uf_err *err)
 {
-    struct scan sc = { .s = (const unsigned char *)s, .n = n, .depth = 1, .err = err };
+    struct scan sc = { .s = (const unsigned char *)s, .n = n, .depth = 1, .trusted = trusted,
+                       .err = err };
     skip_ws(&sc);
     if (sc.i >= n || sc.s[sc.i] != '[')
         return uf_jscan_value(s, n, false, NULL, err) < 0 ? UF_EINVAL
@@ -502,29 +594,65 @@ int uf_jscan_array(const char *s, size_t n, uf_jmember_fn fn, void *arg, struct 
     return 0;
 }
 
+int uf_jscan_array(const char *s, size_t n, uf_jmember_fn fn, void *arg, struct uf_err *err)
+{
+    return scan_array(s, n, false, fn, arg, err);
+}
+
+int uf_jscan_array_trusted(const char *s, size_t n, uf_jmember_fn fn, void *arg,
+                           struct uf_err *err)
+{
+    return scan_array(s, n, true, fn, arg, err);
+}
+
+/* The names' lengths are measured once per pick, not per member and name. */
+#define PICK_LENS 64
 struct pick {
     const char *const *keys;
     size_t nkeys;
+    size_t lens[PICK_LENS];
     struct uf_jmember *out;
 };
+
+static bool pick_is(const struct pick *p, size_t i, const struct uf_jmember *m)
+{
+    if (m->key_escaped || i >= PICK_LENS)
+        return uf_jscan_key_is(m, p->keys[i]);
+    return m->key_len == p->lens[i] && memcmp(m->key, p->keys[i], m->key_len) == 0;
+}
 
 static int pick_member(void *arg, const struct uf_jmember *m, struct uf_err *err)
 {
     (void)err;
     struct pick *p = arg;
     for (size_t i = 0; i < p->nkeys; i++)
-        if (uf_jscan_key_is(m, p->keys[i]))
+        if (pick_is(p, i, m))
             p->out[i] = *m;
     return 0;
+}
+
+static int pick(const char *s, size_t n, bool trusted, const char *const keys[], size_t nkeys,
+                struct uf_jmember out[], struct uf_err *err)
+{
+    struct pick p = { .keys = keys, .nkeys = nkeys, .out = out };
+    for (size_t i = 0; i < nkeys; i++) {
+        out[i] = (struct uf_jmember){ .key = NULL };
+        if (i < PICK_LENS)
+            p.lens[i] = strlen(keys[i]);
+    }
+    return scan_object(s, n, trusted, pick_member, &p, err);
 }
 
 int uf_jscan_pick(const char *s, size_t n, const char *const keys[], size_t nkeys,
                   struct uf_jmember out[], struct uf_err *err)
 {
-    for (size_t i = 0; i < nkeys; i++)
-        out[i] = (struct uf_jmember){ .key = NULL };
-    struct pick p = { keys, nkeys, out };
-    return uf_jscan_object(s, n, pick_member, &p, err);
+    return pick(s, n, false, keys, nkeys, out, err);
+}
+
+int uf_jscan_pick_trusted(const char *s, size_t n, const char *const keys[], size_t nkeys,
+                          struct uf_jmember out[], struct uf_err *err)
+{
+    return pick(s, n, true, keys, nkeys, out, err);
 }
 
 void uf_jmember_span(const struct uf_jmember *m, const char **start, size_t *len)

@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -291,6 +292,118 @@ static void test_pick(void **state)
     assert_int_equal(uf_jscan_pick("[1]", 3, keys, 4, out, &err), UF_EINVAL);
 }
 
+/* Trusted scans report what strict scans report on valid text: the same members, spans, types
+ * and flags; on any text at all (valid or mutated bytes) they stay within bounds (the sanitizer
+ * build checks the reads) and never report a span outside the text. */
+struct all {
+    struct uf_jmember m[64];
+    size_t n;
+};
+
+static int collect_all(void *arg, const struct uf_jmember *m, struct uf_err *err)
+{
+    (void)err;
+    struct all *a = arg;
+    if (a->n < 64)
+        a->m[a->n++] = *m;
+    return 0;
+}
+
+static void assert_same_members(const struct all *a, const struct all *b)
+{
+    assert_int_equal(a->n, b->n);
+    for (size_t i = 0; i < a->n; i++) {
+        const struct uf_jmember *x = &a->m[i], *y = &b->m[i];
+        assert_ptr_equal(x->key, y->key);
+        assert_int_equal(x->key_len, y->key_len);
+        assert_int_equal(x->key_escaped, y->key_escaped);
+        assert_int_equal(x->type, y->type);
+        assert_ptr_equal(x->val, y->val);
+        assert_int_equal(x->val_len, y->val_len);
+        assert_int_equal(x->escaped, y->escaped);
+        assert_int_equal(x->integer, y->integer);
+        assert_int_equal(x->index, y->index);
+    }
+}
+
+static void assert_within(const char *t, size_t n, const struct all *a)
+{
+    for (size_t i = 0; i < a->n; i++) {
+        assert_true(a->m[i].val >= t && a->m[i].val + a->m[i].val_len <= t + n);
+        if (a->m[i].key)
+            assert_true(a->m[i].key >= t && a->m[i].key + a->m[i].key_len <= t + n);
+    }
+}
+
+static void test_trusted_agrees(void **state)
+{
+    (void)state;
+    static const char *const valid[] = {
+        "{}", " {\"a\":\"x\\\"y\\\\\", \"b\" : -1.5e3,\"c\":{\"d\":[1,{\"e\":\"]}\"}]},\"f\":true}",
+        "{\"k\\u0065y\":false,\"n\":null,\"i\":-0,\"r\":1E+2,\"u\":\"\\u00e9\xe2\x82\xac\"}",
+        "{\"long\":\"0123456789abcdef0123456789abcdef\\n\",\"arr\":[[],[[]],\"[\",\"{\"]} ",
+        "{\"type\":\"movie.card.click\",\"props\":{\"source\":\"home\",\"row\":\"3\",\"position\":7},"
+        "\"anonymous_id\":\"a-1\",\"ts\":\"2026-11-29T12:00:00.000Z\"}",
+    };
+    for (size_t i = 0; i < sizeof(valid) / sizeof(valid[0]); i++) {
+        size_t n = strlen(valid[i]);
+        struct all a = { .n = 0 }, b = { .n = 0 };
+        struct uf_err err = { 0 };
+        assert_int_equal(uf_jscan_object(valid[i], n, collect_all, &a, &err), 0);
+        assert_int_equal(uf_jscan_object_trusted(valid[i], n, collect_all, &b, &err), 0);
+        assert_same_members(&a, &b);
+        /* the same text as the one element of an array */
+        char arr[512];
+        snprintf(arr, sizeof arr, "[%s, 5, \"s\"]", valid[i]);
+        a.n = b.n = 0;
+        assert_int_equal(uf_jscan_array(arr, strlen(arr), collect_all, &a, &err), 0);
+        assert_int_equal(uf_jscan_array_trusted(arr, strlen(arr), collect_all, &b, &err), 0);
+        assert_same_members(&a, &b);
+    }
+    const char *t = valid[4];
+    static const char *const keys[] = { "props", "ts", "nope", "type" };
+    struct uf_jmember x[4], y[4];
+    struct uf_err err = { 0 };
+    assert_int_equal(uf_jscan_pick(t, strlen(t), keys, 4, x, &err), 0);
+    assert_int_equal(uf_jscan_pick_trusted(t, strlen(t), keys, 4, y, &err), 0);
+    for (size_t i = 0; i < 4; i++) {
+        assert_ptr_equal(x[i].key, y[i].key);
+        assert_ptr_equal(x[i].val, y[i].val);
+        assert_int_equal(x[i].val_len, y[i].val_len);
+    }
+}
+
+static void test_trusted_stays_in_bounds(void **state)
+{
+    (void)state;
+    const char *seed = "{\"a\":\"x\\\"y\",\"b\":[1,{\"c\":\"]\"}],\"d\":-1.5e3,\"e\":true,\"f\":null}";
+    size_t n = strlen(seed);
+    unsigned rng = 12345;
+    static const char bytes[] = "{}[]\",:\\ 0-eu";
+    for (int round = 0; round < 20000; round++) {
+        char *t = malloc(n); /* exact size: the sanitizer sees a read past it */
+        memcpy(t, seed, n);
+        size_t len = n;
+        for (int k = 0; k < 3; k++) {
+            rng = rng * 1103515245u + 12345u;
+            size_t at = (rng >> 8) % n;
+            rng = rng * 1103515245u + 12345u;
+            t[at] = bytes[(rng >> 8) % (sizeof bytes - 1)];
+        }
+        rng = rng * 1103515245u + 12345u;
+        if (rng % 4 == 0)
+            len = (rng >> 8) % n; /* truncated too */
+        struct all a = { .n = 0 };
+        struct uf_err err = { 0 };
+        uf_jscan_object_trusted(t, len, collect_all, &a, &err);
+        assert_within(t, len, &a);
+        a.n = 0;
+        uf_jscan_array_trusted(t, len, collect_all, &a, &err);
+        assert_within(t, len, &a);
+        free(t);
+    }
+}
+
 static void test_agrees_with_jansson(void **state)
 {
     (void)state;
@@ -325,6 +438,7 @@ int main(void)
         cmocka_unit_test(test_refusals),       cmocka_unit_test(test_callback_stops),
         cmocka_unit_test(test_agrees_with_jansson), cmocka_unit_test(test_value_unique_keys),
         cmocka_unit_test(test_array_elements),      cmocka_unit_test(test_pick),
+        cmocka_unit_test(test_trusted_agrees),      cmocka_unit_test(test_trusted_stays_in_bounds),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
