@@ -89,6 +89,7 @@ void uf_event_set_raw(struct uf_event *ev, char *text, size_t len)
     ev->raw = text;
     ev->raw_len = len;
     ev->raw_owned = true;
+    ev->raw_checked = false;
 }
 
 json_t *uf_event_meta(struct uf_event *ev)

@@ -41,6 +41,10 @@ struct uf_event {
     const char *raw;
     size_t raw_len;
     bool raw_owned;                 /* raw is malloc'd and the event's (uf_event_set_raw) */
+    /* raw is known to be valid JSON with unique keys (the http source checked it strictly, or
+     * a kind wrote it from such a text): kinds may read it with jscan's trusted functions,
+     * which skip values without checking them. Copies keep it; uf_event_set_raw clears it. */
+    bool raw_checked;
     json_t *meta;                   /* owned; NULL until uf_event_meta() creates it */
     char *user;                     /* owned; NULL for anonymous */
     const char *source;             /* borrowed: the source component's name (lives with the graph) */
@@ -58,7 +62,8 @@ struct uf_event *uf_event_new(json_t *body);
 struct uf_event *uf_event_new_raw(const char *raw, size_t len, const uint8_t id[16]);
 
 /* Replaces the event's raw text with text (len bytes, malloc'd; the event takes ownership),
- * freeing a previous text the event owned. body must be NULL. */
+ * freeing a previous text the event owned, and clears raw_checked (the caller sets it again
+ * when it knows the new text is valid). body must be NULL. */
 void uf_event_set_raw(struct uf_event *ev, char *text, size_t len);
 
 /* Deep-copies body, meta and user (and raw when the event owns it); the copy shares (and references) the completion. */

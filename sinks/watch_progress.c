@@ -198,7 +198,9 @@ static void read_body(const struct uf_event *ev, struct wp_read *r)
 static bool read_raw(const struct uf_event *ev, struct wp_read *r)
 {
     struct uf_jmember m[WFIELDS];
-    if (uf_jscan_pick(ev->raw, ev->raw_len, field_names, WFIELDS, m, NULL) != 0)
+    if ((ev->raw_checked ? uf_jscan_pick_trusted : uf_jscan_pick)(ev->raw, ev->raw_len,
+                                                                   field_names, WFIELDS, m,
+                                                                   NULL) != 0)
         return false;
     size_t need = ev->raw_len + WSTR;
     char *p = need <= sizeof r->stack ? r->stack : (r->heap = uf_xmalloc(need));

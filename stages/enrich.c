@@ -192,7 +192,8 @@ static bool apply_raw(const struct enrich_set *s, struct uf_event *ev)
     uf_strbuf_append(&sb, "{", 1);
     struct rewrite rw = { s, &sb };
     struct uf_err err = { 0 };
-    if (uf_jscan_object(ev->raw, ev->raw_len, keep_member, &rw, &err) != 0) {
+    if ((ev->raw_checked ? uf_jscan_object_trusted : uf_jscan_object)(ev->raw, ev->raw_len,
+                                                                       keep_member, &rw, &err) != 0) {
         uf_strbuf_free(&sb);
         uf_event_fail(ev, 400, "malformed_json", err.msg);
         return false;
@@ -208,7 +209,9 @@ static bool apply_raw(const struct enrich_set *s, struct uf_event *ev)
     }
     uf_strbuf_append(&sb, "}", 1);
     size_t len = sb.len;
+    bool checked = ev->raw_checked; /* its members and fields written here: as valid as it was */
     uf_event_set_raw(ev, uf_strbuf_take(&sb), len);
+    ev->raw_checked = checked;
     return true;
 }
 

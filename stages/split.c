@@ -194,6 +194,7 @@ static struct uf_event *raw_item_event(struct uf_event *batch, struct span sp, s
         memcpy(text, sp.s, sp.len);
         uf_event_set_raw(ev, text, sp.len);
     }
+    ev->raw_checked = batch->raw_checked; /* a part of a checked text is checked */
     inherit(ev, batch, i, n);
     return ev;
 }
@@ -202,7 +203,8 @@ static void split_raw_array(struct uf_stage *st, struct uf_event *ev)
 {
     struct raw_items it = { .bad = SIZE_MAX };
     struct uf_err err = { 0 };
-    if (uf_jscan_array(ev->raw, ev->raw_len, collect_item, &it, &err) != 0)
+    if ((ev->raw_checked ? uf_jscan_array_trusted : uf_jscan_array)(ev->raw, ev->raw_len,
+                                                                     collect_item, &it, &err) != 0)
         uf_event_fail(ev, 400, "malformed_json", err.msg);
     else if (it.bad != SIZE_MAX)
         fail_item(ev, it.bad);

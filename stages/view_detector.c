@@ -262,7 +262,9 @@ static void read_body(const struct uf_event *ev, struct vd_read *r)
  * most the text's length plus their terminators. */
 static bool read_raw(const struct uf_event *ev, struct vd_read *r)
 {
-    if (uf_jscan_pick(ev->raw, ev->raw_len, field_names, NFIELDS, r->m, NULL) != 0)
+    if ((ev->raw_checked ? uf_jscan_pick_trusted : uf_jscan_pick)(ev->raw, ev->raw_len,
+                                                                   field_names, NFIELDS, r->m,
+                                                                   NULL) != 0)
         return false;
     size_t need = ev->raw_len + NSTR;
     char *p = need <= sizeof r->stack ? r->stack : (r->heap = uf_xmalloc(need));

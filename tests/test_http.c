@@ -111,6 +111,7 @@ static struct {
     size_t nheld;
     json_t *last_body, *last_meta;
     char *last_raw; /* the last event's raw text (NUL-terminated copy), NULL for a tree */
+    bool last_raw_checked;
     size_t written; /* events write() received */
     bool raw;       /* the sink takes raw events (set before the runtime starts) */
     bool release;   /* BLOCK: lets write() return */
@@ -137,6 +138,7 @@ static int hold_write(struct uf_stage *st, void *ctx, struct uf_event **evs, siz
         sink.last_meta = json_deep_copy(uf_event_meta(evs[i]));
         free(sink.last_raw);
         sink.last_raw = evs[i]->raw ? strndup(evs[i]->raw, evs[i]->raw_len) : NULL;
+        sink.last_raw_checked = evs[i]->raw_checked;
         sink.written++;
         if (sink.mode == AUTO) {
             finish_auto(evs[i]);
@@ -574,6 +576,7 @@ static void expect_accepted(struct fixture *fx, const char *text, json_int_t n)
     if (raw_path(fx)) { /* the client's bytes, untouched; no tree at all */
         assert_null(sink.last_body);
         assert_string_equal(sink.last_raw, text);
+        assert_true(sink.last_raw_checked); /* checked strictly: stages may scan it trusted */
         return;
     }
     assert_null(sink.last_raw);

@@ -25,6 +25,7 @@
 #include "config.h"
 #include "event.h"
 #include "graph.h"
+#include "jscan.h"
 #include "log.h"
 #include "metrics.h"
 #include "runtime.h"
@@ -80,7 +81,8 @@ static struct {
     json_t *bodies, *metas; /* arrays, in arrival order (a raw event's text parsed) */
     json_t *users;
     json_t *raws; /* a raw event's text as it came, or null for a tree event */
-    size_t owned; /* raw events that owned their text */
+    size_t owned;   /* raw events that owned their text */
+    size_t checked; /* raw events marked raw_checked */
 } seen = { .mu = PTHREAD_MUTEX_INITIALIZER };
 
 static struct uf_kind capture_kind;
@@ -97,6 +99,7 @@ static int capture_write(struct uf_stage *st, void *ctx, struct uf_event **evs, 
         json_array_append_new(seen.raws,
                               ev->raw ? json_stringn(ev->raw, ev->raw_len) : json_null());
         seen.owned += ev->raw_owned;
+        seen.checked += ev->raw_checked;
         json_array_append_new(seen.metas, json_deep_copy(uf_event_meta(evs[i])));
         /* A change to one item's nested meta must not reach the items after it. */
         json_object_set_new(json_object_get(uf_event_meta(evs[i]), "params"), "touched",
@@ -144,6 +147,7 @@ static int setup_with(void **state, const char *config, bool raw)
     seen.users = json_array();
     seen.raws = json_array();
     seen.owned = 0;
+    seen.checked = 0;
     fx->raw = raw;
     fx->g = uf_graph_build(uf_config_load_string("test.yaml", config, &d), NULL, 0, &d);
     if (d.n)
@@ -457,10 +461,12 @@ static void test_split_rejects_non_objects_and_passes_non_batches(void **state)
                         "hi");
 }
 
-/* split_one with a raw event over text (borrowed; it outlives the completion). */
+/* split_one with a raw event over text (borrowed; it outlives the completion); a valid text is
+ * marked checked, as the http source marks what it checked. */
 static struct sent split_raw_one(struct fixture *fx, const char *text, const char *user)
 {
     struct uf_event *ev = uf_event_new_raw(text, strlen(text), NULL);
+    ev->raw_checked = uf_jscan_value(text, strlen(text), true, NULL, &(struct uf_err){ 0 }) == 0;
     uf_event_set_user(ev, user);
     json_object_set_new(uf_event_meta(ev), "roles", json_pack("[s]", "viewer"));
     json_object_set_new(uf_event_meta(ev), "route", json_string("events"));
@@ -483,6 +489,7 @@ static void test_split_raw_batches(void **state)
     assert_string_equal(json_string_value(json_array_get(seen.raws, 1)),
                         "{\"n\":1,\"a\":[1,{\"b\":\"]\"}]}");
     assert_int_equal(seen.owned, 0); /* borrowed: the batch's text lives as long as its items */
+    assert_int_equal(seen.checked, 2); /* parts of a checked text, scanned trusted from here */
     for (size_t i = 0; i < 2; i++) {
         assert_string_equal(json_string_value(json_array_get(seen.users, i)),
                             "0190a5c4-0000-7000-8000-0000000000aa");

@@ -248,7 +248,8 @@ static int read_raw(const struct uf_kafka_ctx *k, const struct uf_event *ev, str
 {
     /* key_fields names a few fields: no allocation per event unless a config lists many. */
     struct uf_jmember few[8], *m = k->npick <= 8 ? few : uf_xmalloc(k->npick * sizeof(*m));
-    int rc = uf_jscan_pick(ev->raw, ev->raw_len, k->pick, k->npick, m, err);
+    int rc = (ev->raw_checked ? uf_jscan_pick_trusted : uf_jscan_pick)(ev->raw, ev->raw_len,
+                                                                        k->pick, k->npick, m, err);
     size_t first_key = k->topic_field ? 1 : 0;
     if (rc == 0 && k->topic_field && m[0].key && m[0].type == UF_J_STRING) {
         out->topic_own = uf_xmalloc(m[0].val_len + 1);

@@ -473,6 +473,7 @@ static struct uf_event *raw_event(struct http_req *req, json_t *meta)
         memcpy(text, req->body, req->len);
         uf_event_set_raw(ev, text, req->len);
     }
+    ev->raw_checked = true; /* http_raw_check: strictly, duplicate keys refused */
     ev->meta = meta;
     return ev;
 }

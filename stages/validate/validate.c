@@ -170,7 +170,9 @@ static void edits_apply(struct uf_event *ev, struct edits *ed)
     }
     memcpy(text + out, ev->raw + at, ev->raw_len - at);
     text[n] = '\0';
+    bool checked = ev->raw_checked; /* a UUID lower-cased: still as valid as it was */
     uf_event_set_raw(ev, text, n);
+    ev->raw_checked = checked;
 }
 
 /* Checks one rule against the member picked for it from an item's text (key NULL: absent). */
@@ -387,7 +389,8 @@ static int check_text(struct rawcheck *rc, const char *s, size_t n, long long in
     struct uf_jmember stack[ON_STACK];
     size_t nkeys = rc->vc->nkeys;
     struct uf_jmember *picked = nkeys <= ON_STACK ? stack : uf_xcalloc(nkeys, sizeof(*picked));
-    int r = uf_jscan_pick(s, n, rc->vc->keys, nkeys, picked, err);
+    int r = (rc->ev->raw_checked ? uf_jscan_pick_trusted : uf_jscan_pick)(s, n, rc->vc->keys,
+                                                                           nkeys, picked, err);
     if (r == 0) {
         struct item it = { .picked = picked, .ed = &rc->ed, .index = index };
         r = check_item(rc->vc, rc->ev, &it) ? 0 : 1;
@@ -436,7 +439,8 @@ static void process_raw(struct uf_stage *st, const struct uf_validate_ctx *vc, s
     while (at < ev->raw_len && is_blank(ev->raw[at]))
         at++;
     int r = at < ev->raw_len && ev->raw[at] == '['
-                ? uf_jscan_array(ev->raw, ev->raw_len, check_element, &rc, &err)
+                ? (ev->raw_checked ? uf_jscan_array_trusted : uf_jscan_array)(
+                      ev->raw, ev->raw_len, check_element, &rc, &err)
                 : check_text(&rc, ev->raw, ev->raw_len, object_index(ev), &err);
     if (r < 0) /* the http source checked the text already; another source may not have */
         fail_with(ev, 400, "malformed_json", err.msg, NULL, -1);
