@@ -3,8 +3,10 @@
  * finished, then replayed in order when it returns); a full spool answering 503; the spool left
  * by a stopped producer replayed by the next one; topics Kafka refuses (422 on the way in,
  * TOPIC_EXCEPTION final, unproducible spooled records discarded); option errors. Raw events
- * (owned and borrowed texts) go through the same cases: same messages, keys and outcomes.
+ * (owned and borrowed texts) go through the same cases: same messages, keys and outcomes. The
+ * zstd streams librdkafka creates are kept per thread and reused, parameters reset (kafka_zstd.c).
  * The graph is built from YAML and the sink's callbacks are called directly (no runtime). */
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -17,11 +19,14 @@
 #include <cmocka.h>
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
+#define ZSTD_STATIC_LINKING_ONLY
+#include <zstd.h>
 
 #include "config.h"
 #include "event.h"
 #include "graph.h"
 #include "metrics.h"
+#include "sinks/kafka/kafka_int.h"
 #include "sinks/kafka/kafka_spool.h"
 
 struct fx {
@@ -601,6 +606,56 @@ static void test_option_errors(void **state)
     uf_diags_free(&d);
 }
 
+/* ---- zstd streams kept for reuse (kafka_zstd.c) ---- */
+
+static void *create_and_free(void *arg)
+{
+    ZSTD_CStream *cs = ZSTD_createCStream();
+    *(void **)arg = cs;
+    ZSTD_freeCStream(cs); /* kept by this thread, freed when it exits (LeakSanitizer checks) */
+    return NULL;
+}
+
+/* Compresses text with a stream as librdkafka does and checks the frame decodes to it. */
+static void round_trip(ZSTD_CStream *cs, int level, const char *text)
+{
+    char out[512], back[512];
+    size_t n = strlen(text);
+    assert_false(ZSTD_isError(ZSTD_initCStream(cs, level)));
+    ZSTD_outBuffer o = { out, sizeof out, 0 };
+    ZSTD_inBuffer in = { text, n, 0 };
+    assert_false(ZSTD_isError(ZSTD_compressStream(cs, &o, &in)));
+    assert_int_equal(ZSTD_endStream(cs, &o), 0);
+    assert_int_equal(ZSTD_decompress(back, sizeof back, out, o.pos), n);
+    assert_memory_equal(back, text, n);
+}
+
+static void test_zstd_streams_are_reused_per_thread(void **state)
+{
+    (void)state;
+    uf_kafka_zstd_reuse();
+    ZSTD_CStream *a = ZSTD_createCStream();
+    round_trip(a, 1, "{\"type\":\"movie.card.click\",\"props\":{\"row\":\"1\"}}");
+    assert_false(ZSTD_isError(ZSTD_CCtx_setParameter(a, ZSTD_c_checksumFlag, 1)));
+    ZSTD_freeCStream(a);
+    ZSTD_CStream *b = ZSTD_createCStream();
+    assert_ptr_equal(a, b); /* the kept stream, as a new one would be: parameters reset */
+    int flag = -1;
+    assert_false(ZSTD_isError(ZSTD_CCtx_getParameter(b, ZSTD_c_checksumFlag, &flag)));
+    assert_int_equal(flag, 0);
+    round_trip(b, 3, "another frame, another level");
+    ZSTD_CStream *c = ZSTD_createCStream(); /* while b is out: a new one */
+    assert_ptr_not_equal(b, c);
+    ZSTD_freeCStream(b);
+    ZSTD_freeCStream(c); /* one is kept already: freed */
+    void *other = NULL;
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, create_and_free, &other), 0);
+    pthread_join(t, NULL);
+    assert_non_null(other);
+    assert_int_equal(ZSTD_freeCStream(NULL), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -620,6 +675,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_unproducible_spooled_record_is_discarded, fx_setup,
                                         fx_teardown),
         cmocka_unit_test_setup_teardown(test_option_errors, fx_setup, fx_teardown),
+        cmocka_unit_test(test_zstd_streams_are_reused_per_thread),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -85,6 +85,7 @@ rd_kafka_conf_t *uf_kafka_conf_build(struct uf_kafka_ctx *k, struct uf_err *err)
          * which set the real broker's p99 in the stat benchmark. */
         { "socket.nagle.disable", "true" },
     };
+    uf_kafka_zstd_reuse();
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
     for (size_t i = 0; i < sizeof props / sizeof props[0]; i++)
         if (set_prop(conf, props[i][0], props[i][1], err) < 0)

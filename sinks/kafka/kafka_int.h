@@ -87,6 +87,10 @@ struct uf_kafka_ctx {
 
 /* Builds the librdkafka configuration from the options (no I/O). */
 rd_kafka_conf_t *uf_kafka_conf_build(struct uf_kafka_ctx *k, struct uf_err *err);
+
+/* Makes librdkafka's zstd streams reusable per thread (kafka_zstd.c); called before a producer
+ * is made, which also links that file's definitions into the executable. */
+void uf_kafka_zstd_reuse(void);
 /* Starts the poll and replay threads. */
 int uf_kafka_threads_start(struct uf_kafka_ctx *k, struct uf_err *err);
 /* Winds the threads down: waits for outstanding deliveries until deadline_us (monotonic), then
