@@ -71,7 +71,9 @@ static const char *yaml =
     "      small_api:\n"
     "        kind: http\n"
     "        address: 127.0.0.1:0\n"
-    "        routes: {\"POST /tiny/{n}\": {name: tiny}}\n"
+    "        connection_memory: 4KiB\n"
+    "        routes: {\"POST /tiny/{n}\": {name: tiny}, \"POST /tiny_json\": {name: tiny_json, "
+    "body: json}}\n"
     "      tiny:\n"
     "        kind: null\n"
     "        inputs: [small_api]\n"
@@ -489,6 +491,34 @@ static void test_body_too_large(void **state)
     assert_int_equal(c->status, 413);
     assert_string_equal(err_code(c), "too_many_items");
     assert_string_equal(err_msg(c), "4 items; at most 3 are accepted");
+    json_decref(c->json);
+}
+
+/* connection_memory bounds what libmicrohttpd keeps per connection: a body many times larger
+ * still arrives whole (it is read in pieces), while request headers that do not fit are refused
+ * with 431. */
+static void test_connection_memory(void **state)
+{
+    struct fixture *fx = *state;
+    size_t n = 60000;
+    char *big = malloc(n + 16);
+    memcpy(big, "{\"text\":\"", 9);
+    memset(big + 9, 'a', n);
+    memcpy(big + 9 + n, "\"}", 3);
+    struct call *c = run(&(struct call){ .method = "POST", .path = "/tiny_json", .body = big,
+                                         .port = fx->small_port });
+    assert_int_equal(c->status, 200);
+    json_decref(c->json);
+    free(big);
+    char hdr[6100] = "X-Big: ";
+    memset(hdr + 7, 'h', 6000);
+    hdr[6007] = '\0';
+    c = run(&(struct call){ .method = "POST", .path = "/tiny/1", .extra_header = hdr,
+                            .port = fx->small_port });
+    assert_int_equal(c->status, 431);
+    json_decref(c->json);
+    c = run(&(struct call){ .method = "POST", .path = "/tiny/2", .port = fx->small_port });
+    assert_int_equal(c->status, 200);
     json_decref(c->json);
 }
 
@@ -1105,6 +1135,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_reply_recorded_by_stage, setup, teardown),
         cmocka_unit_test_setup_teardown(test_not_found_and_method_not_allowed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_body_too_large, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_connection_memory, setup, teardown),
         cmocka_unit_test_setup_teardown(test_unsupported_media_type, setup, teardown),
         cmocka_unit_test_setup_teardown(test_malformed_json, setup, teardown),
         cmocka_unit_test_setup_teardown(test_batch_accepted, setup, teardown),

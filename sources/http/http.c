@@ -58,6 +58,12 @@ static const struct uf_option http_options[] = {
     { .name = "idle_timeout", .type = UF_OPT_DURATION, .def = "60s", .min = 1000,
       .max = 3600000, .desc = "Idle keep-alive connections are closed after this long",
       .offset = offsetof(struct http_ctx, idle_timeout_ms) },
+    { .name = "connection_memory", .type = UF_OPT_SIZE, .def = "32KiB", .min = 4096,
+      .max = 1 << 20,
+      .desc = "Memory of a connection for its request's headers and read buffer, which "
+              "libmicrohttpd clears for every request (smaller is cheaper); request headers that "
+              "do not fit are refused (431)",
+      .offset = offsetof(struct http_ctx, connection_memory) },
     { .name = "retry_after", .type = UF_OPT_DURATION, .def = "1s", .min = 1000, .max = 3600000,
       .desc = "Retry-After sent with 503 answers (rounded up to seconds)",
       .offset = offsetof(struct http_ctx, retry_after_ms) },
@@ -316,7 +322,8 @@ static struct MHD_Daemon *start_daemon(struct http_ctx *hc, bool reuse_port)
         flags, 0, NULL, NULL, on_request, hc, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, hc,
         MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&hc->addr, MHD_OPTION_CONNECTION_LIMIT,
         limit ? limit : 1, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)(hc->idle_timeout_ms / 1000),
-        MHD_OPTION_NOTIFY_COMPLETED, on_completed, hc,
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, hc, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+        (size_t)hc->connection_memory,
         reuse_port ? MHD_OPTION_LISTENING_ADDRESS_REUSE : MHD_OPTION_END, 1u, MHD_OPTION_END);
 }
 
