@@ -72,6 +72,7 @@ static const char *yaml =
     "        kind: http\n"
     "        address: 127.0.0.1:0\n"
     "        connection_memory: 4KiB\n"
+    "        event_loop: poll\n"
     "        routes: {\"POST /tiny/{n}\": {name: tiny}, \"POST /tiny_json\": {name: tiny_json, "
     "body: json}}\n"
     "      tiny:\n"
@@ -81,7 +82,9 @@ static const char *yaml =
     "        when_full: reject\n"
     "        batch_max: 1\n";
 
-/* For stop tests: a short shutdown deadline, and a blocking one-slot queue before the sink. */
+/* For stop tests: a short shutdown deadline, and a blocking one-slot queue before the sink;
+ * its listeners wait with poll (the main pipeline's with epoll), so suspending and resuming
+ * runs under both loops. */
 static const char *stop_yaml =
     "shutdown_timeout: 1s\n"
     "pipelines:\n"
@@ -91,6 +94,7 @@ static const char *stop_yaml =
     "        kind: http\n"
     "        address: 127.0.0.1:0\n"
     "        threads: 4\n"
+    "        event_loop: poll\n"
     "        routes:\n"
     "          \"POST /up\": {name: up, body: json}\n"
     "          \"POST /b/{n}\": {name: b}\n"

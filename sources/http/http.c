@@ -29,6 +29,8 @@
 #include "metrics.h"
 #include "stage.h"
 
+static const char *const loop_values[] = { "epoll", "poll", NULL };
+
 static const struct uf_option http_options[] = {
     { .name = "address", .type = UF_OPT_STR, .def = "127.0.0.1:8080",
       .desc = "Listen address, host:port or [ipv6]:port; port 0 picks a free port",
@@ -64,6 +66,11 @@ static const struct uf_option http_options[] = {
               "libmicrohttpd clears for every request (smaller is cheaper); request headers that "
               "do not fit are refused (431)",
       .offset = offsetof(struct http_ctx, connection_memory) },
+    { .name = "event_loop", .type = UF_OPT_ENUM, .def = "epoll", .values = loop_values,
+      .desc = "How a listener thread waits for its connections: epoll scales to many idle "
+              "ones; poll is cheaper with a few busy ones, such as a proxy's keep-alive pool "
+              "(a reply that waits for the pipeline costs no epoll_ctl to suspend and resume)",
+      .offset = offsetof(struct http_ctx, event_loop) },
     { .name = "retry_after", .type = UF_OPT_DURATION, .def = "1s", .min = 1000, .max = 3600000,
       .desc = "Retry-After sent with 503 answers (rounded up to seconds)",
       .offset = offsetof(struct http_ctx, retry_after_ms) },
@@ -312,7 +319,8 @@ static int check_port_free(const struct http_ctx *hc, struct uf_err *err)
 
 static struct MHD_Daemon *start_daemon(struct http_ctx *hc, bool reuse_port)
 {
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_TURBO |
+    unsigned loop = hc->event_loop == 1 ? MHD_USE_POLL : MHD_USE_EPOLL;
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | loop | MHD_USE_TURBO |
                      MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG | (hc->ipv6 ? MHD_USE_IPv6 : 0);
     unsigned limit = (unsigned)(hc->max_connections / hc->threads);
     /* The logger goes first: libmicrohttpd reports problems with later options through it.

@@ -89,6 +89,7 @@ struct http_ctx {
     json_t *routes_opt;
     int64_t threads, max_connections, max_body, timeout_ms, idle_timeout_ms, retry_after_ms;
     int64_t connection_memory;
+    int event_loop; /* index into loop_values: 0 epoll, 1 poll */
     int64_t max_items, success_status;
 
     struct uf_stage *st;
