@@ -2,8 +2,9 @@
  * hot path (every Kafka message of the ETL flows) that only needs spans of the top-level
  * members: a tree parser spends most of its time allocating nodes nobody reads. The rules follow
  * jansson's decoder, so a text is refused here exactly when jansson would refuse it (except that
- * duplicate keys and integers beyond 64 bits are left to the caller); tests/test_jscan.c holds
- * the cases. Nested values are checked by recursion, bounded by MAX_DEPTH like jansson's. */
+ * duplicate keys and numbers out of range are only refused or told when asked, uf_jscan_check);
+ * tests/test_jscan.c holds the cases. Nested values are checked by recursion, bounded by
+ * MAX_DEPTH like jansson's. */
 #include "jscan.h"
 
 #include <errno.h>
@@ -22,6 +23,7 @@ struct scan {
     int depth;
     bool unique;  /* refuse an object with the same key twice (uf_jscan_value) */
     bool trusted; /* the text was checked before: skip values without checking them */
+    struct uf_jcheck *numbers; /* uf_jscan_check with numbers: where a refused one is told */
     struct uf_err *err;
 };
 
@@ -218,18 +220,63 @@ static int bad_number(struct scan *sc, size_t start)
     return fail(sc, "invalid number");
 }
 
+/* jansson's words for the number tok[0..len) when it refuses it, or NULL: an integer beyond
+ * 64 bits, a real beyond a double (an underflow is taken, as by jansson). Most numbers are
+ * decided by their length, without strtod: an integer of at most 18 digits fits 64 bits, and a
+ * real without an exponent and under 300 characters is below 1e300. */
+static const char *number_refused(const char *tok, size_t len, bool integer, bool exp)
+{
+    if (integer ? len - (tok[0] == '-') <= 18 : (!exp && len < 300))
+        return NULL;
+    char small[64], *buf = len < sizeof(small) ? small : uf_xmalloc(len + 1);
+    memcpy(buf, tok, len);
+    buf[len] = '\0';
+    const char *why = NULL;
+    errno = 0;
+    if (integer) {
+        strtoll(buf, NULL, 10);
+        if (errno == ERANGE)
+            why = tok[0] == '-' ? "too big negative integer" : "too big integer";
+    } else {
+        double d = strtod(buf, NULL);
+        if (errno == ERANGE && fabs(d) == HUGE_VAL)
+            why = "real number overflow";
+    }
+    if (buf != small)
+        free(buf);
+    return why;
+}
+
+/* Notes the first number jansson refuses (uf_jscan_check with numbers). */
+static void note_number(struct scan *sc, size_t start, bool integer, bool exp)
+{
+    struct uf_jcheck *c = sc->numbers;
+    if (!c || c->bad_number)
+        return;
+    const char *tok = (const char *)sc->s + start;
+    c->bad_number_why = number_refused(tok, sc->i - start, integer, exp);
+    if (c->bad_number_why)
+        c->bad_number = tok;
+}
+
+/* scan_number on checked text: the number's bytes, and whether it has a fraction. */
+static void skip_number(struct scan *sc, bool *integer)
+{
+    *integer = true;
+    for (; sc->i < sc->n; sc->i++) {
+        unsigned char c = sc->s[sc->i];
+        if (c == '.' || c == 'e' || c == 'E')
+            *integer = false;
+        else if (c != '-' && c != '+' && (c < '0' || c > '9'))
+            break;
+    }
+}
+
 /* A number by RFC 8259's grammar: -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)? */
 static int scan_number(struct scan *sc, bool *integer)
 {
-    if (sc->trusted) { /* checked text: the number's bytes, and whether it has a fraction */
-        *integer = true;
-        for (; sc->i < sc->n; sc->i++) {
-            unsigned char c = sc->s[sc->i];
-            if (c == '.' || c == 'e' || c == 'E')
-                *integer = false;
-            else if (c != '-' && c != '+' && (c < '0' || c > '9'))
-                break;
-        }
+    if (sc->trusted) {
+        skip_number(sc, integer);
         return 0;
     }
     size_t start = sc->i;
@@ -246,7 +293,8 @@ static int scan_number(struct scan *sc, bool *integer)
         if (digits(sc) == 0)
             return bad_number(sc, start);
     }
-    if (sc->i < sc->n && (sc->s[sc->i] | 0x20) == 'e') {
+    bool exp = sc->i < sc->n && (sc->s[sc->i] | 0x20) == 'e';
+    if (exp) {
         sc->i++;
         *integer = false;
         if (sc->i < sc->n && (sc->s[sc->i] == '+' || sc->s[sc->i] == '-'))
@@ -254,6 +302,7 @@ static int scan_number(struct scan *sc, bool *integer)
         if (digits(sc) == 0)
             return bad_number(sc, start);
     }
+    note_number(sc, start, *integer, exp);
     return 0;
 }
 
@@ -461,15 +510,17 @@ static int scan_value(struct scan *sc, struct uf_jmember *m)
     return rc;
 }
 
-/* The top-level members, reported one by one (at the opening brace). */
+/* The members of an object at its opening brace, reported one by one: the top-level object
+ * (uf_jscan_object) or an element of the top-level array (uf_jscan_items), one level deeper. */
 static int scan_members(struct scan *sc, uf_jmember_fn fn, void *arg)
 {
     size_t n = 0;
     sc->i++;
-    sc->depth = 1;
+    sc->depth++;
     skip_ws(sc);
     if (sc->i < sc->n && sc->s[sc->i] == '}') {
         sc->i++;
+        sc->depth--;
         return 0;
     }
     for (;;) {
@@ -490,35 +541,40 @@ static int scan_members(struct scan *sc, uf_jmember_fn fn, void *arg)
         }
         if (sc->i < sc->n && sc->s[sc->i] == '}') {
             sc->i++;
+            sc->depth--;
             return 0;
         }
         return fail(sc, "expected ',' or '}'");
     }
 }
 
+static struct scan scanner(const char *s, size_t n, bool trusted, struct uf_err *err)
+{
+    return (struct scan){ .s = (const unsigned char *)s, .n = n, .trusted = trusted, .err = err };
+}
+
+/* What follows a whole text's value: blanks only. */
+static int scan_end(struct scan *sc)
+{
+    skip_ws(sc);
+    return sc->i < sc->n ? fail(sc, "end of input expected") : 0;
+}
+
 static int scan_object(const char *s, size_t n, bool trusted, uf_jmember_fn fn, void *arg,
                        struct uf_err *err)
 {
-    struct scan sc = { .s = (const unsigned char *)s, .n = n, .trusted = trusted, .err = err };
+    struct scan sc = scanner(s, n, trusted, err);
     skip_ws(&sc);
     if (sc.i >= n)
         return fail(&sc, "empty input");
     if (sc.s[sc.i] != '{') {
         struct uf_jmember m;
-        if (scan_value(&sc, &m) < 0)
+        if (scan_value(&sc, &m) < 0 || scan_end(&sc) < 0)
             return UF_EINVAL;
-        skip_ws(&sc);
-        if (sc.i < n)
-            return fail(&sc, "end of input expected");
         return uf_err_set(err, UF_EINVAL, "not a JSON object");
     }
     int rc = scan_members(&sc, fn, arg);
-    if (rc != 0)
-        return rc;
-    skip_ws(&sc);
-    if (sc.i < n)
-        return fail(&sc, "end of input expected");
-    return 0;
+    return rc != 0 ? rc : scan_end(&sc);
 }
 
 int uf_jscan_object(const char *s, size_t n, uf_jmember_fn fn, void *arg, struct uf_err *err)
@@ -532,77 +588,145 @@ int uf_jscan_object_trusted(const char *s, size_t n, uf_jmember_fn fn, void *arg
     return scan_object(s, n, true, fn, arg, err);
 }
 
-int uf_jscan_value(const char *s, size_t n, bool unique_keys, struct uf_jmember *out,
-                   struct uf_err *err)
+/* Element k of the top-level array (at its first byte), reported to fn; with items, an object
+ * element's members are reported first, as they are scanned (the element is then passed over
+ * once, not skipped and scanned again by the caller). */
+static int scan_element(struct scan *sc, size_t k, bool items, uf_jmember_fn fn, void *arg)
 {
-    struct scan sc = { .s = (const unsigned char *)s, .n = n, .unique = unique_keys, .err = err };
-    struct uf_jmember m = { .key = NULL };
-    skip_ws(&sc);
-    if (sc.i >= n)
-        return fail(&sc, "empty input");
-    if (scan_value(&sc, &m) < 0)
-        return UF_EINVAL;
-    skip_ws(&sc);
-    if (sc.i < n)
-        return fail(&sc, "end of input expected");
-    if (m.type == UF_J_STRING) { /* the span of the whole text, quotes included */
-        m.val--;
-        m.val_len += 2;
-    }
-    if (out)
-        *out = m;
-    return 0;
-}
-
-static int scan_array(const char *s, size_t n, bool trusted, uf_jmember_fn fn, void *arg,
-                      struct uf_err *err)
-{
-    struct scan sc = { .s = (const unsigned char *)s, .n = n, .depth = 1, .trusted = trusted,
-                       .err = err };
-    skip_ws(&sc);
-    if (sc.i >= n || sc.s[sc.i] != '[')
-        return uf_jscan_value(s, n, false, NULL, err) < 0 ? UF_EINVAL
-                                                           : uf_err_set(err, UF_EINVAL,
-                                                                        "not a JSON array");
-    sc.i++;
-    skip_ws(&sc);
-    bool empty = sc.i < n && sc.s[sc.i] == ']';
-    if (empty)
-        sc.i++;
-    for (size_t k = 0; !empty; k++) {
-        struct uf_jmember m = { .key = NULL, .index = k };
-        skip_ws(&sc);
-        if (scan_value(&sc, &m) < 0)
-            return UF_EINVAL;
-        int rc = fn ? fn(arg, &m, err) : 0;
+    struct uf_jmember m = { .key = NULL, .index = k };
+    size_t from = sc->i;
+    if (items && sc->i < sc->n && sc->s[sc->i] == '{') {
+        int rc = scan_members(sc, fn, arg);
         if (rc != 0)
             return rc;
-        skip_ws(&sc);
-        if (sc.i < n && sc.s[sc.i] == ',') {
-            sc.i++;
+        m.type = UF_J_OBJECT;
+        m.val = (const char *)sc->s + from;
+        m.val_len = sc->i - from;
+    } else if (scan_value(sc, &m) < 0) {
+        return UF_EINVAL;
+    }
+    return fn ? fn(arg, &m, sc->err) : 0;
+}
+
+/* The elements of the top-level array, at its opening bracket. */
+static int scan_elements(struct scan *sc, bool items, uf_jmember_fn fn, void *arg)
+{
+    sc->i++;
+    sc->depth = 1;
+    skip_ws(sc);
+    if (sc->i < sc->n && sc->s[sc->i] == ']') {
+        sc->i++;
+        return 0;
+    }
+    for (size_t k = 0;; k++) {
+        skip_ws(sc);
+        int rc = scan_element(sc, k, items, fn, arg);
+        if (rc != 0)
+            return rc;
+        skip_ws(sc);
+        if (sc->i < sc->n && sc->s[sc->i] == ',') {
+            sc->i++;
             continue;
         }
-        if (sc.i < n && sc.s[sc.i] == ']') {
-            sc.i++;
-            break;
+        if (sc->i < sc->n && sc->s[sc->i] == ']') {
+            sc->i++;
+            return 0;
         }
-        return fail(&sc, "expected ',' or ']'");
+        return fail(sc, "expected ',' or ']'");
     }
-    skip_ws(&sc);
-    if (sc.i < n)
-        return fail(&sc, "end of input expected");
-    return 0;
+}
+
+/* A whole text that must be one array (uf_jscan_array, uf_jscan_items). */
+static int scan_array(struct scan *sc, bool items, uf_jmember_fn fn, void *arg)
+{
+    skip_ws(sc);
+    if (sc->i >= sc->n || sc->s[sc->i] != '[') /* say why: malformed, or just not an array */
+        return uf_jscan_value((const char *)sc->s, sc->n, false, NULL, sc->err) < 0
+                   ? UF_EINVAL
+                   : uf_err_set(sc->err, UF_EINVAL, "not a JSON array");
+    int rc = scan_elements(sc, items, fn, arg);
+    return rc != 0 ? rc : scan_end(sc);
 }
 
 int uf_jscan_array(const char *s, size_t n, uf_jmember_fn fn, void *arg, struct uf_err *err)
 {
-    return scan_array(s, n, false, fn, arg, err);
+    struct scan sc = scanner(s, n, false, err);
+    return scan_array(&sc, false, fn, arg);
 }
 
 int uf_jscan_array_trusted(const char *s, size_t n, uf_jmember_fn fn, void *arg,
                            struct uf_err *err)
 {
-    return scan_array(s, n, true, fn, arg, err);
+    struct scan sc = scanner(s, n, true, err);
+    return scan_array(&sc, false, fn, arg);
+}
+
+int uf_jscan_items(const char *s, size_t n, uf_jmember_fn fn, void *arg, struct uf_err *err)
+{
+    struct scan sc = scanner(s, n, false, err);
+    return scan_array(&sc, true, fn, arg);
+}
+
+int uf_jscan_items_trusted(const char *s, size_t n, uf_jmember_fn fn, void *arg,
+                           struct uf_err *err)
+{
+    struct scan sc = scanner(s, n, true, err);
+    return scan_array(&sc, true, fn, arg);
+}
+
+/* The top-level array's elements for uf_jscan_check. */
+static int count_element(void *arg, const struct uf_jmember *m, struct uf_err *err)
+{
+    (void)err;
+    struct uf_jcheck *c = arg;
+    if (m->type != UF_J_OBJECT && c->non_object == SIZE_MAX)
+        c->non_object = m->index;
+    c->elements++;
+    return 0;
+}
+
+/* The whole text's value into c->value; a top-level array's elements counted on the way. */
+static int check_value(struct scan *sc, struct uf_jcheck *c)
+{
+    size_t from = sc->i;
+    if (sc->s[sc->i] != '[')
+        return scan_value(sc, &c->value);
+    int rc = scan_elements(sc, false, count_element, c);
+    c->value.type = UF_J_ARRAY;
+    c->value.val = (const char *)sc->s + from;
+    c->value.val_len = sc->i - from;
+    return rc;
+}
+
+int uf_jscan_check(const char *s, size_t n, struct uf_jcheck *c, struct uf_err *err)
+{
+    struct scan sc = scanner(s, n, false, err);
+    sc.unique = c->unique_keys;
+    sc.numbers = c->numbers ? c : NULL;
+    c->value = (struct uf_jmember){ .key = NULL };
+    c->elements = 0;
+    c->non_object = SIZE_MAX;
+    c->bad_number = c->bad_number_why = NULL;
+    skip_ws(&sc);
+    if (sc.i >= n)
+        return fail(&sc, "empty input");
+    if (check_value(&sc, c) < 0 || scan_end(&sc) < 0)
+        return UF_EINVAL;
+    if (c->value.type == UF_J_STRING) { /* the span of the whole text, quotes included */
+        c->value.val--;
+        c->value.val_len += 2;
+    }
+    return 0;
+}
+
+int uf_jscan_value(const char *s, size_t n, bool unique_keys, struct uf_jmember *out,
+                   struct uf_err *err)
+{
+    struct uf_jcheck c = { .unique_keys = unique_keys };
+    int rc = uf_jscan_check(s, n, &c, err);
+    if (rc == 0 && out)
+        *out = c.value;
+    return rc;
 }
 
 /* The names' lengths are measured once per pick, not per member and name. */

@@ -4,9 +4,9 @@
  * forms or surrogates, escapes, \u0000 and lone surrogates refused, numbers by the grammar,
  * nothing but whitespace after the object, nesting at most 2048 deep) and reports each
  * top-level member as spans into the text; it allocates nothing and copies nothing. Nested
- * objects and arrays are checked and reported whole. It does not detect duplicate keys (a
- * caller that maps keys checks the ones it uses) nor check that numbers fit a machine type.
- * Pure functions, thread-safe. */
+ * objects and arrays are checked and reported whole. Duplicate keys and numbers beyond a
+ * machine type are only looked for on request (uf_jscan_check); otherwise a caller that maps
+ * keys checks the ones it uses. Pure functions, thread-safe. */
 #ifndef UF_JSCAN_H
 #define UF_JSCAN_H
 
@@ -46,9 +46,35 @@ int uf_jscan_object(const char *s, size_t n, uf_jmember_fn fn, void *arg, struct
 int uf_jscan_value(const char *s, size_t n, bool unique_keys, struct uf_jmember *out,
                    struct uf_err *err);
 
+/* uf_jscan_value with more found on the way, for a caller that would otherwise pass over the
+ * text again (the http source's check of a body): the caller sets the two options, the scan
+ * fills the rest (also on failure, then partly). */
+struct uf_jcheck {
+    bool unique_keys; /* as uf_jscan_value's */
+    bool numbers;     /* look for numbers jansson refuses (bad_number) */
+    struct uf_jmember value; /* as uf_jscan_value's out */
+    size_t elements;         /* a top-level array's element count; 0 for other values */
+    size_t non_object;       /* the index of its first element that is not an object, or
+                              * SIZE_MAX when there is none */
+    /* With numbers: the first number (in text order) that jansson refuses, an integer beyond
+     * 64 bits or a real beyond a double, and jansson's words for it ("too big integer", "too
+     * big negative integer", "real number overflow"); NULL when none. Told, not refused: the
+     * text is still well-formed, and the caller decides which of its faults comes first. */
+    const char *bad_number, *bad_number_why;
+};
+int uf_jscan_check(const char *s, size_t n, struct uf_jcheck *c, struct uf_err *err);
+
 /* Scans s[0..n) as one JSON array, calling fn per element in order (key NULL, index set); a
  * non-zero return stops the scan and is returned. Not an array: UF_EINVAL. */
 int uf_jscan_array(const char *s, size_t n, uf_jmember_fn fn, void *arg, struct uf_err *err);
+
+/* uf_jscan_array that also reports the top-level members of each object element, so a caller
+ * reading an array of objects passes over it once: for an object element, fn gets each of its
+ * members in order (key set, index among the element's members), then the element itself when
+ * it ends (key NULL, its whole span, type UF_J_OBJECT, index among the elements); any other
+ * element is reported only as an element. Members and elements tell apart by key. A non-zero
+ * return stops the scan and is returned; errors as uf_jscan_array's. */
+int uf_jscan_items(const char *s, size_t n, uf_jmember_fn fn, void *arg, struct uf_err *err);
 
 /* Looks up the named top-level members of the object s[0..n) in one scan: out[i] gets the
  * member named keys[i], or key NULL when there is none (the last one when a key repeats: use
@@ -56,7 +82,7 @@ int uf_jscan_array(const char *s, size_t n, uf_jmember_fn fn, void *arg, struct 
 int uf_jscan_pick(const char *s, size_t n, const char *const keys[], size_t nkeys,
                   struct uf_jmember out[], struct uf_err *err);
 
-/* The same three on text that was checked before (event.h: raw_checked; text a kind wrote
+/* The same four on text that was checked before (event.h: raw_checked; text a kind wrote
  * itself): the same spans, types and callbacks in a fraction of the time, since strings are
  * skipped to their closing quote, nested values to their closing bracket and numbers to their
  * last byte, with nothing checked on the way (no UTF-8, escapes, number grammar or depth). On
@@ -65,6 +91,8 @@ int uf_jscan_pick(const char *s, size_t n, const char *const keys[], size_t nkey
 int uf_jscan_object_trusted(const char *s, size_t n, uf_jmember_fn fn, void *arg,
                             struct uf_err *err);
 int uf_jscan_array_trusted(const char *s, size_t n, uf_jmember_fn fn, void *arg,
+                           struct uf_err *err);
+int uf_jscan_items_trusted(const char *s, size_t n, uf_jmember_fn fn, void *arg,
                            struct uf_err *err);
 int uf_jscan_pick_trusted(const char *s, size_t n, const char *const keys[], size_t nkeys,
                           struct uf_jmember out[], struct uf_err *err);

@@ -3,7 +3,9 @@
  * agreement with jansson on a corpus of accepted and refused texts (the scanner must refuse
  * exactly what jansson refuses, duplicate keys and oversized integers aside); whole values and
  * arrays, duplicate keys refused at any depth (against jansson's JSON_REJECT_DUPLICATES),
- * looking members up by name, member spans, and members read as C strings and numbers. */
+ * looking members up by name, member spans, and members read as C strings and numbers; arrays
+ * read item by item (uf_jscan_items), and what uf_jscan_check finds on the way (elements,
+ * numbers jansson refuses). */
 #include <setjmp.h>
 #include <math.h>
 #include <stdarg.h>
@@ -359,6 +361,10 @@ static void test_trusted_agrees(void **state)
         assert_int_equal(uf_jscan_array(arr, strlen(arr), collect_all, &a, &err), 0);
         assert_int_equal(uf_jscan_array_trusted(arr, strlen(arr), collect_all, &b, &err), 0);
         assert_same_members(&a, &b);
+        a.n = b.n = 0;
+        assert_int_equal(uf_jscan_items(arr, strlen(arr), collect_all, &a, &err), 0);
+        assert_int_equal(uf_jscan_items_trusted(arr, strlen(arr), collect_all, &b, &err), 0);
+        assert_same_members(&a, &b);
     }
     const char *t = valid[4];
     static const char *const keys[] = { "props", "ts", "nope", "type" };
@@ -400,7 +406,161 @@ static void test_trusted_stays_in_bounds(void **state)
         a.n = 0;
         uf_jscan_array_trusted(t, len, collect_all, &a, &err);
         assert_within(t, len, &a);
+        a.n = 0;
+        uf_jscan_items_trusted(t, len, collect_all, &a, &err);
+        assert_within(t, len, &a);
         free(t);
+    }
+}
+
+/* uf_jscan_items: an object element's members, then the element; other elements alone. */
+static void test_items_reports(void **state)
+{
+    (void)state;
+    const char *t = " [ {\"a\":1, \"b\":{\"c\":2}} ,\"x\", {}, [2] ,3] ";
+    struct all a = { .n = 0 }, b = { .n = 0 };
+    struct uf_err err = { 0 };
+    assert_int_equal(uf_jscan_items(t, strlen(t), collect_all, &a, &err), 0);
+    assert_int_equal(a.n, 7);
+    assert_span(a.m[0].key, a.m[0].key_len, "a");
+    assert_int_equal(a.m[0].index, 0);
+    assert_span(a.m[1].key, a.m[1].key_len, "b");
+    assert_span(a.m[1].val, a.m[1].val_len, "{\"c\":2}");
+    assert_int_equal(a.m[1].index, 1);
+    assert_null(a.m[2].key);
+    assert_int_equal(a.m[2].type, UF_J_OBJECT);
+    assert_span(a.m[2].val, a.m[2].val_len, "{\"a\":1, \"b\":{\"c\":2}}");
+    assert_int_equal(a.m[2].index, 0);
+    assert_int_equal(a.m[3].type, UF_J_STRING);
+    assert_span(a.m[3].val, a.m[3].val_len, "x");
+    assert_int_equal(a.m[4].type, UF_J_OBJECT);
+    assert_span(a.m[4].val, a.m[4].val_len, "{}");
+    assert_int_equal(a.m[4].index, 2);
+    assert_int_equal(a.m[5].type, UF_J_ARRAY);
+    assert_int_equal(a.m[6].index, 4);
+    assert_int_equal(uf_jscan_items_trusted(t, strlen(t), collect_all, &b, &err), 0);
+    assert_same_members(&a, &b);
+    a.n = 0;
+    assert_int_equal(uf_jscan_items(" [ ] ", 5, collect_all, &a, &err), 0);
+    assert_int_equal(a.n, 0);
+}
+
+/* The strict uf_jscan_items refuses what uf_jscan_array refuses, with the same message. */
+static void test_items_refusals(void **state)
+{
+    (void)state;
+    static const char *const corpus[] = {
+        "[1,]", "[1] 2", "{}", "\"s\"", "", "  ", "[", "[{", "[{\"a\"", "[{\"a\":}]",
+        "[{\"a\":1,}]", "[{\"a\":1 \"b\":2}]", "[{\"a\":\"\xff\"}]", "[{1:2}]", "[{\"a\":1}}",
+        "[{\"a\":[1,]}]", "[{\"a\":1},]", "[{\"a\":\"\\ud800\"}]", "[{\"a\":01}]", "[{},{}",
+        "[{\"a\":1,\"a\":2}]", "[{\"a\":tru}]", "[{\"a\":1}] {}",
+    };
+    for (size_t i = 0; i < sizeof(corpus) / sizeof(corpus[0]); i++) {
+        struct uf_err ea = { 0 }, eb = { 0 };
+        size_t n = strlen(corpus[i]);
+        int ra = uf_jscan_array(corpus[i], n, NULL, NULL, &ea);
+        int rb = uf_jscan_items(corpus[i], n, NULL, NULL, &eb);
+        if (ra != rb || strcmp(ea.msg, eb.msg) != 0)
+            fail_msg("'%s': array %d '%s', items %d '%s'", corpus[i], ra, ea.msg, rb, eb.msg);
+    }
+    /* nesting is counted from the array, as jansson counts it: 2048 levels pass, 2049 do not */
+    size_t deep = 2048, len = 0;
+    char *t = malloc(2 * deep + 16);
+    len += (size_t)sprintf(t, "[{\"a\":");
+    for (int round = 0; round < 2; round++, deep++, len = 6) {
+        memset(t + len, '[', deep - 2);
+        memset(t + len + deep - 2, ']', deep - 2);
+        memcpy(t + len + 2 * (deep - 2), "}]", 2);
+        len += 2 * (deep - 2) + 2;
+        json_t *j = json_loadb(t, len, 0, NULL);
+        int want = j ? 0 : UF_EINVAL;
+        json_decref(j);
+        assert_int_equal(want, round == 0 ? 0 : UF_EINVAL);
+        struct uf_err err = { 0 };
+        assert_int_equal(uf_jscan_array(t, len, NULL, NULL, &err), want);
+        assert_int_equal(uf_jscan_items(t, len, NULL, NULL, &err), want);
+    }
+    free(t);
+}
+
+static int stop_at(void *arg, const struct uf_jmember *m, struct uf_err *err)
+{
+    (void)err;
+    size_t *left = arg;
+    (void)m;
+    return --*left == 0 ? 7 : 0;
+}
+
+/* A non-zero return, from a member or an element, stops the scan and is returned. */
+static void test_items_stop(void **state)
+{
+    (void)state;
+    const char *t = "[{\"a\":1,\"b\":2},{\"c\":3},5]";
+    for (size_t at = 1; at <= 6; at++) {
+        size_t left = at;
+        struct uf_err err = { 0 };
+        assert_int_equal(uf_jscan_items(t, strlen(t), stop_at, &left, &err), 7);
+        left = at;
+        assert_int_equal(uf_jscan_items_trusted(t, strlen(t), stop_at, &left, &err), 7);
+    }
+    size_t left = 7; /* six reports: never stopped */
+    assert_int_equal(uf_jscan_items(t, strlen(t), stop_at, &left, NULL), 0);
+    assert_int_equal(left, 1);
+}
+
+/* uf_jscan_check: the top-level array's elements, and the numbers jansson refuses (told, with
+ * jansson's words, in text order, numbers inside strings aside). */
+static void test_check(void **state)
+{
+    (void)state;
+    struct uf_jcheck c = { .unique_keys = true, .numbers = true };
+    struct uf_err err = { 0 };
+    const char *t = " [{\"a\":1}, 2, {}, [], {\"s\":\"99999999999999999999\"}] ";
+    assert_int_equal(uf_jscan_check(t, strlen(t), &c, &err), 0);
+    assert_int_equal(c.value.type, UF_J_ARRAY);
+    assert_ptr_equal(c.value.val, t + 1);
+    assert_int_equal(c.value.val_len, strlen(t) - 2);
+    assert_int_equal(c.elements, 5);
+    assert_int_equal(c.non_object, 1);
+    assert_null(c.bad_number);
+    assert_int_equal(uf_jscan_check("{\"a\":[1]}", 9, &c, &err), 0);
+    assert_int_equal(c.elements, 0);
+    assert_int_equal(c.non_object, SIZE_MAX);
+    assert_int_equal(uf_jscan_check("[]", 2, &c, &err), 0);
+    assert_int_equal(c.elements, 0);
+    assert_int_equal(uf_jscan_check("[{\"a\":1,\"a\":2}]", 15, &c, &err), UF_EINVAL);
+    assert_string_equal(err.msg, "not JSON: duplicate object key at byte 12");
+    t = "[{\"a\":1e400,\"b\":-99999999999999999999}]";
+    assert_int_equal(uf_jscan_check(t, strlen(t), &c, &err), 0);
+    assert_int_equal(c.bad_number - t, 6);
+    assert_string_equal(c.bad_number_why, "real number overflow");
+    c.numbers = false;
+    assert_int_equal(uf_jscan_check(t, strlen(t), &c, &err), 0);
+    assert_null(c.bad_number);
+    c.numbers = true;
+    static const char *const numbers[] = {
+        "9223372036854775807", "9223372036854775808", "-9223372036854775808",
+        "-9223372036854775809", "123456789012345678", "1e308", "1e309", "-1e309", "1e-400",
+        "0.000000000000000000000000000001", "1.5E+3", "99999999999999999999.0", "0",
+        "179769313486231570000000000000000000000000000000000000000000000000000000000000000000000"
+        "000000000000000000000000000000000000000000000000000000000000000000000000000000000000000"
+        "000000000000000000000000000000000000000000000000000000000000000000000000000000000000000"
+        "000000000000000000000000000000000000000000000000000000000000000.0",
+    };
+    for (size_t i = 0; i < sizeof(numbers) / sizeof(numbers[0]); i++) {
+        char text[512];
+        int n = snprintf(text, sizeof text, "{\"x\":[%s]}", numbers[i]);
+        json_error_t je;
+        json_t *j = json_loadb(text, (size_t)n, 0, &je);
+        assert_int_equal(uf_jscan_check(text, (size_t)n, &c, &err), 0);
+        if ((j == NULL) != (c.bad_number != NULL))
+            fail_msg("%s: jansson %s, jscan %s", numbers[i], j ? "takes" : je.text,
+                     c.bad_number_why ? c.bad_number_why : "takes");
+        if (c.bad_number) {
+            assert_int_equal(c.bad_number - text, 6);
+            assert_memory_equal(c.bad_number_why, je.text, strlen(c.bad_number_why)); /* "near" */
+        }
+        json_decref(j);
     }
 }
 
@@ -439,6 +599,8 @@ int main(void)
         cmocka_unit_test(test_agrees_with_jansson), cmocka_unit_test(test_value_unique_keys),
         cmocka_unit_test(test_array_elements),      cmocka_unit_test(test_pick),
         cmocka_unit_test(test_trusted_agrees),      cmocka_unit_test(test_trusted_stays_in_bounds),
+        cmocka_unit_test(test_items_reports),       cmocka_unit_test(test_items_refusals),
+        cmocka_unit_test(test_items_stop),          cmocka_unit_test(test_check),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
