@@ -691,6 +691,15 @@ static void test_batch_refused(void **state)
           "malformed JSON at byte 7: too big negative integer", 7, -1 },
         { "[{\"s\":\"1e999\",\"a\":1e400}]", 400, "malformed_json", "malformed JSON at line",
           "malformed JSON at byte 18: real number overflow", 18, -1 },
+        /* faults together: the grammar first, then the top-level type, numbers, the items */
+        { "[{\"a\":1e400}, tru]", 400, "malformed_json", "malformed JSON at line",
+          "malformed JSON at byte 14: invalid token", 14, -1 },
+        { " 99999999999999999999", 400, "malformed_json", "malformed JSON at line",
+          "malformed JSON at byte 1: '[' or '{' expected", 1, -1 },
+        { "[3, {\"a\":1e400}]", 400, "malformed_json", "malformed JSON at line",
+          "malformed JSON at byte 9: real number overflow", 9, -1 },
+        { "[{},{},{},{\"a\":-1e400}]", 400, "malformed_json", "malformed JSON at line",
+          "malformed JSON at byte 15: real number overflow", 15, -1 },
     };
     struct fixture *fx = *state;
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)

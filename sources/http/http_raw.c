@@ -7,10 +7,9 @@
  * promises downstream (docs: raw contract): one JSON object, or an array of at most max_items
  * objects, strictly checked with duplicate keys refused at any depth, and numbers that jansson
  * would take (integers that fit 64 bits, reals that do not overflow), since the tree path
- * answers the others 400 too. Pure functions of the body bytes: thread-safe, no allocation
- * beyond the copy of an unusually long real number. */
-#include <errno.h>
-#include <math.h>
+ * answers the others 400 too. All of it comes from one strict scan of the body (uf_jscan_check).
+ * Pure functions of the body bytes: thread-safe, no allocation beyond the copy of an unusually
+ * long real number. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,7 +17,6 @@
 
 #include "http_int.h"
 #include "jscan.h"
-#include "mem.h"
 
 static void verdict(struct http_raw_verdict *v, int status, const char *code)
 {
@@ -30,7 +28,9 @@ static void verdict(struct http_raw_verdict *v, int status, const char *code)
 static void malformed_at(struct http_raw_verdict *v, size_t pos, const char *why)
 {
     verdict(v, 400, "malformed_json");
-    snprintf(v->msg, sizeof(v->msg), "malformed JSON at byte %zu: %s", pos, why);
+    /* why is a short reason; bounded so that a whole error message could never overflow */
+    snprintf(v->msg, sizeof(v->msg), "malformed JSON at byte %zu: %.*s", pos,
+             (int)(sizeof(v->msg) - 64), why);
     v->position = (long long)pos;
 }
 
@@ -50,134 +50,25 @@ static void malformed_scan(struct http_raw_verdict *v, const char *msg)
     v->position = (long long)pos;
 }
 
-/* ---- numbers jansson would refuse ---- */
-
-/* The index just past the string whose opening quote is at s[i] (the text was checked, so the
- * closing quote is there; memchr keeps long strings cheap). */
-static size_t string_end(const char *s, size_t n, size_t i)
-{
-    for (;;) {
-        const char *q = memchr(s + i + 1, '"', n - i - 1);
-        if (!q)
-            return n;
-        size_t k = (size_t)(q - s), bs = 0;
-        while (s[k - 1 - bs] == '\\')
-            bs++;
-        if (bs % 2 == 0)
-            return k + 1;
-        i = k;
-    }
-}
-
-static size_t number_end(const char *s, size_t n, size_t i)
-{
-    while (i < n && ((s[i] >= '0' && s[i] <= '9') || s[i] == '-' || s[i] == '+' || s[i] == '.' ||
-                     s[i] == 'e' || s[i] == 'E'))
-        i++;
-    return i;
-}
-
-/* Whether the number tok[0..len) cannot be out of jansson's range, decided from its length:
- * an integer of at most 18 digits fits 64 bits, and a real without an exponent and under 300
- * characters is below 1e300. Most numbers of a request end here, without strtod. */
-static bool number_surely_fits(const char *tok, size_t len, bool *real)
-{
-    bool exp = memchr(tok, 'e', len) || memchr(tok, 'E', len);
-    *real = exp || memchr(tok, '.', len);
-    if (!*real)
-        return len - (tok[0] == '-') <= 18;
-    return !exp && len < 300;
-}
-
-/* Why jansson refuses the number tok[0..len) (its own words), or NULL when it takes it. */
-static const char *number_refused(const char *tok, size_t len)
-{
-    bool real;
-    if (number_surely_fits(tok, len, &real))
-        return NULL;
-    char small[64];
-    char *buf = len < sizeof(small) ? small : uf_xmalloc(len + 1);
-    memcpy(buf, tok, len);
-    buf[len] = '\0';
-    const char *why = NULL;
-    errno = 0;
-    if (real) {
-        double d = strtod(buf, NULL); /* an underflow (ERANGE near 0) is taken, as by jansson */
-        if (errno == ERANGE && fabs(d) == HUGE_VAL)
-            why = "real number overflow";
-    } else {
-        strtoll(buf, NULL, 10);
-        if (errno == ERANGE)
-            why = tok[0] == '-' ? "too big negative integer" : "too big integer";
-    }
-    if (buf != small)
-        free(buf);
-    return why;
-}
-
-/* Checks every number of the (already checked) text; answers 400 for the first refused. */
-static bool numbers_fit(const char *s, size_t n, struct http_raw_verdict *v)
-{
-    for (size_t i = 0; i < n;) {
-        char c = s[i];
-        if (c == '"') {
-            i = string_end(s, n, i);
-            continue;
-        }
-        if (c != '-' && (c < '0' || c > '9')) {
-            i++;
-            continue;
-        }
-        size_t end = number_end(s, n, i);
-        const char *why = number_refused(s + i, end - i);
-        if (why) {
-            malformed_at(v, i, why);
-            return false;
-        }
-        i = end;
-    }
-    return true;
-}
-
-/* ---- the items ---- */
-
-struct items {
-    size_t n;
-    size_t bad; /* the first element that is not an object; SIZE_MAX when none */
-};
-
-static int count_item(void *arg, const struct uf_jmember *m, struct uf_err *err)
-{
-    (void)err;
-    struct items *it = arg;
-    if (m->type != UF_J_OBJECT && it->bad == SIZE_MAX)
-        it->bad = m->index;
-    it->n++;
-    return 0;
-}
-
 /* The tree path's order: too many items (413) before an item that is not an object (400). */
-static void check_items(const char *body, size_t len, int64_t max_items,
+static void check_items(const struct uf_jcheck *c, int64_t max_items,
                         struct http_raw_verdict *v)
 {
-    struct items it = { .bad = SIZE_MAX };
-    struct uf_err err = { 0 };
-    if (uf_jscan_array_trusted(body, len, count_item, &it, &err) != 0) {
-        malformed_scan(v, err.msg); /* not reached: uf_jscan_value checked the text */
-        return;
-    }
-    if ((int64_t)it.n > max_items) {
+    if ((int64_t)c->elements > max_items) {
         verdict(v, 413, "too_many_items");
-        snprintf(v->msg, sizeof(v->msg), "%zu items; at most %lld are accepted", it.n,
+        snprintf(v->msg, sizeof(v->msg), "%zu items; at most %lld are accepted", c->elements,
                  (long long)max_items);
-    } else if (it.bad != SIZE_MAX) {
+    } else if (c->non_object != SIZE_MAX) {
         verdict(v, 400, "malformed_json");
-        snprintf(v->msg, sizeof(v->msg), "item %zu is not a JSON object", it.bad);
-        v->index = (long long)it.bad;
+        snprintf(v->msg, sizeof(v->msg), "item %zu is not a JSON object", c->non_object);
+        v->index = (long long)c->non_object;
     }
-    v->nitems = it.n;
+    v->nitems = c->elements;
 }
 
+/* One strict pass gathers all the verdict needs: well-formedness, duplicate keys, numbers
+ * jansson refuses and the items. Faults are answered in the order they were before that pass
+ * gathered them all: the grammar, the top-level type, numbers, then the items. */
 void http_raw_check(const char *body, size_t len, int64_t max_items, struct http_raw_verdict *v)
 {
     *v = (struct http_raw_verdict){ .position = -1, .index = -1 };
@@ -186,20 +77,22 @@ void http_raw_check(const char *body, size_t len, int64_t max_items, struct http
         snprintf(v->msg, sizeof(v->msg), "a JSON body is required");
         return;
     }
-    struct uf_jmember m;
+    struct uf_jcheck c = { .unique_keys = true, .numbers = true };
     struct uf_err err = { 0 };
-    if (uf_jscan_value(body, len, true, &m, &err) != 0) {
+    if (uf_jscan_check(body, len, &c, &err) != 0) {
         malformed_scan(v, err.msg);
         return;
     }
-    if (m.type != UF_J_OBJECT && m.type != UF_J_ARRAY) { /* jansson takes only these at the top */
-        malformed_at(v, (size_t)(m.val - body), "'[' or '{' expected");
+    if (c.value.type != UF_J_OBJECT && c.value.type != UF_J_ARRAY) { /* as jansson's top */
+        malformed_at(v, (size_t)(c.value.val - body), "'[' or '{' expected");
         return;
     }
-    if (!numbers_fit(body, len, v))
+    if (c.bad_number) {
+        malformed_at(v, (size_t)(c.bad_number - body), c.bad_number_why);
         return;
-    if (m.type == UF_J_OBJECT)
+    }
+    if (c.value.type == UF_J_OBJECT)
         v->nitems = 1;
     else
-        check_items(body, len, max_items, v);
+        check_items(&c, max_items, v);
 }
