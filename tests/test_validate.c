@@ -357,7 +357,9 @@ static void assert_outcome(const char *how, const struct rcase *c, const struct 
                  o->emitted ? " emitted" : "", c->status, c->code, c->msg, c->field, c->index);
 }
 
-/* Each case through the tree path and the raw path: both must give the expected outcome. */
+/* Each case through the tree path and the raw path, scanned strictly and (as the http source
+ * marks the texts it checked, and every case is one jansson took) trusted: all three must give
+ * the expected outcome. */
 static void run_cases(struct uf_stage *st, const struct rcase *cases, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
@@ -367,6 +369,10 @@ static void run_cases(struct uf_stage *st, const struct rcase *cases, size_t n)
         struct outcome r = run(st, uf_event_new_raw(c->items, strlen(c->items), NULL), c->route,
                                -1);
         assert_outcome("raw", c, &r);
+        struct uf_event *ev = uf_event_new_raw(c->items, strlen(c->items), NULL);
+        ev->raw_checked = true;
+        r = run(st, ev, c->route, -1);
+        assert_outcome("raw checked", c, &r);
     }
 }
 
@@ -485,6 +491,14 @@ static const struct rcase batch_cases[] = {
       "item 1 is not a JSON object", "", 1 },
     { "events", "[[],{\"type\":\"a\"}]", 400, "malformed_json", "item 0 is not a JSON object", "",
       0 },
+    /* each item is read afresh: nothing of the one before it carries over */
+    { "events", "[{\"type\":\"a\",\"n\":5},{\"n\":5}]", 422, "invalid_field",
+      "events[1].type: is required", "type", 1 },
+    { "events", "[{\"type\":\"a\"},{\"t\\u0079pe\":\"B\"}]", 422, "invalid_field",
+      "events[1].type: must contain only [a-z0-9._-]", "type", 1 },
+    /* names inside a member's value are not the item's */
+    { "events", "[{\"type\":\"a\",\"meta\":{\"n\":0}},{\"type\":\"b\",\"tags\":[{\"type\":7}]}]",
+      0, "", "", "", -1 },
     /* no rule set for the route: unmatched: pass */
     { "other", "[{\"type\":7},{}]", 0, "", "", "", -1 },
 };
@@ -649,8 +663,12 @@ static void test_raw_large(void **state)
     strcat(bad, "x\",\"f39\":1}");
     strcat(ts, "Z\"}");
     strcat(num, "}");
+    char both[8200];
+    snprintf(both, sizeof(both), "[%s, %s]", ok, bad);
     struct rcase cases[] = {
         OK(ok),
+        { "events", both, 422, "invalid_field", "events[1].f0: must be at most 300 characters",
+          "f0", 1 },
         BAD(bad, "events[0].f0: must be at most 300 characters", "f0"),
         OK(ts),
         BAD(num, "events[0].num: must be at most 2", "num"),

@@ -22,7 +22,9 @@
  * This file holds the options, the lifecycle, the walk over an event's items (tree or text) and
  * the failures; validate_rules.c reads the rules, validate_check.c checks one value.
  * It does not authorise or look anything up. Rules are read-only after init; process() is
- * thread-safe and allocates nothing per item in the common case. */
+ * thread-safe and allocates nothing per item in the common case. A raw array is read in one
+ * pass (uf_jscan_items): each item's members are picked as they come and the item is checked
+ * when it ends, before the next one is read. */
 #include "validate_int.h"
 
 #include <ctype.h>
@@ -373,41 +375,64 @@ static void process_tree(struct uf_stage *st, const struct uf_validate_ctx *vc, 
     uf_emit(st, ev);
 }
 
-/* A raw event's text and what its check gathered. */
+/* A raw event's text and what its check gathered; picked holds the members of the item
+ * under check, by the names in vc->keys (absent: key NULL). */
 struct rawcheck {
     const struct uf_validate_ctx *vc;
     struct uf_event *ev;
     struct edits ed;
+    struct uf_jmember *picked;
 };
 
-/* Checks the object s[0..n), item index. Returns 0 when it passed, 1 after finishing the event
- * with its failure, UF_EINVAL (err set) when the text is not a JSON object. */
+/* Checks the item whose members are picked. Returns 0 when it passed, 1 after finishing the
+ * event with its failure. */
+static int check_picked(struct rawcheck *rc, long long index)
+{
+    struct item it = { .picked = rc->picked, .ed = &rc->ed, .index = index };
+    return check_item(rc->vc, rc->ev, &it) ? 0 : 1;
+}
+
+/* Checks the object s[0..n) (an event that is one item). Returns check_picked's values, or
+ * UF_EINVAL (err set) when the text is not a JSON object. */
 static int check_text(struct rawcheck *rc, const char *s, size_t n, long long index,
                       struct uf_err *err)
 {
-    enum { ON_STACK = 32 }; /* more names than any rule set seen: no allocation per item */
-    struct uf_jmember stack[ON_STACK];
-    size_t nkeys = rc->vc->nkeys;
-    struct uf_jmember *picked = nkeys <= ON_STACK ? stack : uf_xcalloc(nkeys, sizeof(*picked));
-    int r = (rc->ev->raw_checked ? uf_jscan_pick_trusted : uf_jscan_pick)(s, n, rc->vc->keys,
-                                                                           nkeys, picked, err);
-    if (r == 0) {
-        struct item it = { .picked = picked, .ed = &rc->ed, .index = index };
-        r = check_item(rc->vc, rc->ev, &it) ? 0 : 1;
-    }
-    if (picked != stack)
-        free(picked);
-    return r;
+    int r = (rc->ev->raw_checked ? uf_jscan_pick_trusted : uf_jscan_pick)(
+        s, n, rc->vc->keys, rc->vc->nkeys, rc->picked, err);
+    return r == 0 ? check_picked(rc, index) : r;
 }
 
+/* A member of an array's item, kept when a rule names it (the last one when a name repeats,
+ * as uf_jscan_pick keeps it; the http source refuses repeated names anyway). */
+static void pick_member(struct rawcheck *rc, const struct uf_jmember *m)
+{
+    const struct uf_validate_ctx *vc = rc->vc;
+    for (size_t i = 0; i < vc->nkeys; i++) {
+        bool named = m->key_escaped ? uf_jscan_key_is(m, vc->keys[i])
+                                    : m->key_len == vc->key_lens[i] &&
+                                          memcmp(m->key, vc->keys[i], m->key_len) == 0;
+        if (named)
+            rc->picked[i] = *m;
+    }
+}
+
+/* uf_jscan_items' reports: an item's members as they come, then the item once it ends, so
+ * each item of the array is scanned once. */
 static int check_element(void *arg, const struct uf_jmember *m, struct uf_err *err)
 {
+    (void)err;
     struct rawcheck *rc = arg;
+    if (m->key) {
+        pick_member(rc, m);
+        return 0;
+    }
     if (m->type != UF_J_OBJECT) {
         reject_not_object(rc->ev, m->index);
         return 1;
     }
-    return check_text(rc, m->val, m->val_len, (long long)m->index, err);
+    int r = check_picked(rc, (long long)m->index);
+    memset(rc->picked, 0, rc->vc->nkeys * sizeof(*rc->picked)); /* the next item's start */
+    return r;
 }
 
 /* Where a raw object stands among items: the http source sends a batch route's single object
@@ -427,21 +452,32 @@ static bool is_blank(char c)
 }
 
 /* The text is the items (`items: body`, see validate_raw_ok): an array of objects or one. */
+static int check_raw(struct rawcheck *rc, struct uf_err *err)
+{
+    const struct uf_event *ev = rc->ev;
+    size_t at = 0;
+    while (at < ev->raw_len && is_blank(ev->raw[at]))
+        at++;
+    if (at == ev->raw_len || ev->raw[at] != '[')
+        return check_text(rc, ev->raw, ev->raw_len, object_index(rc->ev), err);
+    return (ev->raw_checked ? uf_jscan_items_trusted : uf_jscan_items)(ev->raw, ev->raw_len,
+                                                                      check_element, rc, err);
+}
+
 static void process_raw(struct uf_stage *st, const struct uf_validate_ctx *vc, struct uf_event *ev)
 {
     if (!vc->raw_ok) { /* the graph sends raw only where raw_ok said yes: a bug upstream */
         uf_event_fail(ev, 500, "internal", "validate: these rules need a parsed body");
         return;
     }
-    struct rawcheck rc = { .vc = vc, .ev = ev, .ed.base = ev->raw };
+    enum { ON_STACK = 32 }; /* more names than any rule set seen: no allocation per event */
+    struct uf_jmember stack[ON_STACK];
+    struct rawcheck rc = { .vc = vc, .ev = ev, .ed.base = ev->raw, .picked = stack };
+    if (vc->nkeys > ON_STACK)
+        rc.picked = uf_xmalloc(vc->nkeys * sizeof(*rc.picked));
+    memset(rc.picked, 0, vc->nkeys * sizeof(*rc.picked));
     struct uf_err err = { 0 };
-    size_t at = 0;
-    while (at < ev->raw_len && is_blank(ev->raw[at]))
-        at++;
-    int r = at < ev->raw_len && ev->raw[at] == '['
-                ? (ev->raw_checked ? uf_jscan_array_trusted : uf_jscan_array)(
-                      ev->raw, ev->raw_len, check_element, &rc, &err)
-                : check_text(&rc, ev->raw, ev->raw_len, object_index(ev), &err);
+    int r = check_raw(&rc, &err);
     if (r < 0) /* the http source checked the text already; another source may not have */
         fail_with(ev, 400, "malformed_json", err.msg, NULL, -1);
     else if (r == 0) {
@@ -449,6 +485,8 @@ static void process_raw(struct uf_stage *st, const struct uf_validate_ctx *vc, s
             edits_apply(ev, &rc.ed);
         uf_emit(st, ev);
     }
+    if (rc.picked != stack)
+        free(rc.picked);
     free(rc.ed.v);
 }
 

@@ -51,9 +51,11 @@ struct uf_validate_ctx {
 
     struct uf_vset *sets;
     size_t nsets;
-    /* What a raw item's members are picked by (uf_jscan_pick): every one-name rule path of
-     * every set, and "type" (at type_key) with match: type. Borrowed from the rules. */
+    /* What a raw item's members are picked by (uf_jscan_pick, or by name as uf_jscan_items
+     * reports them): every one-name rule path of every set, and "type" (at type_key) with
+     * match: type. Borrowed from the rules; their lengths measured once, at init. */
     const char **keys;
+    size_t *key_lens;
     size_t nkeys, type_key;
     bool raw_ok; /* the rules can be checked on text (see uf_validate_parse_rules) */
 };

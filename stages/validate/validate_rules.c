@@ -223,6 +223,9 @@ static void index_keys(struct uf_validate_ctx *vc)
             vc->raw_ok &= r->nparts == 1 && !r->def && !r->coerce;
         }
     vc->type_key = vc->match == 1 ? key_index(vc, "type") : SIZE_MAX;
+    vc->key_lens = uf_xcalloc(vc->nkeys ? vc->nkeys : 1, sizeof(*vc->key_lens));
+    for (size_t i = 0; i < vc->nkeys; i++)
+        vc->key_lens[i] = strlen(vc->keys[i]);
 }
 
 int uf_validate_parse_rules(struct uf_validate_ctx *vc, struct uf_err *err)
@@ -262,5 +265,7 @@ void uf_validate_free_rules(struct uf_validate_ctx *vc)
     vc->nsets = 0;
     free(vc->keys);
     vc->keys = NULL;
+    free(vc->key_lens);
+    vc->key_lens = NULL;
     vc->nkeys = 0;
 }
