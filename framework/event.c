@@ -29,6 +29,11 @@ struct uf_completion {
     void *arg;
 };
 
+struct uf_raw_members {
+    size_t n;
+    struct uf_jmember m[];
+};
+
 struct uf_event *uf_event_new(json_t *body)
 {
     struct uf_event *ev = uf_xcalloc(1, sizeof *ev);
@@ -56,6 +61,7 @@ struct uf_event *uf_event_copy(const struct uf_event *ev)
     struct uf_event *cp = uf_xmalloc(sizeof *cp);
     *cp = *ev;
     cp->body = json_deep_copy(ev->body);
+    cp->raw_members = NULL; /* they point into ev's text, which an owned copy does not share */
     if (ev->raw_owned) {
         char *raw = uf_xmalloc(ev->raw_len ? ev->raw_len : 1);
         memcpy(raw, ev->raw, ev->raw_len);
@@ -75,6 +81,7 @@ void uf_event_free(struct uf_event *ev)
     json_decref(ev->body);
     if (ev->raw_owned)
         free((char *)ev->raw);
+    free(ev->raw_members);
     json_decref(ev->meta);
     free(ev->user);
     if (ev->done)
@@ -90,6 +97,75 @@ void uf_event_set_raw(struct uf_event *ev, char *text, size_t len)
     ev->raw_len = len;
     ev->raw_owned = true;
     ev->raw_checked = false;
+    free(ev->raw_members);
+    ev->raw_members = NULL;
+}
+
+void uf_event_set_raw_members(struct uf_event *ev, const struct uf_jmember *m, size_t n)
+{
+    free(ev->raw_members);
+    ev->raw_members = uf_xmalloc(sizeof(*ev->raw_members) + n * sizeof(*m));
+    ev->raw_members->n = n;
+    memcpy(ev->raw_members->m, m, n * sizeof(*m));
+}
+
+/* ---- picking members of raw ---- */
+
+struct gather {
+    struct uf_jmember *m, few[32];
+    size_t n, cap;
+};
+
+static int gather_member(void *arg, const struct uf_jmember *m, struct uf_err *err)
+{
+    (void)err;
+    struct gather *g = arg;
+    if (g->n == g->cap) {
+        g->cap *= 2;
+        if (g->m == g->few) {
+            g->m = uf_xmalloc(g->cap * sizeof(*g->m));
+            memcpy(g->m, g->few, sizeof g->few);
+        } else {
+            g->m = uf_xrealloc(g->m, g->cap * sizeof(*g->m));
+        }
+    }
+    g->m[g->n++] = *m;
+    return 0;
+}
+
+static int remember_members(struct uf_event *ev, struct uf_err *err)
+{
+    struct gather g = { .cap = 32 };
+    g.m = g.few;
+    int rc = (ev->raw_checked ? uf_jscan_object_trusted : uf_jscan_object)(ev->raw, ev->raw_len,
+                                                                           gather_member, &g, err);
+    if (rc == 0)
+        uf_event_set_raw_members(ev, g.m, g.n);
+    if (g.m != g.few)
+        free(g.m);
+    return rc;
+}
+
+int uf_event_pick(struct uf_event *ev, const char *const keys[], size_t nkeys,
+                  struct uf_jmember out[], struct uf_err *err)
+{
+    if (!ev->raw_members) {
+        int rc = remember_members(ev, err);
+        if (rc != 0)
+            return rc;
+    }
+    const struct uf_raw_members *rm = ev->raw_members;
+    for (size_t i = 0; i < nkeys; i++) {
+        out[i] = (struct uf_jmember){ .key = NULL };
+        size_t len = strlen(keys[i]);
+        for (size_t k = 0; k < rm->n; k++) { /* the last one wins, as in uf_jscan_pick */
+            const struct uf_jmember *m = &rm->m[k];
+            if (m->key_escaped ? uf_jscan_key_is(m, keys[i])
+                               : m->key_len == len && memcmp(m->key, keys[i], len) == 0)
+                out[i] = *m;
+        }
+    }
+    return 0;
 }
 
 json_t *uf_event_meta(struct uf_event *ev)

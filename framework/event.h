@@ -15,8 +15,11 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "jscan.h"
+
 struct uf_stage;
 struct uf_completion;
+struct uf_raw_members;
 
 enum uf_outcome {
     UF_OUTCOME_DONE,    /* written or delivered */
@@ -45,6 +48,9 @@ struct uf_event {
      * a kind wrote it from such a text): kinds may read it with jscan's trusted functions,
      * which skip values without checking them. Copies keep it; uf_event_set_raw clears it. */
     bool raw_checked;
+    struct uf_raw_members *raw_members; /* owned: raw's top-level members once uf_event_pick
+                                         * scanned them (or the kind that wrote raw told them);
+                                         * NULL otherwise */
     json_t *meta;                   /* owned; NULL until uf_event_meta() creates it */
     char *user;                     /* owned; NULL for anonymous */
     const char *source;             /* borrowed: the source component's name (lives with the graph) */
@@ -62,9 +68,21 @@ struct uf_event *uf_event_new(json_t *body);
 struct uf_event *uf_event_new_raw(const char *raw, size_t len, const uint8_t id[16]);
 
 /* Replaces the event's raw text with text (len bytes, malloc'd; the event takes ownership),
- * freeing a previous text the event owned, and clears raw_checked (the caller sets it again
- * when it knows the new text is valid). body must be NULL. */
+ * freeing a previous text the event owned and the members remembered of it, and clears
+ * raw_checked (the caller sets it again when it knows the new text is valid). body must be
+ * NULL. */
 void uf_event_set_raw(struct uf_event *ev, char *text, size_t len);
+
+/* The named top-level members of the event's raw object, as uf_jscan_pick reports them: the
+ * first call scans the text (with the trusted scanner when raw_checked) and remembers every
+ * member, so the stages after it (route, the kafka sink) look their fields up without another
+ * scan. Returns 0 or the scan's error (nothing remembered then). */
+int uf_event_pick(struct uf_event *ev, const char *const keys[], size_t nkeys,
+                  struct uf_jmember out[], struct uf_err *err);
+
+/* Remembers the n members at m (copied; their spans must point into the current raw text) as
+ * raw's members, for a kind that wrote the text and knows where each member is. */
+void uf_event_set_raw_members(struct uf_event *ev, const struct uf_jmember *m, size_t n);
 
 /* Deep-copies body, meta and user (and raw when the event owns it); the copy shares (and references) the completion. */
 struct uf_event *uf_event_copy(const struct uf_event *ev);

@@ -195,12 +195,10 @@ static void read_body(const struct uf_event *ev, struct wp_read *r)
 
 /* One scan of the raw text; false when it is not one JSON object. The decoded strings take at
  * most the text's length plus their terminators. */
-static bool read_raw(const struct uf_event *ev, struct wp_read *r)
+static bool read_raw(struct uf_event *ev, struct wp_read *r)
 {
     struct uf_jmember m[WFIELDS];
-    if ((ev->raw_checked ? uf_jscan_pick_trusted : uf_jscan_pick)(ev->raw, ev->raw_len,
-                                                                   field_names, WFIELDS, m,
-                                                                   NULL) != 0)
+    if (uf_event_pick(ev, field_names, WFIELDS, m, NULL) != 0)
         return false;
     size_t need = ev->raw_len + WSTR;
     char *p = need <= sizeof r->stack ? r->stack : (r->heap = uf_xmalloc(need));
@@ -214,7 +212,7 @@ static bool read_raw(const struct uf_event *ev, struct wp_read *r)
     return true;
 }
 
-static bool read_fields(const struct uf_event *ev, struct wp_read *r)
+static bool read_fields(struct uf_event *ev, struct wp_read *r)
 {
     r->heap = NULL;
     if (!ev->raw) {

@@ -26,6 +26,7 @@
 #include "jscan.h"
 #include "jsonenc.h"
 #include "log.h"
+#include "mem.h"
 #include "stage.h"
 #include "strbuf.h"
 #include "timefmt.h"
@@ -150,9 +151,38 @@ static void apply_body(const struct enrich_set *s, struct uf_event *ev)
     }
 }
 
+/* Where each member of the rewritten text lies, so the event can remember its members
+ * (uf_event_set_raw_members) and the route and the kafka sink after enrich read their fields
+ * without scanning the text again. The buffer is sized once (rewrite_size), so the spans taken
+ * while writing stay valid; apply_raw checks that it did not move. */
+struct placed {
+    const char *base; /* the output buffer */
+    struct uf_jmember *m, few[32];
+    size_t n, cap;
+};
+
+/* Records member m, whose text starts at from, as written at offset at of the output. */
+static void place(struct placed *p, const struct uf_jmember *m, const char *from, size_t at)
+{
+    if (p->n == p->cap) {
+        p->cap *= 2;
+        struct uf_jmember *grown = uf_xmalloc(p->cap * sizeof(*grown));
+        memcpy(grown, p->m, p->n * sizeof(*grown));
+        if (p->m != p->few)
+            free(p->m);
+        p->m = grown;
+    }
+    struct uf_jmember *o = &p->m[p->n];
+    *o = *m;
+    o->key = p->base + at + (m->key - from);
+    o->val = p->base + at + (m->val - from);
+    o->index = p->n++;
+}
+
 struct rewrite {
     const struct enrich_set *s;
     struct uf_strbuf *sb;
+    struct placed *placed;
 };
 
 /* Copies a client member as it was sent, unless enrich owns its name. */
@@ -167,8 +197,30 @@ static int keep_member(void *arg, const struct uf_jmember *m, struct uf_err *err
     uf_jmember_span(m, &text, &len);
     if (rw->sb->len > 1)
         uf_strbuf_append(rw->sb, ",", 1);
+    place(rw->placed, m, text, rw->sb->len);
     uf_strbuf_append(rw->sb, text, len);
     return 0;
+}
+
+/* Appends "name":"value" and places it. */
+static void put_field(struct uf_strbuf *sb, struct placed *p, const char *name, const char *value)
+{
+    if (sb->len > 1)
+        uf_strbuf_append(sb, ",", 1);
+    size_t at = sb->len;
+    uf_jsonenc_append_str(sb, name, strlen(name));
+    size_t key_end = sb->len;
+    uf_strbuf_append(sb, ":", 1);
+    size_t val_at = sb->len;
+    uf_jsonenc_append_str(sb, value, strlen(value));
+    const char *b = sb->buf;
+    struct uf_jmember m = {
+        .key = b + at + 1, .key_len = key_end - at - 2, .type = UF_J_STRING,
+        .val = b + val_at + 1, .val_len = sb->len - val_at - 2,
+    };
+    m.key_escaped = memchr(m.key, '\\', m.key_len) != NULL;
+    m.escaped = memchr(m.val, '\\', m.val_len) != NULL;
+    place(p, &m, b, 0);
 }
 
 /* The most the rewrite can take: the client's text plus each field escaped at worst (6 bytes a
@@ -190,29 +242,32 @@ static bool apply_raw(const struct enrich_set *s, struct uf_event *ev)
     struct uf_strbuf sb = { 0 };
     uf_strbuf_reserve(&sb, rewrite_size(s, ev->raw_len));
     uf_strbuf_append(&sb, "{", 1);
-    struct rewrite rw = { s, &sb };
+    struct placed placed = { .base = sb.buf, .cap = 32 };
+    placed.m = placed.few;
+    struct rewrite rw = { s, &sb, &placed };
     struct uf_err err = { 0 };
-    if ((ev->raw_checked ? uf_jscan_object_trusted : uf_jscan_object)(ev->raw, ev->raw_len,
-                                                                       keep_member, &rw, &err) != 0) {
+    bool ok = (ev->raw_checked ? uf_jscan_object_trusted : uf_jscan_object)(
+                  ev->raw, ev->raw_len, keep_member, &rw, &err) == 0;
+    if (!ok) {
         uf_strbuf_free(&sb);
         uf_event_fail(ev, 400, "malformed_json", err.msg);
-        return false;
+    } else {
+        for (size_t i = 0; i < s->n; i++)
+            if (s->f[i].value)
+                put_field(&sb, &placed, s->f[i].name, s->f[i].value);
+        uf_strbuf_append(&sb, "}", 1);
+        size_t len = sb.len;
+        bool checked = ev->raw_checked; /* members of the text and fields written here: as
+                                         * valid as it was */
+        char *text = uf_strbuf_take(&sb);
+        uf_event_set_raw(ev, text, len);
+        ev->raw_checked = checked;
+        if (text == placed.base) /* always, as sized: otherwise the spans would be stale */
+            uf_event_set_raw_members(ev, placed.m, placed.n);
     }
-    for (size_t i = 0; i < s->n; i++) {
-        if (!s->f[i].value)
-            continue;
-        if (sb.len > 1)
-            uf_strbuf_append(&sb, ",", 1);
-        uf_jsonenc_append_str(&sb, s->f[i].name, strlen(s->f[i].name));
-        uf_strbuf_append(&sb, ":", 1);
-        uf_jsonenc_append_str(&sb, s->f[i].value, strlen(s->f[i].value));
-    }
-    uf_strbuf_append(&sb, "}", 1);
-    size_t len = sb.len;
-    bool checked = ev->raw_checked; /* its members and fields written here: as valid as it was */
-    uf_event_set_raw(ev, uf_strbuf_take(&sb), len);
-    ev->raw_checked = checked;
-    return true;
+    if (placed.m != placed.few)
+        free(placed.m);
+    return ok;
 }
 
 static void enrich_process(struct uf_stage *st, void *ctx, struct uf_event *ev)

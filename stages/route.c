@@ -134,8 +134,7 @@ static bool raw_read(const struct route_ctx *c, struct uf_event *ev, struct raw_
 {
     struct uf_jmember m;
     struct uf_err err = { 0 };
-    if ((ev->raw_checked ? uf_jscan_pick_trusted : uf_jscan_pick)(ev->raw, ev->raw_len,
-                                                                   &c->field, 1, &m, &err) != 0) {
+    if (uf_event_pick(ev, &c->field, 1, &m, &err) != 0) {
         uf_event_fail(ev, 400, "malformed_json", err.msg);
         return false;
     }

@@ -260,11 +260,9 @@ static void read_body(const struct uf_event *ev, struct vd_read *r)
 
 /* One scan of the raw text; false when it is not one JSON object. The decoded strings take at
  * most the text's length plus their terminators. */
-static bool read_raw(const struct uf_event *ev, struct vd_read *r)
+static bool read_raw(struct uf_event *ev, struct vd_read *r)
 {
-    if ((ev->raw_checked ? uf_jscan_pick_trusted : uf_jscan_pick)(ev->raw, ev->raw_len,
-                                                                   field_names, NFIELDS, r->m,
-                                                                   NULL) != 0)
+    if (uf_event_pick(ev, field_names, NFIELDS, r->m, NULL) != 0)
         return false;
     size_t need = ev->raw_len + NSTR;
     char *p = need <= sizeof r->stack ? r->stack : (r->heap = uf_xmalloc(need));
@@ -279,7 +277,7 @@ static bool read_raw(const struct uf_event *ev, struct vd_read *r)
     return true;
 }
 
-static bool read_fields(const struct uf_event *ev, struct vd_read *r)
+static bool read_fields(struct uf_event *ev, struct vd_read *r)
 {
     r->heap = NULL;
     if (!ev->raw) {

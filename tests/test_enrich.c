@@ -15,6 +15,7 @@
 
 #include "config.h"
 #include "event.h"
+#include "jscan.h"
 #include "graph.h"
 #include "uuid.h"
 
@@ -108,6 +109,46 @@ static struct uf_event *process(struct fx *f, struct uf_event *ev)
     return captured[before];
 }
 
+struct seen_members {
+    struct uf_jmember m[64];
+    size_t n;
+};
+
+static int see_member(void *arg, const struct uf_jmember *m, struct uf_err *err)
+{
+    (void)err;
+    struct seen_members *s = arg;
+    if (s->n < 64)
+        s->m[s->n++] = *m;
+    return 0;
+}
+
+/* The members enrich remembered for its text (uf_event_set_raw_members) are exactly what a
+ * scan of that text finds: same spans, types and flags, looked up by every name. */
+static void assert_members_told(struct uf_event *ev)
+{
+    assert_non_null(ev->raw_members);
+    struct seen_members s = { .n = 0 };
+    struct uf_err err = { 0 };
+    assert_int_equal(uf_jscan_object(ev->raw, ev->raw_len, see_member, &s, &err), 0);
+    for (size_t i = 0; i < s.n; i++) {
+        char name[256];
+        size_t n = uf_jscan_unescape(s.m[i].key, s.m[i].key_len, name);
+        name[n] = '\0';
+        const char *keys[1] = { name };
+        struct uf_jmember got;
+        assert_int_equal(uf_event_pick(ev, keys, 1, &got, &err), 0);
+        assert_ptr_equal(got.key, s.m[i].key);
+        assert_int_equal(got.key_len, s.m[i].key_len);
+        assert_int_equal(got.key_escaped, s.m[i].key_escaped);
+        assert_int_equal(got.type, s.m[i].type);
+        assert_ptr_equal(got.val, s.m[i].val);
+        assert_int_equal(got.val_len, s.m[i].val_len);
+        assert_int_equal(got.escaped, s.m[i].escaped);
+        assert_int_equal(got.integer, s.m[i].integer);
+    }
+}
+
 /* Runs body through enrich twice, as a tree and as a raw text (borrowed from body, which the
  * caller keeps), and checks that the raw output parses (duplicate keys refused) to exactly the
  * tree's body with the same id. Returns the tree event (owned by the capture list). */
@@ -132,6 +173,7 @@ static struct uf_event *run_req(struct fx *f, const char *body, const struct req
         fail();
     }
     json_decref(parsed);
+    assert_members_told(raw);
     /* The same text marked checked is read with the trusted scanner: the same bytes out, and
      * the mark kept (an unchecked input stays unchecked). */
     struct uf_event *trusted = uf_event_new_raw(body, strlen(body), tree->id);

@@ -149,6 +149,43 @@ static void test_raw_owned_and_borrowed(void **state)
     uf_event_free(c);
 }
 
+/* uf_event_pick answers as uf_jscan_pick does, scans the text once and remembers the members
+ * (a list handed over with uf_event_set_raw_members is what it answers from), forgets them
+ * with a new text, and copies do not take them. */
+static void test_pick_remembers_members(void **state)
+{
+    static const char text[] = "{\"type\":\"a\",\"n\":5,\"p\":{\"type\":\"no\"},\"k\\u0065y\":\"v\"}";
+    static const char *const keys[] = { "type", "n", "missing", "key", "p" };
+    struct uf_event *ev = uf_event_new_raw(text, sizeof text - 1, NULL);
+    struct uf_jmember want[5], got[5];
+    struct uf_err err = { 0 };
+    assert_int_equal(uf_jscan_pick(text, sizeof text - 1, keys, 5, want, &err), 0);
+    for (int round = 0; round < 2; round++) { /* a scan, then the remembered members */
+        assert_int_equal(uf_event_pick(ev, keys, 5, got, &err), 0);
+        assert_non_null(ev->raw_members);
+        for (size_t i = 0; i < 5; i++) {
+            assert_ptr_equal(got[i].key, want[i].key);
+            assert_ptr_equal(got[i].val, want[i].val);
+            assert_int_equal(got[i].val_len, want[i].val_len);
+            assert_int_equal(got[i].type, want[i].type);
+        }
+    }
+    struct uf_jmember told = { .key = text + 2, .key_len = 4, .type = UF_J_NUMBER,
+                               .val = text + 16, .val_len = 1 };
+    uf_event_set_raw_members(ev, &told, 1);
+    assert_int_equal(uf_event_pick(ev, keys, 2, got, &err), 0);
+    assert_int_equal(got[0].type, UF_J_NUMBER); /* answered from the list, not the text */
+    assert_null(got[1].key);
+    struct uf_event *cp = uf_event_copy(ev);
+    assert_null(cp->raw_members);
+    uf_event_set_raw(ev, strdup("{\"type\":1"), 9); /* malformed: an error, nothing kept */
+    assert_null(ev->raw_members);
+    assert_int_equal(uf_event_pick(ev, keys, 1, got, &err), UF_EINVAL);
+    assert_null(ev->raw_members);
+    uf_event_free(ev);
+    uf_event_free(cp);
+}
+
 static void test_uuid_v7(void **state)
 {
     uint8_t a[16], b[16];
@@ -191,6 +228,7 @@ int main(void)
         cmocka_unit_test(test_waiter_done),
         cmocka_unit_test(test_copy_is_deep),
         cmocka_unit_test(test_raw_owned_and_borrowed),
+        cmocka_unit_test(test_pick_remembers_members),
         cmocka_unit_test(test_uuid_v7),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

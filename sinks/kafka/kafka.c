@@ -243,13 +243,12 @@ static const char *member_str(const struct uf_jmember *m, char **own, size_t *le
 
 /* The same as read_body from a raw event's text, in one scan (k->pick). The topic gets a
  * terminated copy (librdkafka and the spool want a C string). Returns the scan's error. */
-static int read_raw(const struct uf_kafka_ctx *k, const struct uf_event *ev, struct encoded *out,
+static int read_raw(const struct uf_kafka_ctx *k, struct uf_event *ev, struct encoded *out,
                     struct uf_err *err)
 {
     /* key_fields names a few fields: no allocation per event unless a config lists many. */
     struct uf_jmember few[8], *m = k->npick <= 8 ? few : uf_xmalloc(k->npick * sizeof(*m));
-    int rc = (ev->raw_checked ? uf_jscan_pick_trusted : uf_jscan_pick)(ev->raw, ev->raw_len,
-                                                                        k->pick, k->npick, m, err);
+    int rc = uf_event_pick(ev, k->pick, k->npick, m, err);
     size_t first_key = k->topic_field ? 1 : 0;
     if (rc == 0 && k->topic_field && m[0].key && m[0].type == UF_J_STRING) {
         out->topic_own = uf_xmalloc(m[0].val_len + 1);
@@ -280,6 +279,8 @@ static char *take_raw(struct uf_event *ev, size_t *len)
     ev->raw = NULL;
     ev->raw_len = 0;
     ev->raw_owned = false;
+    free(ev->raw_members); /* they pointed into the text librdkafka now owns */
+    ev->raw_members = NULL;
     return text;
 }
 
