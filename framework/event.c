@@ -133,12 +133,23 @@ static int gather_member(void *arg, const struct uf_jmember *m, struct uf_err *e
     return 0;
 }
 
+int uf_event_check_raw(struct uf_event *ev, struct uf_err *err)
+{
+    if (ev->raw_checked)
+        return 0;
+    int rc = uf_jscan_value(ev->raw, ev->raw_len, true, NULL, err);
+    ev->raw_checked = rc == 0;
+    return rc;
+}
+
 static int remember_members(struct uf_event *ev, struct uf_err *err)
 {
+    int rc = uf_event_check_raw(ev, err);
+    if (rc != 0)
+        return rc;
     struct gather g = { .cap = 32 };
     g.m = g.few;
-    int rc = (ev->raw_checked ? uf_jscan_object_trusted : uf_jscan_object)(ev->raw, ev->raw_len,
-                                                                           gather_member, &g, err);
+    rc = uf_jscan_object_trusted(ev->raw, ev->raw_len, gather_member, &g, err);
     if (rc == 0)
         uf_event_set_raw_members(ev, g.m, g.n);
     if (g.m != g.few)

@@ -73,10 +73,17 @@ struct uf_event *uf_event_new_raw(const char *raw, size_t len, const uint8_t id[
  * NULL. */
 void uf_event_set_raw(struct uf_event *ev, char *text, size_t len);
 
+/* Checks the event's raw text strictly, once: uf_jscan_value with duplicate keys refused at any
+ * depth, as the http source checks a body and as jansson's JSON_REJECT_DUPLICATES parse of the
+ * tree path refuses (so a kind reading fields by name sees what the tree path would, whatever
+ * the source checked), then marks it raw_checked: from then on the trusted scanners read it.
+ * Returns 0 (at once when it was checked already) or UF_EINVAL with err set. */
+int uf_event_check_raw(struct uf_event *ev, struct uf_err *err);
+
 /* The named top-level members of the event's raw object, as uf_jscan_pick reports them: the
- * first call scans the text (with the trusted scanner when raw_checked) and remembers every
- * member, so the stages after it (route, the kafka sink) look their fields up without another
- * scan. Returns 0 or the scan's error (nothing remembered then). */
+ * first call checks the text (uf_event_check_raw), scans it and remembers every member, so the
+ * stages after it (route, the kafka sink) look their fields up without another scan. Returns 0
+ * or the check's error (nothing remembered then). */
 int uf_event_pick(struct uf_event *ev, const char *const keys[], size_t nkeys,
                   struct uf_jmember out[], struct uf_err *err);
 

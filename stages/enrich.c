@@ -246,8 +246,8 @@ static bool apply_raw(const struct enrich_set *s, struct uf_event *ev)
     placed.m = placed.few;
     struct rewrite rw = { s, &sb, &placed };
     struct uf_err err = { 0 };
-    bool ok = (ev->raw_checked ? uf_jscan_object_trusted : uf_jscan_object)(
-                  ev->raw, ev->raw_len, keep_member, &rw, &err) == 0;
+    bool ok = uf_event_check_raw(ev, &err) == 0 &&
+              uf_jscan_object_trusted(ev->raw, ev->raw_len, keep_member, &rw, &err) == 0;
     if (!ok) {
         uf_strbuf_free(&sb);
         uf_event_fail(ev, 400, "malformed_json", err.msg);
@@ -257,11 +257,9 @@ static bool apply_raw(const struct enrich_set *s, struct uf_event *ev)
                 put_field(&sb, &placed, s->f[i].name, s->f[i].value);
         uf_strbuf_append(&sb, "}", 1);
         size_t len = sb.len;
-        bool checked = ev->raw_checked; /* members of the text and fields written here: as
-                                         * valid as it was */
         char *text = uf_strbuf_take(&sb);
         uf_event_set_raw(ev, text, len);
-        ev->raw_checked = checked;
+        ev->raw_checked = true; /* members of a checked text and fields written here */
         if (text == placed.base) /* always, as sized: otherwise the spans would be stale */
             uf_event_set_raw_members(ev, placed.m, placed.n);
     }

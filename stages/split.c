@@ -203,8 +203,8 @@ static void split_raw_array(struct uf_stage *st, struct uf_event *ev)
 {
     struct raw_items it = { .bad = SIZE_MAX };
     struct uf_err err = { 0 };
-    if ((ev->raw_checked ? uf_jscan_array_trusted : uf_jscan_array)(ev->raw, ev->raw_len,
-                                                                     collect_item, &it, &err) != 0)
+    if (uf_event_check_raw(ev, &err) != 0 ||
+        uf_jscan_array_trusted(ev->raw, ev->raw_len, collect_item, &it, &err) != 0)
         uf_event_fail(ev, 400, "malformed_json", err.msg);
     else if (it.bad != SIZE_MAX)
         fail_item(ev, it.bad);

@@ -184,6 +184,18 @@ static void test_pick_remembers_members(void **state)
     assert_null(ev->raw_members);
     uf_event_free(ev);
     uf_event_free(cp);
+    /* A text no source checked is checked first, as the tree path's parse would: a key twice
+     * is refused rather than read as its last value. */
+    static const char dup[] = "{\"type\":\"a\",\"type\":\"b\"}";
+    ev = uf_event_new_raw(dup, sizeof dup - 1, NULL);
+    assert_int_equal(uf_event_pick(ev, keys, 1, got, &err), UF_EINVAL);
+    assert_non_null(strstr(err.msg, "duplicate object key"));
+    assert_false(ev->raw_checked);
+    assert_int_equal(uf_event_check_raw(ev, &err), UF_EINVAL);
+    uf_event_set_raw(ev, strdup("{\"type\":\"b\"}"), 12);
+    assert_int_equal(uf_event_check_raw(ev, &err), 0);
+    assert_true(ev->raw_checked);
+    uf_event_free(ev);
 }
 
 static void test_uuid_v7(void **state)

@@ -397,8 +397,7 @@ static int check_picked(struct rawcheck *rc, long long index)
 static int check_text(struct rawcheck *rc, const char *s, size_t n, long long index,
                       struct uf_err *err)
 {
-    int r = (rc->ev->raw_checked ? uf_jscan_pick_trusted : uf_jscan_pick)(
-        s, n, rc->vc->keys, rc->vc->nkeys, rc->picked, err);
+    int r = uf_jscan_pick_trusted(s, n, rc->vc->keys, rc->vc->nkeys, rc->picked, err);
     return r == 0 ? check_picked(rc, index) : r;
 }
 
@@ -460,8 +459,7 @@ static int check_raw(struct rawcheck *rc, struct uf_err *err)
         at++;
     if (at == ev->raw_len || ev->raw[at] != '[')
         return check_text(rc, ev->raw, ev->raw_len, object_index(rc->ev), err);
-    return (ev->raw_checked ? uf_jscan_items_trusted : uf_jscan_items)(ev->raw, ev->raw_len,
-                                                                      check_element, rc, err);
+    return uf_jscan_items_trusted(ev->raw, ev->raw_len, check_element, rc, err);
 }
 
 static void process_raw(struct uf_stage *st, const struct uf_validate_ctx *vc, struct uf_event *ev)
@@ -477,8 +475,10 @@ static void process_raw(struct uf_stage *st, const struct uf_validate_ctx *vc, s
         rc.picked = uf_xmalloc(vc->nkeys * sizeof(*rc.picked));
     memset(rc.picked, 0, vc->nkeys * sizeof(*rc.picked));
     struct uf_err err = { 0 };
-    int r = check_raw(&rc, &err);
-    if (r < 0) /* the http source checked the text already; another source may not have */
+    int r = uf_event_check_raw(ev, &err); /* at once after the http source, which checked it */
+    if (r == 0)
+        r = check_raw(&rc, &err);
+    if (r < 0)
         fail_with(ev, 400, "malformed_json", err.msg, NULL, -1);
     else if (r == 0) {
         if (rc.ed.n)
