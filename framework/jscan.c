@@ -319,35 +319,19 @@ static int scan_value(struct scan *sc, struct uf_jmember *m);
 
 /* ---- duplicate keys (uf_jscan_value with unique_keys) ---- */
 
+/* A key as decoded bytes: its text when it has no escape, else a decoded copy (own), made
+ * once per key so comparing is memcmp whatever the keys hold. */
 struct kspan {
     const char *s;
     size_t len;
-    bool escaped;
+    char *own;
 };
 
-/* Orders keys by their decoded bytes (the fast path compares the text when neither has an
- * escape, which is the same order), so equal decoded keys compare equal. */
+/* Orders keys by their decoded bytes, so equal decoded keys compare equal. */
 static int key_cmp(const struct kspan *a, const struct kspan *b)
 {
-    const char *x = a->s, *y = b->s;
-    size_t nx = a->len, ny = b->len;
-    char *bx = NULL, *by = NULL;
-    if (a->escaped) {
-        bx = uf_xmalloc(a->len ? a->len : 1);
-        nx = uf_jscan_unescape(a->s, a->len, bx);
-        x = bx;
-    }
-    if (b->escaped) {
-        by = uf_xmalloc(b->len ? b->len : 1);
-        ny = uf_jscan_unescape(b->s, b->len, by);
-        y = by;
-    }
-    int c = memcmp(x, y, nx < ny ? nx : ny);
-    if (c == 0)
-        c = nx < ny ? -1 : nx > ny;
-    free(bx);
-    free(by);
-    return c;
+    int c = memcmp(a->s, b->s, a->len < b->len ? a->len : b->len);
+    return c != 0 ? c : a->len < b->len ? -1 : a->len > b->len;
 }
 
 static int key_qcmp(const void *a, const void *b)
@@ -360,17 +344,35 @@ static int key_qcmp(const void *a, const void *b)
 #define KEYS_SMALL 8
 struct keyset {
     struct kspan small[KEYS_SMALL];
-    struct kspan *big;
+    struct kspan *big; /* every key once there are more than KEYS_SMALL */
     size_t n, cap;
 };
 
+static void keys_release(struct keyset *ks)
+{
+    struct kspan *v = ks->big ? ks->big : ks->small;
+    for (size_t i = 0; i < ks->n; i++)
+        free(v[i].own);
+    free(ks->big);
+    ks->big = NULL;
+    ks->n = 0;
+}
+
 static int keys_add(struct scan *sc, struct keyset *ks, const struct uf_jmember *m)
 {
-    struct kspan k = { m->key, m->key_len, m->key_escaped };
+    struct kspan k = { m->key, m->key_len, NULL };
+    if (m->key_escaped) {
+        k.own = uf_xmalloc(m->key_len ? m->key_len : 1);
+        k.len = uf_jscan_unescape(m->key, m->key_len, k.own);
+        k.s = k.own;
+    }
     if (ks->n < KEYS_SMALL) {
-        for (size_t i = 0; i < ks->n; i++)
-            if (key_cmp(&ks->small[i], &k) == 0)
+        for (size_t i = 0; i < ks->n; i++) {
+            if (key_cmp(&ks->small[i], &k) == 0) {
+                free(k.own);
                 return fail(sc, "duplicate object key");
+            }
+        }
         ks->small[ks->n++] = k;
         return 0;
     }
@@ -394,9 +396,8 @@ static int keys_end(struct scan *sc, struct keyset *ks)
         for (size_t i = 1; i < ks->n && rc == 0; i++)
             if (key_cmp(&ks->big[i - 1], &ks->big[i]) == 0)
                 rc = fail(sc, "duplicate object key");
-        free(ks->big);
-        ks->big = NULL;
     }
+    keys_release(ks);
     return rc;
 }
 
@@ -453,7 +454,9 @@ static int scan_nested(struct scan *sc, bool object)
         sc->depth--;
         return 0;
     }
-    struct keyset ks = { .n = 0 };
+    struct keyset ks; /* small[] is written before it is read: no need to clear it */
+    ks.big = NULL;
+    ks.n = ks.cap = 0;
     bool keys = object && sc->unique;
     int rc = 0;
     for (;;) {
@@ -478,7 +481,7 @@ static int scan_nested(struct scan *sc, bool object)
         rc = fail(sc, object ? "expected ',' or '}'" : "expected ',' or ']'");
         break;
     }
-    free(ks.big);
+    keys_release(&ks);
     return rc;
 }
 
@@ -816,24 +819,23 @@ size_t uf_jscan_unescape(const char *s, size_t len, char *out)
     const unsigned char *p = (const unsigned char *)s;
     size_t o = 0;
     for (size_t i = 0; i < len;) {
-        if (p[i] != '\\') {
-            out[o++] = (char)p[i++];
-            continue;
-        }
-        if (p[i + 1] != 'u') {
-            out[o++] = to[strchr(from, p[i + 1]) - from];
-            i += 2;
-            continue;
-        }
+        bool esc = p[i] == '\\' && i + 1 < len;
+        const char *e = esc && p[i + 1] ? strchr(from, p[i + 1]) : NULL;
         uint32_t u = 0, lo = 0;
-        hex4(p + i + 2, &u);
-        i += 6;
-        if (u >= 0xd800 && u <= 0xdbff) { /* checked by the scan: a low surrogate follows */
-            hex4(p + i + 2, &lo);
-            u = 0x10000 + ((u - 0xd800) << 10) + (lo - 0xdc00);
+        if (e) {
+            out[o++] = to[e - from];
+            i += 2;
+        } else if (esc && p[i + 1] == 'u' && i + 6 <= len && hex4(p + i + 2, &u) == 0) {
             i += 6;
+            if (u >= 0xd800 && u <= 0xdbff && i + 6 <= len && p[i] == '\\' && p[i + 1] == 'u' &&
+                hex4(p + i + 2, &lo) == 0 && lo >= 0xdc00 && lo <= 0xdfff) {
+                u = 0x10000 + ((u - 0xd800) << 10) + (lo - 0xdc00);
+                i += 6;
+            }
+            o += put_utf8(u, out + o);
+        } else { /* no escape, or a malformed one (only in text no scan checked): kept as is */
+            out[o++] = (char)p[i++];
         }
-        o += put_utf8(u, out + o);
     }
     return o;
 }

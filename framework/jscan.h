@@ -101,8 +101,9 @@ int uf_jscan_pick_trusted(const char *s, size_t n, const char *const keys[], siz
  * or the element's value (quotes included) for an array element. */
 void uf_jmember_span(const struct uf_jmember *m, const char **start, size_t *len);
 
-/* Decodes the escapes of a string span that uf_jscan_object accepted into out, which must
- * hold len bytes (decoding never grows a string); returns the decoded length. */
+/* Decodes the escapes of a string span into out, which must hold len bytes (decoding never
+ * grows a string); returns the decoded length. Spans a strict scan accepted decode exactly; in
+ * any other text a malformed escape is copied as it is, and nothing outside the span is read. */
 size_t uf_jscan_unescape(const char *s, size_t len, char *out);
 /* A string member's value as a C string: copied into out (val_len + 1 bytes at least), escapes
  * decoded, NUL-terminated (the scan refused \u0000, so the text holds no other NUL). Returns

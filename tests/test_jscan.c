@@ -382,10 +382,12 @@ static void test_trusted_agrees(void **state)
 static void test_trusted_stays_in_bounds(void **state)
 {
     (void)state;
-    const char *seed = "{\"a\":\"x\\\"y\",\"b\":[1,{\"c\":\"]\"}],\"d\":-1.5e3,\"e\":true,\"f\":null}";
+    const char *seed = "{\"a\":\"x\\\"y\",\"b\":[1,{\"c\":\"]\"}],\"d\":-1.5e3,\"e\":true,\"f\":null,"
+                       "\"k\\u0065y\":\"\\ud83d\\ude00\"}";
     size_t n = strlen(seed);
     unsigned rng = 12345;
-    static const char bytes[] = "{}[]\",:\\ 0-eu";
+    static const char bytes[] = "{}[]\",:\\ 0-euqd8";
+    static const char *const names[] = { "a", "key", "f" };
     for (int round = 0; round < 20000; round++) {
         char *t = malloc(n); /* exact size: the sanitizer sees a read past it */
         memcpy(t, seed, n);
@@ -409,6 +411,16 @@ static void test_trusted_stays_in_bounds(void **state)
         a.n = 0;
         uf_jscan_items_trusted(t, len, collect_all, &a, &err);
         assert_within(t, len, &a);
+        struct uf_jmember picked[3]; /* names compared through escapes, values decoded */
+        if (uf_jscan_pick_trusted(t, len, names, 3, picked, &err) == 0) {
+            for (size_t i = 0; i < 3; i++) {
+                if (!picked[i].key)
+                    continue;
+                char *out = malloc(picked[i].val_len + 1);
+                uf_jscan_unescape(picked[i].val, picked[i].val_len, out);
+                free(out);
+            }
+        }
         free(t);
     }
 }
@@ -564,6 +576,32 @@ static void test_check(void **state)
     }
 }
 
+/* A big object of escaped keys goes through the sorted check (each key decoded once, then
+ * compared as bytes): unique keys pass, and a key equal to another only once decoded (a5 and
+ * \u00615) is found. */
+static void test_unique_escaped_keys_big(void **state)
+{
+    (void)state;
+    size_t nkeys = 20000, cap = nkeys * 32 + 16;
+    char *t = malloc(cap);
+    for (int dup = 0; dup < 2; dup++) {
+        size_t o = 0;
+        t[o++] = '{';
+        for (size_t i = 0; i < nkeys; i++) {
+            if (dup && i == nkeys - 1)
+                o += (size_t)snprintf(t + o, cap - o, ",\"a5\":0");
+            else
+                o += (size_t)snprintf(t + o, cap - o, "%s\"\\u0061%zu\":0", i ? "," : "", i);
+        }
+        t[o++] = '}';
+        struct uf_err err = { 0 };
+        assert_int_equal(uf_jscan_value(t, o, true, NULL, &err), dup ? UF_EINVAL : 0);
+        if (dup)
+            assert_non_null(strstr(err.msg, "duplicate object key"));
+    }
+    free(t);
+}
+
 static void test_agrees_with_jansson(void **state)
 {
     (void)state;
@@ -598,6 +636,7 @@ int main(void)
         cmocka_unit_test(test_refusals),       cmocka_unit_test(test_callback_stops),
         cmocka_unit_test(test_agrees_with_jansson), cmocka_unit_test(test_value_unique_keys),
         cmocka_unit_test(test_array_elements),      cmocka_unit_test(test_pick),
+        cmocka_unit_test(test_unique_escaped_keys_big),
         cmocka_unit_test(test_trusted_agrees),      cmocka_unit_test(test_trusted_stays_in_bounds),
         cmocka_unit_test(test_items_reports),       cmocka_unit_test(test_items_refusals),
         cmocka_unit_test(test_items_stop),          cmocka_unit_test(test_check),
