@@ -646,8 +646,22 @@ static void test_zstd_streams_are_reused_per_thread(void **state)
     round_trip(b, 3, "another frame, another level");
     ZSTD_CStream *c = ZSTD_createCStream(); /* while b is out: a new one */
     assert_ptr_not_equal(b, c);
-    ZSTD_freeCStream(b);
-    ZSTD_freeCStream(c); /* one is kept already: freed */
+    ZSTD_freeCStream(b); /* not the last one made here: freed */
+    ZSTD_freeCStream(c); /* kept */
+    /* A stream in the caller's own memory is never kept nor handed out again, even when the
+     * slot is free. */
+    ZSTD_CStream *d = ZSTD_createCStream(); /* the kept one: the slot is free now */
+    assert_ptr_equal(d, c);
+    size_t size = ZSTD_estimateCStreamSize(1);
+    void *mem = malloc(size);
+    ZSTD_CStream *st = ZSTD_initStaticCStream(mem, size);
+    assert_non_null(st);
+    ZSTD_freeCStream(st);
+    ZSTD_CStream *e = ZSTD_createCStream();
+    assert_ptr_not_equal(e, st);
+    ZSTD_freeCStream(e);
+    ZSTD_freeCStream(d);
+    free(mem);
     void *other = NULL;
     pthread_t t;
     assert_int_equal(pthread_create(&t, NULL, create_and_free, &other), 0);

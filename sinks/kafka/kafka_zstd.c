@@ -8,8 +8,8 @@
  * to them ahead of libzstd's: a freed stream is kept, one per thread (librdkafka compresses on
  * its broker threads), and handed out again by the next create. Reuse is what zstd's API
  * intends: ZSTD_initCStream starts a new frame on any stream, and the parameters are reset here
- * so a reused stream starts as a new one would. A thread's kept stream is freed when the
- * thread exits. Nothing else of libzstd is touched (the ClickHouse sink uses its own CCtx). */
+ * so a reused stream starts as a new one would. Only the stream made last on the thread is
+ * kept (librdkafka makes one at a time); a thread's kept stream is freed when it exits. Nothing else of libzstd is touched (the ClickHouse sink uses its own CCtx). */
 #define ZSTD_STATIC_LINKING_ONLY
 #include <pthread.h>
 #include <zstd.h>
@@ -19,6 +19,10 @@
 static pthread_key_t kept_key;
 static pthread_once_t kept_once = PTHREAD_ONCE_INIT;
 static bool kept_ok;
+/* The last stream this thread handed out: only that one is kept when freed. A stream made some
+ * other way (ZSTD_initStaticCStream on the caller's memory, a custom allocator) is not ours to
+ * keep or to give to someone else. */
+static _Thread_local const ZSTD_CStream *made;
 
 static void free_kept(void *cs)
 {
@@ -39,10 +43,13 @@ ZSTD_CStream *ZSTD_createCStream(void)
 {
     uf_kafka_zstd_reuse();
     ZSTD_CStream *cs = kept_ok ? pthread_getspecific(kept_key) : NULL;
-    if (!cs)
-        return ZSTD_createCCtx(); /* a CStream is a CCtx (zstd.h) */
-    pthread_setspecific(kept_key, NULL);
-    ZSTD_CCtx_reset(cs, ZSTD_reset_session_and_parameters);
+    if (cs) {
+        pthread_setspecific(kept_key, NULL);
+        ZSTD_CCtx_reset(cs, ZSTD_reset_session_and_parameters);
+    } else {
+        cs = ZSTD_createCCtx(); /* a CStream is a CCtx (zstd.h) */
+    }
+    made = cs;
     return cs;
 }
 
@@ -50,7 +57,12 @@ size_t ZSTD_freeCStream(ZSTD_CStream *cs)
 {
     if (!cs)
         return 0;
-    if (kept_ok && !pthread_getspecific(kept_key) && pthread_setspecific(kept_key, cs) == 0)
+    if (cs == made && kept_ok && !pthread_getspecific(kept_key) &&
+        pthread_setspecific(kept_key, cs) == 0) {
+        made = NULL;
         return 0;
+    }
+    if (cs == made)
+        made = NULL;
     return ZSTD_freeCCtx(cs);
 }
