@@ -79,6 +79,31 @@ bool uf_stage_consumers_take_raw(const struct uf_stage *st, int port)
     return true;
 }
 
+bool uf_stage_batches_split(const struct uf_stage *st, int port)
+{
+    if (!uf_stage_port_connected(st, port))
+        return false;
+    for (size_t k = 0; k < st->ports[port].nto; k++) {
+        const struct uf_stage *c = st->ports[port].to[k];
+        enum uf_batch_role r = c->kind->raw_batch ? c->kind->raw_batch(c->ctx) : UF_BATCH_NONE;
+        if (r == UF_BATCH_END)
+            continue;
+        if (r != UF_BATCH_PASS)
+            return false;
+        bool onward = false; /* a batch passed on must be ended on every output */
+        for (size_t p = 0; p < c->nports; p++) {
+            if (!uf_stage_port_connected(c, (int)p))
+                continue;
+            if (!uf_stage_batches_split(c, (int)p))
+                return false;
+            onward = true;
+        }
+        if (!onward)
+            return false;
+    }
+    return true;
+}
+
 /* ---- options ---- */
 
 static json_t *node_to_json(const struct uf_node *n)

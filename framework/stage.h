@@ -27,6 +27,15 @@ struct uf_metrics;
 
 enum uf_role { UF_SOURCE, UF_TRANSFORM, UF_SINK };
 
+/* What a kind does with the raw text of an http batch: the request body itself, one object or
+ * an array of them, where the tree path has an envelope {"route","method",...,"body"} (see
+ * docs/http.md, "Raw batches"). */
+enum uf_batch_role {
+    UF_BATCH_NONE,  /* it reads fields by name: it must get items, not a batch */
+    UF_BATCH_PASS,  /* it handles a batch and passes it on as it is (jwt_auth, validate) */
+    UF_BATCH_END,   /* it ends a batch: split cuts it into items (a sink may write one whole) */
+};
+
 /* What a sink's write() answers. */
 enum uf_write_rc {
     UF_OK = 0,    /* the sink took every event of the batch (it finishes them, now or later) */
@@ -46,6 +55,8 @@ struct uf_kind {
      * decides per component after init (e.g. only some option values can be applied to text). */
     bool takes_raw;
     bool (*raw_ok)(const void *ctx);
+    /* NULL: UF_BATCH_NONE. Decided per component after init, as raw_ok. */
+    enum uf_batch_role (*raw_batch)(const void *ctx);
 
     int (*init)(struct uf_stage *st, void *ctx, struct uf_err *err);
     int (*start)(struct uf_stage *st, void *ctx, struct uf_err *err);
@@ -78,6 +89,10 @@ bool uf_stage_port_connected(const struct uf_stage *st, int port);
 /* Whether the port has consumers and every stage downstream of it takes raw events (start and
  * later: the graph is wired after init). A source checks this before it emits raw events. */
 bool uf_stage_consumers_take_raw(const struct uf_stage *st, int port);
+/* Whether every path from the port meets a kind that ends a raw batch, with only kinds that
+ * pass a batch on before it (enum uf_batch_role): the http source emits raw batches only then,
+ * so no kind that reads fields by name gets a whole batch. */
+bool uf_stage_batches_split(const struct uf_stage *st, int port);
 
 /* Passes ev downstream (takes ownership, whatever happens). Returns 0, or UF_EFULL when a
  * rejecting queue was full (the engine then failed the event with 503 "overloaded"), or

@@ -279,6 +279,12 @@ static void auth_destroy(void *ctx)
     ac->cache = NULL;
 }
 
+static enum uf_batch_role jwt_raw_batch(const void *ctx)
+{
+    (void)ctx;
+    return UF_BATCH_PASS; /* meta only: a batch goes on as it came */
+}
+
 const struct uf_kind uf_transform_jwt_auth = {
     .name = "jwt_auth",
     .role = UF_TRANSFORM,
@@ -286,6 +292,7 @@ const struct uf_kind uf_transform_jwt_auth = {
     .options = auth_options,
     .ctx_size = sizeof(struct auth_ctx),
     .takes_raw = true,
+    .raw_batch = jwt_raw_batch,
     .init = auth_init,
     .start = auth_start,
     .process = auth_process,

@@ -255,6 +255,11 @@ static bool split_raw_ok(const void *ctx)
     return strcmp(sc->items, "body") == 0;
 }
 
+static enum uf_batch_role split_raw_batch(const void *ctx)
+{
+    return split_raw_ok(ctx) ? UF_BATCH_END : UF_BATCH_NONE;
+}
+
 const struct uf_kind uf_transform_split = {
     .name = "split",
     .role = UF_TRANSFORM,
@@ -263,6 +268,7 @@ const struct uf_kind uf_transform_split = {
     .ctx_size = sizeof(struct split_ctx),
     .takes_raw = true,
     .raw_ok = split_raw_ok,
+    .raw_batch = split_raw_batch,
     .init = split_init,
     .process = split_process,
 };

@@ -123,11 +123,17 @@ static const char raw_yaml[] =
     "      src5: {kind: http, routes: {\"POST /a\": {}}}\n"
     "      split5: {kind: split, inputs: [src5], items: body.items}\n"
     "      ch5: {kind: clickhouse, inputs: [split5], url: 'http://127.0.0.1:1', table: t,\n"
+    "            columns: ['type String']}\n"
+    "      src6: {kind: http, routes: {\"POST /a\": {}}}\n"
+    "      check6: {kind: validate, inputs: [src6], items: body, rules: {a: {t: string}}}\n"
+    "      r6: {kind: route, inputs: [check6], field: type, routes: {x: a}, default: d}\n"
+    "      ch6: {kind: clickhouse, inputs: [r6.x, r6.d], url: 'http://127.0.0.1:1', table: t,\n"
     "            columns: ['type String']}\n";
 
 /* Raw only when every stage on every path takes it: a route whose outputs all lead to a sink
  * that takes raw does; one output to a sink that does not (stdout) spoils it, and so does a
- * route or split whose options need the tree (raw_ok). Nothing connected: no raw either. */
+ * route or split whose options need the tree (raw_ok). Nothing connected: no raw either. An
+ * http batch goes raw only when it is split before anything reads its fields. */
 static void test_consumers_take_raw_is_transitive(void **state)
 {
     struct uf_graph *g = build(raw_yaml, NULL, 0);
@@ -142,6 +148,13 @@ static void test_consumers_take_raw_is_transitive(void **state)
     assert_true(uf_stage_consumers_take_raw(find(pl, "src4"), 0)); /* jwt_auth, split: raw */
     assert_false(uf_stage_consumers_take_raw(find(pl, "src5"), 0)); /* items: body.items */
     assert_false(uf_stage_consumers_take_raw(find(pl, "r1"), 0));  /* port 0: no consumer */
+    /* A batch's raw text is the body, not an envelope: it must be split before any kind reads
+     * fields by name, passing only jwt_auth and validate (items: body) on the way. */
+    assert_false(uf_stage_batches_split(find(pl, "src1"), 0)); /* route reads the batch */
+    assert_true(uf_stage_batches_split(find(pl, "src4"), 0));  /* jwt_auth, then split */
+    assert_false(uf_stage_batches_split(find(pl, "src5"), 0)); /* split of body.items */
+    assert_true(uf_stage_consumers_take_raw(find(pl, "src6"), 0));
+    assert_false(uf_stage_batches_split(find(pl, "src6"), 0)); /* validate, then route */
     uf_graph_free(g);
 }
 

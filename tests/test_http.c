@@ -199,6 +199,12 @@ static struct uf_stage *stage_named(struct uf_graph *g, const char *name)
     return NULL;
 }
 
+static enum uf_batch_role batch_end(const void *ctx)
+{
+    (void)ctx;
+    return UF_BATCH_END;
+}
+
 static int setup_with(void **state, const char *config)
 {
     struct fixture *fx = calloc(1, sizeof(*fx));
@@ -217,6 +223,7 @@ static int setup_with(void **state, const char *config)
     hold_kind = *fx->hold->kind;
     hold_kind.write = hold_write;
     hold_kind.takes_raw = sink.raw;
+    hold_kind.raw_batch = sink.raw ? batch_end : NULL; /* it writes a batch whole */
     fx->hold->kind = &hold_kind;
     fx->small_api = stage_named(fx->g, "small_api");
     fx->tiny = stage_named(fx->g, "tiny");

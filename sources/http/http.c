@@ -399,7 +399,7 @@ static int http_start(struct uf_stage *st, void *ctx, struct uf_err *err)
 {
     struct http_ctx *hc = ctx;
     /* Before the first request: a route decides tree or raw with no lock. */
-    hc->raw = uf_stage_consumers_take_raw(st, 0);
+    hc->raw = uf_stage_consumers_take_raw(st, 0) && uf_stage_batches_split(st, 0);
     int port = start_listeners(hc, err);
     if (port < 0) {
         unwind_start(hc);

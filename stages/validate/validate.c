@@ -72,6 +72,11 @@ static bool validate_raw_ok(const void *ctx)
     return ((const struct uf_validate_ctx *)ctx)->raw_ok;
 }
 
+static enum uf_batch_role validate_raw_batch(const void *ctx)
+{
+    return validate_raw_ok(ctx) ? UF_BATCH_PASS : UF_BATCH_NONE; /* raw_ok: items: body */
+}
+
 /* ---- the tree path ---- */
 
 /* Converts a string to the rule's type in place (query and path values are strings). */
@@ -511,6 +516,7 @@ const struct uf_kind uf_transform_validate = {
     .ctx_size = sizeof(struct uf_validate_ctx),
     .takes_raw = true,
     .raw_ok = validate_raw_ok,
+    .raw_batch = validate_raw_batch,
     .init = validate_init,
     .process = validate_process,
     .destroy = validate_destroy,
