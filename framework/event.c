@@ -61,7 +61,7 @@ struct uf_event *uf_event_copy(const struct uf_event *ev)
     struct uf_event *cp = uf_xmalloc(sizeof *cp);
     *cp = *ev;
     cp->body = json_deep_copy(ev->body);
-    cp->raw_members = NULL; /* they point into ev's text, which an owned copy does not share */
+    cp->raw_members = NULL; /* they point into ev's text; the copy scans again if it needs them */
     if (ev->raw_owned) {
         char *raw = uf_xmalloc(ev->raw_len ? ev->raw_len : 1);
         memcpy(raw, ev->raw, ev->raw_len);

@@ -91,7 +91,8 @@ int uf_event_pick(struct uf_event *ev, const char *const keys[], size_t nkeys,
  * raw's members, for a kind that wrote the text and knows where each member is. */
 void uf_event_set_raw_members(struct uf_event *ev, const struct uf_jmember *m, size_t n);
 
-/* Deep-copies body, meta and user (and raw when the event owns it); the copy shares (and references) the completion. */
+/* Deep-copies body, meta and user (and raw when the event owns it); the copy shares (and
+ * references) the completion. */
 struct uf_event *uf_event_copy(const struct uf_event *ev);
 
 /* Frees without counting or completing anything: only for events never emitted (for example

@@ -177,8 +177,8 @@ struct http_raw_verdict {
     long long index;          /* an item that is not an object: its index; else -1 */
     size_t nitems;            /* accepted: the items of the batch (an object is one) */
 };
-/* Checks body[0..len) as a batch route's tree path would (see http_raw.c). Never allocates
- * beyond a scratch copy, never fails otherwise. */
+/* Checks body[0..len) as a batch route's tree path would (see http_raw.c). Never fails other
+ * than by its verdict. */
 void http_raw_check(const char *body, size_t len, int64_t max_items, struct http_raw_verdict *v);
 
 /* ---- http_reply.c ---- */

@@ -8,8 +8,8 @@
  * objects, strictly checked with duplicate keys refused at any depth, and numbers that jansson
  * would take (integers that fit 64 bits, reals that do not overflow), since the tree path
  * answers the others 400 too. All of it comes from one strict scan of the body (uf_jscan_check).
- * Pure functions of the body bytes: thread-safe, no allocation beyond the copy of an unusually
- * long real number. */
+ * Pure functions of the body bytes: thread-safe; they allocate only for the duplicate-key check
+ * of big objects or escaped keys and the copy of an unusually long real number. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
