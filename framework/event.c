@@ -5,6 +5,7 @@
  * that drops the last reference. */
 #include "event.h"
 
+#include <math.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -177,6 +178,49 @@ int uf_event_pick(struct uf_event *ev, const char *const keys[], size_t nkeys,
         }
     }
     return 0;
+}
+
+/* ---- reading a few fields from a body or a raw text ---- */
+
+static void fields_from_body(const struct uf_event *ev, const char *const names[], size_t nstr,
+                             size_t n, struct uf_fields *f)
+{
+    for (size_t i = 0; i < n; i++) {
+        json_t *v = json_object_get(ev->body, names[i]);
+        f->str[i] = i < nstr ? json_string_value(v) : NULL;
+        f->num[i] = i >= nstr && json_is_number(v) ? json_number_value(v) : NAN;
+    }
+}
+
+bool uf_event_fields(struct uf_event *ev, const char *const names[], size_t nstr, size_t n,
+                     struct uf_fields *f)
+{
+    f->heap = NULL;
+    if (!ev->raw) {
+        fields_from_body(ev, names, nstr, n, f);
+        return true;
+    }
+    if (uf_event_pick(ev, names, n, f->m, NULL) != 0)
+        return false;
+    size_t need = 0; /* the decoded strings: never longer than their spans, plus terminators */
+    for (size_t i = 0; i < nstr; i++)
+        need += f->m[i].key && f->m[i].type == UF_J_STRING ? f->m[i].val_len + 1 : 0;
+    char *p = need <= sizeof f->stack ? f->stack : (f->heap = uf_xmalloc(need));
+    for (size_t i = 0; i < n; i++) {
+        const struct uf_jmember *m = &f->m[i];
+        bool str = i < nstr && m->key && m->type == UF_J_STRING;
+        f->str[i] = str ? p : NULL;
+        if (str)
+            p += uf_jscan_cstr(m, p) + 1;
+        f->num[i] = i >= nstr ? uf_jscan_number(m) : NAN;
+    }
+    return true;
+}
+
+void uf_fields_free(struct uf_fields *f)
+{
+    free(f->heap);
+    f->heap = NULL;
 }
 
 json_t *uf_event_meta(struct uf_event *ev)

@@ -87,6 +87,26 @@ int uf_event_check_raw(struct uf_event *ev, struct uf_err *err);
 int uf_event_pick(struct uf_event *ev, const char *const keys[], size_t nkeys,
                   struct uf_jmember out[], struct uf_err *err);
 
+/* A few named fields of an event, read from its body or its raw text alike (uf_event_fields):
+ * strings NULL when missing or not a string, numbers NAN when missing or not a number. From a
+ * body the strings borrow it; from a raw text they are decoded into scratch, on the stack for
+ * the usual short values, and m holds the members picked (key NULL when absent). */
+#define UF_FIELDS_MAX 16
+struct uf_fields {
+    const char *str[UF_FIELDS_MAX];
+    double num[UF_FIELDS_MAX];
+    struct uf_jmember m[UF_FIELDS_MAX]; /* raw events only */
+    char *heap;
+    char stack[512];
+};
+
+/* Reads names[0..nstr) as strings and names[nstr..n) as numbers (n <= UF_FIELDS_MAX) into f,
+ * whose str[i] and num[i] follow names. False when the raw text is not a JSON object (nothing
+ * to release then); otherwise release f with uf_fields_free. */
+bool uf_event_fields(struct uf_event *ev, const char *const names[], size_t nstr, size_t n,
+                     struct uf_fields *f);
+void uf_fields_free(struct uf_fields *f);
+
 /* Remembers the n members at m (copied; their spans must point into the current raw text) as
  * raw's members, for a kind that wrote the text and knows where each member is. */
 void uf_event_set_raw_members(struct uf_event *ev, const struct uf_jmember *m, size_t n);

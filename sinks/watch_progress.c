@@ -169,65 +169,15 @@ enum { W_MOVIE, W_EVENT, W_TS, WSTR, W_POS = WSTR, W_DUR, WFIELDS };
 static const char *const field_names[WFIELDS] = { "movie_id", "event", "ts", "position_s",
                                                   "duration_s" };
 
-/* What a row is made from: strings NULL when missing or not strings, numbers NAN when missing
- * or not numbers. From a body the strings borrow it; from a raw text they are decoded into
- * scratch (stack, or heap for a long text). */
-struct wp_read {
-    const char *str[WSTR];
-    double pos, dur;
-    char *heap;
-    char stack[512];
-};
-
-static double num_field(const struct uf_event *ev, const char *key)
-{
-    json_t *v = json_object_get(ev->body, key);
-    return json_is_number(v) ? json_number_value(v) : NAN;
-}
-
-static void read_body(const struct uf_event *ev, struct wp_read *r)
-{
-    for (size_t i = 0; i < WSTR; i++)
-        r->str[i] = uf_event_get_str(ev, field_names[i]);
-    r->pos = num_field(ev, "position_s");
-    r->dur = num_field(ev, "duration_s");
-}
-
-/* One scan of the raw text; false when it is not one JSON object. The decoded strings take at
- * most the text's length plus their terminators. */
-static bool read_raw(struct uf_event *ev, struct wp_read *r)
-{
-    struct uf_jmember m[WFIELDS];
-    if (uf_event_pick(ev, field_names, WFIELDS, m, NULL) != 0)
-        return false;
-    size_t need = ev->raw_len + WSTR;
-    char *p = need <= sizeof r->stack ? r->stack : (r->heap = uf_xmalloc(need));
-    for (size_t i = 0; i < WSTR; i++) {
-        r->str[i] = m[i].key && m[i].type == UF_J_STRING ? p : NULL;
-        if (r->str[i])
-            p += uf_jscan_cstr(&m[i], p) + 1;
-    }
-    r->pos = uf_jscan_number(&m[W_POS]);
-    r->dur = uf_jscan_number(&m[W_DUR]);
-    return true;
-}
-
-static bool read_fields(struct uf_event *ev, struct wp_read *r)
-{
-    r->heap = NULL;
-    if (!ev->raw) {
-        read_body(ev, r);
-        return true;
-    }
-    return read_raw(ev, r);
-}
+/* What a row is made from (uf_event_fields): the strings, then the numbers. */
+_Static_assert(WFIELDS <= UF_FIELDS_MAX, "field_names fits struct uf_fields");
 
 /* The row an event stands for, or NULL (with *why set) when it carries no progress. */
-static struct wp_row *row_of(const struct uf_event *ev, const struct wp_read *f,
+static struct wp_row *row_of(const struct uf_event *ev, const struct uf_fields *f,
                              const char **why)
 {
     const char *movie = f->str[W_MOVIE], *event = f->str[W_EVENT];
-    double pos = f->pos, dur = f->dur;
+    double pos = f->num[W_POS], dur = f->num[W_DUR];
     bool complete = event && strcmp(event, "complete") == 0;
     if (complete && isnan(pos))
         pos = dur;
@@ -254,14 +204,14 @@ static struct wp_row *row_of(const struct uf_event *ev, const struct wp_read *f,
  * not one object (only from a source that checks less than the http one) fails with 400. */
 static void take_event(struct wp_ctx *c, struct uf_stage *st, struct uf_event *ev)
 {
-    struct wp_read f;
-    if (!read_fields(ev, &f)) {
+    struct uf_fields f;
+    if (!uf_event_fields(ev, field_names, WSTR, WFIELDS, &f)) {
         uf_event_fail(ev, 400, "malformed_json", "the event is not one JSON object");
         return;
     }
     const char *why;
     struct wp_row *r = row_of(ev, &f, &why);
-    free(f.heap);
+    uf_fields_free(&f);
     if (!r) {
         uf_event_drop(ev, why);
         return;

@@ -238,56 +238,11 @@ static const char *const field_names[NFIELDS] = {
     "event", "movie_id", "session_id", "user_id", "anonymous_id", "ts", "position_s", "duration_s",
 };
 
-/* What the detector reads of an event: the string fields (NULL when missing or not a string)
- * and the position (NAN when missing or not a number). From a body the strings borrow it; from
- * a raw text they are decoded into scratch (stack, or heap for a long text), and the members
- * are kept for the view's copies. */
-struct vd_read {
-    const char *str[NSTR];
-    double pos;
-    struct uf_jmember m[NFIELDS]; /* raw events only */
-    char *heap;
-    char stack[1024];
-};
+/* What the detector reads of an event (uf_event_fields): the strings, then the numbers; from a
+ * raw text the members stay in r.m for the view's copies. */
+_Static_assert(NFIELDS <= UF_FIELDS_MAX, "field_names fits struct uf_fields");
 
-static void read_body(const struct uf_event *ev, struct vd_read *r)
-{
-    for (size_t i = 0; i < NSTR; i++)
-        r->str[i] = uf_event_get_str(ev, field_names[i]);
-    json_t *jpos = json_object_get(ev->body, "position_s");
-    r->pos = json_is_number(jpos) ? json_number_value(jpos) : NAN;
-}
-
-/* One scan of the raw text; false when it is not one JSON object. The decoded strings take at
- * most the text's length plus their terminators. */
-static bool read_raw(struct uf_event *ev, struct vd_read *r)
-{
-    if (uf_event_pick(ev, field_names, NFIELDS, r->m, NULL) != 0)
-        return false;
-    size_t need = ev->raw_len + NSTR;
-    char *p = need <= sizeof r->stack ? r->stack : (r->heap = uf_xmalloc(need));
-    for (size_t i = 0; i < NSTR; i++) {
-        const struct uf_jmember *m = &r->m[i];
-        r->str[i] = m->key && m->type == UF_J_STRING ? p : NULL;
-        if (!r->str[i])
-            continue;
-        p += uf_jscan_cstr(m, p) + 1;
-    }
-    r->pos = uf_jscan_number(&r->m[F_POS]);
-    return true;
-}
-
-static bool read_fields(struct uf_event *ev, struct vd_read *r)
-{
-    r->heap = NULL;
-    if (!ev->raw) {
-        read_body(ev, r);
-        return true;
-    }
-    return read_raw(ev, r);
-}
-
-static int64_t event_time(const struct vd_ctx *c, const struct vd_read *r,
+static int64_t event_time(const struct vd_ctx *c, const struct uf_fields *r,
                           const struct uf_event *ev)
 {
     int64_t us;
@@ -334,7 +289,7 @@ static json_t *member_json(const struct uf_jmember *m)
 }
 
 /* Copies the viewer's and playback's fields of ev into the view, whatever their type. */
-static void copy_fields(json_t *to, const struct uf_event *ev, const struct vd_read *r)
+static void copy_fields(json_t *to, const struct uf_event *ev, const struct uf_fields *r)
 {
     static const int keep[] = { F_MOVIE, F_SESSION, F_USER, F_ANON, F_POS, F_DUR, F_TS };
     for (size_t i = 0; i < sizeof keep / sizeof keep[0]; i++) {
@@ -351,7 +306,7 @@ static void copy_fields(json_t *to, const struct uf_event *ev, const struct vd_r
 
 /* The movie.view event for the session of ev (a new, fire-and-forget event). */
 static struct uf_event *make_view(const struct vd_ctx *c, const struct uf_event *ev,
-                                  const struct vd_read *r, double watched_s, bool completed)
+                                  const struct uf_fields *r, double watched_s, bool completed)
 {
     struct uf_event *view = uf_event_new(json_object());
     char buf[UF_UUID_STR > 32 ? UF_UUID_STR : 32];
@@ -369,7 +324,7 @@ static struct uf_event *make_view(const struct vd_ctx *c, const struct uf_event 
 }
 
 /* The session key, or false when ev is not a player event. */
-static bool session_key(const struct vd_read *r, const char *user, char *out, size_t size)
+static bool session_key(const struct uf_fields *r, const char *user, char *out, size_t size)
 {
     if (!r->str[F_MOVIE] || !r->str[F_SESSION] || !r->str[F_EVENT])
         return false;
@@ -403,8 +358,8 @@ static bool track(struct vd_ctx *c, const char *key, enum player_ev pe, double p
 static void vd_process(struct uf_stage *st, void *ctx, struct uf_event *ev)
 {
     struct vd_ctx *c = ctx;
-    struct vd_read r;
-    if (!read_fields(ev, &r)) {
+    struct uf_fields r;
+    if (!uf_event_fields(ev, field_names, NSTR, NFIELDS, &r)) {
         uf_event_fail(ev, 400, "malformed_json", "the event is not one JSON object");
         return;
     }
@@ -414,9 +369,9 @@ static void vd_process(struct uf_stage *st, void *ctx, struct uf_event *ev)
         pe = parse_player_ev(r.str[F_EVENT]);
     double watched;
     struct uf_event *view = NULL;
-    if (pe != P_OTHER && track(c, key, pe, r.pos, event_time(c, &r, ev), &watched))
+    if (pe != P_OTHER && track(c, key, pe, r.num[F_POS], event_time(c, &r, ev), &watched))
         view = make_view(c, ev, &r, watched, pe == P_COMPLETE);
-    free(r.heap);
+    uf_fields_free(&r);
     uf_emit(st, ev);
     if (view) {
         atomic_fetch_add(c->m_views, 1);

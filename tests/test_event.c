@@ -1,5 +1,6 @@
 /* tests/test_event.c: event ownership and completions: copies share the completion, the
  * callback runs once after the last release, reply precedence, waiters and timeouts. */
+#include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -198,6 +199,45 @@ static void test_pick_remembers_members(void **state)
     uf_event_free(ev);
 }
 
+/* uf_event_fields reads the same values from a body and from the same raw text: strings
+ * decoded (escapes), NULL when absent or not strings, numbers NAN when absent or not numbers;
+ * a long string goes to the heap scratch; a text that is not an object is refused. */
+static void test_fields_from_body_and_raw(void **state)
+{
+    static const char *const names[] = { "a", "b", "missing", "n", "s_as_num", "absent" };
+    char long_value[2000];
+    memset(long_value, 'x', sizeof long_value - 1);
+    long_value[sizeof long_value - 1] = '\0';
+    char text[2200];
+    snprintf(text, sizeof text, "{\"a\":\"q\\\"\\u00e9\",\"b\":\"%s\",\"n\":-2.5,"
+             "\"s_as_num\":\"7\",\"missing\":3}", long_value);
+    json_error_t je;
+    struct uf_event *tree = uf_event_new(json_loads(text, 0, &je));
+    struct uf_event *raw = uf_event_new_raw(text, strlen(text), NULL);
+    struct uf_fields a, b;
+    assert_true(uf_event_fields(tree, names, 3, 6, &a));
+    assert_true(uf_event_fields(raw, names, 3, 6, &b));
+    assert_non_null(b.heap); /* 2 KiB of picked string: past the stack scratch */
+    for (size_t i = 0; i < 6; i++) {
+        if (a.str[i] || b.str[i])
+            assert_string_equal(a.str[i], b.str[i]);
+        assert_true(isnan(a.num[i]) == isnan(b.num[i]));
+        if (!isnan(a.num[i]))
+            assert_true(a.num[i] == b.num[i]);
+    }
+    assert_string_equal(b.str[0], "q\"\xc3\xa9");
+    assert_null(b.str[2]); /* a number where a string is asked */
+    assert_true(b.num[3] == -2.5);
+    assert_true(isnan(b.num[4]) && isnan(b.num[5]));
+    uf_fields_free(&a);
+    uf_fields_free(&b);
+    uf_event_free(tree);
+    uf_event_free(raw);
+    struct uf_event *bad = uf_event_new_raw("[1]", 3, NULL);
+    assert_false(uf_event_fields(bad, names, 3, 6, &b));
+    uf_event_free(bad);
+}
+
 static void test_uuid_v7(void **state)
 {
     uint8_t a[16], b[16];
@@ -241,6 +281,7 @@ int main(void)
         cmocka_unit_test(test_copy_is_deep),
         cmocka_unit_test(test_raw_owned_and_borrowed),
         cmocka_unit_test(test_pick_remembers_members),
+        cmocka_unit_test(test_fields_from_body_and_raw),
         cmocka_unit_test(test_uuid_v7),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
