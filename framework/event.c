@@ -57,17 +57,29 @@ struct uf_event *uf_event_new_raw(const char *raw, size_t len, const uint8_t id[
     return ev;
 }
 
+static void copy_members(struct uf_event *cp, const struct uf_event *ev)
+{
+    uf_event_set_raw_members(cp, ev->raw_members->m, ev->raw_members->n);
+    for (size_t i = 0; i < cp->raw_members->n; i++) {
+        struct uf_jmember *m = &cp->raw_members->m[i];
+        m->key = cp->raw + (m->key - ev->raw);
+        m->val = cp->raw + (m->val - ev->raw);
+    }
+}
+
 struct uf_event *uf_event_copy(const struct uf_event *ev)
 {
     struct uf_event *cp = uf_xmalloc(sizeof *cp);
     *cp = *ev;
     cp->body = json_deep_copy(ev->body);
-    cp->raw_members = NULL; /* they point into ev's text; the copy scans again if it needs them */
+    cp->raw_members = NULL;
     if (ev->raw_owned) {
         char *raw = uf_xmalloc(ev->raw_len ? ev->raw_len : 1);
         memcpy(raw, ev->raw, ev->raw_len);
         cp->raw = raw;
     }
+    if (ev->raw_members) /* the copy's text holds them at the same offsets */
+        copy_members(cp, ev);
     cp->meta = ev->meta ? json_deep_copy(ev->meta) : NULL;
     cp->user = ev->user ? uf_xstrdup(ev->user) : NULL;
     if (cp->done)

@@ -50,7 +50,7 @@ struct uf_event {
     bool raw_checked;
     struct uf_raw_members *raw_members; /* owned: raw's top-level members once uf_event_pick
                                          * scanned them (or the kind that wrote raw told them);
-                                         * NULL otherwise */
+                                         * NULL otherwise. Copies keep them. */
     json_t *meta;                   /* owned; NULL until uf_event_meta() creates it */
     char *user;                     /* owned; NULL for anonymous */
     const char *source;             /* borrowed: the source component's name (lives with the graph) */

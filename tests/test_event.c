@@ -152,7 +152,7 @@ static void test_raw_owned_and_borrowed(void **state)
 
 /* uf_event_pick answers as uf_jscan_pick does, scans the text once and remembers the members
  * (a list handed over with uf_event_set_raw_members is what it answers from), forgets them
- * with a new text, and copies do not take them. */
+ * with a new text, and copies keep them, moved onto the copy's own text when it has one. */
 static void test_pick_remembers_members(void **state)
 {
     static const char text[] = "{\"type\":\"a\",\"n\":5,\"p\":{\"type\":\"no\"},\"k\\u0065y\":\"v\"}";
@@ -177,8 +177,19 @@ static void test_pick_remembers_members(void **state)
     assert_int_equal(uf_event_pick(ev, keys, 2, got, &err), 0);
     assert_int_equal(got[0].type, UF_J_NUMBER); /* answered from the list, not the text */
     assert_null(got[1].key);
-    struct uf_event *cp = uf_event_copy(ev);
-    assert_null(cp->raw_members);
+    struct uf_event *cp = uf_event_copy(ev); /* borrowed text: the same members */
+    assert_int_equal(uf_event_pick(cp, keys, 1, got, &err), 0);
+    assert_int_equal(got[0].type, UF_J_NUMBER);
+    struct uf_event *own = uf_event_new_raw(NULL, 0, NULL);
+    uf_event_set_raw(own, strdup(text), sizeof text - 1);
+    assert_int_equal(uf_event_pick(own, keys, 5, want, &err), 0);
+    struct uf_event *own_cp = uf_event_copy(own);
+    uf_event_free(own); /* the copy's members must not point into the freed text */
+    assert_non_null(own_cp->raw_members);
+    assert_int_equal(uf_event_pick(own_cp, keys, 5, got, &err), 0);
+    assert_ptr_equal(got[0].val, own_cp->raw + 9);
+    assert_memory_equal(got[4].val, "{\"type\":\"no\"}", got[4].val_len);
+    uf_event_free(own_cp);
     uf_event_set_raw(ev, strdup("{\"type\":1"), 9); /* malformed: an error, nothing kept */
     assert_null(ev->raw_members);
     assert_int_equal(uf_event_pick(ev, keys, 1, got, &err), UF_EINVAL);
