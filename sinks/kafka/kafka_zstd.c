@@ -57,6 +57,7 @@ size_t ZSTD_freeCStream(ZSTD_CStream *cs)
 {
     if (!cs)
         return 0;
+    uf_kafka_zstd_reuse(); /* kept_ok is read only after pthread_once set it */
     if (cs == made && kept_ok && !pthread_getspecific(kept_key) &&
         pthread_setspecific(kept_key, cs) == 0) {
         made = NULL;
