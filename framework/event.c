@@ -57,14 +57,19 @@ struct uf_event *uf_event_new_raw(const char *raw, size_t len, const uint8_t id[
     return ev;
 }
 
-static void copy_members(struct uf_event *cp, const struct uf_event *ev)
+void uf_event_own_raw(struct uf_event *ev)
 {
-    uf_event_set_raw_members(cp, ev->raw_members->m, ev->raw_members->n);
-    for (size_t i = 0; i < cp->raw_members->n; i++) {
-        struct uf_jmember *m = &cp->raw_members->m[i];
-        m->key = cp->raw + (m->key - ev->raw);
-        m->val = cp->raw + (m->val - ev->raw);
+    if (!ev->raw || ev->raw_owned)
+        return;
+    char *text = uf_xmalloc(ev->raw_len ? ev->raw_len : 1);
+    memcpy(text, ev->raw, ev->raw_len);
+    for (size_t i = 0; ev->raw_members && i < ev->raw_members->n; i++) {
+        struct uf_jmember *m = &ev->raw_members->m[i]; /* the same offsets in the copy */
+        m->key = text + (m->key - ev->raw);
+        m->val = text + (m->val - ev->raw);
     }
+    ev->raw = text;
+    ev->raw_owned = true;
 }
 
 struct uf_event *uf_event_copy(const struct uf_event *ev)
@@ -73,13 +78,12 @@ struct uf_event *uf_event_copy(const struct uf_event *ev)
     *cp = *ev;
     cp->body = json_deep_copy(ev->body);
     cp->raw_members = NULL;
-    if (ev->raw_owned) {
-        char *raw = uf_xmalloc(ev->raw_len ? ev->raw_len : 1);
-        memcpy(raw, ev->raw, ev->raw_len);
-        cp->raw = raw;
+    if (ev->raw_members)
+        uf_event_set_raw_members(cp, ev->raw_members->m, ev->raw_members->n);
+    if (ev->raw_owned) { /* a text of the copy's own, its members moved onto it */
+        cp->raw_owned = false;
+        uf_event_own_raw(cp);
     }
-    if (ev->raw_members) /* the copy's text holds them at the same offsets */
-        copy_members(cp, ev);
     cp->meta = ev->meta ? json_deep_copy(ev->meta) : NULL;
     cp->user = ev->user ? uf_xstrdup(ev->user) : NULL;
     if (cp->done)

@@ -111,6 +111,11 @@ void uf_fields_free(struct uf_fields *f);
  * raw's members, for a kind that wrote the text and knows where each member is. */
 void uf_event_set_raw_members(struct uf_event *ev, const struct uf_jmember *m, size_t n);
 
+/* Gives the event a copy of its own of the raw text it borrows (for an event that outlives the
+ * source's buffer: no completion keeps it); raw_checked and the members remembered stay, moved
+ * onto the copy. Nothing when the event has no raw text or owns it already. */
+void uf_event_own_raw(struct uf_event *ev);
+
 /* Deep-copies body, meta and user (and raw when the event owns it); the copy shares (and
  * references) the completion. */
 struct uf_event *uf_event_copy(const struct uf_event *ev);

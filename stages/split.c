@@ -189,12 +189,9 @@ static struct uf_event *raw_item_event(struct uf_event *batch, struct span sp, s
                                        size_t n)
 {
     struct uf_event *ev = uf_event_new_raw(sp.s, sp.len, NULL);
-    if (batch->raw_owned || !batch->done) {
-        char *text = uf_xmalloc(sp.len ? sp.len : 1);
-        memcpy(text, sp.s, sp.len);
-        uf_event_set_raw(ev, text, sp.len);
-    }
     ev->raw_checked = batch->raw_checked; /* a part of a checked text is checked */
+    if (batch->raw_owned || !batch->done) /* the batch's text goes with it: a copy */
+        uf_event_own_raw(ev);
     inherit(ev, batch, i, n);
     return ev;
 }

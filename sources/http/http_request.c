@@ -468,12 +468,9 @@ static json_t *raw_error(const struct http_raw_verdict *v)
 static struct uf_event *raw_event(struct http_req *req, json_t *meta)
 {
     struct uf_event *ev = uf_event_new_raw(req->body, req->len, NULL);
-    if (!req->route->wait) { /* no completion keeps the request, and so its body, alive */
-        char *text = uf_xmalloc(req->len);
-        memcpy(text, req->body, req->len);
-        uf_event_set_raw(ev, text, req->len);
-    }
     ev->raw_checked = true; /* http_raw_check: strictly, duplicate keys refused */
+    if (!req->route->wait) /* no completion keeps the request, and so its body, alive */
+        uf_event_own_raw(ev);
     ev->meta = meta;
     return ev;
 }
