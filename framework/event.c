@@ -188,8 +188,7 @@ int uf_event_pick(struct uf_event *ev, const char *const keys[], size_t nkeys,
         size_t len = strlen(keys[i]);
         for (size_t k = 0; k < rm->n; k++) { /* the last one wins, as in uf_jscan_pick */
             const struct uf_jmember *m = &rm->m[k];
-            if (m->key_escaped ? uf_jscan_key_is(m, keys[i])
-                               : m->key_len == len && memcmp(m->key, keys[i], len) == 0)
+            if (uf_jscan_key_is_n(m, keys[i], len))
                 out[i] = *m;
         }
     }

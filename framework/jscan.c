@@ -743,9 +743,8 @@ struct pick {
 
 static bool pick_is(const struct pick *p, size_t i, const struct uf_jmember *m)
 {
-    if (m->key_escaped || i >= PICK_LENS)
-        return uf_jscan_key_is(m, p->keys[i]);
-    return m->key_len == p->lens[i] && memcmp(m->key, p->keys[i], m->key_len) == 0;
+    return i < PICK_LENS ? uf_jscan_key_is_n(m, p->keys[i], p->lens[i])
+                         : uf_jscan_key_is(m, p->keys[i]);
 }
 
 static int pick_member(void *arg, const struct uf_jmember *m, struct uf_err *err)
@@ -874,7 +873,11 @@ double uf_jscan_number(const struct uf_jmember *m)
 
 bool uf_jscan_key_is(const struct uf_jmember *m, const char *name)
 {
-    size_t n = strlen(name);
+    return uf_jscan_key_is_n(m, name, strlen(name));
+}
+
+bool uf_jscan_key_is_n(const struct uf_jmember *m, const char *name, size_t n)
+{
     if (!m->key_escaped)
         return m->key_len == n && memcmp(m->key, name, n) == 0;
     /* An escape is at most 6 bytes per decoded byte: a longer key cannot decode to name. */

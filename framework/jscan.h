@@ -116,5 +116,8 @@ double uf_jscan_number(const struct uf_jmember *m);
 
 /* Whether a key span (as reported) equals the NUL-terminated name, decoding escapes. */
 bool uf_jscan_key_is(const struct uf_jmember *m, const char *name);
+/* The same with name's length known (n bytes): for callers that match many members against
+ * the same names, measured once. */
+bool uf_jscan_key_is_n(const struct uf_jmember *m, const char *name, size_t n);
 
 #endif

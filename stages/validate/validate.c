@@ -412,10 +412,7 @@ static void pick_member(struct rawcheck *rc, const struct uf_jmember *m)
 {
     const struct uf_validate_ctx *vc = rc->vc;
     for (size_t i = 0; i < vc->nkeys; i++) {
-        bool named = m->key_escaped ? uf_jscan_key_is(m, vc->keys[i])
-                                    : m->key_len == vc->key_lens[i] &&
-                                          memcmp(m->key, vc->keys[i], m->key_len) == 0;
-        if (named)
+        if (uf_jscan_key_is_n(m, vc->keys[i], vc->key_lens[i]))
             rc->picked[i] = *m;
     }
 }
