@@ -580,6 +580,13 @@ static int scan_object(const char *s, size_t n, bool trusted, uf_jmember_fn fn, 
     return rc != 0 ? rc : scan_end(&sc);
 }
 
+char uf_jscan_first(const char *s, size_t n)
+{
+    struct scan sc = { .s = (const unsigned char *)s, .n = n };
+    skip_ws(&sc);
+    return sc.i < n ? s[sc.i] : '\0';
+}
+
 int uf_jscan_object(const char *s, size_t n, uf_jmember_fn fn, void *arg, struct uf_err *err)
 {
     return scan_object(s, n, false, fn, arg, err);

@@ -36,6 +36,10 @@ struct uf_jmember {
  * returned by uf_jscan_object (the callback fills err itself). */
 typedef int (*uf_jmember_fn)(void *arg, const struct uf_jmember *m, struct uf_err *err);
 
+/* The first byte of s[0..n) that is not a JSON blank, '\0' when there is none: whether a text
+ * holds an object or an array ('{', '['), without scanning it. */
+char uf_jscan_first(const char *s, size_t n);
+
 /* Scans s[0..n) as one JSON object. Returns 0, the callback's non-zero value, or UF_EINVAL
  * with "not JSON: <why> at byte <offset>" (or "not a JSON object") in err. */
 int uf_jscan_object(const char *s, size_t n, uf_jmember_fn fn, void *arg, struct uf_err *err);

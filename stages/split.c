@@ -214,17 +214,9 @@ static void split_raw_array(struct uf_stage *st, struct uf_event *ev)
     free(it.v);
 }
 
-static bool is_blank(char c)
-{
-    return c == ' ' || c == '\t' || c == '\n' || c == '\r';
-}
-
 static void split_raw(struct uf_stage *st, struct uf_event *ev)
 {
-    size_t i = 0;
-    while (i < ev->raw_len && is_blank(ev->raw[i]))
-        i++;
-    char first = i < ev->raw_len ? ev->raw[i] : '\0';
+    char first = uf_jscan_first(ev->raw, ev->raw_len);
     if (first == '[') {
         split_raw_array(st, ev);
         return;

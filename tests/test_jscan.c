@@ -272,6 +272,10 @@ static void test_array_elements(void **state)
 static void test_pick(void **state)
 {
     (void)state;
+    assert_int_equal(uf_jscan_first(" \t\r\n[1]", 7), '[');
+    assert_int_equal(uf_jscan_first("{}", 2), '{');
+    assert_int_equal(uf_jscan_first(" \n", 2), '\0');
+    assert_int_equal(uf_jscan_first("[", 0), '\0');
     const char *t = "{\"type\":\"a.b\", \"n\" : 5,\"props\":{\"type\":\"no\"},\"t\\u0079pe2\":1}";
     static const char *const keys[] = { "props", "type", "missing", "type2" };
     struct uf_jmember out[4];

@@ -447,19 +447,11 @@ static long long object_index(struct uf_event *ev)
     return json_is_string(json_object_get(meta, "route")) ? 0 : -1;
 }
 
-static bool is_blank(char c)
-{
-    return c == ' ' || c == '\t' || c == '\r' || c == '\n';
-}
-
 /* The text is the items (`items: body`, see validate_raw_ok): an array of objects or one. */
 static int check_raw(struct rawcheck *rc, struct uf_err *err)
 {
     const struct uf_event *ev = rc->ev;
-    size_t at = 0;
-    while (at < ev->raw_len && is_blank(ev->raw[at]))
-        at++;
-    if (at == ev->raw_len || ev->raw[at] != '[')
+    if (uf_jscan_first(ev->raw, ev->raw_len) != '[')
         return check_text(rc, ev->raw, ev->raw_len, object_index(rc->ev), err);
     return uf_jscan_items_trusted(ev->raw, ev->raw_len, check_element, rc, err);
 }
