@@ -857,25 +857,33 @@ size_t uf_jscan_cstr(const struct uf_jmember *m, char *out)
     return n;
 }
 
+bool uf_jscan_integer(const struct uf_jmember *m, int64_t *out)
+{
+    char num[24]; /* "-9223372036854775808" is 20 bytes: anything longer does not fit */
+    if (!m->val || m->type != UF_J_NUMBER || !m->integer || m->val_len >= sizeof(num))
+        return false;
+    memcpy(num, m->val, m->val_len);
+    num[m->val_len] = '\0';
+    errno = 0;
+    long long v = strtoll(num, NULL, 10);
+    *out = (int64_t)v;
+    return errno == 0;
+}
+
 double uf_jscan_number(const struct uf_jmember *m)
 {
     if (!m->val || m->type != UF_J_NUMBER)
         return NAN;
+    int64_t i;
+    if (m->integer) /* jansson reads integers as 64-bit ones and refuses larger */
+        return uf_jscan_integer(m, &i) ? (double)i : NAN;
     char small[64], *text = m->val_len < sizeof small ? small : uf_xmalloc(m->val_len + 1);
     memcpy(text, m->val, m->val_len);
     text[m->val_len] = '\0';
-    double v;
-    errno = 0;
-    if (m->integer) { /* jansson reads integers as 64-bit ones and refuses larger */
-        long long i = strtoll(text, NULL, 10);
-        v = errno == ERANGE ? NAN : (double)i;
-    } else {
-        v = strtod(text, NULL);
-        v = isinf(v) ? NAN : v;
-    }
+    double v = strtod(text, NULL);
     if (text != small)
         free(text);
-    return v;
+    return isinf(v) ? NAN : v;
 }
 
 bool uf_jscan_key_is(const struct uf_jmember *m, const char *name)

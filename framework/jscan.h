@@ -13,6 +13,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "err.h"
 
@@ -117,6 +118,9 @@ size_t uf_jscan_cstr(const struct uf_jmember *m, char *out);
 /* A member's value as a double, as jansson's json_number_value reads it: NAN when it is not a
  * number, or is one beyond a double's range (a text jansson refuses: "real number overflow"). */
 double uf_jscan_number(const struct uf_jmember *m);
+/* A number member's value as jansson reads an integer into *out: false when it has a fraction
+ * or an exponent (jansson makes those reals) or does not fit 64 bits (jansson refuses it). */
+bool uf_jscan_integer(const struct uf_jmember *m, int64_t *out);
 
 /* Whether a key span (as reported) equals the NUL-terminated name, decoding escapes. */
 bool uf_jscan_key_is(const struct uf_jmember *m, const char *name);

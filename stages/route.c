@@ -9,7 +9,6 @@
  * reals would not, true and false by type; a missing field matches only "*"). A dotted field
  * keeps the stage off the raw path (raw_ok), since nested members are not read from text. A raw
  * text that is not a JSON object fails with 400. Keeps no per-event state: thread-safe. */
-#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -113,21 +112,6 @@ struct raw_have {
     json_int_t ival;
 };
 
-/* An integer member's value, as jansson reads it: false when it has a fraction or an exponent
- * (jansson makes those reals, which equal no integer) or does not fit. */
-static bool raw_integer(const struct uf_jmember *m, json_int_t *out)
-{
-    char num[24]; /* "-9223372036854775808" is 20 bytes: anything longer does not fit */
-    if (!m->integer || m->val_len >= sizeof(num))
-        return false;
-    memcpy(num, m->val, m->val_len);
-    num[m->val_len] = '\0';
-    errno = 0;
-    long long v = strtoll(num, NULL, 10);
-    *out = (json_int_t)v;
-    return errno == 0;
-}
-
 /* Reads the field from ev->raw into *h; fails the event with 400 (and returns false) when the
  * text is not a JSON object. */
 static bool raw_read(const struct route_ctx *c, struct uf_event *ev, struct raw_have *h)
@@ -144,7 +128,9 @@ static bool raw_read(const struct route_ctx *c, struct uf_event *ev, struct raw_
         h->len = uf_jscan_unescape(m.val, m.val_len, h->buf);
         h->str = h->buf;
     }
-    h->int_ok = m.key && m.type == UF_J_NUMBER && raw_integer(&m, &h->ival);
+    int64_t ival = 0;
+    h->int_ok = m.key && uf_jscan_integer(&m, &ival);
+    h->ival = (json_int_t)ival;
     return true;
 }
 

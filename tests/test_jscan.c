@@ -276,6 +276,22 @@ static void test_pick(void **state)
     assert_int_equal(uf_jscan_first("{}", 2), '{');
     assert_int_equal(uf_jscan_first(" \n", 2), '\0');
     assert_int_equal(uf_jscan_first("[", 0), '\0');
+    /* integers as jansson reads them: 64 bits, no fraction or exponent */
+    static const char *const nums = "{\"a\":-9223372036854775808,\"b\":9223372036854775808,"
+                                    "\"c\":7.0,\"d\":1e2,\"e\":\"7\",\"f\":42}";
+    static const char *const nk[] = { "a", "b", "c", "d", "e", "f" };
+    struct uf_jmember nm[6];
+    struct uf_err nerr = { 0 };
+    assert_int_equal(uf_jscan_pick(nums, strlen(nums), nk, 6, nm, &nerr), 0);
+    int64_t iv = 0;
+    assert_true(uf_jscan_integer(&nm[0], &iv) && iv == INT64_MIN);
+    assert_false(uf_jscan_integer(&nm[1], &iv)); /* beyond 64 bits */
+    assert_false(uf_jscan_integer(&nm[2], &iv)); /* a real */
+    assert_false(uf_jscan_integer(&nm[3], &iv));
+    assert_false(uf_jscan_integer(&nm[4], &iv)); /* a string */
+    assert_true(uf_jscan_integer(&nm[5], &iv) && iv == 42);
+    assert_true(isnan(uf_jscan_number(&nm[1])));
+    assert_true(uf_jscan_number(&nm[3]) == 100.0);
     const char *t = "{\"type\":\"a.b\", \"n\" : 5,\"props\":{\"type\":\"no\"},\"t\\u0079pe2\":1}";
     static const char *const keys[] = { "props", "type", "missing", "type2" };
     struct uf_jmember out[4];

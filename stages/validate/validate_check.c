@@ -6,7 +6,6 @@
  * unless a decoded string outgrows the stack. Pure functions over read-only rules. */
 #include "validate_int.h"
 
-#include <errno.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -77,15 +76,14 @@ void uf_vbuf_free(struct uf_vbuf *b)
  * number a real (jansson refuses an integer beyond int64, so a tree never holds one). */
 static void raw_number(const struct uf_jmember *m, struct uf_vbuf *b, struct uf_vval *x)
 {
-    size_t n;
-    const char *s = uf_vbuf_text(b, m->val, m->val_len, false, &n);
-    errno = 0;
-    long long i = m->integer ? strtoll(s, NULL, 10) : 0;
-    if (m->integer && errno != ERANGE) {
+    int64_t i;
+    if (uf_jscan_integer(m, &i)) {
         x->kind = UF_VK_INT;
         x->i = i;
         x->num = (double)i;
     } else {
+        size_t n;
+        const char *s = uf_vbuf_text(b, m->val, m->val_len, false, &n);
         x->kind = UF_VK_REAL;
         x->num = strtod(s, NULL);
     }
