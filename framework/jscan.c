@@ -846,6 +846,17 @@ size_t uf_jscan_unescape(const char *s, size_t len, char *out)
     return o;
 }
 
+const char *uf_jscan_str(const struct uf_jmember *m, char **own, size_t *len)
+{
+    if (!m->escaped) {
+        *len = m->val_len;
+        return m->val;
+    }
+    *own = uf_xmalloc(m->val_len + 1);
+    *len = uf_jscan_cstr(m, *own);
+    return *own;
+}
+
 size_t uf_jscan_cstr(const struct uf_jmember *m, char *out)
 {
     size_t n = m->val_len;

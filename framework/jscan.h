@@ -115,6 +115,9 @@ size_t uf_jscan_unescape(const char *s, size_t len, char *out);
  * decoded, NUL-terminated (the scan refused \u0000, so the text holds no other NUL). Returns
  * its length. */
 size_t uf_jscan_cstr(const struct uf_jmember *m, char *out);
+/* A string member's bytes (*len of them): borrowed from the text when it holds no escape,
+ * else decoded into *own (malloc'd, NUL-terminated; the caller frees it). */
+const char *uf_jscan_str(const struct uf_jmember *m, char **own, size_t *len);
 /* A member's value as a double, as jansson's json_number_value reads it: NAN when it is not a
  * number, or is one beyond a double's range (a text jansson refuses: "real number overflow"). */
 double uf_jscan_number(const struct uf_jmember *m);

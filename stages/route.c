@@ -123,11 +123,8 @@ static bool raw_read(const struct route_ctx *c, struct uf_event *ev, struct raw_
         return false;
     }
     *h = (struct raw_have){ .type = m.key ? m.type : UF_J_NULL, .str = m.val, .len = m.val_len };
-    if (m.key && m.type == UF_J_STRING && m.escaped) {
-        h->buf = uf_xmalloc(m.val_len ? m.val_len : 1);
-        h->len = uf_jscan_unescape(m.val, m.val_len, h->buf);
-        h->str = h->buf;
-    }
+    if (m.key && m.type == UF_J_STRING)
+        h->str = uf_jscan_str(&m, &h->buf, &h->len);
     int64_t ival = 0;
     h->int_ok = m.key && uf_jscan_integer(&m, &ival);
     h->ival = (json_int_t)ival;

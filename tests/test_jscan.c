@@ -292,6 +292,21 @@ static void test_pick(void **state)
     assert_true(uf_jscan_integer(&nm[5], &iv) && iv == 42);
     assert_true(isnan(uf_jscan_number(&nm[1])));
     assert_true(uf_jscan_number(&nm[3]) == 100.0);
+    /* a string borrowed from the text, or decoded into a copy of its own when escaped */
+    static const char *const strs = "{\"p\":\"plain\",\"q\":\"a\\\"b\"}";
+    static const char *const sk[] = { "p", "q" };
+    struct uf_jmember sm[2];
+    assert_int_equal(uf_jscan_pick(strs, strlen(strs), sk, 2, sm, &nerr), 0);
+    char *own = NULL;
+    size_t slen;
+    const char *sv = uf_jscan_str(&sm[0], &own, &slen);
+    assert_ptr_equal(sv, sm[0].val);
+    assert_null(own);
+    sv = uf_jscan_str(&sm[1], &own, &slen);
+    assert_ptr_equal(sv, own);
+    assert_int_equal(slen, 3);
+    assert_string_equal(sv, "a\"b");
+    free(own);
     const char *t = "{\"type\":\"a.b\", \"n\" : 5,\"props\":{\"type\":\"no\"},\"t\\u0079pe2\":1}";
     static const char *const keys[] = { "props", "type", "missing", "type2" };
     struct uf_jmember out[4];

@@ -228,19 +228,6 @@ static void read_body(const struct uf_kafka_ctx *k, const struct uf_event *ev,
     }
 }
 
-/* A string member's bytes: borrowed from the text, or decoded into *own (NUL-terminated) when
- * escaped. */
-static const char *member_str(const struct uf_jmember *m, char **own, size_t *len)
-{
-    if (!m->escaped) {
-        *len = m->val_len;
-        return m->val;
-    }
-    *own = uf_xmalloc(m->val_len + 1);
-    *len = uf_jscan_cstr(m, *own);
-    return *own;
-}
-
 /* The same as read_body from a raw event's text, in one scan (k->pick). The topic gets a
  * terminated copy (librdkafka and the spool want a C string). Returns the scan's error. */
 static int read_raw(const struct uf_kafka_ctx *k, struct uf_event *ev, struct encoded *out,
@@ -257,7 +244,7 @@ static int read_raw(const struct uf_kafka_ctx *k, struct uf_event *ev, struct en
     }
     for (size_t i = first_key; rc == 0 && i < k->npick; i++) {
         if (m[i].key && m[i].type == UF_J_STRING && m[i].val_len > 0) {
-            out->key = member_str(&m[i], &out->key_own, &out->key_len);
+            out->key = uf_jscan_str(&m[i], &out->key_own, &out->key_len);
             break;
         }
     }
