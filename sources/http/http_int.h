@@ -180,6 +180,11 @@ struct http_raw_verdict {
 /* Checks body[0..len) as a batch route's tree path would (see http_raw.c). Never fails other
  * than by its verdict. */
 void http_raw_check(const char *body, size_t len, int64_t max_items, struct http_raw_verdict *v);
+/* The verdict on a batch of n items whose first non-object is at non_object (SIZE_MAX: none),
+ * for both paths: 413 for more than max_items, else 400 naming the item; status 0 when fine.
+ * v must start as http_raw_check starts it (index -1). */
+void http_items_verdict(size_t n, size_t non_object, int64_t max_items,
+                        struct http_raw_verdict *v);
 
 /* ---- http_reply.c ---- */
 struct http_reply_info {

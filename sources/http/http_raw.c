@@ -50,20 +50,20 @@ static void malformed_scan(struct http_raw_verdict *v, const char *msg)
     v->position = (long long)pos;
 }
 
-/* The tree path's order: too many items (413) before an item that is not an object (400). */
-static void check_items(const struct uf_jcheck *c, int64_t max_items,
+/* Too many items (413) before an item that is not an object (400); both paths answer so. */
+void http_items_verdict(size_t n, size_t non_object, int64_t max_items,
                         struct http_raw_verdict *v)
 {
-    if ((int64_t)c->elements > max_items) {
+    if ((int64_t)n > max_items) {
         verdict(v, 413, "too_many_items");
-        snprintf(v->msg, sizeof(v->msg), "%zu items; at most %lld are accepted", c->elements,
+        snprintf(v->msg, sizeof(v->msg), "%zu items; at most %lld are accepted", n,
                  (long long)max_items);
-    } else if (c->non_object != SIZE_MAX) {
+    } else if (non_object != SIZE_MAX) {
         verdict(v, 400, "malformed_json");
-        snprintf(v->msg, sizeof(v->msg), "item %zu is not a JSON object", c->non_object);
-        v->index = (long long)c->non_object;
+        snprintf(v->msg, sizeof(v->msg), "item %zu is not a JSON object", non_object);
+        v->index = (long long)non_object;
     }
-    v->nitems = c->elements;
+    v->nitems = n;
 }
 
 /* One strict pass gathers all the verdict needs: well-formedness, duplicate keys, numbers
@@ -94,5 +94,5 @@ void http_raw_check(const char *body, size_t len, int64_t max_items, struct http
     if (c.value.type == UF_J_OBJECT)
         v->nitems = 1;
     else
-        check_items(&c, max_items, v);
+        http_items_verdict(c.elements, c.non_object, max_items, v);
 }

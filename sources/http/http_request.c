@@ -18,6 +18,7 @@
  * See http_int.h for the reference counting and the lock order this file relies on. */
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -235,25 +236,30 @@ static json_t *parse_body(struct http_req *req, enum MHD_Result *answered)
     return body;
 }
 
+/* The error answer for a verdict of http_raw.c (a raw body's, or the items' on either path). */
+static json_t *raw_error(const struct http_raw_verdict *v)
+{
+    json_t *e = http_error_body(v->code, "%s", v->msg);
+    json_t *inner = json_object_get(e, "error");
+    if (v->position >= 0)
+        json_object_set_new(inner, "position", json_integer((json_int_t)v->position));
+    if (v->index >= 0)
+        json_object_set_new(inner, "index", json_integer((json_int_t)v->index));
+    return e;
+}
+
 /* Checks the items of a split_array or batch body; on failure answers and returns false. */
 static bool check_items(struct http_req *req, const json_t *items, enum MHD_Result *answered)
 {
-    size_t n = json_array_size(items);
-    if ((int64_t)n > req->route->max_items) {
-        *answered = reply_now(req, 413, http_error_body("too_many_items",
-                                                        "%zu items; at most %lld are accepted", n,
-                                                        (long long)req->route->max_items));
-        return false;
-    }
-    for (size_t i = 0; i < n; i++) {
-        if (json_is_object(json_array_get(items, i)))
-            continue;
-        json_t *e = http_error_body("malformed_json", "item %zu is not a JSON object", i);
-        json_object_set_new(json_object_get(e, "error"), "index", json_integer((json_int_t)i));
-        *answered = reply_now(req, 400, e);
-        return false;
-    }
-    return true;
+    size_t n = json_array_size(items), non_object = SIZE_MAX;
+    for (size_t i = 0; i < n && non_object == SIZE_MAX; i++)
+        if (!json_is_object(json_array_get(items, i)))
+            non_object = i;
+    struct http_raw_verdict v = { .position = -1, .index = -1 };
+    http_items_verdict(n, non_object, req->route->max_items, &v);
+    if (v.status)
+        *answered = reply_now(req, v.status, raw_error(&v));
+    return v.status == 0;
 }
 
 /* Builds the request's events into *evs (count in req->nevents). Takes ownership of body and
@@ -450,18 +456,6 @@ static enum MHD_Result emit_request(struct http_req *req, struct uf_event **evs)
 }
 
 /* ---- raw batches ---- */
-
-/* The error answer for a raw body that failed http_raw_check, with the tree path's fields. */
-static json_t *raw_error(const struct http_raw_verdict *v)
-{
-    json_t *e = http_error_body(v->code, "%s", v->msg);
-    json_t *inner = json_object_get(e, "error");
-    if (v->position >= 0)
-        json_object_set_new(inner, "position", json_integer((json_int_t)v->position));
-    if (v->index >= 0)
-        json_object_set_new(inner, "index", json_integer((json_int_t)v->index));
-    return e;
-}
 
 /* The request's one raw event (see the file comment for whose text it carries). Takes
  * ownership of meta. */
