@@ -39,6 +39,7 @@ struct uf_event *uf_event_new(json_t *body)
 {
     struct uf_event *ev = uf_xcalloc(1, sizeof *ev);
     ev->body = body ? body : json_object();
+    ev->index = -1;
     ev->received_us = uf_wall_us();
     uf_uuid_v7(ev->id);
     return ev;
@@ -49,6 +50,7 @@ struct uf_event *uf_event_new_raw(const char *raw, size_t len, const uint8_t id[
     struct uf_event *ev = uf_xcalloc(1, sizeof *ev);
     ev->raw = raw; /* no body: only kinds that take raw receive the event */
     ev->raw_len = len;
+    ev->index = -1;
     ev->received_us = uf_wall_us();
     if (id)
         memcpy(ev->id, id, 16);
@@ -84,7 +86,7 @@ struct uf_event *uf_event_copy(const struct uf_event *ev)
         cp->raw_owned = false;
         uf_event_own_raw(cp);
     }
-    cp->meta = ev->meta ? json_deep_copy(ev->meta) : NULL;
+    cp->meta = json_incref(ev->meta);
     cp->user = ev->user ? uf_xstrdup(ev->user) : NULL;
     if (cp->done)
         uf_completion_ref(cp->done);
@@ -238,11 +240,46 @@ void uf_fields_free(struct uf_fields *f)
     f->heap = NULL;
 }
 
+/* The event's own copy of a shared meta: the strings and numbers are immutable in jansson and
+ * stay shared; objects and arrays are copied, since a kind may change them in place. */
+static json_t *meta_copy(json_t *meta)
+{
+    json_t *cp = json_object();
+    const char *key;
+    json_t *v;
+    json_object_foreach(meta, key, v) {
+        bool nested = json_is_object(v) || json_is_array(v);
+        json_object_set_new_nocheck(cp, key, nested ? json_deep_copy(v) : json_incref(v));
+    }
+    return cp;
+}
+
 json_t *uf_event_meta(struct uf_event *ev)
 {
-    if (!ev->meta)
+    if (!ev->meta) {
         ev->meta = json_object();
+    } else if (ev->meta->refcount > 1) { /* only holders can raise it, so 1 stays 1 */
+        json_t *own = meta_copy(ev->meta);
+        json_decref(ev->meta);
+        ev->meta = own;
+    }
     return ev->meta;
+}
+
+json_t *uf_event_meta_get(const struct uf_event *ev, const char *key)
+{
+    return ev->meta ? json_object_get(ev->meta, key) : NULL;
+}
+
+void uf_event_set_item(struct uf_event *ev, json_t *meta, size_t index, size_t count)
+{
+    if (meta != ev->meta) {
+        json_incref(meta);
+        json_decref(ev->meta);
+        ev->meta = meta;
+    }
+    ev->index = (int32_t)index;
+    ev->count = (int32_t)count;
 }
 
 void uf_event_set_user(struct uf_event *ev, const char *user)

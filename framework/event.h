@@ -51,7 +51,13 @@ struct uf_event {
     struct uf_raw_members *raw_members; /* owned: raw's top-level members once uf_event_pick
                                          * scanned them (or the kind that wrote raw told them);
                                          * NULL otherwise. Copies keep them. */
-    json_t *meta;                   /* owned; NULL until uf_event_meta() creates it */
+    json_t *meta;                   /* referenced, read-only: NULL until uf_event_meta() creates
+                                     * it; may be shared with other events (a batch's items, a
+                                     * copy), so it is read here and changed only through
+                                     * uf_event_meta(), which first gives the event its own */
+    int32_t index;                  /* the item's place in its request (a batch route's or
+                                     * split's items), -1 when the event is not an item */
+    int32_t count;                  /* the request's number of items; 0 when not an item */
     char *user;                     /* owned; NULL for anonymous */
     const char *source;             /* borrowed: the source component's name (lives with the graph) */
     int64_t received_us;            /* server time, UTC microseconds */
@@ -116,16 +122,25 @@ void uf_event_set_raw_members(struct uf_event *ev, const struct uf_jmember *m, s
  * onto the copy. Nothing when the event has no raw text or owns it already. */
 void uf_event_own_raw(struct uf_event *ev);
 
-/* Deep-copies body, meta and user (and raw when the event owns it); the copy shares (and
- * references) the completion. */
+/* Deep-copies body and user (and raw when the event owns it); the copy shares meta (copied on
+ * its first change) and shares (and references) the completion. */
 struct uf_event *uf_event_copy(const struct uf_event *ev);
 
 /* Frees without counting or completing anything: only for events never emitted (for example
  * rejected before entering the graph). Accepts NULL. Releases the completion reference. */
 void uf_event_free(struct uf_event *ev);
 
-/* The meta object, created on first use. Borrowed. */
+/* The meta object to change, created on first use; when it was shared with other events, the
+ * event gets a copy of its own first (nested objects and arrays copied too), so a change never
+ * reaches another event. Borrowed. To read, use ev->meta (may be NULL) or uf_event_meta_get. */
 json_t *uf_event_meta(struct uf_event *ev);
+
+/* Meta's member key, NULL when there is none. Borrowed; never copies. */
+json_t *uf_event_meta_get(const struct uf_event *ev, const char *key);
+
+/* Makes ev item index of a request of count items, sharing meta (referenced, copied on change
+ * by uf_event_meta). */
+void uf_event_set_item(struct uf_event *ev, json_t *meta, size_t index, size_t count);
 
 /* Sets the user (copied). NULL clears it. */
 void uf_event_set_user(struct uf_event *ev, const char *user);

@@ -1,8 +1,9 @@
 /* stages/split.c: the `split` transform: one event per item of a batch.
  * An event whose body holds an array at `items` (default `body`: the envelope of the http
  * source's batch routes) becomes one event per item, in order: the item (a JSON object) is the
- * new event's body; its meta is a copy of the batch's meta (route, method, path, params, query,
- * ip, user_agent, request_id, auth, roles...) plus `index` and `count`; the user, the source and
+ * new event's body; it shares the batch's meta (route, method, path, params, query, ip,
+ * user_agent, request_id, auth, roles...: one object for every item, copied by an item that
+ * changes it, see uf_event_meta) and gets its `index` and `count`; the user, the source and
  * the receive time are the batch's. Each item gets its own event id and shares the batch's
  * completion, so a request is answered when the last item is finished; the http source counts
  * {"accepted": n} from the items it received, not from outcomes.
@@ -54,36 +55,12 @@ static int split_init(struct uf_stage *st, void *ctx, struct uf_err *err)
     return 0;
 }
 
-/* A copy of the batch's meta for one item: its own object, and its own copies of the nested
- * objects and arrays (params, query, roles), which stages may change. The strings and numbers
- * are shared: no stage edits a meta value in place (a stage replaces it), and jansson counts
- * references atomically. Deep copies of those ten or so strings per item were 6 % of the CPU
- * of a batch request. */
-static json_t *copy_meta(json_t *meta)
-{
-    json_t *cp = json_object();
-    const char *key;
-    json_t *v;
-    json_object_foreach(meta, key, v) {
-        bool nested = json_is_object(v) || json_is_array(v);
-        json_object_set_new_nocheck(cp, key, nested ? json_deep_copy(v) : json_incref(v));
-    }
-    return cp;
-}
-
-/* Gives the event for item i of n what it shares with the batch: meta (the last item takes the
- * batch's, since the batch only ends after this, the others get copies) plus index and count,
- * the user, the source, the receive time and the completion. */
+/* Gives the event for item i of n what it shares with the batch: meta (shared, copied by the
+ * item that changes it), its index and count, the user, the source, the receive time and the
+ * completion. */
 static void inherit(struct uf_event *ev, struct uf_event *batch, size_t i, size_t n)
 {
-    if (batch->meta && i + 1 < n)
-        ev->meta = copy_meta(batch->meta);
-    else if (batch->meta) {
-        ev->meta = batch->meta;
-        batch->meta = NULL;
-    }
-    json_object_set_new(uf_event_meta(ev), "index", json_integer((json_int_t)i));
-    json_object_set_new(uf_event_meta(ev), "count", json_integer((json_int_t)n));
+    uf_event_set_item(ev, batch->meta, i, n);
     uf_event_set_user(ev, batch->user);
     ev->source = batch->source;
     ev->received_us = batch->received_us;
@@ -221,10 +198,8 @@ static void split_raw(struct uf_stage *st, struct uf_event *ev)
         split_raw_array(st, ev);
         return;
     }
-    if (first == '{') { /* a batch of one: the event is its only item */
-        json_object_set_new(uf_event_meta(ev), "index", json_integer(0));
-        json_object_set_new(uf_event_meta(ev), "count", json_integer(1));
-    }
+    if (first == '{') /* a batch of one: the event is its only item */
+        uf_event_set_item(ev, ev->meta, 0, 1);
     uf_emit(st, ev);
 }
 

@@ -126,6 +126,42 @@ static void test_copy_is_deep(void **state)
     uf_event_free(b);
 }
 
+/* Meta is shared between a copy, or a request's items, and the event it came from until one of
+ * them changes it: then that one gets its own, nested objects included, and the others keep
+ * what they saw. */
+static void test_meta_copied_on_change(void **state)
+{
+    struct uf_event *a = uf_event_new(NULL);
+    json_object_set_new(uf_event_meta(a), "ip", json_string("10.0.0.1"));
+    json_object_set_new(uf_event_meta(a), "params", json_pack("{s:s}", "id", "7"));
+    struct uf_event *b = uf_event_copy(a), *c = uf_event_new(NULL);
+    uf_event_set_item(c, a->meta, 2, 3);
+    assert_ptr_equal(b->meta, a->meta);
+    assert_ptr_equal(c->meta, a->meta);
+    assert_int_equal(c->index, 2);
+    assert_int_equal(c->count, 3);
+    assert_int_equal(a->index, -1);
+    json_object_set_new(json_object_get(uf_event_meta(b), "params"), "id", json_string("8"));
+    json_object_set_new(uf_event_meta(c), "ip", json_string("10.0.0.2"));
+    assert_ptr_not_equal(b->meta, a->meta);
+    assert_ptr_not_equal(c->meta, a->meta);
+    assert_string_equal(json_string_value(json_object_get(uf_event_meta_get(a, "params"), "id")),
+                        "7");
+    assert_string_equal(json_string_value(uf_event_meta_get(a, "ip")), "10.0.0.1");
+    assert_string_equal(json_string_value(json_object_get(uf_event_meta_get(b, "params"), "id")),
+                        "8");
+    assert_string_equal(json_string_value(uf_event_meta_get(c, "ip")), "10.0.0.2");
+    json_t *own = a->meta; /* the last holder changes it in place */
+    assert_ptr_equal(uf_event_meta(a), own);
+    struct uf_event *d = uf_event_new(NULL);
+    assert_null(uf_event_meta_get(d, "ip"));
+    assert_null(d->meta);
+    uf_event_free(a);
+    uf_event_free(b);
+    uf_event_free(c);
+    uf_event_free(d);
+}
+
 /* A borrowed raw text is shared by copies; an owned one is the event's own, copied with it and
  * freed with it (the sanitizer build checks both). */
 static void test_raw_owned_and_borrowed(void **state)
@@ -290,6 +326,7 @@ int main(void)
         cmocka_unit_test(test_waiter_timeout_then_late_completion),
         cmocka_unit_test(test_waiter_done),
         cmocka_unit_test(test_copy_is_deep),
+        cmocka_unit_test(test_meta_copied_on_change),
         cmocka_unit_test(test_raw_owned_and_borrowed),
         cmocka_unit_test(test_pick_remembers_members),
         cmocka_unit_test(test_fields_from_body_and_raw),

@@ -100,7 +100,12 @@ static int capture_write(struct uf_stage *st, void *ctx, struct uf_event **evs, 
                               ev->raw ? json_stringn(ev->raw, ev->raw_len) : json_null());
         seen.owned += ev->raw_owned;
         seen.checked += ev->raw_checked;
-        json_array_append_new(seen.metas, json_deep_copy(uf_event_meta(evs[i])));
+        json_t *meta = json_deep_copy(uf_event_meta(evs[i]));
+        if (evs[i]->index >= 0) { /* recorded with the meta, as meta_int reads them */
+            json_object_set_new(meta, "index", json_integer(evs[i]->index));
+            json_object_set_new(meta, "count", json_integer(evs[i]->count));
+        }
+        json_array_append_new(seen.metas, meta);
         /* A change to one item's nested meta must not reach the items after it. */
         json_object_set_new(json_object_get(uf_event_meta(evs[i]), "params"), "touched",
                             json_true());

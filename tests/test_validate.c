@@ -125,7 +125,7 @@ struct outcome {
     bool emitted;
 };
 
-/* Runs ev (route in meta.route, and meta.index when index >= 0) through the validate stage st
+/* Runs ev (route in meta.route, and the item's index when index >= 0) through the validate stage st
  * and waits for its completion. */
 static struct outcome run(struct uf_stage *st, struct uf_event *ev, const char *route, int index)
 {
@@ -135,7 +135,7 @@ static struct outcome run(struct uf_stage *st, struct uf_event *ev, const char *
     uf_completion_release(c);
     json_object_set_new(uf_event_meta(ev), "route", json_string(route));
     if (index >= 0)
-        json_object_set_new(uf_event_meta(ev), "index", json_integer(index));
+        uf_event_set_item(ev, ev->meta, (size_t)index, (size_t)index + 1);
     forget_seen();
     ev->at = st;
     st->kind->process(st, st->ctx, ev);

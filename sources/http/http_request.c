@@ -293,10 +293,8 @@ static struct uf_event **build_events(struct http_req *req, json_t *body, json_t
     size_t n = json_array_size(body);
     struct uf_event **evs = uf_xcalloc(n ? n : 1, sizeof(*evs));
     for (size_t i = 0; i < n; i++) {
-        json_t *m = i + 1 < n ? json_deep_copy(meta) : json_incref(meta);
-        evs[i] = event_with_meta(json_incref(json_array_get(body, i)), m);
-        json_object_set_new(uf_event_meta(evs[i]), "index", json_integer((json_int_t)i));
-        json_object_set_new(uf_event_meta(evs[i]), "count", json_integer((json_int_t)n));
+        evs[i] = uf_event_new(json_incref(json_array_get(body, i)));
+        uf_event_set_item(evs[i], meta, i, n);
     }
     json_decref(body);
     json_decref(meta);

@@ -8,7 +8,7 @@
  * and status. A string rule is shorthand for {type: <it>, required: true}.
  * The first failing check finishes the event with 422 (or the rule's status) and the body
  * {"error":{"code":"invalid_field","message":"body.text: must be 1..5000 characters",
- * "field":"text","index":N}}, where index is the item of a split request (meta.index).
+ * "field":"text","index":N}}, where index is the item of a split request (the event's index).
  * With `items` (a dotted path, `body` for the http source's batch routes), an event whose body
  * holds an array there is checked item by item: rule paths are relative to each item, the rule
  * set is chosen per item (with `match: type`, by the item's type), and the first invalid item
@@ -244,7 +244,7 @@ static const struct uf_vset *find_set(const struct uf_validate_ctx *vc, struct u
 {
     if (vc->match == 1)
         return set_of_type(vc, it);
-    const json_t *route = json_object_get(uf_event_meta(ev), "route");
+    const json_t *route = uf_event_meta_get(ev, "route");
     return json_is_string(route) ? set_named(vc, json_string_value(route),
                                              json_string_length(route))
                                  : NULL;
@@ -252,19 +252,18 @@ static const struct uf_vset *find_set(const struct uf_validate_ctx *vc, struct u
 
 /* Names the item a failure is in, for the message: label "events[3]" and sep "." for item 3
  * of a batch (the route name, else the `items` path), label "item 3" and sep ": " for a
- * split_array item (meta.index), both "" otherwise. Returns the item's index, or -1. */
+ * split_array item (its index), both "" otherwise. Returns the item's index, or -1. */
 static long long locate(const struct uf_validate_ctx *vc, struct uf_event *ev, long long item,
                         char *label, size_t n, const char **sep)
 {
-    json_t *meta_index = json_object_get(uf_event_meta(ev), "index");
-    const char *route = json_string_value(json_object_get(uf_event_meta(ev), "route"));
+    const char *route = json_string_value(uf_event_meta_get(ev, "route"));
     label[0] = '\0';
     *sep = "";
     if (item >= 0) {
         snprintf(label, n, "%s[%lld]", route ? route : vc->items, item);
         *sep = ".";
-    } else if (json_is_integer(meta_index)) {
-        item = (long long)json_integer_value(meta_index);
+    } else if (ev->index >= 0) {
+        item = ev->index;
         snprintf(label, n, "item %lld", item);
         *sep = ": ";
     }
@@ -438,13 +437,12 @@ static int check_element(void *arg, const struct uf_jmember *m, struct uf_err *e
 
 /* Where a raw object stands among items: the http source sends a batch route's single object
  * as one (the tree path's array of one: item 0, named after meta.route); split's item carries
- * meta.index, and another source's message is one body: both are checked as the body (-1). */
+ * its index, and another source's message is one body: both are checked as the body (-1). */
 static long long object_index(struct uf_event *ev)
 {
-    json_t *meta = uf_event_meta(ev);
-    if (json_is_integer(json_object_get(meta, "index")))
+    if (ev->index >= 0)
         return -1;
-    return json_is_string(json_object_get(meta, "route")) ? 0 : -1;
+    return json_is_string(uf_event_meta_get(ev, "route")) ? 0 : -1;
 }
 
 /* The text is the items (`items: body`, see validate_raw_ok): an array of objects or one. */

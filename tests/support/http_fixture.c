@@ -103,7 +103,7 @@ static int hold_write(struct uf_stage *st, void *ctx, struct uf_event **evs, siz
         json_decref(sink.last_body);
         json_decref(sink.last_meta);
         sink.last_body = json_deep_copy(evs[i]->body);
-        sink.last_meta = json_deep_copy(uf_event_meta(evs[i]));
+        sink.last_meta = evs[i]->meta ? json_deep_copy(evs[i]->meta) : json_object();
         free(sink.last_raw);
         sink.last_raw = evs[i]->raw ? strndup(evs[i]->raw, evs[i]->raw_len) : NULL;
         sink.last_raw_checked = evs[i]->raw_checked;
