@@ -256,6 +256,7 @@ static void test_ip_truncation(void **state)
     check_ip(", ipv4_prefix: 20", "198.51.117.200", "198.51.112.0");
     check_ip(", ipv6_prefix: 32", "2001:db8:abcd:12::1", "2001:db8::");
     check_ip(", ipv4_prefix: 32, ipv6_prefix: 128", "198.51.100.200", "198.51.100.200");
+    check_ip(", ipv4_prefix: 32", "9.10.100.255", "9.10.100.255"); /* 1 to 3 digits */
 }
 
 static void test_user_agent_can_be_left_out(void **state)
