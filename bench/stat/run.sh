@@ -5,7 +5,8 @@
 #    and answers 202) under the same wrk load.
 # 2. ugcflow running bench/stat/stat-bench.yaml (http -> jwt_auth -> validate -> enrich ->
 #    route -> view_detector -> kafka), against librdkafka's mock cluster (mock) or the dev
-#    stack's broker (real, replying after the broker's ack; topics created for the run).
+#    stack's broker (real, replying after the broker's ack; topics created for the run with the
+#    dev stack's partition counts, UGCFLOW_KAFKA_EVENTS_PARTITIONS / _VIEWS_PARTITIONS).
 # wrk: 2 threads, 64 keep-alive connections, single-event POSTs of ~220-byte bodies to /events
 # and to /player, then the batch form (arrays of 100 events to /events), after 2 s of warm-up.
 # Reports requests/s, latency p50/p99, CPU-seconds per 100,000 events of the
@@ -60,8 +61,11 @@ if [ "$MODE" = real ]; then
     BROKERS=${UGCFLOW_KAFKA_BROKERS:-127.0.0.1:19092}
     export UGCFLOW_BENCH_MOCK_BROKERS=0 UGCFLOW_KAFKA_BROKERS=$BROKERS
     export UGCFLOW_STAT_EVENTS_TOPIC=bench-stat-events-$$ UGCFLOW_STAT_VIEWS_TOPIC=bench-stat-views-$$
-    "$BUILD/stat_topic" create "$BROKERS" "$UGCFLOW_STAT_EVENTS_TOPIC" 4
-    "$BUILD/stat_topic" create "$BROKERS" "$UGCFLOW_STAT_VIEWS_TOPIC" 8
+    # As many partitions as the dev stack gives ugc.events and ugc.views (docs/dev-stack.md).
+    EVENTS_PARTS=${UGCFLOW_KAFKA_EVENTS_PARTITIONS:-1} VIEWS_PARTS=${UGCFLOW_KAFKA_VIEWS_PARTITIONS:-2}
+    "$BUILD/stat_topic" create "$BROKERS" "$UGCFLOW_STAT_EVENTS_TOPIC" "$EVENTS_PARTS"
+    "$BUILD/stat_topic" create "$BROKERS" "$UGCFLOW_STAT_VIEWS_TOPIC" "$VIEWS_PARTS"
+    echo "topics           : events $EVENTS_PARTS partition(s), views $VIEWS_PARTS"
 else
     export UGCFLOW_BENCH_MOCK_BROKERS=1
 fi
