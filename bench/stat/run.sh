@@ -9,9 +9,9 @@
 #    dev stack's partition counts, UGCFLOW_KAFKA_EVENTS_PARTITIONS / _VIEWS_PARTITIONS).
 # wrk: 2 threads, 64 keep-alive connections, single-event POSTs of ~220-byte bodies to /events
 # and to /player, then the batch form (arrays of 100 events to /events), after 2 s of warm-up.
-# Reports requests/s, latency p50/p99, CPU-seconds per 100,000 events of the
-# ugcflow process (utime+stime from /proc), and checks that every 202 has a delivery report
-# behind it (acked + spooled messages >= 202 answers on the events producer).
+# Reports requests/s, latency p50/p99, CPU-seconds per 100,000 events of the ugcflow process
+# (utime+stime from /proc; in real mode the broker's too), and checks that every 202 has a
+# delivery report behind it (acked + spooled messages >= 202 answers on the events producer).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 MODE=${1:-mock}
@@ -66,6 +66,8 @@ if [ "$MODE" = real ]; then
     "$BUILD/stat_topic" create "$BROKERS" "$UGCFLOW_STAT_EVENTS_TOPIC" "$EVENTS_PARTS"
     "$BUILD/stat_topic" create "$BROKERS" "$UGCFLOW_STAT_VIEWS_TOPIC" "$VIEWS_PARTS"
     echo "topics           : events $EVENTS_PARTS partition(s), views $VIEWS_PARTS"
+    # The broker's own CPU per 100k events is reported too, when the dev stack runs it.
+    KPID=$(script/dev-stack status 2>/dev/null | awk '$1 == "kafka" && $4 == "pid" {print $5}')
 else
     export UGCFLOW_BENCH_MOCK_BROKERS=1
 fi
@@ -87,9 +89,9 @@ sleep 0.5 # the warm-up's last acks
 acked0=$(metric kafka_acked_events_total to_events)
 spooled0=$(metric spool_written_events_total to_events)
 for script in events.lua player.lua batch.lua; do
-    c0=$(cpu_ticks "$SPID")
+    c0=$(cpu_ticks "$SPID") k0=$([ -n "${KPID:-}" ] && cpu_ticks "$KPID" || echo 0)
     read -r rps p50 p99 total non <<<"$(wrk_run "http://127.0.0.1:$port" "$script")"
-    c1=$(cpu_ticks "$SPID")
+    c1=$(cpu_ticks "$SPID") k1=$([ -n "${KPID:-}" ] && cpu_ticks "$KPID" || echo 0)
     per=1
     [ "$script" = batch.lua ] && per=100 && ok_events=$((ok_events + (total - non) * 100))
     [ "$script" = events.lua ] && ok_events=$((total - non))
@@ -99,6 +101,10 @@ for script in events.lua player.lua batch.lua; do
     eps=$(awk -v r="$rps" -v p="$per" 'BEGIN {printf "%.0f", r * p}')
     printf 'ugcflow %-8s : %s req/s = %s events/s (%sx bound)  p50 %s  p99 %s  cpu %s s/100k events  (%s events, %s non-2xx)\n' \
         "${script%.lua}" "$rps" "$eps" "$ratio" "$p50" "$p99" "$cpu" "$total" "$non"
+    if [ -n "${KPID:-}" ]; then
+        awk -v t=$((k1 - k0)) -v hz="$hz" -v n="$total" \
+            'BEGIN {printf "  broker         : cpu %.2f s/100k events\n", t / hz / n * 100000}'
+    fi
 done
 sleep 1 # the last acks of the run
 acked=$(($(metric kafka_acked_events_total to_events | cut -d. -f1) - ${acked0%.*}))
