@@ -41,7 +41,7 @@ struct uf_event *uf_event_new(json_t *body)
     ev->body = body ? body : json_object();
     ev->index = -1;
     ev->received_us = uf_wall_us();
-    uf_uuid_v7(ev->id);
+    uf_uuid_v7_at(ev->id, ev->received_us / 1000); /* one clock read for both */
     return ev;
 }
 
@@ -55,7 +55,7 @@ struct uf_event *uf_event_new_raw(const char *raw, size_t len, const uint8_t id[
     if (id)
         memcpy(ev->id, id, 16);
     else
-        uf_uuid_v7(ev->id);
+        uf_uuid_v7_at(ev->id, ev->received_us / 1000);
     return ev;
 }
 

@@ -45,10 +45,14 @@ static uint64_t next(struct rng *r)
 
 void uf_uuid_v7(uint8_t out[16])
 {
-    struct rng *r = &tl_rng;
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
-    int64_t ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    uf_uuid_v7_at(out, (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
+}
+
+void uf_uuid_v7_at(uint8_t out[16], int64_t ms)
+{
+    struct rng *r = &tl_rng;
     if (ms <= r->last_ms && r->seq < 0xfff) {
         ms = r->last_ms;
         r->seq++;

@@ -11,6 +11,9 @@
 #define UF_UUID_STR 37 /* 36 characters and the NUL */
 
 void uf_uuid_v7(uint8_t out[16]);
+/* The same with the time given (milliseconds since the epoch, UTC), for a caller that has just
+ * read the clock; still strictly increasing per thread. */
+void uf_uuid_v7_at(uint8_t out[16], int64_t ms);
 /* Random UUIDv4. */
 void uf_uuid_v4(uint8_t out[16]);
 void uf_uuid_format(const uint8_t id[16], char out[UF_UUID_STR]);
