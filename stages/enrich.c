@@ -121,6 +121,7 @@ static bool truncate_ip(const struct enrich_ctx *c, const char *ip, char *out, s
 struct enrich_set {
     struct {
         const char *name, *value;
+        size_t name_len;
     } f[7];
     size_t n;
     char id[UF_UUID_STR], at[UF_TIME_STR], ip[INET6_ADDRSTRLEN];
@@ -129,6 +130,7 @@ struct enrich_set {
 static void put(struct enrich_set *s, const char *name, const char *value)
 {
     s->f[s->n].name = name;
+    s->f[s->n].name_len = strlen(name); /* a literal: folded */
     s->f[s->n++].value = value;
 }
 
@@ -206,7 +208,7 @@ static int keep_member(void *arg, const struct uf_jmember *m, struct uf_err *err
 {
     const struct rewrite *rw = arg;
     for (size_t i = 0; i < rw->s->n; i++)
-        if (uf_jscan_key_is(m, rw->s->f[i].name))
+        if (uf_jscan_key_is_n(m, rw->s->f[i].name, rw->s->f[i].name_len))
             return 0;
     const char *text;
     size_t len;
@@ -219,12 +221,13 @@ static int keep_member(void *arg, const struct uf_jmember *m, struct uf_err *err
 }
 
 /* Appends "name":"value" and places it. */
-static void put_field(struct uf_strbuf *sb, struct placed *p, const char *name, const char *value)
+static void put_field(struct uf_strbuf *sb, struct placed *p, const char *name, size_t name_len,
+                      const char *value)
 {
     if (sb->len > 1)
         uf_strbuf_append(sb, ",", 1);
     size_t at = sb->len;
-    uf_jsonenc_append_str(sb, name, strlen(name));
+    uf_jsonenc_append_str(sb, name, name_len);
     size_t key_end = sb->len;
     uf_strbuf_append(sb, ":", 1);
     size_t val_at = sb->len;
@@ -246,7 +249,7 @@ static size_t rewrite_size(const struct enrich_set *s, size_t raw_len)
     size_t n = raw_len + 2;
     for (size_t i = 0; i < s->n; i++)
         if (s->f[i].value)
-            n += strlen(s->f[i].name) + 6 * strlen(s->f[i].value) + 6;
+            n += s->f[i].name_len + 6 * strlen(s->f[i].value) + 6;
     return n;
 }
 
@@ -270,7 +273,7 @@ static bool apply_raw(const struct enrich_set *s, struct uf_event *ev)
     } else {
         for (size_t i = 0; i < s->n; i++)
             if (s->f[i].value)
-                put_field(&sb, &placed, s->f[i].name, s->f[i].value);
+                put_field(&sb, &placed, s->f[i].name, s->f[i].name_len, s->f[i].value);
         uf_strbuf_append(&sb, "}", 1);
         size_t len = sb.len;
         char *text = uf_strbuf_take(&sb);
