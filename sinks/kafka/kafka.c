@@ -104,7 +104,12 @@ static int kafka_init(struct uf_stage *st, void *ctx, struct uf_err *err)
 {
     struct uf_kafka_ctx *k = ctx;
     k->st = st;
-    pthread_mutex_init(&k->mode_lock, NULL);
+    /* Writers first: a switch to the spool must not wait behind a stream of producers. */
+    pthread_rwlockattr_t ra;
+    pthread_rwlockattr_init(&ra);
+    pthread_rwlockattr_setkind_np(&ra, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+    pthread_rwlock_init(&k->mode_lock, &ra);
+    pthread_rwlockattr_destroy(&ra);
     pthread_mutex_init(&k->rp_lock, NULL);
     pthread_cond_init(&k->rp_cv, NULL);
     k->locks_ready = true;
@@ -344,21 +349,34 @@ static void to_pending(struct uf_kafka_pending *p, struct uf_event *ev, struct e
     p->value_len = e->value_len;
 }
 
-/* Produces or spools one encoded event (mode_lock held). Returns false when it went to *sp. */
+static bool may_produce(const struct uf_kafka_ctx *k)
+{
+    return !k->spooling && !atomic_load(&k->broker_down) && !atomic_load(&k->fatal);
+}
+
+/* Produces one encoded event (mode_lock held). True when that settled it: librdkafka took it,
+ * or refused it for good (ev failed); false when it belongs in the spool (a full queue...). */
+static bool produce_direct(struct uf_kafka_ctx *k, struct uf_event *ev, struct encoded *e)
+{
+    rd_kafka_resp_err_t rc = produce(k, ev, e);
+    if (rc == RD_KAFKA_RESP_ERR_NO_ERROR)
+        return true;
+    if (!uf_kafka_is_permanent(rc))
+        return false;
+    uf_log_limited(UF_LOG_WARN, k->st, "Message refused.", "err", rd_kafka_err2str(rc));
+    atomic_fetch_add(k->m_rejected, 1);
+    uf_event_fail(ev, 500, "kafka_rejected", rd_kafka_err2str(rc));
+    free(e->value);
+    return true;
+}
+
+/* Produces or spools one encoded event (mode_lock held for writing). Returns false when it went
+ * to *sp. */
 static bool produce_or_hold(struct uf_kafka_ctx *k, struct uf_event *ev, struct encoded *e,
                             struct uf_kafka_pending *sp)
 {
-    bool direct = !k->spooling && !atomic_load(&k->broker_down) && !atomic_load(&k->fatal);
-    rd_kafka_resp_err_t rc = direct ? produce(k, ev, e) : RD_KAFKA_RESP_ERR__STATE;
-    if (rc == RD_KAFKA_RESP_ERR_NO_ERROR)
+    if (may_produce(k) && produce_direct(k, ev, e))
         return true;
-    if (direct && uf_kafka_is_permanent(rc)) {
-        uf_log_limited(UF_LOG_WARN, k->st, "Message refused.", "err", rd_kafka_err2str(rc));
-        atomic_fetch_add(k->m_rejected, 1);
-        uf_event_fail(ev, 500, "kafka_rejected", rd_kafka_err2str(rc));
-        free(e->value);
-        return true;
-    }
     k->spooling = true; /* everything after this one queues behind it, in order */
     to_pending(sp, ev, e);
     return false;
@@ -376,13 +394,23 @@ static int kafka_write(struct uf_stage *st, void *ctx, struct uf_event **evs, si
     size_t nsp = 0;
     for (size_t i = 0; i < n; i++)
         encode(k, evs[i], &enc[i]);
-    pthread_mutex_lock(&k->mode_lock);
-    for (size_t i = 0; i < n; i++)
-        if (enc[i].topic && !produce_or_hold(k, evs[i], &enc[i], &sp[nsp]))
-            nsp++;
-    if (nsp)
-        uf_kafka_spool_events(k, sp, nsp);
-    pthread_mutex_unlock(&k->mode_lock);
+    /* Producing directly, side by side with the other request threads; from the first event
+     * librdkafka does not take, the rest go in order under the write side, spooled if need be. */
+    size_t next = 0;
+    pthread_rwlock_rdlock(&k->mode_lock);
+    if (may_produce(k))
+        while (next < n && (!enc[next].topic || produce_direct(k, evs[next], &enc[next])))
+            next++;
+    pthread_rwlock_unlock(&k->mode_lock);
+    if (next < n) {
+        pthread_rwlock_wrlock(&k->mode_lock);
+        for (; next < n; next++)
+            if (enc[next].topic && !produce_or_hold(k, evs[next], &enc[next], &sp[nsp]))
+                nsp++;
+        if (nsp)
+            uf_kafka_spool_events(k, sp, nsp);
+        pthread_rwlock_unlock(&k->mode_lock);
+    }
     for (size_t i = 0; i < n; i++)
         if (enc[i].topic) {
             json_decref(enc[i].body);
@@ -479,7 +507,7 @@ static void kafka_destroy(void *ctx)
     free(k->pick);
     free(k->pend);
     if (k->locks_ready) {
-        pthread_mutex_destroy(&k->mode_lock);
+        pthread_rwlock_destroy(&k->mode_lock);
         pthread_mutex_destroy(&k->rp_lock);
         pthread_cond_destroy(&k->rp_cv);
     }

@@ -243,10 +243,10 @@ static void flush_pending(struct uf_kafka_ctx *k)
 {
     if (!k->npend)
         return;
-    pthread_mutex_lock(&k->mode_lock);
+    pthread_rwlock_wrlock(&k->mode_lock);
     k->spooling = true;
     uf_kafka_spool_events(k, k->pend, k->npend);
-    pthread_mutex_unlock(&k->mode_lock);
+    pthread_rwlock_unlock(&k->mode_lock);
     k->npend = 0;
 }
 
@@ -254,9 +254,9 @@ static void purge_if_wanted(struct uf_kafka_ctx *k)
 {
     if (!atomic_exchange(&k->purge_wanted, false))
         return;
-    pthread_mutex_lock(&k->mode_lock);
+    pthread_rwlock_wrlock(&k->mode_lock);
     k->spooling = true; /* new events queue behind the purged ones */
-    pthread_mutex_unlock(&k->mode_lock);
+    pthread_rwlock_unlock(&k->mode_lock);
     rd_kafka_purge(k->rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
     uf_log(UF_LOG_WARN, k->st, "Brokers unreachable; spooling to disk.", "spool", k->spool_path);
 }
@@ -355,12 +355,12 @@ static bool replay_segment(struct uf_kafka_ctx *k, struct uf_spool_segment *seg)
  * slip in between the check and the switch). */
 static void leave_spooling_if_empty(struct uf_kafka_ctx *k)
 {
-    pthread_mutex_lock(&k->mode_lock);
+    pthread_rwlock_wrlock(&k->mode_lock);
     if (k->spooling && uf_kafka_spool_is_empty(k->spool) && !atomic_load(&k->fatal)) {
         k->spooling = false;
         uf_log(UF_LOG_INFO, k->st, "Spool drained; producing directly again.");
     }
-    pthread_mutex_unlock(&k->mode_lock);
+    pthread_rwlock_unlock(&k->mode_lock);
 }
 
 static void replay_once(struct uf_kafka_ctx *k)
@@ -395,9 +395,9 @@ static void *replay_main(void *arg)
         }
         next_us = uf_now_us() + k->replay_interval_ms * 1000;
         uf_kafka_spool_tick(k->spool); /* the interval fsync, also without a sink worker */
-        pthread_mutex_lock(&k->mode_lock);
+        pthread_rwlock_rdlock(&k->mode_lock);
         bool spooling = k->spooling;
-        pthread_mutex_unlock(&k->mode_lock);
+        pthread_rwlock_unlock(&k->mode_lock);
         if (spooling)
             replay_once(k);
     }

@@ -6,7 +6,9 @@
  * deliveries on the poll thread; replay on the replay thread. `mode_lock` orders every decision
  * "produce directly or append to the spool" against the replay thread's "spool drained, go back
  * to direct": while the spool holds anything, new events are appended behind it, which keeps
- * per-key order across an outage. */
+ * per-key order across an outage. It is a readers-writer lock: request threads produce
+ * directly side by side under its read side (librdkafka is thread-safe); switching to the spool,
+ * appending to it and leaving it take the write side. */
 #ifndef UF_KAFKA_INT_H
 #define UF_KAFKA_INT_H
 
@@ -69,7 +71,7 @@ struct uf_kafka_ctx {
     atomic_bool fatal;           /* the idempotent producer hit a fatal error */
 
     bool locks_ready;            /* the three below were initialised (init ran) */
-    pthread_mutex_t mode_lock;
+    pthread_rwlock_t mode_lock;  /* read: producing directly; write: any spool decision */
     bool spooling;               /* under mode_lock: new events go to the spool */
 
     struct uf_kafka_pending *pend; /* poll thread only */
