@@ -52,6 +52,8 @@ struct http_route {
     bool split_array, batch, wait; /* batch: one event, body.body = the items (see docs) */
     int64_t max_items, timeout_ms, max_body;
     int success_status;
+    json_t *j_name, *j_method, *j_auth; /* as every request's meta holds them (j_auth NULL when
+                                         * unset): shared, jansson strings never change */
     /* Requests waiting for their completion, oldest first (one timeout per route keeps the
      * list ordered by deadline). */
     pthread_mutex_t lock;

@@ -28,6 +28,7 @@
 #include "http_int.h"
 #include "log.h"
 #include "mem.h"
+#include "netaddr.h"
 #include "stage.h"
 #include "uuid.h"
 
@@ -143,12 +144,6 @@ static enum MHD_Result add_query(void *cls, enum MHD_ValueKind kind, const char 
     return MHD_YES;
 }
 
-static const char *auth_name(enum http_auth a)
-{
-    static const char *const names[] = { NULL, "registered", "optional", "none" };
-    return names[a];
-}
-
 static void client_ip(struct MHD_Connection *conn, char *out, size_t n)
 {
     const union MHD_ConnectionInfo *ci =
@@ -156,9 +151,9 @@ static void client_ip(struct MHD_Connection *conn, char *out, size_t n)
     const struct sockaddr *sa = ci ? ci->client_addr : NULL;
     out[0] = '\0';
     if (sa && sa->sa_family == AF_INET)
-        inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, out, (socklen_t)n);
+        uf_addr_format(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, out, n);
     else if (sa && sa->sa_family == AF_INET6)
-        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, out, (socklen_t)n);
+        uf_addr_format(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, out, n);
 }
 
 /* The raw bearer token (the scheme is case-insensitive, RFC 6750 section 2.1), or NULL. */
@@ -180,22 +175,26 @@ static json_t *request_meta(struct http_req *req, json_t *query)
 {
     char ip[INET6_ADDRSTRLEN];
     client_ip(req->conn, ip, sizeof(ip));
-    json_t *meta = json_pack("{s:s,s:s,s:s,s:s,s:o,s:o}", "route", req->route->name,
-                             "request_id", req->request_id, "method", req->route->method, "ip", ip,
-                             "params", json_deep_copy(req->params), "query",
-                             json_deep_copy(query));
+    const struct http_route *r = req->route;
+    json_t *meta = json_object(); /* the keys are ours (ASCII): no UTF-8 check needed */
+    json_object_set_new_nocheck(meta, "route", json_incref(r->j_name));
+    json_object_set_new_nocheck(meta, "request_id", json_string(req->request_id));
+    json_object_set_new_nocheck(meta, "method", json_incref(r->j_method));
+    json_object_set_new_nocheck(meta, "ip", json_string(ip));
+    json_object_set_new_nocheck(meta, "params", json_deep_copy(req->params));
+    json_object_set_new_nocheck(meta, "query", json_deep_copy(query));
     json_t *p = json_string(req->path);
-    json_object_set_new(meta, "path", p ? p : json_string(""));
+    json_object_set_new_nocheck(meta, "path", p ? p : json_string(""));
     const char *ua = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, "User-Agent");
     json_t *uav = ua ? json_stringn(ua, strnlen(ua, 512)) : NULL;
     if (uav)
-        json_object_set_new(meta, "user_agent", uav);
-    if (req->route->auth != HTTP_AUTH_UNSET)
-        json_object_set_new(meta, "auth", json_string(auth_name(req->route->auth)));
+        json_object_set_new_nocheck(meta, "user_agent", uav);
+    if (r->j_auth)
+        json_object_set_new_nocheck(meta, "auth", json_incref(r->j_auth));
     const char *token = bearer_token(req->conn);
     json_t *tv = token ? json_stringn(token, strnlen(token, 16384)) : NULL;
     if (tv)
-        json_object_set_new(meta, "token", tv);
+        json_object_set_new_nocheck(meta, "token", tv);
     return meta;
 }
 

@@ -98,10 +98,12 @@ static int parse_key(struct http_route *r, const char *key, struct uf_err *err)
     return 0;
 }
 
+/* `auth`'s values, by enum http_auth (the unset one first). */
+static const char *const auths[] = { "", "registered", "optional", "none", NULL };
+
 static int apply_setting(struct http_route *r, const char *k, const json_t *v,
                          struct uf_err *err)
 {
-    static const char *const auths[] = { "", "registered", "optional", "none", NULL };
     static const char *const bodies[] = { "none", "json", NULL };
     static const char *const replies[] = { "immediate", "wait", NULL };
     int choice = 0, rc = 0;
@@ -167,6 +169,11 @@ static int parse_route(struct http_route *r, const char *key, const json_t *val,
         return uf_err_set(err, UF_EINVAL, "batch needs body: json");
     if (r->batch && r->split_array)
         return uf_err_set(err, UF_EINVAL, "batch and split_array exclude each other");
+    r->j_name = json_string(r->name);
+    r->j_method = json_string(r->method);
+    r->j_auth = r->auth != HTTP_AUTH_UNSET ? json_string(auths[r->auth]) : NULL;
+    if (!r->j_name)
+        return uf_err_set(err, UF_EINVAL, "name: not valid UTF-8");
     return 0;
 }
 
@@ -198,6 +205,9 @@ void http_routes_free(struct http_routes *r)
         free(rt->key);
         free(rt->name);
         free(rt->method);
+        json_decref(rt->j_name);
+        json_decref(rt->j_method);
+        json_decref(rt->j_auth);
         pthread_mutex_destroy(&rt->lock);
     }
     free(r->v);
