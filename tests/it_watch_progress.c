@@ -153,6 +153,8 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
+    if (!dsn || !*dsn) /* the setup failed: nothing was made */
+        return 0;
     PGconn *pg = PQconnectdb(dsn);
     char q[128];
     snprintf(q, sizeof q, "DROP TABLE IF EXISTS %s", table);
