@@ -199,16 +199,16 @@ static bool check_number(struct uf_vfailure *f, const struct uf_vval *v)
 {
     const struct uf_vrule *r = f->rule;
     double d = v->num;
-    char lo[32], hi[32];
+    bool low = !isnan(r->min) && d < r->min, high = !isnan(r->max) && d > r->max;
+    if (!low && !high)
+        return true;
+    char lo[32], hi[32]; /* formatted only for the message: %g is dear */
     snprintf(lo, sizeof(lo), "%.15g", r->min);
     snprintf(hi, sizeof(hi), "%.15g", r->max);
-    if (!isnan(r->min) && !isnan(r->max) && (d < r->min || d > r->max))
+    if (!isnan(r->min) && !isnan(r->max))
         return uf_validate_fail(f, "must be between %s and %s", lo, hi);
-    if (!isnan(r->min) && d < r->min)
-        return uf_validate_fail(f, "must be at least %s", lo);
-    if (!isnan(r->max) && d > r->max)
-        return uf_validate_fail(f, "must be at most %s", hi);
-    return true;
+    return low ? uf_validate_fail(f, "must be at least %s", lo)
+               : uf_validate_fail(f, "must be at most %s", hi);
 }
 
 /* An object value's members as check_object walks them, from a tree or from text. */
