@@ -4,13 +4,14 @@
 # 1. The bound: bench/stat/bound (libmicrohttpd, epoll + thread pool + turbo, reads the body
 #    and answers 202) under the same wrk load.
 # 2. ugcflow running bench/stat/stat-bench.yaml (http -> jwt_auth -> validate -> enrich ->
-#    route -> view_detector -> kafka), against librdkafka's mock cluster (mock) or the dev
-#    stack's broker (real, replying after the broker's ack; topics created for the run with the
-#    dev stack's partition counts, UGCFLOW_KAFKA_EVENTS_PARTITIONS / _VIEWS_PARTITIONS).
+#    route -> view_detector -> kafka), against librdkafka's mock cluster run as a process of its
+#    own (mock: bench/stat/mock_broker) or the dev stack's broker (real); replying after the
+#    broker's ack either way, to topics made for the run with the dev stack's partition counts
+#    (UGCFLOW_KAFKA_EVENTS_PARTITIONS / _VIEWS_PARTITIONS).
 # wrk: 2 threads, 64 keep-alive connections, single-event POSTs of ~220-byte bodies to /events
 # and to /player, then the batch form (arrays of 100 events to /events), after 2 s of warm-up.
 # Reports requests/s, latency p50/p99, CPU-seconds per 100,000 events of the ugcflow process
-# (utime+stime from /proc; in real mode the broker's too), and checks that every 202 has a
+# (utime+stime from /proc) and of the broker's, and checks that every 202 has a
 # delivery report behind it (acked + spooled messages >= 202 answers on the events producer).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -56,21 +57,28 @@ echo "bound            : $b_rps req/s  p50 $b_p50  p99 $b_p99  ($b_total request
 
 # ---- ugcflow ----
 export UGCFLOW_SPOOL_DIR=$TMP/spool UGCFLOW_JWT_SECRET=bench-secret-bench-secret-bench-secret-1
+. script/lib/devstack-env.sh 2>/dev/null || true
+# Topics with as many partitions as the dev stack gives ugc.events and ugc.views
+# (docs/dev-stack.md), on either broker.
+EVENTS_PARTS=${UGCFLOW_KAFKA_EVENTS_PARTITIONS:-1} VIEWS_PARTS=${UGCFLOW_KAFKA_VIEWS_PARTITIONS:-2}
+export UGCFLOW_BENCH_MOCK_BROKERS=0
+export UGCFLOW_STAT_EVENTS_TOPIC=bench-stat-events-$$ UGCFLOW_STAT_VIEWS_TOPIC=bench-stat-views-$$
 if [ "$MODE" = real ]; then
-    . script/lib/devstack-env.sh 2>/dev/null || true
     BROKERS=${UGCFLOW_KAFKA_BROKERS:-127.0.0.1:19092}
-    export UGCFLOW_BENCH_MOCK_BROKERS=0 UGCFLOW_KAFKA_BROKERS=$BROKERS
-    export UGCFLOW_STAT_EVENTS_TOPIC=bench-stat-events-$$ UGCFLOW_STAT_VIEWS_TOPIC=bench-stat-views-$$
-    # As many partitions as the dev stack gives ugc.events and ugc.views (docs/dev-stack.md).
-    EVENTS_PARTS=${UGCFLOW_KAFKA_EVENTS_PARTITIONS:-1} VIEWS_PARTS=${UGCFLOW_KAFKA_VIEWS_PARTITIONS:-2}
     "$BUILD/stat_topic" create "$BROKERS" "$UGCFLOW_STAT_EVENTS_TOPIC" "$EVENTS_PARTS"
     "$BUILD/stat_topic" create "$BROKERS" "$UGCFLOW_STAT_VIEWS_TOPIC" "$VIEWS_PARTS"
-    echo "topics           : events $EVENTS_PARTS partition(s), views $VIEWS_PARTS"
-    # The broker's own CPU per 100k events is reported too, when the dev stack runs it.
     KPID=$(script/dev-stack status 2>/dev/null | awk '$1 == "kafka" && $4 == "pid" {print $5}')
 else
-    export UGCFLOW_BENCH_MOCK_BROKERS=1
+    # librdkafka's mock cluster in a process of its own, so its CPU is not counted as ugcflow's.
+    "$BUILD/mock_broker" "$UGCFLOW_STAT_EVENTS_TOPIC:$EVENTS_PARTS" \
+        "$UGCFLOW_STAT_VIEWS_TOPIC:$VIEWS_PARTS" >"$TMP/mock.addr" &
+    KPID=$!
+    PIDS+=($KPID)
+    for _ in $(seq 50); do [ -s "$TMP/mock.addr" ] && break; sleep 0.1; done
+    read -r BROKERS <"$TMP/mock.addr"
 fi
+export UGCFLOW_KAFKA_BROKERS=$BROKERS
+echo "topics           : events $EVENTS_PARTS partition(s), views $VIEWS_PARTS ($MODE broker $BROKERS)"
 "$BUILD/ugcflow" run bench/stat/stat-bench.yaml --log-level info >"$TMP/stat.log" 2>&1 &
 SPID=$!
 PIDS+=($SPID)
