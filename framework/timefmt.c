@@ -86,6 +86,17 @@ static bool digits(const char *s, int n, int lo, int hi, int *out)
     return v >= lo && v <= hi;
 }
 
+/* H. Hinnant's days_from_civil. */
+int64_t uf_days_from_civil(int64_t y, int m, int d)
+{
+    y -= m <= 2;
+    int64_t era = (y >= 0 ? y : y - 399) / 400;
+    int64_t yoe = y - era * 400;
+    int64_t doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
+    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    return era * 146097 + doe - 719468;
+}
+
 static bool leap(int y) { return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0; }
 
 bool uf_time_parse(const char *s, int64_t *us)
@@ -115,8 +126,7 @@ bool uf_time_parse(const char *s, int64_t *us)
         off = (*p == '+' ? 1 : -1) * (oh * 3600 + om * 60);
     else
         return false;
-    struct tm tm = {.tm_year = y - 1900, .tm_mon = mo - 1, .tm_mday = d,
-                    .tm_hour = h, .tm_min = mi, .tm_sec = sec};
-    *us = ((int64_t)timegm(&tm) - off) * 1000000 + frac;
+    int64_t secs = uf_days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec;
+    *us = (secs - off) * 1000000 + frac;
     return true;
 }

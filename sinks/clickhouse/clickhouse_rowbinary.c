@@ -16,6 +16,7 @@
 #include <time.h>
 
 #include "mem.h"
+#include "timefmt.h"
 #include "uuid.h"
 
 struct type_name {
@@ -186,19 +187,6 @@ static int parse_offset(const char *p, size_t n, int64_t *off_s)
     return 0;
 }
 
-/* Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's days_from_civil): what
- * timegm computes, without its locking and normalisation, on every row. Linear in d, so a day
- * past the month's end (31 February) lands where timegm would put it. */
-static int64_t days_from_civil(int64_t y, int m, int d)
-{
-    y -= m <= 2;
-    int64_t era = (y >= 0 ? y : y - 399) / 400;
-    int64_t yoe = y - era * 400;
-    int64_t doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
-    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + doe - 719468;
-}
-
 int ch_parse_time(const char *s, size_t n, int64_t *us)
 {
     int y, mo, d, h, mi, sec;
@@ -222,7 +210,7 @@ int ch_parse_time(const char *s, size_t n, int64_t *us)
     int64_t off = 0;
     if (p < end && parse_offset(p, (size_t)(end - p), &off) < 0)
         return UF_EINVAL;
-    int64_t secs = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec;
+    int64_t secs = uf_days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec;
     *us = (secs - off) * 1000000 + frac;
     return 0;
 }
