@@ -60,7 +60,7 @@ export UGCFLOW_SPOOL_DIR=$TMP/spool UGCFLOW_JWT_SECRET=bench-secret-bench-secret
 . script/lib/devstack-env.sh 2>/dev/null || true
 # Topics with as many partitions as the dev stack gives ugc.events and ugc.views
 # (docs/dev-stack.md), on either broker.
-EVENTS_PARTS=${UGCFLOW_KAFKA_EVENTS_PARTITIONS:-1} VIEWS_PARTS=${UGCFLOW_KAFKA_VIEWS_PARTITIONS:-2}
+EVENTS_PARTS=${UGCFLOW_KAFKA_EVENTS_PARTITIONS:-1} VIEWS_PARTS=${UGCFLOW_KAFKA_VIEWS_PARTITIONS:-1}
 export UGCFLOW_BENCH_MOCK_BROKERS=0
 export UGCFLOW_STAT_EVENTS_TOPIC=bench-stat-events-$$ UGCFLOW_STAT_VIEWS_TOPIC=bench-stat-views-$$
 if [ "$MODE" = real ]; then
