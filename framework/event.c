@@ -258,7 +258,9 @@ json_t *uf_event_meta(struct uf_event *ev)
 {
     if (!ev->meta) {
         ev->meta = json_object();
-    } else if (ev->meta->refcount > 1) { /* only holders can raise it, so 1 stays 1 */
+    } else if (__atomic_load_n(&ev->meta->refcount, __ATOMIC_ACQUIRE) > 1) {
+        /* Only holders can raise the count, so 1 stays 1; acquire pairs with the release of
+         * jansson's decrement by the last other holder, whose reads then come before ours. */
         json_t *own = meta_copy(ev->meta);
         json_decref(ev->meta);
         ev->meta = own;

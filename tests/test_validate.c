@@ -552,7 +552,7 @@ static void test_raw_match_type(void **state)
     uf_graph_free(g);
 }
 
-/* A split item (meta.index, its own body) is named by its index in both forms. */
+/* A split item (its index, its own body) is named by its index in both forms. */
 static void test_raw_split_item(void **state)
 {
     struct uf_graph *g;

@@ -3,21 +3,13 @@
  * fastest setup libmicrohttpd offers here (epoll, an internal thread pool, turbo mode), so the
  * stat pipeline's requests/s can be compared with what HTTP handling alone costs.
  *   bound PORT [THREADS]      (runs until SIGINT/SIGTERM; PORT 0 picks one and prints it) */
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include <microhttpd.h>
-
-static volatile sig_atomic_t stop;
-
-static void on_signal(int sig)
-{
-    (void)sig;
-    stop = 1;
-}
 
 static enum MHD_Result answer(void *cls, struct MHD_Connection *conn, const char *url,
                               const char *method, const char *version, const char *data,
@@ -42,6 +34,12 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: bound PORT [THREADS]\n");
         return 2;
     }
+    /* Blocked before any thread starts, so SIGINT/TERM wait for sigwait below. */
+    sigset_t sigs;
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGINT);
+    sigaddset(&sigs, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
     unsigned threads = argc > 2 ? (unsigned)atoi(argv[2]) : 2;
     static const char body[] = "{\"accepted\":1}";
     struct MHD_Response *resp =
@@ -58,10 +56,8 @@ int main(int argc, char **argv)
     const union MHD_DaemonInfo *info = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
     printf("%u\n", info ? info->port : 0);
     fflush(stdout);
-    signal(SIGINT, on_signal);
-    signal(SIGTERM, on_signal);
-    while (!stop)
-        pause();
+    int sig;
+    sigwait(&sigs, &sig);
     MHD_stop_daemon(d);
     MHD_destroy_response(resp);
     return 0;

@@ -4,25 +4,23 @@
  * topics get the partition counts the dev stack gives ugc.events and ugc.views, where a mock
  * cluster would auto-create them with 4.
  *   mock_broker TOPIC:PARTITIONS...     (prints the bootstrap address, runs until SIGINT/TERM) */
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
 
-static volatile sig_atomic_t stop;
-
-static void on_signal(int sig)
-{
-    (void)sig;
-    stop = 1;
-}
-
 int main(int argc, char **argv)
 {
+    /* Blocked before any thread starts, so SIGINT/TERM wait for sigwait below. */
+    sigset_t sigs;
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGINT);
+    sigaddset(&sigs, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
     char errstr[256];
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
     rd_kafka_conf_set(conf, "log_level", "3", errstr, sizeof errstr);
@@ -48,10 +46,8 @@ int main(int argc, char **argv)
     }
     printf("%s\n", rd_kafka_mock_cluster_bootstraps(mc));
     fflush(stdout);
-    signal(SIGINT, on_signal);
-    signal(SIGTERM, on_signal);
-    while (!stop)
-        pause();
+    int sig;
+    sigwait(&sigs, &sig);
     rd_kafka_mock_cluster_destroy(mc);
     rd_kafka_destroy(rk);
     return 0;

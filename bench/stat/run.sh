@@ -67,7 +67,8 @@ if [ "$MODE" = real ]; then
     BROKERS=${UGCFLOW_KAFKA_BROKERS:-127.0.0.1:19092}
     "$BUILD/stat_topic" create "$BROKERS" "$UGCFLOW_STAT_EVENTS_TOPIC" "$EVENTS_PARTS"
     "$BUILD/stat_topic" create "$BROKERS" "$UGCFLOW_STAT_VIEWS_TOPIC" "$VIEWS_PARTS"
-    KPID=$(script/dev-stack status 2>/dev/null | awk '$1 == "kafka" && $4 == "pid" {print $5}')
+    # (status exits 1 when any service is down; only the broker's pid matters here)
+    KPID=$(script/dev-stack status 2>/dev/null | awk '$1 == "kafka" && $4 == "pid" {print $5}' || true)
 else
     # librdkafka's mock cluster in a process of its own, so its CPU is not counted as ugcflow's.
     "$BUILD/mock_broker" "$UGCFLOW_STAT_EVENTS_TOPIC:$EVENTS_PARTS" \
@@ -75,7 +76,10 @@ else
     KPID=$!
     PIDS+=($KPID)
     for _ in $(seq 50); do [ -s "$TMP/mock.addr" ] && break; sleep 0.1; done
-    read -r BROKERS <"$TMP/mock.addr"
+    if ! read -r BROKERS <"$TMP/mock.addr"; then
+        echo "bench/stat: the mock broker did not start" >&2
+        exit 1
+    fi
 fi
 export UGCFLOW_KAFKA_BROKERS=$BROKERS
 echo "topics           : events $EVENTS_PARTS partition(s), views $VIEWS_PARTS ($MODE broker $BROKERS)"
@@ -97,9 +101,11 @@ sleep 0.5 # the warm-up's last acks
 acked0=$(metric kafka_acked_events_total to_events)
 spooled0=$(metric spool_written_events_total to_events)
 for script in events.lua player.lua batch.lua; do
-    c0=$(cpu_ticks "$SPID") k0=$([ -n "${KPID:-}" ] && cpu_ticks "$KPID" || echo 0)
+    c0=$(cpu_ticks "$SPID")
+    k0=$([ -n "${KPID:-}" ] && cpu_ticks "$KPID" || echo 0)
     read -r rps p50 p99 total non <<<"$(wrk_run "http://127.0.0.1:$port" "$script")"
-    c1=$(cpu_ticks "$SPID") k1=$([ -n "${KPID:-}" ] && cpu_ticks "$KPID" || echo 0)
+    c1=$(cpu_ticks "$SPID")
+    k1=$([ -n "${KPID:-}" ] && cpu_ticks "$KPID" || echo 0)
     per=1
     [ "$script" = batch.lua ] && per=100 && ok_events=$((ok_events + (total - non) * 100))
     [ "$script" = events.lua ] && ok_events=$((total - non))

@@ -8,7 +8,9 @@
  * to direct": while the spool holds anything, new events are appended behind it, which keeps
  * per-key order across an outage. It is a readers-writer lock: request threads produce
  * directly side by side under its read side (librdkafka is thread-safe); switching to the spool,
- * appending to it and leaving it take the write side. */
+ * appending to it and leaving it take the write side. A thread's events keep their order; events
+ * of requests in flight at once on other threads (no order between them anyway) may still be
+ * produced directly while it waits for the write side to spool. */
 #ifndef UF_KAFKA_INT_H
 #define UF_KAFKA_INT_H
 

@@ -168,7 +168,7 @@ static const char *bearer_token(struct MHD_Connection *conn)
     return *h ? h : NULL;
 }
 
-/* The meta of the request's events: the last event takes it, the others get deep copies. Its
+/* The meta of the request's events, one object they share (uf_event_set_item). Its
  * params and query are its own copies (the envelope refers to the request's), so a stage that
  * changes one (validate's coerce) does not change the other. */
 static json_t *request_meta(struct http_req *req, json_t *query)
