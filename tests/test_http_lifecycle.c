@@ -207,6 +207,51 @@ static void test_stop_answers_request_blocked_on_full_queue(void **state)
     assert_shutting_down(c);
 }
 
+/* A batch of offload_items items or more is emitted by a batch worker, a smaller one by its
+ * listener thread (as a single request); either way the reply counts what was sent, and a
+ * completion that runs while the worker still emits (the sink finishes at once) is answered. */
+static void test_big_batches_go_to_a_worker(void **state)
+{
+    struct fixture *fx = *state;
+    const char *name = "http_offloaded_requests_total";
+    for (int i = 0; i < 2; i++) {
+        struct call *s = run(CALL(fx, "POST", "/api/v1/batch", "[{\"n\":1},{\"n\":2}]"));
+        assert_int_equal(s->status, 202);
+        assert_int_equal(json_integer_value(json_object_get(s->json, "accepted")), 2);
+        json_decref(s->json);
+        assert_int_equal(uf_metrics_extra_value(&fx->api->metrics, name, NULL), i);
+        struct call *b = run(CALL(fx, "POST", "/api/v1/events", "[{\"a\":1},{\"a\":2},{\"a\":3}]"));
+        assert_int_equal(b->status, 202);
+        assert_int_equal(json_integer_value(json_object_get(b->json, "accepted")), 3);
+        json_decref(b->json);
+        assert_int_equal(uf_metrics_extra_value(&fx->api->metrics, name, NULL), i + 1);
+    }
+    /* A refused batch is answered from the worker too: the completion carries the 503. */
+    sink.mode = HOLD;
+    struct call *h = CALL(fx, "POST", "/api/v1/batch", "[{\"n\":1},{\"n\":2},{\"n\":3}]");
+    start_call(h);
+    wait_held(1);
+    uf_event_fail(take_held(0), 503, "refused", "refused by the test");
+    join_call(h);
+    assert_int_equal(h->status, 503);
+    json_decref(h->json);
+}
+
+/* An offloaded batch still waiting when stop gives up is answered 503, as one that waits on
+ * its listener is, and the workers end with the daemons. */
+static void test_stop_answers_offloaded_batch(void **state)
+{
+    struct fixture *fx = *state;
+    sink.mode = HOLD;
+    struct call *a = CALL(fx, "POST", "/batch", "[{\"n\":1},{\"n\":2}]");
+    start_call(a);
+    wait_held(1);
+    pthread_t t = begin_stop(fx);
+    join_call(a);
+    assert_shutting_down(a);
+    end_stop(fx, t);
+}
+
 /* Listening sockets (state 0A) on port in /proc/net/tcp. */
 static int count_listeners(int port)
 {
@@ -309,6 +354,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_stop_answers_request_blocked_on_full_queue,
                                         setup_stop, teardown),
         cmocka_unit_test_setup_teardown(test_one_listener_per_thread, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_big_batches_go_to_a_worker, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_stop_answers_offloaded_batch, setup_stop, teardown),
         cmocka_unit_test(test_port_in_use_is_refused),
         cmocka_unit_test(test_route_table_errors),
     };

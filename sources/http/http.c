@@ -41,6 +41,14 @@ static const struct uf_option http_options[] = {
     { .name = "threads", .type = UF_OPT_INT, .def = "2", .min = 1, .max = 64,
       .desc = "Listener threads, each running one epoll loop",
       .offset = offsetof(struct http_ctx, threads) },
+    { .name = "batch_workers", .type = UF_OPT_INT, .def = "0", .min = 0, .max = 64,
+      .desc = "Threads that emit the events of big batch and split_array requests (at least "
+              "offload_items items), so a listener thread goes on serving its other "
+              "connections meanwhile; 0: every request is emitted on its listener thread",
+      .offset = offsetof(struct http_ctx, batch_workers) },
+    { .name = "offload_items", .type = UF_OPT_INT, .def = "32", .min = 1, .max = 100000,
+      .desc = "Fewest items a request needs to go to the batch workers",
+      .offset = offsetof(struct http_ctx, offload_items) },
     { .name = "max_connections", .type = UF_OPT_INT, .def = "4096", .min = 1, .max = 1000000,
       .desc = "Most client connections open at once, split evenly over the listener threads "
               "(the kernel picks a thread by the client's address); more are refused",
@@ -120,6 +128,9 @@ static void register_metrics(struct http_ctx *hc)
     hc->m_not_found = uf_metrics_extra(m, UF_METRIC_COUNTER, "http_unrouted_total",
                                        "Requests answered 404 or 405 by the route table", NULL,
                                        NULL);
+    hc->m_offloaded = uf_metrics_extra(m, UF_METRIC_COUNTER, "http_offloaded_requests_total",
+                                       "Batch requests whose events a batch worker emitted",
+                                       NULL, NULL);
     for (size_t i = 0; i < hc->routes.n; i++) {
         struct http_route *r = &hc->routes.v[i];
         r->m_requests = uf_metrics_extra(m, UF_METRIC_COUNTER, "http_requests_total",
@@ -154,6 +165,7 @@ static int http_init(struct uf_stage *st, void *ctx, struct uf_err *err)
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     pthread_cond_init(&hc->timer_cond, &ca);
     pthread_condattr_destroy(&ca);
+    http_work_init(hc);
     register_metrics(hc);
     return 0;
 }
@@ -376,11 +388,13 @@ static int start_listeners(struct http_ctx *hc, struct uf_err *err)
     return get_port(hc);
 }
 
+/* The workers go after the daemons: until then a request may still be offloaded. */
 static void stop_daemons(struct http_ctx *hc)
 {
     for (size_t i = 0; i < hc->ndaemons; i++)
         MHD_stop_daemon(hc->daemons[i]);
     hc->ndaemons = 0;
+    http_work_stop(hc);
 }
 
 static bool abandon_all(struct http_ctx *hc, int64_t limit_ms);
@@ -400,6 +414,10 @@ static int http_start(struct uf_stage *st, void *ctx, struct uf_err *err)
     struct http_ctx *hc = ctx;
     /* Before the first request: a route decides tree or raw with no lock. */
     hc->raw = uf_stage_consumers_take_raw(st, 0) && uf_stage_batches_split(st, 0);
+    if (http_work_start(hc, err) != 0) {
+        http_work_stop(hc);
+        return UF_EIO;
+    }
     int port = start_listeners(hc, err);
     if (port < 0) {
         unwind_start(hc);
@@ -504,6 +522,7 @@ static void http_destroy(void *ctx)
     if (hc->m_port) { /* init completed */
         pthread_mutex_destroy(&hc->timer_lock);
         pthread_cond_destroy(&hc->timer_cond);
+        http_work_destroy(hc);
     }
     http_routes_free(&hc->routes);
 }

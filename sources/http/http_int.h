@@ -93,6 +93,7 @@ struct http_ctx {
     int64_t connection_memory;
     int event_loop; /* index into loop_values: 0 epoll, 1 poll */
     int64_t max_items, success_status;
+    int64_t batch_workers, offload_items;
 
     struct uf_stage *st;
     /* Set once in start: every stage downstream takes raw events, so batch routes emit the
@@ -109,12 +110,19 @@ struct http_ctx {
     _Atomic int64_t inflight;  /* requests between arrival and MHD's completion notice */
     _Atomic int64_t emitting;  /* MHD threads between emitting and answering or suspending */
     _Atomic int64_t suspended; /* connections suspended by us and not yet resumed */
-    _Atomic int64_t *m_port, *m_inflight, *m_not_found;
+    _Atomic int64_t *m_port, *m_inflight, *m_not_found, *m_offloaded;
     pthread_t timer;
     bool timer_running;
     pthread_mutex_t timer_lock;
     pthread_cond_t timer_cond;
     bool timer_stop, timer_kick;
+    /* Batch requests offloaded to the workers (http_work.c), in arrival order. */
+    pthread_mutex_t work_lock;
+    pthread_cond_t work_cond;
+    struct http_req *work_head, *work_tail;
+    bool work_stop;
+    pthread_t workers[64]; /* `batch_workers` is at most 64 */
+    size_t nworkers;
 };
 
 enum req_state {
@@ -146,6 +154,8 @@ struct http_req {
     int64_t start_us, deadline_us;
     bool listed;              /* on the route's pending list (route lock) */
     struct http_req *prev, *next;
+    struct uf_event **work;   /* offloaded: the events a worker emits (http_work.c) */
+    struct http_req *work_next;
     char request_id[65];
 };
 
@@ -168,6 +178,23 @@ int64_t http_req_expire(struct http_ctx *hc, int64_t now_us);
 /* Shutdown: answers every waiting request with 503 so that MHD can be stopped. Requests that
  * suspend later are not seen: set hc->abandoning first and repeat until hc->suspended is 0. */
 void http_req_abandon_all(struct http_ctx *hc);
+/* An offloaded request on a worker: emits its events (or answers 503 when the source is
+ * stopping) and settles it: listed until its completion, or resumed to be answered. */
+void http_req_work(struct http_req *req);
+
+/* ---- http_work.c ---- */
+/* The batch workers: a request of a batch or split_array route with at least `offload_items`
+ * items has its connection suspended and its events emitted by a worker, so the listener
+ * thread goes on serving its other connections meanwhile. */
+void http_work_init(struct http_ctx *hc);
+int http_work_start(struct http_ctx *hc, struct uf_err *err);
+/* Whether req goes to a worker; if so, takes evs and suspends the connection (listener
+ * thread, in the request's callback). */
+bool http_work_offload(struct http_req *req, struct uf_event **evs);
+/* After the daemons stopped (nothing more is offloaded): the workers finish what is queued
+ * and end. */
+void http_work_stop(struct http_ctx *hc);
+void http_work_destroy(struct http_ctx *hc);
 
 /* ---- http_raw.c ---- */
 /* What the raw path answers a batch body. */

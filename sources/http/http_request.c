@@ -363,11 +363,14 @@ static void wake_timer(struct http_ctx *hc)
     pthread_mutex_unlock(&hc->timer_lock);
 }
 
-/* Suspends the connection until the completion or the timer resumes it, unless the completion
- * already ran while the events were emitted, or stop() already abandoned the waiting requests:
- * nothing would resume this one then, and libmicrohttpd aborts when stopped with a suspended
- * connection, so it is answered 503 now (the late completion is ignored, as after a 504). */
-static enum MHD_Result wait_or_answer(struct http_req *req)
+/* Settles a request whose events are out: true when its reply is decided, because the
+ * completion already ran while the events were emitted, or stop() already abandoned the
+ * waiting requests (nothing would resume this one then, and libmicrohttpd aborts when stopped
+ * with a suspended connection, so it gets 503 now; the late completion is ignored, as after a
+ * 504). Otherwise lists it for the timer as SUSPENDED until the completion or the timer
+ * resumes it, suspending the connection first when `suspend` (a listener's request; an
+ * offloaded one is suspended already). */
+static bool settle(struct http_req *req, bool suspend)
 {
     struct http_route *r = req->route;
     pthread_mutex_lock(&req->lock);
@@ -378,10 +381,11 @@ static enum MHD_Result wait_or_answer(struct http_req *req)
     }
     if (req->state == REQ_READY) {
         pthread_mutex_unlock(&req->lock);
-        return http_req_answer(req);
+        return true;
     }
     req->state = REQ_SUSPENDED;
-    atomic_fetch_add(&req->hc->suspended, 1);
+    if (suspend)
+        atomic_fetch_add(&req->hc->suspended, 1);
     pthread_mutex_lock(&r->lock);
     bool was_empty = r->head == NULL;
     req->prev = r->tail;
@@ -392,11 +396,19 @@ static enum MHD_Result wait_or_answer(struct http_req *req)
     r->tail = req;
     req->listed = true;
     pthread_mutex_unlock(&r->lock);
-    MHD_suspend_connection(req->conn);
+    if (suspend)
+        MHD_suspend_connection(req->conn);
     pthread_mutex_unlock(&req->lock);
     if (was_empty)
         wake_timer(req->hc);
-    return MHD_YES;
+    return false;
+}
+
+/* Suspends the connection until the completion or the timer resumes it, unless the reply is
+ * decided already (settle): then it is answered now. */
+static enum MHD_Result wait_or_answer(struct http_req *req)
+{
+    return settle(req, true) ? http_req_answer(req) : MHD_YES;
 }
 
 /* Emits the events in order; stops at the first refusal (the engine failed that event through
@@ -416,10 +428,11 @@ static int emit_all(struct http_req *req, struct uf_event **evs, struct uf_compl
     return rc;
 }
 
-static enum MHD_Result emit_and_wait(struct http_req *req, struct uf_event **evs)
+/* Emits the events, sharing a completion when the route waits for one (*waits). Returns
+ * uf_emit's first error or 0. */
+static int emit_events(struct http_req *req, struct uf_event **evs, bool *waits)
 {
     struct uf_completion *c = NULL;
-    req->deadline_us = uf_now_us() + req->route->timeout_ms * 1000;
     req->state = REQ_EMITTING;
     if (req->route->wait && req->nevents > 0) {
         atomic_fetch_add(&req->refs, 1);
@@ -427,10 +440,18 @@ static enum MHD_Result emit_and_wait(struct http_req *req, struct uf_event **evs
     }
     int rc = emit_all(req, evs, c);
     free(evs);
-    if (c) {
+    if (c)
         uf_completion_release(c);
+    *waits = c != NULL;
+    return rc;
+}
+
+static enum MHD_Result emit_and_wait(struct http_req *req, struct uf_event **evs)
+{
+    bool waits;
+    int rc = emit_events(req, evs, &waits);
+    if (waits)
         return wait_or_answer(req);
-    }
     if (rc) {
         bool closed = rc == UF_ECLOSED;
         return reply_now(req, 503,
@@ -446,10 +467,40 @@ static enum MHD_Result emit_and_wait(struct http_req *req, struct uf_event **evs
  * wait for it (uf_emit may block on a full queue for a while). */
 static enum MHD_Result emit_request(struct http_req *req, struct uf_event **evs)
 {
+    req->deadline_us = uf_now_us() + req->route->timeout_ms * 1000;
+    if (http_work_offload(req, evs))
+        return MHD_YES;
     atomic_fetch_add(&req->hc->emitting, 1);
     enum MHD_Result rc = emit_and_wait(req, evs);
     atomic_fetch_sub(&req->hc->emitting, 1);
     return rc;
+}
+
+void http_req_work(struct http_req *req)
+{
+    struct http_ctx *hc = req->hc;
+    struct uf_event **evs = req->work;
+    req->work = NULL;
+    atomic_fetch_add(&hc->emitting, 1);
+    if (atomic_load(&hc->stopping)) { /* as http_req_dispatch: a stopping source emits nothing */
+        for (size_t i = 0; i < req->nevents; i++)
+            uf_event_free(evs[i]);
+        free(evs);
+        pthread_mutex_lock(&req->lock);
+        req->status = 503;
+        req->reply = http_error_body("shutting_down", "the server is shutting down");
+        req->state = REQ_READY;
+        pthread_mutex_unlock(&req->lock);
+    } else {
+        bool waits; /* always: only requests that wait are offloaded */
+        emit_events(req, evs, &waits);
+        if (!settle(req, false)) { /* listed: the completion or the timer resumes it */
+            atomic_fetch_sub(&hc->emitting, 1);
+            return;
+        }
+    }
+    resume(req); /* READY: the listener answers */
+    atomic_fetch_sub(&hc->emitting, 1);
 }
 
 /* ---- raw batches ---- */

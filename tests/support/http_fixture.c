@@ -24,6 +24,8 @@ const char *const http_test_yaml =
     "        kind: http\n"
     "        address: 127.0.0.1:0\n"
     "        threads: 2\n"
+    "        batch_workers: 1\n"
+    "        offload_items: 3\n"
     "        timeout: 3s\n"
     "        routes:\n"
     "          \"POST /api/v1/movies/{movie_id}/like\": {name: like, body: none, "
@@ -70,9 +72,12 @@ const char *const http_test_stop_yaml =
     "        kind: http\n"
     "        address: 127.0.0.1:0\n"
     "        threads: 4\n"
+    "        batch_workers: 2\n"
+    "        offload_items: 2\n"
     "        event_loop: poll\n"
     "        routes:\n"
     "          \"POST /up\": {name: up, body: json}\n"
+    "          \"POST /batch\": {name: batch, body: json, batch: true}\n"
     "          \"POST /b/{n}\": {name: b}\n"
     "      hold:\n"
     "        kind: null\n"
@@ -89,7 +94,7 @@ static struct uf_kind hold_kind;
 
 static void finish_auto(struct uf_event *ev)
 {
-    const char *route = json_string_value(json_object_get(uf_event_meta(ev), "route"));
+    const char *route = json_string_value(uf_event_meta_get(ev, "route"));
     if (route && strcmp(route, "comment_create") == 0)
         uf_event_reply(ev, 201, json_pack("{s:s}", "id", "c1"));
     uf_event_done(ev);

@@ -18,8 +18,10 @@
 #include "graph.h"
 #include "runtime.h"
 
-/* The pipelines: routes of every kind beside a second, small listener (http_test_yaml); a short
- * shutdown deadline and a blocking one-slot queue before the sink (http_test_stop_yaml). */
+/* The pipelines: routes of every kind beside a second, small listener (http_test_yaml; its
+ * batch and split_array requests of 3 items go to a batch worker, smaller ones do not); a short
+ * shutdown deadline and a blocking one-slot queue before the sink (http_test_stop_yaml, with
+ * batches of 2 items or more offloaded). */
 extern const char *const http_test_yaml;
 extern const char *const http_test_stop_yaml;
 
