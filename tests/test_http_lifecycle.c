@@ -246,10 +246,15 @@ static void test_stop_answers_offloaded_batch(void **state)
     struct call *a = CALL(fx, "POST", "/batch", "[{\"n\":1},{\"n\":2}]");
     start_call(a);
     wait_held(1);
+    assert_int_equal(
+        uf_metrics_extra_value(&fx->api->metrics, "http_offloaded_requests_total", NULL), 1);
+    int64_t t0 = uf_now_us();
     pthread_t t = begin_stop(fx);
     join_call(a);
     assert_shutting_down(a);
     end_stop(fx, t);
+    /* The 1 s shutdown deadline, then the abandon: no waiting for a count that never drops. */
+    assert_true(uf_now_us() - t0 < 2500000);
 }
 
 /* Listening sockets (state 0A) on port in /proc/net/tcp. */

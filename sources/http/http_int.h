@@ -108,7 +108,8 @@ struct http_ctx {
     atomic_bool stopping;      /* stop began: no new request emits events */
     atomic_bool abandoning;    /* stop gave up waiting: no request suspends any more */
     _Atomic int64_t inflight;  /* requests between arrival and MHD's completion notice */
-    _Atomic int64_t emitting;  /* MHD threads between emitting and answering or suspending */
+    _Atomic int64_t emitting;  /* MHD threads and batch workers between emitting and answering
+                                * or suspending (or, for a worker, listing or resuming) */
     _Atomic int64_t suspended; /* connections suspended by us and not yet resumed */
     _Atomic int64_t *m_port, *m_inflight, *m_not_found, *m_offloaded;
     pthread_t timer;
@@ -120,6 +121,7 @@ struct http_ctx {
     pthread_mutex_t work_lock;
     pthread_cond_t work_cond;
     struct http_req *work_head, *work_tail;
+    size_t work_len;
     bool work_stop;
     pthread_t workers[64]; /* `batch_workers` is at most 64 */
     size_t nworkers;

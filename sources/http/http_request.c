@@ -493,6 +493,9 @@ void http_req_work(struct http_req *req)
         pthread_mutex_unlock(&req->lock);
     } else {
         bool waits; /* always: only requests that wait are offloaded */
+        /* The timeout runs from here, as a listener's from its emit: the route's list of
+         * waiting requests stays in deadline order, which the timer relies on. */
+        req->deadline_us = uf_now_us() + req->route->timeout_ms * 1000;
         emit_events(req, evs, &waits);
         if (!settle(req, false)) { /* listed: the completion or the timer resumes it */
             atomic_fetch_sub(&hc->emitting, 1);

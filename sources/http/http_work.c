@@ -6,8 +6,10 @@
  * and settles it as the listener would have (http_req_work), and the completion resumes the
  * connection for the listener to answer. So one listener thread, which batches its connections'
  * wake-ups best, serves single events while the workers take the batches on the other cores.
- * The queue is unbounded but cannot outgrow the connections: each queued request is a
- * suspended connection, and max_connections bounds those. */
+ * The queue holds at most four requests per worker: when it is full the listener emits the
+ * request itself, as without workers, so a stalled pipeline (uf_emit blocking on a full queue)
+ * still slows the listener and its clients down instead of piling up requests and their
+ * events here. */
 #include <stdlib.h>
 
 #include "http_int.h"
@@ -26,6 +28,7 @@ static void *worker_main(void *arg)
         hc->work_head = req->work_next;
         if (!hc->work_head)
             hc->work_tail = NULL;
+        hc->work_len--;
         req->work_next = NULL;
         pthread_mutex_unlock(&hc->work_lock);
         http_req_work(req);
@@ -60,12 +63,18 @@ bool http_work_offload(struct http_req *req, struct uf_event **evs)
     if (!hc->nworkers || !many || !req->route->wait || req->nevents == 0 ||
         (int64_t)req->nitems < hc->offload_items)
         return false;
+    pthread_mutex_lock(&hc->work_lock);
+    if (hc->work_len >= 4 * hc->nworkers) {
+        pthread_mutex_unlock(&hc->work_lock);
+        return false;
+    }
     req->work = evs;
     atomic_fetch_add_explicit(hc->m_offloaded, 1, memory_order_relaxed);
     atomic_fetch_add(&req->refs, 1); /* the queue's, released by the worker */
     atomic_fetch_add(&hc->suspended, 1);
+    /* Suspended before a worker can see it (and resume it); MHD's lock nests inside ours. */
     MHD_suspend_connection(req->conn);
-    pthread_mutex_lock(&hc->work_lock);
+    hc->work_len++;
     if (hc->work_tail)
         hc->work_tail->work_next = req;
     else
