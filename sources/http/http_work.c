@@ -13,7 +13,6 @@
 #include <stdlib.h>
 
 #include "http_int.h"
-#include "log.h"
 
 static void *worker_main(void *arg)
 {
