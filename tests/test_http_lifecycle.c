@@ -237,6 +237,44 @@ static void test_big_batches_go_to_a_worker(void **state)
     json_decref(h->json);
 }
 
+/* With both workers stuck in the pipeline (the sink's one-slot queue full, `when_full: block`),
+ * eight batches wait for them and the next is emitted by its listener itself; once the
+ * pipeline moves, every one is answered. */
+static void test_full_worker_queue_falls_back_to_the_listener(void **state)
+{
+    struct fixture *fx = *state;
+    enum { N = 13 }; /* one in write(), one in the queue, two workers blocked, eight waiting */
+    const char *name = "http_offloaded_requests_total";
+    static struct call calls[N];
+    sink.mode = BLOCK;
+    for (int i = 0; i < N; i++) {
+        calls[i] = *CALL(fx, "POST", "/batch", "[{\"n\":1},{\"n\":2}]");
+        start_call(&calls[i]);
+        if (i == 0)
+            wait_held(1); /* the sink's worker is inside write() */
+        wait_inflight(fx, i + 1);
+        for (int t = 0; t < 1000 && i < N - 1 &&
+                        uf_metrics_extra_value(&fx->api->metrics, name, NULL) < i + 1;
+             t++)
+            nanosleep(&(struct timespec){ .tv_nsec = 1000000 }, NULL);
+    }
+    nanosleep(&(struct timespec){ .tv_nsec = 50000000 }, NULL); /* time to (wrongly) offload */
+    assert_int_equal(uf_metrics_extra_value(&fx->api->metrics, name, NULL), N - 1);
+    pthread_mutex_lock(&sink.mu);
+    sink.release = true;
+    pthread_cond_broadcast(&sink.cond);
+    pthread_mutex_unlock(&sink.mu);
+    wait_held(N);
+    for (size_t i = 0; i < N; i++)
+        uf_event_done(take_held(i));
+    for (int i = 0; i < N; i++) {
+        join_call(&calls[i]);
+        assert_int_equal(calls[i].status, 200); /* the route's success status */
+        assert_int_equal(json_integer_value(json_object_get(calls[i].json, "accepted")), 2);
+        json_decref(calls[i].json);
+    }
+}
+
 /* An offloaded batch still waiting when stop gives up is answered 503, as one that waits on
  * its listener is, and the workers end with the daemons. */
 static void test_stop_answers_offloaded_batch(void **state)
@@ -361,6 +399,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_one_listener_per_thread, setup, teardown),
         cmocka_unit_test_setup_teardown(test_big_batches_go_to_a_worker, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stop_answers_offloaded_batch, setup_stop, teardown),
+        cmocka_unit_test_setup_teardown(test_full_worker_queue_falls_back_to_the_listener,
+                                        setup_stop, teardown),
         cmocka_unit_test(test_port_in_use_is_refused),
         cmocka_unit_test(test_route_table_errors),
     };
