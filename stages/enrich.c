@@ -121,7 +121,7 @@ static void put(struct enrich_set *s, const char *name, const char *value)
 
 static const char *meta_str(const struct uf_event *ev, const char *key)
 {
-    return ev->meta ? json_string_value(json_object_get(ev->meta, key)) : NULL;
+    return json_string_value(uf_event_meta_get(ev, key));
 }
 
 static void compute(const struct enrich_ctx *c, const struct uf_event *ev, struct enrich_set *s)

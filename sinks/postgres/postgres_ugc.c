@@ -743,7 +743,7 @@ const char *const uf_pg_route_names[] = {
 
 static bool has_role(const struct uf_event *ev, const char *role)
 {
-    json_t *roles = ev->meta ? json_object_get(ev->meta, "roles") : NULL;
+    json_t *roles = uf_event_meta_get(ev, "roles");
     size_t i;
     json_t *r;
     json_array_foreach(roles, i, r)
