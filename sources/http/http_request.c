@@ -363,6 +363,15 @@ static void wake_timer(struct http_ctx *hc)
     pthread_mutex_unlock(&hc->timer_lock);
 }
 
+/* Decides the reply of a request whose reply is not decided yet: 503, the source is stopping
+ * (req->lock held). */
+static void ready_shutting_down(struct http_req *req)
+{
+    req->status = 503;
+    req->reply = http_error_body("shutting_down", "the server is shutting down");
+    req->state = REQ_READY;
+}
+
 /* Settles a request whose events are out: true when its reply is decided, because the
  * completion already ran while the events were emitted, or stop() already abandoned the
  * waiting requests (nothing would resume this one then, and libmicrohttpd aborts when stopped
@@ -374,11 +383,8 @@ static bool settle(struct http_req *req, bool suspend)
 {
     struct http_route *r = req->route;
     pthread_mutex_lock(&req->lock);
-    if (req->state != REQ_READY && atomic_load(&req->hc->abandoning)) {
-        req->status = 503;
-        req->reply = http_error_body("shutting_down", "the server is shutting down");
-        req->state = REQ_READY;
-    }
+    if (req->state != REQ_READY && atomic_load(&req->hc->abandoning))
+        ready_shutting_down(req);
     if (req->state == REQ_READY) {
         pthread_mutex_unlock(&req->lock);
         return true;
@@ -482,14 +488,13 @@ void http_req_work(struct http_req *req)
     struct uf_event **evs = req->work;
     req->work = NULL;
     atomic_fetch_add(&hc->emitting, 1);
+    bool ready = true;
     if (atomic_load(&hc->stopping)) { /* as http_req_dispatch: a stopping source emits nothing */
         for (size_t i = 0; i < req->nevents; i++)
             uf_event_free(evs[i]);
         free(evs);
         pthread_mutex_lock(&req->lock);
-        req->status = 503;
-        req->reply = http_error_body("shutting_down", "the server is shutting down");
-        req->state = REQ_READY;
+        ready_shutting_down(req);
         pthread_mutex_unlock(&req->lock);
     } else {
         bool waits; /* always: only requests that wait are offloaded */
@@ -497,12 +502,10 @@ void http_req_work(struct http_req *req)
          * waiting requests stays in deadline order, which the timer relies on. */
         req->deadline_us = uf_now_us() + req->route->timeout_ms * 1000;
         emit_events(req, evs, &waits);
-        if (!settle(req, false)) { /* listed: the completion or the timer resumes it */
-            atomic_fetch_sub(&hc->emitting, 1);
-            return;
-        }
+        ready = settle(req, false); /* false: listed, the completion or the timer resumes it */
     }
-    resume(req); /* READY: the listener answers */
+    if (ready)
+        resume(req); /* the listener answers */
     atomic_fetch_sub(&hc->emitting, 1);
 }
 
