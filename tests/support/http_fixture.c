@@ -248,24 +248,27 @@ int teardown(void **state)
 
 /* ---- the client ---- */
 
+/* Appends what fits of n bytes at p to buf (cap bytes, *used of them taken), NUL-terminated;
+ * returns n, so libcurl goes on (a long answer is cut, not failed). */
+static size_t keep(char *buf, size_t cap, size_t *used, const char *p, size_t n)
+{
+    size_t room = cap - 1 - *used, take = n < room ? n : room;
+    memcpy(buf + *used, p, take);
+    *used += take;
+    buf[*used] = '\0';
+    return n;
+}
+
 static size_t on_body(char *p, size_t sz, size_t n, void *arg)
 {
     struct call *c = arg;
-    size_t len = sz * n, room = sizeof(c->resp) - 1 - c->rlen;
-    memcpy(c->resp + c->rlen, p, len < room ? len : room);
-    c->rlen += len < room ? len : room;
-    c->resp[c->rlen] = '\0';
-    return len;
+    return keep(c->resp, sizeof(c->resp), &c->rlen, p, sz * n);
 }
 
 static size_t on_header(char *p, size_t sz, size_t n, void *arg)
 {
     struct call *c = arg;
-    size_t len = sz * n, room = sizeof(c->headers) - 1 - c->hlen;
-    memcpy(c->headers + c->hlen, p, len < room ? len : room);
-    c->hlen += len < room ? len : room;
-    c->headers[c->hlen] = '\0';
-    return len;
+    return keep(c->headers, sizeof(c->headers), &c->hlen, p, sz * n);
 }
 
 CURL *prepare(struct call *c, struct curl_slist **hdrs)
