@@ -198,10 +198,7 @@ static void test_stop_answers_request_blocked_on_full_queue(void **state)
     join_call(b);
     assert_shutting_down(a);
     assert_shutting_down(b);
-    pthread_mutex_lock(&sink.mu);
-    sink.release = true; /* the queue drains: c's uf_emit returns after the abandon */
-    pthread_cond_broadcast(&sink.cond);
-    pthread_mutex_unlock(&sink.mu);
+    release_sink(); /* the queue drains: c's uf_emit returns after the abandon */
     join_call(c);
     end_stop(fx, t);
     assert_shutting_down(c);
@@ -260,10 +257,7 @@ static void test_full_worker_queue_falls_back_to_the_listener(void **state)
     }
     nanosleep(&(struct timespec){ .tv_nsec = 50000000 }, NULL); /* time to (wrongly) offload */
     assert_int_equal(uf_metrics_extra_value(&fx->api->metrics, name, NULL), N - 1);
-    pthread_mutex_lock(&sink.mu);
-    sink.release = true;
-    pthread_cond_broadcast(&sink.cond);
-    pthread_mutex_unlock(&sink.mu);
+    release_sink();
     wait_held(N);
     for (size_t i = 0; i < N; i++)
         uf_event_done(take_held(i));

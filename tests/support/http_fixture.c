@@ -126,6 +126,14 @@ static int hold_write(struct uf_stage *st, void *ctx, struct uf_event **evs, siz
     return UF_OK;
 }
 
+void release_sink(void)
+{
+    pthread_mutex_lock(&sink.mu);
+    sink.release = true;
+    pthread_cond_broadcast(&sink.cond);
+    pthread_mutex_unlock(&sink.mu);
+}
+
 /* Waits (against a deadline) until n events are held. */
 void wait_held(size_t n)
 {

@@ -50,6 +50,8 @@ struct fixture {
     int port, small_port;
 };
 
+/* BLOCK: lets every write() waiting for it return (and later ones not wait). */
+void release_sink(void);
 /* Waits (against a deadline) until n events are held; takes held event i out. */
 void wait_held(size_t n);
 struct uf_event *take_held(size_t i);
