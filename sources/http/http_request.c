@@ -439,6 +439,9 @@ static int emit_all(struct http_req *req, struct uf_event **evs, struct uf_compl
 static int emit_events(struct http_req *req, struct uf_event **evs, bool *waits)
 {
     struct uf_completion *c = NULL;
+    /* The timeout runs from the emit, on a listener or a worker alike: the route's list of
+     * waiting requests stays in deadline order, which the timer relies on. */
+    req->deadline_us = uf_now_us() + req->route->timeout_ms * 1000;
     req->state = REQ_EMITTING;
     if (req->route->wait && req->nevents > 0) {
         atomic_fetch_add(&req->refs, 1);
@@ -473,7 +476,6 @@ static enum MHD_Result emit_and_wait(struct http_req *req, struct uf_event **evs
  * wait for it (uf_emit may block on a full queue for a while). */
 static enum MHD_Result emit_request(struct http_req *req, struct uf_event **evs)
 {
-    req->deadline_us = uf_now_us() + req->route->timeout_ms * 1000;
     if (http_work_offload(req, evs))
         return MHD_YES;
     atomic_fetch_add(&req->hc->emitting, 1);
@@ -498,9 +500,6 @@ void http_req_work(struct http_req *req)
         pthread_mutex_unlock(&req->lock);
     } else {
         bool waits; /* always: only requests that wait are offloaded */
-        /* The timeout runs from here, as a listener's from its emit: the route's list of
-         * waiting requests stays in deadline order, which the timer relies on. */
-        req->deadline_us = uf_now_us() + req->route->timeout_ms * 1000;
         emit_events(req, evs, &waits);
         ready = settle(req, false); /* false: listed, the completion or the timer resumes it */
     }
