@@ -1,10 +1,10 @@
 /* jscan.c: the strict JSON object scanner (see jscan.h). Hand-written because its uses are hot
  * paths (every Kafka message of the ETL flows, every stat API request) that only need spans of
- * top-level members: a tree parser spends most of its time allocating nodes nobody reads. The rules follow
- * jansson's decoder, so a text is refused here exactly when jansson would refuse it (except that
- * duplicate keys and numbers out of range are only refused or told when asked, uf_jscan_check);
- * tests/test_jscan.c holds the cases. Nested values are checked by recursion, bounded by
- * MAX_DEPTH like jansson's. */
+ * top-level members: a tree parser spends most of its time allocating nodes nobody reads. The
+ * rules follow jansson's decoder, so a text is refused here exactly when jansson would refuse it
+ * (except that duplicate keys and numbers out of range are only refused or told when asked,
+ * uf_jscan_check); tests/test_jscan.c holds the cases. Nested values are checked by recursion,
+ * bounded by MAX_DEPTH like jansson's. */
 #include "jscan.h"
 
 #include <errno.h>

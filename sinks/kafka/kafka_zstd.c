@@ -9,7 +9,8 @@
  * its broker threads), and handed out again by the next create. Reuse is what zstd's API
  * intends: ZSTD_initCStream starts a new frame on any stream, and the parameters are reset here
  * so a reused stream starts as a new one would. Only the stream made last on the thread is
- * kept (librdkafka makes one at a time); a thread's kept stream is freed when it exits. Nothing else of libzstd is touched (the ClickHouse sink uses its own CCtx). */
+ * kept (librdkafka makes one at a time); a thread's kept stream is freed when it exits.
+ * Nothing else of libzstd is touched (the ClickHouse sink uses its own CCtx). */
 #define ZSTD_STATIC_LINKING_ONLY
 #include <pthread.h>
 #include <zstd.h>
