@@ -130,25 +130,10 @@ void uf_event_set_raw_members(struct uf_event *ev, const struct uf_jmember *m, s
 
 /* ---- picking members of raw ---- */
 
-struct gather {
-    struct uf_jmember *m, few[32];
-    size_t n, cap;
-};
-
 static int gather_member(void *arg, const struct uf_jmember *m, struct uf_err *err)
 {
     (void)err;
-    struct gather *g = arg;
-    if (g->n == g->cap) {
-        g->cap *= 2;
-        if (g->m == g->few) {
-            g->m = uf_xmalloc(g->cap * sizeof(*g->m));
-            memcpy(g->m, g->few, sizeof g->few);
-        } else {
-            g->m = uf_xrealloc(g->m, g->cap * sizeof(*g->m));
-        }
-    }
-    g->m[g->n++] = *m;
+    *uf_jmembers_add(arg) = *m;
     return 0;
 }
 
@@ -166,13 +151,12 @@ static int remember_members(struct uf_event *ev, struct uf_err *err)
     int rc = uf_event_check_raw(ev, err);
     if (rc != 0)
         return rc;
-    struct gather g = { .cap = 32 };
-    g.m = g.few;
+    struct uf_jmembers g;
+    uf_jmembers_init(&g);
     rc = uf_jscan_object_trusted(ev->raw, ev->raw_len, gather_member, &g, err);
     if (rc == 0)
         uf_event_set_raw_members(ev, g.m, g.n);
-    if (g.m != g.few)
-        free(g.m);
+    uf_jmembers_free(&g);
     return rc;
 }
 

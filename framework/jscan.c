@@ -846,6 +846,34 @@ size_t uf_jscan_unescape(const char *s, size_t len, char *out)
     return o;
 }
 
+void uf_jmembers_init(struct uf_jmembers *l)
+{
+    l->m = l->few;
+    l->n = 0;
+    l->cap = sizeof l->few / sizeof l->few[0];
+}
+
+struct uf_jmember *uf_jmembers_add(struct uf_jmembers *l)
+{
+    if (l->n == l->cap) {
+        l->cap *= 2;
+        if (l->m == l->few) {
+            l->m = uf_xmalloc(l->cap * sizeof(*l->m));
+            memcpy(l->m, l->few, sizeof l->few);
+        } else {
+            l->m = uf_xrealloc(l->m, l->cap * sizeof(*l->m));
+        }
+    }
+    return &l->m[l->n++];
+}
+
+void uf_jmembers_free(struct uf_jmembers *l)
+{
+    if (l->m != l->few)
+        free(l->m);
+    uf_jmembers_init(l);
+}
+
 const char *uf_jscan_str(const struct uf_jmember *m, char **own, size_t *len)
 {
     if (!m->escaped) {

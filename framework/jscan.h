@@ -125,6 +125,18 @@ double uf_jscan_number(const struct uf_jmember *m);
  * or an exponent (jansson makes those reals) or does not fit 64 bits (jansson refuses it). */
 bool uf_jscan_integer(const struct uf_jmember *m, int64_t *out);
 
+/* A list of members that grows as a scan reports them (a uf_jmember_fn collecting them): the
+ * first 32 in the struct itself, more on the heap. uf_jmembers_init points m at the struct's
+ * own storage, so a list is used where it was initialised, never copied. */
+struct uf_jmembers {
+    struct uf_jmember *m, few[32];
+    size_t n, cap;
+};
+void uf_jmembers_init(struct uf_jmembers *l);
+/* A new member at the end of the list, for the caller to fill. */
+struct uf_jmember *uf_jmembers_add(struct uf_jmembers *l);
+void uf_jmembers_free(struct uf_jmembers *l);
+
 /* Whether a key span (as reported) equals the NUL-terminated name, decoding escapes. */
 bool uf_jscan_key_is(const struct uf_jmember *m, const char *name);
 /* The same with name's length known (n bytes): for callers that match many members against

@@ -26,7 +26,6 @@
 #include "jscan.h"
 #include "jsonenc.h"
 #include "log.h"
-#include "mem.h"
 #include "netaddr.h"
 #include "stage.h"
 #include "strbuf.h"
@@ -160,26 +159,17 @@ static void apply_body(const struct enrich_set *s, struct uf_event *ev)
  * while writing stay valid; apply_raw checks that it did not move. */
 struct placed {
     const char *base; /* the output buffer */
-    struct uf_jmember *m, few[32];
-    size_t n, cap;
+    struct uf_jmembers list;
 };
 
 /* Records member m, whose text starts at from, as written at offset at of the output. */
 static void place(struct placed *p, const struct uf_jmember *m, const char *from, size_t at)
 {
-    if (p->n == p->cap) {
-        p->cap *= 2;
-        struct uf_jmember *grown = uf_xmalloc(p->cap * sizeof(*grown));
-        memcpy(grown, p->m, p->n * sizeof(*grown));
-        if (p->m != p->few)
-            free(p->m);
-        p->m = grown;
-    }
-    struct uf_jmember *o = &p->m[p->n];
+    struct uf_jmember *o = uf_jmembers_add(&p->list);
     *o = *m;
     o->key = p->base + at + (m->key - from);
     o->val = p->base + at + (m->val - from);
-    o->index = p->n++;
+    o->index = p->list.n - 1;
 }
 
 struct rewrite {
@@ -246,8 +236,8 @@ static bool apply_raw(const struct enrich_set *s, struct uf_event *ev)
     struct uf_strbuf sb = { 0 };
     uf_strbuf_reserve(&sb, rewrite_size(s, ev->raw_len));
     uf_strbuf_append(&sb, "{", 1);
-    struct placed placed = { .base = sb.buf, .cap = 32 };
-    placed.m = placed.few;
+    struct placed placed = { .base = sb.buf };
+    uf_jmembers_init(&placed.list);
     struct rewrite rw = { s, &sb, &placed };
     struct uf_err err = { 0 };
     bool ok = uf_event_check_raw(ev, &err) == 0 &&
@@ -265,10 +255,9 @@ static bool apply_raw(const struct enrich_set *s, struct uf_event *ev)
         uf_event_set_raw(ev, text, len);
         ev->raw_checked = true; /* members of a checked text and fields written here */
         if (text == placed.base) /* always, as sized: otherwise the spans would be stale */
-            uf_event_set_raw_members(ev, placed.m, placed.n);
+            uf_event_set_raw_members(ev, placed.list.m, placed.list.n);
     }
-    if (placed.m != placed.few)
-        free(placed.m);
+    uf_jmembers_free(&placed.list);
     return ok;
 }
 

@@ -662,6 +662,24 @@ static void test_agrees_with_jansson(void **state)
     }
 }
 
+/* A member list keeps every member in order past its inline 32 (onto the heap and growing
+ * there), and is empty again once freed. */
+static void test_member_list_grows(void **state)
+{
+    (void)state;
+    struct uf_jmembers l;
+    uf_jmembers_init(&l);
+    for (size_t i = 0; i < 100; i++)
+        *uf_jmembers_add(&l) = (struct uf_jmember){ .index = i };
+    assert_int_equal(l.n, 100);
+    assert_ptr_not_equal(l.m, l.few);
+    for (size_t i = 0; i < l.n; i++)
+        assert_int_equal(l.m[i].index, i);
+    uf_jmembers_free(&l);
+    assert_int_equal(l.n, 0);
+    assert_ptr_equal(l.m, l.few);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -675,6 +693,7 @@ int main(void)
         cmocka_unit_test(test_trusted_agrees),      cmocka_unit_test(test_trusted_stays_in_bounds),
         cmocka_unit_test(test_items_reports),       cmocka_unit_test(test_items_refusals),
         cmocka_unit_test(test_items_stop),          cmocka_unit_test(test_check),
+        cmocka_unit_test(test_member_list_grows),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
