@@ -129,8 +129,11 @@ static char borrowed[200][160]; /* texts of RAW_BORROWED events, alive for the w
 
 static struct uf_event *make_event(const char *text, enum how how, size_t slot)
 {
-    if (how == TREE)
-        return uf_event_new(json_loads(text, 0, NULL));
+    if (how == TREE) {
+        json_t *body = json_loads(text, 0, NULL);
+        assert_non_null(body); /* the test's own text */
+        return uf_event_new(body);
+    }
     if (how == RAW_BORROWED) {
         snprintf(borrowed[slot], sizeof borrowed[slot], "%s", text);
         return uf_event_new_raw(borrowed[slot], strlen(text), NULL);
@@ -436,10 +439,9 @@ static void test_restart_replays_the_spool(void **state)
         assert_true(seen[i] >= 1);
 }
 
-static struct uf_waiter *write_body(struct fx *f, const char *body)
+/* Writes ev alone, with a waiter for its outcome. */
+static struct uf_waiter *write_one(struct fx *f, struct uf_event *ev)
 {
-    struct uf_event *ev = uf_event_new(json_loads(body, 0, NULL));
-    assert_non_null(ev->body);
     struct uf_completion *c;
     struct uf_waiter *w = uf_waiter_new(&c);
     uf_completion_attach(c, ev);
@@ -448,6 +450,11 @@ static struct uf_waiter *write_body(struct fx *f, const char *body)
     struct uf_err err = { 0 };
     assert_int_equal(f->st->kind->write(f->st, f->st->ctx, &ev, 1, &err), UF_OK);
     return w;
+}
+
+static struct uf_waiter *write_body(struct fx *f, const char *body)
+{
+    return write_one(f, make_event(body, TREE, 0));
 }
 
 static void assert_failed(struct uf_waiter *w, int status, const char *code, const char *msg)
@@ -485,15 +492,7 @@ static void test_invalid_topic_fails_with_422(void **state)
 
 static struct uf_waiter *write_raw(struct fx *f, const char *text)
 {
-    struct uf_event *ev = make_event(text, RAW_OWNED, 0);
-    struct uf_completion *c;
-    struct uf_waiter *w = uf_waiter_new(&c);
-    uf_completion_attach(c, ev);
-    uf_completion_release(c);
-    ev->at = f->st;
-    struct uf_err err = { 0 };
-    assert_int_equal(f->st->kind->write(f->st, f->st->ctx, &ev, 1, &err), UF_OK);
-    return w;
+    return write_one(f, make_event(text, RAW_OWNED, 0));
 }
 
 static void assert_done(struct uf_waiter *w)

@@ -155,24 +155,26 @@ static void test_failed_flush_keeps_positions(void **state)
     teardown(state);
 }
 
+/* Runs check with its events made as bodies, then again as raw texts. */
+static void in_both_forms(void (*check)(void **), void **state)
+{
+    raw = false;
+    check(state);
+    raw = true;
+    check(state);
+    raw = false;
+}
+
 /* Raw and body events of one viewer and movie are one key (escaped strings decoded); values
  * of the wrong type count as missing, as in a body; a text that is not an object fails. */
 static void test_coalesces_and_drops(void **state)
 {
-    raw = false;
-    coalesces_and_drops(state);
-    raw = true;
-    coalesces_and_drops(state);
-    raw = false;
+    in_both_forms(coalesces_and_drops, state);
 }
 
 static void test_max_keys_bounds_waiting_positions(void **state)
 {
-    raw = false;
-    max_keys_bounds_waiting_positions(state);
-    raw = true;
-    max_keys_bounds_waiting_positions(state);
-    raw = false;
+    in_both_forms(max_keys_bounds_waiting_positions, state);
 }
 
 static void test_raw_reads_like_body(void **state)
