@@ -73,8 +73,8 @@ static struct uf_event *make_event(const char *body)
     return ev;
 }
 
-/* Writes one event; returns the outcome its completion saw. */
-static enum uf_outcome put(const char *user, const char *body)
+/* Writes one event; returns the waiter of its completion, finished already. */
+static struct uf_waiter *write_event(const char *user, const char *body)
 {
     struct uf_event *ev = make_event(body);
     if (user)
@@ -87,6 +87,13 @@ static enum uf_outcome put(const char *user, const char *body)
     struct uf_err err = { 0 };
     assert_int_equal(st->kind->write(st, st->ctx, &ev, 1, &err), UF_OK);
     assert_int_equal(uf_waiter_wait(w, 0), 0); /* finished before write() returned */
+    return w;
+}
+
+/* Writes one event; returns the outcome its completion saw. */
+static enum uf_outcome put(const char *user, const char *body)
+{
+    struct uf_waiter *w = write_event(user, body);
     enum uf_outcome o = uf_waiter_count(w, UF_OUTCOME_DONE)      ? UF_OUTCOME_DONE
                         : uf_waiter_count(w, UF_OUTCOME_DROPPED) ? UF_OUTCOME_DROPPED
                                                                  : UF_OUTCOME_FAILED;
@@ -213,16 +220,7 @@ static void test_raw_reads_like_body(void **state)
     assert_int_equal(pending(), 2);
     const char *bad[] = { "[]", "{\"event\":", "" };
     for (size_t i = 0; i < 3; i++) {
-        struct uf_event *ev = make_event(bad[i]);
-        uf_event_set_user(ev, USER);
-        struct uf_completion *c;
-        struct uf_waiter *w = uf_waiter_new(&c);
-        uf_completion_attach(c, ev);
-        uf_completion_release(c);
-        ev->at = st;
-        struct uf_err err = { 0 };
-        assert_int_equal(st->kind->write(st, st->ctx, &ev, 1, &err), UF_OK);
-        assert_int_equal(uf_waiter_wait(w, 0), 0);
+        struct uf_waiter *w = write_event(USER, bad[i]);
         assert_int_equal(uf_waiter_status(w), 400);
         uf_waiter_free(w);
     }
