@@ -25,6 +25,7 @@ struct uf_completion {
     json_t *body;
     char *text; /* a body recorded as JSON text instead */
     size_t text_len;
+    json_t *headers; /* name -> value, NULL until a stage adds one */
     unsigned counts[3];
     uf_done_fn fn;
     void *arg;
@@ -327,6 +328,18 @@ void uf_event_reply_text(struct uf_event *ev, int status, char *json, size_t len
     record_reply(ev->done, status, NULL, json, len);
 }
 
+void uf_event_reply_header(struct uf_event *ev, const char *name, const char *value)
+{
+    if (!ev->done)
+        return;
+    struct uf_completion *c = ev->done;
+    pthread_mutex_lock(&c->mu);
+    if (!c->headers)
+        c->headers = json_object();
+    json_object_set_new(c->headers, name, json_string(value));
+    pthread_mutex_unlock(&c->mu);
+}
+
 static void finish(struct uf_event *ev, enum uf_outcome o)
 {
     if (ev->at) {
@@ -392,6 +405,7 @@ void uf_completion_release(struct uf_completion *c)
     if (c->fn)
         c->fn(c, c->arg);
     json_decref(c->body);
+    json_decref(c->headers);
     free(c->text);
     pthread_mutex_destroy(&c->mu);
     free(c);
@@ -414,6 +428,13 @@ char *uf_completion_take_text(struct uf_completion *c, size_t *len)
     c->text = NULL;
     c->text_len = 0;
     return t;
+}
+
+json_t *uf_completion_take_headers(struct uf_completion *c)
+{
+    json_t *h = c->headers;
+    c->headers = NULL;
+    return h;
 }
 
 unsigned uf_completion_count(const struct uf_completion *c, enum uf_outcome o)

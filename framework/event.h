@@ -159,6 +159,10 @@ void uf_event_reply(struct uf_event *ev, int status, json_t *body);
  * must be one valid JSON value of len bytes): for stages that assemble a reply from text they
  * already hold, such as rows a database rendered as JSON, without a tree in between. */
 void uf_event_reply_text(struct uf_event *ev, int status, char *json, size_t len);
+/* Adds a response header to the event's reply (name and value copied; a later value for the
+ * same name replaces an earlier one), sent whichever status wins: e.g. the id of the event a
+ * write produced. No-op when the event has no completion. */
+void uf_event_reply_header(struct uf_event *ev, const char *name, const char *value);
 
 /* Finishing: each takes ownership of ev and frees it, counting on the stage that holds it. */
 void uf_event_done(struct uf_event *ev);
@@ -191,6 +195,9 @@ json_t *uf_completion_take_body(struct uf_completion *c);
 /* Takes out a body recorded as text by uf_event_reply_text (caller frees it), or NULL; its
  * length in *len. A completion holds a body or a text, never both. */
 char *uf_completion_take_text(struct uf_completion *c, size_t *len);
+/* Takes out the headers recorded by uf_event_reply_header: an object of name -> string, or NULL
+ * when none (caller owns the reference). */
+json_t *uf_completion_take_headers(struct uf_completion *c);
 unsigned uf_completion_count(const struct uf_completion *c, enum uf_outcome o);
 
 /* A waitable completion for callers that block (tests, the stdin source, simple request/reply).

@@ -151,6 +151,7 @@ struct http_req {
     json_t *reply;
     char *reply_text;         /* or the reply as JSON text (uf_event_reply_text) */
     size_t reply_len;
+    json_t *reply_headers;    /* stages' headers (uf_event_reply_header), or NULL */
     size_t nevents;
     size_t nitems;            /* items of a batch or split_array request: {"accepted": n} */
     int64_t start_us, deadline_us;
@@ -223,6 +224,7 @@ struct http_reply_info {
     const char *allow;      /* Allow header for 405, may be NULL */
     int64_t retry_after_ms; /* for 503 */
     bool close;             /* Connection: close */
+    const json_t *headers;  /* stages' headers, name -> string; may be NULL */
 };
 /* Sends status with body (takes ownership; NULL sends no body). Adds the headers the status
  * calls for: Allow (405), WWW-Authenticate (401), Retry-After (503). */

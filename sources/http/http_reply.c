@@ -1,8 +1,8 @@
 /* http_reply.c: builds and queues the `http` source's responses.
  * Every body is JSON; errors are {"error":{"code","message",...}}. The headers a status calls
  * for are added here, in one place: Allow for 405, `WWW-Authenticate: Bearer` for 401 (with
- * error="invalid_token" when a token was presented, RFC 6750 section 3), Retry-After for 503.
- * Runs on libmicrohttpd's threads only. */
+ * error="invalid_token" when a token was presented, RFC 6750 section 3), Retry-After for 503,
+ * and the headers stages recorded (uf_event_reply_header). Runs on libmicrohttpd's threads only. */
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -78,6 +78,10 @@ static void add_headers(struct MHD_Response *resp, int status, const json_t *bod
     }
     if (info->close)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
+    const char *name;
+    json_t *value;
+    json_object_foreach((json_t *)info->headers, name, value)
+        MHD_add_response_header(resp, name, json_string_value(value));
 }
 
 enum MHD_Result http_send(struct MHD_Connection *conn, int status, json_t *body,

@@ -74,6 +74,7 @@ void http_req_unref(struct http_req *req)
     free(req->path);
     json_decref(req->params);
     json_decref(req->reply);
+    json_decref(req->reply_headers);
     free(req->reply_text);
     pthread_mutex_destroy(&req->lock);
     free(req);
@@ -340,6 +341,7 @@ static void on_complete(struct uf_completion *c, void *arg)
         req->status = uf_completion_status(c);
         req->reply = uf_completion_take_body(c);
         req->reply_text = uf_completion_take_text(c, &req->reply_len);
+        req->reply_headers = uf_completion_take_headers(c);
         suspended = req->state == REQ_SUSPENDED;
         /* READY before resuming: the MHD thread may call back before resume returns. */
         req->state = REQ_READY;
@@ -605,6 +607,7 @@ enum MHD_Result http_req_answer(struct http_req *req)
     } else if (status >= 400 && !body)
         body = http_error_body("error", "request failed with status %d", status);
     struct http_reply_info info = reply_info(req);
+    info.headers = req->reply_headers; /* freed with the request, after the send copied them */
     http_count_status(req->route, status);
     uf_log(UF_LOG_TRACE, req->hc->st, "Request answered.", "route", req->route->name,
            "request_id", req->request_id);
