@@ -65,6 +65,10 @@ static const struct uf_option kafka_options[] = {
     { .name = "properties", .type = UF_OPT_MAP,
       .desc = "Extra librdkafka configuration properties, applied last",
       .offset = offsetof(struct uf_kafka_ctx, properties) },
+    { .name = "spool", .type = UF_OPT_BOOL, .def = "true",
+      .desc = "Keep events the broker cannot take in a local disk spool and count them stored; "
+              "false fails them with 503 instead (for a source that keeps them itself)",
+      .offset = offsetof(struct uf_kafka_ctx, spool_enabled) },
     { .name = "spool_dir", .type = UF_OPT_STR,
       .desc = "Spool directory (default .dev/spool/<pipeline>.<component>, created if missing)",
       .offset = offsetof(struct uf_kafka_ctx, spool_dir) },
@@ -169,10 +173,9 @@ static int kafka_start(struct uf_stage *st, void *ctx, struct uf_err *err)
                                  .segment_bytes = k->spool_segment_bytes,
                                  .fsync = (enum uf_spool_fsync)k->spool_fsync,
                                  .fsync_interval_ms = k->spool_fsync_interval_ms };
-    k->spool = uf_kafka_spool_open(&scfg, err);
-    if (!k->spool)
+    if (k->spool_enabled && !(k->spool = uf_kafka_spool_open(&scfg, err)))
         goto fail;
-    k->spooling = !uf_kafka_spool_is_empty(k->spool);
+    k->spooling = k->spool && !uf_kafka_spool_is_empty(k->spool);
     uf_kafka_update_gauges(k);
     char errstr[512];
     k->rk = rd_kafka_new(RD_KAFKA_PRODUCER, k->conf, errstr, sizeof errstr);
@@ -185,8 +188,8 @@ static int kafka_start(struct uf_stage *st, void *ctx, struct uf_err *err)
         k->rkt = rd_kafka_topic_new(k->rk, k->topic, NULL);
     if (uf_kafka_threads_start(k, err) < 0)
         goto fail;
-    uf_log(UF_LOG_INFO, st, "Producer started.", "brokers", k->brokers, "spool", k->spool_path,
-           "spooled", k->spooling ? "yes" : "no");
+    uf_log(UF_LOG_INFO, st, "Producer started.", "brokers", k->brokers, "spool",
+           k->spool ? k->spool_path : "none", "spooled", k->spooling ? "yes" : "no");
     return 0;
 fail:
     return err && err->code ? err->code : UF_EIO;
@@ -377,7 +380,7 @@ static bool produce_or_hold(struct uf_kafka_ctx *k, struct uf_event *ev, struct 
 {
     if (may_produce(k) && produce_direct(k, ev, e))
         return true;
-    k->spooling = true; /* everything after this one queues behind it, in order */
+    k->spooling = k->spool != NULL; /* everything after this one queues behind it, in order */
     to_pending(sp, ev, e);
     return false;
 }
@@ -425,8 +428,24 @@ static int kafka_write(struct uf_stage *st, void *ctx, struct uf_event **evs, si
     return UF_OK;
 }
 
+/* Without a spool the events fail at once with 503, for their source to send again. */
+static void fail_unspooled(struct uf_kafka_ctx *k, struct uf_kafka_pending *p, size_t n)
+{
+    uf_log_limited(UF_LOG_WARN, k->st, "Broker unavailable, failing events (no spool).");
+    for (size_t i = 0; i < n; i++) {
+        uf_event_fail(p[i].ev, 503, "kafka_unavailable", "the event store is unavailable");
+        free(p[i].topic);
+        free(p[i].key);
+        free(p[i].value);
+    }
+}
+
 void uf_kafka_spool_events(struct uf_kafka_ctx *k, struct uf_kafka_pending *p, size_t n)
 {
+    if (!k->spool) {
+        fail_unspooled(k, p, n);
+        return;
+    }
     struct uf_spool_rec *recs = uf_xmalloc(n * sizeof(*recs));
     for (size_t i = 0; i < n; i++)
         recs[i] = (struct uf_spool_rec){ .topic = p[i].topic, .topic_len = strlen(p[i].topic),
@@ -461,7 +480,7 @@ void uf_kafka_spool_events(struct uf_kafka_ctx *k, struct uf_kafka_pending *p, s
 
 void uf_kafka_update_gauges(struct uf_kafka_ctx *k)
 {
-    if (!k->m_spool_bytes)
+    if (!k->m_spool_bytes || !k->spool)
         return;
     atomic_store(k->m_spool_bytes, (int64_t)uf_kafka_spool_bytes(k->spool));
     atomic_store(k->m_spool_records, (int64_t)uf_kafka_spool_records(k->spool));
@@ -485,7 +504,7 @@ static void kafka_stop(struct uf_stage *st, void *ctx)
     uf_kafka_threads_stop(k, uf_now_us() + left_ms * 1000);
     uf_kafka_update_gauges(k);
     uf_log(UF_LOG_INFO, st, "Producer stopped.", "spooled",
-           uf_kafka_spool_is_empty(k->spool) ? "no" : "yes");
+           k->spool && !uf_kafka_spool_is_empty(k->spool) ? "yes" : "no");
     if (k->rkt)
         rd_kafka_topic_destroy(k->rkt);
     k->rkt = NULL;

@@ -244,7 +244,7 @@ static void flush_pending(struct uf_kafka_ctx *k)
     if (!k->npend)
         return;
     pthread_rwlock_wrlock(&k->mode_lock);
-    k->spooling = true;
+    k->spooling = k->spool != NULL;
     uf_kafka_spool_events(k, k->pend, k->npend);
     pthread_rwlock_unlock(&k->mode_lock);
     k->npend = 0;
@@ -255,10 +255,14 @@ static void purge_if_wanted(struct uf_kafka_ctx *k)
     if (!atomic_exchange(&k->purge_wanted, false))
         return;
     pthread_rwlock_wrlock(&k->mode_lock);
-    k->spooling = true; /* new events queue behind the purged ones */
+    k->spooling = k->spool != NULL; /* new events queue behind the purged ones */
     pthread_rwlock_unlock(&k->mode_lock);
     rd_kafka_purge(k->rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
-    uf_log(UF_LOG_WARN, k->st, "Brokers unreachable; spooling to disk.", "spool", k->spool_path);
+    if (k->spool)
+        uf_log(UF_LOG_WARN, k->st, "Brokers unreachable; spooling to disk.", "spool",
+               k->spool_path);
+    else
+        uf_log(UF_LOG_WARN, k->st, "Brokers unreachable; failing events until one answers.");
 }
 
 static void *poll_main(void *arg)
@@ -394,6 +398,10 @@ static void *replay_main(void *arg)
             continue;
         }
         next_us = uf_now_us() + k->replay_interval_ms * 1000;
+        if (!k->spool) { /* nothing to replay: only notice when a broker answers again */
+            broker_reachable(k);
+            continue;
+        }
         uf_kafka_spool_tick(k->spool); /* the interval fsync, also without a sink worker */
         pthread_rwlock_rdlock(&k->mode_lock);
         bool spooling = k->spooling;

@@ -47,6 +47,7 @@ struct uf_kafka_ctx {
     int64_t queue_messages;
     int64_t message_timeout_ms;
     json_t *properties;
+    bool spool_enabled;
     char *spool_dir;
     int64_t spool_max_bytes;
     int64_t spool_segment_bytes;
@@ -63,7 +64,7 @@ struct uf_kafka_ctx {
     rd_kafka_conf_t *conf;       /* built in init, handed to rd_kafka_new in start */
     rd_kafka_t *rk;
     rd_kafka_topic_t *rkt;       /* the default topic, NULL when none */
-    struct uf_kafka_spool *spool;
+    struct uf_kafka_spool *spool; /* NULL with `spool: false` */
     pthread_t poll_thr, replay_thr;
     bool threads_up;
     atomic_bool stopping;        /* no new replays; loops wind down */
@@ -102,7 +103,7 @@ int uf_kafka_threads_start(struct uf_kafka_ctx *k, struct uf_err *err);
 void uf_kafka_threads_stop(struct uf_kafka_ctx *k, int64_t deadline_us);
 
 /* Appends events to the spool and finishes them: done once spooled, failed with 503 when the
- * spool is full, 500 on a disk error. Takes ownership of every p[i].ev; frees p's buffers. */
+ * spool is full or there is none (`spool: false`), 500 on a disk error. Takes ownership of every p[i].ev; frees p's buffers. */
 void uf_kafka_spool_events(struct uf_kafka_ctx *k, struct uf_kafka_pending *p, size_t n);
 /* Updates the spool gauges. */
 void uf_kafka_update_gauges(struct uf_kafka_ctx *k);
