@@ -3,9 +3,9 @@
  * to field rules: a dotted path into the event body ("body.text", "params.movie_id",
  * "query.limit", or "type" for split items) and its checks: required, type (string, int,
  * number, bool, uuid, object, array, rfc3339), min/max_length (UTF-8 characters, or items for
- * arrays), min/max (numbers), charset ("[a-z0-9._-]"), enum, max_bytes, max_keys, flat and
- * max_value_bytes (objects such as props), default, coerce (query strings to numbers/booleans)
- * and status. A string rule is shorthand for {type: <it>, required: true}.
+ * arrays), min/max (numbers), charset ("[a-z0-9._-]"), not_prefix, enum, max_bytes, max_keys,
+ * flat and max_value_bytes (objects such as props), default, coerce (query strings to
+ * numbers/booleans) and status. A string rule is shorthand for {type: <it>, required: true}.
  * The first failing check finishes the event with 422 (or the rule's status) and the body
  * {"error":{"code":"invalid_field","message":"body.text: must be 1..5000 characters",
  * "field":"text","index":N}}, where index is the item of a split request (the event's index).

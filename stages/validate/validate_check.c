@@ -190,6 +190,13 @@ static bool check_string(struct uf_vfailure *f, struct uf_vval *v)
     for (size_t i = 0; r->charset_text && i < v->len; i++)
         if ((unsigned char)v->str[i] > 127 || !r->charset[(unsigned char)v->str[i]])
             return uf_validate_fail(f, "must contain only %s", r->charset_text);
+    size_t i;
+    json_t *p;
+    json_array_foreach(r->not_prefix, i, p) {
+        size_t n = json_string_length(p);
+        if (v->len >= n && memcmp(v->str, json_string_value(p), n) == 0)
+            return uf_validate_fail(f, "must not start with '%s'", json_string_value(p));
+    }
     if (r->type == UF_VT_UUID)
         recase(v, id); /* before enum: the lower-case form is the value from here on */
     return true;

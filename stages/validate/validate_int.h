@@ -34,6 +34,7 @@ struct uf_vrule {
     bool charset[128];
     char *charset_text;
     json_t *enum_values, *def;
+    json_t *not_prefix; /* strings a value must not start with, or NULL */
     int status;
 };
 

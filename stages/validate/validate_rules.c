@@ -17,7 +17,8 @@ static const char *const type_names[] = { "any",    "string", "int",   "number",
 static const char *const rule_keys[] = { "required",  "type",      "min_length", "max_length",
                                          "min",       "max",       "charset",    "enum",
                                          "max_bytes", "max_keys",  "flat",       "max_value_bytes",
-                                         "default",   "coerce",    "status",     NULL };
+                                         "default",   "coerce",    "status",     "not_prefix",
+                                         NULL };
 
 static int get_bool(const json_t *v, bool *out, struct uf_err *err)
 {
@@ -85,6 +86,23 @@ static int parse_type(struct uf_vrule *r, const json_t *v, struct uf_err *err)
                       "expected one of: string, int, number, bool, uuid, object, array, rfc3339");
 }
 
+/* not_prefix: one prefix or a list of them, none empty. */
+static int parse_prefixes(struct uf_vrule *r, const json_t *v, struct uf_err *err)
+{
+    json_t *list = json_is_string(v) ? json_pack("[O]", v) : json_incref((json_t *)v);
+    bool ok = json_is_array(list) && json_array_size(list) > 0;
+    for (size_t i = 0; ok && i < json_array_size(list); i++) {
+        const char *p = json_string_value(json_array_get(list, i));
+        ok = p && *p;
+    }
+    if (!ok) {
+        json_decref(list);
+        return uf_err_set(err, UF_EINVAL, "expected a prefix or a list of prefixes");
+    }
+    r->not_prefix = list;
+    return 0;
+}
+
 static int apply_key(struct uf_vrule *r, const char *k, const json_t *v, struct uf_err *err)
 {
     double d;
@@ -112,6 +130,8 @@ static int apply_key(struct uf_vrule *r, const char *k, const json_t *v, struct 
         r->enum_values = json_incref((json_t *)v);
         return 0;
     }
+    if (!strcmp(k, "not_prefix"))
+        return parse_prefixes(r, v, err);
     if (!strcmp(k, "default")) {
         r->def = json_incref((json_t *)v);
         return 0;
@@ -255,6 +275,7 @@ void uf_validate_free_rules(struct uf_validate_ctx *vc)
             free(r->parts);
             free(r->path);
             free(r->charset_text);
+            json_decref(r->not_prefix);
             json_decref(r->enum_values);
             json_decref(r->def);
         }
