@@ -1,12 +1,11 @@
 /* enrich.c: the `enrich` transform: adds the server's facts to an event's body before it is
- * stored: event_id (the event's UUIDv7), received_at (server time, UTC, RFC 3339 with
- * microseconds), user_id (the authenticated user; a user_id sent by the client is removed, so
- * anonymous callers cannot pose as a user; their anonymous_id/session_id stay as sent), and from
- * the request facts the http source put in the event's meta: the client IP truncated to a
- * network prefix (/24 and /48 by default, so no single address is stored), the user agent and
- * the request id. Values the client sent under these names are replaced. With `route_types`,
- * events of the named http routes (meta.route) get that fixed `type` (a page view or player
- * event body does not carry one; /events bodies do and keep theirs).
+ * stored: event_id (the producer's own UUID when it sent one and keep_event_id is on, so a
+ * resent event keeps its id; else the event's UUIDv7), received_at (server time, UTC, RFC 3339
+ * with microseconds), user_id (the authenticated user; a user_id sent by the client is removed,
+ * so anonymous callers cannot pose as a user), and from the request facts the http source put
+ * in meta: the client IP truncated to a network prefix (/24 and /48 by default), the user agent
+ * and the request id. Values the client sent under these names are replaced. With
+ * `route_types`, events of the named http routes (meta.route) get that fixed `type`.
  * Raw events (event.h) are rewritten into an owned text in one pass: the client's members as
  * they were sent, minus the names enrich sets or removes, then enrich's fields; the same fields
  * and values as the body path, which reads them from the same place (compute()).
@@ -36,6 +35,7 @@ struct enrich_ctx {
     int64_t ipv4_prefix;
     int64_t ipv6_prefix;
     bool user_agent;
+    bool keep_event_id;
     json_t *route_types;
 };
 
@@ -49,6 +49,10 @@ static const struct uf_option enrich_options[] = {
     { .name = "user_agent", .type = UF_OPT_BOOL, .def = "true",
       .desc = "Whether the client's User-Agent is added as user_agent",
       .offset = offsetof(struct enrich_ctx, user_agent) },
+    { .name = "keep_event_id", .type = UF_OPT_BOOL, .def = "true",
+      .desc = "Whether an event_id the producer sent (a UUID, lower-cased) is kept; otherwise, "
+              "and for anything that is not a UUID, the event gets its own",
+      .offset = offsetof(struct enrich_ctx, keep_event_id) },
     { .name = "route_types", .type = UF_OPT_MAP,
       .desc = "http route names (meta.route) mapped to the type their events get",
       .offset = offsetof(struct enrich_ctx, route_types) },
@@ -173,15 +177,31 @@ static void place(struct placed *p, const struct uf_jmember *m, const char *from
 }
 
 struct rewrite {
-    const struct enrich_set *s;
+    struct enrich_set *s;
+    struct uf_event *ev;
+    bool keep_event_id;
     struct uf_strbuf *sb;
     struct placed *placed;
 };
 
+/* A producer's own event id (a UUID string) becomes the event's: written after the members,
+ * the event_id field then carries it, lower-cased. */
+static void take_event_id(struct rewrite *rw, const struct uf_jmember *m)
+{
+    uint8_t id[16];
+    if (rw->keep_event_id && m->type == UF_J_STRING && !m->escaped &&
+        uf_uuid_parse_n(m->val, m->val_len, id)) {
+        memcpy(rw->ev->id, id, sizeof id);
+        uf_uuid_format(id, rw->s->id);
+    }
+}
+
 /* Copies a client member as it was sent, unless enrich owns its name. */
 static int keep_member(void *arg, const struct uf_jmember *m, struct uf_err *err)
 {
-    const struct rewrite *rw = arg;
+    struct rewrite *rw = arg;
+    if (uf_jscan_key_is(m, "event_id"))
+        take_event_id(rw, m);
     for (size_t i = 0; i < rw->s->n; i++)
         if (uf_jscan_key_is_n(m, rw->s->f[i].name, rw->s->f[i].name_len))
             return 0;
@@ -231,14 +251,14 @@ static size_t rewrite_size(const struct enrich_set *s, size_t raw_len)
 /* Rewrites the raw object in one pass: the client's members minus enrich's names, then the
  * fields. A text that is not one object (the http source checked it, so only from a source
  * that checks less) fails with 400. Returns false when ev was finished. */
-static bool apply_raw(const struct enrich_set *s, struct uf_event *ev)
+static bool apply_raw(const struct enrich_ctx *c, struct enrich_set *s, struct uf_event *ev)
 {
     struct uf_strbuf sb = { 0 };
     uf_strbuf_reserve(&sb, rewrite_size(s, ev->raw_len));
     uf_strbuf_append(&sb, "{", 1);
     struct placed placed = { .base = sb.buf };
     uf_jmembers_init(&placed.list);
-    struct rewrite rw = { s, &sb, &placed };
+    struct rewrite rw = { s, ev, c->keep_event_id, &sb, &placed };
     struct uf_err err = { 0 };
     bool ok = uf_event_check_raw(ev, &err) == 0 &&
               uf_jscan_object_trusted(ev->raw, ev->raw_len, keep_member, &rw, &err) == 0;
@@ -261,13 +281,24 @@ static bool apply_raw(const struct enrich_set *s, struct uf_event *ev)
     return ok;
 }
 
+/* The body path's take_event_id: before compute(), which formats the event's id. */
+static void body_event_id(const struct enrich_ctx *c, struct uf_event *ev)
+{
+    const char *v = uf_event_get_str(ev, "event_id");
+    uint8_t id[16];
+    if (c->keep_event_id && v && uf_uuid_parse(v, id))
+        memcpy(ev->id, id, sizeof id);
+}
+
 static void enrich_process(struct uf_stage *st, void *ctx, struct uf_event *ev)
 {
     struct enrich_set s;
+    if (!ev->raw)
+        body_event_id(ctx, ev);
     compute(ctx, ev, &s);
     if (!ev->raw)
         apply_body(&s, ev);
-    else if (!apply_raw(&s, ev))
+    else if (!apply_raw(ctx, &s, ev))
         return;
     uf_emit(st, ev);
 }
