@@ -1,4 +1,4 @@
-/* test_enrich.c: the `enrich` transform: event_id, received_at, user_id from the token only,
+/* test_enrich.c: the `enrich` transform: event_id (a producer's own kept), received_at, user_id from the token only,
  * IP truncation (IPv4, IPv6, IPv4-mapped, options, garbage), user agent and request id from the
  * request meta, and option errors; every case also runs as a raw text, whose rewritten text must
  * parse to the body path's result (escapes, client keys written with escapes, layout kept, and
@@ -216,6 +216,29 @@ static void test_adds_server_fields(void **state)
     fx_free(&f);
 }
 
+/* A producer's own UUID (a client retrying, an SDK deduplicating) is kept, lower-cased, and
+ * becomes the event's id; keep_event_id: false makes a new one whatever was sent. */
+static void test_client_event_id(void **state)
+{
+    static const char body[] = "{\"type\":\"click\",\"event_id\":"
+                               "\"0192F0C1-1111-7222-8333-44445555AAAA\"}";
+    struct fx f;
+    fx_build(&f, "");
+    struct uf_event *ev = run(&f, body, NULL, NULL);
+    assert_string_equal(uf_event_get_str(ev, "event_id"), "0192f0c1-1111-7222-8333-44445555aaaa");
+    char id[UF_UUID_STR];
+    uf_uuid_format(ev->id, id);
+    assert_string_equal(id, "0192f0c1-1111-7222-8333-44445555aaaa");
+    fx_free(&f);
+
+    fx_build(&f, ", keep_event_id: false");
+    ev = run(&f, body, NULL, NULL);
+    uf_uuid_format(ev->id, id);
+    assert_string_equal(uf_event_get_str(ev, "event_id"), id);
+    assert_string_not_equal(id, "0192f0c1-1111-7222-8333-44445555aaaa");
+    fx_free(&f);
+}
+
 static void test_user_id_only_from_token(void **state)
 {
     struct fx f;
@@ -352,6 +375,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_adds_server_fields),
+        cmocka_unit_test(test_client_event_id),
         cmocka_unit_test(test_user_id_only_from_token),
         cmocka_unit_test(test_ip_truncation),
         cmocka_unit_test(test_user_agent_can_be_left_out),

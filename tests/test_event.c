@@ -1,5 +1,6 @@
 /* tests/test_event.c: event ownership and completions: copies share the completion, the
- * callback runs once after the last release, reply precedence, waiters and timeouts. */
+ * callback runs once after the last release, reply precedence and headers, waiters and
+ * timeouts. */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -17,6 +18,7 @@ struct seen {
     int calls, status;
     unsigned done, failed, dropped;
     char body[256];
+    char headers[256];
 };
 
 static void on_done(struct uf_completion *c, void *arg)
@@ -30,6 +32,11 @@ static void on_done(struct uf_completion *c, void *arg)
     char *b = uf_completion_body(c) ? json_dumps(uf_completion_body(c), JSON_COMPACT | JSON_SORT_KEYS) : NULL;
     snprintf(s->body, sizeof s->body, "%s", b ? b : "");
     free(b);
+    json_t *h = uf_completion_take_headers(c);
+    char *ht = h ? json_dumps(h, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+    snprintf(s->headers, sizeof s->headers, "%s", ht ? ht : "");
+    free(ht);
+    json_decref(h);
 }
 
 static void test_completion_after_last_release(void **state)
@@ -81,6 +88,29 @@ static void test_first_success_wins(void **state)
     uf_event_reply(a, 200, json_object()); /* ignored (and freed) */
     uf_event_done(a);
     assert_int_equal(s.status, 201);
+}
+
+/* Headers from any event of the completion are kept, a later value replacing an earlier one,
+ * whichever reply wins; an event without a completion records none. */
+static void test_reply_headers(void **state)
+{
+    struct seen s = {0};
+    struct uf_completion *c = uf_completion_new(on_done, &s);
+    struct uf_event *a = uf_event_new(NULL), *b = uf_event_new(NULL);
+    uf_completion_attach(c, a);
+    uf_completion_attach(c, b);
+    uf_completion_release(c);
+    uf_event_reply_header(a, "Event-Id", "x");
+    uf_event_reply_header(b, "Event-Id", "y");
+    uf_event_reply_header(b, "Location", "/a");
+    uf_event_reply(a, 201, NULL);
+    uf_event_done(a);
+    uf_event_fail(b, 503, "down", "down");
+    assert_int_equal(s.status, 503);
+    assert_string_equal(s.headers, "{\"Event-Id\":\"y\",\"Location\":\"/a\"}");
+    struct uf_event *lone = uf_event_new(NULL);
+    uf_event_reply_header(lone, "Event-Id", "z");
+    uf_event_free(lone);
 }
 
 static void test_waiter_timeout_then_late_completion(void **state)
@@ -323,6 +353,7 @@ int main(void)
         cmocka_unit_test(test_completion_after_last_release),
         cmocka_unit_test(test_error_overrides_success),
         cmocka_unit_test(test_first_success_wins),
+        cmocka_unit_test(test_reply_headers),
         cmocka_unit_test(test_waiter_timeout_then_late_completion),
         cmocka_unit_test(test_waiter_done),
         cmocka_unit_test(test_copy_is_deep),

@@ -1,6 +1,7 @@
 /* test_kafka.c: the `kafka` sink against librdkafka's mock cluster: delivery with the expected
  * topic, key and value and the reply only after the ack; a broker outage (events spooled and
- * finished, then replayed in order when it returns); a full spool answering 503; the spool left
+ * finished, then replayed in order when it returns); a full spool answering 503; without a
+ * spool, 503 during the outage and direct delivery after it; the spool left
  * by a stopped producer replayed by the next one; topics Kafka refuses (422 on the way in,
  * TOPIC_EXCEPTION final, unproducible spooled records discarded); option errors. Raw events
  * (owned and borrowed texts) go through the same cases: same messages, keys and outcomes. The
@@ -409,6 +410,40 @@ static void test_full_spool_fails_with_503(void **state)
     rd_kafka_mock_broker_set_up(f->mc, -1);
 }
 
+/* spool: false: an outage fails the events with 503 (their source keeps and resends them) and
+ * writes no spool; once the broker answers again, events are delivered directly. */
+static void test_no_spool_fails_with_503(void **state)
+{
+    struct fx *f = *state;
+    start(f, "        topic: ugc.events\n        spool: false\n");
+    struct uf_waiter *w[30];
+    write_events(f, 0, 10, w);
+    wait_all(w, 10, 0);
+    rd_kafka_mock_broker_set_down(f->mc, -1);
+    write_events(f, 10, 10, w);
+    for (int i = 0; i < 10; i++) {
+        assert_int_equal(uf_waiter_wait(w[i], 10000), 0);
+        assert_int_equal(uf_waiter_status(w[i]), 503);
+        json_t *e = json_object_get(uf_waiter_body(w[i]), "error");
+        assert_string_equal(json_string_value(json_object_get(e, "code")), "kafka_unavailable");
+        uf_waiter_free(w[i]);
+    }
+    assert_int_equal(metric(f, "spool_written_events_total"), 0);
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "test ! -e '%s/spool'", f->dir);
+    assert_int_equal(system(cmd), 0);
+    rd_kafka_mock_broker_set_up(f->mc, -1);
+    int64_t deadline = uf_now_us() + 20000000;
+    bool delivered = false;
+    for (int round = 0; !delivered && uf_now_us() < deadline; round++) {
+        write_events(f, 20, 1, w);
+        assert_int_equal(uf_waiter_wait(w[0], 10000), 0);
+        delivered = uf_waiter_status(w[0]) == 0;
+        uf_waiter_free(w[0]);
+    }
+    assert_true(delivered);
+}
+
 static void test_restart_replays_the_spool(void **state)
 {
     struct fx *f = *state;
@@ -680,6 +715,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_outage_spools_then_replays_in_order, fx_setup,
                                         fx_teardown),
         cmocka_unit_test_setup_teardown(test_full_spool_fails_with_503, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_no_spool_fails_with_503, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_restart_replays_the_spool, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_invalid_topic_fails_with_422, fx_setup,
                                         fx_teardown),

@@ -33,7 +33,8 @@ static const char *rules =
     "            query.limit: {type: int, coerce: true, min: 1, max: 100, default: 20}\n"
     "            query.cursor: {type: string, max_bytes: 8}\n"
     "          events:\n"
-    "            type: {type: string, required: true, max_length: 64, charset: '[a-z0-9._-]'}\n"
+    "            type: {type: string, required: true, max_length: 64, charset: '[a-z0-9._-]',\n"
+    "                   not_prefix: [ugc., sys.]}\n"
     "            props: {type: object, flat: true, max_keys: 2, max_value_bytes: 4}\n"
     "            ts: {type: rfc3339}\n"
     "            position_s: {type: number, min: 0}\n";
@@ -244,6 +245,9 @@ static void test_event_rules_name_the_item(void **state)
     expect("events", "{\"type\":\"a\",\"position_s\":-1}", 422, "position_s: must be at least 0",
            "position_s");
     expect("events", "{}", 422, "type: is required", "type");
+    expect("events", "{\"type\":\"sys.x\"}", 422, "type: must not start with 'sys.'", "type");
+    expect("events", "{\"type\":\"ugc.like\"}", 422, "type: must not start with 'ugc.'", "type");
+    expect("events", "{\"type\":\"ugc\"}", 0, "", "");
 }
 
 /* With `items`, a batch envelope is checked item by item; the first invalid item rejects the
@@ -278,6 +282,10 @@ static void test_rule_errors(void **state)
         { "{r: {body.text: {type: text}}}", "rules: r: body.text: type: expected one of" },
         { "{r: {body..x: string}}", "'body..x' is not a dotted field path" },
         { "{r: {x: {max_length: -1}}}", "rules: r: x: max_length: expected a whole number" },
+        { "{r: {x: {not_prefix: []}}}",
+          "rules: r: x: not_prefix: expected a prefix or a list of prefixes" },
+        { "{r: {x: {not_prefix: [a, '']}}}",
+          "rules: r: x: not_prefix: expected a prefix or a list of prefixes" },
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         char *y;
@@ -305,7 +313,7 @@ static const char *raw_rules =
     "        rules:\n"
     "          events:\n"
     "            type: {type: string, required: true, min_length: 1, max_length: 8, "
-    "charset: '[a-z0-9._-]'}\n"
+    "charset: '[a-z0-9._-]', not_prefix: ugc.}\n"
     "            props: {type: object, flat: true, max_keys: 3, max_value_bytes: 4}\n"
     "            ts: {type: rfc3339}\n"
     "            movie_id: {type: uuid, status: 400}\n"
@@ -478,6 +486,8 @@ static const struct rcase object_cases[] = {
     BAD("{\"type\":\"a\",\"props\":{\"a\":[1],\"b\":2,\"c\":3,\"d\":4}}",
         "events[0].props: must have at most 3 keys", "props"),
     BAD("{\"type\":\"a\",\"props\":\"x\"}", "events[0].props: must be an object", "props"),
+    BAD("{\"type\":\"ugc.x\"}", "events[0].type: must not start with 'ugc.'", "type"),
+    BAD("{\"type\":\"\\u0075gc.x\"}", "events[0].type: must not start with 'ugc.'", "type"),
     /* rules apply in their order, not the text's */
     BAD("{\"n\":0,\"type\":\"A\"}", "events[0].type: must contain only [a-z0-9._-]", "type"),
 };
