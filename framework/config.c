@@ -294,15 +294,16 @@ static void load_pipeline(struct uf_config *cfg, const struct uf_node *pipes, si
 static void load_globals(struct uf_config *cfg, struct uf_diags *d)
 {
     const struct uf_node *root = cfg->root;
-    static const char *const known[] = {"pipelines", "admin", "shutdown_timeout", "log_level",
-                                        NULL};
+    static const char *const known[] = {"pipelines", "admin",     "shutdown_timeout",
+                                        "log_level", "reconcile", NULL};
     for (size_t k = 0; k < root->n; k++) {
         bool ok = false;
         for (int j = 0; known[j]; j++)
             ok = ok || strcmp(root->keys[k], known[j]) == 0;
         if (!ok)
             uf_diags_add(d, &root->key_pos[k],
-                         "unknown top-level key '%s' (expected pipelines, admin, shutdown_timeout, log_level)",
+                         "unknown top-level key '%s' (expected pipelines, admin, shutdown_timeout, "
+                         "log_level, reconcile)",
                          root->keys[k]);
     }
     const struct uf_node *admin = uf_node_get(root, "admin");

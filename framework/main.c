@@ -1,4 +1,4 @@
-/* main.c: the `ugcflow` command line: run, validate, graph, stages.
+/* main.c: the `ugcflow` command line: run, validate, graph, stages, top, reconcile.
  * `run` builds the graph, starts it, serves the admin listener and waits for SIGTERM/SIGINT or
  * for every source to finish, then shuts down within the configured deadline. Signals are
  * blocked in every thread and taken by one sigwait() thread, so no handler touches engine state.
@@ -16,6 +16,7 @@
 #include "export.h"
 #include "graph.h"
 #include "log.h"
+#include "reconcile.h"
 #include "registry.h"
 #include "runtime.h"
 #include "stagedoc.h"
@@ -35,6 +36,8 @@ static const char usage_text[] =
     "  pipelines FILE        list the pipelines of FILE with their admin addresses\n"
     "  top [FILE] [--admin ADDR]... [--sort rate|errors|latency] [--once]\n"
     "                        live metrics of every component of running processes\n"
+    "  reconcile FILE [--since DURATION]\n"
+    "                        compare the UGC state in PostgreSQL with the events in ClickHouse\n"
     "  stages [KIND] [--markdown]\n"
     "                        list stage kinds, or one kind's options\n"
     "  --help, --version\n";
@@ -268,6 +271,8 @@ int main(int argc, char **argv)
     }
     if (strcmp(cmd, "top") == 0)
         return uf_top_main(argc - 1, argv + 1);
+    if (strcmp(cmd, "reconcile") == 0)
+        return uf_reconcile_main(argc - 1, argv + 1);
     struct cli cli = {0};
     if (parse_args(argc - 1, argv + 1, &cli) != 0)
         return 2;

@@ -7,7 +7,7 @@
 
 extern const struct uf_kind uf_source_generate, uf_source_stdin;
 extern const struct uf_kind uf_source_http;
-extern const struct uf_kind uf_source_kafka_source;
+extern const struct uf_kind uf_source_kafka_source, uf_source_postgres_outbox;
 extern const struct uf_kind uf_transform_set, uf_transform_remap, uf_transform_route;
 extern const struct uf_kind uf_transform_jwt_auth, uf_transform_validate;
 extern const struct uf_kind uf_sink_stdout, uf_sink_null;
@@ -23,6 +23,7 @@ const struct uf_kind *const uf_kinds[] = {
     &uf_source_stdin,
     &uf_source_http,
     &uf_source_kafka_source,
+    &uf_source_postgres_outbox,
     /* transforms */
     &uf_transform_set,
     &uf_transform_remap,

@@ -1,33 +1,28 @@
 /* postgres.c: the `postgres` sink, the UGC store: answers the UGC API's
- * requests from PostgreSQL and, after each successful write, emits an analytics
- * event downstream. A request event ({"route","params","query","body"},
+ * requests from PostgreSQL. A request event ({"route","params","query","body"},
  * ev->user, meta.roles; see postgres_ugc.h) becomes one prepared statement run
  * by the connection pool (postgres_pool.h); its reply is set with
  * uf_event_reply and the event finished only once PostgreSQL answered, so the
- * client never sees a success that was not stored. When PostgreSQL is
- * unavailable requests fail with 503 (the http source adds Retry-After);
- * nothing is retried behind the client's back. Ownership: write() hands every
- * event to the pool and returns UF_OK; the pool's threads finish them.
- * Analytics events are new fire-and-forget events (no completion), emitted
- * after the reply is recorded, so a slow analytics branch cannot hold a UGC
- * reply: put `when_full: reject` on the consumer so a full queue never blocks a
- * connection thread. Schema migrations run in start(); the schema name is
- * quoted once in init(). */
+ * client never sees a success that was not stored. A write that changed
+ * something also put its analytics event into the outbox table in the same
+ * statement; the reply carries that event's id (header Event-Id). When
+ * PostgreSQL is unavailable requests fail with 503 (the http source adds
+ * Retry-After); nothing is retried behind the client's back. Ownership: write()
+ * hands every event to the pool and returns UF_OK; the pool's threads finish
+ * them. Migrations run in start(); the schema name is quoted once in init(). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "framework/event.h"
 #include "framework/log.h"
 #include "framework/mem.h"
+#include "framework/metrics.h"
 #include "framework/options.h"
 #include "framework/stage.h"
-#include "framework/uuid.h"
 #include "postgres_migrate.h"
 #include "postgres_pool.h"
 #include "postgres_ugc.h"
-#include "timefmt.h"
 
 struct pg_ctx {
     char *dsn;
@@ -36,7 +31,11 @@ struct pg_ctx {
 
     struct uf_stage *st;
     char *quoted_schema; /* ours */
+    char *quoted_outbox;
     struct uf_pg_pool *pool;
+    PGconn *stats_pg; /* the ticker's, for the outbox gauges; opened on first use */
+    int64_t next_stats_us;
+    _Atomic int64_t *m_depth, *m_age;
 };
 
 static const struct uf_option pg_options[] = {
@@ -92,51 +91,18 @@ static const struct uf_option pg_options[] = {
     {0},
 };
 
-/* "name" with embedded quotes doubled: the SQL standard's identifier quoting.
- */
-static char *quote_ident(const char *s)
-{
-    size_t n = strlen(s), o = 0;
-    char *q = uf_xmalloc(2 * n + 3);
-    q[o++] = '"';
-    for (size_t i = 0; i < n; i++) {
-        if (s[i] == '"')
-            q[o++] = '"';
-        q[o++] = s[i];
-    }
-    q[o++] = '"';
-    q[o] = '\0';
-    return q;
-}
-
 static int pg_init(struct uf_stage *st, void *ctx, struct uf_err *err)
 {
     struct pg_ctx *c = ctx;
     c->st = st;
     if (!c->schema[0] || strlen(c->schema) > 63)
         return uf_err_set(err, UF_EINVAL, "schema: must be 1 to 63 characters");
-    c->quoted_schema = quote_ident(c->schema);
+    c->quoted_schema = uf_pg_quote_ident(c->schema);
+    c->quoted_outbox = uf_xasprintf("%s.outbox", c->quoted_schema);
     return 0;
 }
 
 /* ---- finishing requests (pool threads) ---- */
-
-static void emit_analytics(struct pg_ctx *c, const struct uf_pg_call *call, json_t *body)
-{
-    if (!uf_stage_port_connected(c->st, 0)) {
-        json_decref(body);
-        return;
-    }
-    struct uf_event *aev = uf_event_new(body);
-    char id[UF_UUID_STR], ts[40];
-    uf_uuid_format(aev->id, id);
-    int64_t us = uf_wall_us();
-    uf_time_format(us, ts);
-    json_object_set_new(body, "ts", json_string(ts));
-    json_object_set_new(json_object_get(body, "props"), "event_id", json_string(id));
-    uf_event_set_user(aev, call->user[0] ? call->user : NULL);
-    uf_emit(c->st, aev);
-}
 
 static void pg_finish(void *arg, struct uf_pg_call *call, const struct uf_pg_row *rows, size_t n,
                       const struct uf_pg_failure *f)
@@ -149,6 +115,8 @@ static void pg_finish(void *arg, struct uf_pg_call *call, const struct uf_pg_row
     } else {
         struct uf_pg_reply rep;
         uf_pg_call_answer(call, rows, n, &rep);
+        if (rep.status < 400 && n > 0 && rows[0].event_id)
+            uf_event_reply_header(ev, "Event-Id", rows[0].event_id);
         if (rep.status >= 400) {
             uf_event_fail(ev, rep.status, rep.code, rep.msg);
         } else if (rep.body) {
@@ -159,9 +127,6 @@ static void pg_finish(void *arg, struct uf_pg_call *call, const struct uf_pg_row
             uf_event_reply(ev, rep.status, NULL);
             uf_event_done(ev);
         }
-        if (rep.analytics)
-            emit_analytics(c, call, rep.analytics);
-        rep.analytics = NULL;
         uf_pg_reply_clear(&rep);
     }
     uf_pg_call_clear(call);
@@ -197,6 +162,12 @@ static int pg_start(struct uf_stage *st, void *ctx, struct uf_err *err)
         .arg = c,
     };
     c->pool = uf_pg_pool_new(&cfg, err);
+    struct uf_metrics *m = uf_stage_metrics(st);
+    c->m_depth = uf_metrics_extra(m, UF_METRIC_GAUGE, "outbox_depth",
+                                  "Analytics events waiting in the outbox for the relay", NULL,
+                                  NULL);
+    c->m_age = uf_metrics_extra(m, UF_METRIC_GAUGE, "outbox_oldest_age_ms",
+                                "Age of the oldest event waiting in the outbox", NULL, NULL);
     return c->pool ? 0 : UF_EIO;
 }
 
@@ -218,6 +189,26 @@ static int pg_write(struct uf_stage *st, void *ctx, struct uf_event **evs, size_
     return UF_OK;
 }
 
+/* The outbox's backlog, once a second: the relay reports it too, but while the relay is down
+ * only this process can. Runs on the ticker thread, never on a request's. */
+static void pg_tick(struct uf_stage *st, void *ctx)
+{
+    struct pg_ctx *c = ctx;
+    if (uf_now_us() < c->next_stats_us)
+        return;
+    c->next_stats_us = uf_now_us() + 1000000;
+    if (!c->stats_pg && !(c->stats_pg = uf_pg_connect(c->dsn, c->connect_timeout_ms, NULL)))
+        return;
+    int64_t depth, age;
+    if (uf_pg_outbox_depth(c->stats_pg, c->quoted_outbox, 10000000, &depth, &age, NULL) == 0) {
+        atomic_store(c->m_depth, depth);
+        atomic_store(c->m_age, age);
+    } else if (PQstatus(c->stats_pg) != CONNECTION_OK) {
+        PQfinish(c->stats_pg);
+        c->stats_pg = NULL;
+    }
+}
+
 static void pg_stop(struct uf_stage *st, void *ctx)
 {
     struct pg_ctx *c = ctx;
@@ -225,26 +216,30 @@ static void pg_stop(struct uf_stage *st, void *ctx)
         uf_log(UF_LOG_WARN, st, "Requests still in flight at the shutdown deadline.");
     uf_pg_pool_free(c->pool);
     c->pool = NULL;
+    PQfinish(c->stats_pg);
+    c->stats_pg = NULL;
 }
 
 static void pg_destroy(void *ctx)
 {
     struct pg_ctx *c = ctx;
     uf_pg_pool_free(c->pool);
+    PQfinish(c->stats_pg);
     free(c->quoted_schema);
+    free(c->quoted_outbox);
 }
 
 const struct uf_kind uf_sink_postgres = {
     .name = "postgres",
     .role = UF_SINK,
-    .summary = "UGC store: answers UGC API requests from PostgreSQL, emits "
-               "analytics events",
+    .summary = "UGC store: answers UGC API requests from PostgreSQL; writes put their "
+               "analytics events in its outbox",
     .options = pg_options,
     .ctx_size = sizeof(struct pg_ctx),
-    .emits = true,
     .init = pg_init,
     .start = pg_start,
     .write = pg_write,
+    .tick = pg_tick,
     .stop = pg_stop,
     .destroy = pg_destroy,
 };

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "framework/mem.h"
+#include "framework/pg.h"
 
 static const char v1_sql[] =
     "CREATE TABLE IF NOT EXISTS reactions ("
@@ -119,28 +120,45 @@ static const char v2_sql[] =
     " ON CONFLICT (movie_id) DO UPDATE SET likes = EXCLUDED.likes, dislikes = EXCLUDED.dislikes;"
     "DROP INDEX IF EXISTS reactions_movie;";
 
+/* The transactional outbox (docs/analytics.md): every UGC write inserts its analytics event
+ * here in the same statement, so both commit or neither does; the relay (the postgres_outbox
+ * source) publishes rows in seq order and deletes them after the broker's ack. The event id is
+ * made here, once: a UUIDv7 from the clock at insert (PostgreSQL 15 has no uuidv7(); this is
+ * gen_random_uuid() with its first 48 bits replaced by Unix milliseconds and version 7). The
+ * row trigger wakes the relay through NOTIFY on "<schema>.outbox", delivered at commit (a
+ * statement trigger would also fire for writes that changed nothing and inserted no row).
+ * The table is a queue: rows live for milliseconds, so autovacuum runs on a fixed count of dead
+ * rows rather than a share of a table that is mostly empty. outbox_dead keeps the rows whose
+ * events a sink refused for good, with the reason. */
+static const char v3_sql[] =
+    "CREATE OR REPLACE FUNCTION ugcflow_uuid_v7() RETURNS uuid LANGUAGE sql VOLATILE AS $f$"
+    " SELECT encode(set_bit(set_bit(overlay(uuid_send(gen_random_uuid()) PLACING"
+    "  substring(int8send(floor(extract(epoch FROM clock_timestamp()) * 1000)::bigint) FROM 3)"
+    "  FROM 1 FOR 6), 52, 1), 53, 1), 'hex')::uuid $f$;"
+    "CREATE TABLE IF NOT EXISTS outbox ("
+    " seq bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,"
+    " event_id uuid NOT NULL DEFAULT ugcflow_uuid_v7(),"
+    " payload jsonb NOT NULL,"
+    " created_at timestamptz NOT NULL DEFAULT now())"
+    " WITH (autovacuum_vacuum_scale_factor = 0, autovacuum_vacuum_threshold = 5000,"
+    "  autovacuum_vacuum_cost_delay = 0);"
+    "CREATE TABLE IF NOT EXISTS outbox_dead ("
+    " seq bigint PRIMARY KEY, event_id uuid NOT NULL, payload jsonb NOT NULL,"
+    " reason text NOT NULL, buried_at timestamptz NOT NULL DEFAULT now());"
+    "CREATE OR REPLACE FUNCTION outbox_notify() RETURNS trigger LANGUAGE plpgsql AS $f$ BEGIN"
+    "  PERFORM pg_notify(TG_TABLE_SCHEMA || '.' || TG_TABLE_NAME, ''); RETURN NULL; END $f$;"
+    "CREATE OR REPLACE TRIGGER outbox_notify AFTER INSERT ON outbox"
+    " FOR EACH ROW EXECUTE FUNCTION outbox_notify();";
+
 const struct uf_pg_migration uf_pg_migrations[] = {
     {1,
      "ugc tables: reactions, favorites, comments, comment_votes, "
      "watch_progress",
      v1_sql},
     {2, "per-movie reaction counts kept by a trigger", v2_sql},
+    {3, "transactional outbox of analytics events", v3_sql},
     {0, NULL, NULL},
 };
-
-/* Runs one command; fills err with PostgreSQL's message on failure. */
-static int exec(PGconn *conn, const char *sql, const char *what, struct uf_err *err)
-{
-    PGresult *res = PQexec(conn, sql);
-    ExecStatusType s = PQresultStatus(res);
-    int rc = 0;
-    if (s != PGRES_COMMAND_OK && s != PGRES_TUPLES_OK) {
-        const char *m = PQresultErrorMessage(res);
-        rc = uf_err_set(err, UF_EIO, "%s: %.*s", what, (int)strcspn(m, "\n"), m);
-    }
-    PQclear(res);
-    return rc;
-}
 
 static int lock_and_prepare(PGconn *conn, const char *schema, const char *quoted,
                             struct uf_err *err)
@@ -160,7 +178,7 @@ static int lock_and_prepare(PGconn *conn, const char *schema, const char *quoted
                              " version integer PRIMARY KEY, name text NOT NULL,"
                              " applied_at timestamptz NOT NULL DEFAULT now())",
                              quoted, quoted);
-    rc = exec(conn, sql, "create schema", err);
+    rc = uf_pg_exec(conn, sql, "create schema", err);
     free(sql);
     return rc;
 }
@@ -183,7 +201,7 @@ static int apply(PGconn *conn, const struct uf_pg_migration *m, struct uf_err *e
 {
     char what[64];
     snprintf(what, sizeof what, "migration %d", m->version);
-    if (exec(conn, m->sql, what, err))
+    if (uf_pg_exec(conn, m->sql, what, err))
         return err ? err->code : UF_EIO;
     char v[16];
     snprintf(v, sizeof v, "%d", m->version);
@@ -203,7 +221,7 @@ int uf_pg_migrate(PGconn *conn, const char *schema, const char *quoted_schema, i
                   struct uf_err *err)
 {
     *applied = 0;
-    int rc = exec(conn, "BEGIN", "begin", err);
+    int rc = uf_pg_exec(conn, "BEGIN", "begin", err);
     if (rc)
         return rc;
     rc = lock_and_prepare(conn, schema, quoted_schema, err);
@@ -215,7 +233,7 @@ int uf_pg_migrate(PGconn *conn, const char *schema, const char *quoted_schema, i
             (*applied)++;
     }
     if (rc == 0)
-        rc = exec(conn, "COMMIT", "commit", err);
+        rc = uf_pg_exec(conn, "COMMIT", "commit", err);
     if (rc) {
         PGresult *res = PQexec(conn, "ROLLBACK");
         PQclear(res);

@@ -21,6 +21,7 @@
 #include "framework/log.h"
 #include "framework/mem.h"
 #include "framework/metrics.h"
+#include "framework/pg.h"
 #include "framework/stage.h"
 
 #define PIPELINE_HARD_MAX 1024
@@ -83,30 +84,6 @@ static struct uf_pg_call *take_all(struct uf_pg_pool *p)
 }
 
 /* ---- connections ---- */
-
-/* Server notices (e.g. "already exists, skipping") are not errors: keep them
- * off stderr. */
-static void ignore_notice(void *arg, const char *message)
-{
-}
-
-PGconn *uf_pg_connect(const char *dsn, int64_t connect_timeout_ms, struct uf_err *err)
-{
-    char timeout[24];
-    snprintf(timeout, sizeof timeout, "%lld", (long long)((connect_timeout_ms + 999) / 1000));
-    const char *keys[] = {"dbname", "connect_timeout", "application_name", NULL};
-    const char *vals[] = {dsn, timeout, "ugcflow", NULL};
-    PGconn *pg = PQconnectdbParams(keys, vals, 1);
-    if (PQstatus(pg) == CONNECTION_OK) {
-        PQsetNoticeProcessor(pg, ignore_notice, NULL);
-        return pg;
-    }
-    const char *m = PQerrorMessage(pg);
-    uf_err_set(err, UF_EIO, "connect to %s:%s: %.*s", PQhost(pg) ? PQhost(pg) : "?",
-               PQport(pg) ? PQport(pg) : "?", (int)strcspn(m, "\n"), m);
-    PQfinish(pg);
-    return NULL;
-}
 
 static int setup(struct uf_pg_pool *p, PGconn *pg, struct uf_err *err)
 {
@@ -189,15 +166,17 @@ static enum read_rc next_result(PGconn *pg, int64_t deadline_us, PGresult **out)
 }
 
 /* Hands the rows' texts to the finish callback as they are: no copy, no parse (they are
- * JSON objects PostgreSQL built, see postgres_ugc.h). */
+ * JSON objects PostgreSQL built, see postgres_ugc.h), with a write's event id beside them. */
 static void finish_rows(struct uf_pg_pool *p, struct uf_pg_call *call, const PGresult *res)
 {
     struct uf_pg_row few[UF_PG_LIMIT_MAX + 1];
     size_t n = (size_t)PQntuples(res);
     struct uf_pg_row *rows = n <= sizeof few / sizeof few[0] ? few : uf_xcalloc(n, sizeof *rows);
+    bool ids = PQnfields(res) > 1;
     for (size_t i = 0; i < n; i++)
-        rows[i] = (struct uf_pg_row){PQgetvalue(res, (int)i, 0),
-                                     (size_t)PQgetlength(res, (int)i, 0)};
+        rows[i] = (struct uf_pg_row){
+            PQgetvalue(res, (int)i, 0), (size_t)PQgetlength(res, (int)i, 0),
+            ids && !PQgetisnull(res, (int)i, 1) ? PQgetvalue(res, (int)i, 1) : NULL};
     p->cfg.finish(p->cfg.arg, call, rows, n, NULL);
     if (rows != few)
         free(rows);

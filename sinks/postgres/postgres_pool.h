@@ -17,6 +17,7 @@
 #include <stdint.h>
 
 #include "framework/err.h"
+#include "framework/pg.h"
 #include "postgres_ugc.h"
 
 struct uf_stage;
@@ -45,10 +46,6 @@ struct uf_pg_pool_cfg {
     uf_pg_finish_fn finish;
     void *arg;
 };
-
-/* Opens one connection (blocking) with the pool's session settings not yet
- * applied. */
-PGconn *uf_pg_connect(const char *dsn, int64_t connect_timeout_ms, struct uf_err *err);
 
 /* Starts the connection threads (they connect in the background). NULL with err
  * when a thread cannot be created. cfg strings must outlive the pool. */

@@ -1,7 +1,7 @@
 /* postgres_ugc.c: the UGC API's operations as prepared statements plus
  * request/reply mapping. Each route (the http source's route name) has a bind
  * function (request event -> statement and parameters, or a 4xx) and an answer
- * function (rows -> reply and analytics event). Every statement is a single SQL
+ * function (rows -> reply). Every statement is a single SQL
  * statement that PostgreSQL runs as its own transaction, so a pipeline of them
  * never leaves a request half done; uniqueness (one reaction or favorite per
  * user and movie, one vote per user and comment) lives in the schema, and
@@ -444,18 +444,6 @@ static void not_found(struct uf_pg_reply *rep, const char *what)
     reject(rep, 404, "not_found", "%s not found", what);
 }
 
-/* The analytics event's body, in the stat API's /events shape. */
-static void analytics(struct uf_pg_reply *rep, const char *type, const char *movie_id,
-                      const struct uf_pg_call *call, const char *comment_id)
-{
-    json_t *props = json_pack("{s:s}", "user_id", call->user);
-    if (comment_id)
-        json_object_set_new(props, "comment_id", json_string(comment_id));
-    rep->analytics = json_pack("{s:s, s:o}", "type", type, "props", props);
-    if (movie_id)
-        json_object_set_new(rep->analytics, "movie_id", json_string(movie_id));
-}
-
 static void answer_react(const struct uf_pg_call *call, const struct uf_pg_row *rows, size_t n,
                          struct uf_pg_reply *rep)
 {
@@ -470,8 +458,6 @@ static void answer_react(const struct uf_pg_call *call, const struct uf_pg_row *
     plain(&sb, row_str(row, "updated_at", at, sizeof at));
     uf_strbuf_puts(&sb, "}");
     reply(rep, row_true(row, "created") ? 201 : 200, &sb);
-    if (row_true(row, "changed"))
-        analytics(rep, like ? "ugc.like" : "ugc.dislike", call->target, call, NULL);
 }
 
 static void answer_reaction_delete(const struct uf_pg_call *call, const struct uf_pg_row *rows,
@@ -482,7 +468,6 @@ static void answer_reaction_delete(const struct uf_pg_call *call, const struct u
         return;
     }
     reply(rep, 204, NULL);
-    analytics(rep, "ugc.reaction_removed", call->target, call, NULL);
 }
 
 static void answer_reaction_get(const struct uf_pg_call *call, const struct uf_pg_row *rows,
@@ -525,11 +510,8 @@ static void answer_row(const struct uf_pg_row *rows, size_t n, int status, const
 static void answer_comment_create(const struct uf_pg_call *call, const struct uf_pg_row *rows,
                                   size_t n, struct uf_pg_reply *rep)
 {
+    (void)call;
     answer_row(rows, n, 201, "comment", rep);
-    char id[64];
-    if (rep->status == 201)
-        analytics(rep, "ugc.comment_created", call->target, call,
-                  row_str(&rows[0], "id", id, sizeof id));
 }
 
 /* The cursor of an item: its keyset position in the list it came from. */
@@ -602,7 +584,7 @@ static void answer_comment_delete(const struct uf_pg_call *call, const struct uf
         not_found(rep, "comment");
         return;
     }
-    char author[64], movie[64];
+    char author[64];
     if (!row_true(row, "deleted")) {
         /* Allowed but not deleted: someone deleted it between the two CTE scans. */
         if (call->admin ||
@@ -614,8 +596,6 @@ static void answer_comment_delete(const struct uf_pg_call *call, const struct uf
         return;
     }
     reply(rep, 204, NULL);
-    analytics(rep, "ugc.comment_deleted", row_str(row, "movie_id", movie, sizeof movie), call,
-              call->target);
 }
 
 static void answer_vote_put(const struct uf_pg_call *call, const struct uf_pg_row *rows, size_t n,
@@ -667,16 +647,13 @@ static void answer_favorite_put(const struct uf_pg_call *call, const struct uf_p
 {
     bool added = first_row(rows, n) != NULL;
     favorite_reply(call, added ? 201 : 200, true, rep);
-    if (added)
-        analytics(rep, "ugc.favorite_added", call->target, call, NULL);
 }
 
 static void answer_favorite_delete(const struct uf_pg_call *call, const struct uf_pg_row *rows,
                                    size_t n, struct uf_pg_reply *rep)
 {
+    (void)call;
     answer_deleted(rows, n, rep, "favorite");
-    if (rep->status == 204)
-        analytics(rep, "ugc.favorite_removed", call->target, call, NULL);
 }
 
 static void answer_favorite_get(const struct uf_pg_call *call, const struct uf_pg_row *rows,
@@ -794,10 +771,8 @@ void uf_pg_call_clear(struct uf_pg_call *call)
 void uf_pg_reply_clear(struct uf_pg_reply *rep)
 {
     free(rep->body);
-    json_decref(rep->analytics);
     rep->body = NULL;
     rep->body_len = 0;
-    rep->analytics = NULL;
 }
 
 /* ---- cursors ---- */

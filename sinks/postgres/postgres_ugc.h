@@ -2,9 +2,10 @@
  * libpq. A request event ({"route","params","query","body"} plus ev->user and
  * meta.roles) is turned into a call: one prepared statement and its text
  * parameters. The statement's rows (each row is one JSON object, built by
- * PostgreSQL) are turned back into the HTTP reply and, after a successful
- * write, the body of an analytics event. Nothing here does I/O, so all of it is
- * unit-tested without a database. Calls are not shared between threads. */
+ * PostgreSQL) are turned back into the HTTP reply; a write's analytics event is
+ * made by its statement itself (the outbox, postgres_sql.c). Nothing here does
+ * I/O, so all of it is unit-tested without a database. Calls are not shared
+ * between threads. */
 #ifndef UF_POSTGRES_UGC_H
 #define UF_POSTGRES_UGC_H
 
@@ -59,7 +60,6 @@ struct uf_pg_reply {
     size_t body_len;
     const char *code;  /* static error code when status >= 400 */
     char msg[256];     /* error message when status >= 400 */
-    json_t *analytics; /* owned; body of the analytics event after a write, or NULL */
 };
 
 struct uf_pg_call {
@@ -80,10 +80,13 @@ struct uf_pg_call {
  * is left to the caller. */
 int uf_pg_call_build(const struct uf_event *ev, struct uf_pg_call *call, struct uf_pg_reply *rep);
 
-/* One row of a statement's result: the JSON object PostgreSQL rendered, borrowed. */
+/* One row of a statement's result: the JSON object PostgreSQL rendered and, for a write that
+ * changed something, the id of the analytics event it put in the outbox (NULL otherwise);
+ * both borrowed. */
 struct uf_pg_row {
     const char *text;
     size_t len;
+    const char *event_id;
 };
 
 /* Fills rep from the statement's n rows. */
