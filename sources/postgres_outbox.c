@@ -277,16 +277,18 @@ static void emit_all(struct ob_ctx *c, struct batch *b)
     }
 }
 
-/* Waits until every event finished; false when ack_timeout (or the shutdown deadline) came
- * first. */
+/* Waits until every event finished; false when ack_timeout (or, stopping, the shutdown deadline
+ * less the time the components after it need to drain) came first. */
 static bool wait_batch(struct ob_ctx *c, struct batch *b)
 {
     int64_t limit_us = uf_now_us() + c->ack_timeout_ms * 1000;
     pthread_mutex_lock(&b->mu);
     while (b->pending > 0) {
         int64_t left = limit_us - uf_now_us();
-        if (atomic_load(&c->stop) && uf_stage_deadline_ms(c->st) * 1000 < left)
-            left = uf_stage_deadline_ms(c->st) * 1000;
+        /* Stopping: the components after this one need the end of the deadline to drain. */
+        int64_t until_deadline = (uf_stage_deadline_ms(c->st) - 250) * 1000;
+        if (atomic_load(&c->stop) && until_deadline < left)
+            left = until_deadline;
         if (left <= 0)
             break;
         struct timespec ts = uf_clock_after(CLOCK_MONOTONIC, left < 100000 ? left : 100000);
