@@ -856,15 +856,17 @@ static void ks_destroy(void *ctx)
         pthread_cond_destroy(&ks->wq.nonfull);
         free(ks->parsers);
     }
-    if (ks->rk) {
+    if (ks->rk)
         rd_kafka_consumer_close(ks->rk); /* revoke: commits what is done */
-        rd_kafka_destroy(ks->rk);
-    }
+    /* The slots' messages first: rd_kafka_destroy waits for every message still referenced,
+     * and the slots of events a sink could not write (503 at shutdown) still hold theirs. */
     while (ks->parts) {
         struct part *p = ks->parts;
         ks->parts = p->next;
         part_free(p);
     }
+    if (ks->rk)
+        rd_kafka_destroy(ks->rk);
     if (ks->dlq) {
         rd_kafka_flush(ks->dlq, 10000);
         rd_kafka_destroy(ks->dlq);

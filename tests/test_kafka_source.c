@@ -3,7 +3,8 @@
  * its partition uncommitted while the other partition advances), malformed messages and events
  * the sink rejects (4xx) land in the dead-letter file with their reasons, and everything is
  * committed once finished; all of it again with `payload: raw` (events carry the message's text
- * instead of a parsed body), which a consumer that does not take raw events refuses at start.
+ * instead of a parsed body), which a consumer that does not take raw events refuses at start;
+ * a stop with events the sink could not write still ends.
  * A test sink (t_gate, or t_rawgate for raw) holds events until the test releases them. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -12,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -295,12 +297,74 @@ static void test_raw_needs_raw_consumers(void **state)
     uf_diags_free(&d);
 }
 
+static void fail_all_unwritten(void)
+{
+    pthread_mutex_lock(&gate_mu);
+    for (size_t i = 0; i < nheld; i++)
+        uf_event_fail(held[i], 503, "unavailable", "the store is down");
+    nheld = 0;
+    pthread_mutex_unlock(&gate_mu);
+}
+
+static void *free_thread(void *arg)
+{
+    uf_runtime_free(arg);
+    return NULL;
+}
+
+/* Events a sink could not write (503, e.g. ClickHouse down at shutdown) keep their messages in
+ * the source's slots, uncommitted: the process still stops. It used to hang for ever in
+ * rd_kafka_destroy, which waits for every message still referenced. */
+static void test_stop_with_unwritten_events(void **state)
+{
+    (void)state;
+    uf_registry_set_extra(extra);
+    nheld = 0;
+    char err[256];
+    rd_kafka_conf_t *mconf = rd_kafka_conf_new();
+    rd_kafka_conf_set(mconf, "test.mock.num.brokers", "1", err, sizeof(err));
+    rd_kafka_t *mrk = rd_kafka_new(RD_KAFKA_PRODUCER, mconf, err, sizeof(err));
+    rd_kafka_mock_cluster_t *mc = rd_kafka_handle_mock_cluster(mrk);
+    assert_int_equal(rd_kafka_mock_topic_create(mc, TOPIC, 2, 1), 0);
+    const char *boot = rd_kafka_mock_cluster_bootstraps(mc);
+    produce(boot);
+    char *yaml = uf_xasprintf("shutdown_timeout: 2s\n"
+                              "pipelines:\n  etl:\n    components:\n"
+                              "      consume: {kind: kafka_source, brokers: '%s', topics: [%s],"
+                              " group: g4, dead_letter: file, dlq_file: /dev/null}\n"
+                              "      gate: {kind: t_gate, inputs: [consume]}\n",
+                              boot, TOPIC);
+    struct uf_diags d = { 0 };
+    struct uf_config *cfg = uf_config_load_string("t.yaml", yaml, &d);
+    struct uf_graph *g = cfg ? uf_graph_build(cfg, NULL, 0, &d) : NULL;
+    assert_non_null(g);
+    struct uf_runtime *rt = uf_runtime_new(g);
+    struct uf_err uerr = { 0 };
+    assert_int_equal(uf_runtime_start(rt, &uerr), 0);
+    size_t want = 2 * (PER_PART - 2);
+    assert_true(wait_until(all_held, &want, 30000));
+    fail_all_unwritten();
+    uf_runtime_request_stop(rt);
+    assert_int_equal(uf_runtime_run(rt), 0);
+    pthread_t t;
+    pthread_create(&t, NULL, free_thread, rt);
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += 20;
+    assert_int_equal(pthread_timedjoin_np(t, NULL, &until), 0); /* not hung in destroy */
+    uf_graph_free(g);
+    uf_diags_free(&d);
+    rd_kafka_destroy(mrk);
+    free(yaml);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_commits_follow_completions),
         cmocka_unit_test(test_raw_payload),
         cmocka_unit_test(test_raw_needs_raw_consumers),
+        cmocka_unit_test(test_stop_with_unwritten_events),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
