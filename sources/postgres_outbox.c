@@ -5,8 +5,8 @@
  * events, and commits when every one was done, or rolls back when any failed passingly or the
  * acks are late: a crash at any point publishes an event again with its own id, never loses it.
  * Events a sink refuses for good move to the dead-letter table with the reason. The thread
- * sleeps on LISTEN "<schema>.<table>" (the table's trigger notifies at commit). See
- * docs/analytics.md. */
+ * sleeps on LISTEN "<schema>.<table>" (the UGC store notifies after its writes) and polls.
+ * See docs/analytics.md. */
 #include <errno.h>
 #include <inttypes.h>
 #include <poll.h>
@@ -59,7 +59,7 @@ static const struct uf_option ob_options[] = {
      .desc = "Schema of the outbox tables (the UGC store's `schema`)",
      .offset = offsetof(struct ob_ctx, schema)},
     {.name = "table", .type = UF_OPT_STR, .def = "outbox",
-     .desc = "Outbox table: seq, event_id, payload (jsonb), created_at",
+     .desc = "Outbox table: seq, event_id, payload (json), created_at",
      .offset = offsetof(struct ob_ctx, table)},
     {.name = "dead_table", .type = UF_OPT_STR, .def = "outbox_dead",
      .desc = "Table that receives rows whose events a sink refused for good, with the reason",
@@ -97,8 +97,7 @@ static int ob_init(struct uf_stage *st, void *ctx, struct uf_err *err)
     /* Rows come back from the claim in no set order: they are put in seq order before emitting. */
     c->claim_sql = uf_xasprintf(
         "BEGIN; DELETE FROM %s WHERE seq IN (SELECT seq FROM %s ORDER BY seq LIMIT %" PRId64
-        " FOR UPDATE SKIP LOCKED) RETURNING seq, event_id, payload::text,"
-        " (payload || jsonb_build_object('event_id', event_id, 'seq', seq))::text",
+        " FOR UPDATE SKIP LOCKED) RETURNING seq, event_id, payload::text",
         c->qtable, c->qtable, c->batch_rows);
     free(qs);
     free(qt);
@@ -229,7 +228,7 @@ static struct batch *batch_new(const PGresult *res)
     for (size_t i = 0; i < b->n; i++)
         b->slots[i] = (struct slot){.seq = strtoll(PQgetvalue(res, (int)i, 0), NULL, 10),
                                     .event_id = PQgetvalue(res, (int)i, 1),
-                                    .payload = PQgetvalue(res, (int)i, 3),
+                                    .payload = PQgetvalue(res, (int)i, 2),
                                     .b = b};
     qsort(b->slots, b->n, sizeof *b->slots, by_seq);
     pthread_mutex_init(&b->mu, NULL);
@@ -243,7 +242,8 @@ static struct batch *batch_new(const PGresult *res)
     return b;
 }
 
-/* The event of a slot, or NULL when its payload is not a JSON object (then failed for good). */
+/* The event of a slot: its payload with the row's event_id and seq; NULL when the payload is
+ * not a JSON object (then failed for good). */
 static struct uf_event *slot_event(struct ob_ctx *c, struct slot *s)
 {
     json_t *body = json_loads(s->payload, 0, NULL);
@@ -251,6 +251,8 @@ static struct uf_event *slot_event(struct ob_ctx *c, struct slot *s)
         json_decref(body);
         return NULL;
     }
+    json_object_set_new(body, "event_id", json_string(s->event_id));
+    json_object_set_new(body, "seq", json_integer(s->seq));
     struct uf_event *ev = uf_event_new(body);
     uf_uuid_parse(s->event_id, ev->id);
     ev->source = uf_stage_name(c->st);
@@ -315,7 +317,7 @@ static void count_failures(const struct batch *b, bool *retry, size_t *dead)
 static int bury(struct ob_ctx *c, const struct batch *b, struct uf_err *err)
 {
     char *sql = uf_xasprintf("INSERT INTO %s (seq, event_id, payload, reason)"
-                             " VALUES ($1::bigint, $2::uuid, $3::jsonb, $4)",
+                             " VALUES ($1::bigint, $2::uuid, $3::json, $4)",
                              c->qdead);
     int rc = 0;
     for (size_t i = 0; rc == 0 && i < b->n; i++) {

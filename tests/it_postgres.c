@@ -458,6 +458,39 @@ static void test_statement_timeout_504(void **state)
     assert_int_equal(status_of(USER_A, NULL, "dislike", p, NULL, NULL), 200);
 }
 
+/* A write's event lands in the outbox with the id its reply carries, and the store then wakes
+ * the relay: a NOTIFY on "<schema>.outbox" arrives at a listener. A read notifies nobody. */
+static void test_write_notifies_the_relay(void **state)
+{
+    PGconn *pg = PQconnectdb(dsn);
+    char *q = NULL;
+    assert_true(asprintf(&q, "LISTEN \"%s.outbox\"", schema) > 0);
+    PQclear(PQexec(pg, q));
+    free(q);
+    const char *p = "{\"movie_id\":\"0190a5c4-0000-7000-8000-0000000000ee\"}";
+    assert_int_equal(status_of(USER_B, NULL, "favorite_get", p, NULL, NULL), 200);
+    assert_int_equal(status_of(USER_B, NULL, "favorite_put", p, NULL, NULL), 201);
+    PGnotify *n = NULL;
+    for (int waited = 0; !n && waited < 2000; waited += 10) {
+        PQconsumeInput(pg);
+        if (!(n = PQnotifies(pg)))
+            usleep(10 * 1000);
+    }
+    assert_non_null(n);
+    char want[80];
+    snprintf(want, sizeof want, "%s.outbox", schema);
+    assert_string_equal(n->relname, want);
+    PQfreemem(n);
+    assert_null(PQnotifies(pg)); /* one for the write's round trip, none for the read's */
+    assert_true(asprintf(&q, "SELECT payload->>'type' FROM %s.outbox ORDER BY seq DESC LIMIT 1",
+                         schema) > 0);
+    PGresult *res = PQexec(pg, q);
+    assert_string_equal(PQgetvalue(res, 0, 0), "ugc.favorite_added");
+    PQclear(res);
+    free(q);
+    PQfinish(pg);
+}
+
 /* Polls a request until it answers `want` or timeout_ms passed; returns the last status. */
 static int poll_status(int want, int timeout_ms)
 {
@@ -514,6 +547,7 @@ int main(void)
         cmocka_unit_test(test_favorites_and_history),
         cmocka_unit_test(test_migrations_once),
         cmocka_unit_test(test_statement_timeout_504),
+        cmocka_unit_test(test_write_notifies_the_relay),
         cmocka_unit_test(test_postgres_down_503_then_recovers),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -3,7 +3,7 @@
  * own ids, rows deleted only once their events are done (held events keep them), a passing
  * failure republishing the same ids, a refusal for good moving rows to the dead letters, two
  * relays never claiming one row, a relay stopped mid-batch publishing it again after a restart,
- * and a commit waking the relay long before its poll interval. Own schema per run; needs
+ * and a notification waking the relay long before its poll interval. Own schema per run; needs
  * UGCFLOW_PG_DSN. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -129,13 +129,15 @@ static long long rows(const char *table)
     return query_int("SELECT count(*) FROM \"%s\".%s", table);
 }
 
+/* Inserts n rows and notifies the relay's channel, as the UGC store does after its writes. */
 static void insert(int n)
 {
     char sql[512];
     snprintf(sql, sizeof sql,
-             "INSERT INTO \"%s\".outbox (payload) SELECT jsonb_build_object('type', 't',"
-             " 'n', g, 'user_id', 'u' || (g %% 7)) FROM generate_series(1, %d) g",
-             schema, n);
+             "INSERT INTO \"%s\".outbox (payload) SELECT json_build_object('type', 't',"
+             " 'n', g, 'user_id', 'u' || (g %% 7)) FROM generate_series(1, %d) g;"
+             " SELECT pg_notify('%s.outbox', '')",
+             schema, n, schema);
     assert_int_equal(uf_pg_exec(pg, sql, "insert", NULL), 0);
 }
 
@@ -217,7 +219,7 @@ static void test_in_seq_order_then_deleted(void **state)
         assert_true(cap.seq[i] > cap.seq[i - 1]);
     assert_int_equal(cap.id[0][14], '7'); /* a UUIDv7, made in PostgreSQL */
     WAIT_FOR(relay_metric(&r, "outbox_published_events_total") == 5000, 5000);
-    /* A commit wakes the relay: far sooner than its 10 s poll interval. */
+    /* A notification wakes the relay: far sooner than its 10 s poll interval. */
     int64_t t0 = uf_now_us();
     insert(1);
     WAIT_FOR(seen() == 5001, 2000);

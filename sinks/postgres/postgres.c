@@ -28,10 +28,12 @@ struct pg_ctx {
     char *dsn;
     char *schema;
     int64_t pool_size, pipeline_max, max_pending, statement_timeout_ms, connect_timeout_ms;
+    bool notify_outbox;
 
     struct uf_stage *st;
     char *quoted_schema; /* ours */
     char *quoted_outbox;
+    char *channel; /* "<schema>.outbox", or NULL */
     struct uf_pg_pool *pool;
     PGconn *stats_pg; /* the ticker's, for the outbox gauges; opened on first use */
     int64_t next_stats_us;
@@ -81,6 +83,12 @@ static const struct uf_option pg_options[] = {
      .desc = "PostgreSQL statement_timeout; a request waiting a second longer "
              "gets 504",
      .offset = offsetof(struct pg_ctx, statement_timeout_ms)},
+    {.name = "notify_outbox",
+     .type = UF_OPT_BOOL,
+     .def = "true",
+     .desc = "NOTIFY \"<schema>.outbox\" after each round trip with a write, so the outbox "
+             "relay wakes at once",
+     .offset = offsetof(struct pg_ctx, notify_outbox)},
     {.name = "connect_timeout",
      .type = UF_OPT_DURATION,
      .def = "2s",
@@ -99,6 +107,8 @@ static int pg_init(struct uf_stage *st, void *ctx, struct uf_err *err)
         return uf_err_set(err, UF_EINVAL, "schema: must be 1 to 63 characters");
     c->quoted_schema = uf_pg_quote_ident(c->schema);
     c->quoted_outbox = uf_xasprintf("%s.outbox", c->quoted_schema);
+    if (c->notify_outbox)
+        c->channel = uf_xasprintf("%s.outbox", c->schema);
     return 0;
 }
 
@@ -157,6 +167,7 @@ static int pg_start(struct uf_stage *st, void *ctx, struct uf_err *err)
         .max_pending = c->max_pending,
         .statement_timeout_ms = c->statement_timeout_ms,
         .connect_timeout_ms = c->connect_timeout_ms,
+        .notify_channel = c->channel,
         .st = st,
         .finish = pg_finish,
         .arg = c,
@@ -227,6 +238,7 @@ static void pg_destroy(void *ctx)
     PQfinish(c->stats_pg);
     free(c->quoted_schema);
     free(c->quoted_outbox);
+    free(c->channel);
 }
 
 const struct uf_kind uf_sink_postgres = {

@@ -125,11 +125,11 @@ static const char v2_sql[] =
  * source) publishes rows in seq order and deletes them after the broker's ack. The event id is
  * made here, once: a UUIDv7 from the clock at insert (PostgreSQL 15 has no uuidv7(); this is
  * gen_random_uuid() with its first 48 bits replaced by Unix milliseconds and version 7). The
- * row trigger wakes the relay through NOTIFY on "<schema>.outbox", delivered at commit (a
- * statement trigger would also fire for writes that changed nothing and inserted no row).
- * The table is a queue: rows live for milliseconds, so autovacuum runs on a fixed count of dead
- * rows rather than a share of a table that is mostly empty. outbox_dead keeps the rows whose
- * events a sink refused for good, with the reason. */
+ * payload is json, not jsonb: it is written once and read once, as text. The table is a queue:
+ * rows live for milliseconds, so autovacuum runs on a fixed count of dead rows rather than a
+ * share of a table that is mostly empty. outbox_dead keeps the rows whose events a sink
+ * refused for good, with the reason. No trigger notifies the relay: a NOTIFY inside a write
+ * would serialise the writes' commits (the store notifies after them, postgres_pool.h). */
 static const char v3_sql[] =
     "CREATE OR REPLACE FUNCTION ugcflow_uuid_v7() RETURNS uuid LANGUAGE sql VOLATILE AS $f$"
     " SELECT encode(set_bit(set_bit(overlay(uuid_send(gen_random_uuid()) PLACING"
@@ -138,17 +138,13 @@ static const char v3_sql[] =
     "CREATE TABLE IF NOT EXISTS outbox ("
     " seq bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,"
     " event_id uuid NOT NULL DEFAULT ugcflow_uuid_v7(),"
-    " payload jsonb NOT NULL,"
+    " payload json NOT NULL,"
     " created_at timestamptz NOT NULL DEFAULT now())"
     " WITH (autovacuum_vacuum_scale_factor = 0, autovacuum_vacuum_threshold = 5000,"
     "  autovacuum_vacuum_cost_delay = 0);"
     "CREATE TABLE IF NOT EXISTS outbox_dead ("
-    " seq bigint PRIMARY KEY, event_id uuid NOT NULL, payload jsonb NOT NULL,"
-    " reason text NOT NULL, buried_at timestamptz NOT NULL DEFAULT now());"
-    "CREATE OR REPLACE FUNCTION outbox_notify() RETURNS trigger LANGUAGE plpgsql AS $f$ BEGIN"
-    "  PERFORM pg_notify(TG_TABLE_SCHEMA || '.' || TG_TABLE_NAME, ''); RETURN NULL; END $f$;"
-    "CREATE OR REPLACE TRIGGER outbox_notify AFTER INSERT ON outbox"
-    " FOR EACH ROW EXECUTE FUNCTION outbox_notify();";
+    " seq bigint PRIMARY KEY, event_id uuid NOT NULL, payload json NOT NULL,"
+    " reason text NOT NULL, buried_at timestamptz NOT NULL DEFAULT now());";
 
 const struct uf_pg_migration uf_pg_migrations[] = {
     {1,

@@ -102,6 +102,17 @@ static int setup(struct uf_pg_pool *p, PGconn *pg, struct uf_err *err)
                             PQresultErrorMessage(res));
         PQclear(res);
     }
+    if (rc == 0 && p->cfg.notify_channel) {
+        /* Its own transaction, after the writes', and one that need not wait for a WAL
+         * flush: NOTIFY inside a write would hold the database-wide notify lock through that
+         * write's commit, so no two writes could share a flush (group commit). */
+        res = PQprepare(pg, "ugc_outbox_notify_v1",
+                        "SELECT set_config('synchronous_commit', 'off', true), pg_notify($1, '')",
+                        0, NULL);
+        if (PQresultStatus(res) != PGRES_COMMAND_OK)
+            rc = uf_err_set(err, UF_EIO, "prepare notify: %s", PQresultErrorMessage(res));
+        PQclear(res);
+    }
     if (rc == 0 && PQenterPipelineMode(pg) != 1)
         rc = uf_err_set(err, UF_EIO, "enter pipeline mode: %s", PQerrorMessage(pg));
     return rc;
@@ -232,16 +243,45 @@ static enum read_rc read_call(struct uf_pg_pool *p, PGconn *pg, struct uf_pg_cal
     return rc;
 }
 
-static bool send_batch(PGconn *pg, struct uf_pg_call **batch, size_t n)
+/* Sends the calls, each closed by its sync, then, when one of them writes, the outbox
+ * notification (*notified). */
+static bool send_batch(const struct uf_pg_pool *p, PGconn *pg, struct uf_pg_call **batch,
+                       size_t n, bool *notified)
 {
+    bool writes = false;
     for (size_t i = 0; i < n; i++) {
         const struct uf_pg_call *call = batch[i];
+        writes = writes || uf_pg_stmts[call->stmt].writes;
         if (!PQsendQueryPrepared(pg, uf_pg_stmts[call->stmt].name, call->nparams,
                                  (const char *const *)call->params, NULL, NULL, 0) ||
             !PQpipelineSync(pg))
             return false;
     }
+    *notified = writes && p->cfg.notify_channel;
+    const char *channel[1] = {p->cfg.notify_channel};
+    if (*notified &&
+        (!PQsendQueryPrepared(pg, "ugc_outbox_notify_v1", 1, channel, NULL, NULL, 0) ||
+         !PQpipelineSync(pg)))
+        return false;
     return PQflush(pg) == 0;
+}
+
+/* Reads the notification's result, its end and its sync; a failed one only costs the relay
+ * its prompt wake-up (it also polls). */
+static enum read_rc read_notify(PGconn *pg, int64_t deadline_us)
+{
+    PGresult *res = NULL, *end = NULL, *sync = NULL;
+    enum read_rc rc = next_result(pg, deadline_us, &res);
+    if (rc == READ_OK && PQresultStatus(res) != PGRES_PIPELINE_ABORTED)
+        rc = next_result(pg, deadline_us, &end);
+    if (rc == READ_OK)
+        rc = next_result(pg, deadline_us, &sync);
+    if (rc == READ_OK && PQresultStatus(sync) != PGRES_PIPELINE_SYNC)
+        rc = READ_BROKEN;
+    PQclear(res);
+    PQclear(end);
+    PQclear(sync);
+    return rc;
 }
 
 static void batch_done(struct uf_pg_pool *p, size_t n)
@@ -257,11 +297,14 @@ static void run_batch(struct conn *c, struct uf_pg_call **batch, size_t n)
     struct uf_pg_pool *p = c->pool;
     int64_t deadline = uf_now_us() + (p->cfg.statement_timeout_ms + 1000) * 1000;
     size_t i = 0;
-    enum read_rc rc = send_batch(c->pg, batch, n) ? READ_OK : READ_BROKEN;
+    bool notified = false;
+    enum read_rc rc = send_batch(p, c->pg, batch, n, &notified) ? READ_OK : READ_BROKEN;
     atomic_fetch_add_explicit(p->m_round_trips, 1, memory_order_relaxed);
     /* i advances only past calls that read_call finished: the failed one is failed below. */
     while (rc == READ_OK && i < n && (rc = read_call(p, c->pg, batch[i], deadline)) == READ_OK)
         i++;
+    if (rc == READ_OK && notified)
+        rc = read_notify(c->pg, deadline);
     if (rc != READ_OK) {
         uf_log_limited(UF_LOG_WARN, p->cfg.st, "PostgreSQL connection lost.", "err",
                        rc == READ_TIMEOUT ? "no answer before the deadline"

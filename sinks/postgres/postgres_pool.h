@@ -7,8 +7,10 @@
  * with 503 and is reopened with backoff; while no connection can be opened, new
  * calls fail at once with 503 (store_unavailable) instead of waiting. A call
  * that gets no answer within statement_timeout plus a second fails with 504 and
- * the connection is reopened. Every call ends in exactly one finish callback,
- * run on a pool thread (or in submit/free). */
+ * the connection is reopened. A round trip that held a write ends with a NOTIFY
+ * of `notify_channel` in a transaction of its own (the outbox relay's wake-up).
+ * Every call ends in exactly one finish callback, run on a pool thread (or in
+ * submit/free). */
 #ifndef UF_POSTGRES_POOL_H
 #define UF_POSTGRES_POOL_H
 
@@ -42,6 +44,7 @@ struct uf_pg_pool_cfg {
     int64_t max_pending;       /* queued calls beyond which submit answers 503 overloaded */
     int64_t statement_timeout_ms;
     int64_t connect_timeout_ms;
+    const char *notify_channel; /* NOTIFYed after each round trip with a write; NULL: none */
     struct uf_stage *st; /* for logs and metrics */
     uf_pg_finish_fn finish;
     void *arg;

@@ -21,7 +21,7 @@
 /* The outbox insert of a write whose changed rows come from CTE `from`: one event of type
  * `type` (an SQL expression) with the fields listed (pairs of 'name', expression). */
 #define OUTBOX(from, type, fields)                                                                 \
-    "o AS (INSERT INTO outbox (payload) SELECT jsonb_build_object('type', " type ", "              \
+    "o AS (INSERT INTO outbox (payload) SELECT json_build_object('type', " type ", "               \
     "'received_at', " TS("now()") ", " fields ") FROM " from " RETURNING event_id) "
 #define EVENT_ID ", (SELECT event_id FROM o)"
 
@@ -37,12 +37,12 @@ const struct uf_pg_stmt uf_pg_stmts[] = {
                "CASE WHEN $3::smallint = 1 THEN 'ugc.like' ELSE 'ugc.dislike' END",
                "'user_id', $1::uuid, 'movie_id', $2::uuid")
         "SELECT json_build_object('created', created, 'changed', changed, "
-        "  'updated_at', " TS("updated_at") ")" EVENT_ID " FROM w"},
+        "  'updated_at', " TS("updated_at") ")" EVENT_ID " FROM w", true},
     [ST_REACT_DEL] = {"ugc_react_del_v2",
         "WITH w AS (DELETE FROM reactions WHERE user_id = $1::uuid AND movie_id = $2::uuid "
         "  RETURNING reaction), "
         OUTBOX("w", "'ugc.reaction_removed'", "'user_id', $1::uuid, 'movie_id', $2::uuid")
-        "SELECT json_build_object('reaction', reaction)" EVENT_ID " FROM w"},
+        "SELECT json_build_object('reaction', reaction)" EVENT_ID " FROM w", true},
     [ST_REACT_GET] = {"ugc_react_get_v1",
         "SELECT json_build_object('reaction', reaction) FROM reactions "
         "WHERE user_id = $1::uuid AND movie_id = $2::uuid"},
@@ -55,7 +55,7 @@ const struct uf_pg_stmt uf_pg_stmts[] = {
         "  VALUES ($1::uuid, $2::uuid, $3::uuid, $4) RETURNING *), "
         OUTBOX("w", "'ugc.comment_created'",
                "'user_id', user_id, 'movie_id', movie_id, 'comment_id', id")
-        "SELECT " COMMENT_JSON EVENT_ID " FROM w"},
+        "SELECT " COMMENT_JSON EVENT_ID " FROM w", true},
     [ST_COMMENTS_NEW] = {"ugc_comments_new_v1",
         "SELECT " COMMENT_JSON " FROM comments "
         "WHERE movie_id = $1::uuid AND deleted_at IS NULL "
@@ -74,9 +74,9 @@ const struct uf_pg_stmt uf_pg_stmts[] = {
         "             AND (user_id = $2::uuid OR $3::bool) RETURNING id, movie_id, user_id), "
         OUTBOX("d", "'ugc.comment_deleted'",
                "'user_id', $2::uuid, 'movie_id', movie_id, 'comment_id', id, "
-               "'props', jsonb_build_object('author', user_id)")
+               "'props', json_build_object('author', user_id)")
         "SELECT json_build_object('movie_id', c.movie_id, 'author', c.user_id, "
-        "  'deleted', EXISTS (SELECT 1 FROM d))" EVENT_ID " FROM c"},
+        "  'deleted', EXISTS (SELECT 1 FROM d))" EVENT_ID " FROM c", true},
     [ST_VOTE_PUT] = {"ugc_vote_put_v2",
         "WITH c AS (SELECT movie_id FROM comments WHERE id = $1::uuid AND deleted_at IS NULL), "
         "     w AS (INSERT INTO comment_votes AS v (comment_id, user_id, value) "
@@ -88,24 +88,24 @@ const struct uf_pg_stmt uf_pg_stmts[] = {
                "CASE WHEN $3::smallint = 1 THEN 'ugc.comment_vote_up' "
                "ELSE 'ugc.comment_vote_down' END",
                "'user_id', $2::uuid, 'movie_id', c.movie_id, 'comment_id', $1::uuid")
-        "SELECT json_build_object('created', created)" EVENT_ID " FROM w"},
+        "SELECT json_build_object('created', created)" EVENT_ID " FROM w", true},
     [ST_VOTE_DEL] = {"ugc_vote_del_v2",
         "WITH w AS (DELETE FROM comment_votes WHERE comment_id = $1::uuid AND user_id = $2::uuid "
         "  RETURNING value), "
         OUTBOX("w", "'ugc.comment_vote_removed'",
                "'user_id', $2::uuid, 'comment_id', $1::uuid, "
                "'movie_id', (SELECT movie_id FROM comments WHERE id = $1::uuid)")
-        "SELECT json_build_object('value', value)" EVENT_ID " FROM w"},
+        "SELECT json_build_object('value', value)" EVENT_ID " FROM w", true},
     [ST_FAV_PUT] = {"ugc_fav_put_v2",
         "WITH w AS (INSERT INTO favorites (user_id, movie_id) VALUES ($1::uuid, $2::uuid) "
         "  ON CONFLICT (user_id, movie_id) DO NOTHING RETURNING created_at), "
         OUTBOX("w", "'ugc.favorite_added'", "'user_id', $1::uuid, 'movie_id', $2::uuid")
-        "SELECT json_build_object('created_at', " TS("created_at") ")" EVENT_ID " FROM w"},
+        "SELECT json_build_object('created_at', " TS("created_at") ")" EVENT_ID " FROM w", true},
     [ST_FAV_DEL] = {"ugc_fav_del_v2",
         "WITH w AS (DELETE FROM favorites WHERE user_id = $1::uuid AND movie_id = $2::uuid "
         "  RETURNING movie_id), "
         OUTBOX("w", "'ugc.favorite_removed'", "'user_id', $1::uuid, 'movie_id', $2::uuid")
-        "SELECT json_build_object('movie_id', movie_id)" EVENT_ID " FROM w"},
+        "SELECT json_build_object('movie_id', movie_id)" EVENT_ID " FROM w", true},
     [ST_FAV_GET] = {"ugc_fav_get_v1",
         "SELECT json_build_object('created_at', " TS("created_at") ") FROM favorites "
         "WHERE user_id = $1::uuid AND movie_id = $2::uuid"},

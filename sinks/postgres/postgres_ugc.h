@@ -29,6 +29,7 @@ struct uf_event;
 struct uf_pg_stmt {
     const char *name;
     const char *sql;
+    bool writes; /* it may change rows (and insert an outbox event) */
 };
 /* Indexes into uf_pg_stmts. */
 enum uf_pg_stmt_id {
