@@ -37,7 +37,7 @@
 
 struct ob_ctx {
     char *dsn, *schema, *table, *dead_table;
-    int64_t batch_rows, poll_interval_ms, ack_timeout_ms, connect_timeout_ms;
+    int64_t batch_rows, linger_ms, poll_interval_ms, ack_timeout_ms, connect_timeout_ms;
 
     struct uf_stage *st;
     char *qtable, *qdead, *channel; /* quoted identifiers, built in init */
@@ -67,6 +67,10 @@ static const struct uf_option ob_options[] = {
     {.name = "batch_rows", .type = UF_OPT_INT, .def = "2000", .min = 1, .max = 100000,
      .desc = "Most rows claimed and published in one transaction",
      .offset = offsetof(struct ob_ctx, batch_rows)},
+    {.name = "linger", .type = UF_OPT_DURATION, .def = "10ms", .min = 0, .max = 10000,
+     .desc = "After a batch smaller than batch_rows, wait this long before claiming again, so "
+             "that rows committed meanwhile share one claim",
+     .offset = offsetof(struct ob_ctx, linger_ms)},
     {.name = "poll_interval", .type = UF_OPT_DURATION, .def = "1s", .min = 10, .max = 600000,
      .desc = "Longest sleep between looks at the table when no notification comes",
      .offset = offsetof(struct ob_ctx, poll_interval_ms)},
@@ -94,10 +98,12 @@ static int ob_init(struct uf_stage *st, void *ctx, struct uf_err *err)
     c->qtable = uf_xasprintf("%s.%s", qs, qt);
     c->qdead = uf_xasprintf("%s.%s", qs, qd);
     c->channel = uf_pg_quote_ident(chan);
-    /* Rows come back from the claim in no set order: they are put in seq order before emitting. */
+    /* = ANY(ARRAY(...)), not IN (...): with a backlog the planner would hash-join a scan of
+     * the whole table to the claimed seqs; this way both sides are index lookups. Rows come
+     * back from the claim in no set order: they are put in seq order before emitting. */
     c->claim_sql = uf_xasprintf(
-        "BEGIN; DELETE FROM %s WHERE seq IN (SELECT seq FROM %s ORDER BY seq LIMIT %" PRId64
-        " FOR UPDATE SKIP LOCKED) RETURNING seq, event_id, payload::text",
+        "DELETE FROM %s WHERE seq = ANY(ARRAY(SELECT seq FROM %s ORDER BY seq LIMIT %" PRId64
+        " FOR UPDATE SKIP LOCKED)) RETURNING seq, event_id, payload::text",
         c->qtable, c->qtable, c->batch_rows);
     free(qs);
     free(qt);
@@ -124,13 +130,19 @@ static int connect_db(struct ob_ctx *c, struct uf_err *err)
     char *sql = uf_xasprintf("SET synchronous_commit = off; LISTEN %s", c->channel);
     int rc = uf_pg_exec(c->pg, sql, "listen", err);
     free(sql);
+    PGresult *res = rc ? NULL : PQprepare(c->pg, "outbox_claim", c->claim_sql, 0, NULL);
+    if (res && PQresultStatus(res) != PGRES_COMMAND_OK) {
+        const char *m = PQresultErrorMessage(res);
+        rc = uf_err_set(err, UF_EIO, "prepare the claim: %.*s", (int)strcspn(m, "\n"), m);
+    }
+    PQclear(res);
     if (rc)
         disconnect(c);
     return rc;
 }
 
-/* Sleeps until a notification, stop() or timeout_ms. */
-static void wait_for_work(struct ob_ctx *c, int64_t timeout_ms)
+/* Takes the notifications already received; true when there was one. */
+static bool drain_notifies(struct ob_ctx *c)
 {
     PGnotify *n;
     bool notified = false;
@@ -138,16 +150,19 @@ static void wait_for_work(struct ob_ctx *c, int64_t timeout_ms)
         PQfreemem(n);
         notified = true;
     }
-    if (notified)
+    return notified;
+}
+
+/* Sleeps until a notification, stop() or timeout_ms. */
+static void wait_for_work(struct ob_ctx *c, int64_t timeout_ms)
+{
+    if (drain_notifies(c))
         return;
     struct pollfd pfd[2] = {{.fd = c->wake[0], .events = POLLIN},
                             {.fd = c->pg ? PQsocket(c->pg) : -1, .events = POLLIN}};
-    if (poll(pfd, 2, (int)timeout_ms) > 0 && (pfd[1].revents & POLLIN)) {
-        if (!PQconsumeInput(c->pg))
-            return; /* broken: the next statement notices and reconnects */
-        while ((n = PQnotifies(c->pg)))
-            PQfreemem(n);
-    }
+    /* A broken connection: the next statement notices and reconnects. */
+    if (poll(pfd, 2, (int)timeout_ms) > 0 && (pfd[1].revents & POLLIN) && PQconsumeInput(c->pg))
+        drain_notifies(c);
 }
 
 static void update_stats(struct ob_ctx *c)
@@ -366,7 +381,9 @@ static int settle(struct ob_ctx *c, const struct batch *b, bool all_finished)
 /* Claims, publishes and settles one batch. Returns the rows claimed, or -1 on a failure. */
 static int run_batch(struct ob_ctx *c)
 {
-    PGresult *res = PQexec(c->pg, c->claim_sql);
+    if (uf_pg_exec(c->pg, "BEGIN", "begin", NULL) != 0)
+        return -1;
+    PGresult *res = PQexecPrepared(c->pg, "outbox_claim", 0, NULL, NULL, NULL, 0);
     if (PQresultStatus(res) != PGRES_TUPLES_OK) {
         const char *m = PQresultErrorMessage(res);
         char first[256];
@@ -427,8 +444,15 @@ static void *relay_main(void *arg)
         }
         backoff = 0;
         update_stats(c);
-        if (n == 0)
+        if (n == 0) {
             wait_for_work(c, c->poll_interval_ms);
+        } else if (n < c->batch_rows && c->linger_ms > 0) {
+            /* Rows keep coming: claim them together in a moment rather than one by one,
+             * and take the notifications that announced them meanwhile. */
+            pause_ms(c, c->linger_ms);
+            if (c->pg && PQconsumeInput(c->pg))
+                drain_notifies(c);
+        }
     }
     disconnect(c);
     return NULL;
