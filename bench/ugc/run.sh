@@ -2,8 +2,12 @@
 # bench/ugc/run.sh: the UGC API under wrk with the 70/30 mix of mix.lua, against the `ugc`
 # pipeline of pipeline.yaml and the dev stack's PostgreSQL on this machine. Loads the dataset
 # at the product's scale (dataset.sql) into schema $UGC_BENCH_SCHEMA once; later runs reuse it.
-# The analytics forward points at a closed port, so its events are buffered and spooled (the
-# stat service being down must not slow the UGC API). Keep runs short: the machine is shared.
+# The writes' analytics events go the whole way meanwhile: the ugc-outbox relay and the
+# etl-events ETL run too (own topic and ClickHouse database), and bench/ugc/ch_latency
+# measures write -> ClickHouse under the load. UGC_BENCH_ANALYTICS=relay runs the relay but not
+# the ETL (the UGC tier's own cost: Kafka and ClickHouse are other machines' work in a real
+# deployment); 0 runs the API alone.
+# Keep runs short: the machine is shared.
 #   bench/ugc/run.sh            # UGC_BENCH_DURATION=10s UGC_BENCH_CONNECTIONS=64
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
@@ -16,10 +20,24 @@ CONNS=${UGC_BENCH_CONNECTIONS:-64}
 TMP=$(mktemp -d /tmp/bench-ugc-XXXXXX)
 export UGCFLOW_JWT_SECRET=${UGCFLOW_JWT_SECRET:-bench-ugc-secret-0123456789abcdef0123456789}
 export UGCFLOW_UGC_SCHEMA=$SCHEMA UGCFLOW_UGC_LISTEN=127.0.0.1:0 UGCFLOW_UGC_ADMIN=127.0.0.1:0
-export UGCFLOW_ADMIN=127.0.0.1:0 UGCFLOW_SPOOL_DIR=$TMP/spool UGCFLOW_STAT_URL=http://127.0.0.1:9
+export UGCFLOW_ADMIN=127.0.0.1:0 UGCFLOW_SPOOL_DIR=$TMP/spool
 export UGCFLOW_LOG_LEVEL=warn
-PID=
-trap '[ -n "$PID" ] && kill "$PID" 2>/dev/null; rm -rf "$TMP"' EXIT
+ANALYTICS=${UGC_BENCH_ANALYTICS:-full}
+BUILD=$(dirname "$BIN")
+export UGCFLOW_OUTBOX_TOPIC=bench-ugc-events-$$ UGCFLOW_ETL_EVENTS_TOPIC=bench-ugc-events-$$
+export UGCFLOW_ETL_EVENTS_GROUP=bench-ugc-$$ UGCFLOW_CH_DATABASE=bench_ugc_$$
+export UGCFLOW_OUTBOX_ADMIN=127.0.0.1:0 UGCFLOW_ETL_EVENTS_ADMIN=127.0.0.1:0
+PID= RELAY= ETL=
+cleanup() {
+    for p in $PID $RELAY $ETL; do kill "$p" 2>/dev/null || true; done
+    for p in $PID $RELAY $ETL; do wait "$p" 2>/dev/null || true; done
+    if [ "$ANALYTICS" != 0 ]; then
+        "$BUILD/stat_topic" delete "$UGCFLOW_KAFKA_BROKERS" "$UGCFLOW_OUTBOX_TOPIC" 2>/dev/null || true
+        curl -s "$UGCFLOW_CH_URL/" --data-binary "DROP DATABASE IF EXISTS $UGCFLOW_CH_DATABASE" >/dev/null || true
+    fi
+    rm -rf "$TMP"
+}
+trap cleanup EXIT
 
 UGCFLOW_LOG_LEVEL=info "$BIN" run "$ROOT/pipeline.yaml" --pipeline ugc 2>"$TMP/ugc.log" &
 PID=$!
@@ -36,6 +54,20 @@ fi
 export UGC_BENCH_DATA=${UGC_BENCH_DATA:-$ROOT/build/bench-ugc-data.lua}
 [ -f "$UGC_BENCH_DATA" ] || "$DIR/gen_data.sh" 1000 2000 >"$UGC_BENCH_DATA"
 
+if [ "$ANALYTICS" != 0 ]; then
+    "$BUILD/stat_topic" create "$UGCFLOW_KAFKA_BROKERS" "$UGCFLOW_OUTBOX_TOPIC" 1
+    psql -q "$UGCFLOW_PG_DSN" -c "TRUNCATE $SCHEMA.outbox" 2>/dev/null || true
+    "$BIN" run "$ROOT/pipeline.yaml" --pipeline ugc-outbox >"$TMP/relay.log" 2>&1 &
+    RELAY=$!
+fi
+if [ "$ANALYTICS" = full ]; then
+    curl -sfS "$UGCFLOW_CH_URL/" --data-binary "CREATE DATABASE $UGCFLOW_CH_DATABASE" >/dev/null
+    "$BIN" run "$ROOT/pipeline.yaml" --pipeline etl-events >"$TMP/etl.log" 2>&1 &
+    ETL=$!
+    PROBE_USER=$(cat /proc/sys/kernel/random/uuid)
+    PROBE_TOKEN=$(UGCFLOW_JWT_SECRET=$UGCFLOW_JWT_SECRET "$DIR/token.sh" "$PROBE_USER")
+fi
+
 cd "$DIR"
 wrk -t2 -c"$CONNS" -d2s -s mix.lua "http://127.0.0.1:$PORT" >/dev/null # warm-up
 # CPU seconds (user + system) used so far by the given processes.
@@ -46,10 +78,27 @@ cpu_of() {
     done
     echo "$t"
 }
-pg0=$(cpu_of $(pgrep -x postgres)); uf0=$(cpu_of "$PID")
+pg0=$(cpu_of $(pgrep -x postgres)); uf0=$(cpu_of "$PID"); an0=$(cpu_of $RELAY $ETL)
 echo "bench/ugc: wrk -t2 -c$CONNS -d$DUR --latency -s mix.lua (70% reads / 30% writes)"
+PROBE=
+if [ "$ANALYTICS" = full ]; then
+    secs=${DUR%s}
+    "$BUILD/ch_latency" "http://127.0.0.1:$PORT/api/v1" "$PROBE_TOKEN" \
+        "$(cat /proc/sys/kernel/random/uuid)" "$UGCFLOW_CH_URL" "$UGCFLOW_CH_DATABASE" events \
+        $((secs * 4 - 4)) 250 >"$TMP/probe.out" &
+    PROBE=$!
+fi
 wrk -t2 -c"$CONNS" -d"$DUR" --latency -s mix.lua "http://127.0.0.1:$PORT" | tee "$TMP/wrk.out"
-pg1=$(cpu_of $(pgrep -x postgres)); uf1=$(cpu_of "$PID")
+pg1=$(cpu_of $(pgrep -x postgres)); uf1=$(cpu_of "$PID"); an1=$(cpu_of $RELAY $ETL)
+if [ -n "$PROBE" ]; then
+    wait "$PROBE" && cat "$TMP/probe.out" || echo "bench/ugc: the write -> ClickHouse probe failed"
+fi
+[ "$ANALYTICS" = 0 ] || awk -v a="$an1" -v a0="$an0" \
+    'BEGIN { printf "relay (and ETL): %.1f CPU-s during the run\n", a - a0 }'
+if [ "$ANALYTICS" != 0 ]; then
+    left=$(psql -qtA "$UGCFLOW_PG_DSN" -c "SELECT count(*) FROM $SCHEMA.outbox")
+    echo "outbox: $left rows waiting at the end of the run"
+fi
 awk -v pg="$pg1" -v pg0="$pg0" -v uf="$uf1" -v uf0="$uf0" '
     /requests in/ { n = $1 }
     END { pg -= pg0; uf -= uf0
