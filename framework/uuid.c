@@ -1,4 +1,4 @@
-/* uuid.c: UUIDv7/v4 generation and parsing (see uuid.h).
+/* uuid.c: UUIDv7/v4/v5 generation and parsing (see uuid.h).
  * The generator is a per-thread xoshiro256** seeded from getrandom(2): ids need uniqueness,
  * not secrecy, and a syscall per event would dominate the cost. Within one millisecond the
  * 12-bit rand_a field counts up (RFC 9562 method 1), so one thread's ids are monotonic. */
@@ -7,6 +7,8 @@
 #include <string.h>
 #include <sys/random.h>
 #include <time.h>
+
+#include <openssl/evp.h>
 
 struct rng {
     uint64_t s[4];
@@ -128,4 +130,19 @@ bool uf_uuid_is_valid(const char *s)
 {
     uint8_t tmp[16];
     return uf_uuid_parse(s, tmp);
+}
+
+void uf_uuid_v5(const uint8_t ns[16], const void *name, size_t n, uint8_t out[16])
+{
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int len = 0;
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    EVP_DigestInit_ex(ctx, EVP_sha1(), NULL);
+    EVP_DigestUpdate(ctx, ns, 16);
+    EVP_DigestUpdate(ctx, name, n);
+    EVP_DigestFinal_ex(ctx, md, &len);
+    EVP_MD_CTX_free(ctx);
+    memcpy(out, md, 16);
+    out[6] = (uint8_t)((out[6] & 0x0f) | 0x50);
+    out[8] = (uint8_t)((out[8] & 0x3f) | 0x80);
 }

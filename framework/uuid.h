@@ -16,6 +16,10 @@ void uf_uuid_v7(uint8_t out[16]);
 void uf_uuid_v7_at(uint8_t out[16], int64_t ms);
 /* Random UUIDv4. */
 void uf_uuid_v4(uint8_t out[16]);
+/* Name-based UUIDv5 (RFC 9562 5.5, SHA-1): the same namespace and name give the same id, for
+ * events that must keep one id however often they are made (a view counted again after a
+ * restart). */
+void uf_uuid_v5(const uint8_t ns[16], const void *name, size_t n, uint8_t out[16]);
 void uf_uuid_format(const uint8_t id[16], char out[UF_UUID_STR]);
 /* Parses the canonical 8-4-4-4-12 hex form (either case); false when malformed. */
 bool uf_uuid_parse(const char *s, uint8_t out[16]);

@@ -23,7 +23,7 @@
 #include "config.h"
 #include "event.h"
 #include "graph.h"
-#include "sinks/postgres/postgres_migrate.h"
+#include "pg_migrate.h"
 #include "sinks/postgres/postgres_pool.h"
 
 #define MOVIE "0190a5c4-0000-7000-8000-0000000000aa"

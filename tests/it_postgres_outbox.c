@@ -25,7 +25,7 @@
 #include "pg.h"
 #include "registry.h"
 #include "runtime.h"
-#include "sinks/postgres/postgres_migrate.h"
+#include "pg_migrate.h"
 #include "stage.h"
 #include "uuid.h"
 

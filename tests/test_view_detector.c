@@ -1,6 +1,6 @@
 /* test_view_detector.c: the `view_detector` transform: the watched-time threshold, seeks forward
  * and back, pauses, complete, one view per session, pass-through of other events, the client
- * clock, TTL expiry and the max_entries bound; the behaviour tests run with bodies and with raw
+ * clock, TTL expiry and the max_entries bound, a session's one view id; the behaviour tests run with bodies and with raw
  * texts alike, and raw and body events of one playback make one session. Builds a real graph
  * (generate -> view_detector -> null) without running it, swaps the null sink for a capturing
  * kind and calls process(). */
@@ -173,6 +173,35 @@ static void test_view_after_threshold_once(void **state)
     player("s1", "complete", 200, 201);
     assert_int_equal(views(), 1);              /* once per session */
     assert_int_equal(ncaptured, 22 + 1); /* every original passed through, and the view */
+}
+
+/* Counts one view of session sid (30 s watched) and returns its event_id (copied). */
+static char *count_view(const char *sid)
+{
+    player(sid, "play", 0, 0);
+    player(sid, "progress", 30, 30);
+    const struct uf_event *v = last_view();
+    assert_non_null(v);
+    assert_string_equal(uf_event_get_str(v, "session_id"), sid);
+    return strdup(uf_event_get_str(v, "event_id"));
+}
+
+/* A session's view has one id, whichever detector counts it (a UUIDv5 of viewer, movie and
+ * session): counted again after a restart that lost it, it is the same row in ClickHouse. */
+static void test_view_id_is_the_sessions(void **state)
+{
+    setup_with(", clock: server");
+    char *a = count_view("s1"), *b = count_view("s2");
+    teardown(state);
+    setup_with(", clock: server");
+    char *again = count_view("s1");
+    assert_string_equal(again, a);
+    assert_string_not_equal(a, b);
+    assert_int_equal(a[14], '5');
+    free(a);
+    free(b);
+    free(again);
+    teardown(state);
 }
 
 static void test_seek_forward_counts_only_elapsed_time(void **state)
@@ -441,6 +470,7 @@ int main(void)
                                         teardown),
         BOTH(test_raw_long_text),
         cmocka_unit_test(test_client_clock),
+        cmocka_unit_test(test_view_id_is_the_sessions),
         cmocka_unit_test(test_idle_sessions_expire),
         cmocka_unit_test(test_entries_are_bounded),
         cmocka_unit_test(test_bad_options_are_errors),

@@ -20,7 +20,7 @@
 #include "framework/metrics.h"
 #include "framework/options.h"
 #include "framework/stage.h"
-#include "postgres_migrate.h"
+#include "pg_migrate.h"
 #include "postgres_pool.h"
 #include "postgres_ugc.h"
 

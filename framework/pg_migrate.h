@@ -1,16 +1,16 @@
-/* postgres_migrate.h: the UGC store's schema, as numbered migrations applied at
+/* pg_migrate.h: the UGC store's schema, as numbered migrations applied at
  * start. uf_pg_migrate runs every migration the schema's ugcflow_migrations
  * table does not list yet, all in one transaction under a transaction-scoped
  * advisory lock keyed by the schema name, so several ugcflow processes starting
  * together apply each migration exactly once and a failed migration leaves
  * nothing behind. Blocking; uses the connection it is given and leaves its
  * session settings as they were. */
-#ifndef UF_POSTGRES_MIGRATE_H
-#define UF_POSTGRES_MIGRATE_H
+#ifndef UF_PG_MIGRATE_H
+#define UF_PG_MIGRATE_H
 
 #include <libpq-fe.h>
 
-#include "framework/err.h"
+#include "err.h"
 
 struct uf_pg_migration {
     int version;

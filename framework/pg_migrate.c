@@ -1,18 +1,17 @@
-/* postgres_migrate.c: the UGC schema and the code that applies it (see
- * postgres_migrate.h). Migrations are append-only: a released one is never
- * edited, a change is a new version. Every query of postgres_ugc.c has an index
- * here. `watch_progress` is written by the stat pipeline, which creates it with
- * the same shape (CREATE TABLE IF NOT EXISTS), so either may come first. Vote
- * counts on comments are kept by a trigger, so they stay consistent under
- * concurrent votes without the application reading before writing. */
-#include "postgres_migrate.h"
+/* pg_migrate.c: the UGC schema and the code that applies it (see pg_migrate.h), shared by every
+ * kind that keeps data there (the UGC store, the view detector's sessions). Migrations are
+ * append-only: a released one is never edited, a change is a new version. Every query of
+ * sinks/postgres has an index here. `watch_progress` is written by the stat pipeline, which
+ * creates it with the same shape (CREATE TABLE IF NOT EXISTS), so either may come first. Vote
+ * counts on comments are kept by a trigger, consistent under concurrent votes. */
+#include "pg_migrate.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "framework/mem.h"
-#include "framework/pg.h"
+#include "mem.h"
+#include "pg.h"
 
 static const char v1_sql[] =
     "CREATE TABLE IF NOT EXISTS reactions ("
@@ -146,6 +145,17 @@ static const char v3_sql[] =
     " seq bigint PRIMARY KEY, event_id uuid NOT NULL, payload json NOT NULL,"
     " reason text NOT NULL, buried_at timestamptz NOT NULL DEFAULT now());";
 
+/* The view detector's sessions (stages/view_detector), so a playback split by a restart of the
+ * stat service still counts its one view: saved about once a second, read back at start,
+ * deleted a ttl after their last event. */
+static const char v4_sql[] =
+    "CREATE TABLE IF NOT EXISTS view_sessions ("
+    " key text PRIMARY KEY,"
+    " watched_s double precision NOT NULL, pos_s double precision NOT NULL,"
+    " at_us bigint NOT NULL, playing boolean NOT NULL, have_pos boolean NOT NULL,"
+    " counted boolean NOT NULL, touched_at timestamptz NOT NULL DEFAULT now());"
+    "CREATE INDEX IF NOT EXISTS view_sessions_touched ON view_sessions (touched_at);";
+
 const struct uf_pg_migration uf_pg_migrations[] = {
     {1,
      "ugc tables: reactions, favorites, comments, comment_votes, "
@@ -153,6 +163,7 @@ const struct uf_pg_migration uf_pg_migrations[] = {
      v1_sql},
     {2, "per-movie reaction counts kept by a trigger", v2_sql},
     {3, "transactional outbox of analytics events", v3_sql},
+    {4, "the view detector's sessions", v4_sql},
     {0, NULL, NULL},
 };
 

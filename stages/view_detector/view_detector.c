@@ -1,20 +1,11 @@
 /* view_detector.c: the `view_detector` transform: counts a movie view once per viewer, movie and
- * playback session, when at least `min_watched` seconds were actually watched or the player
- * reported `complete`. It then emits one new `movie.view` event (fire-and-forget: no completion,
- * so it never delays or fails the request that triggered it); every incoming event passes
- * through unchanged.
- * Watched time: between two consecutive player events of a session while the player was playing
- * (after play/progress, until pause/close/complete), the position delta counts, bounded by the
- * time between the events (client `ts` when sent, else the server's receive time). So a seek
- * forward adds at most the elapsed time, a seek back adds nothing, and a fast-forwarding or
- * lying clock cannot add more than the positions moved.
- * State: one entry per session key in a hash table split into lock stripes (process() runs on
- * several threads); each stripe keeps an LRU list. Entries idle longer than `ttl` are swept,
- * and beyond `max_entries` the least recently used entry goes (a view not yet counted for it
- * is then lost: the state_evicted metric says how often). Events without event/movie_id/
- * session_id are not player events and pass untouched.
- * Raw events (event.h) are read with one scan of their text (strings decoded) and pass on as
- * they came; the views the detector makes are bodies either way. */
+ * playback session, when `min_watched` seconds were watched (position deltas while playing,
+ * bounded by the time between events) or the player reported `complete`, and emits one
+ * `movie.view` event (fire-and-forget; its id is a UUIDv5 of the session, so a view counted
+ * twice is one row); every event passes through unchanged. Sessions live in lock-striped hash
+ * tables with an LRU list each (process() runs on several threads), bounded by `ttl` and
+ * `max_entries`; with `state_dsn` a thread saves the changed ones about once a second and start
+ * reads them back (view_detector_state.h). docs/stat.md has the rules. */
 #include <math.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -27,15 +18,19 @@
 
 #include <jansson.h>
 
+#include "clock.h"
 #include "event.h"
 #include "hash.h"
 #include "jscan.h"
 #include "log.h"
 #include "mem.h"
 #include "metrics.h"
+#include "pg.h"
+#include "pg_migrate.h"
 #include "stage.h"
-#include "uuid.h"
 #include "timefmt.h"
+#include "uuid.h"
+#include "view_detector_state.h"
 
 #define STRIPES 64
 #define SWEEP_EVERY_US 1000000
@@ -64,13 +59,22 @@ struct vd_ctx {
     int64_t max_entries;
     char *view_type;
     int clock;
+    char *state_dsn, *state_schema, *state_table;
+    int64_t checkpoint_ms;
 
     struct uf_stage *st;
     struct vd_stripe stripes[STRIPES];
     size_t stripe_max;
     atomic_bool sweeping;
     _Atomic int64_t next_sweep_us;
-    _Atomic int64_t *m_entries, *m_views, *m_evicted;
+    _Atomic int64_t *m_entries, *m_views, *m_evicted, *m_saved, *m_save_failed, *m_loaded;
+    /* The checkpoint thread, when state_dsn is set. */
+    struct vd_store *store;
+    pthread_t ckpt_thread;
+    bool ckpt_started, ckpt_stop; /* ckpt_stop under ckpt_lock */
+    pthread_mutex_t ckpt_lock;
+    pthread_cond_t ckpt_cond;
+    int64_t saved_upto_us; /* sessions touched since this (monotonic) are not saved yet */
 };
 
 static const char *const clock_values[] = { "client", "server", NULL };
@@ -90,6 +94,17 @@ static const struct uf_option vd_options[] = {
     { .name = "clock", .type = UF_OPT_ENUM, .def = "client", .values = clock_values,
       .desc = "Event time: the client's ts when it sent a valid one, or always the server's",
       .offset = offsetof(struct vd_ctx, clock) },
+    { .name = "state_dsn", .type = UF_OPT_STR, .flags = UF_OPT_SECRET,
+      .desc = "PostgreSQL holding the sessions across restarts (unset: memory only)",
+      .offset = offsetof(struct vd_ctx, state_dsn) },
+    { .name = "state_schema", .type = UF_OPT_STR, .def = "public",
+      .desc = "Schema of the sessions table (the UGC store's `schema`, whose migrations make it)",
+      .offset = offsetof(struct vd_ctx, state_schema) },
+    { .name = "state_table", .type = UF_OPT_STR, .def = "view_sessions",
+      .desc = "Table of the sessions saved", .offset = offsetof(struct vd_ctx, state_table) },
+    { .name = "checkpoint_interval", .type = UF_OPT_DURATION, .def = "1s", .min = 10,
+      .max = 600000, .desc = "How often the sessions changed since the last save are saved",
+      .offset = offsetof(struct vd_ctx, checkpoint_ms) },
     { 0 }
 };
 
@@ -113,6 +128,21 @@ static int vd_init(struct uf_stage *st, void *ctx, struct uf_err *err)
     c->m_evicted = uf_metrics_extra(m, UF_METRIC_COUNTER, "view_state_evicted_total",
                                     "Sessions forgotten because max_entries was reached",
                                     NULL, NULL);
+    c->m_saved = uf_metrics_extra(m, UF_METRIC_COUNTER, "view_state_saved_total",
+                                  "Sessions saved to PostgreSQL", NULL, NULL);
+    c->m_save_failed = uf_metrics_extra(m, UF_METRIC_COUNTER, "view_state_save_failures_total",
+                                        "Checkpoints that failed (retried at the next one)",
+                                        NULL, NULL);
+    c->m_loaded = uf_metrics_extra(m, UF_METRIC_GAUGE, "view_state_loaded",
+                                   "Sessions read back from PostgreSQL at start", NULL, NULL);
+    pthread_mutex_init(&c->ckpt_lock, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&c->ckpt_cond, &ca);
+    pthread_condattr_destroy(&ca);
+    if (c->state_dsn && (!c->state_schema[0] || !c->state_table[0]))
+        return uf_err_set(err, UF_EINVAL, "state_schema and state_table must not be empty");
     return 0;
 }
 
@@ -304,13 +334,20 @@ static void copy_fields(json_t *to, const struct uf_event *ev, const struct uf_f
     }
 }
 
+/* The namespace of view ids: uuid5(it, session key) is a session's one view, so a view counted
+ * again (after a restart that lost the session's `counted`) is the same row in ClickHouse. */
+static const uint8_t view_ns[16] = { 0x6d, 0x2a, 0x51, 0x0e, 0x8c, 0x33, 0x4f, 0x71,
+                                     0x9a, 0x05, 0x3b, 0xd2, 0x47, 0xe8, 0x16, 0xc9 };
+
 /* The movie.view event for the session of ev (a new, fire-and-forget event). */
 static struct uf_event *make_view(const struct vd_ctx *c, const struct uf_event *ev,
-                                  const struct uf_fields *r, double watched_s, bool completed)
+                                  const struct uf_fields *r, const char *key, double watched_s,
+                                  bool completed)
 {
     struct uf_event *view = uf_event_new(json_object());
     char buf[UF_UUID_STR > 32 ? UF_UUID_STR : 32];
     uf_event_set_str(view, "type", c->view_type);
+    uf_uuid_v5(view_ns, key, strlen(key), view->id);
     uf_uuid_format(view->id, buf);
     uf_event_set_str(view, "event_id", buf);
     uf_time_format(view->received_us, buf);
@@ -379,7 +416,7 @@ static void vd_process(struct uf_stage *st, void *ctx, struct uf_event *ev)
     double watched;
     struct uf_event *view = NULL;
     if (pe != P_OTHER && track(c, key, pe, r.num[F_POS], event_time(c, &r, ev), &watched))
-        view = make_view(c, ev, &r, watched, pe == P_COMPLETE);
+        view = make_view(c, ev, &r, key, watched, pe == P_COMPLETE);
     uf_fields_free(&r);
     uf_emit(st, ev);
     if (view) {
@@ -388,9 +425,147 @@ static void vd_process(struct uf_stage *st, void *ctx, struct uf_event *ev)
     }
 }
 
+/* ---- sessions across restarts (state_dsn) ---- */
+
+struct saved_list {
+    struct vd_saved *v;
+    size_t n, cap;
+};
+
+static void save_push(struct saved_list *l, const struct vd_entry *e)
+{
+    if (l->n == l->cap) {
+        l->cap = l->cap ? 2 * l->cap : 1024;
+        l->v = uf_xrealloc(l->v, l->cap * sizeof *l->v);
+    }
+    l->v[l->n++] = (struct vd_saved){ .key = uf_xstrdup(e->key), .watched_s = e->watched_s,
+                                      .pos_s = e->pos_s, .at_us = e->at_us,
+                                      .playing = e->playing, .have_pos = e->have_pos,
+                                      .counted = e->counted };
+}
+
+/* Saves the sessions touched since the last save: the head of each stripe's LRU list. */
+static void checkpoint(struct vd_ctx *c)
+{
+    int64_t started = uf_now_us();
+    struct saved_list l = { 0 };
+    for (size_t i = 0; i < STRIPES; i++) {
+        struct vd_stripe *s = &c->stripes[i];
+        pthread_mutex_lock(&s->lock);
+        for (struct vd_entry *e = s->newest; e && e->touched_us >= c->saved_upto_us; e = e->older)
+            save_push(&l, e);
+        pthread_mutex_unlock(&s->lock);
+    }
+    struct uf_err err = { 0 };
+    if (l.n == 0 || vd_store_save(c->store, l.v, l.n, &err) == 0) {
+        c->saved_upto_us = started; /* a failed save is retried whole by the next one */
+        atomic_fetch_add(c->m_saved, (int64_t)l.n);
+    } else {
+        atomic_fetch_add(c->m_save_failed, 1);
+        uf_log_limited(UF_LOG_WARN, c->st, "Sessions not saved; retrying.", "err", err.msg);
+    }
+    for (size_t i = 0; i < l.n; i++)
+        free(l.v[i].key);
+    free(l.v);
+}
+
+static void *checkpoint_main(void *arg)
+{
+    struct vd_ctx *c = arg;
+    int64_t next_expire = uf_now_us();
+    pthread_mutex_lock(&c->ckpt_lock);
+    while (!c->ckpt_stop) {
+        struct timespec ts = uf_clock_after(CLOCK_MONOTONIC, c->checkpoint_ms * 1000);
+        if (!uf_cond_sleep_until(&c->ckpt_cond, &c->ckpt_lock, &c->ckpt_stop, &ts))
+            break;
+        pthread_mutex_unlock(&c->ckpt_lock);
+        checkpoint(c);
+        if (uf_now_us() >= next_expire) {
+            vd_store_expire(c->store, c->ttl_ms, NULL);
+            next_expire = uf_now_us() + 60 * 1000000LL;
+        }
+        pthread_mutex_lock(&c->ckpt_lock);
+    }
+    pthread_mutex_unlock(&c->ckpt_lock);
+    checkpoint(c); /* the last changes, once stop() asked (even before the first interval) */
+    return NULL;
+}
+
+static void restore(void *arg, const struct vd_saved *v)
+{
+    struct vd_ctx *c = arg;
+    uint64_t h = uf_hash_str(UF_HASH_SEED, v->key);
+    struct vd_stripe *s = &c->stripes[h % STRIPES];
+    pthread_mutex_lock(&s->lock);
+    struct vd_entry *e = lookup(c, s, v->key, h);
+    e->watched_s = v->watched_s;
+    e->pos_s = v->pos_s;
+    e->at_us = v->at_us;
+    e->playing = v->playing;
+    e->have_pos = v->have_pos;
+    e->counted = v->counted;
+    e->touched_us = uf_now_us() - v->age_ms * 1000;
+    pthread_mutex_unlock(&s->lock);
+    atomic_fetch_add(c->m_loaded, 1);
+}
+
+/* The schema's migrations (they make the sessions table), then the sessions. Without them the
+ * detector still counts (only sessions spanning the restart may miss their view): the stat API
+ * does not wait for PostgreSQL. */
+static void restore_all(struct vd_ctx *c, const char *quoted_schema)
+{
+    struct uf_err err = { 0 };
+    int applied = 0;
+    PGconn *pg = uf_pg_connect(c->state_dsn, 2000, &err);
+    int rc = pg ? uf_pg_migrate(pg, c->state_schema, quoted_schema, &applied, &err) : UF_EIO;
+    PQfinish(pg);
+    if (rc == 0)
+        rc = vd_store_load(c->store, c->ttl_ms, c->max_entries, restore, c, &err);
+    char n[24];
+    snprintf(n, sizeof n, "%lld", (long long)atomic_load(c->m_loaded));
+    if (rc != 0)
+        uf_log(UF_LOG_WARN, c->st, "Sessions not restored.", "err", err.msg);
+    else
+        uf_log(UF_LOG_INFO, c->st, "Sessions restored.", "sessions", n);
+}
+
+static int vd_start(struct uf_stage *st, void *ctx, struct uf_err *err)
+{
+    struct vd_ctx *c = ctx;
+    if (!c->state_dsn)
+        return 0;
+    char *qs = uf_pg_quote_ident(c->state_schema), *qt = uf_pg_quote_ident(c->state_table);
+    char *table = uf_xasprintf("%s.%s", qs, qt);
+    c->store = vd_store_new(c->state_dsn, table, 2000);
+    restore_all(c, qs);
+    free(qs);
+    free(qt);
+    free(table);
+    c->saved_upto_us = uf_now_us(); /* what was just loaded is saved already */
+    if (pthread_create(&c->ckpt_thread, NULL, checkpoint_main, c) != 0)
+        return uf_err_set(err, UF_EIO, "start the checkpoint thread");
+    c->ckpt_started = true;
+    return 0;
+}
+
+/* Upstream has stopped: the checkpoint thread saves the last changes and ends. */
+static void vd_stop(struct uf_stage *st, void *ctx)
+{
+    struct vd_ctx *c = ctx;
+    if (!c->ckpt_started)
+        return;
+    pthread_mutex_lock(&c->ckpt_lock);
+    c->ckpt_stop = true;
+    pthread_cond_broadcast(&c->ckpt_cond);
+    pthread_mutex_unlock(&c->ckpt_lock);
+    pthread_join(c->ckpt_thread, NULL);
+    c->ckpt_started = false;
+}
+
 static void vd_destroy(void *ctx)
 {
     struct vd_ctx *c = ctx;
+    vd_stop(c->st, c); /* started but never stopped (another stage's start failed) */
     for (size_t i = 0; i < STRIPES; i++) {
         struct vd_stripe *s = &c->stripes[i];
         if (!s->buckets)
@@ -403,6 +578,11 @@ static void vd_destroy(void *ctx)
         free(s->buckets);
         pthread_mutex_destroy(&s->lock);
     }
+    vd_store_free(c->store);
+    if (c->st) {
+        pthread_mutex_destroy(&c->ckpt_lock);
+        pthread_cond_destroy(&c->ckpt_cond);
+    }
 }
 
 const struct uf_kind uf_transform_view_detector = {
@@ -412,7 +592,9 @@ const struct uf_kind uf_transform_view_detector = {
     .options = vd_options,
     .ctx_size = sizeof(struct vd_ctx),
     .init = vd_init,
+    .start = vd_start,
     .process = vd_process,
+    .stop = vd_stop,
     .destroy = vd_destroy,
     .takes_raw = true,
 };
