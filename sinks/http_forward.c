@@ -1,17 +1,14 @@
-/* http_forward.c: the `http_forward` sink: POSTs events as JSON arrays to an HTTP endpoint (the
- * stat API's /api/v1/events), in batches, over one keep-alive connection (libcurl).
+/* http_forward.c: the `http_forward` sink: POSTs events as JSON arrays to an HTTP endpoint (e.g.
+ * a stat API's /api/v1/events), in batches, over one keep-alive connection (libcurl).
  * It never holds up its producers: write() copies each event's body into a bounded memory
- * buffer, or, once that is full, appends it to a local disk spool (one compact JSON record per
- * line), and finishes the event at once. A sender thread posts the oldest records first
- * (memory, then spool, so order is kept), retries failures with exponential backoff and commits
- * a batch only after a 2xx. The spool's read offset is saved after each committed batch and the
- * spool is replayed after a restart, so delivery is at least once (the receiver dedups by the
- * `props.event_id` that producers put in); a record torn by a crash is skipped and counted.
- * A batch the receiver rejects as invalid (4xx other than 408/429) cannot succeed by retrying:
- * it is dropped, logged and counted. When both buffer and spool are full, events are dropped
- * and counted the same way; nothing vanishes uncounted. At shutdown, what memory still holds
- * is spilled to the spool. Threads: write() runs on the sink's workers, the sender on its own
- * thread; `lock` guards the buffer and the spool offsets. Does not interpret the events. */
+ * buffer, or, once that is full, appends it to the disk spool (framework/spool.h), and finishes
+ * the event at once. A sender thread posts the oldest records first (memory, then spool, so
+ * order is kept), retries failures with exponential backoff, and lets a spool segment go only
+ * once all its batches were answered 2xx: delivery is at least once (a segment cut short by a
+ * crash is posted again; a receiver that keeps the events' own event_id, as the stat API does,
+ * stores each once). A batch the receiver rejects as invalid (4xx other than 408/429) is dropped,
+ * logged and counted; so are events when buffer and spool are full. At shutdown, what memory
+ * still holds is spilled to the spool. `lock` guards the buffer; the spool locks itself. */
 #include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -32,6 +29,7 @@
 #include "framework/metrics.h"
 #include "framework/options.h"
 #include "framework/stage.h"
+#include "framework/spool.h"
 #include "framework/strbuf.h"
 
 struct rec {
@@ -42,7 +40,7 @@ struct rec {
 
 struct fwd_ctx {
     char *url;
-    char *spool_path;
+    char *spool_dir;
     int64_t post_events, post_bytes, buffer_bytes, spool_bytes_max;
     int64_t timeout_ms, retry_min_ms, retry_max_ms;
 
@@ -51,8 +49,10 @@ struct fwd_ctx {
     pthread_cond_t cond;
     struct rec *head, *tail; /* memory buffer, oldest first */
     size_t mem_bytes;
-    int spool_fd;                  /* -1 without a spool */
-    int64_t spool_read, spool_end; /* the unsent part of the spool file */
+    struct uf_spool *spool;        /* NULL without spool_dir */
+    struct uf_spool_segment *seg;  /* sender: the segment being posted, NULL when none */
+    struct uf_spool_rec carry;     /* sender: a record read from seg that did not fit a batch */
+    bool have_carry;
     bool stopping, sender_running;
     atomic_bool failing; /* the last POST failed: stop() spills instead of waiting */
     pthread_t sender;
@@ -90,17 +90,17 @@ static const struct uf_option fwd_options[] = {
      .max = 1LL << 32,
      .desc = "Memory for events not yet delivered; beyond it they go to the spool",
      .offset = offsetof(struct fwd_ctx, buffer_bytes)},
-    {.name = "spool_path",
+    {.name = "spool_dir",
      .type = UF_OPT_STR,
-     .desc = "File spooling events that do not fit in memory; unset means drop "
+     .desc = "Directory spooling events that do not fit in memory; unset means drop "
              "(counted)",
-     .offset = offsetof(struct fwd_ctx, spool_path)},
+     .offset = offsetof(struct fwd_ctx, spool_dir)},
     {.name = "spool_bytes_max",
      .type = UF_OPT_SIZE,
      .def = "1GiB",
-     .min = 4096,
+     .min = 65536,
      .max = 1LL << 40,
-     .desc = "Largest spool file; beyond it events are dropped (counted)",
+     .desc = "Largest spool; beyond it events are dropped (counted)",
      .offset = offsetof(struct fwd_ctx, spool_bytes_max)},
     {.name = "timeout",
      .type = UF_OPT_DURATION,
@@ -130,7 +130,6 @@ static int fwd_init(struct uf_stage *st, void *ctx, struct uf_err *err)
 {
     struct fwd_ctx *c = ctx;
     c->st = st;
-    c->spool_fd = -1;
     pthread_mutex_init(&c->lock, NULL);
     pthread_cond_init(&c->cond, NULL);
     if (strncmp(c->url, "http://", 7) != 0 && strncmp(c->url, "https://", 8) != 0)
@@ -142,94 +141,30 @@ static int fwd_init(struct uf_stage *st, void *ctx, struct uf_err *err)
     return 0;
 }
 
-/* ---- the spool (under lock) ---- */
+/* ---- the spool ---- */
 
-static void save_offset(struct fwd_ctx *c)
-{
-    char *path = uf_xasprintf("%s.offset", c->spool_path);
-    char *tmp = uf_xasprintf("%s.tmp", path);
-    FILE *f = fopen(tmp, "w");
-    if (f && fprintf(f, "%lld\n", (long long)c->spool_read) > 0 && fclose(f) == 0)
-        rename(tmp, path);
-    else if (f)
-        fclose(f);
-    free(tmp);
-    free(path);
-}
+#define SEGMENT_BYTES (1 << 20) /* what a crash may have to post again */
 
-static int64_t load_offset(const struct fwd_ctx *c)
+static void spool_gauge(struct fwd_ctx *c)
 {
-    char *path = uf_xasprintf("%s.offset", c->spool_path);
-    FILE *f = fopen(path, "r");
-    long long off = 0;
-    if (f && fscanf(f, "%lld", &off) != 1)
-        off = 0;
-    if (f)
-        fclose(f);
-    free(path);
-    return off;
-}
-
-/* Creates the directories above path, like mkdir -p on its dirname. */
-static void make_parents(const char *path)
-{
-    char *dir = uf_xstrdup(path);
-    for (char *p = strchr(dir + 1, '/'); p; p = strchr(p + 1, '/')) {
-        *p = '\0';
-        mkdir(dir, 0755);
-        *p = '/';
-    }
-    free(dir);
-}
-
-static int open_spool(struct fwd_ctx *c, struct uf_err *err)
-{
-    make_parents(c->spool_path);
-    c->spool_fd = open(c->spool_path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-    if (c->spool_fd < 0)
-        return uf_err_set(err, UF_EIO, "spool_path: open %s: %s", c->spool_path, strerror(errno));
-    struct stat sb;
-    fstat(c->spool_fd, &sb);
-    c->spool_end = sb.st_size;
-    c->spool_read = load_offset(c);
-    if (c->spool_read < 0 || c->spool_read > c->spool_end)
-        c->spool_read = 0;
-    /* A record torn by a crash: end its line, so it is skipped alone (see batch_from_spool). */
-    char last = '\n';
-    if (c->spool_end > 0 && pread(c->spool_fd, &last, 1, c->spool_end - 1) == 1 && last != '\n' &&
-        write(c->spool_fd, "\n", 1) == 1)
-        c->spool_end++;
-    atomic_store(c->m_spool, c->spool_end - c->spool_read);
-    return 0;
-}
-
-/* The spool was read to its end: start it over, so it never grows while the
- * receiver is up. */
-static void reset_spool(struct fwd_ctx *c)
-{
-    if (ftruncate(c->spool_fd, 0) == 0) {
-        c->spool_read = c->spool_end = 0;
-        save_offset(c);
-    }
+    if (c->spool)
+        atomic_store(c->m_spool, (int64_t)uf_spool_bytes(c->spool));
 }
 
 static bool spool_append(struct fwd_ctx *c, const char *data, size_t len)
 {
-    if (c->spool_fd < 0 || c->spool_end + (int64_t)len + 1 > c->spool_bytes_max)
+    struct uf_spool_rec r = {data, len};
+    struct uf_err err = {0};
+    if (!c->spool || uf_spool_append(c->spool, &r, 1, &err) != 0)
         return false;
-    char *line = uf_xmalloc(len + 1);
-    memcpy(line, data, len);
-    line[len] = '\n';
-    ssize_t n = write(c->spool_fd, line, len + 1);
-    bool ok = n == (ssize_t)(len + 1);
-    free(line);
-    if (!ok && n > 0 && ftruncate(c->spool_fd, c->spool_end) != 0)
-        uf_log_limited(UF_LOG_ERROR, c->st, "Spool: cannot remove a partly written record.");
-    if (ok) {
-        c->spool_end += (int64_t)len + 1;
-        atomic_store(c->m_spool, c->spool_end - c->spool_read);
-    }
-    return ok;
+    spool_gauge(c);
+    return true;
+}
+
+/* Whether the spool holds anything still to send (its records queue new ones behind them). */
+static bool spool_busy(const struct fwd_ctx *c)
+{
+    return c->spool && !uf_spool_is_empty(c->spool);
 }
 
 /* ---- accepting events ---- */
@@ -238,8 +173,7 @@ static bool spool_append(struct fwd_ctx *c, const char *data, size_t len)
  * Under lock. */
 static bool accept_rec(struct fwd_ctx *c, const char *data, size_t len)
 {
-    bool spooling = c->spool_end > c->spool_read;
-    if (!spooling && c->mem_bytes + len <= (size_t)c->buffer_bytes) {
+    if (!spool_busy(c) && c->mem_bytes + len <= (size_t)c->buffer_bytes) {
         struct rec *r = uf_xmalloc(sizeof *r + len);
         r->next = NULL;
         r->len = len;
@@ -287,9 +221,8 @@ static int fwd_write(struct uf_stage *st, void *ctx, struct uf_event **evs, size
 struct batch {
     struct uf_strbuf body; /* the JSON array */
     size_t n;              /* records */
-    size_t skipped;        /* spool lines that are not records (torn or oversized) */
-    int64_t spool_next;    /* spool batches: the read offset once committed; -1 for
-                              memory */
+    bool spooled;          /* from the spool segment, not from memory */
+    bool seg_done;         /* the segment has no more records after this batch */
 };
 
 /* Memory records from the head, without removing them. Under lock. */
@@ -305,44 +238,37 @@ static void batch_from_memory(struct fwd_ctx *c, struct batch *b)
         b->n++;
     }
     uf_strbuf_puts(&b->body, "]");
-    b->spool_next = -1;
 }
 
-/* Whole lines from the spool's read offset. Under lock (reads are short and
- * local). */
+/* The next records of the segment being sent (the oldest one, taken out when none is). On the
+ * sender thread only: the spool keeps the segment out for it. */
 static void batch_from_spool(struct fwd_ctx *c, struct batch *b)
 {
-    size_t want = (size_t)(c->spool_end - c->spool_read);
-    if (want > (size_t)c->post_bytes)
-        want = (size_t)c->post_bytes;
-    char *buf = uf_xmalloc(want + 1);
-    ssize_t got = pread(c->spool_fd, buf, want, c->spool_read);
-    size_t off = 0;
+    struct uf_err err = {0};
+    if (!c->seg && !(c->seg = uf_spool_next_segment(c->spool, &err)))
+        return;
+    b->spooled = true;
     uf_strbuf_puts(&b->body, "[");
-    while (got > 0 && off < (size_t)got && b->n < (size_t)c->post_events) {
-        char *nl = memchr(buf + off, '\n', (size_t)got - off);
-        if (!nl)
+    struct uf_spool_rec r;
+    while (b->n < (size_t)c->post_events) {
+        if (c->have_carry) {
+            r = c->carry;
+            c->have_carry = false;
+        } else if (uf_spool_segment_read(c->seg, &r) != 1) {
+            b->seg_done = true;
             break;
-        size_t len = (size_t)(nl - (buf + off));
-        json_t *rec = json_loadb(buf + off, len, 0, NULL);
-        if (json_is_object(rec)) {
-            if (b->n)
-                uf_strbuf_puts(&b->body, ",");
-            uf_strbuf_append(&b->body, buf + off, len);
-            b->n++;
-        } else {
-            b->skipped++;
         }
-        json_decref(rec);
-        off = (size_t)(nl - buf) + 1;
-    }
-    if (off == 0 && got > 0) { /* no line end in a whole window: a record over post_bytes */
-        off = (size_t)got;
-        b->skipped++;
+        if (b->n && b->body.len + r.len + 2 > (size_t)c->post_bytes) {
+            c->carry = r;
+            c->have_carry = true;
+            break;
+        }
+        if (b->n)
+            uf_strbuf_puts(&b->body, ",");
+        uf_strbuf_append(&b->body, r.data, r.len);
+        b->n++;
     }
     uf_strbuf_puts(&b->body, "]");
-    b->spool_next = c->spool_read + (int64_t)off;
-    free(buf);
 }
 
 /* Waits for records (or stop) and builds the next batch; false when stopping
@@ -350,42 +276,37 @@ static void batch_from_spool(struct fwd_ctx *c, struct batch *b)
 static bool next_batch(struct fwd_ctx *c, struct batch *b)
 {
     pthread_mutex_lock(&c->lock);
-    while (!c->head && c->spool_end == c->spool_read && !c->stopping)
+    while (!c->head && !c->seg && !spool_busy(c) && !c->stopping)
         pthread_cond_wait(&c->cond, &c->lock);
-    if (c->head)
+    bool from_memory = c->head && !c->seg; /* memory holds the oldest records */
+    if (from_memory)
         batch_from_memory(c, b);
-    else if (c->spool_end > c->spool_read)
-        batch_from_spool(c, b);
-    bool have = b->n > 0 || b->spool_next > c->spool_read;
     pthread_mutex_unlock(&c->lock);
-    return have;
+    if (!from_memory && (c->seg || spool_busy(c)))
+        batch_from_spool(c, b); /* reads the segment outside the lock */
+    return b->n > 0 || b->seg_done;
 }
 
 static void commit(struct fwd_ctx *c, const struct batch *b)
 {
-    pthread_mutex_lock(&c->lock);
-    if (b->spool_next < 0) {
-        for (size_t i = 0; i < b->n; i++) {
-            struct rec *r = c->head;
-            c->head = r->next;
-            c->mem_bytes -= r->len;
-            free(r);
+    if (b->spooled) {
+        if (b->seg_done) {
+            uf_spool_segment_done(c->spool, c->seg, true);
+            c->seg = NULL;
         }
-        if (!c->head)
-            c->tail = NULL;
-    } else {
-        if (b->skipped) {
-            atomic_fetch_add(c->m_dropped, (int64_t)b->skipped);
-            uf_log_limited(UF_LOG_ERROR, c->st, "Spool: records torn or too large, skipped.");
-        }
-        c->spool_read = b->spool_next;
-        if (c->spool_read == c->spool_end)
-            reset_spool(c);
-        else
-            save_offset(c);
+        spool_gauge(c);
+        return;
     }
+    pthread_mutex_lock(&c->lock);
+    for (size_t i = 0; i < b->n; i++) {
+        struct rec *r = c->head;
+        c->head = r->next;
+        c->mem_bytes -= r->len;
+        free(r);
+    }
+    if (!c->head)
+        c->tail = NULL;
     atomic_store(c->m_buffer, (int64_t)c->mem_bytes);
-    atomic_store(c->m_spool, c->spool_end - c->spool_read);
     pthread_mutex_unlock(&c->lock);
 }
 
@@ -499,8 +420,12 @@ static int fwd_start(struct uf_stage *st, void *ctx, struct uf_err *err)
                                      "Events in batches the receiver rejected (4xx)", NULL, NULL);
     c->m_fail = uf_metrics_extra(m, UF_METRIC_COUNTER, "forward_failed_posts_total",
                                  "POSTs that failed and were retried", NULL, NULL);
-    if (c->spool_path && open_spool(c, err))
+    struct uf_spool_cfg scfg = {.dir = c->spool_dir, .max_bytes = c->spool_bytes_max,
+                                .segment_bytes = SEGMENT_BYTES,
+                                .fsync = UF_SPOOL_FSYNC_NEVER};
+    if (c->spool_dir && !(c->spool = uf_spool_open(&scfg, err)))
         return UF_EIO;
+    spool_gauge(c);
     curl_global_init(CURL_GLOBAL_DEFAULT);
     c->curl = curl_easy_init();
     c->headers = curl_slist_append(NULL, "Content-Type: application/json");
@@ -551,7 +476,7 @@ static void fwd_stop(struct uf_stage *st, void *ctx)
      * the receiver failing, waiting would only delay shutdown: the spool keeps the events. */
     while (uf_stage_deadline_ms(st) > 0 && !atomic_load(&c->failing)) {
         pthread_mutex_lock(&c->lock);
-        bool empty = !c->head && c->spool_end == c->spool_read;
+        bool empty = !c->head && !spool_busy(c);
         pthread_mutex_unlock(&c->lock);
         if (empty)
             break;
@@ -563,6 +488,9 @@ static void fwd_stop(struct uf_stage *st, void *ctx)
     pthread_mutex_unlock(&c->lock);
     pthread_join(c->sender, NULL);
     c->sender_running = false;
+    if (c->seg) /* cut short: posted again from its start after the next start */
+        uf_spool_segment_done(c->spool, c->seg, false);
+    c->seg = NULL;
     spill(c);
 }
 
@@ -577,8 +505,7 @@ static void fwd_destroy(void *ctx)
     }
     curl_slist_free_all(c->headers);
     curl_easy_cleanup(c->curl);
-    if (c->spool_fd >= 0)
-        close(c->spool_fd);
+    uf_spool_close(c->spool);
     pthread_cond_destroy(&c->cond);
     pthread_mutex_destroy(&c->lock);
 }

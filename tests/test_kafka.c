@@ -28,7 +28,7 @@
 #include "graph.h"
 #include "metrics.h"
 #include "sinks/kafka/kafka_int.h"
-#include "sinks/kafka/kafka_spool.h"
+#include "spool.h"
 
 struct fx {
     rd_kafka_t *mock_rk;
@@ -587,9 +587,9 @@ static void test_topic_exception_is_permanent(void **state)
     assert_int_equal(metric(f, "spool_written_events_total"), 0);
 }
 
-/* A spooled record that can never be produced (here an over-long topic, as a spool written
- * before topics were checked may hold) is discarded and counted; the records behind it are
- * replayed and the sink leaves spooling mode. */
+/* Spooled records that can never be produced (an over-long topic, as a spool written before
+ * topics were checked may hold; a record that is no message) are discarded and counted; the
+ * records between them are replayed and the sink leaves spooling mode. */
 static void test_unproducible_spooled_record_is_discarded(void **state)
 {
     struct fx *f = *state;
@@ -598,25 +598,53 @@ static void test_unproducible_spooled_record_is_discarded(void **state)
     memset(bad, 'x', sizeof bad);
     struct uf_spool_cfg cfg = { .dir = dir, .max_bytes = 1 << 20, .segment_bytes = 1 << 20 };
     struct uf_err err = { 0 };
-    struct uf_kafka_spool *sp = uf_kafka_spool_open(&cfg, &err);
+    struct uf_spool *sp = uf_spool_open(&cfg, &err);
     assert_non_null(sp);
     const char *good = "{\"type\":\"t\",\"n\":0,\"user_id\":\"u0\",\"session_id\":\"s\"}";
-    struct uf_spool_rec recs[2] = {
+    struct uf_kafka_msg msgs[2] = {
         { .topic = bad, .topic_len = sizeof bad, .value = "{}", .value_len = 2 },
         { .topic = "ugc.events", .topic_len = 10, .key = "u0", .key_len = 2, .value = good,
           .value_len = strlen(good) },
     };
-    assert_int_equal(uf_kafka_spool_append(sp, recs, 2, &err), 0);
-    uf_kafka_spool_close(sp);
+    struct uf_spool_rec recs[3];
+    for (int i = 0; i < 2; i++)
+        recs[i].data = uf_kafka_msg_pack(&msgs[i], &recs[i].len);
+    recs[2] = (struct uf_spool_rec){ .data = "\x01", .len = 1 }; /* not a message at all */
+    assert_int_equal(uf_spool_append(sp, recs, 3, &err), 0);
+    for (int i = 0; i < 2; i++)
+        free((void *)recs[i].data);
+    uf_spool_close(sp);
     start(f, "        topic: ugc.events\n");
     wait_metric(f, "spool_records", 0);
-    assert_int_equal(metric(f, "spool_discarded_records_total"), 1);
+    assert_int_equal(metric(f, "spool_discarded_records_total"), 2);
     assert_int_equal(metric(f, "spool_replayed_events_total"), 1);
     check_delivered(f, 1);
     struct uf_waiter *w[1]; /* producing directly again */
     write_events(f, 1, 1, w);
     wait_all(w, 1, 0);
     assert_int_equal(metric(f, "kafka_acked_events_total"), 1);
+}
+
+/* A message packed for the spool unpacks to itself; a record too short for its lengths does
+ * not unpack. */
+static void test_msg_pack_round_trip(void **state)
+{
+    struct uf_kafka_msg m = { .topic = "ugc.events", .topic_len = 10, .key = "k1", .key_len = 2,
+                              .value = "{\"a\":1}", .value_len = 7 }, back;
+    size_t len;
+    unsigned char *p = uf_kafka_msg_pack(&m, &len);
+    assert_int_equal(len, 2 + 10 + 4 + 2 + 7);
+    assert_true(uf_kafka_msg_unpack(p, len, &back));
+    assert_int_equal(back.topic_len, 10);
+    assert_memory_equal(back.topic, "ugc.events", 10);
+    assert_int_equal(back.key_len, 2);
+    assert_memory_equal(back.key, "k1", 2);
+    assert_int_equal(back.value_len, 7);
+    assert_memory_equal(back.value, "{\"a\":1}", 7);
+    assert_false(uf_kafka_msg_unpack(p, 11, &back));
+    p[12] = 0xff; /* a key length beyond the record */
+    assert_false(uf_kafka_msg_unpack(p, len, &back));
+    free(p);
 }
 
 static void test_option_errors(void **state)
@@ -721,6 +749,7 @@ int main(void)
                                         fx_teardown),
         cmocka_unit_test_setup_teardown(test_topic_exception_is_permanent, fx_setup,
                                         fx_teardown),
+        cmocka_unit_test(test_msg_pack_round_trip),
         cmocka_unit_test_setup_teardown(test_unproducible_spooled_record_is_discarded, fx_setup,
                                         fx_teardown),
         cmocka_unit_test_setup_teardown(test_option_errors, fx_setup, fx_teardown),

@@ -9,7 +9,7 @@
  * Raw events (event.h) are produced as their text, byte for byte; topic_field and the key are
  * read from it in one scan (uf_jscan_pick) with the same rules as from a body.
  * This file holds the options, the lifecycle and write(). The librdkafka callbacks, the poll
- * thread and the replay of the spool are in kafka_client.c, the spool format in kafka_spool.c.
+ * thread and the replay of the spool are in kafka_client.c, the spool in framework/spool.c.
  * Not done here: exactly-once (duplicates after a replay or a purge keep their event_id, which
  * is what ClickHouse deduplicates on), schema checks (the `validate` stage does those). */
 #include <errno.h>
@@ -25,7 +25,7 @@
 #include "jscan.h"
 #include "jsonenc.h"
 #include "kafka_int.h"
-#include "kafka_spool.h"
+#include "spool.h"
 #include "log.h"
 #include "mem.h"
 #include "metrics.h"
@@ -173,9 +173,9 @@ static int kafka_start(struct uf_stage *st, void *ctx, struct uf_err *err)
                                  .segment_bytes = k->spool_segment_bytes,
                                  .fsync = (enum uf_spool_fsync)k->spool_fsync,
                                  .fsync_interval_ms = k->spool_fsync_interval_ms };
-    if (k->spool_enabled && !(k->spool = uf_kafka_spool_open(&scfg, err)))
+    if (k->spool_enabled && !(k->spool = uf_spool_open(&scfg, err)))
         goto fail;
-    k->spooling = k->spool && !uf_kafka_spool_is_empty(k->spool);
+    k->spooling = k->spool && !uf_spool_is_empty(k->spool);
     uf_kafka_update_gauges(k);
     char errstr[512];
     k->rk = rd_kafka_new(RD_KAFKA_PRODUCER, k->conf, errstr, sizeof errstr);
@@ -447,12 +447,14 @@ void uf_kafka_spool_events(struct uf_kafka_ctx *k, struct uf_kafka_pending *p, s
         return;
     }
     struct uf_spool_rec *recs = uf_xmalloc(n * sizeof(*recs));
-    for (size_t i = 0; i < n; i++)
-        recs[i] = (struct uf_spool_rec){ .topic = p[i].topic, .topic_len = strlen(p[i].topic),
-                                         .key = p[i].key, .key_len = p[i].key_len,
-                                         .value = p[i].value, .value_len = p[i].value_len };
+    for (size_t i = 0; i < n; i++) {
+        struct uf_kafka_msg m = { .topic = p[i].topic, .topic_len = strlen(p[i].topic),
+                                  .key = p[i].key, .key_len = p[i].key_len,
+                                  .value = p[i].value, .value_len = p[i].value_len };
+        recs[i].data = uf_kafka_msg_pack(&m, &recs[i].len);
+    }
     struct uf_err err = { 0 };
-    int rc = uf_kafka_spool_append(k->spool, recs, n, &err);
+    int rc = uf_spool_append(k->spool, recs, n, &err);
     uf_kafka_update_gauges(k); /* before the events finish: whoever sees them done sees them */
     if (rc == 0) {
         atomic_fetch_add(k->m_spooled, (int64_t)n);
@@ -474,6 +476,7 @@ void uf_kafka_spool_events(struct uf_kafka_ctx *k, struct uf_kafka_pending *p, s
         free(p[i].topic);
         free(p[i].key);
         free(p[i].value);
+        free((void *)recs[i].data);
     }
     free(recs);
 }
@@ -482,15 +485,15 @@ void uf_kafka_update_gauges(struct uf_kafka_ctx *k)
 {
     if (!k->m_spool_bytes || !k->spool)
         return;
-    atomic_store(k->m_spool_bytes, (int64_t)uf_kafka_spool_bytes(k->spool));
-    atomic_store(k->m_spool_records, (int64_t)uf_kafka_spool_records(k->spool));
+    atomic_store(k->m_spool_bytes, (int64_t)uf_spool_bytes(k->spool));
+    atomic_store(k->m_spool_records, (int64_t)uf_spool_records(k->spool));
 }
 
 static void kafka_tick(struct uf_stage *st, void *ctx)
 {
     struct uf_kafka_ctx *k = ctx;
     if (k->spool)
-        uf_kafka_spool_tick(k->spool);
+        uf_spool_tick(k->spool);
 }
 
 static void kafka_stop(struct uf_stage *st, void *ctx)
@@ -504,13 +507,13 @@ static void kafka_stop(struct uf_stage *st, void *ctx)
     uf_kafka_threads_stop(k, uf_now_us() + left_ms * 1000);
     uf_kafka_update_gauges(k);
     uf_log(UF_LOG_INFO, st, "Producer stopped.", "spooled",
-           k->spool && !uf_kafka_spool_is_empty(k->spool) ? "yes" : "no");
+           k->spool && !uf_spool_is_empty(k->spool) ? "yes" : "no");
     if (k->rkt)
         rd_kafka_topic_destroy(k->rkt);
     k->rkt = NULL;
     rd_kafka_destroy(k->rk);
     k->rk = NULL;
-    uf_kafka_spool_close(k->spool);
+    uf_spool_close(k->spool);
     k->spool = NULL;
 }
 
@@ -519,7 +522,7 @@ static void kafka_destroy(void *ctx)
     struct uf_kafka_ctx *k = ctx;
     if (k->rk) /* started but never stopped: should not happen, but do not leak threads */
         kafka_stop(k->st, k);
-    uf_kafka_spool_close(k->spool); /* when start failed half-way */
+    uf_spool_close(k->spool); /* when start failed half-way */
     if (k->conf)
         rd_kafka_conf_destroy(k->conf);
     free(k->spool_path);

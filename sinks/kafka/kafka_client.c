@@ -300,12 +300,56 @@ static bool broker_reachable(struct uf_kafka_ctx *k)
     return up;
 }
 
-/* Produces one spooled record; __INVALID_ARG (permanent) when its topic is not a legal name,
- * e.g. in a spool written before topics were checked on the way in. */
-static rd_kafka_resp_err_t produce_rec(struct uf_kafka_ctx *k, const struct uf_spool_rec *r)
+/* ---- spool records ---- */
+
+static void put_u32(unsigned char *p, uint32_t v)
+{
+    for (int i = 0; i < 4; i++)
+        p[i] = (unsigned char)(v >> (8 * i));
+}
+
+void *uf_kafka_msg_pack(const struct uf_kafka_msg *m, size_t *len)
+{
+    *len = 2 + m->topic_len + 4 + m->key_len + m->value_len;
+    unsigned char *p = uf_xmalloc(*len);
+    p[0] = (unsigned char)m->topic_len;
+    p[1] = (unsigned char)(m->topic_len >> 8);
+    memcpy(p + 2, m->topic, m->topic_len);
+    put_u32(p + 2 + m->topic_len, (uint32_t)m->key_len);
+    if (m->key_len)
+        memcpy(p + 6 + m->topic_len, m->key, m->key_len);
+    if (m->value_len)
+        memcpy(p + 6 + m->topic_len + m->key_len, m->value, m->value_len);
+    return p;
+}
+
+bool uf_kafka_msg_unpack(const void *data, size_t n, struct uf_kafka_msg *m)
+{
+    const unsigned char *p = data;
+    if (n < 6)
+        return false;
+    m->topic_len = (size_t)p[0] | (size_t)p[1] << 8;
+    if (6 + m->topic_len > n)
+        return false;
+    m->topic = (const char *)p + 2;
+    const unsigned char *k = p + 2 + m->topic_len;
+    m->key_len = (size_t)k[0] | (size_t)k[1] << 8 | (size_t)k[2] << 16 | (size_t)k[3] << 24;
+    if (m->key_len > n - 6 - m->topic_len)
+        return false;
+    m->key = p + 6 + m->topic_len;
+    m->value = p + 6 + m->topic_len + m->key_len;
+    m->value_len = n - 6 - m->topic_len - m->key_len;
+    return true;
+}
+
+/* Produces one spooled record; __INVALID_ARG (permanent) when it does not unpack or its topic
+ * is not a legal name (e.g. in a spool written before topics were checked on the way in). */
+static rd_kafka_resp_err_t produce_rec(struct uf_kafka_ctx *k, const struct uf_spool_rec *rec)
 {
     char topic[256]; /* legal names have at most 249 characters */
-    if (!uf_kafka_topic_is_valid(r->topic, r->topic_len))
+    struct uf_kafka_msg m, *r = &m;
+    if (!uf_kafka_msg_unpack(rec->data, rec->len, &m) ||
+        !uf_kafka_topic_is_valid(r->topic, r->topic_len))
         return RD_KAFKA_RESP_ERR__INVALID_ARG;
     memcpy(topic, r->topic, r->topic_len);
     topic[r->topic_len] = '\0';
@@ -360,7 +404,7 @@ static bool replay_segment(struct uf_kafka_ctx *k, struct uf_spool_segment *seg)
 static void leave_spooling_if_empty(struct uf_kafka_ctx *k)
 {
     pthread_rwlock_wrlock(&k->mode_lock);
-    if (k->spooling && uf_kafka_spool_is_empty(k->spool) && !atomic_load(&k->fatal)) {
+    if (k->spooling && uf_spool_is_empty(k->spool) && !atomic_load(&k->fatal)) {
         k->spooling = false;
         uf_log(UF_LOG_INFO, k->st, "Spool drained; producing directly again.");
     }
@@ -373,9 +417,9 @@ static void replay_once(struct uf_kafka_ctx *k)
         return;
     struct uf_err err = { 0 };
     struct uf_spool_segment *seg;
-    while (!atomic_load(&k->stopping) && (seg = uf_kafka_spool_next_segment(k->spool, &err))) {
+    while (!atomic_load(&k->stopping) && (seg = uf_spool_next_segment(k->spool, &err))) {
         bool ok = replay_segment(k, seg);
-        uf_kafka_spool_segment_done(k->spool, seg, ok);
+        uf_spool_segment_done(k->spool, seg, ok);
         uf_kafka_update_gauges(k);
         if (!ok) {
             atomic_store(&k->broker_down, true);
@@ -402,7 +446,7 @@ static void *replay_main(void *arg)
             broker_reachable(k);
             continue;
         }
-        uf_kafka_spool_tick(k->spool); /* the interval fsync, also without a sink worker */
+        uf_spool_tick(k->spool); /* the interval fsync, also without a sink worker */
         pthread_rwlock_rdlock(&k->mode_lock);
         bool spooling = k->spooling;
         pthread_rwlock_unlock(&k->mode_lock);

@@ -1,7 +1,7 @@
 /* kafka_int.h: what the files of the kafka sink share (not a public interface).
  * kafka.c holds the options, the lifecycle and write(); kafka_client.c the librdkafka side:
  * configuration, delivery reports (the poll thread), errors, and the replay thread that drains
- * the spool (kafka_spool.c) back to the broker.
+ * the spool (framework/spool.h, records packed as uf_kafka_msg) back to the broker.
  * Threads: write() runs on the component's worker(s); delivery reports and spooling of failed
  * deliveries on the poll thread; replay on the replay thread. `mode_lock` orders every decision
  * "produce directly or append to the spool" against the replay thread's "spool drained, go back
@@ -22,7 +22,7 @@
 #include <stdint.h>
 
 #include "err.h"
-#include "kafka_spool.h"
+#include "spool.h"
 
 struct uf_stage;
 struct uf_event;
@@ -64,7 +64,7 @@ struct uf_kafka_ctx {
     rd_kafka_conf_t *conf;       /* built in init, handed to rd_kafka_new in start */
     rd_kafka_t *rk;
     rd_kafka_topic_t *rkt;       /* the default topic, NULL when none */
-    struct uf_kafka_spool *spool; /* NULL with `spool: false` */
+    struct uf_spool *spool; /* NULL with `spool: false` */
     pthread_t poll_thr, replay_thr;
     bool threads_up;
     atomic_bool stopping;        /* no new replays; loops wind down */
@@ -89,6 +89,21 @@ struct uf_kafka_ctx {
     _Atomic int64_t *m_spool_bytes, *m_spool_records, *m_produced, *m_delivery_errors,
         *m_spooled, *m_replayed, *m_spool_full, *m_rejected, *m_spool_discarded;
 };
+
+/* A message as the spool keeps it: one record of [u16 topic length][topic][u32 key length][key]
+ * [value]. Pointers borrow the record or the caller's buffers. */
+struct uf_kafka_msg {
+    const char *topic;
+    size_t topic_len;
+    const void *key;
+    size_t key_len;
+    const void *value;
+    size_t value_len;
+};
+/* The record of m, in a new buffer of *len bytes. */
+void *uf_kafka_msg_pack(const struct uf_kafka_msg *m, size_t *len);
+/* Splits a record read back; false when its inner lengths do not add up. */
+bool uf_kafka_msg_unpack(const void *data, size_t len, struct uf_kafka_msg *m);
 
 /* Builds the librdkafka configuration from the options (no I/O). */
 rd_kafka_conf_t *uf_kafka_conf_build(struct uf_kafka_ctx *k, struct uf_err *err);

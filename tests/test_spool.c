@@ -1,4 +1,4 @@
-/* test_kafka_spool.c: the kafka sink's disk spool: append and replay in order across segments,
+/* test_spool.c: the disk spool (framework/spool.h): append and replay in order across segments,
  * the size limit, restart, damaged records, torn tails and failed replays. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -12,7 +12,7 @@
 
 #include <cmocka.h>
 
-#include "sinks/kafka/kafka_spool.h"
+#include "spool.h"
 
 struct fx {
     char dir[64];
@@ -40,44 +40,39 @@ static int fx_teardown(void **state)
     return 0;
 }
 
-static struct uf_spool_rec rec(const char *topic, const char *key, const char *value)
+static struct uf_spool_rec rec(const char *value)
 {
-    return (struct uf_spool_rec){ .topic = topic, .topic_len = strlen(topic), .key = key,
-                                  .key_len = key ? strlen(key) : 0, .value = value,
-                                  .value_len = strlen(value) };
+    return (struct uf_spool_rec){ .data = value, .len = strlen(value) };
 }
 
-static void append_n(struct uf_kafka_spool *sp, int from, int to)
+static void append_n(struct uf_spool *sp, int from, int to)
 {
     for (int i = from; i < to; i++) {
         char v[64];
         snprintf(v, sizeof v, "{\"n\":%d,\"pad\":\"xxxxxxxxxxxxxxxxxxxx\"}", i);
-        struct uf_spool_rec r = rec(i % 2 ? "ugc.views" : "ugc.events", "user-1", v);
+        struct uf_spool_rec r = rec(v);
         struct uf_err err = { 0 };
-        assert_int_equal(uf_kafka_spool_append(sp, &r, 1, &err), 0);
+        assert_int_equal(uf_spool_append(sp, &r, 1, &err), 0);
     }
 }
 
 /* Replays everything, checking values come back as {"n":expect...} in order; returns count. */
-static int replay_all(struct uf_kafka_spool *sp, int expect)
+static int replay_all(struct uf_spool *sp, int expect)
 {
     struct uf_spool_segment *seg;
     struct uf_err err = { 0 };
     int got = 0;
-    while ((seg = uf_kafka_spool_next_segment(sp, &err))) {
+    while ((seg = uf_spool_next_segment(sp, &err))) {
         struct uf_spool_rec r;
         while (uf_spool_segment_read(seg, &r) == 1) {
-            char want[32];
-            int len = snprintf(want, sizeof want, "{\"n\":%d,", expect++);
-            assert_memory_equal(r.value, want, (size_t)len);
-            assert_int_equal(r.key_len, 6);
-            assert_memory_equal(r.key, "user-1", 6);
-            const char *topic = (expect - 1) % 2 ? "ugc.views" : "ugc.events";
-            assert_int_equal(r.topic_len, strlen(topic));
-            assert_memory_equal(r.topic, topic, r.topic_len);
+            char want[64];
+            int len = snprintf(want, sizeof want, "{\"n\":%d,\"pad\":\"xxxxxxxxxxxxxxxxxxxx\"}",
+                               expect++);
+            assert_int_equal(r.len, (size_t)len);
+            assert_memory_equal(r.data, want, (size_t)len);
             got++;
         }
-        uf_kafka_spool_segment_done(sp, seg, true);
+        uf_spool_segment_done(sp, seg, true);
     }
     return got;
 }
@@ -104,17 +99,17 @@ static void test_append_replay_in_order(void **state)
 {
     struct fx *f = *state;
     struct uf_err err = { 0 };
-    struct uf_kafka_spool *sp = uf_kafka_spool_open(&f->cfg, &err);
+    struct uf_spool *sp = uf_spool_open(&f->cfg, &err);
     assert_non_null(sp);
-    assert_true(uf_kafka_spool_is_empty(sp));
+    assert_true(uf_spool_is_empty(sp));
     append_n(sp, 0, 20);
-    assert_int_equal(uf_kafka_spool_records(sp), 20);
+    assert_int_equal(uf_spool_records(sp), 20);
     assert_true(count_segments(f->dir) > 3); /* 200-byte segments */
     assert_int_equal(replay_all(sp, 0), 20);
-    assert_true(uf_kafka_spool_is_empty(sp));
-    assert_int_equal(uf_kafka_spool_bytes(sp), 0);
+    assert_true(uf_spool_is_empty(sp));
+    assert_int_equal(uf_spool_bytes(sp), 0);
     assert_int_equal(count_segments(f->dir), 0);
-    uf_kafka_spool_close(sp);
+    uf_spool_close(sp);
 }
 
 static void test_append_during_replay_goes_after(void **state)
@@ -122,57 +117,57 @@ static void test_append_during_replay_goes_after(void **state)
     struct fx *f = *state;
     f->cfg.segment_bytes = 1 << 20;
     struct uf_err err = { 0 };
-    struct uf_kafka_spool *sp = uf_kafka_spool_open(&f->cfg, &err);
+    struct uf_spool *sp = uf_spool_open(&f->cfg, &err);
     append_n(sp, 0, 3);
-    struct uf_spool_segment *seg = uf_kafka_spool_next_segment(sp, &err);
+    struct uf_spool_segment *seg = uf_spool_next_segment(sp, &err);
     assert_non_null(seg);
-    assert_null(uf_kafka_spool_next_segment(sp, &err)); /* one segment out at a time */
+    assert_null(uf_spool_next_segment(sp, &err)); /* one segment out at a time */
     append_n(sp, 3, 5); /* the active segment was sealed: these go to a new one */
     struct uf_spool_rec r;
     int n = 0;
     while (uf_spool_segment_read(seg, &r) == 1)
         n++;
     assert_int_equal(n, 3);
-    uf_kafka_spool_segment_done(sp, seg, true);
-    assert_int_equal(uf_kafka_spool_records(sp), 2);
+    uf_spool_segment_done(sp, seg, true);
+    assert_int_equal(uf_spool_records(sp), 2);
     assert_int_equal(replay_all(sp, 3), 2);
-    uf_kafka_spool_close(sp);
+    uf_spool_close(sp);
 }
 
 static void test_full_spool_rejects_whole_batch(void **state)
 {
     struct fx *f = *state;
-    f->cfg.max_bytes = 150;
+    f->cfg.max_bytes = 130; /* two records of 8 + 40 bytes fit, three do not */
     struct uf_err err = { 0 };
-    struct uf_kafka_spool *sp = uf_kafka_spool_open(&f->cfg, &err);
-    struct uf_spool_rec rs[3] = { rec("t", "k", "0123456789012345678901234567890123456789"),
-                                  rec("t", "k", "0123456789012345678901234567890123456789"),
-                                  rec("t", "k", "0123456789012345678901234567890123456789") };
-    assert_int_equal(uf_kafka_spool_append(sp, rs, 3, &err), UF_EFULL);
-    assert_non_null(strstr(err.msg, "is full (0 of 150 bytes)"));
-    assert_int_equal(uf_kafka_spool_records(sp), 0);
-    assert_int_equal(uf_kafka_spool_append(sp, rs, 2, &err), 0);
-    assert_int_equal(uf_kafka_spool_append(sp, rs, 1, &err), UF_EFULL);
-    assert_int_equal(uf_kafka_spool_records(sp), 2);
-    uf_kafka_spool_close(sp);
+    struct uf_spool *sp = uf_spool_open(&f->cfg, &err);
+    struct uf_spool_rec rs[3] = { rec("0123456789012345678901234567890123456789"),
+                                  rec("0123456789012345678901234567890123456789"),
+                                  rec("0123456789012345678901234567890123456789") };
+    assert_int_equal(uf_spool_append(sp, rs, 3, &err), UF_EFULL);
+    assert_non_null(strstr(err.msg, "is full (0 of 130 bytes)"));
+    assert_int_equal(uf_spool_records(sp), 0);
+    assert_int_equal(uf_spool_append(sp, rs, 2, &err), 0);
+    assert_int_equal(uf_spool_append(sp, rs, 1, &err), UF_EFULL);
+    assert_int_equal(uf_spool_records(sp), 2);
+    uf_spool_close(sp);
 }
 
 static void test_restart_replays_leftovers(void **state)
 {
     struct fx *f = *state;
     struct uf_err err = { 0 };
-    struct uf_kafka_spool *sp = uf_kafka_spool_open(&f->cfg, &err);
+    struct uf_spool *sp = uf_spool_open(&f->cfg, &err);
     append_n(sp, 0, 12);
-    uint64_t bytes = uf_kafka_spool_bytes(sp);
-    uf_kafka_spool_close(sp);
+    uint64_t bytes = uf_spool_bytes(sp);
+    uf_spool_close(sp);
 
-    sp = uf_kafka_spool_open(&f->cfg, &err);
+    sp = uf_spool_open(&f->cfg, &err);
     assert_non_null(sp);
-    assert_int_equal(uf_kafka_spool_records(sp), 12);
-    assert_int_equal(uf_kafka_spool_bytes(sp), bytes);
+    assert_int_equal(uf_spool_records(sp), 12);
+    assert_int_equal(uf_spool_bytes(sp), bytes);
     append_n(sp, 12, 15); /* new appends go after the old segments */
     assert_int_equal(replay_all(sp, 0), 15);
-    uf_kafka_spool_close(sp);
+    uf_spool_close(sp);
 }
 
 static char *first_segment(const char *dir)
@@ -187,9 +182,9 @@ static void test_damaged_record_is_skipped_and_counted(void **state)
     struct fx *f = *state;
     f->cfg.segment_bytes = 1 << 20;
     struct uf_err err = { 0 };
-    struct uf_kafka_spool *sp = uf_kafka_spool_open(&f->cfg, &err);
+    struct uf_spool *sp = uf_spool_open(&f->cfg, &err);
     append_n(sp, 0, 3);
-    uf_kafka_spool_close(sp);
+    uf_spool_close(sp);
     /* Flip one byte inside the second record's value. */
     FILE *fp = fopen(first_segment(f->dir), "r+b");
     assert_non_null(fp);
@@ -200,19 +195,19 @@ static void test_damaged_record_is_skipped_and_counted(void **state)
     fputc('#', fp);
     fclose(fp);
 
-    sp = uf_kafka_spool_open(&f->cfg, &err);
-    assert_int_equal(uf_kafka_spool_records(sp), 2);
-    assert_int_equal(uf_kafka_spool_corrupt(sp), 1);
-    struct uf_spool_segment *seg = uf_kafka_spool_next_segment(sp, &err);
+    sp = uf_spool_open(&f->cfg, &err);
+    assert_int_equal(uf_spool_records(sp), 2);
+    assert_int_equal(uf_spool_corrupt(sp), 1);
+    struct uf_spool_segment *seg = uf_spool_next_segment(sp, &err);
     struct uf_spool_rec r;
     assert_int_equal(uf_spool_segment_read(seg, &r), 1);
-    assert_memory_equal(r.value, "{\"n\":0,", 7);
+    assert_memory_equal(r.data, "{\"n\":0,", 7);
     assert_int_equal(uf_spool_segment_read(seg, &r), 1);
-    assert_memory_equal(r.value, "{\"n\":2,", 7);
+    assert_memory_equal(r.data, "{\"n\":2,", 7);
     assert_int_equal(uf_spool_segment_read(seg, &r), 0);
-    uf_kafka_spool_segment_done(sp, seg, true);
-    assert_true(uf_kafka_spool_is_empty(sp));
-    uf_kafka_spool_close(sp);
+    uf_spool_segment_done(sp, seg, true);
+    assert_true(uf_spool_is_empty(sp));
+    uf_spool_close(sp);
 }
 
 static void test_torn_tail_is_cut_on_open(void **state)
@@ -220,36 +215,36 @@ static void test_torn_tail_is_cut_on_open(void **state)
     struct fx *f = *state;
     f->cfg.segment_bytes = 1 << 20;
     struct uf_err err = { 0 };
-    struct uf_kafka_spool *sp = uf_kafka_spool_open(&f->cfg, &err);
+    struct uf_spool *sp = uf_spool_open(&f->cfg, &err);
     append_n(sp, 0, 3);
-    uf_kafka_spool_close(sp);
+    uf_spool_close(sp);
     struct stat sb;
     assert_int_equal(stat(first_segment(f->dir), &sb), 0);
     assert_int_equal(truncate(first_segment(f->dir), sb.st_size - 7), 0);
 
-    sp = uf_kafka_spool_open(&f->cfg, &err);
-    assert_int_equal(uf_kafka_spool_records(sp), 2);
-    assert_int_equal(uf_kafka_spool_corrupt(sp), 0);
+    sp = uf_spool_open(&f->cfg, &err);
+    assert_int_equal(uf_spool_records(sp), 2);
+    assert_int_equal(uf_spool_corrupt(sp), 0);
     assert_int_equal(stat(first_segment(f->dir), &sb), 0);
-    assert_int_equal((uint64_t)sb.st_size, uf_kafka_spool_bytes(sp));
+    assert_int_equal((uint64_t)sb.st_size, uf_spool_bytes(sp));
     append_n(sp, 2, 4);
     assert_int_equal(replay_all(sp, 0), 4);
-    uf_kafka_spool_close(sp);
+    uf_spool_close(sp);
 }
 
 static void test_failed_replay_keeps_segment(void **state)
 {
     struct fx *f = *state;
     struct uf_err err = { 0 };
-    struct uf_kafka_spool *sp = uf_kafka_spool_open(&f->cfg, &err);
+    struct uf_spool *sp = uf_spool_open(&f->cfg, &err);
     append_n(sp, 0, 6);
-    struct uf_spool_segment *seg = uf_kafka_spool_next_segment(sp, &err);
+    struct uf_spool_segment *seg = uf_spool_next_segment(sp, &err);
     struct uf_spool_rec r;
     assert_int_equal(uf_spool_segment_read(seg, &r), 1);
-    uf_kafka_spool_segment_done(sp, seg, false);
-    assert_int_equal(uf_kafka_spool_records(sp), 6);
+    uf_spool_segment_done(sp, seg, false);
+    assert_int_equal(uf_spool_records(sp), 6);
     assert_int_equal(replay_all(sp, 0), 6);
-    uf_kafka_spool_close(sp);
+    uf_spool_close(sp);
 }
 
 static void test_unusable_directory_is_an_error(void **state)
@@ -257,7 +252,7 @@ static void test_unusable_directory_is_an_error(void **state)
     struct fx *f = *state;
     f->cfg.dir = "/proc/uf-no-such/spool";
     struct uf_err err = { 0 };
-    assert_null(uf_kafka_spool_open(&f->cfg, &err));
+    assert_null(uf_spool_open(&f->cfg, &err));
     assert_int_equal(err.code, UF_EIO);
     assert_non_null(strstr(err.msg, "create spool directory '/proc/uf-no-such/spool'"));
 }

@@ -1,8 +1,8 @@
-/* kafka_spool.h: the kafka sink's append-only disk spool, for messages the broker could not take.
- * A spool is a directory of segment files named <16 hex digits>.seg, written in sequence order.
- * Each record is [u32 length][u32 CRC32 of the payload][payload], little-endian; the payload is
- * [u16 topic length][topic][u32 key length][key][value]. Records are only ever appended; a
- * segment is deleted once every record in it was delivered (uf_kafka_spool_segment_done), so
+/* spool.h: an append-only disk spool of records, for what a sink's service could not take yet
+ * (the kafka sink's messages, http_forward's events). A spool is a directory of segment files
+ * named <16 hex digits>.seg, written in sequence order. Each record is [u32 length][u32 CRC32 of
+ * the payload][payload], little-endian; the payload is the caller's. Records are only ever appended; a
+ * segment is deleted once every record in it was delivered (uf_spool_segment_done), so
  * the oldest undeleted segment is always the next one to replay, which keeps replay in order,
  * also across restarts (open() picks up every segment left in the directory).
  * Replay reads whole sealed segments: when the reader reaches the segment being written, that
@@ -10,8 +10,8 @@
  * is read again from its start later (at-least-once: duplicates carry the same event_id).
  * Damaged records (CRC mismatch) are skipped and counted; a torn tail (a crash in the middle of
  * an append, before the append returned) ends the segment. Thread-safe: one internal mutex. */
-#ifndef UF_KAFKA_SPOOL_H
-#define UF_KAFKA_SPOOL_H
+#ifndef UF_SPOOL_H
+#define UF_SPOOL_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -21,7 +21,7 @@
 
 enum uf_spool_fsync {
     UF_SPOOL_FSYNC_ALWAYS,   /* fsync before each append call returns */
-    UF_SPOOL_FSYNC_INTERVAL, /* fsync from uf_kafka_spool_tick at most every interval */
+    UF_SPOOL_FSYNC_INTERVAL, /* fsync from uf_spool_tick at most every interval */
     UF_SPOOL_FSYNC_NEVER,    /* leave it to the kernel */
 };
 
@@ -33,53 +33,49 @@ struct uf_spool_cfg {
     int64_t fsync_interval_ms;
 };
 
-/* One message. Pointers are borrowed (from the caller on append, from the reader on replay). */
+/* One record's payload. Borrowed (from the caller on append, from the reader on replay). */
 struct uf_spool_rec {
-    const char *topic;
-    size_t topic_len;
-    const void *key;
-    size_t key_len;
-    const void *value;
-    size_t value_len;
+    const void *data;
+    size_t len;
 };
 
-struct uf_kafka_spool;
+struct uf_spool;
 struct uf_spool_segment;
 
 /* Opens (or creates) the spool in cfg->dir and scans the segments already there, counting their
  * records and bytes. Blocks on disk I/O. NULL with err filled when the directory cannot be used. */
-struct uf_kafka_spool *uf_kafka_spool_open(const struct uf_spool_cfg *cfg, struct uf_err *err);
+struct uf_spool *uf_spool_open(const struct uf_spool_cfg *cfg, struct uf_err *err);
 
 /* Appends n records, all or none: UF_EFULL when they would not fit under max_bytes (nothing is
  * written), UF_EIO when the disk failed (a partial write is cut off again). Returns 0 once the
  * records are written and, with fsync=always, synced. Blocks on disk I/O. */
-int uf_kafka_spool_append(struct uf_kafka_spool *sp, const struct uf_spool_rec *recs, size_t n,
+int uf_spool_append(struct uf_spool *sp, const struct uf_spool_rec *recs, size_t n,
                           struct uf_err *err);
 
 /* The oldest segment holding records, read into memory, or NULL when the spool is empty (or on
  * a read error, with err filled). Only one segment may be out at a time. */
-struct uf_spool_segment *uf_kafka_spool_next_segment(struct uf_kafka_spool *sp,
+struct uf_spool_segment *uf_spool_next_segment(struct uf_spool *sp,
                                                      struct uf_err *err);
 /* The segment's next record: 1 with *rec filled (pointers valid until segment_done), 0 at the
- * end. Damaged records are skipped and counted (see uf_kafka_spool_corrupt). */
+ * end. Damaged records are skipped and counted (see uf_spool_corrupt). */
 int uf_spool_segment_read(struct uf_spool_segment *seg, struct uf_spool_rec *rec);
 /* Ends the replay of seg (and frees it): delivered=true deletes the segment file, false keeps
  * it for the next attempt. */
-void uf_kafka_spool_segment_done(struct uf_kafka_spool *sp, struct uf_spool_segment *seg,
+void uf_spool_segment_done(struct uf_spool *sp, struct uf_spool_segment *seg,
                                  bool delivered);
 
 /* Records and bytes currently on disk (including a segment out for replay). */
-uint64_t uf_kafka_spool_records(struct uf_kafka_spool *sp);
-uint64_t uf_kafka_spool_bytes(struct uf_kafka_spool *sp);
+uint64_t uf_spool_records(struct uf_spool *sp);
+uint64_t uf_spool_bytes(struct uf_spool *sp);
 /* Damaged records skipped so far. */
-uint64_t uf_kafka_spool_corrupt(struct uf_kafka_spool *sp);
-bool uf_kafka_spool_is_empty(struct uf_kafka_spool *sp);
+uint64_t uf_spool_corrupt(struct uf_spool *sp);
+bool uf_spool_is_empty(struct uf_spool *sp);
 
 /* Periodic work: the interval fsync. Cheap when there is nothing to do. */
-void uf_kafka_spool_tick(struct uf_kafka_spool *sp);
+void uf_spool_tick(struct uf_spool *sp);
 
 /* Syncs and closes; files stay for the next open. Accepts NULL. */
-void uf_kafka_spool_close(struct uf_kafka_spool *sp);
+void uf_spool_close(struct uf_spool *sp);
 
 /* CRC-32 (IEEE 802.3, as zlib's crc32) of buf, continuing from crc (start with 0). */
 uint32_t uf_crc32(uint32_t crc, const void *buf, size_t n);

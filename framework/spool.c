@@ -1,8 +1,8 @@
-/* kafka_spool.c: the kafka sink's append-only disk spool (format and rules in kafka_spool.h).
- * Only this file touches spool files. It knows nothing of Kafka or events: the sink decides what
- * to spool and when to replay. One mutex guards the segment list and counters; the file reads of
+/* spool.c: the append-only disk spool (format and rules in spool.h). Only this file touches
+ * spool files. It knows nothing of the records or events: the sink decides what to spool and
+ * when to replay. One mutex guards the segment list and counters; the file reads of
  * a replay happen outside it, on a sealed segment that no one writes any more. */
-#include "kafka_spool.h"
+#include "spool.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -27,7 +27,7 @@ struct seg_info {
     uint64_t records;
 };
 
-struct uf_kafka_spool {
+struct uf_spool {
     pthread_mutex_t lock;
     struct uf_spool_cfg cfg;
     char *dir;                /* ours: cfg.dir points here */
@@ -82,45 +82,14 @@ static uint32_t get_u32(const unsigned char *p)
     return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
 }
 
-static size_t payload_len(const struct uf_spool_rec *r)
-{
-    return 2 + r->topic_len + 4 + r->key_len + r->value_len;
-}
-
 /* Encodes one record at p; returns the bytes written. */
 static size_t encode_rec(unsigned char *p, const struct uf_spool_rec *r)
 {
-    unsigned char *pl = p + REC_HDR;
-    size_t n = payload_len(r);
-    pl[0] = (unsigned char)r->topic_len;
-    pl[1] = (unsigned char)(r->topic_len >> 8);
-    memcpy(pl + 2, r->topic, r->topic_len);
-    put_u32(pl + 2 + r->topic_len, (uint32_t)r->key_len);
-    if (r->key_len)
-        memcpy(pl + 6 + r->topic_len, r->key, r->key_len);
-    if (r->value_len)
-        memcpy(pl + 6 + r->topic_len + r->key_len, r->value, r->value_len);
-    put_u32(p, (uint32_t)n);
-    put_u32(p + 4, uf_crc32(0, pl, n));
-    return REC_HDR + n;
-}
-
-/* Splits a payload whose CRC matched; false when its inner lengths do not add up. */
-static bool decode_payload(const unsigned char *pl, size_t n, struct uf_spool_rec *r)
-{
-    if (n < 6)
-        return false;
-    r->topic_len = (size_t)pl[0] | (size_t)pl[1] << 8;
-    if (6 + r->topic_len > n)
-        return false;
-    r->topic = (const char *)pl + 2;
-    r->key_len = get_u32(pl + 2 + r->topic_len);
-    if (r->key_len > n - 6 - r->topic_len)
-        return false;
-    r->key = pl + 6 + r->topic_len;
-    r->value = pl + 6 + r->topic_len + r->key_len;
-    r->value_len = n - 6 - r->topic_len - r->key_len;
-    return true;
+    if (r->len)
+        memcpy(p + REC_HDR, r->data, r->len);
+    put_u32(p, (uint32_t)r->len);
+    put_u32(p + 4, uf_crc32(0, p + REC_HDR, r->len));
+    return REC_HDR + r->len;
 }
 
 enum scan_rc { SCAN_REC, SCAN_END, SCAN_TORN, SCAN_BAD };
@@ -138,14 +107,15 @@ static enum scan_rc scan_rec(const unsigned char *buf, size_t len, size_t *off,
     if (n > len - *off - REC_HDR)
         return SCAN_TORN;
     const unsigned char *pl = buf + *off + REC_HDR;
-    bool ok = uf_crc32(0, pl, n) == get_u32(buf + *off + 4) && decode_payload(pl, n, r);
+    bool ok = uf_crc32(0, pl, n) == get_u32(buf + *off + 4);
+    *r = (struct uf_spool_rec){ pl, n };
     *off += REC_HDR + n;
     return ok ? SCAN_REC : SCAN_BAD;
 }
 
 /* ---- files ---- */
 
-static char *seg_path(const struct uf_kafka_spool *sp, uint64_t seq)
+static char *seg_path(const struct uf_spool *sp, uint64_t seq)
 {
     return uf_xasprintf("%s/%016" PRIx64 ".seg", sp->dir, seq);
 }
@@ -191,7 +161,7 @@ out:
     return rc;
 }
 
-static void push_seg(struct uf_kafka_spool *sp, struct seg_info si)
+static void push_seg(struct uf_spool *sp, struct seg_info si)
 {
     if (sp->nsegs == sp->cap) {
         sp->cap = sp->cap ? sp->cap * 2 : 16;
@@ -201,7 +171,7 @@ static void push_seg(struct uf_kafka_spool *sp, struct seg_info si)
 }
 
 /* Counts the records of an existing segment, cuts a torn tail off and drops empty files. */
-static int load_seg(struct uf_kafka_spool *sp, uint64_t seq, struct uf_err *err)
+static int load_seg(struct uf_spool *sp, uint64_t seq, struct uf_err *err)
 {
     char *path = seg_path(sp, seq);
     unsigned char *buf = NULL;
@@ -269,7 +239,7 @@ static int list_segs(const char *dir, uint64_t **out, size_t *n, struct uf_err *
     return 0;
 }
 
-static void sync_dir(const struct uf_kafka_spool *sp)
+static void sync_dir(const struct uf_spool *sp)
 {
     int fd = open(sp->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd >= 0) {
@@ -297,13 +267,13 @@ static int make_dirs(const char *dir)
     return rc;
 }
 
-struct uf_kafka_spool *uf_kafka_spool_open(const struct uf_spool_cfg *cfg, struct uf_err *err)
+struct uf_spool *uf_spool_open(const struct uf_spool_cfg *cfg, struct uf_err *err)
 {
     if (make_dirs(cfg->dir) < 0) {
         uf_err_set(err, UF_EIO, "create spool directory '%s': %s", cfg->dir, strerror(errno));
         return NULL;
     }
-    struct uf_kafka_spool *sp = uf_xcalloc(1, sizeof(*sp));
+    struct uf_spool *sp = uf_xcalloc(1, sizeof(*sp));
     pthread_mutex_init(&sp->lock, NULL);
     sp->dir = uf_xstrdup(cfg->dir);
     sp->cfg = *cfg;
@@ -321,14 +291,14 @@ struct uf_kafka_spool *uf_kafka_spool_open(const struct uf_spool_cfg *cfg, struc
     return sp;
 fail:
     free(seqs);
-    uf_kafka_spool_close(sp);
+    uf_spool_close(sp);
     return NULL;
 }
 
 /* ---- appending ---- */
 
 /* Makes sure an active segment with room exists (lock held). */
-static int ensure_active(struct uf_kafka_spool *sp, struct uf_err *err)
+static int ensure_active(struct uf_spool *sp, struct uf_err *err)
 {
     if (sp->fd >= 0 && sp->segs[sp->nsegs - 1].bytes < (uint64_t)sp->cfg.segment_bytes)
         return 0;
@@ -366,7 +336,7 @@ static int write_all(int fd, const unsigned char *p, size_t n)
     return 0;
 }
 
-static int append_locked(struct uf_kafka_spool *sp, const unsigned char *buf, size_t total,
+static int append_locked(struct uf_spool *sp, const unsigned char *buf, size_t total,
                          size_t n, struct uf_err *err)
 {
     if (sp->bytes + total > (uint64_t)sp->cfg.max_bytes)
@@ -393,16 +363,16 @@ static int append_locked(struct uf_kafka_spool *sp, const unsigned char *buf, si
     return 0;
 }
 
-int uf_kafka_spool_append(struct uf_kafka_spool *sp, const struct uf_spool_rec *recs, size_t n,
+int uf_spool_append(struct uf_spool *sp, const struct uf_spool_rec *recs, size_t n,
                           struct uf_err *err)
 {
     if (n == 0)
         return 0;
     size_t total = 0;
     for (size_t i = 0; i < n; i++) {
-        if (recs[i].topic_len > UINT16_MAX || payload_len(&recs[i]) > UINT32_MAX - REC_HDR)
+        if (recs[i].len > UINT32_MAX - REC_HDR)
             return uf_err_set(err, UF_EINVAL, "spool record %zu is too large", i);
-        total += REC_HDR + payload_len(&recs[i]);
+        total += REC_HDR + recs[i].len;
     }
     unsigned char *buf = uf_xmalloc(total);
     size_t off = 0;
@@ -417,7 +387,7 @@ int uf_kafka_spool_append(struct uf_kafka_spool *sp, const struct uf_spool_rec *
 
 /* ---- replay ---- */
 
-struct uf_spool_segment *uf_kafka_spool_next_segment(struct uf_kafka_spool *sp,
+struct uf_spool_segment *uf_spool_next_segment(struct uf_spool *sp,
                                                      struct uf_err *err)
 {
     pthread_mutex_lock(&sp->lock);
@@ -442,7 +412,7 @@ struct uf_spool_segment *uf_kafka_spool_next_segment(struct uf_kafka_spool *sp,
     int rc = read_file(path, &seg->buf, &seg->len, err);
     free(path);
     if (rc < 0) {
-        uf_kafka_spool_segment_done(sp, seg, false);
+        uf_spool_segment_done(sp, seg, false);
         return NULL;
     }
     return seg;
@@ -460,7 +430,7 @@ int uf_spool_segment_read(struct uf_spool_segment *seg, struct uf_spool_rec *rec
     }
 }
 
-void uf_kafka_spool_segment_done(struct uf_kafka_spool *sp, struct uf_spool_segment *seg,
+void uf_spool_segment_done(struct uf_spool *sp, struct uf_spool_segment *seg,
                                  bool delivered)
 {
     if (!seg)
@@ -484,7 +454,7 @@ void uf_kafka_spool_segment_done(struct uf_kafka_spool *sp, struct uf_spool_segm
 
 /* ---- state ---- */
 
-uint64_t uf_kafka_spool_records(struct uf_kafka_spool *sp)
+uint64_t uf_spool_records(struct uf_spool *sp)
 {
     pthread_mutex_lock(&sp->lock);
     uint64_t v = sp->records;
@@ -492,7 +462,7 @@ uint64_t uf_kafka_spool_records(struct uf_kafka_spool *sp)
     return v;
 }
 
-uint64_t uf_kafka_spool_bytes(struct uf_kafka_spool *sp)
+uint64_t uf_spool_bytes(struct uf_spool *sp)
 {
     pthread_mutex_lock(&sp->lock);
     uint64_t v = sp->bytes;
@@ -500,7 +470,7 @@ uint64_t uf_kafka_spool_bytes(struct uf_kafka_spool *sp)
     return v;
 }
 
-uint64_t uf_kafka_spool_corrupt(struct uf_kafka_spool *sp)
+uint64_t uf_spool_corrupt(struct uf_spool *sp)
 {
     pthread_mutex_lock(&sp->lock);
     uint64_t v = sp->corrupt;
@@ -508,12 +478,12 @@ uint64_t uf_kafka_spool_corrupt(struct uf_kafka_spool *sp)
     return v;
 }
 
-bool uf_kafka_spool_is_empty(struct uf_kafka_spool *sp)
+bool uf_spool_is_empty(struct uf_spool *sp)
 {
-    return uf_kafka_spool_records(sp) == 0;
+    return uf_spool_records(sp) == 0;
 }
 
-void uf_kafka_spool_tick(struct uf_kafka_spool *sp)
+void uf_spool_tick(struct uf_spool *sp)
 {
     pthread_mutex_lock(&sp->lock);
     int64_t now = now_ms();
@@ -526,7 +496,7 @@ void uf_kafka_spool_tick(struct uf_kafka_spool *sp)
     pthread_mutex_unlock(&sp->lock);
 }
 
-void uf_kafka_spool_close(struct uf_kafka_spool *sp)
+void uf_spool_close(struct uf_spool *sp)
 {
     if (!sp)
         return;
