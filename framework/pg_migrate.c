@@ -1,9 +1,9 @@
 /* pg_migrate.c: the UGC schema and the code that applies it (see pg_migrate.h), shared by every
  * kind that keeps data there (the UGC store, the view detector's sessions). Migrations are
  * append-only: a released one is never edited, a change is a new version. Every query of
- * sinks/postgres has an index here. `watch_progress` is written by the stat pipeline, which
- * creates it with the same shape (CREATE TABLE IF NOT EXISTS), so either may come first. Vote
- * counts on comments are kept by a trigger, consistent under concurrent votes. */
+ * sinks/postgres has an index here. `watch_progress` is written by the stat pipeline's sink,
+ * which applies these migrations too, so either pipeline may start first. Vote counts on
+ * comments are kept by a trigger, consistent under concurrent votes. */
 #include "pg_migrate.h"
 
 #include <stdio.h>

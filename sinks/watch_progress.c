@@ -8,10 +8,9 @@
  * receive time) in the table, so an older write never replaces a newer one.
  * Anonymous viewers and events without a movie UUID or a position are dropped (counted). When
  * PostgreSQL is unreachable the pending positions are kept (up to max_keys; beyond, new keys are
- * dropped and counted) and the connection is retried every interval; the table and its indexes
- * are created with CREATE TABLE IF NOT EXISTS on every (re)connect, in the shape the UGC store's
- * migrations also use. Raw events (event.h) are read with one scan of their text, the same
- * fields with the same rules. Not done here: reading progress back (the UGC API does). */
+ * dropped and counted) and the connection is retried every interval; each (re)connect applies
+ * the schema's migrations (framework/pg_migrate.h), which make the table. Raw events (event.h)
+ * are read with one scan of their text. Not done here: reading progress back (the UGC API does). */
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
@@ -34,6 +33,8 @@
 #include "log.h"
 #include "mem.h"
 #include "metrics.h"
+#include "pg.h"
+#include "pg_migrate.h"
 #include "stage.h"
 #include "strbuf.h"
 #include "uuid.h"
@@ -58,12 +59,11 @@ struct wp_map {
 struct wp_ctx {
     char *dsn;
     char *schema;
-    char *table;
     int64_t flush_ms;
     int64_t max_keys;
 
     struct uf_stage *st;
-    char *qtable;                 /* schema.table, quoted, built at connect */
+    char *qschema, *qtable;       /* "schema", "schema".watch_progress; built in init */
     PGconn *conn;                 /* flusher thread only */
     pthread_mutex_t lock;         /* guards map */
     pthread_cond_t cv;
@@ -77,10 +77,9 @@ static const struct uf_option wp_options[] = {
     { .name = "dsn", .type = UF_OPT_STR, .flags = UF_OPT_REQUIRED | UF_OPT_SECRET,
       .desc = "libpq connection string", .offset = offsetof(struct wp_ctx, dsn) },
     { .name = "schema", .type = UF_OPT_STR, .def = "public",
-      .desc = "Schema of the table (must exist)", .offset = offsetof(struct wp_ctx, schema) },
-    { .name = "table", .type = UF_OPT_STR, .def = "watch_progress",
-      .desc = "Table of last positions, created when missing",
-      .offset = offsetof(struct wp_ctx, table) },
+      .desc = "Schema of the UGC store whose watch_progress table the positions go to (its "
+              "migrations are applied at connect)",
+      .offset = offsetof(struct wp_ctx, schema) },
     { .name = "flush_interval", .type = UF_OPT_DURATION, .def = "1s", .min = 10, .max = 60000,
       .desc = "How often changed positions are written; each key at most once per interval",
       .offset = offsetof(struct wp_ctx, flush_ms) },
@@ -249,31 +248,16 @@ static const char *pq_msg(PGconn *conn, char *buf, size_t size)
     return buf;
 }
 
-/* Connects, creates the table when missing and prepares the upsert. */
+/* Connects, applies the schema's migrations (they make the table) and prepares the upsert.
+ * Statements are bounded: stop() makes one last flush, which must not outlast the shutdown
+ * deadline when PostgreSQL hangs instead of refusing. */
 static int wp_connect(struct wp_ctx *c, struct uf_err *err)
 {
-    char m[256];
-    /* Bounded connect and statements: stop() makes one last flush, which must not outlast
-     * the shutdown deadline when PostgreSQL hangs instead of refusing. */
-    const char *const keys[] = {"dbname", "connect_timeout", NULL};
-    const char *const vals[] = {c->dsn, "2", NULL};
-    c->conn = PQconnectdbParams(keys, vals, 1);
-    if (PQstatus(c->conn) != CONNECTION_OK)
-        return uf_err_set(err, UF_EIO, "connect: %s", pq_msg(c->conn, m, sizeof m));
-    char *qs = PQescapeIdentifier(c->conn, c->schema, strlen(c->schema));
-    char *qt = PQescapeIdentifier(c->conn, c->table, strlen(c->table));
-    char *idx = uf_xasprintf("%s_user_updated", c->table);
-    char *qi = PQescapeIdentifier(c->conn, idx, strlen(idx));
-    free(c->qtable);
-    c->qtable = uf_xasprintf("%s.%s", qs, qt);
-    char *ddl = uf_xasprintf(
-        "SET client_min_messages TO warning; SET statement_timeout TO '2s';"
-        "CREATE TABLE IF NOT EXISTS %s (user_id uuid NOT NULL, movie_id uuid NOT NULL,"
-        " position_s double precision NOT NULL DEFAULT 0, duration_s double precision,"
-        " completed boolean NOT NULL DEFAULT false,"
-        " updated_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (user_id, movie_id));"
-        "CREATE INDEX IF NOT EXISTS %s ON %s (user_id, updated_at DESC);",
-        c->qtable, qi, c->qtable);
+    int applied = 0;
+    c->conn = uf_pg_connect(c->dsn, 2000, err);
+    if (!c->conn || uf_pg_migrate(c->conn, c->schema, c->qschema, &applied, err) != 0 ||
+        uf_pg_exec(c->conn, "SET statement_timeout TO '2s'", "session", err) != 0)
+        return UF_EIO;
     char *upsert = uf_xasprintf(
         "INSERT INTO %s AS t (user_id, movie_id, position_s, duration_s, completed, updated_at)"
         " SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::float8[], $4::float8[],"
@@ -283,23 +267,12 @@ static int wp_connect(struct wp_ctx *c, struct uf_err *err)
         " completed = EXCLUDED.completed, updated_at = EXCLUDED.updated_at"
         " WHERE t.updated_at <= EXCLUDED.updated_at",
         c->qtable);
-    PQfreemem(qs);
-    PQfreemem(qt);
-    PQfreemem(qi);
-    free(idx);
-    int rc = 0;
-    PGresult *res = PQexec(c->conn, ddl);
-    if (PQresultStatus(res) != PGRES_COMMAND_OK)
-        rc = uf_err_set(err, UF_EIO, "create table %s: %s", c->qtable,
-                        pq_msg(c->conn, m, sizeof m));
+    PGresult *res = PQprepare(c->conn, "wp_upsert", upsert, 6, NULL);
+    char m[256];
+    int rc = PQresultStatus(res) == PGRES_COMMAND_OK
+                 ? 0
+                 : uf_err_set(err, UF_EIO, "prepare upsert: %s", pq_msg(c->conn, m, sizeof m));
     PQclear(res);
-    if (rc == 0) {
-        res = PQprepare(c->conn, "wp_upsert", upsert, 6, NULL);
-        if (PQresultStatus(res) != PGRES_COMMAND_OK)
-            rc = uf_err_set(err, UF_EIO, "prepare upsert: %s", pq_msg(c->conn, m, sizeof m));
-        PQclear(res);
-    }
-    free(ddl);
     free(upsert);
     return rc;
 }
@@ -421,6 +394,10 @@ static int wp_init(struct uf_stage *st, void *ctx, struct uf_err *err)
 {
     struct wp_ctx *c = ctx;
     c->st = st;
+    if (!c->schema[0] || strlen(c->schema) > 63)
+        return uf_err_set(err, UF_EINVAL, "schema: must be 1 to 63 characters");
+    c->qschema = uf_pg_quote_ident(c->schema);
+    c->qtable = uf_xasprintf("%s.watch_progress", c->qschema);
     pthread_mutex_init(&c->lock, NULL);
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
@@ -482,6 +459,7 @@ static void wp_destroy(void *ctx)
         return; /* init never ran */
     map_free(&c->map);
     free(c->qtable);
+    free(c->qschema);
     pthread_mutex_destroy(&c->lock);
     pthread_cond_destroy(&c->cv);
 }

@@ -25,7 +25,7 @@ export UGCFLOW_JWT_SECRET=it-outbox-secret-0123456789abcdef0123456789
 export UGCFLOW_UGC_SCHEMA=$NAME UGCFLOW_CH_DATABASE=$NAME
 export UGCFLOW_OUTBOX_TOPIC=it-outbox-$RUN UGCFLOW_ETL_EVENTS_TOPIC=it-outbox-$RUN
 export UGCFLOW_STAT_EVENTS_TOPIC=it-outbox-$RUN UGCFLOW_STAT_VIEWS_TOPIC=it-outbox-views-$RUN
-export UGCFLOW_ETL_EVENTS_GROUP=it-outbox-$RUN UGCFLOW_STAT_PROGRESS_TABLE=${NAME}_progress
+export UGCFLOW_ETL_EVENTS_GROUP=it-outbox-$RUN
 export UGCFLOW_ADMIN=127.0.0.1:0 UGCFLOW_UGC_ADMIN=127.0.0.1:0 UGCFLOW_OUTBOX_ADMIN=127.0.0.1:0
 export UGCFLOW_ETL_EVENTS_ADMIN=127.0.0.1:0 UGCFLOW_STAT_ADMIN=127.0.0.1:0
 export UGCFLOW_STAT_LISTEN=127.0.0.1:0 UGCFLOW_SPOOL_DIR=$TMP/spool UGCFLOW_SHUTDOWN_TIMEOUT=5s
@@ -49,7 +49,6 @@ cleanup() {
     "$BUILD/stat_topic" delete "$UGCFLOW_KAFKA_BROKERS" "$UGCFLOW_OUTBOX_TOPIC" 2>/dev/null || true
     "$BUILD/stat_topic" delete "$UGCFLOW_KAFKA_BROKERS" "$UGCFLOW_STAT_VIEWS_TOPIC" 2>/dev/null || true
     psql -q "$UGCFLOW_PG_DSN" -c "DROP SCHEMA IF EXISTS $NAME CASCADE" >/dev/null 2>&1 || true
-    psql -q "$UGCFLOW_PG_DSN" -c "DROP TABLE IF EXISTS ${NAME}_progress" >/dev/null 2>&1 || true
     curl -s "$CH/" --data-binary "DROP DATABASE IF EXISTS $NAME" >/dev/null 2>&1 || true
     rm -rf "$TMP"
 }

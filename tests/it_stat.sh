@@ -28,7 +28,7 @@ PSQL=(psql -qAt "$UGCFLOW_PG_DSN")
 export UGCFLOW_JWT_SECRET=$SECRET UGCFLOW_ADMIN=127.0.0.1:0 UGCFLOW_STAT_ADMIN=127.0.0.1:0
 export UGCFLOW_STAT_LISTEN=127.0.0.1:0 UGCFLOW_SPOOL_DIR=$TMP/spool
 export UGCFLOW_STAT_EVENTS_TOPIC=it-stat-events-$RUN UGCFLOW_STAT_VIEWS_TOPIC=it-stat-views-$RUN
-export UGCFLOW_STAT_PROGRESS_TABLE=it_stat_progress_${RUN//-/_} UGCFLOW_SHUTDOWN_TIMEOUT=10s
+export UGCFLOW_UGC_SCHEMA=it_stat_${RUN//-/_} UGCFLOW_SHUTDOWN_TIMEOUT=10s
 STAT= ADMIN= API=
 
 fail() { echo "it_stat: FAIL: $*" >&2; tail -30 "$LOG" >&2 || true; exit 1; }
@@ -38,7 +38,7 @@ cleanup() {
     "$DEVSTACK" up kafka >/dev/null 2>&1 || true
     "$BUILD/stat_topic" delete "$UGCFLOW_KAFKA_BROKERS" "$UGCFLOW_STAT_EVENTS_TOPIC" 2>/dev/null || true
     "$BUILD/stat_topic" delete "$UGCFLOW_KAFKA_BROKERS" "$UGCFLOW_STAT_VIEWS_TOPIC" 2>/dev/null || true
-    "${PSQL[@]}" -c "DROP TABLE IF EXISTS $UGCFLOW_STAT_PROGRESS_TABLE" 2>/dev/null || true
+    "${PSQL[@]}" -c "DROP SCHEMA IF EXISTS $UGCFLOW_UGC_SCHEMA CASCADE" 2>/dev/null || true
     rm -rf "$TMP"
 }
 trap cleanup EXIT
@@ -144,8 +144,8 @@ grep $'^s-v\t' "$TMP/views" | grep -q '"type":"page_view"' || fail "page view ty
 [ "$(grep -c '"type":"movie.view"' "$TMP/views")" = 1 ] || fail "expected one movie.view"
 grep '"type":"movie.view"' "$TMP/views" | grep -q '"completed":true' || fail "movie.view completed"
 
-progress() { "${PSQL[@]}" -c "SELECT position_s, completed FROM $UGCFLOW_STAT_PROGRESS_TABLE WHERE user_id = '$USER_ID' AND movie_id = '$MOVIE'" 2>/dev/null; }
-wait_for 2 sh -c "[ \"\$(psql -qAt '$UGCFLOW_PG_DSN' -c \"SELECT position_s || ',' || completed FROM $UGCFLOW_STAT_PROGRESS_TABLE WHERE user_id = '$USER_ID'\" 2>/dev/null)\" = '600,true' ]" ||
+progress() { "${PSQL[@]}" -c "SELECT position_s, completed FROM $UGCFLOW_UGC_SCHEMA.watch_progress WHERE user_id = '$USER_ID' AND movie_id = '$MOVIE'" 2>/dev/null; }
+wait_for 2 sh -c "[ \"\$(psql -qAt '$UGCFLOW_PG_DSN' -c \"SELECT position_s || ',' || completed FROM $UGCFLOW_UGC_SCHEMA.watch_progress WHERE user_id = '$USER_ID'\" 2>/dev/null)\" = '600,true' ]" ||
     fail "progress not in PostgreSQL within 2 s: '$(progress)'"
 say "1: content, topics, keys, views, progress and invalid input as expected"
 

@@ -2,7 +2,8 @@
  * it upserts from raw events (texts, as the stat pipeline's http source emits them) are the
  * rows it upserts from the same events as bodies: position, duration, completed and updated_at,
  * with the newest event time winning and a complete without a position taking the duration.
- * Each run uses its own table, dropped at the end. Needs UGCFLOW_PG_DSN. */
+ * Each run uses its own schema (made by the migrations the sink applies), dropped at the end.
+ * Needs UGCFLOW_PG_DSN. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -24,7 +25,7 @@
 #define T0 1796052718000000LL
 
 static const char *dsn;
-static char table[64];
+static char schema[64], table[96];
 
 static PGresult *sql(PGconn *pg, const char *q)
 {
@@ -41,9 +42,9 @@ static struct uf_stage *start_sink(struct uf_graph **g)
     snprintf(yaml, sizeof yaml,
              "pipelines:\n  t:\n    components:\n"
              "      src: {kind: generate}\n"
-             "      wp: {kind: watch_progress, inputs: [src], dsn: \"%s\", table: %s,"
+             "      wp: {kind: watch_progress, inputs: [src], dsn: \"%s\", schema: %s,"
              " flush_interval: 60s}\n",
-             dsn, table);
+             dsn, schema);
     struct uf_diags d = { 0 };
     struct uf_config *cfg = uf_config_load_string("t.yaml", yaml, &d);
     *g = cfg ? uf_graph_build(cfg, NULL, 0, &d) : NULL;
@@ -147,7 +148,8 @@ static int setup(void **state)
         print_error("it_watch_progress: UGCFLOW_PG_DSN is not set\n");
         return -1;
     }
-    snprintf(table, sizeof table, "it_wp_%ld", (long)getpid());
+    snprintf(schema, sizeof schema, "it_wp_%ld", (long)getpid());
+    snprintf(table, sizeof table, "%s.watch_progress", schema);
     return 0;
 }
 
@@ -157,7 +159,7 @@ static int teardown(void **state)
         return 0;
     PGconn *pg = PQconnectdb(dsn);
     char q[128];
-    snprintf(q, sizeof q, "DROP TABLE IF EXISTS %s", table);
+    snprintf(q, sizeof q, "DROP SCHEMA IF EXISTS %s CASCADE", schema);
     PQclear(PQexec(pg, q));
     PQfinish(pg);
     return 0;
