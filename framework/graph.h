@@ -1,13 +1,9 @@
 /* graph.h: a validated graph of stage instances built from a config, and the stage struct.
- * uf_graph_build checks every component against its kind (unknown kind, unknown option with a
- * suggestion, type and range, missing required option, inputs that dangle, point at the
- * component itself, at a sink or at a missing port, cycles, sources with inputs, outputs that go
- * nowhere, duplicate names), reporting all problems with positions. A built graph has every
- * kind's context filled and init() run, but nothing started: runtime.h runs it.
- *
- * Every component also accepts the engine's common options (uf_common_options): `buffer`
- * (queue capacity; 0 = run synchronously in the caller's thread, the default for transforms),
- * `when_full` (block|reject), `workers`, `batch_max`, `tick`. */
+ * uf_graph_build checks every component against its kind and reports all problems with their
+ * positions (docs/architecture.md, "Configuration errors"). A built graph has every kind's
+ * context filled and init() run, but nothing started: runtime.h runs it. Every component also
+ * takes the engine's common options (uf_common_options: buffer, when_full, workers, batch_max,
+ * tick; see "Module notes" there). */
 #ifndef UF_GRAPH_H
 #define UF_GRAPH_H
 

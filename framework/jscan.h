@@ -1,13 +1,9 @@
 /* jscan.h: a strict single-pass scanner for JSON objects, for the paths that read a payload's
  * top-level fields without building a jansson tree (a Kafka message straight into a ClickHouse
- * row, the stat API's request bodies). It checks the whole text as RFC 8259 JSON the way
- * jansson does (UTF-8 without overlong forms or surrogates, escapes, \u0000 and lone surrogates
- * refused, numbers by the grammar, nothing but whitespace after the object, nesting at most
- * 2048 deep) and reports each top-level member as spans into the text; it copies nothing, and
- * allocates only for the duplicate-key check (decoded escaped keys, objects of many keys). Nested
- * objects and arrays are checked and reported whole. Duplicate keys and numbers beyond a
- * machine type are only looked for on request (uf_jscan_check); otherwise a caller that maps
- * keys checks the ones it uses. Pure functions, thread-safe. */
+ * row, the stat API's request bodies). It checks the whole text as jansson would and reports
+ * each top-level member as spans into the text, copying nothing; duplicate keys and numbers
+ * beyond a machine type are looked for only on request (uf_jscan_check). Pure functions,
+ * thread-safe. What exactly is checked: docs/architecture.md, "Module notes". */
 #ifndef UF_JSCAN_H
 #define UF_JSCAN_H
 

@@ -1,17 +1,10 @@
 /* options.h: option tables, the single source of a stage kind's configuration.
- * Each kind declares a NULL-terminated array of struct uf_option. From it the config loader
- * validates values (type, range, allowed values, required), fills the kind's context struct at
- * `offset`, `ugcflow stages` prints help and docs/stages.md is generated. Defaults are text so
- * the same parser checks user input and defaults. Values filled into a context are owned by the
- * framework (strings, JSON); kinds never free them.
- *
- * Storage per type at `offset`:
- *   STR -> char *        INT -> int64_t         FLOAT -> double        BOOL -> bool
- *   DURATION -> int64_t milliseconds ("250ms", "1s", "5m", "1h" or a bare number of ms)
- *   SIZE -> int64_t bytes ("512", "64KiB", "8MiB", "1GiB", also "KB/MB/GB" as powers of 1000)
- *   ENUM -> int (index into `values`)   LIST -> json_t * array of strings
- *   MAP -> json_t * (an object converted from YAML; scalars become strings, or numbers/bools
- *          when the YAML scalar is plain and looks like one) */
+ * Each kind declares a NULL-terminated array of struct uf_option; from it the config loader
+ * checks values and fills the kind's context at `offset`, and `ugcflow stages` and
+ * docs/stages.md are made. Values filled in are owned by the framework; kinds never free them.
+ * Storage at `offset`: STR char *, INT int64_t, FLOAT double, BOOL bool, DURATION int64_t ms,
+ * SIZE int64_t bytes, ENUM int (index into `values`), LIST json_t * array of strings, MAP
+ * json_t * object. Unit spellings and MAP values: docs/architecture.md, "Module notes". */
 #ifndef UF_OPTIONS_H
 #define UF_OPTIONS_H
 

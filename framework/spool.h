@@ -1,15 +1,9 @@
 /* spool.h: an append-only disk spool of records, for what a sink's service could not take yet
- * (the kafka sink's messages, http_forward's events). A spool is a directory of segment files
- * named <16 hex digits>.seg, written in sequence order. Each record is [u32 length][u32 CRC32 of
- * the payload][payload], little-endian; the payload is the caller's. Records are only ever appended; a
- * segment is deleted once every record in it was delivered (uf_spool_segment_done), so
- * the oldest undeleted segment is always the next one to replay, which keeps replay in order,
- * also across restarts (open() picks up every segment left in the directory).
- * Replay reads whole sealed segments: when the reader reaches the segment being written, that
- * segment is sealed first and appends go to a new one. A failed replay keeps the segment, which
- * is read again from its start later (at-least-once: duplicates carry the same event_id).
- * Damaged records (CRC mismatch) are skipped and counted; a torn tail (a crash in the middle of
- * an append, before the append returned) ends the segment. Thread-safe: one internal mutex. */
+ * (the kafka sink's messages, http_forward's events). A spool is a directory of segment files,
+ * replayed oldest first, one whole sealed segment at a time; a segment is deleted only once
+ * every record in it was delivered (uf_spool_segment_done), so replay keeps order, also across
+ * restarts, and is at least once. Thread-safe: one internal mutex. File format and recovery:
+ * docs/architecture.md, "Module notes". */
 #ifndef UF_SPOOL_H
 #define UF_SPOOL_H
 
