@@ -1,11 +1,11 @@
 /* it_postgres.c: the `postgres` kind against the dev stack's PostgreSQL, without HTTP.
- * A graph `stdin -> store` is built from YAML; the store is started and fed request events
- * directly, each with a waiter, so each test reads the status and body a client would get.
- * Each run uses its own schema. Covers: every operation's statuses, 50 concurrent likes by one
- * user, keyset pagination walking every comment once (new and top), delete rights, vote
- * counts, progress/history, and PostgreSQL stopped (503) then restarted (recovers in place).
- * Needs UGCFLOW_PG_DSN; the stop/start test needs the devstack lock held by the caller
- * (flock -o /tmp/ugcflow-devstack.lock ctest ...). */
+ * The `ugc` pipeline of pipeline.yaml is built; its store alone is started and fed request
+ * events directly, each with a waiter, so each test reads the status and body a client gets.
+ * Own schema per run. Covers: every operation's statuses, 50 concurrent likes by one user,
+ * keyset pagination walking every comment once (new and top), delete rights, vote counts,
+ * progress/history, bad SQL failing the start with its position, PostgreSQL stopped (503) then
+ * restarted (recovers in place). Needs UGCFLOW_PG_DSN and the devstack lock (flock -o
+ * /tmp/ugcflow-devstack.lock ctest ...). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -124,16 +124,16 @@ static int setup(void **state)
         return -1;
     }
     snprintf(schema, sizeof schema, "it_postgres_%d", (int)getpid());
-    char *yaml = NULL;
-    assert_true(asprintf(&yaml,
-                         "pipelines:\n  t:\n    components:\n      in: {kind: stdin}\n"
-                         "      store: {kind: postgres, inputs: [in], dsn: '%s', schema: %s,"
-                         " statement_timeout: 2s, pool_size: 4}\n",
-                         dsn, schema) > 0);
+    /* The store of the `ugc` pipeline as pipeline.yaml declares it, on a schema of its own. */
+    setenv("UGCFLOW_UGC_SCHEMA", schema, 1);
+    setenv("UGCFLOW_UGC_PG_POOL", "4", 1);
+    setenv("UGCFLOW_JWT_SECRET", "it-postgres-secret-0123456789abcdef0123456789", 0);
+    char path[4096];
+    snprintf(path, sizeof path, "%s/pipeline.yaml", getenv("UGCFLOW_SOURCE_DIR"));
     struct uf_diags diags = {0};
-    struct uf_config *cfg = uf_config_load_string("it_postgres.yaml", yaml, &diags);
-    free(yaml);
-    g = cfg ? uf_graph_build(cfg, NULL, 0, &diags) : NULL;
+    struct uf_config *cfg = uf_config_load(path, &diags);
+    const char *names[1] = {"ugc"};
+    g = cfg ? uf_graph_build(cfg, names, 1, &diags) : NULL;
     if (!g) {
         uf_diags_print(&diags, stderr);
         return -1;
@@ -537,6 +537,37 @@ static void test_postgres_down_503_then_recovers(void **state)
     assert_int_equal(poll_status(200, 15000), 200);
 }
 
+/* SQL that PostgreSQL rejects stops the start, naming the operation and where in the
+ * statement (file:line:column) the error is. */
+static void test_bad_sql_fails_at_start(void **state)
+{
+    char *yaml = NULL;
+    assert_true(asprintf(&yaml,
+                         "pipelines:\n  t:\n    components:\n      in: {kind: stdin}\n"
+                         "      bad:\n        kind: postgres\n        inputs: [in]\n"
+                         "        dsn: '%s'\n        schema: %s\n        operations:\n"
+                         "          good: {sql: 'SELECT 1 AS reply'}\n"
+                         "          broken:\n            sql: |\n"
+                         "              SELECT :m::uuid AS reply\n"
+                         "              FROM no_such_table\n"
+                         "            params: {m: params.movie_id}\n",
+                         dsn, schema) > 0);
+    struct uf_diags diags = {0};
+    struct uf_config *cfg = uf_config_load_string("bad.yaml", yaml, &diags);
+    free(yaml);
+    struct uf_graph *bg = uf_graph_build(cfg, NULL, 0, &diags);
+    assert_non_null(bg);
+    struct uf_stage *st = bg->pipelines[0].stages[1];
+    struct uf_err err = {0};
+    assert_int_not_equal(st->kind->start(st, st->ctx, &err), 0);
+    const char *want = "postgres 'bad': operation 'broken' (bad.yaml:12:11): bad.yaml:13:18 "
+                       "(line 2, column 6 of the statement): relation \"no_such_table\" does "
+                       "not exist";
+    if (!strstr(err.msg, want))
+        fail_msg("expected '%s', got '%s'", want, err.msg);
+    uf_graph_free(bg);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -548,6 +579,7 @@ int main(void)
         cmocka_unit_test(test_migrations_once),
         cmocka_unit_test(test_statement_timeout_504),
         cmocka_unit_test(test_write_notifies_the_relay),
+        cmocka_unit_test(test_bad_sql_fails_at_start),
         cmocka_unit_test(test_postgres_down_503_then_recovers),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
