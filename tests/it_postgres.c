@@ -1,11 +1,10 @@
-/* it_postgres.c: the `postgres` kind against the dev stack's PostgreSQL, without HTTP.
- * The `ugc` pipeline of pipeline.yaml is built; its store alone is started and fed request
- * events directly, each with a waiter, so each test reads the status and body a client gets.
- * Own schema per run. Covers: every operation's statuses, 50 concurrent likes by one user,
- * keyset pagination walking every comment once (new and top), delete rights, vote counts,
- * progress/history, bad SQL failing the start with its position, PostgreSQL stopped (503) then
- * restarted (recovers in place). Needs UGCFLOW_PG_DSN and the devstack lock (flock -o
- * /tmp/ugcflow-devstack.lock ctest ...). */
+/* it_postgres.c: the `postgres` kind against the dev stack's PostgreSQL, without HTTP: the
+ * `ugc` pipeline's store alone started and fed request events, each with a waiter (status and
+ * body as a client gets them). Own schema per run. Covers every operation's statuses, 50
+ * concurrent likes by one user, keyset pagination walking every comment once, delete rights,
+ * vote counts, progress/history, bad SQL failing the start with its position, a constraint
+ * violation answering 409, PostgreSQL stopped (503) then restarted (recovers in place).
+ * Needs UGCFLOW_PG_DSN and the devstack lock (flock -o /tmp/ugcflow-devstack.lock ctest). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -343,6 +342,17 @@ struct migrate_arg {
     int applied, rc;
 };
 
+static struct uf_pg_migrations ugc_migrations(void)
+{
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s/sql/ugc/migrations", getenv("UGCFLOW_SOURCE_DIR"));
+    struct uf_pg_migrations list;
+    struct uf_err err = {0};
+    if (uf_pg_migrations_load(dir, &list, &err) != 0)
+        fail_msg("%s", err.msg);
+    return list;
+}
+
 static void *migrate_main(void *arg)
 {
     struct migrate_arg *m = arg;
@@ -350,7 +360,9 @@ static void *migrate_main(void *arg)
     PGconn *pg = uf_pg_connect(dsn, 2000, &err);
     char quoted[80];
     snprintf(quoted, sizeof quoted, "\"%s\"", m->schema);
-    m->rc = pg ? uf_pg_migrate(pg, m->schema, quoted, &m->applied, &err) : -1;
+    struct uf_pg_migrations list = ugc_migrations();
+    m->rc = pg ? uf_pg_migrate(pg, m->schema, quoted, &list, &m->applied, &err) : -1;
+    uf_pg_migrations_free(&list);
     PQfinish(pg);
     return NULL;
 }
@@ -374,10 +386,9 @@ static void test_migrations_once(void **state)
     pthread_join(tb, NULL);
     assert_int_equal(a.rc, 0);
     assert_int_equal(b.rc, 0);
-    int n = 0;
-    while (uf_pg_migrations[n].sql)
-        n++;
-    assert_int_equal(a.applied + b.applied, n);
+    struct uf_pg_migrations list = ugc_migrations();
+    assert_int_equal(a.applied + b.applied, (int)list.n);
+    uf_pg_migrations_free(&list);
     char *q = NULL;
     assert_true(asprintf(&q, "DROP SCHEMA %s CASCADE", fresh) > 0);
     PGconn *pg = PQconnectdb(dsn);
@@ -568,6 +579,46 @@ static void test_bad_sql_fails_at_start(void **state)
     uf_graph_free(bg);
 }
 
+/* A unique or foreign-key violation answers 409 conflict (pg_classify). */
+static void test_constraint_violation_409(void **state)
+{
+    char *yaml = NULL;
+    assert_true(asprintf(&yaml,
+                         "pipelines:\n  t:\n    components:\n      in: {kind: stdin}\n"
+                         "      strict:\n        kind: postgres\n        inputs: [in]\n"
+                         "        dsn: '%s'\n        schema: %s\n        operations:\n"
+                         "          fav:\n            sql: \"INSERT INTO favorites (user_id, "
+                         "movie_id) VALUES (:u::uuid, :m::uuid) RETURNING '{}'::json AS reply\"\n"
+                         "            params: {u: user, m: params.movie_id}\n"
+                         "          vote:\n            sql: \"INSERT INTO comment_votes (comment_id,"
+                         " user_id, value) VALUES (:c::uuid, :u::uuid, 1) RETURNING 204 AS status\"\n"
+                         "            params: {u: user, c: params.comment_id}\n",
+                         dsn, schema) > 0);
+    struct uf_diags diags = {0};
+    struct uf_config *cfg = uf_config_load_string("strict.yaml", yaml, &diags);
+    free(yaml);
+    struct uf_graph *sg = uf_graph_build(cfg, NULL, 0, &diags);
+    assert_non_null(sg);
+    struct uf_stage *saved = store;
+    store = sg->pipelines[0].stages[1];
+    struct uf_err err = {0};
+    assert_int_equal(store->kind->start(store, store->ctx, &err), 0);
+    const char *p = "{\"movie_id\":\"0190a5c4-0000-7000-8000-0000000000f9\"}";
+    assert_int_equal(status_of(USER_A, NULL, "fav", p, NULL, NULL), 200);
+    struct answer a = call(USER_A, NULL, "fav", p, NULL, NULL);
+    assert_int_equal(a.status, 409);
+    assert_string_equal(
+        json_string_value(json_object_get(json_object_get(a.body, "error"), "code")), "conflict");
+    drop(&a);
+    assert_int_equal(status_of(USER_A, NULL, "vote",
+                               "{\"comment_id\":\"0190a5c4-0000-7000-8000-0000000000f8\"}", NULL,
+                               NULL),
+                     409);
+    store->kind->stop(store, store->ctx);
+    store = saved;
+    uf_graph_free(sg);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -580,6 +631,7 @@ int main(void)
         cmocka_unit_test(test_statement_timeout_504),
         cmocka_unit_test(test_write_notifies_the_relay),
         cmocka_unit_test(test_bad_sql_fails_at_start),
+        cmocka_unit_test(test_constraint_violation_409),
         cmocka_unit_test(test_postgres_down_503_then_recovers),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

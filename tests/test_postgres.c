@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -139,6 +140,32 @@ static void test_declaration_problems_have_positions(void **state)
     expect_problem("          a: {sql: 'SELECT :k, :limit', list: {keys: {k: {type: date, "
                    "first: x}}}}\n",
                    "operation 'a': list key 'k': type 'date' is not one of text, int, uuid, time");
+}
+
+/* The migrations folder is read at init: a missing one, or a file of another name, fails
+ * validate at the option. */
+static void test_migrations_folder_checked(void **state)
+{
+    char msgs[2048];
+    const char *yaml = "pipelines:\n  t:\n    components:\n      in: {kind: stdin}\n"
+                       "      store: {kind: postgres, inputs: [in], dsn: x, migrations: nowhere}\n";
+    uf_graph_free(build_graph(yaml, msgs, sizeof msgs));
+    assert_non_null(strstr(msgs, "t.yaml:5:65: component 'store' (kind postgres): migrations: "
+                                 "cannot open the folder ./nowhere"));
+    char dir[] = "/tmp/test-postgres-mig-XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char path[128], y[512];
+    snprintf(path, sizeof path, "%s/1-first.sql", dir);
+    FILE *f = fopen(path, "w");
+    fputs("SELECT 1", f);
+    fclose(f);
+    snprintf(y, sizeof y,
+             "pipelines:\n  t:\n    components:\n      in: {kind: stdin}\n"
+             "      store: {kind: postgres, inputs: [in], dsn: x, migrations: %s}\n", dir);
+    uf_graph_free(build_graph(y, msgs, sizeof msgs));
+    assert_non_null(strstr(msgs, "1-first.sql: migrations are named NNNN_name.sql"));
+    remove(path);
+    rmdir(dir);
 }
 
 #define HTTP_HEAD "pipelines:\n  t:\n    components:\n" \
@@ -370,6 +397,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_declaration_problems_have_positions),
+        cmocka_unit_test(test_migrations_folder_checked),
         cmocka_unit_test(test_routes_checked_against_operations),
         cmocka_unit_test(test_sql_rewrite_and_positions),
         cmocka_unit_test(test_binding),

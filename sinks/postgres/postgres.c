@@ -25,12 +25,14 @@
 struct pg_ctx {
     char *dsn;
     char *schema;
+    char *migrations_dir;
     int64_t pool_size, pipeline_max, max_pending, statement_timeout_ms, connect_timeout_ms;
     bool notify_outbox;
     json_t *operations_opt; /* read from the config tree instead, for positions */
 
     struct uf_stage *st;
     struct uf_pg_ops ops; /* ours */
+    struct uf_pg_migrations migrations;
     char *quoted_schema; /* ours */
     char *quoted_outbox;
     char *channel; /* "<schema>.outbox", or NULL */
@@ -52,6 +54,11 @@ static const struct uf_option pg_options[] = {
      .desc = "PostgreSQL schema holding the UGC tables; created and migrated "
              "at start",
      .offset = offsetof(struct pg_ctx, schema)},
+    {.name = "migrations",
+     .type = UF_OPT_STR,
+     .desc = "Folder of the schema's NNNN_name.sql migrations (relative to the config file), "
+             "applied at start; unset: none",
+     .offset = offsetof(struct pg_ctx, migrations_dir)},
     {.name = "pool_size",
      .type = UF_OPT_INT,
      .def = "4",
@@ -111,7 +118,8 @@ static int pg_init(struct uf_stage *st, void *ctx, struct uf_err *err)
     c->st = st;
     if (!c->schema[0] || strlen(c->schema) > 63)
         return uf_err_set(err, UF_EINVAL, "schema: must be 1 to 63 characters");
-    if (uf_pg_ops_parse(st, uf_stage_option_node(st, "operations"), &c->ops) != 0)
+    int bad = uf_pg_migrations_option(st, "migrations", c->migrations_dir, &c->migrations);
+    if (uf_pg_ops_parse(st, uf_stage_option_node(st, "operations"), &c->ops) != 0 || bad)
         return uf_err_set(err, UF_EINVAL, "%s", "");
     c->quoted_schema = uf_pg_quote_ident(c->schema);
     c->quoted_outbox = uf_xasprintf("%s.outbox", c->quoted_schema);
@@ -158,7 +166,7 @@ static int pg_start(struct uf_stage *st, void *ctx, struct uf_err *err)
     struct pg_ctx *c = ctx;
     PGconn *pg = uf_pg_connect(c->dsn, c->connect_timeout_ms, err);
     int applied = 0;
-    int rc = pg ? uf_pg_migrate(pg, c->schema, c->quoted_schema, &applied, err) : UF_EIO;
+    int rc = pg ? uf_pg_migrate(pg, c->schema, c->quoted_schema, &c->migrations, &applied, err) : UF_EIO;
     if (rc == 0)
         rc = uf_pg_ops_prepare(pg, c->quoted_schema, &c->ops, err);
     PQfinish(pg);
@@ -251,6 +259,7 @@ static void pg_destroy(void *ctx)
     free(c->quoted_outbox);
     free(c->channel);
     uf_pg_ops_free(&c->ops);
+    uf_pg_migrations_free(&c->migrations);
 }
 
 const struct uf_kind uf_sink_postgres = {
