@@ -291,6 +291,10 @@ static struct uf_stage *stage_new(const struct uf_kind *kind, const struct uf_co
     st->nports = 1;
     st->body = c->body;
     st->config_file = c->pos.file;
+    const char *slash = c->pos.file ? strrchr(c->pos.file, '/') : NULL;
+    st->config_dir = !slash             ? uf_xstrdup(".")
+                     : slash == c->pos.file ? uf_xstrdup("/")
+                                          : uf_xstrndup(c->pos.file, (size_t)(slash - c->pos.file));
     uf_metrics_init(&st->metrics);
     return st;
 }

@@ -72,7 +72,7 @@ struct uf_stage {
     size_t topo;                /* index in topological order */
     const struct uf_node *body; /* the component's mapping, borrowed from the config */
     const char *config_file;    /* borrowed from the config */
-    char *config_dir;
+    char *config_dir;           /* the config file's folder, "." when it names none */
     struct uf_diags *diags;     /* set while init runs */
     size_t diags_before;
     struct uf_route_decl *routes;

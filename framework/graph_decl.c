@@ -19,14 +19,6 @@ const struct uf_node *uf_stage_option_node(const struct uf_stage *st, const char
 
 const char *uf_stage_config_dir(const struct uf_stage *st)
 {
-    struct uf_stage *mut = (struct uf_stage *)st; /* filled once, at init, by one thread */
-    if (!mut->config_dir) {
-        const char *f = st->config_file ? st->config_file : "";
-        const char *slash = strrchr(f, '/');
-        mut->config_dir = slash ? uf_xasprintf("%.*s", (int)(slash - f), f) : uf_xstrdup(".");
-        if (slash == f)
-            mut->config_dir[0] = '/', mut->config_dir[1] = '\0';
-    }
     return st->config_dir;
 }
 
