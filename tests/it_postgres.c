@@ -2,8 +2,8 @@
  * `ugc` pipeline's store alone started and fed request events, each with a waiter (status and
  * body as a client gets them). Own schema per run. Covers every operation's statuses, 50
  * concurrent likes by one user, keyset pagination walking every comment once, delete rights,
- * vote counts, progress/history, bad SQL failing the start with its position, a constraint
- * violation answering 409, PostgreSQL stopped (503) then restarted (recovers in place).
+ * vote counts, progress/history, migrations applied once, PostgreSQL stopped (503) then
+ * restarted (recovers in place); operations of other statements are in it_postgres_ops.c.
  * Needs UGCFLOW_PG_DSN and the devstack lock (flock -o /tmp/ugcflow-devstack.lock ctest). */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -548,76 +548,6 @@ static void test_postgres_down_503_then_recovers(void **state)
     assert_int_equal(poll_status(200, 15000), 200);
 }
 
-/* SQL that PostgreSQL rejects stops the start, naming the operation and where in the
- * statement (file:line:column) the error is. */
-static void test_bad_sql_fails_at_start(void **state)
-{
-    char *yaml = NULL;
-    assert_true(asprintf(&yaml,
-                         "pipelines:\n  t:\n    components:\n      in: {kind: stdin}\n"
-                         "      bad:\n        kind: postgres\n        inputs: [in]\n"
-                         "        dsn: '%s'\n        schema: %s\n        operations:\n"
-                         "          good: {sql: 'SELECT 1 AS reply'}\n"
-                         "          broken:\n            sql: |\n"
-                         "              SELECT :m::uuid AS reply\n"
-                         "              FROM no_such_table\n"
-                         "            params: {m: params.movie_id}\n",
-                         dsn, schema) > 0);
-    struct uf_diags diags = {0};
-    struct uf_config *cfg = uf_config_load_string("bad.yaml", yaml, &diags);
-    free(yaml);
-    struct uf_graph *bg = uf_graph_build(cfg, NULL, 0, &diags);
-    assert_non_null(bg);
-    struct uf_stage *st = bg->pipelines[0].stages[1];
-    struct uf_err err = {0};
-    assert_int_not_equal(st->kind->start(st, st->ctx, &err), 0);
-    const char *want = "postgres 'bad': operation 'broken' (bad.yaml:12:11): bad.yaml:13:18 "
-                       "(line 2, column 6 of the statement): relation \"no_such_table\" does "
-                       "not exist";
-    if (!strstr(err.msg, want))
-        fail_msg("expected '%s', got '%s'", want, err.msg);
-    uf_graph_free(bg);
-}
-
-/* A unique or foreign-key violation answers 409 conflict (pg_classify). */
-static void test_constraint_violation_409(void **state)
-{
-    char *yaml = NULL;
-    assert_true(asprintf(&yaml,
-                         "pipelines:\n  t:\n    components:\n      in: {kind: stdin}\n"
-                         "      strict:\n        kind: postgres\n        inputs: [in]\n"
-                         "        dsn: '%s'\n        schema: %s\n        operations:\n"
-                         "          fav:\n            sql: \"INSERT INTO favorites (user_id, "
-                         "movie_id) VALUES (:u::uuid, :m::uuid) RETURNING '{}'::json AS reply\"\n"
-                         "            params: {u: user, m: params.movie_id}\n"
-                         "          vote:\n            sql: \"INSERT INTO comment_votes (comment_id,"
-                         " user_id, value) VALUES (:c::uuid, :u::uuid, 1) RETURNING 204 AS status\"\n"
-                         "            params: {u: user, c: params.comment_id}\n",
-                         dsn, schema) > 0);
-    struct uf_diags diags = {0};
-    struct uf_config *cfg = uf_config_load_string("strict.yaml", yaml, &diags);
-    free(yaml);
-    struct uf_graph *sg = uf_graph_build(cfg, NULL, 0, &diags);
-    assert_non_null(sg);
-    struct uf_stage *saved = store;
-    store = sg->pipelines[0].stages[1];
-    struct uf_err err = {0};
-    assert_int_equal(store->kind->start(store, store->ctx, &err), 0);
-    const char *p = "{\"movie_id\":\"0190a5c4-0000-7000-8000-0000000000f9\"}";
-    assert_int_equal(status_of(USER_A, NULL, "fav", p, NULL, NULL), 200);
-    struct answer a = call(USER_A, NULL, "fav", p, NULL, NULL);
-    assert_int_equal(a.status, 409);
-    assert_string_equal(
-        json_string_value(json_object_get(json_object_get(a.body, "error"), "code")), "conflict");
-    drop(&a);
-    assert_int_equal(status_of(USER_A, NULL, "vote",
-                               "{\"comment_id\":\"0190a5c4-0000-7000-8000-0000000000f8\"}", NULL,
-                               NULL),
-                     409);
-    store->kind->stop(store, store->ctx);
-    store = saved;
-    uf_graph_free(sg);
-}
 
 int main(void)
 {
@@ -630,8 +560,6 @@ int main(void)
         cmocka_unit_test(test_migrations_once),
         cmocka_unit_test(test_statement_timeout_504),
         cmocka_unit_test(test_write_notifies_the_relay),
-        cmocka_unit_test(test_bad_sql_fails_at_start),
-        cmocka_unit_test(test_constraint_violation_409),
         cmocka_unit_test(test_postgres_down_503_then_recovers),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
