@@ -51,8 +51,8 @@ static const struct uf_option pg_options[] = {
     {.name = "schema",
      .type = UF_OPT_STR,
      .def = "public",
-     .desc = "PostgreSQL schema holding the UGC tables; created and migrated "
-             "at start",
+     .desc = "PostgreSQL schema of the operations' tables (the search_path); created and "
+             "migrated at start",
      .offset = offsetof(struct pg_ctx, schema)},
     {.name = "migrations",
      .type = UF_OPT_STR,
