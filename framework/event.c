@@ -13,6 +13,7 @@
 #include "clock.h"
 #include "err.h"
 #include "graph.h"
+#include "jsonpath.h"
 #include "mem.h"
 #include "metrics.h"
 #include "stage.h"
@@ -288,6 +289,11 @@ void uf_event_set_int(struct uf_event *ev, const char *key, int64_t value)
 const char *uf_event_get_str(const struct uf_event *ev, const char *key)
 {
     return json_string_value(json_object_get(ev->body, key));
+}
+
+json_t *uf_event_get_path(const struct uf_event *ev, const char *path)
+{
+    return ev->body ? uf_json_get_path(ev->body, path) : NULL;
 }
 
 /* The first reply wins, except that an error replaces a success. The reply is body or text. */

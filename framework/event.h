@@ -150,6 +150,8 @@ void uf_event_set_str(struct uf_event *ev, const char *key, const char *value);
 void uf_event_set_int(struct uf_event *ev, const char *key, int64_t value);
 /* Borrowed string field of body, or NULL when missing or not a string. */
 const char *uf_event_get_str(const struct uf_event *ev, const char *key);
+/* The value at a dotted path into body ("params.movie_id"), NULL when missing. Borrowed. */
+json_t *uf_event_get_path(const struct uf_event *ev, const char *path);
 
 /* Records the reply for the event's completion (takes ownership of body, which may be NULL).
  * The first reply wins, except that an error status (>= 400) replaces a success. Does not

@@ -289,6 +289,12 @@ static struct uf_stage *stage_new(const struct uf_kind *kind, const struct uf_co
     st->ports = uf_xcalloc(1, sizeof *st->ports);
     st->ports[0].name = uf_xstrdup("");
     st->nports = 1;
+    st->body = c->body;
+    st->config_file = c->pos.file;
+    const char *slash = c->pos.file ? strrchr(c->pos.file, '/') : NULL;
+    st->config_dir = !slash             ? uf_xstrdup(".")
+                     : slash == c->pos.file ? uf_xstrdup("/")
+                                          : uf_xstrndup(c->pos.file, (size_t)(slash - c->pos.file));
     uf_metrics_init(&st->metrics);
     return st;
 }
@@ -312,6 +318,7 @@ static void stage_free(struct uf_stage *st)
     free(st->threads);
     free(st->where);
     free(st->name);
+    uf_stage_decls_free(st);
     free(st);
 }
 
@@ -333,8 +340,15 @@ static struct uf_stage *make_stage(const struct uf_component_cfg *c, const char 
     if (st->common.buffer < 0)
         st->common.buffer = kind->role == UF_SINK ? 4096 : 0;
     struct uf_err err = {0};
-    if (kind->init && kind->init(st, st->ctx, &err) != 0) {
-        uf_diags_add(d, &c->pos, "component '%s' (kind %s): %s", c->name, kind->name, err.msg);
+    st->diags = d;
+    st->diags_before = d->n;
+    int rc = kind->init ? kind->init(st, st->ctx, &err) : 0;
+    st->diags = NULL;
+    st->init_ran = true;
+    if (rc != 0 || d->n > st->diags_before) {
+        if (rc != 0 && (err.msg[0] || d->n == st->diags_before))
+            uf_diags_add(d, &c->pos, "component '%s' (kind %s): %s", c->name, kind->name,
+                         err.msg);
         if (kind->destroy)
             kind->destroy(st->ctx);
         return st;
@@ -548,6 +562,7 @@ static bool build_pipeline(struct uf_graph *g, const struct uf_pipeline_cfg *p, 
     if (p->ncomps == 0)
         uf_diags_add(d, &p->pos, "pipeline '%s' has no components", p->name);
     resolve_inputs(v, p, d);
+    uf_graph_check_routes(v, p->ncomps, d);
     check_ends(v, p, d);
     bool cyclic = check_cycles(v, p, d);
     bool ok = d->n == before && !cyclic;

@@ -35,6 +35,14 @@ struct uf_port {
     size_t nto;
 };
 
+/* One route declaration of a stage (stage.h, uf_stage_route_*). */
+enum uf_route_decl_kind { UF_ROUTE_PROVIDES, UF_ROUTE_ANSWERS, UF_ROUTE_READS };
+struct uf_route_decl {
+    enum uf_route_decl_kind kind;
+    char *route, *path; /* path NULL for ANSWERS */
+    struct uf_pos pos;
+};
+
 struct uf_stage {
     char *name;
     char *where;                /* "file:line:col" */
@@ -56,7 +64,15 @@ struct uf_stage {
     struct uf_runtime *rt;
     atomic_bool source_done;
     bool initialised, started;
+    bool init_ran;              /* init was called (its route declarations stand) */
     size_t topo;                /* index in topological order */
+    const struct uf_node *body; /* the component's mapping, borrowed from the config */
+    const char *config_file;    /* borrowed from the config */
+    char *config_dir;           /* the config file's folder, "." when it names none */
+    struct uf_diags *diags;     /* set while init runs */
+    size_t diags_before;
+    struct uf_route_decl *routes;
+    size_t nroutes;
 };
 
 struct uf_pipeline {
@@ -84,6 +100,11 @@ void uf_graph_free(struct uf_graph *g);
 /* Graph JSON: {"pipelines":[{"name","nodes":[{"id","name","kind","role","options":{..masked},
  * "where","metrics":{..}}],"edges":[{"from","to","port"}]}]}. With metrics=false, no snapshot. */
 json_t *uf_graph_json(const struct uf_graph *g, bool metrics);
+
+/* Checks the route declarations of a pipeline's stages (graph_decl.c): v holds n stages. */
+void uf_graph_check_routes(struct uf_stage **v, size_t n, struct uf_diags *d);
+/* Frees what the stage's declarations hold (graph_decl.c). */
+void uf_stage_decls_free(struct uf_stage *st);
 
 /* Options of a stage as JSON, secrets replaced by "***". */
 json_t *uf_stage_options_json(const struct uf_stage *st);

@@ -18,6 +18,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "config.h"
 #include "err.h"
 #include "event.h"
 #include "options.h"
@@ -80,6 +81,28 @@ const struct uf_kind *uf_stage_kind(const struct uf_stage *st);
 struct uf_metrics *uf_stage_metrics(struct uf_stage *st);
 /* Config position of the component, for messages: "file:line:col". Borrowed. */
 const char *uf_stage_where(const struct uf_stage *st);
+
+/* The component's config node of option `name` (init and later), NULL when not given: for a
+ * kind that reads a nested option with the positions of its parts. Borrowed from the graph. */
+const struct uf_node *uf_stage_option_node(const struct uf_stage *st, const char *name);
+/* The directory of the config file ("." when it has none), for options naming files. */
+const char *uf_stage_config_dir(const struct uf_stage *st);
+/* Init only: reports a problem at pos (NULL: the component's position) with the config's other
+ * diagnostics, so one run reports them all; the component then fails as if init had. */
+void uf_stage_diag(struct uf_stage *st, const struct uf_pos *pos, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Request routes, declared at init and checked by the graph once it is wired (graph_decl.c):
+ * a source names each route it emits and the event paths it fills on it ("params.movie_id";
+ * "query.*" for anything under query); a sink that answers requests by route name names the
+ * routes it answers and the paths it reads for each. Every route that reaches such a sink must
+ * be answered by it, and every path it reads must be filled by a route of that name. Strings
+ * are copied; pos is where the declaration is written (its file lives with the config). */
+void uf_stage_route_provides(struct uf_stage *st, const char *route, const char *path,
+                             const struct uf_pos *pos);
+void uf_stage_route_answers(struct uf_stage *st, const char *route, const struct uf_pos *pos);
+void uf_stage_route_reads(struct uf_stage *st, const char *route, const char *path,
+                          const struct uf_pos *pos);
 
 /* Declares a named output port (init only); returns its index (>= 1; port 0 is the default
  * output). Downstream components consume it as `inputs: [component.port]`. */

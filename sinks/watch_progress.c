@@ -9,7 +9,7 @@
  * Anonymous viewers and events without a movie UUID or a position are dropped (counted). When
  * PostgreSQL is unreachable the pending positions are kept (up to max_keys; beyond, new keys are
  * dropped and counted) and the connection is retried every interval; each (re)connect applies
- * the schema's migrations (framework/pg_migrate.h), which make the table. Raw events (event.h)
+ * the schema's migrations (option `migrations`, framework/pg_migrate.h), which make the table. Raw events (event.h)
  * are read with one scan of their text. Not done here: reading progress back (the UGC API does). */
 #include <errno.h>
 #include <inttypes.h>
@@ -59,10 +59,12 @@ struct wp_map {
 struct wp_ctx {
     char *dsn;
     char *schema;
+    char *migrations_dir;
     int64_t flush_ms;
     int64_t max_keys;
 
     struct uf_stage *st;
+    struct uf_pg_migrations migrations; /* read at init */
     char *qschema, *qtable;       /* "schema", "schema".watch_progress; built in init */
     PGconn *conn;                 /* flusher thread only */
     pthread_mutex_t lock;         /* guards map */
@@ -80,6 +82,10 @@ static const struct uf_option wp_options[] = {
       .desc = "Schema of the UGC store whose watch_progress table the positions go to (its "
               "migrations are applied at connect)",
       .offset = offsetof(struct wp_ctx, schema) },
+    { .name = "migrations", .type = UF_OPT_STR,
+      .desc = "Folder of the schema's NNNN_name.sql migrations (relative to the config file), "
+              "applied at connect; unset: none",
+      .offset = offsetof(struct wp_ctx, migrations_dir) },
     { .name = "flush_interval", .type = UF_OPT_DURATION, .def = "1s", .min = 10, .max = 60000,
       .desc = "How often changed positions are written; each key at most once per interval",
       .offset = offsetof(struct wp_ctx, flush_ms) },
@@ -255,7 +261,7 @@ static int wp_connect(struct wp_ctx *c, struct uf_err *err)
 {
     int applied = 0;
     c->conn = uf_pg_connect(c->dsn, 2000, err);
-    if (!c->conn || uf_pg_migrate(c->conn, c->schema, c->qschema, &applied, err) != 0 ||
+    if (!c->conn || uf_pg_migrate(c->conn, c->schema, c->qschema, &c->migrations, &applied, err) != 0 ||
         uf_pg_exec(c->conn, "SET statement_timeout TO '2s'", "session", err) != 0)
         return UF_EIO;
     char *upsert = uf_xasprintf(
@@ -398,6 +404,7 @@ static int wp_init(struct uf_stage *st, void *ctx, struct uf_err *err)
         return uf_err_set(err, UF_EINVAL, "schema: must be 1 to 63 characters");
     c->qschema = uf_pg_quote_ident(c->schema);
     c->qtable = uf_xasprintf("%s.watch_progress", c->qschema);
+    uf_pg_migrations_option(st, "migrations", c->migrations_dir, &c->migrations);
     pthread_mutex_init(&c->lock, NULL);
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
@@ -458,6 +465,7 @@ static void wp_destroy(void *ctx)
     if (!c->st)
         return; /* init never ran */
     map_free(&c->map);
+    uf_pg_migrations_free(&c->migrations);
     free(c->qtable);
     free(c->qschema);
     pthread_mutex_destroy(&c->lock);

@@ -1,11 +1,10 @@
-/* it_postgres.c: the `postgres` kind against the dev stack's PostgreSQL, without HTTP.
- * A graph `stdin -> store` is built from YAML; the store is started and fed request events
- * directly, each with a waiter, so each test reads the status and body a client would get.
- * Each run uses its own schema. Covers: every operation's statuses, 50 concurrent likes by one
- * user, keyset pagination walking every comment once (new and top), delete rights, vote
- * counts, progress/history, and PostgreSQL stopped (503) then restarted (recovers in place).
- * Needs UGCFLOW_PG_DSN; the stop/start test needs the devstack lock held by the caller
- * (flock -o /tmp/ugcflow-devstack.lock ctest ...). */
+/* it_postgres.c: the `postgres` kind against the dev stack's PostgreSQL, without HTTP: the
+ * `ugc` pipeline's store alone started and fed request events, each with a waiter (status and
+ * body as a client gets them). Own schema per run. Covers every operation's statuses, 50
+ * concurrent likes by one user, keyset pagination walking every comment once, delete rights,
+ * vote counts, progress/history, migrations applied once, PostgreSQL stopped (503) then
+ * restarted (recovers in place); operations of other statements are in it_postgres_ops.c.
+ * Needs UGCFLOW_PG_DSN and the devstack lock (flock -o /tmp/ugcflow-devstack.lock ctest). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -124,16 +123,16 @@ static int setup(void **state)
         return -1;
     }
     snprintf(schema, sizeof schema, "it_postgres_%d", (int)getpid());
-    char *yaml = NULL;
-    assert_true(asprintf(&yaml,
-                         "pipelines:\n  t:\n    components:\n      in: {kind: stdin}\n"
-                         "      store: {kind: postgres, inputs: [in], dsn: '%s', schema: %s,"
-                         " statement_timeout: 2s, pool_size: 4}\n",
-                         dsn, schema) > 0);
+    /* The store of the `ugc` pipeline as pipeline.yaml declares it, on a schema of its own. */
+    setenv("UGCFLOW_UGC_SCHEMA", schema, 1);
+    setenv("UGCFLOW_UGC_PG_POOL", "4", 1);
+    setenv("UGCFLOW_JWT_SECRET", "it-postgres-secret-0123456789abcdef0123456789", 0);
+    char path[4096];
+    snprintf(path, sizeof path, "%s/pipeline.yaml", getenv("UGCFLOW_SOURCE_DIR"));
     struct uf_diags diags = {0};
-    struct uf_config *cfg = uf_config_load_string("it_postgres.yaml", yaml, &diags);
-    free(yaml);
-    g = cfg ? uf_graph_build(cfg, NULL, 0, &diags) : NULL;
+    struct uf_config *cfg = uf_config_load(path, &diags);
+    const char *names[1] = {"ugc"};
+    g = cfg ? uf_graph_build(cfg, names, 1, &diags) : NULL;
     if (!g) {
         uf_diags_print(&diags, stderr);
         return -1;
@@ -343,6 +342,17 @@ struct migrate_arg {
     int applied, rc;
 };
 
+static struct uf_pg_migrations ugc_migrations(void)
+{
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s/sql/ugc/migrations", getenv("UGCFLOW_SOURCE_DIR"));
+    struct uf_pg_migrations list;
+    struct uf_err err = {0};
+    if (uf_pg_migrations_load(dir, &list, &err) != 0)
+        fail_msg("%s", err.msg);
+    return list;
+}
+
 static void *migrate_main(void *arg)
 {
     struct migrate_arg *m = arg;
@@ -350,7 +360,9 @@ static void *migrate_main(void *arg)
     PGconn *pg = uf_pg_connect(dsn, 2000, &err);
     char quoted[80];
     snprintf(quoted, sizeof quoted, "\"%s\"", m->schema);
-    m->rc = pg ? uf_pg_migrate(pg, m->schema, quoted, &m->applied, &err) : -1;
+    struct uf_pg_migrations list = ugc_migrations();
+    m->rc = pg ? uf_pg_migrate(pg, m->schema, quoted, &list, &m->applied, &err) : -1;
+    uf_pg_migrations_free(&list);
     PQfinish(pg);
     return NULL;
 }
@@ -374,10 +386,9 @@ static void test_migrations_once(void **state)
     pthread_join(tb, NULL);
     assert_int_equal(a.rc, 0);
     assert_int_equal(b.rc, 0);
-    int n = 0;
-    while (uf_pg_migrations[n].sql)
-        n++;
-    assert_int_equal(a.applied + b.applied, n);
+    struct uf_pg_migrations list = ugc_migrations();
+    assert_int_equal(a.applied + b.applied, (int)list.n);
+    uf_pg_migrations_free(&list);
     char *q = NULL;
     assert_true(asprintf(&q, "DROP SCHEMA %s CASCADE", fresh) > 0);
     PGconn *pg = PQconnectdb(dsn);
@@ -536,6 +547,7 @@ static void test_postgres_down_503_then_recovers(void **state)
     assert_int_equal(devstack("up"), 0);
     assert_int_equal(poll_status(200, 15000), 200);
 }
+
 
 int main(void)
 {

@@ -321,7 +321,12 @@ static int setup(void **state)
         fail_msg("%s", err.msg);
     char *q = uf_pg_quote_ident(schema);
     int applied = 0;
-    assert_int_equal(uf_pg_migrate(pg, schema, q, &applied, &err), 0);
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s/sql/ugc/migrations", getenv("UGCFLOW_SOURCE_DIR"));
+    struct uf_pg_migrations list;
+    assert_int_equal(uf_pg_migrations_load(dir, &list, &err), 0);
+    assert_int_equal(uf_pg_migrate(pg, schema, q, &list, &applied, &err), 0);
+    uf_pg_migrations_free(&list);
     char sql[128];
     snprintf(sql, sizeof sql, "SET search_path TO %s", q);
     assert_int_equal(uf_pg_exec(pg, sql, "search_path", NULL), 0);

@@ -56,11 +56,14 @@ static struct detector start(const char *state_dsn)
              "pipelines:\n  t:\n    components:\n"
              "      src: {kind: generate}\n"
              "      vd: {kind: view_detector, inputs: [src], clock: server, state_dsn: '%s',"
-             " state_schema: %s, checkpoint_interval: 50ms}\n"
+             " state_schema: %s, checkpoint_interval: 50ms,"
+             " state_migrations: sql/ugc/migrations}\n"
              "      out: {kind: null, inputs: [vd]}\n",
              state_dsn, schema);
     struct uf_diags d = {0};
-    struct uf_config *cfg = uf_config_load_string("t.yaml", yaml, &d);
+    char name[4096]; /* in the source tree, whose migrations the config names */
+    snprintf(name, sizeof name, "%s/t.yaml", getenv("UGCFLOW_SOURCE_DIR"));
+    struct uf_config *cfg = uf_config_load_string(name, yaml, &d);
     struct detector x = {.g = cfg ? uf_graph_build(cfg, NULL, 0, &d) : NULL};
     uf_diags_free(&d);
     assert_non_null(x.g);

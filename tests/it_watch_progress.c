@@ -43,10 +43,12 @@ static struct uf_stage *start_sink(struct uf_graph **g)
              "pipelines:\n  t:\n    components:\n"
              "      src: {kind: generate}\n"
              "      wp: {kind: watch_progress, inputs: [src], dsn: \"%s\", schema: %s,"
-             " flush_interval: 60s}\n",
+             " flush_interval: 60s, migrations: sql/ugc/migrations}\n",
              dsn, schema);
     struct uf_diags d = { 0 };
-    struct uf_config *cfg = uf_config_load_string("t.yaml", yaml, &d);
+    char name[4096]; /* in the source tree, whose migrations the config names */
+    snprintf(name, sizeof name, "%s/t.yaml", getenv("UGCFLOW_SOURCE_DIR"));
+    struct uf_config *cfg = uf_config_load_string(name, yaml, &d);
     *g = cfg ? uf_graph_build(cfg, NULL, 0, &d) : NULL;
     for (size_t i = 0; i < d.n; i++)
         print_error("%s\n", d.v[i].msg);

@@ -1,6 +1,7 @@
 /* tests/test_cli.c: the ugcflow command line through the real binary: exit codes of validate
- * (0 valid, 1 invalid, 2 usage), graph formats, stages, pipelines, --version, and `run` on a
- * finite pipeline that drains and exits 0, plus SIGTERM on an endless one. */
+ * (0 valid, 1 invalid, 2 usage; routes checked against a store's operations), graph formats,
+ * stages, pipelines, --version, and `run` on a finite pipeline that drains and exits 0, plus
+ * SIGTERM on an endless one. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -60,6 +61,28 @@ static void test_validate_codes(void **state)
     assert_int_equal(ugcflow("frobnicate"), 2);
     assert_int_equal(ugcflow("validate /nonexistent/pipeline.yaml"), 1);
     assert_non_null(strstr(out, "cannot open the file"));
+}
+
+/* A route that reaches a `postgres` store without an operation, and an operation reading a
+ * path its route does not fill, fail validate, each at its line and column. */
+static void test_validate_routes_against_store(void **state)
+{
+    const char *yaml =
+        "pipelines:\n  p:\n    components:\n"
+        "      api:\n        kind: http\n        address: 127.0.0.1:0\n        routes:\n"
+        "          \"GET /m/{movie_id}\": {name: get}\n"
+        "          \"GET /counts/{movie_id}\": {name: counts}\n"
+        "      store:\n        kind: postgres\n        inputs: [api]\n        dsn: x\n"
+        "        operations:\n"
+        "          get: {sql: 'SELECT :m', params: {m: params.movie}}\n";
+    char args[512];
+    snprintf(args, sizeof args, "validate %s", write_file("routes.yaml", yaml));
+    assert_int_equal(ugcflow(args), 1);
+    assert_non_null(strstr(out, ":9:11: error: route 'counts' of 'api' reaches 'store' (kind "
+                                "postgres), which declares no operation 'counts'"));
+    assert_non_null(strstr(out, ":15:47: error: component 'store': operation 'get' reads "
+                                "'params.movie', which no route 'get' provides"));
+    assert_non_null(strstr(out, ": 2 errors"));
 }
 
 static void test_graph_formats(void **state)
@@ -152,6 +175,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_validate_codes),
+        cmocka_unit_test(test_validate_routes_against_store),
         cmocka_unit_test(test_graph_formats),
         cmocka_unit_test(test_stages_and_pipelines),
         cmocka_unit_test(test_run_finite),

@@ -1,6 +1,6 @@
 /* tests/test_registry.c: every kind's option table is well formed (unique names, descriptions,
  * defaults that parse and sit in range), kind names are unique, docs/stages.md is what the
- * tables generate, and the repository's pipeline.yaml validates. */
+ * tables generate, and the repository's pipeline.yaml and docs/http.md's example validate. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -114,12 +114,43 @@ static void test_repo_pipeline_valid(void **state)
     uf_diags_free(&d);
 }
 
+/* docs/http.md's first example, as the components of a pipeline, validates against the
+ * statements in sql/ugc (its sql_file paths are read from the source tree's root). */
+static void test_http_doc_example_valid(void **state)
+{
+    const char *src = getenv("UGCFLOW_SOURCE_DIR");
+    char path[4096];
+    snprintf(path, sizeof path, "%s/docs/http.md", src);
+    char *doc = slurp(path);
+    assert_non_null(doc);
+    char *start = strstr(doc, "## Example");
+    start = start ? strstr(start, "```yaml\n") : NULL;
+    char *end = start ? strstr(start + 8, "```") : NULL;
+    assert_non_null(end);
+    *end = '\0';
+    char *yaml = NULL;
+    assert_true(asprintf(&yaml, "pipelines:\n  ugc:\n    components:\n%s", start + 8) > 0);
+    snprintf(path, sizeof path, "%s/http-example.yaml", src);
+    struct uf_diags d = {0};
+    struct uf_config *cfg = uf_config_load_string(path, yaml, &d);
+    struct uf_graph *g = cfg ? uf_graph_build(cfg, NULL, 0, &d) : NULL;
+    if (d.n) {
+        uf_diags_print(&d, stderr);
+        fail_msg("docs/http.md's example has %zu errors", d.n);
+    }
+    uf_graph_free(g);
+    uf_diags_free(&d);
+    free(yaml);
+    free(doc);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_tables),
         cmocka_unit_test(test_stages_doc_current),
         cmocka_unit_test(test_repo_pipeline_valid),
+        cmocka_unit_test(test_http_doc_example_valid),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

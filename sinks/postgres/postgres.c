@@ -1,15 +1,11 @@
-/* postgres.c: the `postgres` sink, the UGC store: answers the UGC API's
- * requests from PostgreSQL. A request event ({"route","params","query","body"},
- * ev->user, meta.roles; see postgres_ugc.h) becomes one prepared statement run
- * by the connection pool (postgres_pool.h); its reply is set with
- * uf_event_reply and the event finished only once PostgreSQL answered, so the
- * client never sees a success that was not stored. A write that changed
- * something also put its analytics event into the outbox table in the same
- * statement; the reply carries that event's id (header Event-Id). When
- * PostgreSQL is unavailable requests fail with 503 (the http source adds
- * Retry-After); nothing is retried behind the client's back. Ownership: write()
- * hands every event to the pool and returns UF_OK; the pool's threads finish
- * them. Migrations run in start(); the schema name is quoted once in init(). */
+/* postgres.c: the `postgres` sink: answers requests from PostgreSQL through the operations its
+ * `operations` option declares (postgres_op.h, docs/postgres.md): a request event becomes one
+ * prepared statement run by the pipelined pool (postgres_pool.h), and its rows become the reply;
+ * the event is finished only once PostgreSQL answered, so a client never sees a success that was
+ * not stored. PostgreSQL unavailable: 503 (the http source adds Retry-After), nothing retried
+ * behind the client's back. Ownership: write() hands every event to the pool and returns UF_OK;
+ * the pool's threads finish them. start() migrates the schema and prepares every statement
+ * once, so SQL that PostgreSQL rejects stops the start with its position. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,15 +18,21 @@
 #include "framework/stage.h"
 #include "pg_migrate.h"
 #include "postgres_pool.h"
-#include "postgres_ugc.h"
+#include "postgres_call.h"
+#include "postgres_op.h"
+#include "postgres_prepare.h"
 
 struct pg_ctx {
     char *dsn;
     char *schema;
+    char *migrations_dir;
     int64_t pool_size, pipeline_max, max_pending, statement_timeout_ms, connect_timeout_ms;
     bool notify_outbox;
+    json_t *operations_opt; /* read from the config tree instead, for positions */
 
     struct uf_stage *st;
+    struct uf_pg_ops ops; /* ours */
+    struct uf_pg_migrations migrations;
     char *quoted_schema; /* ours */
     char *quoted_outbox;
     char *channel; /* "<schema>.outbox", or NULL */
@@ -49,9 +51,14 @@ static const struct uf_option pg_options[] = {
     {.name = "schema",
      .type = UF_OPT_STR,
      .def = "public",
-     .desc = "PostgreSQL schema holding the UGC tables; created and migrated "
-             "at start",
+     .desc = "PostgreSQL schema of the operations' tables (the search_path); created and "
+             "migrated at start",
      .offset = offsetof(struct pg_ctx, schema)},
+    {.name = "migrations",
+     .type = UF_OPT_STR,
+     .desc = "Folder of the schema's NNNN_name.sql migrations (relative to the config file), "
+             "applied at start; unset: none",
+     .offset = offsetof(struct pg_ctx, migrations_dir)},
     {.name = "pool_size",
      .type = UF_OPT_INT,
      .def = "4",
@@ -89,6 +96,12 @@ static const struct uf_option pg_options[] = {
      .desc = "NOTIFY \"<schema>.outbox\" after each round trip with a write, so the outbox "
              "relay wakes at once",
      .offset = offsetof(struct pg_ctx, notify_outbox)},
+    {.name = "operations",
+     .type = UF_OPT_MAP,
+     .desc = "Per route name, the statement that answers it (sql or sql_file, named :params "
+             "bound from event paths), its reply (status, not_found, errors, list) or a switch; "
+             "see docs/postgres.md",
+     .offset = offsetof(struct pg_ctx, operations_opt)},
     {.name = "connect_timeout",
      .type = UF_OPT_DURATION,
      .def = "2s",
@@ -105,6 +118,9 @@ static int pg_init(struct uf_stage *st, void *ctx, struct uf_err *err)
     c->st = st;
     if (!c->schema[0] || strlen(c->schema) > 63)
         return uf_err_set(err, UF_EINVAL, "schema: must be 1 to 63 characters");
+    int bad = uf_pg_migrations_option(st, "migrations", c->migrations_dir, &c->migrations);
+    if (uf_pg_ops_parse(st, uf_stage_option_node(st, "operations"), &c->ops) != 0 || bad)
+        return uf_err_set(err, UF_EINVAL, "%s", "");
     c->quoted_schema = uf_pg_quote_ident(c->schema);
     c->quoted_outbox = uf_xasprintf("%s.outbox", c->quoted_schema);
     if (c->notify_outbox)
@@ -150,7 +166,9 @@ static int pg_start(struct uf_stage *st, void *ctx, struct uf_err *err)
     struct pg_ctx *c = ctx;
     PGconn *pg = uf_pg_connect(c->dsn, c->connect_timeout_ms, err);
     int applied = 0;
-    int rc = pg ? uf_pg_migrate(pg, c->schema, c->quoted_schema, &applied, err) : UF_EIO;
+    int rc = pg ? uf_pg_migrate(pg, c->schema, c->quoted_schema, &c->migrations, &applied, err) : UF_EIO;
+    if (rc == 0)
+        rc = uf_pg_ops_prepare(pg, c->quoted_schema, &c->ops, err);
     PQfinish(pg);
     if (rc) {
         uf_err_prefix(err, "postgres '%s'", uf_stage_name(st));
@@ -168,6 +186,7 @@ static int pg_start(struct uf_stage *st, void *ctx, struct uf_err *err)
         .statement_timeout_ms = c->statement_timeout_ms,
         .connect_timeout_ms = c->connect_timeout_ms,
         .notify_channel = c->channel,
+        .ops = &c->ops,
         .st = st,
         .finish = pg_finish,
         .arg = c,
@@ -189,7 +208,7 @@ static int pg_write(struct uf_stage *st, void *ctx, struct uf_event **evs, size_
     for (size_t i = 0; i < n; i++) {
         struct uf_pg_call *call = uf_xmalloc(sizeof *call);
         struct uf_pg_reply rep;
-        if (uf_pg_call_build(evs[i], call, &rep) != 0) {
+        if (uf_pg_call_build(&c->ops, evs[i], call, &rep) != 0) {
             uf_event_fail(evs[i], rep.status, rep.code, rep.msg);
             free(call);
             continue;
@@ -239,13 +258,15 @@ static void pg_destroy(void *ctx)
     free(c->quoted_schema);
     free(c->quoted_outbox);
     free(c->channel);
+    uf_pg_ops_free(&c->ops);
+    uf_pg_migrations_free(&c->migrations);
 }
 
 const struct uf_kind uf_sink_postgres = {
     .name = "postgres",
     .role = UF_SINK,
-    .summary = "UGC store: answers UGC API requests from PostgreSQL; writes put their "
-               "analytics events in its outbox",
+    .summary = "Answers requests from PostgreSQL with declared operations (a statement and "
+               "its reply per route); writes may put events in the outbox",
     .options = pg_options,
     .ctx_size = sizeof(struct pg_ctx),
     .init = pg_init,

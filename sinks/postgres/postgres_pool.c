@@ -1,10 +1,10 @@
-/* postgres_pool.c: connection threads running UGC calls in libpq pipeline mode
+/* postgres_pool.c: connection threads running calls in libpq pipeline mode
  * (see the header). Threads: one per connection; the queue is shared and
  * guarded by `lock`. A connection is only touched by its own thread.
  * Connections stay in blocking mode: a batch is at most a few KiB of requests,
  * far below the socket buffers, so sending it whole cannot deadlock against the
  * server's replies; reads poll the socket against the call deadline. Does not
- * interpret rows: the finish callback gets their JSON text. */
+ * interpret rows: the finish callback gets the operation's columns as text. */
 #include "postgres_pool.h"
 
 #include <errno.h>
@@ -95,11 +95,13 @@ static int setup(struct uf_pg_pool *p, PGconn *pg, struct uf_err *err)
                  ? 0
                  : uf_err_set(err, UF_EIO, "session settings: %s", PQresultErrorMessage(res));
     PQclear(res);
-    for (size_t i = 0; rc == 0 && i < uf_pg_nstmts; i++) {
-        res = PQprepare(pg, uf_pg_stmts[i].name, uf_pg_stmts[i].sql, 0, NULL);
+    for (size_t i = 0; rc == 0 && i < p->cfg.ops->n; i++) {
+        const struct uf_pg_op *op = &p->cfg.ops->v[i];
+        if (!op->sql)
+            continue;
+        res = PQprepare(pg, op->stmt_name, op->sql, 0, NULL);
         if (PQresultStatus(res) != PGRES_COMMAND_OK)
-            rc = uf_err_set(err, UF_EIO, "prepare %s: %s", uf_pg_stmts[i].name,
-                            PQresultErrorMessage(res));
+            rc = uf_err_set(err, UF_EIO, "prepare %s: %s", op->name, PQresultErrorMessage(res));
         PQclear(res);
     }
     if (rc == 0 && p->cfg.notify_channel) {
@@ -176,18 +178,28 @@ static enum read_rc next_result(PGconn *pg, int64_t deadline_us, PGresult **out)
     return PQstatus(pg) == CONNECTION_BAD ? READ_BROKEN : READ_OK;
 }
 
-/* Hands the rows' texts to the finish callback as they are: no copy, no parse (they are
- * JSON objects PostgreSQL built, see postgres_ugc.h), with a write's event id beside them. */
+static const char *cell(const PGresult *res, int row, int col)
+{
+    return col >= 0 && !PQgetisnull(res, row, col) ? PQgetvalue(res, row, col) : NULL;
+}
+
+/* Hands the rows' columns to the finish callback as they are: no copy, no parse (the reply
+ * column is JSON PostgreSQL built, see postgres_call.h). */
 static void finish_rows(struct uf_pg_pool *p, struct uf_pg_call *call, const PGresult *res)
 {
-    struct uf_pg_row few[UF_PG_LIMIT_MAX + 1];
+    struct uf_pg_row few[128];
+    const struct uf_pg_op *op = call->op;
     size_t n = (size_t)PQntuples(res);
     struct uf_pg_row *rows = n <= sizeof few / sizeof few[0] ? few : uf_xcalloc(n, sizeof *rows);
-    bool ids = PQnfields(res) > 1;
-    for (size_t i = 0; i < n; i++)
-        rows[i] = (struct uf_pg_row){
-            PQgetvalue(res, (int)i, 0), (size_t)PQgetlength(res, (int)i, 0),
-            ids && !PQgetisnull(res, (int)i, 1) ? PQgetvalue(res, (int)i, 1) : NULL};
+    for (int i = 0; i < (int)n; i++) {
+        struct uf_pg_row *r = &rows[i];
+        *r = (struct uf_pg_row){.text = cell(res, i, op->col_reply),
+                                .event_id = cell(res, i, op->col_event),
+                                .status = cell(res, i, op->col_status)};
+        r->len = r->text ? (size_t)PQgetlength(res, i, op->col_reply) : 0;
+        for (size_t k = 0; k < op->list.nkeys; k++)
+            r->keys[k] = cell(res, i, op->list.keys[k].col);
+    }
     p->cfg.finish(p->cfg.arg, call, rows, n, NULL);
     if (rows != few)
         free(rows);
@@ -251,8 +263,8 @@ static bool send_batch(const struct uf_pg_pool *p, PGconn *pg, struct uf_pg_call
     bool writes = false;
     for (size_t i = 0; i < n; i++) {
         const struct uf_pg_call *call = batch[i];
-        writes = writes || uf_pg_stmts[call->stmt].writes;
-        if (!PQsendQueryPrepared(pg, uf_pg_stmts[call->stmt].name, call->nparams,
+        writes = writes || call->op->writes;
+        if (!PQsendQueryPrepared(pg, call->op->stmt_name, call->nparams,
                                  (const char *const *)call->params, NULL, NULL, 0) ||
             !PQpipelineSync(pg))
             return false;

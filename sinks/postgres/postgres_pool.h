@@ -1,4 +1,4 @@
-/* postgres_pool.h: a pool of PostgreSQL connections that run UGC calls in
+/* postgres_pool.h: a pool of PostgreSQL connections that run calls (postgres_call.h) in
  * pipeline mode. Each connection has one thread. It takes up to `pipeline_max`
  * queued calls at once, sends them all (each its own implicit transaction,
  * closed by a sync, so one failing call never aborts another) and then reads
@@ -20,7 +20,7 @@
 
 #include "framework/err.h"
 #include "framework/pg.h"
-#include "postgres_ugc.h"
+#include "postgres_call.h"
 
 struct uf_stage;
 struct uf_pg_pool;
@@ -31,7 +31,7 @@ struct uf_pg_failure {
     char msg[256];
 };
 
-/* Takes ownership of call. rows (n row texts, borrowed for the call) are set when the
+/* Takes ownership of call. rows (n rows' columns, borrowed for the call) are set when the
  * statement succeeded, f otherwise. Must not block for long: it runs on a connection thread. */
 typedef void (*uf_pg_finish_fn)(void *arg, struct uf_pg_call *call, const struct uf_pg_row *rows,
                                 size_t n, const struct uf_pg_failure *f);
@@ -45,6 +45,7 @@ struct uf_pg_pool_cfg {
     int64_t statement_timeout_ms;
     int64_t connect_timeout_ms;
     const char *notify_channel; /* NOTIFYed after each round trip with a write; NULL: none */
+    const struct uf_pg_ops *ops; /* their statements are prepared on every connection */
     struct uf_stage *st; /* for logs and metrics */
     uf_pg_finish_fn finish;
     void *arg;

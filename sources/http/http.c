@@ -167,6 +167,7 @@ static int http_init(struct uf_stage *st, void *ctx, struct uf_err *err)
     pthread_condattr_destroy(&ca);
     http_work_init(hc);
     register_metrics(hc);
+    http_routes_declare(&hc->routes, st);
     return 0;
 }
 

@@ -77,6 +77,9 @@ struct http_route_defaults {
 int http_routes_parse(const json_t *map, const struct http_route_defaults *d,
                       struct http_routes *out, struct uf_err *err);
 void http_routes_free(struct http_routes *r);
+/* Declares each route and the event paths it fills (stage.h, uf_stage_route_provides), at the
+ * position of its key in the `routes` option. Init only. */
+void http_routes_declare(const struct http_routes *r, struct uf_stage *st);
 
 /* Finds the route for method and path; fills params (an object) with the path parameters.
  * When no route matches, returns NULL and sets *path_known when some route matches the path with

@@ -10,6 +10,7 @@
 #include "http_int.h"
 #include "mem.h"
 #include "options.h"
+#include "stage.h"
 
 static const char *const methods[] = { "GET", "POST", "PUT", "PATCH", "DELETE", "HEAD",
                                        "OPTIONS", NULL };
@@ -193,6 +194,39 @@ int http_routes_parse(const json_t *map, const struct http_route_defaults *d,
         }
     }
     return 0;
+}
+
+/* The paths a route's events carry: the envelope's members, each path parameter, any query
+ * value, the body's fields on a JSON route (not on a split or batch one: its items are the
+ * events), and the user and meta (roles come from jwt_auth) unless the route takes no token. */
+static void declare_route(const struct http_route *r, struct uf_stage *st, const struct uf_pos *pos)
+{
+    static const char *const always[] = {"route", "method", "path", "query.*", "meta.*", NULL};
+    for (size_t i = 0; always[i]; i++)
+        uf_stage_route_provides(st, r->name, always[i], pos);
+    for (size_t i = 0; i < r->nsegs; i++) {
+        if (r->segs[i][0] != '{')
+            continue;
+        char path[256];
+        snprintf(path, sizeof path, "params.%.*s", (int)strlen(r->segs[i]) - 2, r->segs[i] + 1);
+        uf_stage_route_provides(st, r->name, path, pos);
+    }
+    if (r->body == HTTP_BODY_JSON && !r->split_array && !r->batch)
+        uf_stage_route_provides(st, r->name, "body.*", pos);
+    if (r->auth != HTTP_AUTH_NONE)
+        uf_stage_route_provides(st, r->name, "user", pos);
+}
+
+void http_routes_declare(const struct http_routes *r, struct uf_stage *st)
+{
+    const struct uf_node *map = uf_stage_option_node(st, "routes");
+    for (size_t i = 0; i < r->n; i++) {
+        const struct uf_pos *pos = NULL;
+        for (size_t k = 0; map && map->type == UF_NODE_MAP && k < map->n && !pos; k++)
+            if (strcmp(map->keys[k], r->v[i].key) == 0)
+                pos = &map->key_pos[k];
+        declare_route(&r->v[i], st, pos);
+    }
 }
 
 void http_routes_free(struct http_routes *r)

@@ -59,10 +59,11 @@ struct vd_ctx {
     int64_t max_entries;
     char *view_type;
     int clock;
-    char *state_dsn, *state_schema, *state_table;
+    char *state_dsn, *state_schema, *state_table, *state_migrations;
     int64_t checkpoint_ms;
 
     struct uf_stage *st;
+    struct uf_pg_migrations migrations; /* read at init */
     struct vd_stripe stripes[STRIPES];
     size_t stripe_max;
     atomic_bool sweeping;
@@ -102,6 +103,10 @@ static const struct uf_option vd_options[] = {
       .offset = offsetof(struct vd_ctx, state_schema) },
     { .name = "state_table", .type = UF_OPT_STR, .def = "view_sessions",
       .desc = "Table of the sessions saved", .offset = offsetof(struct vd_ctx, state_table) },
+    { .name = "state_migrations", .type = UF_OPT_STR,
+      .desc = "Folder of the state schema's NNNN_name.sql migrations, which make the table "
+              "(relative to the config file; unset: none)",
+      .offset = offsetof(struct vd_ctx, state_migrations) },
     { .name = "checkpoint_interval", .type = UF_OPT_DURATION, .def = "1s", .min = 10,
       .max = 600000, .desc = "How often the sessions changed since the last save are saved",
       .offset = offsetof(struct vd_ctx, checkpoint_ms) },
@@ -143,6 +148,7 @@ static int vd_init(struct uf_stage *st, void *ctx, struct uf_err *err)
     pthread_condattr_destroy(&ca);
     if (c->state_dsn && (!c->state_schema[0] || !c->state_table[0]))
         return uf_err_set(err, UF_EINVAL, "state_schema and state_table must not be empty");
+    uf_pg_migrations_option(st, "state_migrations", c->state_migrations, &c->migrations);
     return 0;
 }
 
@@ -517,7 +523,8 @@ static void restore_all(struct vd_ctx *c, const char *quoted_schema)
     struct uf_err err = { 0 };
     int applied = 0;
     PGconn *pg = uf_pg_connect(c->state_dsn, 2000, &err);
-    int rc = pg ? uf_pg_migrate(pg, c->state_schema, quoted_schema, &applied, &err) : UF_EIO;
+    int rc = pg ? uf_pg_migrate(pg, c->state_schema, quoted_schema, &c->migrations, &applied,
+                                 &err) : UF_EIO;
     PQfinish(pg);
     if (rc == 0)
         rc = vd_store_load(c->store, c->ttl_ms, c->max_entries, restore, c, &err);
@@ -566,6 +573,7 @@ static void vd_destroy(void *ctx)
 {
     struct vd_ctx *c = ctx;
     vd_stop(c->st, c); /* started but never stopped (another stage's start failed) */
+    uf_pg_migrations_free(&c->migrations);
     for (size_t i = 0; i < STRIPES; i++) {
         struct vd_stripe *s = &c->stripes[i];
         if (!s->buckets)

@@ -1,0 +1,11 @@
+-- reaction_delete: no row when there was no reaction (404).
+WITH w AS (
+  DELETE FROM reactions WHERE user_id = :user::uuid AND movie_id = :movie_id::uuid
+  RETURNING reaction),
+o AS (
+  INSERT INTO outbox (payload)
+  SELECT json_build_object('type', 'ugc.reaction_removed',
+    'received_at', to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
+    'user_id', :user::uuid, 'movie_id', :movie_id::uuid)
+  FROM w RETURNING event_id)
+SELECT (SELECT event_id FROM o) AS event_id FROM w
