@@ -188,10 +188,13 @@ static void *signal_thread(void *arg)
     sigemptyset(&set);
     sigaddset(&set, SIGINT);
     sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGHUP);
     int sig;
     if (sigwait(&set, &sig) == 0) {
+        /* There is no reload in place: SIGHUP drains and exits like SIGTERM, and `ugcflow up`
+         * starts the pipeline again at once with the file read anew. */
         uf_log(UF_LOG_INFO, NULL, "Signal received, shutting down.", "signal",
-               sig == SIGINT ? "SIGINT" : "SIGTERM");
+               sig == SIGINT ? "SIGINT" : sig == SIGHUP ? "SIGHUP" : "SIGTERM");
         uf_runtime_request_stop(rt);
     }
     return NULL;
@@ -225,6 +228,7 @@ static int cmd_run(const struct cli *cli)
     sigemptyset(&set);
     sigaddset(&set, SIGINT);
     sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &set, NULL); /* inherited by every thread started below */
     signal(SIGPIPE, SIG_IGN);
 
