@@ -14,7 +14,7 @@ set -euo pipefail
 : "${UGCFLOW_CH_URL:?set by script/test (eval "$(script/dev-stack env)")}"
 SRC=$UGCFLOW_SOURCE_DIR
 BUILD=$(dirname "$UGCFLOW_BIN")
-BROWSER=${IT_UP_BROWSER:-0}
+BROWSER=${IT_UP_BROWSER:-1}
 RUN=$$-$(date +%s)
 R=${RUN//-/_}
 P=${IT_UP_PORT_BASE:-186}
@@ -49,6 +49,9 @@ cleanup() {
         >/dev/null 2>&1 || true
     psql "$UGCFLOW_PG_DSN" -qc "DROP SCHEMA IF EXISTS $UGCFLOW_UGC_SCHEMA CASCADE" \
         >/dev/null 2>&1 || true
+    for t in "$UGCFLOW_STAT_EVENTS_TOPIC" "$UGCFLOW_STAT_VIEWS_TOPIC" "$UGCFLOW_DLQ_TOPIC"; do
+        "$BUILD/stat_topic" delete "$UGCFLOW_KAFKA_BROKERS" "$t" >/dev/null 2>&1 || true
+    done
     rm -rf "$TMP"
 }
 trap cleanup EXIT
@@ -70,6 +73,9 @@ all_up() {
 pid_of() { deployment | jq -r --arg p "$1" '.processes[] | select(.name == $p) | .pid'; }
 restarts_of() { deployment | jq -r --arg p "$1" '.processes[] | select(.name == $p) | .restarts'; }
 
+for t in "$UGCFLOW_STAT_EVENTS_TOPIC" "$UGCFLOW_STAT_VIEWS_TOPIC" "$UGCFLOW_DLQ_TOPIC"; do
+    "$BUILD/stat_topic" create "$UGCFLOW_KAFKA_BROKERS" "$t" 2 || fail "cannot create topic $t"
+done
 curl -sfS "$UGCFLOW_CH_URL/" --data-binary "CREATE DATABASE IF NOT EXISTS $UGCFLOW_CH_DATABASE" \
     >/dev/null || fail "cannot create the ClickHouse database"
 "$UGCFLOW_BIN" up "$SRC/pipeline.yaml" --log-dir "$TMP/logs" >"$TMP/up.log" 2>&1 &

@@ -13,7 +13,7 @@
 #define UF_LAYOUT_NODE_W 150
 #define UF_LAYOUT_NODE_H 66
 #define UF_LAYOUT_HUB_W 150 /* topics and stores */
-#define UF_LAYOUT_HUB_H 58
+#define UF_LAYOUT_HUB_H 66
 
 /* The DOT text for one direction ("LR" or "TB"). New string. */
 char *uf_deploy_dot(const json_t *model, const char *rankdir);

@@ -184,7 +184,7 @@ static void fixed_lines(const json_t *node, json_t *body)
         line(body, "in", v);
     }
     fmt_value(U_COUNT, true, num(r, "out"), v, sizeof v);
-    line(body, sink ? "written" : "out", v);
+    line(body, "out", v);
     fmt_value(U_COUNT, true, num(r, "errors"), v, sizeof v);
     line(body, "errors", v);
     uf_fmt_us(v, sizeof v, num(r, "p99_us"));
