@@ -117,16 +117,6 @@ int uf_jwt_keys_set_public_pem(struct uf_jwt_keys *keys, const char *pem, size_t
     return 0;
 }
 
-bool uf_jwt_keys_has_secret(const struct uf_jwt_keys *keys)
-{
-    return keys->secret != NULL;
-}
-
-bool uf_jwt_keys_has_public(const struct uf_jwt_keys *keys)
-{
-    return keys->pub != NULL;
-}
-
 /* ---- base64url ---- */
 
 static const char b64url[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";

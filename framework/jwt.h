@@ -41,8 +41,6 @@ int uf_jwt_keys_set_secret(struct uf_jwt_keys *keys, const void *secret, size_t 
 /* Loads an RSA public key (PEM "PUBLIC KEY", "RSA PUBLIC KEY" or a certificate) from pem. */
 int uf_jwt_keys_set_public_pem(struct uf_jwt_keys *keys, const char *pem, size_t n,
                                struct uf_err *err);
-bool uf_jwt_keys_has_secret(const struct uf_jwt_keys *keys);
-bool uf_jwt_keys_has_public(const struct uf_jwt_keys *keys);
 
 struct uf_jwt_rules {
     unsigned algs;        /* allow-list: OR of enum uf_jwt_alg */

@@ -121,5 +121,3 @@ size_t uf_queue_depth(struct uf_queue *q)
     pthread_mutex_unlock(&q->mu);
     return n;
 }
-
-size_t uf_queue_capacity(const struct uf_queue *q) { return q->cap; }

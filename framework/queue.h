@@ -26,6 +26,5 @@ size_t uf_queue_pop(struct uf_queue *q, struct uf_event **out, size_t max, int t
 void uf_queue_close(struct uf_queue *q);
 bool uf_queue_is_drained(struct uf_queue *q); /* closed and empty */
 size_t uf_queue_depth(struct uf_queue *q);
-size_t uf_queue_capacity(const struct uf_queue *q);
 
 #endif

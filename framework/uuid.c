@@ -74,15 +74,6 @@ void uf_uuid_v7_at(uint8_t out[16], int64_t ms)
         out[i] = (uint8_t)(rnd >> (8 * (i - 8)));
 }
 
-void uf_uuid_v4(uint8_t out[16])
-{
-    uint64_t a = next(&tl_rng), b = next(&tl_rng);
-    memcpy(out, &a, 8);
-    memcpy(out + 8, &b, 8);
-    out[6] = (uint8_t)(0x40 | (out[6] & 0x0f));
-    out[8] = (uint8_t)(0x80 | (out[8] & 0x3f));
-}
-
 void uf_uuid_format(const uint8_t id[16], char out[UF_UUID_STR])
 {
     static const char hex[] = "0123456789abcdef";

@@ -14,8 +14,6 @@ void uf_uuid_v7(uint8_t out[16]);
 /* The same with the time given (milliseconds since the epoch, UTC), for a caller that has just
  * read the clock; still strictly increasing per thread. */
 void uf_uuid_v7_at(uint8_t out[16], int64_t ms);
-/* Random UUIDv4. */
-void uf_uuid_v4(uint8_t out[16]);
 /* Name-based UUIDv5 (RFC 9562 5.5, SHA-1): the same namespace and name give the same id, for
  * events that must keep one id however often they are made (a view counted again after a
  * restart). */

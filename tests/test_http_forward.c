@@ -199,6 +199,15 @@ static void assert_in_order(struct receiver *r, int n)
                          i);
 }
 
+/* Waits until the sink has counted at least n refused posts: proof that it tried. */
+static void wait_failed_posts(struct uf_stage *st, int64_t n)
+{
+    const char *name = "forward_failed_posts_total";
+    for (int i = 0; i < 500 && uf_metrics_extra_value(uf_stage_metrics(st), name, NULL) < n; i++)
+        usleep(10 * 1000);
+    assert_true(uf_metrics_extra_value(uf_stage_metrics(st), name, NULL) >= n);
+}
+
 static void test_batches_over_one_connection(void **state)
 {
     struct receiver *r = receiver_start();
@@ -226,10 +235,8 @@ static void test_retries_until_the_receiver_recovers(void **state)
     struct uf_err err = {0};
     struct uf_stage *st = sink_new(opts, &err);
     send_events(st, 0, 10);
-    usleep(200 * 1000);
+    wait_failed_posts(st, 2);
     assert_int_equal(received(r), 0);
-    assert_true(uf_metrics_extra_value(uf_stage_metrics(st), "forward_failed_posts_total", NULL) >
-                1);
     atomic_store(&r->status, 200);
     wait_received(r, 10);
     assert_in_order(r, 10);
@@ -310,9 +317,7 @@ static void test_spool_survives_a_restart(void **state)
     struct uf_err err = {0};
     struct uf_stage *st = sink_new(opts, &err);
     send_events(st, 0, 30);
-    for (int i = 0; i < 100 && atomic_load(&r->connections) == 0; i++)
-        usleep(10 * 1000);
-    usleep(50 * 1000);
+    wait_failed_posts(st, 1);
     sink_free(st);
     assert_int_equal(received(r), 0);
 
