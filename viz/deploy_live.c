@@ -176,9 +176,14 @@ static json_t *component(const json_t *c, const json_t *node)
     json_object_set_new(o, "rates", rates ? json_deep_copy(rates) : json_object());
     json_t *trouble = node ? json_object_get(node, "trouble") : NULL;
     json_object_set_new(o, "trouble", trouble ? json_deep_copy(trouble) : json_array());
-    json_t *lab = uf_labels_node(node ? node : c);
+    /* Labels from the model's role and kind with the live numbers: the counters since start
+     * are needed for the queue fill only, and are not sent on. */
+    json_t *metrics = node ? json_object_get(node, "metrics") : NULL;
+    json_object_set_new(o, "metrics", metrics ? json_deep_copy(metrics) : json_object());
+    json_t *lab = uf_labels_node(o);
     json_object_update(o, lab);
     json_decref(lab);
+    json_object_del(o, "metrics");
     return o;
 }
 
