@@ -1,5 +1,5 @@
-/* admin.c: /health, /ready, /metrics, /api/graph, /api/history and the embedded graph page
- * (see admin.h). The listener owns the metrics history (viz/history.h) and its sampler thread,
+/* admin.c: /health, /ready, /metrics, /api/graph, /api/history, the embedded graph page and
+ * the caller's extra routes (see admin.h). The listener owns the metrics history (viz/history.h) and its sampler thread,
  * so every running process keeps the last five minutes of each component for the page.
  * One libmicrohttpd internal thread is plenty: scrapes and page polls are a few per second,
  * and keeping the admin listener apart from the data listeners means a flooded API never
@@ -22,6 +22,7 @@ struct uf_admin {
     struct MHD_Daemon *d;
     struct uf_runtime *rt;
     struct uf_history *hist;
+    struct uf_admin_routes extra;
     int port;
 };
 
@@ -85,6 +86,13 @@ static const char *content_type(const char *name)
     return "application/octet-stream";
 }
 
+static enum MHD_Result not_found(struct MHD_Connection *c)
+{
+    return respond_json(c, MHD_HTTP_NOT_FOUND,
+                        json_pack("{s:{s:s,s:s}}", "error", "code", "not_found", "message",
+                                  "no such page"));
+}
+
 static enum MHD_Result serve_asset(struct MHD_Connection *c, const char *name)
 {
     for (const struct uf_asset *a = uf_assets; a->name; a++)
@@ -96,9 +104,47 @@ static enum MHD_Result serve_asset(struct MHD_Connection *c, const char *name)
             MHD_destroy_response(r);
             return ok;
         }
-    return respond_json(c, MHD_HTTP_NOT_FOUND,
-                        json_pack("{s:{s:s,s:s}}", "error", "code", "not_found", "message",
-                                  "no such page"));
+    return not_found(c);
+}
+
+/* The extra routes' answer, when they have one for url. */
+static bool handle_extra(struct uf_admin *a, struct MHD_Connection *c, const char *url,
+                         enum MHD_Result *ok)
+{
+    struct uf_admin_reply rep = {0};
+    if (!a->extra.fn || !a->extra.fn(a->extra.ctx, url, &rep))
+        return false;
+    if (rep.asset)
+        *ok = serve_asset(c, rep.asset);
+    else
+        *ok = respond(c, rep.status, rep.type, rep.body, MHD_RESPMEM_MUST_FREE);
+    return true;
+}
+
+/* What only a listener of a running graph serves. */
+static bool handle_runtime(struct uf_admin *a, struct MHD_Connection *c, const char *url,
+                           enum MHD_Result *ok)
+{
+    if (strcmp(url, "/ready") == 0) {
+        bool ready = uf_runtime_is_ready(a->rt);
+        *ok = respond_json(c, ready ? MHD_HTTP_OK : MHD_HTTP_SERVICE_UNAVAILABLE,
+                           json_pack("{s:s}", "status", ready ? "ready" : "not_ready"));
+    } else if (strcmp(url, "/metrics") == 0) {
+        *ok = respond(c, MHD_HTTP_OK, "text/plain; version=0.0.4", uf_runtime_metrics_text(a->rt),
+                      MHD_RESPMEM_MUST_FREE);
+    } else if (strcmp(url, "/api/graph") == 0) {
+        json_t *g = uf_graph_json(uf_runtime_graph(a->rt), true);
+        uf_history_annotate(a->hist, g);
+        *ok = respond_json(c, MHD_HTTP_OK, g);
+    } else if (strcmp(url, "/api/history") == 0) {
+        const char *id = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "component");
+        *ok = respond_json(c, MHD_HTTP_OK, uf_history_json(a->hist, id));
+    } else if (strcmp(url, "/") == 0 || strcmp(url, "/graph") == 0) {
+        *ok = serve_asset(c, "index.html");
+    } else {
+        return false;
+    }
+    return true;
 }
 
 static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *url,
@@ -110,43 +156,35 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
         return respond_json(c, MHD_HTTP_METHOD_NOT_ALLOWED,
                             json_pack("{s:{s:s,s:s}}", "error", "code", "method_not_allowed",
                                       "message", "the admin API is read-only"));
+    enum MHD_Result ok;
+    if (handle_extra(a, c, url, &ok))
+        return ok;
     if (strcmp(url, "/health") == 0)
         return respond_json(c, MHD_HTTP_OK, json_pack("{s:s}", "status", "ok"));
-    if (strcmp(url, "/ready") == 0) {
-        bool ready = uf_runtime_is_ready(a->rt);
-        return respond_json(c, ready ? MHD_HTTP_OK : MHD_HTTP_SERVICE_UNAVAILABLE,
-                            json_pack("{s:s}", "status", ready ? "ready" : "not_ready"));
-    }
-    if (strcmp(url, "/metrics") == 0)
-        return respond(c, MHD_HTTP_OK, "text/plain; version=0.0.4",
-                       uf_runtime_metrics_text(a->rt), MHD_RESPMEM_MUST_FREE);
-    if (strcmp(url, "/api/graph") == 0) {
-        json_t *g = uf_graph_json(uf_runtime_graph(a->rt), true);
-        uf_history_annotate(a->hist, g);
-        return respond_json(c, MHD_HTTP_OK, g);
-    }
-    if (strcmp(url, "/api/history") == 0) {
-        const char *id = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "component");
-        return respond_json(c, MHD_HTTP_OK, uf_history_json(a->hist, id));
-    }
-    if (strcmp(url, "/") == 0 || strcmp(url, "/graph") == 0)
-        return serve_asset(c, "index.html");
+    if (a->rt && handle_runtime(a, c, url, &ok))
+        return ok;
     if (strncmp(url, "/assets/", 8) == 0)
         return serve_asset(c, url + 8);
-    return respond_json(c, MHD_HTTP_NOT_FOUND,
-                        json_pack("{s:{s:s,s:s}}", "error", "code", "not_found", "message",
-                                  "no such page"));
+    return not_found(c);
 }
 
 struct uf_admin *uf_admin_start(struct uf_runtime *rt, const char *address, struct uf_err *err)
+{
+    return uf_admin_start_routes(rt, address, NULL, err);
+}
+
+struct uf_admin *uf_admin_start_routes(struct uf_runtime *rt, const char *address,
+                                       const struct uf_admin_routes *extra, struct uf_err *err)
 {
     struct sockaddr_in sa;
     if (uf_parse_listen_address(address, &sa, err) != 0)
         return NULL;
     struct uf_admin *a = uf_xcalloc(1, sizeof *a);
     a->rt = rt;
-    a->hist = uf_history_new(uf_runtime_graph(rt), UF_HISTORY_SAMPLES);
-    if (uf_history_start(a->hist, 1000, err) != 0) {
+    if (extra)
+        a->extra = *extra;
+    a->hist = rt ? uf_history_new(uf_runtime_graph(rt), UF_HISTORY_SAMPLES) : NULL;
+    if (a->hist && uf_history_start(a->hist, 1000, err) != 0) {
         uf_history_free(a->hist);
         free(a);
         return NULL;

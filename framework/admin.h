@@ -6,6 +6,8 @@
 #ifndef UF_ADMIN_H
 #define UF_ADMIN_H
 
+#include <stdbool.h>
+
 #include "err.h"
 
 struct uf_runtime;
@@ -13,6 +15,27 @@ struct uf_admin;
 
 /* Listens on address ("host:port"; port 0 picks a free one). Does not own rt. */
 struct uf_admin *uf_admin_start(struct uf_runtime *rt, const char *address, struct uf_err *err);
+
+/* An answer from an extra route: a body it allocated (taken by the listener), or the name of an
+ * embedded asset to send instead. */
+struct uf_admin_reply {
+    unsigned status;
+    const char *type; /* Content-Type of body */
+    char *body;
+    const char *asset;
+};
+
+/* Extra routes, asked first for every GET: true when fn answered into *out. Called on the
+ * listener's thread; may block briefly. */
+struct uf_admin_routes {
+    bool (*fn)(void *ctx, const char *url, struct uf_admin_reply *out);
+    void *ctx;
+};
+
+/* As uf_admin_start, with extra routes (borrowed; may be NULL). rt may be NULL: such a listener
+ * serves /health, the assets and the extra routes only (the pages of `ugcflow up` and `dash`). */
+struct uf_admin *uf_admin_start_routes(struct uf_runtime *rt, const char *address,
+                                       const struct uf_admin_routes *extra, struct uf_err *err);
 /* The port actually bound. */
 int uf_admin_port(const struct uf_admin *a);
 void uf_admin_stop(struct uf_admin *a); /* accepts NULL */

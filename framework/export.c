@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <spawn.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -130,10 +131,10 @@ static bool in_path(const char *name)
     return found;
 }
 
-/* Spawns `dot -Tsvg` with stdin from the file descriptor `in` and returns what it printed. The
+/* Spawns `dot -T<format>` with stdin from the file descriptor `in` and returns what it printed. The
  * DOT goes through a temporary file so that writing it can never block on a full pipe while
  * dot is itself blocked writing its output. */
-static char *run_dot(int in, struct uf_err *err)
+static char *run_dot(int in, const char *format, struct uf_err *err)
 {
     int out[2];
     if (pipe(out) != 0) {
@@ -145,7 +146,9 @@ static char *run_dot(int in, struct uf_err *err)
     posix_spawn_file_actions_adddup2(&fa, in, 0);
     posix_spawn_file_actions_adddup2(&fa, out[1], 1);
     posix_spawn_file_actions_addclose(&fa, out[0]);
-    char *argv[] = {"dot", "-Tsvg", NULL};
+    char fmt[32];
+    snprintf(fmt, sizeof fmt, "-T%s", format);
+    char *argv[] = {"dot", fmt, NULL};
     pid_t pid;
     int rc = posix_spawnp(&pid, "dot", &fa, NULL, argv, environ);
     posix_spawn_file_actions_destroy(&fa);
@@ -160,7 +163,7 @@ static char *run_dot(int in, struct uf_err *err)
     if (rc == 0)
         waitpid(pid, &status, 0);
     if (rc != 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0 || sb.len == 0) {
-        uf_err_set(err, UF_EIO, "graph svg: `dot -Tsvg` failed (%s)",
+        uf_err_set(err, UF_EIO, "graph %s: `dot %s` failed (%s)", format, fmt,
                    rc ? strerror(rc) : "see its message above");
         uf_strbuf_free(&sb);
         return NULL;
@@ -170,32 +173,38 @@ static char *run_dot(int in, struct uf_err *err)
 
 char *uf_export_svg(const json_t *graph, struct uf_err *err)
 {
+    char *dot = uf_export_dot(graph);
+    char *svg = uf_export_run_dot(dot, "svg", err);
+    free(dot);
+    return svg;
+}
+
+char *uf_export_run_dot(const char *dot, const char *format, struct uf_err *err)
+{
     if (!in_path("dot")) {
         uf_err_set(err, UF_ENOTFOUND,
-                   "graph svg: Graphviz's `dot` is not in PATH: install graphviz "
-                   "(script/bootstrap does) or use --format dot");
+                   "graph %s: Graphviz's `dot` is not in PATH: install graphviz "
+                   "(script/bootstrap does) or use --format dot", format);
         return NULL;
     }
     char path[] = "/tmp/ugcflow-graph-XXXXXX";
     int fd = mkstemp(path);
     if (fd < 0) {
-        uf_err_set(err, UF_EIO, "graph svg: temporary file: %s", strerror(errno));
+        uf_err_set(err, UF_EIO, "graph %s: temporary file: %s", format, strerror(errno));
         return NULL;
     }
     unlink(path); /* the open descriptor is all dot needs */
-    char *dot = uf_export_dot(graph);
     size_t len = strlen(dot), off = 0;
     ssize_t n = 0;
     while (off < len && (n = write(fd, dot + off, len - off)) > 0)
         off += (size_t)n;
-    free(dot);
-    char *svg = NULL;
+    char *out = NULL;
     if (off < len)
-        uf_err_set(err, UF_EIO, "graph svg: temporary file: %s", strerror(errno));
+        uf_err_set(err, UF_EIO, "graph %s: temporary file: %s", format, strerror(errno));
     else if (lseek(fd, 0, SEEK_SET) == 0)
-        svg = run_dot(fd, err);
+        out = run_dot(fd, format, err);
     else
-        uf_err_set(err, UF_EIO, "graph svg: temporary file: %s", strerror(errno));
+        uf_err_set(err, UF_EIO, "graph %s: temporary file: %s", format, strerror(errno));
     close(fd);
-    return svg;
+    return out;
 }

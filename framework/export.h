@@ -14,5 +14,8 @@ char *uf_export_mermaid(const json_t *graph);
 /* Runs `dot -Tsvg` (found through PATH) on the DOT rendering. Returns the SVG (caller frees),
  * or NULL with err set when dot is missing or fails. Blocks until dot exits. */
 char *uf_export_svg(const json_t *graph, struct uf_err *err);
+/* Runs `dot -T<format>` on DOT text and returns what it printed (caller frees), or NULL with
+ * err set. Blocks until dot exits. */
+char *uf_export_run_dot(const char *dot, const char *format, struct uf_err *err);
 
 #endif

@@ -1,4 +1,4 @@
-/* main.c: the `ugcflow` command line: run, validate, graph, stages, top, reconcile.
+/* main.c: the `ugcflow` command line: run, validate, graph, stages, top, up, dash, reconcile.
  * `run` builds the graph, starts it, serves the admin listener and waits for SIGTERM/SIGINT or
  * for every source to finish, then shuts down within the configured deadline. Signals are
  * blocked in every thread and taken by one sigwait() thread, so no handler touches engine state.
@@ -20,7 +20,7 @@
 #include "registry.h"
 #include "runtime.h"
 #include "stagedoc.h"
-#include "viz/top.h"
+#include "viz/cli.h"
 
 #define MAX_SELECTED 32
 
@@ -36,6 +36,11 @@ static const char usage_text[] =
     "  pipelines FILE        list the pipelines of FILE with their admin addresses\n"
     "  top [FILE] [--admin ADDR]... [--sort rate|errors|latency] [--once]\n"
     "                        live metrics of every component of running processes\n"
+    "  up FILE [--listen ADDR] [--log-dir DIR] [--pipeline NAME]...\n"
+    "                        run every pipeline as its own supervised process and serve\n"
+    "                        the deployment page\n"
+    "  dash FILE [--listen ADDR]\n"
+    "                        serve the deployment page of processes run by something else\n"
     "  reconcile FILE [--since DURATION]\n"
     "                        compare the UGC state in PostgreSQL with the events in ClickHouse\n"
     "  stages [KIND] [--markdown]\n"
@@ -188,10 +193,13 @@ static void *signal_thread(void *arg)
     sigemptyset(&set);
     sigaddset(&set, SIGINT);
     sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGHUP);
     int sig;
     if (sigwait(&set, &sig) == 0) {
+        /* There is no reload in place: SIGHUP drains and exits like SIGTERM, and `ugcflow up`
+         * starts the pipeline again at once with the file read anew. */
         uf_log(UF_LOG_INFO, NULL, "Signal received, shutting down.", "signal",
-               sig == SIGINT ? "SIGINT" : "SIGTERM");
+               sig == SIGINT ? "SIGINT" : sig == SIGHUP ? "SIGHUP" : "SIGTERM");
         uf_runtime_request_stop(rt);
     }
     return NULL;
@@ -225,13 +233,16 @@ static int cmd_run(const struct cli *cli)
     sigemptyset(&set);
     sigaddset(&set, SIGINT);
     sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &set, NULL); /* inherited by every thread started below */
     signal(SIGPIPE, SIG_IGN);
 
     struct uf_runtime *rt = uf_runtime_new(g);
     struct uf_err err = {0};
     int rc = 0;
-    struct uf_admin *admin = uf_admin_start(rt, admin_address(cli, g), &err);
+    struct uf_admin_routes routes;
+    struct uf_deploy_site *site = uf_viz_admin_routes(cli->file, &routes);
+    struct uf_admin *admin = uf_admin_start_routes(rt, admin_address(cli, g), &routes, &err);
     if (!admin || uf_runtime_start(rt, &err) != 0) {
         uf_log(UF_LOG_ERROR, NULL, "Start failed.", "err", err.msg);
         uf_runtime_request_stop(rt); /* stop what started; nothing else will ask */
@@ -250,6 +261,7 @@ static int cmd_run(const struct cli *cli)
         _exit(1);
     }
     uf_admin_stop(admin);
+    uf_viz_admin_routes_free(site);
     uf_log(UF_LOG_INFO, NULL, rc ? "Stopped with errors." : "Stopped.");
     uf_runtime_free(rt);
     uf_graph_free(g);
@@ -271,6 +283,10 @@ int main(int argc, char **argv)
     }
     if (strcmp(cmd, "top") == 0)
         return uf_top_main(argc - 1, argv + 1);
+    if (strcmp(cmd, "up") == 0)
+        return uf_up_main(argc - 1, argv + 1);
+    if (strcmp(cmd, "dash") == 0)
+        return uf_dash_main(argc - 1, argv + 1);
     if (strcmp(cmd, "reconcile") == 0)
         return uf_reconcile_main(argc - 1, argv + 1);
     struct cli cli = {0};

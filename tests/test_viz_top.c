@@ -1,7 +1,8 @@
 /* tests/test_viz_top.c: the screen of `ugcflow top`, byte for byte from hand-made /api/graph
  * answers of two processes and an unreachable one: columns and units, sort orders (ties by
  * name), sink and kind notes (zero extras left out, counters as rates), trouble reasons first,
- * ANSI colour only when asked for. */
+ * ANSI colour only when asked for; metrics under their labels (a port as a number); long kind
+ * names widen the column instead of shifting the ones after it. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -16,7 +17,8 @@
 static const char ugc[] =
     "{\"pipelines\":[{\"name\":\"ugc\",\"nodes\":["
     "{\"id\":\"ugc/api\",\"kind\":\"http\",\"role\":\"source\",\"metrics\":{},"
-    " \"rates\":{\"in\":0,\"out\":750,\"errors\":0,\"p99_us\":0,\"extra\":{}},\"trouble\":[]},"
+    " \"rates\":{\"in\":0,\"out\":750,\"errors\":0,\"p99_us\":0,"
+    "  \"extra\":{\"http_listen_port\":8081,\"http_requests_total{like}\":12}},\"trouble\":[]},"
     "{\"id\":\"ugc/store\",\"kind\":\"postgres\",\"role\":\"sink\","
     " \"metrics\":{\"queue_depth\":3600,\"queue_capacity\":4000},"
     " \"rates\":{\"in\":740,\"out\":700,\"errors\":2.5,\"p99_us\":12500,\"batch_avg\":48,"
@@ -26,7 +28,8 @@ static const char etl[] =
     "{\"pipelines\":[{\"name\":\"etl\",\"nodes\":["
     "{\"id\":\"etl/kafka\",\"kind\":\"kafka\",\"role\":\"source\",\"metrics\":{},"
     " \"rates\":{\"in\":0,\"out\":12000,\"errors\":0,\"p99_us\":40,"
-    "  \"extra\":{\"consumer_lag{0}\":1500,\"idle\":0,\"polls_total\":12}},\"trouble\":[]}]}]}";
+    "  \"extra\":{\"kafka_consumer_lag_messages{ugc.events/0}\":1500,\"kafka_stalled_partitions\":0,"
+    "   \"odd_thing_total\":12}},\"trouble\":[]}]}]}";
 
 static char *render(enum uf_top_sort sort, bool ansi)
 {
@@ -52,8 +55,8 @@ static void test_plain_screen_by_rate(void **state)
         "ugcflow top: 2/3 processes up, 3 components, sorted by rate\n"
         "\n"
         "COMPONENT                      KIND             IN/s    OUT/s   ERR/s  QUEUE      P99  PROCESS               NOTES\n"
-        "etl/kafka                      kafka               -      12k       0      -     40us  127.0.0.1:8694        consumer_lag{0} 1.5k, polls/s 12\n"
-        "ugc/api                        http                -      750       0      -        -  127.0.0.1:8691\n"
+        "etl/kafka                      kafka               -      12k       0      -     40us  127.0.0.1:8694        consumer lag (ugc.events/0) 1.5k, odd thing 12/s\n"
+        "ugc/api                        http                -      750       0      -        -  127.0.0.1:8691        port 8081, requests (like) 12/s\n"
         "ugc/store                      postgres          740      700     2.5    90%   12.5ms  127.0.0.1:8691        ! errors rising: 25 in the last 10 s; queue 90% full; batch 48 flush 3.4ms\n"
         "127.0.0.1:8699: unreachable (Couldn't connect to server)\n");
     assert_null(strchr(s, '\033'));
@@ -92,12 +95,35 @@ static void test_ansi_marks_trouble_red(void **state)
     free(s);
 }
 
+static void test_long_kind_keeps_columns(void **state)
+{
+    json_t *g = json_loads(
+        "{\"pipelines\":[{\"name\":\"stat\",\"nodes\":["
+        "{\"id\":\"stat/detect\",\"kind\":\"view_detector\",\"role\":\"transform\","
+        " \"rates\":{\"in\":5,\"out\":1}},"
+        "{\"id\":\"stat/relay\",\"kind\":\"postgres_outbox\",\"role\":\"source\","
+        " \"rates\":{\"out\":2}},"
+        "{\"id\":\"stat/x\",\"kind\":\"set\",\"role\":\"transform\",\"rates\":{\"in\":3}}]}]}",
+        0, NULL);
+    struct uf_top_source src = {.address = "127.0.0.1:1", .graph = g};
+    char *s = uf_top_render(&src, 1, UF_TOP_SORT_RATE, false);
+    /* Every line's PROCESS column starts at the same offset as the header's. */
+    const char *hdr = strstr(s, "COMPONENT");
+    size_t col = (size_t)(strstr(hdr, "PROCESS") - hdr);
+    for (const char *l = strchr(hdr, '\n') + 1; *l; l = strchr(l, '\n') + 1)
+        assert_memory_equal(l + col, "127.0.0.1:1", 11);
+    assert_non_null(strstr(s, "stat/relay                     postgres_outbox "));
+    free(s);
+    json_decref(g);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_plain_screen_by_rate),
         cmocka_unit_test(test_sort_by_errors_and_latency),
         cmocka_unit_test(test_ansi_marks_trouble_red),
+        cmocka_unit_test(test_long_kind_keeps_columns),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

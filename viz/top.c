@@ -18,10 +18,11 @@
 #include "config.h"
 #include "mem.h"
 #include "strbuf.h"
+#include "viz/fetch.h"
+#include "viz/labels.h"
 
 #define MAX_ADDRS 32
 #define FETCH_TIMEOUT_MS 800L
-#define MAX_BODY (64u << 20) /* a graph JSON is a few hundred KB at most */
 
 struct row {
     const char *address, *id, *kind;
@@ -33,61 +34,9 @@ struct row {
 
 /* ---- formatting ---- */
 
-static void fmt_num(char *out, size_t n, double v)
-{
-    if (v <= 0)
-        snprintf(out, n, "0");
-    else if (v < 10)
-        snprintf(out, n, "%.1f", v);
-    else if (v < 1000)
-        snprintf(out, n, "%.0f", v);
-    else if (v < 1e6)
-        snprintf(out, n, v < 1e4 ? "%.1fk" : "%.0fk", v / 1e3);
-    else
-        snprintf(out, n, "%.1fM", v / 1e6);
-}
-
-static void fmt_us(char *out, size_t n, double us)
-{
-    if (us <= 0)
-        snprintf(out, n, "-");
-    else if (us < 1000)
-        snprintf(out, n, "%.0fus", us);
-    else if (us < 1e6)
-        snprintf(out, n, "%.1fms", us / 1e3);
-    else
-        snprintf(out, n, "%.2fs", us / 1e6);
-}
-
 static double num(const json_t *o, const char *key)
 {
     return json_number_value(json_object_get(o, key));
-}
-
-/* Kind-specific notes: sinks' batch size and flush time, consumer lag, other extras. */
-static void row_notes(struct row *r, const json_t *n, const json_t *rates)
-{
-    char a[32], b[32];
-    size_t used = 0;
-    if (strcmp(json_string_value(json_object_get(n, "role")), "sink") == 0) {
-        fmt_num(a, sizeof a, num(rates, "batch_avg"));
-        fmt_us(b, sizeof b, num(rates, "flush_avg_us"));
-        used = (size_t)snprintf(r->notes, sizeof r->notes, "batch %s flush %s", a, b);
-    }
-    /* Extras that are non-zero only, counters (already rates) shown as NAME/s. */
-    const char *key;
-    json_t *v;
-    json_object_foreach(json_object_get(rates, "extra"), key, v)
-    {
-        if (used >= sizeof r->notes - 1 || json_number_value(v) == 0)
-            continue;
-        size_t klen = strlen(key);
-        bool counter = klen > 6 && strcmp(key + klen - 6, "_total") == 0;
-        fmt_num(a, sizeof a, json_number_value(v));
-        used += (size_t)snprintf(r->notes + used, sizeof r->notes - used, "%s%.*s%s %s",
-                                 used ? ", " : "", (int)(counter ? klen - 6 : klen), key,
-                                 counter ? "/s" : "", a);
-    }
 }
 
 static void row_trouble(struct row *r, const json_t *n)
@@ -118,7 +67,7 @@ static void fill_row(struct row *r, const char *address, const json_t *n)
     double cap = num(m, "queue_capacity");
     r->has_queue = cap > 0;
     r->qfill = cap > 0 ? num(m, "queue_depth") / cap : 0;
-    row_notes(r, n, rates);
+    uf_labels_notes(n, r->notes, sizeof r->notes);
     row_trouble(r, n);
 }
 
@@ -157,25 +106,42 @@ static const char *sort_name(enum uf_top_sort s)
     return s == UF_TOP_SORT_ERRORS ? "errors" : s == UF_TOP_SORT_LATENCY ? "latency" : "rate";
 }
 
-static void render_row(struct uf_strbuf *sb, const struct row *r, bool ansi)
+/* Column widths wide enough for the longest id and kind on the screen, so a long kind name
+ * (view_detector, postgres_outbox) never shifts the columns after it. */
+struct widths {
+    int id, kind;
+};
+
+static struct widths measure(const struct row *rows, size_t n)
+{
+    struct widths w = {.id = 30, .kind = 12};
+    for (size_t i = 0; i < n; i++) {
+        int il = (int)strlen(rows[i].id), kl = (int)strlen(rows[i].kind);
+        w.id = il > w.id ? il : w.id;
+        w.kind = kl > w.kind ? kl : w.kind;
+    }
+    return w;
+}
+
+static void render_row(struct uf_strbuf *sb, const struct row *r, struct widths w, bool ansi)
 {
     char in[16], out[16], err[16], q[16], p99[16];
     if (r->source)
         snprintf(in, sizeof in, "-");
     else
-        fmt_num(in, sizeof in, r->in);
-    fmt_num(out, sizeof out, r->out);
-    fmt_num(err, sizeof err, r->errors);
+        uf_fmt_num(in, sizeof in, r->in);
+    uf_fmt_num(out, sizeof out, r->out);
+    uf_fmt_num(err, sizeof err, r->errors);
     if (r->has_queue)
         snprintf(q, sizeof q, "%.0f%%", r->qfill * 100);
     else
         snprintf(q, sizeof q, "-");
-    fmt_us(p99, sizeof p99, r->p99_us);
+    uf_fmt_us(p99, sizeof p99, r->p99_us);
     bool bad = r->trouble[0] != '\0';
     if (ansi && bad)
         uf_strbuf_puts(sb, "\033[31m");
     /* Trouble first: it is why someone is looking. */
-    uf_strbuf_printf(sb, "%-30s %-12s %8s %8s %7s %6s %8s  %-21s %s%s%s%s", r->id, r->kind, in,
+    uf_strbuf_printf(sb, "%-*s %-*s %8s %8s %7s %6s %8s  %-21s %s%s%s%s", w.id, r->id, w.kind, r->kind, in,
                      out, err, q, p99, r->address, bad ? "! " : "", r->trouble,
                      bad && r->notes[0] ? "; " : "", r->notes);
     while (sb->len && sb->buf[sb->len - 1] == ' ')
@@ -216,11 +182,12 @@ char *uf_top_render(const struct uf_top_source *srcs, size_t n, enum uf_top_sort
     uf_strbuf_printf(&sb, "ugcflow top: %zu/%zu process%s up, %zu components, sorted by %s%s\n\n",
                      up, n, n == 1 ? "" : "es", nrows, sort_name(sort),
                      ansi ? "   [r]ate [e]rrors [l]atency, [q]uit" : "");
-    uf_strbuf_printf(&sb, "%s%-30s %-12s %8s %8s %7s %6s %8s  %-21s %s%s\n", ansi ? "\033[1m" : "",
-                     "COMPONENT", "KIND", "IN/s", "OUT/s", "ERR/s", "QUEUE", "P99", "PROCESS",
+    struct widths w = measure(rows, nrows);
+    uf_strbuf_printf(&sb, "%s%-*s %-*s %8s %8s %7s %6s %8s  %-21s %s%s\n", ansi ? "\033[1m" : "",
+                     w.id, "COMPONENT", w.kind, "KIND", "IN/s", "OUT/s", "ERR/s", "QUEUE", "P99", "PROCESS",
                      "NOTES", ansi ? "\033[0m" : "");
     for (size_t i = 0; i < nrows; i++)
-        render_row(&sb, &rows[i], ansi);
+        render_row(&sb, &rows[i], w, ansi);
     for (size_t s = 0; s < n; s++)
         if (!srcs[s].graph)
             uf_strbuf_printf(&sb, "%s%s: unreachable (%s)%s\n", ansi ? "\033[31m" : "",
@@ -231,41 +198,6 @@ char *uf_top_render(const struct uf_top_source *srcs, size_t n, enum uf_top_sort
 }
 
 /* ---- fetching ---- */
-
-static size_t on_body(char *data, size_t size, size_t nmemb, void *arg)
-{
-    struct uf_strbuf *sb = arg;
-    if (sb->len + size * nmemb > MAX_BODY)
-        return 0; /* makes curl fail the transfer */
-    uf_strbuf_append(sb, data, size * nmemb);
-    return size * nmemb;
-}
-
-/* GETs http://ADDRESS/api/graph; NULL with *why filled when it cannot. */
-static json_t *fetch_graph(CURL *curl, const char *address, char *why, size_t whylen)
-{
-    char url[300];
-    snprintf(url, sizeof url, "http://%s/api/graph", address);
-    struct uf_strbuf sb = {0};
-    curl_easy_reset(curl);
-    curl_easy_setopt(curl, CURLOPT_URL, url);
-    curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, FETCH_TIMEOUT_MS);
-    curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(curl, CURLOPT_WRITEDATA, &sb);
-    CURLcode rc = curl_easy_perform(curl);
-    long status = 0;
-    curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
-    json_t *g = NULL;
-    if (rc != CURLE_OK)
-        snprintf(why, whylen, "%s", curl_easy_strerror(rc));
-    else if (status != 200)
-        snprintf(why, whylen, "HTTP %ld", status);
-    else if (!(g = json_loadb(sb.buf ? sb.buf : "", sb.len, 0, NULL)))
-        snprintf(why, whylen, "not a graph JSON");
-    uf_strbuf_free(&sb);
-    return g;
-}
 
 struct top_opts {
     const char *addrs[MAX_ADDRS];
@@ -282,7 +214,8 @@ static char *snapshot(CURL *curl, const struct top_opts *o, bool ansi, size_t *u
     *up = 0;
     for (size_t i = 0; i < o->naddrs; i++) {
         srcs[i] = (struct uf_top_source){.address = o->addrs[i], .error = why[i]};
-        srcs[i].graph = fetch_graph(curl, o->addrs[i], why[i], sizeof why[i]);
+        srcs[i].graph =
+            uf_fetch_json(curl, o->addrs[i], "/api/graph", FETCH_TIMEOUT_MS, why[i], sizeof why[i]);
         *up += srcs[i].graph != NULL;
     }
     char *screen = uf_top_render(srcs, o->naddrs, o->sort, ansi);
