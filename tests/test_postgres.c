@@ -18,7 +18,7 @@
 #include "config.h"
 #include "event.h"
 #include "graph.h"
-#include "framework/registry.h"
+#include "registry.h"
 #include "sinks/postgres/postgres_call.h"
 
 #define USER "0190a5c4-0000-7000-8000-000000000001"

@@ -10,12 +10,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "framework/event.h"
-#include "framework/log.h"
-#include "framework/mem.h"
-#include "framework/metrics.h"
-#include "framework/options.h"
-#include "framework/stage.h"
+#include "event.h"
+#include "log.h"
+#include "mem.h"
+#include "metrics.h"
+#include "options.h"
+#include "stage.h"
 #include "pg_migrate.h"
 #include "postgres_pool.h"
 #include "postgres_call.h"

@@ -11,10 +11,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "framework/event.h"
-#include "framework/mem.h"
-#include "framework/strbuf.h"
-#include "framework/uuid.h"
+#include "event.h"
+#include "mem.h"
+#include "strbuf.h"
+#include "uuid.h"
 
 static int reject(struct uf_pg_reply *rep, int status, const char *code, const char *fmt,
                   const char *what)

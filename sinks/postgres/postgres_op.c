@@ -9,10 +9,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "framework/mem.h"
-#include "framework/options.h"
-#include "framework/stage.h"
-#include "framework/strbuf.h"
+#include "mem.h"
+#include "options.h"
+#include "stage.h"
+#include "strbuf.h"
 
 #define SQL_FILE_MAX (1 << 20)
 

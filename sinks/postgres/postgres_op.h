@@ -11,7 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "framework/config.h"
+#include "config.h"
 
 struct uf_stage;
 

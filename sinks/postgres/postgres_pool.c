@@ -17,12 +17,12 @@
 #include <string.h>
 #include <time.h>
 
-#include "framework/clock.h"
-#include "framework/log.h"
-#include "framework/mem.h"
-#include "framework/metrics.h"
-#include "framework/pg.h"
-#include "framework/stage.h"
+#include "clock.h"
+#include "log.h"
+#include "mem.h"
+#include "metrics.h"
+#include "pg.h"
+#include "stage.h"
 
 #define PIPELINE_HARD_MAX 1024
 #define BACKOFF_MIN_MS 100

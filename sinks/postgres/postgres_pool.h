@@ -18,8 +18,8 @@
 #include <libpq-fe.h>
 #include <stdint.h>
 
-#include "framework/err.h"
-#include "framework/pg.h"
+#include "err.h"
+#include "pg.h"
 #include "postgres_call.h"
 
 struct uf_stage;

@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "framework/mem.h"
+#include "mem.h"
 
 static int fail_prepare(struct uf_pg_op *op, const PGresult *res, struct uf_err *err)
 {

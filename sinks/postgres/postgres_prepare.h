@@ -6,8 +6,8 @@
 
 #include <libpq-fe.h>
 
-#include "framework/err.h"
-#include "framework/pg.h"
+#include "err.h"
+#include "pg.h"
 #include "postgres_op.h"
 
 /* Prepares each statement of ops (then deallocates it) and fills its columns. Returns 0, or

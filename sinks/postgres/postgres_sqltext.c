@@ -9,8 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "framework/mem.h"
-#include "framework/strbuf.h"
+#include "mem.h"
+#include "strbuf.h"
 
 static bool is_word(char c)
 {

@@ -45,7 +45,7 @@ static int get_num(const json_t *v, double *out, struct uf_err *err)
 
 static int get_count(const json_t *v, int64_t *out, struct uf_err *err)
 {
-    double d;
+    double d = 0;
     if (get_num(v, &d, err) || d < 0 || d != floor(d) || d > 1e15)
         return uf_err_set(err, UF_EINVAL, "expected a whole number >= 0");
     *out = (int64_t)d;
@@ -105,7 +105,7 @@ static int parse_prefixes(struct uf_vrule *r, const json_t *v, struct uf_err *er
 
 static int apply_key(struct uf_vrule *r, const char *k, const json_t *v, struct uf_err *err)
 {
-    double d;
+    double d = 0;
     int64_t n = 0;
     if (!strcmp(k, "required"))
         return get_bool(v, &r->required, err);
