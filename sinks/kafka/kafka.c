@@ -67,7 +67,8 @@ static const struct uf_option kafka_options[] = {
       .offset = offsetof(struct uf_kafka_ctx, properties) },
     { .name = "spool", .type = UF_OPT_BOOL, .def = "true",
       .desc = "Keep events the broker cannot take in a local disk spool and count them stored; "
-              "false fails them with 503 instead (for a source that keeps them itself)",
+              "false fails them with 503 once message_timeout passes without an ack (for a source "
+              "that keeps them itself)",
       .offset = offsetof(struct uf_kafka_ctx, spool_enabled) },
     { .name = "spool_dir", .type = UF_OPT_STR,
       .desc = "Spool directory (default .dev/spool/<pipeline>.<component>, created if missing)",
@@ -354,7 +355,11 @@ static void to_pending(struct uf_kafka_pending *p, struct uf_event *ev, struct e
 
 static bool may_produce(const struct uf_kafka_ctx *k)
 {
-    return !k->spooling && !atomic_load(&k->broker_down) && !atomic_load(&k->fatal);
+    /* Without a spool every event goes to librdkafka, down brokers or not: it reconnects on
+     * its own while messages wait, and message_timeout fails them. Gating on our own notion of
+     * "down" could outlive the outage (it is cleared by a probe that can keep failing). */
+    return !k->spooling && !atomic_load(&k->fatal) &&
+           !(k->spool && atomic_load(&k->broker_down));
 }
 
 /* Produces one encoded event (mode_lock held). True when that settled it: librdkafka took it,
@@ -431,7 +436,8 @@ static int kafka_write(struct uf_stage *st, void *ctx, struct uf_event **evs, si
 /* Without a spool the events fail at once with 503, for their source to send again. */
 static void fail_unspooled(struct uf_kafka_ctx *k, struct uf_kafka_pending *p, size_t n)
 {
-    uf_log_limited(UF_LOG_WARN, k->st, "Broker unavailable, failing events (no spool).");
+    const char *why = atomic_load(&k->fatal) ? "the producer failed for good" : "delivery failed";
+    uf_log_limited(UF_LOG_WARN, k->st, "Failing events with 503 (no spool).", "reason", why);
     for (size_t i = 0; i < n; i++) {
         uf_event_fail(p[i].ev, 503, "kafka_unavailable", "the event store is unavailable");
         free(p[i].topic);

@@ -203,8 +203,8 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
         uf_event_fail(ev, 500, "kafka_rejected", rd_kafka_err2str(m->err));
         return;
     }
-    uf_log_limited(UF_LOG_WARN, k->st, "Delivery failed, spooling.", "err",
-                   rd_kafka_err2str(m->err));
+    uf_log_limited(UF_LOG_WARN, k->st, k->spool ? "Delivery failed, spooling." : "Delivery failed.",
+                   "err", rd_kafka_err2str(m->err));
     pend_push(k, ev, m);
 }
 
@@ -222,7 +222,10 @@ static void on_error(rd_kafka_t *rk, int e, const char *reason, void *opaque)
     }
     if (e == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN) {
         atomic_store(&k->broker_down, true);
-        atomic_store(&k->purge_wanted, true);
+        /* Only a spool takes purged events. Without one, in-flight messages are left to
+         * librdkafka: purging them voids the idempotent producer's sequence state. */
+        if (k->spool)
+            atomic_store(&k->purge_wanted, true);
     }
     uf_log_limited(UF_LOG_WARN, k->st, "Kafka client error.", "err", rd_kafka_err2str(e),
                    "reason", reason);
@@ -261,8 +264,8 @@ static void purge_if_wanted(struct uf_kafka_ctx *k)
     if (k->spool)
         uf_log(UF_LOG_WARN, k->st, "Brokers unreachable; spooling to disk.", "spool",
                k->spool_path);
-    else
-        uf_log(UF_LOG_WARN, k->st, "Brokers unreachable; failing events until one answers.");
+    else /* fatal: nothing will deliver what is queued */
+        uf_log(UF_LOG_WARN, k->st, "Failing queued events.");
 }
 
 static void *poll_main(void *arg)
@@ -295,8 +298,8 @@ static bool broker_reachable(struct uf_kafka_ctx *k)
         return false;
     bool up = md->broker_cnt > 0;
     rd_kafka_metadata_destroy(md);
-    if (up)
-        atomic_store(&k->broker_down, false);
+    if (up && atomic_exchange(&k->broker_down, false))
+        uf_log(UF_LOG_INFO, k->st, "A broker answers again.");
     return up;
 }
 
