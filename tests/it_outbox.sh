@@ -35,7 +35,13 @@ LOAD=
 
 fail() {
     echo "it_outbox: FAIL: $*" >&2
-    for f in "$TMP"/*.log; do echo "--- $f" >&2; tail -8 "$f" >&2; done
+    # each log's first line of every message (the repeated ones say little), then its tail
+    for f in "$TMP"/*.log; do
+        echo "--- $f" >&2
+        awk '{m = $0; sub(/^ts=[^ ]* /, "", m); sub(/ suppressed=.*/, "", m); k = substr(m, 1, 160)}
+             !(k in seen) {seen[k] = 1; print}' "$f" | tail -40 | cut -c1-400 >&2
+        tail -4 "$f" >&2
+    done
     cat "$TMP/reconcile.out" >&2 2>/dev/null || true
     exit 1
 }
@@ -50,7 +56,7 @@ cleanup() {
     "$BUILD/stat_topic" delete "$UGCFLOW_KAFKA_BROKERS" "$UGCFLOW_STAT_VIEWS_TOPIC" 2>/dev/null || true
     psql -q "$UGCFLOW_PG_DSN" -c "DROP SCHEMA IF EXISTS $NAME CASCADE" >/dev/null 2>&1 || true
     curl -s "$CH/" --data-binary "DROP DATABASE IF EXISTS $NAME" >/dev/null 2>&1 || true
-    rm -rf "$TMP"
+    [ -n "${IT_OUTBOX_KEEP:-}" ] && echo "it_outbox: kept $TMP" >&2 || rm -rf "$TMP"
 }
 trap cleanup EXIT
 
@@ -102,11 +108,18 @@ settle() {
         sleep 1
     done
     say "$1: reconcile clean after $((SECONDS - t0)) s: $(tail -1 "$TMP/reconcile.out")"
-    cat "$TMP"/acked.* | sort -u >"$TMP/acked.ids"
-    q "SELECT DISTINCT toString(event_id) FROM events WHERE type LIKE 'ugc.%'" | sort -u >"$TMP/ch.ids"
-    local lost
-    lost=$(comm -23 "$TMP/acked.ids" "$TMP/ch.ids" | wc -l)
-    [ "$lost" = 0 ] || fail "$1: $lost acknowledged events missing from ClickHouse"
+    # reconcile compares end states: an event that did not change one (a repeated like) may
+    # still be on its way, so every acknowledged id is awaited, against a deadline of its own.
+    awk 'length($0) == 36' "$TMP"/acked.* | sort -u >"$TMP/acked.ids" # whole ids only
+    local lost deadline=$((SECONDS + 60))
+    while :; do
+        q "SELECT DISTINCT toString(event_id) FROM events WHERE type LIKE 'ugc.%'" | sort -u >"$TMP/ch.ids"
+        lost=$(comm -23 "$TMP/acked.ids" "$TMP/ch.ids" | wc -l)
+        [ "$lost" = 0 ] && break
+        [ $SECONDS -lt $deadline ] ||
+            fail "$1: $lost acknowledged events missing from ClickHouse: $(comm -23 "$TMP/acked.ids" "$TMP/ch.ids" | head -3 | tr '\n' ' ')"
+        sleep 1
+    done
     local n u
     read -r n u < <(q "SELECT count(), uniqExact(event_id) FROM events FINAL WHERE type LIKE 'ugc.%' FORMAT TSV")
     [ "$n" = "$u" ] || fail "$1: $n rows after FINAL for $u event ids"

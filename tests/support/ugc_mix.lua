@@ -55,7 +55,8 @@ function response(status, headers, body)
     if status >= 200 and status < 300 then
         ok = ok + 1
         local id = headers["Event-Id"] or headers["event-id"]
-        if id then acked:write(id, "\n") end
+        -- one write and a flush per id: wrk never closes the file, so a buffered tail is lost
+        if id then acked:write(id .. "\n"); acked:flush() end
         local cid = status == 201 and body:match('^{"id":"([0-9a-f-]+)"')
         if cid and #comments < 5000 then table.insert(comments, cid) end
     elseif status >= 500 then
