@@ -1,4 +1,5 @@
-/* main.c: the `ugcflow` command line: run, validate, graph, stages, top, up, dash, reconcile.
+/* main.c: the `ugcflow` command line: run, validate, graph, stages, top, up, dash, reconcile,
+ * loadgen.
  * `run` builds the graph, starts it, serves the admin listener and waits for SIGTERM/SIGINT or
  * for every source to finish, then shuts down within the configured deadline. Signals are
  * blocked in every thread and taken by one sigwait() thread, so no handler touches engine state.
@@ -20,6 +21,7 @@
 #include "registry.h"
 #include "runtime.h"
 #include "stagedoc.h"
+#include "bench/loadgen/loadgen.h"
 #include "viz/cli.h"
 
 #define MAX_SELECTED 32
@@ -43,6 +45,8 @@ static const char usage_text[] =
     "                        serve the deployment page of processes run by something else\n"
     "  reconcile FILE [--since DURATION]\n"
     "                        compare the UGC state in PostgreSQL with the events in ClickHouse\n"
+    "  loadgen URL --rate R --duration D [--api stat|ugc] [--report FILE] [...]\n"
+    "                        open-model load on the stat or UGC API (loadgen --help)\n"
     "  stages [KIND] [--markdown]\n"
     "                        list stage kinds, or one kind's options\n"
     "  --help, --version\n";
@@ -289,6 +293,8 @@ int main(int argc, char **argv)
         return uf_dash_main(argc - 1, argv + 1);
     if (strcmp(cmd, "reconcile") == 0)
         return uf_reconcile_main(argc - 1, argv + 1);
+    if (strcmp(cmd, "loadgen") == 0)
+        return uf_loadgen_main(argc - 1, argv + 1);
     struct cli cli = {0};
     if (parse_args(argc - 1, argv + 1, &cli) != 0)
         return 2;
