@@ -70,10 +70,16 @@ load_start() {
 load_wait() { local p; for p in "${LOAD[@]}"; do wait "$p" || true; done; LOAD=(); }
 # report API SEGMENT FIELD: a field of one segment's loadgen report (jq path).
 report() { jq -r "$3 // 0" "$TMP/reports/$1.$SC.$2.json" 2>/dev/null || echo 0; }
-# error_rate API SEGMENT: failed requests per sent one, in percent.
+max_of() { awk -v a="$1" -v b="$2" 'BEGIN { print (a > b ? a : b) }'; }
+# error_rate API SEGMENT...: failed requests per sent one over the segments, in percent.
 error_rate() {
-    awk -v e="$(report "$1" "$2" .errors_total)" -v n="$(report "$1" "$2" .sent)" \
-        'BEGIN { printf "%.2f", n ? 100 * e / n : 0 }'
+    local api=$1 seg e=0 n=0
+    shift
+    for seg in "$@"; do
+        e=$((e + $(report "$api" "$seg" .errors_total)))
+        n=$((n + $(report "$api" "$seg" .sent)))
+    done
+    awk -v e="$e" -v n="$n" 'BEGIN { printf "%.2f", n ? 100 * e / n : 0 }'
 }
 
 # ---- faults ----
