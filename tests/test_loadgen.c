@@ -1,6 +1,7 @@
 /* tests/test_loadgen.c: `ugcflow loadgen` through the real binary: bad arguments get a message
  * naming the option and exit 2 (nothing is sent); --help exits 0; an unreachable target is
- * reported as connect errors in the summary and the report, and the run ends on time. */
+ * reported as connect errors in the summary and the report, and the run ends on time; and
+ * --find-max stops at the first step that does not hold. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -61,6 +62,8 @@ static void test_bad_arguments(void **state)
     expect_usage(a, "option '--connections': 0 is out of range");
     snprintf(a, sizeof a, "%s --rate 10 --duration 1s --ramp 1:2:3s", u);
     expect_usage(a, "--ramp replaces --rate");
+    snprintf(a, sizeof a, "%s --ramp 1:2:3s --find-max", u);
+    expect_usage(a, "--find-max makes its own steps");
     snprintf(a, sizeof a, "%s --ramp 1-2-3s", u);
     expect_usage(a, "--ramp: '1-2-3s': expected FROM:TO:DURATION");
     snprintf(a, sizeof a, "%s --rate 10 --duration 1s --bogus", u);
@@ -96,11 +99,33 @@ static void test_unreachable_target(void **state)
     assert_non_null(strstr(out, "\"corrected\": true,"));
 }
 
+static void test_find_max_stops_at_a_failed_step(void **state)
+{
+    char a[512], report[128];
+    snprintf(report, sizeof report, "/tmp/test-loadgen-fm-%d.json", (int)getpid());
+    snprintf(a, sizeof a, "http://127.0.0.1:9/api/v1 --find-max --rate 100 --duration 200ms "
+             "--report %s", report);
+    assert_int_equal(loadgen(a), 0);
+    assert_non_null(strstr(out, "step: offered 100 req/s"));
+    assert_non_null(strstr(out, "did not hold"));
+    assert_null(strstr(out, "offered 200 req/s")); /* no step after the failed one */
+    assert_non_null(strstr(out, "max rate held for a full step: 0 req/s"));
+    FILE *f = fopen(report, "r");
+    assert_non_null(f);
+    size_t n = fread(out, 1, sizeof out - 1, f);
+    out[n] = '\0';
+    fclose(f);
+    unlink(report);
+    assert_non_null(strstr(out, "\"max_rate\": 0.0"));
+    assert_non_null(strstr(out, "\"held\": false"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_bad_arguments),
         cmocka_unit_test(test_unreachable_target),
+        cmocka_unit_test(test_find_max_stops_at_a_failed_step),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -16,9 +16,9 @@ static const char *const api_values[] = {"stat", "ugc", NULL};
 
 static const struct uf_option cli_options[] = {
     {.name = "rate", .type = UF_OPT_FLOAT, .min = 1, .max = 1000000, .offset = OFF(rate),
-     .desc = "Requests per second"},
+     .desc = "Requests per second (the first step's with --find-max)"},
     {.name = "duration", .type = UF_OPT_DURATION, .min = 100, .max = 86400000,
-     .offset = OFF(duration_ms), .desc = "How long to send"},
+     .offset = OFF(duration_ms), .desc = "How long to send (each step with --find-max)"},
     {.name = "api", .type = UF_OPT_ENUM, .def = "stat", .values = api_values, .offset = OFF(api),
      .desc = "Which API URL is: stat (events, views, player) or ugc (reactions, comments...)"},
     {.name = "workload", .type = UF_OPT_STR, .offset = OFF(workload),
@@ -37,6 +37,16 @@ static const struct uf_option cli_options[] = {
      .offset = OFF(timeout_ms), .desc = "Give up on a request without a reply after this long"},
     {.name = "ramp", .type = UF_OPT_STR, .offset = OFF(ramp),
      .desc = "FROM:TO:DURATION: the rate goes linearly from FROM to TO (then --duration at TO)"},
+    {.name = "find-max", .type = UF_OPT_BOOL, .offset = OFF(find_max),
+     .desc = "Step the rate up from --rate until p99 > --slo or errors > 0.1 %"},
+    {.name = "step-rate", .type = UF_OPT_FLOAT, .min = 0, .max = 1000000, .offset = OFF(step_rate),
+     .desc = "--find-max: requests/s added per step (default: --rate)"},
+    {.name = "max-rate", .type = UF_OPT_FLOAT, .def = "1000000", .min = 1, .max = 1000000,
+     .offset = OFF(max_rate), .desc = "--find-max: no step above this rate"},
+    {.name = "slo", .type = UF_OPT_DURATION, .def = "200ms", .min = 1, .max = 3600000,
+     .offset = OFF(slo_ms), .desc = "--find-max: the p99 a step must keep"},
+    {.name = "plot", .type = UF_OPT_STR, .offset = OFF(plot),
+     .desc = "Draw achieved rate and p50/p99/p99.9 against offered rate (SVG file)"},
     {.name = "quiet", .type = UF_OPT_BOOL, .offset = OFF(quiet),
      .desc = "No live line, even on a terminal"},
     {0}};
@@ -129,12 +139,15 @@ static int check(struct uf_lg_cli *cli, char *err, size_t errlen)
     if (cli->tag && !tag_ok(cli->tag))
         return snprintf(err, errlen, "--tag: '%s': expected 1 to 40 of [A-Za-z0-9._-]", cli->tag),
                -1;
-    if (cli->ramp && cli->has_rate)
-        return snprintf(err, errlen, "--ramp replaces --rate"), -1;
+    if (cli->ramp && (cli->has_rate || cli->find_max))
+        return snprintf(err, errlen, "--ramp replaces --rate (and --find-max makes its own "
+                                     "steps)"), -1;
     if (cli->ramp)
         return parse_ramp(cli, err, errlen);
     if (!cli->has_rate || !cli->has_duration)
         return snprintf(err, errlen, "--rate and --duration are required (or --ramp)"), -1;
+    if (cli->step_rate == 0)
+        cli->step_rate = cli->rate;
     return 0;
 }
 

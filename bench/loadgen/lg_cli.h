@@ -13,12 +13,12 @@
 #include "lg_workload.h"
 
 struct uf_lg_cli {
-    const char *url, *workload, *report, *tag, *acked_log, *ramp;
-    double rate;
-    int64_t duration_ms, timeout_ms;
+    const char *url, *workload, *report, *tag, *acked_log, *plot, *ramp;
+    double rate, step_rate, max_rate;
+    int64_t duration_ms, timeout_ms, slo_ms;
     int64_t connections, seed;
     int api; /* enum uf_lg_api */
-    bool quiet, has_rate, has_duration;
+    bool find_max, quiet, has_rate, has_duration;
     struct uf_lg_target target;
     double ramp_from, ramp_to;
     int64_t ramp_ms;
@@ -27,7 +27,7 @@ struct uf_lg_cli {
 /* Parses argv (argv[0] is "loadgen") into cli with its defaults. Returns 0, 1 after --help, or
  * -1 with the reason in err. */
 int uf_lg_cli_parse(int argc, char **argv, struct uf_lg_cli *cli, char *err, size_t errlen);
-/* The schedule of a run: a constant rate, or a ramp. */
+/* The schedule of a run: a constant rate, or a ramp (--find-max makes its own steps). */
 void uf_lg_cli_sched(const struct uf_lg_cli *cli, struct uf_lg_sched *s);
 /* The usage text, one line per option of the table. */
 void uf_lg_cli_usage(FILE *f);

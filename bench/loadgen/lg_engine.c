@@ -120,10 +120,11 @@ static void start_request(struct engine *e, struct uf_lg_conn *c, int64_t now)
         finish(e, c, UF_LG_CONNECT, NULL, now);
 }
 
-/* Sends every request that is due, as long as a connection is free; the rest wait. */
+/* Sends every request that is due, as long as a connection is free; the rest wait (after the
+ * end too, until the drain is over: they were due, so they are sent, late). */
 static void dispatch(struct engine *e, int64_t now)
 {
-    while (now < e->end && e->next_due <= now) {
+    while (e->next_due <= now) {
         struct uf_lg_conn *c = take_conn(e);
         if (!c)
             return;
@@ -203,7 +204,7 @@ static void second(struct engine *e, int64_t now)
 static struct timespec wait_for(const struct engine *e, int64_t now)
 {
     int64_t wake = e->next_sweep < e->next_second ? e->next_sweep : e->next_second;
-    if ((e->nidle || e->nclosed) && now < e->end && e->next_due < wake)
+    if ((e->nidle || e->nclosed) && e->next_due < wake)
         wake = e->next_due;
     if (now < e->end && e->end < wake)
         wake = e->end;
@@ -217,7 +218,7 @@ static void loop(struct engine *e)
     struct epoll_event evs[MAX_EVENTS];
     for (int64_t now = now_ns(); now < hard_end; now = now_ns()) {
         dispatch(e, now);
-        if (now >= e->end && e->inflight == 0)
+        if (now >= e->end && e->inflight == 0 && e->next_k >= e->res->intended)
             break;
         if (now >= e->next_sweep) {
             sweep(e, now, false);

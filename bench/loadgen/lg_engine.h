@@ -2,8 +2,10 @@
  * the schedule's intended times over a bounded pool of keep-alive connections (one thread,
  * epoll, non-blocking sockets), whatever the server's speed. A request due while every
  * connection is busy waits, still timed from its intended time, so latency is corrected for
- * coordinated omission; one sent more than 1 ms late is counted. Sending stops at the end of
- * the schedule; requests then in flight get until their --timeout. Blocks for the run. */
+ * coordinated omission; one sent more than 1 ms late is counted. After the schedule's end,
+ * requests still waiting are sent as connections free up and those in flight get until their
+ * --timeout; what is left at the end plus --timeout is given up (unsent, timeouts). Blocks for
+ * the run. */
 #ifndef UF_LG_ENGINE_H
 #define UF_LG_ENGINE_H
 #include <stddef.h>

@@ -46,6 +46,24 @@ uint64_t uf_lg_stats_errors(const struct uf_lg_stats *s)
     return s->replies - s->ok + s->connect + s->timeout + s->protocol;
 }
 
+void uf_lg_stats_merge(struct uf_lg_stats *dst, const struct uf_lg_stats *src)
+{
+    dst->sent += src->sent;
+    dst->late += src->late;
+    dst->replies += src->replies;
+    dst->ok += src->ok;
+    dst->connect += src->connect;
+    dst->timeout += src->timeout;
+    dst->protocol += src->protocol;
+    for (size_t i = 0; i < 600; i++) {
+        dst->status[i] += src->status[i];
+        dst->error_status[i] += src->error_status[i];
+    }
+    for (size_t i = 0; i < UF_LG_ROUTES_MAX; i++)
+        dst->routes[i] += src->routes[i];
+    uf_lg_hist_merge(&dst->hist, &src->hist);
+}
+
 static double ms(const struct uf_lg_stats *s, double q)
 {
     return uf_lg_hist_quantile(&s->hist, q) / 1000.0;

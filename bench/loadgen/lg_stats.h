@@ -31,6 +31,8 @@ void uf_lg_stats_sent(struct uf_lg_stats *s, size_t route, bool late);
 void uf_lg_stats_ended(struct uf_lg_stats *s, size_t route, enum uf_lg_outcome o, int status,
                        int64_t latency_us);
 uint64_t uf_lg_stats_errors(const struct uf_lg_stats *s);
+/* Adds every count of src to dst. */
+void uf_lg_stats_merge(struct uf_lg_stats *dst, const struct uf_lg_stats *src);
 
 /* What a run was asked for, for the summary and the report. */
 struct uf_lg_run_info {

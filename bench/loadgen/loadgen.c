@@ -1,6 +1,6 @@
 /* loadgen.c: `ugcflow loadgen` (see loadgen.h): reads the arguments, loads the workload, runs
- * the engine over the schedule, then prints the summary on stdout and writes the report and
- * the acked log. The live line goes to stderr only when it is a terminal (a log file gets the
+ * the engine over the schedule (or, with --find-max, one run per step until a step does not
+ * hold), then prints the summary on stdout and writes the report, the plot and the acked log. The live line goes to stderr only when it is a terminal (a log file gets the
  * summary, not 60 carriage returns). */
 #include "loadgen.h"
 
@@ -11,6 +11,7 @@
 
 #include "lg_cli.h"
 #include "lg_engine.h"
+#include "lg_plot.h"
 #include "mem.h"
 
 struct run {
@@ -53,33 +54,145 @@ static void run_info(const struct run *r, const struct uf_lg_sched *s,
         .w = r->w};
 }
 
-/* A plain run (constant rate or ramp): one schedule, one report. */
+/* One engine run of s into res; 1 (with a message) when the engine could not start. */
+static int engine_run(struct run *r, const struct uf_lg_sched *s, struct uf_lg_engine_result *res)
+{
+    struct uf_lg_engine_opts o = {
+        .target = &r->cli.target, .sched = s, .w = r->w,
+        .connections = (size_t)r->cli.connections, .timeout_us = r->cli.timeout_ms * 1000,
+        .acked = r->acked, .live = !r->cli.quiet && isatty(2) ? stderr : NULL};
+    char err[256];
+    if (uf_lg_engine_run(&o, res, err, sizeof err) < 0)
+        return fprintf(stderr, "ugcflow loadgen: %s\n", err), 1;
+    return 0;
+}
+
+static int plot(const struct run *r, const struct uf_lg_point *pt, size_t n)
+{
+    char title[256];
+    snprintf(title, sizeof title, "ugcflow loadgen %s (%s API)", r->cli.url,
+             r->cli.api == UF_LG_API_UGC ? "ugc" : "stat");
+    if (!r->cli.plot || uf_lg_plot_svg(r->cli.plot, title, pt, n) == 0)
+        return 0;
+    fprintf(stderr, "ugcflow loadgen: cannot write the plot to %s\n", r->cli.plot);
+    return 1;
+}
+
+/* A plain run (constant rate or ramp): one schedule, one report, a point per second. */
 static int run_plain(struct run *r)
 {
     struct uf_lg_sched s;
     uf_lg_cli_sched(&r->cli, &s);
-    struct uf_lg_engine_opts o = {
-        .target = &r->cli.target, .sched = &s, .w = r->w,
-        .connections = (size_t)r->cli.connections, .timeout_us = r->cli.timeout_ms * 1000,
-        .acked = r->acked, .live = !r->cli.quiet && isatty(2) ? stderr : NULL};
     struct uf_lg_engine_result *res = uf_xcalloc(1, sizeof(*res));
-    char err[256];
-    int rc = uf_lg_engine_run(&o, res, err, sizeof err);
-    if (rc < 0) {
-        fprintf(stderr, "ugcflow loadgen: %s\n", err);
-        free(res);
-        return 1;
-    }
-    struct uf_lg_run_info ri;
-    run_info(r, &s, res, &ri);
-    uf_lg_stats_summary(stdout, &res->total, &ri);
-    if (r->cli.report) {
-        json_t *j = uf_lg_stats_report(&res->total, &ri);
-        rc = write_report(r->cli.report, j);
-        json_decref(j);
+    int rc = engine_run(r, &s, res);
+    if (rc == 0) {
+        struct uf_lg_run_info ri;
+        run_info(r, &s, res, &ri);
+        uf_lg_stats_summary(stdout, &res->total, &ri);
+        if (r->cli.report) {
+            json_t *j = uf_lg_stats_report(&res->total, &ri);
+            rc = write_report(r->cli.report, j);
+            json_decref(j);
+        }
+        rc |= plot(r, res->points, res->npoints);
     }
     uf_lg_engine_result_free(res);
     free(res);
+    return rc;
+}
+
+/* Whether a --find-max step held: every request sent, errors within 0.1 % of them, and p99
+ * within the SLO. */
+static bool held(const struct uf_lg_engine_result *res, int64_t slo_ms)
+{
+    const struct uf_lg_stats *st = &res->total;
+    return st->sent == res->intended && uf_lg_stats_errors(st) * 1000 <= res->intended &&
+           uf_lg_hist_quantile(&st->hist, 0.99) <= (double)slo_ms * 1000;
+}
+
+/* A step's line on stdout, its object in the report and its point in the plot. */
+static void step_out(double rate, double dur_s, const struct uf_lg_engine_result *res, bool ok,
+                     json_t *steps, struct uf_lg_point *pt)
+{
+    const struct uf_lg_stats *st = &res->total;
+    double achieved = (double)st->replies / dur_s;
+    double p99 = uf_lg_hist_quantile(&st->hist, 0.99) / 1000;
+    printf("step: offered %.0f req/s  achieved %.1f req/s  p99 %.2f ms  errors %llu  unsent "
+           "%llu  %s\n",
+           rate, achieved, p99, (unsigned long long)uf_lg_stats_errors(st),
+           (unsigned long long)(res->intended - st->sent), ok ? "held" : "did not hold");
+    json_array_append_new(steps, json_pack("{s:f,s:f,s:I,s:I,s:I,s:I,s:o,s:b}", "offered_rate",
+                                           rate, "achieved_rate", achieved, "intended",
+                                           (json_int_t)res->intended, "sent", (json_int_t)st->sent,
+                                           "errors_total", (json_int_t)uf_lg_stats_errors(st),
+                                           "late_sends", (json_int_t)st->late, "latency_ms",
+                                           uf_lg_stats_latency(st), "held", ok));
+    *pt = (struct uf_lg_point){.offered = rate, .achieved = achieved, .p50_ms =
+                               uf_lg_hist_quantile(&st->hist, 0.5) / 1000, .p99_ms = p99,
+                               .p999_ms = uf_lg_hist_quantile(&st->hist, 0.999) / 1000};
+}
+
+struct steps {
+    struct uf_lg_stats all;
+    struct uf_lg_point pt[UF_LG_SCHED_MAX];
+    size_t n;
+    uint64_t intended;
+    double elapsed_s, best;
+    json_t *json;
+};
+
+/* Runs the steps of --find-max until one does not hold (or --max-rate or 64 steps). */
+static int steps_run(struct run *r, struct steps *st)
+{
+    double dur = (double)r->cli.duration_ms / 1000;
+    struct uf_lg_engine_result *res = uf_xcalloc(1, sizeof(*res));
+    int rc = 0;
+    for (bool ok = true; ok && st->n < UF_LG_SCHED_MAX; st->n++) {
+        double rate = r->cli.rate + (double)st->n * r->cli.step_rate;
+        if (rate > r->cli.max_rate || (st->n > 0 && r->cli.step_rate == 0))
+            break;
+        struct uf_lg_sched s = {0};
+        uf_lg_sched_add(&s, rate, rate, dur);
+        if ((rc = engine_run(r, &s, res)) != 0)
+            break;
+        ok = held(res, r->cli.slo_ms);
+        step_out(rate, dur, res, ok, st->json, &st->pt[st->n]);
+        uf_lg_stats_merge(&st->all, &res->total);
+        st->intended += res->intended;
+        st->elapsed_s += res->elapsed_s;
+        st->best = ok ? rate : st->best;
+        uf_lg_engine_result_free(res);
+    }
+    free(res);
+    return rc;
+}
+
+static int run_find_max(struct run *r)
+{
+    struct steps *st = uf_xcalloc(1, sizeof(*st));
+    st->json = json_array();
+    int rc = steps_run(r, st);
+    double d = (double)st->n * (double)r->cli.duration_ms / 1000;
+    struct uf_lg_run_info ri = {
+        .url = r->cli.url, .api = r->cli.api == UF_LG_API_UGC ? "ugc" : "stat",
+        .tag = r->cli.tag, .workload = r->cli.workload, .seed = (uint64_t)r->cli.seed,
+        .intended = st->intended, .target_rate = d > 0 ? (double)st->intended / d : 0,
+        .duration_s = d, .elapsed_s = st->elapsed_s, .connections = (size_t)r->cli.connections,
+        .w = r->w};
+    printf("max rate held for a full step: %.0f req/s (p99 <= %lld ms, errors <= 0.1 %%)\n",
+           st->best, (long long)r->cli.slo_ms);
+    if (rc == 0 && r->cli.report) {
+        json_t *j = uf_lg_stats_report(&st->all, &ri);
+        json_object_set_new(j, "find_max",
+                            json_pack("{s:f,s:I,s:f,s:O}", "max_rate", st->best, "slo_ms",
+                                      (json_int_t)r->cli.slo_ms, "step_s",
+                                      (double)r->cli.duration_ms / 1000, "steps", st->json));
+        rc = write_report(r->cli.report, j);
+        json_decref(j);
+    }
+    rc |= rc == 0 ? plot(r, st->pt, st->n) : 0;
+    json_decref(st->json);
+    free(st);
     return rc;
 }
 
@@ -115,7 +228,7 @@ int uf_loadgen_main(int argc, char **argv)
     }
     int rc = prepare(&r);
     if (rc == 0)
-        rc = run_plain(&r);
+        rc = r.cli.find_max ? run_find_max(&r) : run_plain(&r);
     if (r.acked && fclose(r.acked) != 0 && rc == 0) {
         fprintf(stderr, "ugcflow loadgen: %s: write failed\n", r.cli.acked_log);
         rc = 1;
