@@ -626,6 +626,32 @@ static void test_unproducible_spooled_record_is_discarded(void **state)
     assert_int_equal(metric(f, "kafka_acked_events_total"), 1);
 }
 
+/* The replay's producer lingers replay_linger even where `properties` set linger.ms for live
+ * events; live events keep the user's value. */
+static void test_replay_producer_has_its_own_linger(void **state)
+{
+    (void)state;
+    json_t *props = json_pack("{s:f}", "linger.ms", 0.5);
+    struct uf_kafka_ctx k = { .brokers = "127.0.0.1:1", .linger_ms = 5, .batch_bytes = 1 << 20,
+                              .queue_messages = 1000, .message_timeout_ms = 1000,
+                              .properties = props, .replay_linger_ms = 20 };
+    struct uf_err err = { 0 };
+    char v[32];
+    size_t n;
+    for (int replay = 0; replay <= 1; replay++) {
+        rd_kafka_conf_t *c = uf_kafka_conf_build(&k, replay, &err);
+        assert_non_null(c);
+        n = sizeof v;
+        assert_int_equal(rd_kafka_conf_get(c, "linger.ms", v, &n), RD_KAFKA_CONF_OK);
+        assert_string_equal(v, replay ? "20" : "0.5");
+        n = sizeof v;
+        assert_int_equal(rd_kafka_conf_get(c, "client.id", v, &n), RD_KAFKA_CONF_OK);
+        assert_string_equal(v, replay ? "ugcflow-replay" : "ugcflow");
+        rd_kafka_conf_destroy(c);
+    }
+    json_decref(props);
+}
+
 /* A message packed for the spool unpacks to itself; a record too short for its lengths does
  * not unpack. */
 static void test_msg_pack_round_trip(void **state)
@@ -751,6 +777,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_topic_exception_is_permanent, fx_setup,
                                         fx_teardown),
         cmocka_unit_test(test_msg_pack_round_trip),
+        cmocka_unit_test(test_replay_producer_has_its_own_linger),
         cmocka_unit_test_setup_teardown(test_unproducible_spooled_record_is_discarded, fx_setup,
                                         fx_teardown),
         cmocka_unit_test_setup_teardown(test_option_errors, fx_setup, fx_teardown),

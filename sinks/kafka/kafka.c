@@ -88,6 +88,11 @@ static const struct uf_option kafka_options[] = {
     { .name = "replay_interval", .type = UF_OPT_DURATION, .def = "500ms", .min = 10,
       .max = 60000, .desc = "How often the spool is checked for a replay to the broker",
       .offset = offsetof(struct uf_kafka_ctx, replay_interval_ms) },
+    { .name = "replay_linger", .type = UF_OPT_DURATION, .def = "20ms", .min = 1, .max = 1000,
+      .desc = "linger.ms of the replay's own producer, whatever `properties` set for live "
+              "events: a backlog goes out in full batches, and a sub-millisecond linger would "
+              "keep librdkafka's broker thread polling without a pause while it waits",
+      .offset = offsetof(struct uf_kafka_ctx, replay_linger_ms) },
     { 0 }
 };
 
@@ -115,8 +120,6 @@ static int kafka_init(struct uf_stage *st, void *ctx, struct uf_err *err)
     pthread_rwlockattr_setkind_np(&ra, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
     pthread_rwlock_init(&k->mode_lock, &ra);
     pthread_rwlockattr_destroy(&ra);
-    pthread_mutex_init(&k->rp_lock, NULL);
-    pthread_cond_init(&k->rp_cv, NULL);
     k->locks_ready = true;
     if (!k->topic && !k->topic_field)
         return uf_err_set(err, UF_EINVAL, "set topic, topic_field or both");
@@ -135,8 +138,10 @@ static int kafka_init(struct uf_stage *st, void *ctx, struct uf_err *err)
                                  : uf_xasprintf(".dev/spool/%s.%s", uf_stage_pipeline(st),
                                                 uf_stage_name(st));
     build_pick(k);
-    k->conf = uf_kafka_conf_build(k, err);
-    return k->conf ? 0 : UF_EINVAL;
+    k->conf = uf_kafka_conf_build(k, false, err);
+    if (k->conf && k->spool_enabled)
+        k->conf_replay = uf_kafka_conf_build(k, true, err);
+    return k->conf && (k->conf_replay || !k->spool_enabled) ? 0 : UF_EINVAL;
 }
 
 static void register_metrics(struct uf_kafka_ctx *k)
@@ -187,6 +192,13 @@ static int kafka_start(struct uf_stage *st, void *ctx, struct uf_err *err)
     k->conf = NULL; /* rd_kafka_new took it */
     if (k->topic)
         k->rkt = rd_kafka_topic_new(k->rk, k->topic, NULL);
+    if (k->spool && !(k->rk_replay = rd_kafka_new(RD_KAFKA_PRODUCER, k->conf_replay, errstr,
+                                                  sizeof errstr))) {
+        uf_err_set(err, UF_EIO, "create the replay's producer: %s", errstr);
+        goto fail;
+    }
+    if (k->rk_replay)
+        k->conf_replay = NULL;
     if (uf_kafka_threads_start(k, err) < 0)
         goto fail;
     uf_log(UF_LOG_INFO, st, "Producer started.", "brokers", k->brokers, "spool",
@@ -519,6 +531,9 @@ static void kafka_stop(struct uf_stage *st, void *ctx)
     k->rkt = NULL;
     rd_kafka_destroy(k->rk);
     k->rk = NULL;
+    if (k->rk_replay)
+        rd_kafka_destroy(k->rk_replay);
+    k->rk_replay = NULL;
     uf_spool_close(k->spool);
     k->spool = NULL;
 }
@@ -531,13 +546,13 @@ static void kafka_destroy(void *ctx)
     uf_spool_close(k->spool); /* when start failed half-way */
     if (k->conf)
         rd_kafka_conf_destroy(k->conf);
+    if (k->conf_replay)
+        rd_kafka_conf_destroy(k->conf_replay);
     free(k->spool_path);
     free(k->pick);
     free(k->pend);
     if (k->locks_ready) {
         pthread_rwlock_destroy(&k->mode_lock);
-        pthread_mutex_destroy(&k->rp_lock);
-        pthread_cond_destroy(&k->rp_cv);
     }
 }
 

@@ -9,7 +9,9 @@
  * waits for all their reports, and deletes the segment only when all were acked or discarded:
  * a record that can never be delivered (a permanent error, an illegal topic) is dropped and
  * counted, never retried. Otherwise the segment stays and is replayed from its start after
- * replay_interval. */
+ * replay_interval. It has a producer of its own with a longer linger: a backlog is bulk, and
+ * behind a sub-millisecond linger librdkafka's broker thread polls without a pause while a
+ * backlog waits for room in flight, taking a core from the live requests. */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -62,9 +64,10 @@ static int set_user_props(rd_kafka_conf_t *conf, json_t *props, struct uf_err *e
     return 0;
 }
 
-rd_kafka_conf_t *uf_kafka_conf_build(struct uf_kafka_ctx *k, struct uf_err *err)
+rd_kafka_conf_t *uf_kafka_conf_build(struct uf_kafka_ctx *k, bool replay, struct uf_err *err)
 {
-    char linger[24], batch[24], queue[24], timeout[24];
+    char linger[24], batch[24], queue[24], timeout[24], replay_linger[24];
+    snprintf(replay_linger, sizeof replay_linger, "%" PRId64, k->replay_linger_ms);
     snprintf(linger, sizeof linger, "%" PRId64, k->linger_ms);
     snprintf(batch, sizeof batch, "%" PRId64, k->batch_bytes);
     snprintf(queue, sizeof queue, "%" PRId64, k->queue_messages);
@@ -78,7 +81,7 @@ rd_kafka_conf_t *uf_kafka_conf_build(struct uf_kafka_ctx *k, struct uf_err *err)
         { "batch.size", batch },
         { "queue.buffering.max.messages", queue },
         { "message.timeout.ms", timeout },
-        { "client.id", "ugcflow" },
+        { "client.id", replay ? "ugcflow-replay" : "ugcflow" },
         { "log.connection.close", "false" },
         /* Replies wait for acks: with Nagle on, a small produce request sent while the
          * previous one is unacknowledged waits for the broker's delayed ACK (up to 40 ms),
@@ -90,7 +93,8 @@ rd_kafka_conf_t *uf_kafka_conf_build(struct uf_kafka_ctx *k, struct uf_err *err)
     for (size_t i = 0; i < sizeof props / sizeof props[0]; i++)
         if (set_prop(conf, props[i][0], props[i][1], err) < 0)
             goto fail;
-    if (set_user_props(conf, k->properties, err) < 0)
+    if (set_user_props(conf, k->properties, err) < 0 ||
+        (replay && set_prop(conf, "linger.ms", replay_linger, err) < 0))
         goto fail;
     rd_kafka_conf_set_opaque(conf, k);
     rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
@@ -159,12 +163,9 @@ static void replay_delivered(struct uf_kafka_ctx *k, rd_kafka_resp_err_t e)
     } else {
         atomic_fetch_add(k->m_delivery_errors, 1);
     }
-    pthread_mutex_lock(&k->rp_lock);
     if (e && !uf_kafka_is_permanent(e))
         k->rp_failed = true;
-    if (--k->rp_inflight == 0)
-        pthread_cond_broadcast(&k->rp_cv);
-    pthread_mutex_unlock(&k->rp_lock);
+    k->rp_inflight--;
 }
 
 static void pend_push(struct uf_kafka_ctx *k, struct uf_event *ev, const rd_kafka_message_t *m)
@@ -186,7 +187,7 @@ static void pend_push(struct uf_kafka_ctx *k, struct uf_event *ev, const rd_kafk
 static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 {
     struct uf_kafka_ctx *k = opaque;
-    if (m->_private == &k->replay_tag) {
+    if (m->_private == &k->replay_tag) { /* on the replay thread, which polls rk_replay */
         replay_delivered(k, m->err);
         return;
     }
@@ -261,6 +262,8 @@ static void purge_if_wanted(struct uf_kafka_ctx *k)
     k->spooling = k->spool != NULL; /* new events queue behind the purged ones */
     pthread_rwlock_unlock(&k->mode_lock);
     rd_kafka_purge(k->rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+    if (k->rk_replay) /* a replay under way fails now, not after message.timeout.ms */
+        rd_kafka_purge(k->rk_replay, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
     if (k->spool)
         uf_log(UF_LOG_WARN, k->st, "Brokers unreachable; spooling to disk.", "spool",
                k->spool_path);
@@ -287,6 +290,15 @@ static void sleep_ms(int64_t ms)
     nanosleep(&ts, NULL);
 }
 
+/* Waits up to ms on the replay's producer, serving its reports and callbacks. */
+static void replay_poll(struct uf_kafka_ctx *k, int ms)
+{
+    if (k->rk_replay)
+        rd_kafka_poll(k->rk_replay, ms);
+    else
+        sleep_ms(ms);
+}
+
 /* Checks that some broker answers before a replay, so a down broker costs one metadata
  * request per interval rather than message.timeout.ms per segment. */
 static bool broker_reachable(struct uf_kafka_ctx *k)
@@ -294,7 +306,8 @@ static bool broker_reachable(struct uf_kafka_ctx *k)
     if (!atomic_load(&k->broker_down))
         return true;
     const struct rd_kafka_metadata *md = NULL;
-    if (rd_kafka_metadata(k->rk, 0, NULL, &md, 1000) != RD_KAFKA_RESP_ERR_NO_ERROR)
+    rd_kafka_t *rk = k->rk_replay ? k->rk_replay : k->rk;
+    if (rd_kafka_metadata(rk, 0, NULL, &md, 1000) != RD_KAFKA_RESP_ERR_NO_ERROR)
         return false;
     bool up = md->broker_cnt > 0;
     rd_kafka_metadata_destroy(md);
@@ -358,13 +371,13 @@ static rd_kafka_resp_err_t produce_rec(struct uf_kafka_ctx *k, const struct uf_s
     topic[r->topic_len] = '\0';
     for (;;) {
         rd_kafka_resp_err_t e = rd_kafka_producev(
-            k->rk, RD_KAFKA_V_TOPIC(topic),
+            k->rk_replay, RD_KAFKA_V_TOPIC(topic),
             RD_KAFKA_V_KEY(r->key, r->key_len), RD_KAFKA_V_VALUE((void *)r->value, r->value_len),
             RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_OPAQUE(&k->replay_tag),
             RD_KAFKA_V_END);
         if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL || atomic_load(&k->stopping))
             return e;
-        sleep_ms(5); /* the poll thread frees room as acks come back */
+        replay_poll(k, 5); /* acks coming back free room */
     }
 }
 
@@ -372,9 +385,7 @@ static rd_kafka_resp_err_t produce_rec(struct uf_kafka_ctx *k, const struct uf_s
  * cannot be produced for a passing reason (stopping, fatal producer) ends the attempt. */
 static bool replay_segment(struct uf_kafka_ctx *k, struct uf_spool_segment *seg)
 {
-    pthread_mutex_lock(&k->rp_lock);
     k->rp_failed = false;
-    pthread_mutex_unlock(&k->rp_lock);
     struct uf_spool_rec r;
     bool produced_all = true;
     while (uf_spool_segment_read(seg, &r) == 1) {
@@ -382,9 +393,7 @@ static bool replay_segment(struct uf_kafka_ctx *k, struct uf_spool_segment *seg)
             produced_all = false;
             break;
         }
-        pthread_mutex_lock(&k->rp_lock);
         k->rp_inflight++;
-        pthread_mutex_unlock(&k->rp_lock);
         rd_kafka_resp_err_t e = produce_rec(k, &r);
         if (e == RD_KAFKA_RESP_ERR_NO_ERROR)
             continue;
@@ -394,12 +403,9 @@ static bool replay_segment(struct uf_kafka_ctx *k, struct uf_spool_segment *seg)
             break;
         }
     }
-    pthread_mutex_lock(&k->rp_lock);
-    while (k->rp_inflight > 0)
-        pthread_cond_wait(&k->rp_cv, &k->rp_lock);
-    bool ok = produced_all && !k->rp_failed;
-    pthread_mutex_unlock(&k->rp_lock);
-    return ok;
+    while (k->rp_inflight > 0) /* a stop purges what is left, so this ends */
+        replay_poll(k, 10);
+    return produced_all && !k->rp_failed;
 }
 
 /* Goes back to producing directly once the spool is empty (under mode_lock, so no append can
@@ -441,7 +447,7 @@ static void *replay_main(void *arg)
     int64_t next_us = 0;
     while (!atomic_load(&k->stopping)) {
         if (uf_now_us() < next_us) {
-            sleep_ms(10);
+            replay_poll(k, 10);
             continue;
         }
         next_us = uf_now_us() + k->replay_interval_ms * 1000;
@@ -474,9 +480,14 @@ int uf_kafka_threads_start(struct uf_kafka_ctx *k, struct uf_err *err)
     return 0;
 }
 
+static int outq_len(struct uf_kafka_ctx *k)
+{
+    return rd_kafka_outq_len(k->rk) + (k->rk_replay ? rd_kafka_outq_len(k->rk_replay) : 0);
+}
+
 static void wait_outq(struct uf_kafka_ctx *k, int64_t deadline_us)
 {
-    while (rd_kafka_outq_len(k->rk) > 0 && uf_now_us() < deadline_us)
+    while (outq_len(k) > 0 && uf_now_us() < deadline_us)
         sleep_ms(5);
 }
 
@@ -488,6 +499,8 @@ void uf_kafka_threads_stop(struct uf_kafka_ctx *k, int64_t deadline_us)
     wait_outq(k, deadline_us);
     /* What is still unacknowledged goes to the spool; the purge reports arrive promptly. */
     rd_kafka_purge(k->rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
+    if (k->rk_replay) /* its records stay in the spool for the next start */
+        rd_kafka_purge(k->rk_replay, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
     wait_outq(k, uf_now_us() + 2000000);
     pthread_join(k->replay_thr, NULL);
     atomic_store(&k->poll_stop, true);

@@ -1,7 +1,8 @@
 /* kafka_int.h: what the files of the kafka sink share (not a public interface).
  * kafka.c holds the options, the lifecycle and write(); kafka_client.c the librdkafka side:
  * configuration, delivery reports (the poll thread), errors, and the replay thread that drains
- * the spool (framework/spool.h, records packed as uf_kafka_msg) back to the broker.
+ * the spool (framework/spool.h, records packed as uf_kafka_msg) back to the broker through a
+ * producer of its own (rk_replay, polled by that thread: its reports run there too).
  * Threads: write() runs on the component's worker(s); delivery reports and spooling of failed
  * deliveries on the poll thread; replay on the replay thread. `mode_lock` orders every decision
  * "produce directly or append to the spool" against the replay thread's "spool drained, go back
@@ -54,6 +55,7 @@ struct uf_kafka_ctx {
     int spool_fsync;
     int64_t spool_fsync_interval_ms;
     int64_t replay_interval_ms;
+    int64_t replay_linger_ms;
 
     /* ours */
     struct uf_stage *st;
@@ -62,7 +64,9 @@ struct uf_kafka_ctx {
     size_t npick;
     char *spool_path;            /* spool_dir, or the default derived from the component */
     rd_kafka_conf_t *conf;       /* built in init, handed to rd_kafka_new in start */
+    rd_kafka_conf_t *conf_replay; /* the same with replay_linger; NULL without a spool */
     rd_kafka_t *rk;
+    rd_kafka_t *rk_replay;       /* the replay's producer; NULL without a spool */
     rd_kafka_topic_t *rkt;       /* the default topic, NULL when none */
     struct uf_spool *spool; /* NULL with `spool: false` */
     pthread_t poll_thr, replay_thr;
@@ -73,16 +77,14 @@ struct uf_kafka_ctx {
     atomic_bool purge_wanted;    /* set by the error callback, acted on by the poll thread */
     atomic_bool fatal;           /* the idempotent producer hit a fatal error */
 
-    bool locks_ready;            /* the three below were initialised (init ran) */
+    bool locks_ready;            /* mode_lock was initialised (init ran) */
     pthread_rwlock_t mode_lock;  /* read: producing directly; write: any spool decision */
     bool spooling;               /* under mode_lock: new events go to the spool */
 
     struct uf_kafka_pending *pend; /* poll thread only */
     size_t npend, cap_pend;
 
-    pthread_mutex_t rp_lock;     /* replay bookkeeping */
-    pthread_cond_t rp_cv;
-    size_t rp_inflight;
+    size_t rp_inflight;          /* replay bookkeeping: replay thread only */
     bool rp_failed;
     char replay_tag;             /* its address marks replayed messages' opaque */
 
@@ -105,8 +107,9 @@ void *uf_kafka_msg_pack(const struct uf_kafka_msg *m, size_t *len);
 /* Splits a record read back; false when its inner lengths do not add up. */
 bool uf_kafka_msg_unpack(const void *data, size_t len, struct uf_kafka_msg *m);
 
-/* Builds the librdkafka configuration from the options (no I/O). */
-rd_kafka_conf_t *uf_kafka_conf_build(struct uf_kafka_ctx *k, struct uf_err *err);
+/* Builds the librdkafka configuration from the options (no I/O); for the replay's producer
+ * (replay), linger.ms is replay_linger whatever `properties` say. */
+rd_kafka_conf_t *uf_kafka_conf_build(struct uf_kafka_ctx *k, bool replay, struct uf_err *err);
 
 /* Makes librdkafka's zstd streams reusable per thread (kafka_zstd.c); called before a producer
  * is made, which also links that file's definitions into the executable. */
