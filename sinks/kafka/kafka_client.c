@@ -480,14 +480,11 @@ int uf_kafka_threads_start(struct uf_kafka_ctx *k, struct uf_err *err)
     return 0;
 }
 
-static int outq_len(struct uf_kafka_ctx *k)
-{
-    return rd_kafka_outq_len(k->rk) + (k->rk_replay ? rd_kafka_outq_len(k->rk_replay) : 0);
-}
-
+/* The live producer only: the replay's queue also counts callbacks that only its thread
+ * serves, and a replay cut short is replayed again at the next start. */
 static void wait_outq(struct uf_kafka_ctx *k, int64_t deadline_us)
 {
-    while (outq_len(k) > 0 && uf_now_us() < deadline_us)
+    while (rd_kafka_outq_len(k->rk) > 0 && uf_now_us() < deadline_us)
         sleep_ms(5);
 }
 
