@@ -88,6 +88,16 @@ void uf_lg_id_of(char prefix, uint32_t i, char out[UF_UUID_STR])
     uf_uuid_format(h, out);
 }
 
+const char *uf_lg_movie_id(struct uf_lg_workload *w, uint32_t m)
+{
+    struct movie_slot *s = &w->movie_ids[m % MOVIE_SLOTS];
+    if (s->movie_1 != m + 1) {
+        uf_lg_id_of('m', m, s->id);
+        s->movie_1 = m + 1;
+    }
+    return s->id;
+}
+
 uint32_t uf_lg_registered(const struct uf_lg_workload *w)
 {
     return w->secret ? (uint32_t)(w->c.users * w->c.registered) : 0;
@@ -149,6 +159,8 @@ struct uf_lg_workload *uf_lg_workload_new(const struct uf_lg_workload_opts *o, c
     snprintf(w->tag, sizeof w->tag, "%s", o->tag ? o->tag : "");
     seed_rng(w->rng, o->seed);
     w->nonce = (uint32_t)time(NULL) ^ (uint32_t)getpid() << 16;
+    snprintf(w->session_prefix, sizeof w->session_prefix, "lg%08x", w->nonce);
+    snprintf(w->duration_text, sizeof w->duration_text, "%.0f", w->c.duration_s);
     if (prepare(w, o, err, errlen) < 0)
         goto fail;
     return w;
