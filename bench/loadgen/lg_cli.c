@@ -33,6 +33,9 @@ static const struct uf_option cli_options[] = {
      .offset = OFF(connections), .desc = "Most keep-alive connections open at once"},
     {.name = "seed", .type = UF_OPT_INT, .def = "1", .min = 0, .max = INT64_MAX,
      .offset = OFF(seed), .desc = "Seed of the workload's draws (same seed, same requests)"},
+    {.name = "slack-us", .type = UF_OPT_INT, .def = "500", .min = 0, .max = 100000,
+     .offset = OFF(slack_us), .desc = "A wake-up also sends what is due this many us later "
+                                      "(fewer wake-ups; 0: each at its time)"},
     {.name = "timeout", .type = UF_OPT_DURATION, .def = "10s", .min = 1, .max = 3600000,
      .offset = OFF(timeout_ms), .desc = "Give up on a request without a reply after this long"},
     {.name = "ramp", .type = UF_OPT_STR, .offset = OFF(ramp),

@@ -51,7 +51,7 @@ static void run_info(const struct run *r, const struct uf_lg_sched *s,
         .tag = r->cli.tag, .workload = r->cli.workload, .seed = (uint64_t)r->cli.seed,
         .intended = res->intended, .target_rate = d > 0 ? (double)res->intended / d : 0,
         .duration_s = d, .elapsed_s = res->elapsed_s, .connections = (size_t)r->cli.connections,
-        .w = r->w};
+        .slack_us = r->cli.slack_us, .w = r->w};
 }
 
 /* One engine run of s into res; 1 (with a message) when the engine could not start. */
@@ -60,6 +60,7 @@ static int engine_run(struct run *r, const struct uf_lg_sched *s, struct uf_lg_e
     struct uf_lg_engine_opts o = {
         .target = &r->cli.target, .sched = s, .w = r->w,
         .connections = (size_t)r->cli.connections, .timeout_us = r->cli.timeout_ms * 1000,
+        .slack_ns = r->cli.slack_us * 1000,
         .acked = r->acked, .live = !r->cli.quiet && isatty(2) ? stderr : NULL};
     char err[256];
     if (uf_lg_engine_run(&o, res, err, sizeof err) < 0)
@@ -178,7 +179,7 @@ static int run_find_max(struct run *r)
         .tag = r->cli.tag, .workload = r->cli.workload, .seed = (uint64_t)r->cli.seed,
         .intended = st->intended, .target_rate = d > 0 ? (double)st->intended / d : 0,
         .duration_s = d, .elapsed_s = st->elapsed_s, .connections = (size_t)r->cli.connections,
-        .w = r->w};
+        .slack_us = r->cli.slack_us, .w = r->w};
     printf("max rate held for a full step: %.0f req/s (p99 <= %lld ms, errors <= 0.1 %%)\n",
            st->best, (long long)r->cli.slo_ms);
     if (rc == 0 && r->cli.report) {
