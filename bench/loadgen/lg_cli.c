@@ -23,6 +23,8 @@ static const struct uf_option cli_options[] = {
      .desc = "Which API URL is: stat (events, views, player) or ugc (reactions, comments...)"},
     {.name = "workload", .type = UF_OPT_STR, .offset = OFF(workload),
      .desc = "Workload YAML (default: the built-in one, bench/loadgen/workload.yaml)"},
+    {.name = "jwt-key", .type = UF_OPT_STR, .offset = OFF(jwt_key),
+     .desc = "RS256 private key (PEM) to mint users' tokens with, instead of UGCFLOW_JWT_SECRET"},
     {.name = "report", .type = UF_OPT_STR, .offset = OFF(report),
      .desc = "Write the JSON report to this file"},
     {.name = "tag", .type = UF_OPT_STR, .offset = OFF(tag),

@@ -51,6 +51,7 @@ struct uf_lg_workload {
     enum uf_lg_api api;
     char tag[48];
     char *secret;
+    const struct uf_jwt_signer *signer; /* borrowed: RS256 tokens instead of HS256 */
     uint32_t nonce; /* tells this run's session ids from another run's with the same seed */
     char session_prefix[16]; /* "lg" and the nonce in hex: the start of every session_id */
     char duration_text[32];  /* duration_s as the player events write it ("%.0f") */
