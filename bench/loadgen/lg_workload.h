@@ -1,9 +1,10 @@
 /* lg_workload.h: the product workload of `ugcflow loadgen`: a population of users (registered
- * or anonymous, HS256 or RS256 tokens minted locally), movies with Zipf popularity, player sessions run
- * as a state machine, page views, generic events and UGC actions, drawn at the shares of a YAML
- * file. Every draw comes from one seeded generator, so a seed repeats a run's routes, users,
- * movies and session steps; ids (event ids, session ids) are new in every run, so two runs never
- * collapse into one downstream. Not thread-safe: one workload per generating thread. */
+ * or anonymous, HS256 or RS256 tokens minted locally), movies with Zipf popularity, player
+ * sessions run as a state machine, page views, generic events and UGC actions, drawn at the
+ * shares of a YAML file. Every draw comes from one seeded generator, so a seed repeats a run's
+ * routes, users, movies and session steps; ids (event ids, session ids) are new in every run, so
+ * two runs never collapse into one downstream. Not thread-safe: one workload per generating
+ * thread. */
 #ifndef UF_LG_WORKLOAD_H
 #define UF_LG_WORKLOAD_H
 #include <stdbool.h>
