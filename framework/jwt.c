@@ -1,4 +1,5 @@
-/* jwt.c: JWT verification over OpenSSL libcrypto (see jwt.h for the contract).
+/* jwt.c: JWT verification (and HS256/RS256 signing for tools) over OpenSSL libcrypto (see jwt.h
+ * for the contract).
  * The order of checks matters: the header is decoded first only to learn `alg`; the signature is
  * verified before any claim is parsed, so nothing an attacker wrote is interpreted until it is
  * known to be signed. Only this file includes OpenSSL. */
@@ -430,6 +431,64 @@ char *uf_jwt_sign_hs256(const void *secret, size_t n, const json_t *claims)
          &mac_len);
     char *sig = uf_base64url_encode(mac, mac_len);
     char *token = uf_xasprintf("%s.%s", signing, sig);
+    free(payload_json);
+    free(hdr);
+    free(payload);
+    free(signing);
+    free(sig);
+    return token;
+}
+
+struct uf_jwt_signer {
+    EVP_PKEY *key;
+};
+
+struct uf_jwt_signer *uf_jwt_signer_new_pem(const char *pem, size_t n, struct uf_err *err)
+{
+    BIO *bio = BIO_new_mem_buf(pem, (int)n);
+    EVP_PKEY *key = bio ? PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL) : NULL;
+    BIO_free(bio);
+    if (!key)
+        return uf_err_set(err, UF_EINVAL, "no unencrypted private key found in PEM data"), NULL;
+    if (!EVP_PKEY_is_a(key, "RSA") || EVP_PKEY_get_bits(key) < 2048) {
+        EVP_PKEY_free(key);
+        return uf_err_set(err, UF_EINVAL, "private key must be RSA with at least 2048 bits"),
+               NULL;
+    }
+    struct uf_jwt_signer *signer = uf_xmalloc(sizeof(*signer));
+    signer->key = key;
+    return signer;
+}
+
+void uf_jwt_signer_free(struct uf_jwt_signer *signer)
+{
+    if (!signer)
+        return;
+    EVP_PKEY_free(signer->key);
+    free(signer);
+}
+
+/* The RSASSA-PKCS1-v1_5 SHA-256 signature of data, base64url; NULL when OpenSSL fails. */
+static char *rsa_sign(EVP_PKEY *key, const char *data)
+{
+    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+    unsigned char sig[1024]; /* up to 8192-bit keys */
+    size_t len = sizeof sig;
+    bool ok = ctx && EVP_DigestSignInit(ctx, NULL, EVP_sha256(), NULL, key) == 1 &&
+              EVP_PKEY_get_size(key) <= (int)sizeof sig &&
+              EVP_DigestSign(ctx, sig, &len, (const unsigned char *)data, strlen(data)) == 1;
+    EVP_MD_CTX_free(ctx);
+    return ok ? uf_base64url_encode(sig, len) : NULL;
+}
+
+char *uf_jwt_sign_rs256(const struct uf_jwt_signer *signer, const json_t *claims)
+{
+    char *payload_json = json_dumps(claims, JSON_COMPACT);
+    char *hdr = uf_base64url_encode("{\"alg\":\"RS256\",\"typ\":\"JWT\"}", 27);
+    char *payload = uf_base64url_encode(payload_json, strlen(payload_json));
+    char *signing = uf_xasprintf("%s.%s", hdr, payload);
+    char *sig = rsa_sign(signer->key, signing);
+    char *token = sig ? uf_xasprintf("%s.%s", signing, sig) : NULL;
     free(payload_json);
     free(hdr);
     free(payload);

@@ -5,7 +5,8 @@
  * must both be in the caller's allow-list and match the kind of key it is verified with (so an
  * RS256 public key can never be used as an HS256 secret). HMAC comparison is constant-time.
  * This module does not know about events, users or roles: stages/jwt_auth.c maps claims.
- * Keys are immutable after loading and may be shared by threads; verification is thread-safe. */
+ * Keys are immutable after loading and may be shared by threads; verification is thread-safe.
+ * Signing (HS256, RS256) is for test tools and load generators. */
 #ifndef UF_JWT_H
 #define UF_JWT_H
 
@@ -71,6 +72,16 @@ json_t *uf_jwt_verify_cached(struct uf_jwt_cache *cache, const struct uf_jwt_key
                              struct uf_err *err);
 /* Signs claims with HS256 and secret, for test tools and load generators. New string. */
 char *uf_jwt_sign_hs256(const void *secret, size_t n, const json_t *claims);
+
+/* An RS256 signing key (an RSA private key of at least 2048 bits), for test tools and load
+ * generators. Immutable once loaded; signing with it is thread-safe. */
+struct uf_jwt_signer;
+/* Loads the key from PEM data ("PRIVATE KEY" or "RSA PRIVATE KEY", unencrypted); NULL with err
+ * filled when there is none or it is not RSA of 2048 bits or more. */
+struct uf_jwt_signer *uf_jwt_signer_new_pem(const char *pem, size_t n, struct uf_err *err);
+void uf_jwt_signer_free(struct uf_jwt_signer *signer);
+/* Signs claims with RS256. New string; NULL only if OpenSSL fails to sign. */
+char *uf_jwt_sign_rs256(const struct uf_jwt_signer *signer, const json_t *claims);
 
 /* base64url without padding (RFC 4648 section 5), exposed for tests and tools. */
 char *uf_base64url_encode(const void *data, size_t n);

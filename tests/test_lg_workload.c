@@ -1,7 +1,9 @@
 /* tests/test_lg_workload.c: the loadgen workload: route shares within 1 % of the file's for a
  * fixed seed (stat and UGC), the same seed giving the same requests, the built-in defaults
  * equal to the shipped workload.yaml, request shapes (event ids, tag, tokens, sessions opening
- * first), deletes aiming at what the run made, and errors in a workload file with positions. */
+ * first), deletes aiming at what the run made, tokens minted with an RS256 private key that
+ * framework/jwt.c verifies with the public key (and only as RS256), and errors in a workload
+ * file or a key with positions or reasons. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -9,10 +11,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <cmocka.h>
 
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+
 #include "bench/loadgen/lg_workload.h"
+#include "err.h"
+#include "jwt.h"
+#include "uuid.h"
 
 #define SECRET "test-secret-test-secret-test-secret-0123"
 
@@ -175,6 +184,84 @@ static void test_bad_file(void **state)
     unlink(path);
 }
 
+/* A new RSA key's private and public PEM (test scaffolding: the product only reads keys). */
+static void rsa_pems(char **priv, char **pub)
+{
+    EVP_PKEY *key = EVP_RSA_gen(2048);
+    BIO *a = BIO_new(BIO_s_mem()), *b = BIO_new(BIO_s_mem());
+    assert_int_equal(PEM_write_bio_PrivateKey(a, key, NULL, NULL, 0, NULL, NULL), 1);
+    assert_int_equal(PEM_write_bio_PUBKEY(b, key), 1);
+    char *p;
+    long n = BIO_get_mem_data(a, &p);
+    *priv = strndup(p, (size_t)n);
+    n = BIO_get_mem_data(b, &p);
+    *pub = strndup(p, (size_t)n);
+    BIO_free(a);
+    BIO_free(b);
+    EVP_PKEY_free(key);
+}
+
+/* Verifies token with the public key pub under algs; the claims (new reference) or NULL. */
+static json_t *verify(const char *pub, unsigned algs, const char *token, struct uf_err *e)
+{
+    struct uf_jwt_keys *keys = uf_jwt_keys_new();
+    assert_int_equal(uf_jwt_keys_set_public_pem(keys, pub, strlen(pub), e), 0);
+    struct uf_jwt_rules rules = {.algs = algs, .leeway_s = 5};
+    json_t *claims = uf_jwt_verify(keys, &rules, token, (int64_t)time(NULL), e);
+    uf_jwt_keys_free(keys);
+    return claims;
+}
+
+static void test_rs256_tokens_verify(void **state)
+{
+    char *priv, *pub;
+    rsa_pems(&priv, &pub);
+    struct uf_err e = {0};
+    struct uf_jwt_signer *signer = uf_jwt_signer_new_pem(priv, strlen(priv), &e);
+    assert_non_null(signer);
+    struct uf_lg_workload_opts o = {.api = UF_LG_API_UGC, .seed = 3, .secret = SECRET,
+                                    .signer = signer}; /* the key wins over the secret */
+    char err[256];
+    struct uf_lg_workload *w = uf_lg_workload_new(&o, err, sizeof err);
+    assert_non_null(w);
+    struct uf_lg_request req = {0};
+    for (int i = 0; i < 100 && !req.token; i++)
+        uf_lg_workload_next(w, &req, 1795967051000);
+    assert_non_null(req.token);
+    json_t *claims = verify(pub, UF_JWT_RS256, req.token, &e);
+    if (!claims)
+        fail_msg("the minted token does not verify: %s", e.msg);
+    assert_true(uf_uuid_is_valid(json_string_value(json_object_get(claims, "sub"))));
+    assert_true(json_integer_value(json_object_get(claims, "exp")) > (json_int_t)time(NULL));
+    json_decref(claims);
+    assert_null(verify(pub, UF_JWT_HS256, req.token, &e)); /* it is RS256, not HS256 */
+    uf_lg_request_free(&req);
+    uf_lg_workload_free(w);
+    uf_jwt_signer_free(signer);
+    free(priv);
+    free(pub);
+}
+
+static void test_rs256_bad_keys(void **state)
+{
+    char *priv, *pub;
+    rsa_pems(&priv, &pub);
+    struct uf_err e = {0};
+    assert_null(uf_jwt_signer_new_pem(pub, strlen(pub), &e)); /* a public key cannot sign */
+    assert_string_equal(e.msg, "no unencrypted private key found in PEM data");
+    EVP_PKEY *ec = EVP_EC_gen("P-256");
+    BIO *b = BIO_new(BIO_s_mem());
+    PEM_write_bio_PrivateKey(b, ec, NULL, NULL, 0, NULL, NULL);
+    char *p;
+    long n = BIO_get_mem_data(b, &p);
+    assert_null(uf_jwt_signer_new_pem(p, (size_t)n, &e));
+    assert_string_equal(e.msg, "private key must be RSA with at least 2048 bits");
+    BIO_free(b);
+    EVP_PKEY_free(ec);
+    free(priv);
+    free(pub);
+}
+
 int main(void)
 {
     const char *src = getenv("UGCFLOW_SOURCE_DIR");
@@ -185,6 +272,8 @@ int main(void)
         cmocka_unit_test(test_same_seed_same_requests),
         cmocka_unit_test(test_stat_shapes),
         cmocka_unit_test(test_ugc_deletes_what_it_made),
+        cmocka_unit_test(test_rs256_tokens_verify),
+        cmocka_unit_test(test_rs256_bad_keys),
         cmocka_unit_test(test_bad_file),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -23,6 +23,8 @@ static const struct uf_option cli_options[] = {
      .desc = "Which API URL is: stat (events, views, player) or ugc (reactions, comments...)"},
     {.name = "workload", .type = UF_OPT_STR, .offset = OFF(workload),
      .desc = "Workload YAML (default: the built-in one, bench/loadgen/workload.yaml)"},
+    {.name = "jwt-key", .type = UF_OPT_STR, .offset = OFF(jwt_key),
+     .desc = "RS256 private key (PEM) to mint users' tokens with, instead of UGCFLOW_JWT_SECRET"},
     {.name = "report", .type = UF_OPT_STR, .offset = OFF(report),
      .desc = "Write the JSON report to this file"},
     {.name = "tag", .type = UF_OPT_STR, .offset = OFF(tag),
@@ -33,6 +35,9 @@ static const struct uf_option cli_options[] = {
      .offset = OFF(connections), .desc = "Most keep-alive connections open at once"},
     {.name = "seed", .type = UF_OPT_INT, .def = "1", .min = 0, .max = INT64_MAX,
      .offset = OFF(seed), .desc = "Seed of the workload's draws (same seed, same requests)"},
+    {.name = "slack-us", .type = UF_OPT_INT, .def = "500", .min = 0, .max = 100000,
+     .offset = OFF(slack_us), .desc = "A wake-up also sends what is due this many us later "
+                                      "(fewer wake-ups; 0: each at its time)"},
     {.name = "timeout", .type = UF_OPT_DURATION, .def = "10s", .min = 1, .max = 3600000,
      .offset = OFF(timeout_ms), .desc = "Give up on a request without a reply after this long"},
     {.name = "ramp", .type = UF_OPT_STR, .offset = OFF(ramp),

@@ -13,10 +13,10 @@
 #include "lg_workload.h"
 
 struct uf_lg_cli {
-    const char *url, *workload, *report, *tag, *acked_log, *plot, *ramp;
+    const char *url, *workload, *report, *tag, *acked_log, *plot, *ramp, *jwt_key;
     double rate, step_rate, max_rate;
     int64_t duration_ms, timeout_ms, slo_ms;
-    int64_t connections, seed;
+    int64_t connections, seed, slack_us;
     int api; /* enum uf_lg_api */
     bool find_max, quiet, has_rate, has_duration;
     struct uf_lg_target target;

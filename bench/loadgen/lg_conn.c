@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "mem.h"
@@ -31,6 +32,7 @@ bool uf_lg_conn_open(struct uf_lg_conn *c, int ep, uint16_t port)
         return false;
     int one = 1;
     setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    setsockopt(c->fd, SOL_SOCKET, SO_TIMESTAMPNS, &one, sizeof one);
     struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(port),
                              .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
     c->in_len = 0;
@@ -79,7 +81,34 @@ bool uf_lg_conn_flush(struct uf_lg_conn *c, int ep)
     return true;
 }
 
-/* Reads until the socket has nothing more; returns -1 on a broken connection, 1 at EOF. */
+/* recv of up to room bytes that also keeps the kernel's receive time of the last bytes read
+ * (SO_TIMESTAMPNS: CLOCK_REALTIME) in c->rx_real_ns; 0 there when the kernel gave none. */
+static ssize_t recv_stamped(struct uf_lg_conn *c, size_t room)
+{
+    union {
+        char buf[CMSG_SPACE(sizeof(struct timespec))];
+        struct cmsghdr align;
+    } ctl;
+    struct iovec iov = {.iov_base = c->in + c->in_len, .iov_len = room};
+    struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.buf,
+                       .msg_controllen = sizeof ctl.buf};
+    ssize_t n = recvmsg(c->fd, &m, 0);
+    if (n <= 0)
+        return n;
+    c->rx_real_ns = 0;
+    for (struct cmsghdr *h = CMSG_FIRSTHDR(&m); h; h = CMSG_NXTHDR(&m, h))
+        if (h->cmsg_level == SOL_SOCKET && h->cmsg_type == SCM_TIMESTAMPNS) {
+            struct timespec ts;
+            memcpy(&ts, CMSG_DATA(h), sizeof ts);
+            c->rx_real_ns = (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+        }
+    return n;
+}
+
+/* Reads what the socket holds: one recv, unless it filled the buffer's free space (then there
+ * may be more). A short read leaves nothing behind, or, if more arrives meanwhile, epoll being
+ * level-triggered reports the socket again: no second recv that would only say EAGAIN. Returns
+ * -1 on a broken connection, 1 at EOF, 0 otherwise. */
 static int fill(struct uf_lg_conn *c)
 {
     for (;;) {
@@ -89,9 +118,12 @@ static int fill(struct uf_lg_conn *c)
             c->in_cap = c->in_cap ? c->in_cap * 2 : 2 * READ_CHUNK;
             c->in = uf_xrealloc(c->in, c->in_cap);
         }
-        ssize_t n = recv(c->fd, c->in + c->in_len, c->in_cap - c->in_len, 0);
+        size_t room = c->in_cap - c->in_len;
+        ssize_t n = recv_stamped(c, room);
         if (n > 0) {
             c->in_len += (size_t)n;
+            if ((size_t)n < room)
+                return 0;
             continue;
         }
         if (n == 0)

@@ -25,6 +25,7 @@ struct uf_lg_conn {
     size_t in_len, in_cap;
     struct uf_lg_request req;
     int64_t intended_ns, sent_ns;
+    int64_t rx_real_ns; /* when the kernel received the last reply bytes read (CLOCK_REALTIME) */
     size_t step;
 };
 
@@ -38,7 +39,8 @@ bool uf_lg_conn_open(struct uf_lg_conn *c, int ep, uint16_t port);
 bool uf_lg_conn_flush(struct uf_lg_conn *c, int ep);
 /* After EPOLLOUT while connecting: true when the connection is made. */
 bool uf_lg_conn_connected(struct uf_lg_conn *c, int ep);
-/* Reads what is there; on UF_LG_IO_REPLY, r is the reply (pointing into c->in). */
+/* Reads what is there; on UF_LG_IO_REPLY, r is the reply (pointing into c->in) and
+ * c->rx_real_ns its receive time (0 when unknown). */
 enum uf_lg_io uf_lg_conn_read(struct uf_lg_conn *c, struct uf_lg_reply *r);
 void uf_lg_conn_close(struct uf_lg_conn *c, int ep);
 void uf_lg_conn_free(struct uf_lg_conn *c);

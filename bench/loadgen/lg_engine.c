@@ -1,9 +1,11 @@
 /* lg_engine.c: the loadgen's one-thread event loop (see lg_engine.h). The queue of waiting
  * requests is implicit: the schedule's next index k and its intended time; a request is made
- * (workload draw, bytes) only when a connection takes it, so a long stall costs no memory. The
- * loop sleeps in epoll_pwait2 until the next intended time (nanoseconds, timer slack 1 ns), a
- * socket event, the 10 ms timeout sweep or the next live second. Every wait is bounded: nothing
- * runs past the schedule's end plus --timeout plus a second. */
+ * (workload draw, bytes) only when a connection takes it, so a long stall costs no memory. While
+ * a connection is free, the loop sleeps until the next intended time (timer slack 1 ns), or the
+ * 10 ms timeout sweep or the next live second, without watching the sockets; then it takes the
+ * replies that came meanwhile and sends what is due within --slack-us, so a wake-up serves many
+ * requests. Every wait is bounded: nothing runs past the schedule's end plus --timeout plus a
+ * second. */
 #include "lg_engine.h"
 
 #include <errno.h>
@@ -30,7 +32,9 @@ struct engine {
     size_t *free_idle, nidle;     /* connected and idle: taken newest first (stays warm) */
     size_t *free_closed, nclosed; /* not connected */
     size_t inflight, points_cap;
+    size_t nconnecting; /* connections whose connect has not completed: the loop watches them */
     int64_t t0, end, wall0_ms, next_due, next_sweep, next_second;
+    int64_t real_off; /* CLOCK_REALTIME minus CLOCK_MONOTONIC at the last wake-up */
     uint64_t next_k;
     struct uf_lg_stats window; /* the current second, by completion time */
 };
@@ -39,6 +43,13 @@ static int64_t now_ns(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * SEC_NS + ts.tv_nsec;
+}
+
+static int64_t real_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
     return (int64_t)ts.tv_sec * SEC_NS + ts.tv_nsec;
 }
 
@@ -66,11 +77,22 @@ static void release(struct engine *e, struct uf_lg_conn *c)
         e->free_closed[e->nclosed++] = c->index;
 }
 
+/* When the reply came: the kernel's receive time on the monotonic clock, or now when there is
+ * none or it falls outside [sent, now] (the real-time clock was stepped). */
+static int64_t replied_at(const struct engine *e, const struct uf_lg_conn *c, int64_t now)
+{
+    int64_t t = c->rx_real_ns - e->real_off;
+    return c->rx_real_ns && t >= c->sent_ns && t <= now ? t : now;
+}
+
 /* The request on c ended: counts it everywhere, frees the connection for the next one. */
 static void finish(struct engine *e, struct uf_lg_conn *c, enum uf_lg_outcome o,
                    const struct uf_lg_reply *r, int64_t now)
 {
-    int64_t lat_us = (now - c->intended_ns) / 1000;
+    /* From the intended time (a request that waited is charged for it), or from the send when
+     * it went early: never less than the server took, never negative. */
+    int64_t from = c->sent_ns < c->intended_ns ? c->sent_ns : c->intended_ns;
+    int64_t lat_us = ((o == UF_LG_REPLY ? replied_at(e, c, now) : now) - from) / 1000;
     int status = r ? r->status : 0;
     uf_lg_stats_ended(&e->res->total, c->req.route, o, status, lat_us);
     uf_lg_stats_ended(&e->res->steps[c->step], c->req.route, o, status, lat_us);
@@ -109,6 +131,7 @@ static void start_request(struct engine *e, struct uf_lg_conn *c, int64_t now)
     uf_lg_http_write(&c->out, e->o->target, &c->req);
     c->out_off = 0;
     c->in_len = 0; /* the last reply's bytes */
+    c->rx_real_ns = 0;
     bool late = now - c->intended_ns > UF_LG_LATE_US * 1000LL;
     uf_lg_stats_sent(&e->res->total, c->req.route, late);
     uf_lg_stats_sent(&e->res->steps[c->step], c->req.route, late);
@@ -116,15 +139,16 @@ static void start_request(struct engine *e, struct uf_lg_conn *c, int64_t now)
     e->inflight++;
     bool ok = c->state == UF_LG_CLOSED ? uf_lg_conn_open(c, e->ep, e->o->target->port)
                                        : (c->state = UF_LG_BUSY, uf_lg_conn_flush(c, e->ep));
+    e->nconnecting += ok && c->state == UF_LG_CONNECTING;
     if (!ok)
         finish(e, c, UF_LG_CONNECT, NULL, now);
 }
 
-/* Sends every request that is due, as long as a connection is free; the rest wait (after the
- * end too, until the drain is over: they were due, so they are sent, late). */
+/* Sends every request due by now plus the slack, as long as a connection is free; the rest
+ * wait (after the end too, until the drain is over: they were due, so they are sent, late). */
 static void dispatch(struct engine *e, int64_t now)
 {
-    while (e->next_due <= now) {
+    while (e->next_due <= now + e->o->slack_ns) {
         struct uf_lg_conn *c = take_conn(e);
         if (!c)
             return;
@@ -137,6 +161,7 @@ static void on_event(struct engine *e, const struct epoll_event *ev, int64_t now
 {
     struct uf_lg_conn *c = &e->conns[ev->data.u32];
     if (c->state == UF_LG_CONNECTING) {
+        e->nconnecting--;
         if (!uf_lg_conn_connected(c, e->ep))
             finish(e, c, UF_LG_CONNECT, NULL, now);
         return;
@@ -173,8 +198,10 @@ static void sweep(struct engine *e, int64_t now, bool all)
     for (size_t i = 0; i < e->o->connections; i++) {
         struct uf_lg_conn *c = &e->conns[i];
         bool busy = c->state == UF_LG_BUSY || c->state == UF_LG_CONNECTING;
-        if (busy && (all || now - c->sent_ns >= limit))
-            finish(e, c, UF_LG_TIMEOUT, NULL, now);
+        if (!busy || !(all || now - c->sent_ns >= limit))
+            continue;
+        e->nconnecting -= c->state == UF_LG_CONNECTING;
+        finish(e, c, UF_LG_TIMEOUT, NULL, now);
     }
 }
 
@@ -212,6 +239,22 @@ static struct timespec wait_for(const struct engine *e, int64_t now)
     return (struct timespec){.tv_sec = d / SEC_NS, .tv_nsec = d % SEC_NS};
 }
 
+/* Waits until there is something to do; returns the socket events ready by then. While a
+ * connection is free for the next request, the sockets are not watched: the loop sleeps until
+ * that request (or the sweep, or the second) and then takes every reply that came meanwhile in
+ * one go, each timed by its kernel receive time, instead of waking for each. Otherwise (every
+ * connection busy, or nothing left to send) any socket event wakes it. */
+static int wait_events(struct engine *e, int64_t now, struct epoll_event *evs)
+{
+    struct timespec ts = wait_for(e, now);
+    bool sending = (e->nidle || e->nclosed) && e->next_due != INT64_MAX && !e->nconnecting;
+    if (sending && (ts.tv_sec || ts.tv_nsec)) {
+        clock_nanosleep(CLOCK_MONOTONIC, 0, &ts, NULL);
+        ts = (struct timespec){0};
+    }
+    return epoll_pwait2(e->ep, evs, MAX_EVENTS, &ts, NULL);
+}
+
 static void loop(struct engine *e)
 {
     int64_t hard_end = e->end + e->o->timeout_us * 1000 + SEC_NS;
@@ -226,9 +269,9 @@ static void loop(struct engine *e)
         }
         if (now >= e->next_second)
             second(e, now);
-        struct timespec ts = wait_for(e, now);
-        int n = epoll_pwait2(e->ep, evs, MAX_EVENTS, &ts, NULL);
+        int n = wait_events(e, now, evs);
         now = now_ns();
+        e->real_off = real_ns() - now;
         for (int i = 0; i < n; i++)
             on_event(e, &evs[i], now);
     }
@@ -251,7 +294,7 @@ static void setup(struct engine *e)
     struct timespec wall;
     clock_gettime(CLOCK_REALTIME, &wall);
     e->wall0_ms = (int64_t)wall.tv_sec * 1000 + wall.tv_nsec / 1000000;
-    e->t0 = now_ns();
+    e->t0 = e->res->t0_ns = now_ns();
     e->end = e->t0 + (int64_t)llround(uf_lg_sched_duration(e->o->sched) * 1e9);
     e->next_due = due_of(e, 0);
     e->next_sweep = e->t0 + SWEEP_NS;

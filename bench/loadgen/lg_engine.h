@@ -2,10 +2,11 @@
  * the schedule's intended times over a bounded pool of keep-alive connections (one thread,
  * epoll, non-blocking sockets), whatever the server's speed. A request due while every
  * connection is busy waits, still timed from its intended time, so latency is corrected for
- * coordinated omission; one sent more than 1 ms late is counted. After the schedule's end,
- * requests still waiting are sent as connections free up and those in flight get until their
- * --timeout; what is left at the end plus --timeout is given up (unsent, timeouts). Blocks for
- * the run. */
+ * coordinated omission; one sent more than 1 ms late is counted. A wake-up also sends what is
+ * due within the slack (never earlier than that); such a request is timed from its send. A
+ * reply ends at its kernel receive time. After the schedule's end, requests still waiting are
+ * sent as connections free up and those in flight get until their --timeout; what is left at
+ * the end plus --timeout is given up (unsent, timeouts). Blocks for the run. */
 #ifndef UF_LG_ENGINE_H
 #define UF_LG_ENGINE_H
 #include <stddef.h>
@@ -31,6 +32,7 @@ struct uf_lg_engine_opts {
     struct uf_lg_workload *w; /* borrowed; advanced by the run */
     size_t connections;
     int64_t timeout_us;
+    int64_t slack_ns; /* a wake-up also sends what is due this much later (0: only what is due) */
     FILE *acked; /* NULL, or where each accepted event id goes, one a line */
     FILE *live;  /* NULL, or where the live line goes once a second */
 };
@@ -42,6 +44,7 @@ struct uf_lg_engine_result {
     size_t npoints;
     uint64_t intended;
     double elapsed_s;
+    int64_t t0_ns; /* the start, on CLOCK_MONOTONIC: request k is intended at t0 + time(k) */
 };
 
 /* Runs the schedule. Returns 0, or -1 with err when the engine could not start (epoll). The

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "lg_text.h"
 #include "lg_workload.h"
 
 bool uf_lg_target_parse(const char *url, struct uf_lg_target *t, char *err, size_t errlen)
@@ -42,21 +43,22 @@ bool uf_lg_target_parse(const char *url, struct uf_lg_target *t, char *err, size
 void uf_lg_http_write(struct uf_strbuf *out, const struct uf_lg_target *t,
                       const struct uf_lg_request *req)
 {
-    uf_strbuf_printf(out, "%s %s%s HTTP/1.1\r\nHost: %s\r\nUser-Agent: ugcflow-loadgen\r\n",
-                     req->method, t->base, req->path, t->host);
+    uf_lg_put(out, req->method, " ", t->base, req->path, " HTTP/1.1\r\nHost: ", t->host,
+              "\r\nUser-Agent: ugcflow-loadgen\r\n", NULL);
     if (req->token)
-        uf_strbuf_printf(out, "Authorization: Bearer %s\r\n", req->token);
+        uf_lg_put(out, "Authorization: Bearer ", req->token, "\r\n", NULL);
     if (req->request_id[0])
-        uf_strbuf_printf(out, "X-Request-Id: %s\r\n", req->request_id);
-    if (req->body.len)
-        uf_strbuf_printf(out, "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n",
-                         req->body.len);
-    else if (strcmp(req->method, "GET") && strcmp(req->method, "DELETE"))
-        uf_strbuf_puts(out, "Content-Length: 0\r\n\r\n");
-    else
-        uf_strbuf_puts(out, "\r\n");
-    if (req->body.len)
+        uf_lg_put(out, "X-Request-Id: ", req->request_id, "\r\n", NULL);
+    if (req->body.len) {
+        uf_lg_put(out, "Content-Type: application/json\r\nContent-Length: ", NULL);
+        uf_lg_put_u64(out, req->body.len);
+        uf_lg_put(out, "\r\n\r\n", NULL);
         uf_strbuf_append(out, req->body.buf, req->body.len);
+    } else if (strcmp(req->method, "GET") && strcmp(req->method, "DELETE")) {
+        uf_strbuf_puts(out, "Content-Length: 0\r\n\r\n");
+    } else {
+        uf_strbuf_puts(out, "\r\n");
+    }
 }
 
 /* Whether the header value v (n bytes) holds the token word, case-insensitively. */

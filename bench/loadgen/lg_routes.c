@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "lg_text.h"
 #include "timefmt.h"
 
 static const char *const qualities[] = {"480p", "720p", "1080p", "2160p"};
@@ -22,7 +23,7 @@ static void open_event(struct uf_lg_request *req, int64_t now_ms)
     uf_uuid_v7_at(id, now_ms);
     char *out = req->event_ids[req->nevents++];
     uf_uuid_format(id, out);
-    uf_strbuf_printf(&req->body, "{\"event_id\":\"%s\",", out);
+    uf_lg_put(&req->body, "{\"event_id\":\"", out, "\",", NULL);
 }
 
 /* The viewer's fields and the event's end: anonymous_id when anonymous, ts, tag. */
@@ -31,11 +32,14 @@ static void close_event(struct uf_lg_workload *w, struct uf_lg_request *req, uin
 {
     char ts[UF_TIME_STR];
     uf_time_format(ts_ms * 1000, ts);
-    if (!req->token)
-        uf_strbuf_printf(&req->body, "\"anonymous_id\":\"anon-%u\",", user);
-    uf_strbuf_printf(&req->body, "\"ts\":\"%s\"", ts);
+    if (!req->token) {
+        uf_lg_put(&req->body, "\"anonymous_id\":\"anon-", NULL);
+        uf_lg_put_u64(&req->body, user);
+        uf_lg_put(&req->body, "\",", NULL);
+    }
+    uf_lg_put(&req->body, "\"ts\":\"", ts, "\"", NULL);
     if (w->tag[0])
-        uf_strbuf_printf(&req->body, ",\"tag\":\"%s\"", w->tag);
+        uf_lg_put(&req->body, ",\"tag\":\"", w->tag, "\"", NULL);
     uf_strbuf_puts(&req->body, "}");
 }
 
@@ -102,14 +106,15 @@ static void player_event(struct uf_lg_workload *w, struct uf_lg_request *req, st
                          int64_t now_ms)
 {
     const char *ev = session_step(w, s, now_ms);
-    char movie[UF_UUID_STR];
-    uf_lg_id_of('m', s->movie, movie);
+    struct uf_strbuf *b = &req->body;
     open_event(req, now_ms);
-    uf_strbuf_printf(&req->body,
-                     "\"movie_id\":\"%s\",\"session_id\":\"lg%08x-p%llu\",\"event\":\"%s\","
-                     "\"position_s\":%.1f,\"duration_s\":%.0f,\"quality\":\"%s\",",
-                     movie, w->nonce, (unsigned long long)s->id, ev, s->pos_s, w->c.duration_s,
-                     qualities[s->quality]);
+    uf_lg_put(b, "\"movie_id\":\"", uf_lg_movie_id(w, s->movie), "\",\"session_id\":\"",
+              w->session_prefix, "-p", NULL);
+    uf_lg_put_u64(b, s->id);
+    uf_lg_put(b, "\",\"event\":\"", ev, "\",\"position_s\":", NULL);
+    uf_lg_put_tenths(b, s->pos_s);
+    uf_lg_put(b, ",\"duration_s\":", w->duration_text, ",\"quality\":\"", qualities[s->quality],
+              "\",", NULL);
     close_event(w, req, s->user, s->opened_ms + (int64_t)(s->clock_s * 1000));
 }
 
@@ -117,25 +122,34 @@ static void view_event(struct uf_lg_workload *w, struct uf_lg_request *req, uint
                        int64_t now_ms)
 {
     uint32_t m = uf_lg_zipf_movie(w);
+    struct uf_strbuf *b = &req->body;
     open_event(req, now_ms);
-    uf_strbuf_printf(&req->body,
-                     "\"url\":\"/movies/%u\",\"referrer\":\"/\",\"title\":\"Movie %u\","
-                     "\"session_id\":\"lg%08x-u%u\",",
-                     m, m, w->nonce, user);
+    uf_lg_put(b, "\"url\":\"/movies/", NULL);
+    uf_lg_put_u64(b, m);
+    uf_lg_put(b, "\",\"referrer\":\"/\",\"title\":\"Movie ", NULL);
+    uf_lg_put_u64(b, m);
+    uf_lg_put(b, "\",\"session_id\":\"", w->session_prefix, "-u", NULL);
+    uf_lg_put_u64(b, user);
+    uf_lg_put(b, "\",", NULL);
     close_event(w, req, user, now_ms);
 }
 
 static void generic_event(struct uf_lg_workload *w, struct uf_lg_request *req, uint32_t user,
                           int64_t now_ms)
 {
-    char movie[UF_UUID_STR];
-    uf_lg_id_of('m', uf_lg_zipf_movie(w), movie);
+    const char *movie = uf_lg_movie_id(w, uf_lg_zipf_movie(w));
+    const char *type = event_types[uf_lg_below(w, 5)];
+    uint32_t row = uf_lg_below(w, 20), position = uf_lg_below(w, 40);
+    struct uf_strbuf *b = &req->body;
     open_event(req, now_ms);
-    uf_strbuf_printf(&req->body,
-                     "\"type\":\"%s\",\"props\":{\"row\":\"%u\",\"position\":%u,\"source\":"
-                     "\"home\"},\"movie_id\":\"%s\",\"session_id\":\"lg%08x-u%u\",\"url\":\"/\",",
-                     event_types[uf_lg_below(w, 5)], uf_lg_below(w, 20), uf_lg_below(w, 40),
-                     movie, w->nonce, user);
+    uf_lg_put(b, "\"type\":\"", type, "\",\"props\":{\"row\":\"", NULL);
+    uf_lg_put_u64(b, row);
+    uf_lg_put(b, "\",\"position\":", NULL);
+    uf_lg_put_u64(b, position);
+    uf_lg_put(b, ",\"source\":\"home\"},\"movie_id\":\"", movie, "\",\"session_id\":\"",
+              w->session_prefix, "-u", NULL);
+    uf_lg_put_u64(b, user);
+    uf_lg_put(b, "\",\"url\":\"/\",", NULL);
     close_event(w, req, user, now_ms);
 }
 
@@ -150,7 +164,7 @@ void uf_lg_build_stat(struct uf_lg_workload *w, struct uf_lg_request *req, int64
                                                            batch, the same viewer goes on */
     uint32_t user = req->route == R_PLAYER ? s->user : uf_lg_below(w, (uint32_t)w->c.users);
     req->method = "POST";
-    snprintf(req->path, sizeof req->path, "%s", stat_paths[req->route]);
+    strcpy(req->path, stat_paths[req->route]);
     req->token = uf_lg_token_of(w, user);
     req->user = user;
     if (n > 1)
@@ -222,7 +236,7 @@ void uf_lg_build_ugc(struct uf_lg_workload *w, struct uf_lg_request *req)
     if (req->route == R_COMMENT_VOTE_PUT)
         vote_comment(w, id);
     else
-        uf_lg_id_of('m', req->item, id);
+        memcpy(id, uf_lg_movie_id(w, req->item), UF_UUID_STR);
     req->method = ugc_routes[req->route].method;
     snprintf(req->path, sizeof req->path, ugc_routes[req->route].path, id);
     req->token = uf_lg_token_of(w, req->user);

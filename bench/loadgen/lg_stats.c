@@ -133,6 +133,7 @@ json_t *uf_lg_stats_report(const struct uf_lg_stats *s, const struct uf_lg_run_i
     json_object_set_new(j, "corrected", json_true());
     json_object_set_new(j, "routes", routes_json(s, ri->w));
     json_object_set_new(j, "connections", json_integer((json_int_t)ri->connections));
+    json_object_set_new(j, "slack_us", json_integer((json_int_t)ri->slack_us));
     json_object_set_new(j, "seed", json_integer((json_int_t)ri->seed));
     json_object_set_new(j, "tag", ri->tag ? json_string(ri->tag) : json_null());
     json_object_set_new(j, "workload", ri->workload ? json_string(ri->workload) : json_null());

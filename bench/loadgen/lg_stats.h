@@ -40,6 +40,7 @@ struct uf_lg_run_info {
     uint64_t seed, intended;
     double target_rate, duration_s, elapsed_s;
     size_t connections;
+    int64_t slack_us;
     const struct uf_lg_workload *w; /* route names */
 };
 

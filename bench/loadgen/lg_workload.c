@@ -1,6 +1,7 @@
 /* lg_workload.c: draws the requests of the product workload (see lg_workload.h). Users and
  * movies are numbered and named md5('u' || i) / md5('m' || j) as UUIDs, like the UGC dataset;
- * tokens are minted on first use and kept in a direct-mapped cache. Player requests advance one
+ * tokens (HS256, or RS256 with a private key) are minted on first use and kept in a
+ * direct-mapped cache. Player requests advance one
  * of a fixed set of open sessions through open -> play -> progress... -> complete or close, with
  * the session's own clock in the events' ts, so the view detector sees real watched time. */
 #include "lg_workload.h"
@@ -88,9 +89,19 @@ void uf_lg_id_of(char prefix, uint32_t i, char out[UF_UUID_STR])
     uf_uuid_format(h, out);
 }
 
+const char *uf_lg_movie_id(struct uf_lg_workload *w, uint32_t m)
+{
+    struct movie_slot *s = &w->movie_ids[m % MOVIE_SLOTS];
+    if (s->movie_1 != m + 1) {
+        uf_lg_id_of('m', m, s->id);
+        s->movie_1 = m + 1;
+    }
+    return s->id;
+}
+
 uint32_t uf_lg_registered(const struct uf_lg_workload *w)
 {
-    return w->secret ? (uint32_t)(w->c.users * w->c.registered) : 0;
+    return w->secret || w->signer ? (uint32_t)(w->c.users * w->c.registered) : 0;
 }
 
 const char *uf_lg_token_of(struct uf_lg_workload *w, uint32_t user)
@@ -105,7 +116,8 @@ const char *uf_lg_token_of(struct uf_lg_workload *w, uint32_t user)
     json_int_t now = (json_int_t)time(NULL);
     json_t *claims = json_pack("{s:s,s:I,s:I}", "sub", sub, "iat", now, "exp", now + 86400);
     free(t->token);
-    t->token = uf_jwt_sign_hs256(w->secret, strlen(w->secret), claims);
+    t->token = w->signer ? uf_jwt_sign_rs256(w->signer, claims)
+                         : uf_jwt_sign_hs256(w->secret, strlen(w->secret), claims);
     t->user = user;
     json_decref(claims);
     return t->token;
@@ -145,10 +157,13 @@ struct uf_lg_workload *uf_lg_workload_new(const struct uf_lg_workload_opts *o, c
     if (uf_lg_wlconf_load(o->file, route_defs, R_COUNT, &w->c, err, errlen) < 0)
         goto fail;
     w->api = o->api;
-    w->secret = o->secret && *o->secret ? uf_xstrdup(o->secret) : NULL;
+    w->secret = o->secret && *o->secret && !o->signer ? uf_xstrdup(o->secret) : NULL;
+    w->signer = o->signer;
     snprintf(w->tag, sizeof w->tag, "%s", o->tag ? o->tag : "");
     seed_rng(w->rng, o->seed);
     w->nonce = (uint32_t)time(NULL) ^ (uint32_t)getpid() << 16;
+    snprintf(w->session_prefix, sizeof w->session_prefix, "lg%08x", w->nonce);
+    snprintf(w->duration_text, sizeof w->duration_text, "%.0f", w->c.duration_s);
     if (prepare(w, o, err, errlen) < 0)
         goto fail;
     return w;

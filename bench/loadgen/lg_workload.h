@@ -1,9 +1,10 @@
 /* lg_workload.h: the product workload of `ugcflow loadgen`: a population of users (registered
- * or anonymous, HS256 tokens minted locally), movies with Zipf popularity, player sessions run
- * as a state machine, page views, generic events and UGC actions, drawn at the shares of a YAML
- * file. Every draw comes from one seeded generator, so a seed repeats a run's routes, users,
- * movies and session steps; ids (event ids, session ids) are new in every run, so two runs never
- * collapse into one downstream. Not thread-safe: one workload per generating thread. */
+ * or anonymous, HS256 or RS256 tokens minted locally), movies with Zipf popularity, player
+ * sessions run as a state machine, page views, generic events and UGC actions, drawn at the
+ * shares of a YAML file. Every draw comes from one seeded generator, so a seed repeats a run's
+ * routes, users, movies and session steps; ids (event ids, session ids) are new in every run, so
+ * two runs never collapse into one downstream. Not thread-safe: one workload per generating
+ * thread. */
 #ifndef UF_LG_WORKLOAD_H
 #define UF_LG_WORKLOAD_H
 #include <stdbool.h>
@@ -17,12 +18,16 @@
 
 enum uf_lg_api { UF_LG_API_STAT, UF_LG_API_UGC };
 
+struct uf_jwt_signer;
+
 struct uf_lg_workload_opts {
     const char *file;   /* the workload YAML */
     enum uf_lg_api api;
     uint64_t seed;
     const char *tag;    /* NULL or [A-Za-z0-9._-]{1,40} */
     const char *secret; /* HS256 secret for the registered users' tokens; NULL: all anonymous */
+    const struct uf_jwt_signer *signer; /* RS256 key used instead of secret; borrowed, for the
+                                           workload's life */
 };
 
 /* One HTTP request the workload made. Buffers are reused from request to request. */

@@ -12,11 +12,16 @@
 #include "lg_cli.h"
 #include "lg_engine.h"
 #include "lg_plot.h"
+#include "err.h"
+#include "jwt.h"
 #include "mem.h"
+
+#define MAX_KEY_FILE 65536
 
 struct run {
     struct uf_lg_cli cli;
     struct uf_lg_workload *w;
+    struct uf_jwt_signer *signer; /* --jwt-key */
     FILE *acked;
 };
 
@@ -51,7 +56,7 @@ static void run_info(const struct run *r, const struct uf_lg_sched *s,
         .tag = r->cli.tag, .workload = r->cli.workload, .seed = (uint64_t)r->cli.seed,
         .intended = res->intended, .target_rate = d > 0 ? (double)res->intended / d : 0,
         .duration_s = d, .elapsed_s = res->elapsed_s, .connections = (size_t)r->cli.connections,
-        .w = r->w};
+        .slack_us = r->cli.slack_us, .w = r->w};
 }
 
 /* One engine run of s into res; 1 (with a message) when the engine could not start. */
@@ -60,6 +65,7 @@ static int engine_run(struct run *r, const struct uf_lg_sched *s, struct uf_lg_e
     struct uf_lg_engine_opts o = {
         .target = &r->cli.target, .sched = s, .w = r->w,
         .connections = (size_t)r->cli.connections, .timeout_us = r->cli.timeout_ms * 1000,
+        .slack_ns = r->cli.slack_us * 1000,
         .acked = r->acked, .live = !r->cli.quiet && isatty(2) ? stderr : NULL};
     char err[256];
     if (uf_lg_engine_run(&o, res, err, sizeof err) < 0)
@@ -178,7 +184,7 @@ static int run_find_max(struct run *r)
         .tag = r->cli.tag, .workload = r->cli.workload, .seed = (uint64_t)r->cli.seed,
         .intended = st->intended, .target_rate = d > 0 ? (double)st->intended / d : 0,
         .duration_s = d, .elapsed_s = st->elapsed_s, .connections = (size_t)r->cli.connections,
-        .w = r->w};
+        .slack_us = r->cli.slack_us, .w = r->w};
     printf("max rate held for a full step: %.0f req/s (p99 <= %lld ms, errors <= 0.1 %%)\n",
            st->best, (long long)r->cli.slo_ms);
     if (rc == 0 && r->cli.report) {
@@ -196,16 +202,38 @@ static int run_find_max(struct run *r)
     return rc;
 }
 
+/* The --jwt-key signer; 1 (with a message) when the file is not an RSA private key. */
+static int load_key(struct run *r)
+{
+    FILE *f = fopen(r->cli.jwt_key, "rb");
+    if (!f)
+        return fprintf(stderr, "ugcflow loadgen: --jwt-key %s: %m\n", r->cli.jwt_key), 1;
+    char *pem = uf_xmalloc(MAX_KEY_FILE + 1);
+    size_t n = fread(pem, 1, MAX_KEY_FILE + 1, f);
+    fclose(f);
+    struct uf_err e = {0};
+    if (n <= MAX_KEY_FILE)
+        r->signer = uf_jwt_signer_new_pem(pem, n, &e);
+    free(pem);
+    if (!r->signer)
+        return fprintf(stderr, "ugcflow loadgen: --jwt-key %s: %s\n", r->cli.jwt_key,
+                       n > MAX_KEY_FILE ? "larger than 64 KiB" : e.msg), 1;
+    return 0;
+}
+
 /* The workload and the acked log; 1 (with a message) when either cannot be had. */
 static int prepare(struct run *r)
 {
     const char *secret = getenv("UGCFLOW_JWT_SECRET");
-    if (r->cli.api == UF_LG_API_UGC && !(secret && *secret))
+    if (r->cli.api == UF_LG_API_UGC && !(secret && *secret) && !r->cli.jwt_key)
         return fprintf(stderr, "ugcflow loadgen: --api ugc needs UGCFLOW_JWT_SECRET (the UGC "
-                               "API's HS256 secret) to mint its users' tokens\n"), 2;
+                               "API's HS256 secret) or --jwt-key to mint its users' tokens\n"),
+               2;
+    if (r->cli.jwt_key && load_key(r) != 0)
+        return 1;
     struct uf_lg_workload_opts wo = {.file = r->cli.workload, .api = r->cli.api,
                                      .seed = (uint64_t)r->cli.seed, .tag = r->cli.tag,
-                                     .secret = secret};
+                                     .secret = secret, .signer = r->signer};
     char err[512];
     if (!(r->w = uf_lg_workload_new(&wo, err, sizeof err)))
         return fprintf(stderr, "ugcflow loadgen: %s\n", err), 1;
@@ -234,5 +262,6 @@ int uf_loadgen_main(int argc, char **argv)
         rc = 1;
     }
     uf_lg_workload_free(r.w);
+    uf_jwt_signer_free(r.signer);
     return rc;
 }
