@@ -4,7 +4,7 @@
  * One libmicrohttpd internal thread is plenty: scrapes and page polls are a few per second,
  * and keeping the admin listener apart from the data listeners means a flooded API never
  * hides the metrics that explain why. */
-#include "admin.h"
+#include "framework/admin.h"
 
 #include <arpa/inet.h>
 #include <microhttpd.h>
@@ -12,9 +12,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "graph.h"
-#include "mem.h"
-#include "runtime.h"
+#include "framework/graph.h"
+#include "framework/mem.h"
+#include "framework/runtime.h"
 #include "viz/assets.h"
 #include "viz/history.h"
 

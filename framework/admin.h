@@ -8,7 +8,7 @@
 
 #include <stdbool.h>
 
-#include "err.h"
+#include "framework/err.h"
 
 struct uf_runtime;
 struct uf_admin;

@@ -12,9 +12,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "config.h"
-#include "metrics.h"
-#include "stage.h"
+#include "framework/config.h"
+#include "framework/metrics.h"
+#include "framework/stage.h"
 
 struct uf_queue;
 struct uf_runtime;

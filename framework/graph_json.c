@@ -1,11 +1,11 @@
 /* graph_json.c: the graph as JSON for /api/graph, `ugcflow graph --format json` and the graph
  * page. Options are rendered from the kind's table (so every option shows with its effective
  * value, defaults included) and secrets are masked; nothing here touches the hot path. */
-#include "graph.h"
+#include "framework/graph.h"
 
 #include <string.h>
 
-#include "queue.h"
+#include "framework/queue.h"
 
 static json_t *option_json(const struct uf_option *o, const void *base)
 {

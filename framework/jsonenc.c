@@ -2,7 +2,7 @@
  * characters that need an escape ('"', '\\' and controls below 0x20, as jansson escapes them:
  * the short forms \b \f \n \r \t, else \u00XX in upper case); bytes from 0x80 up are copied as
  * they are, since jansson keeps strings valid UTF-8. */
-#include "jsonenc.h"
+#include "framework/jsonenc.h"
 
 #include <inttypes.h>
 #include <stdbool.h>

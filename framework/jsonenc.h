@@ -11,7 +11,7 @@
 #include <jansson.h>
 #include <stddef.h>
 
-#include "strbuf.h"
+#include "framework/strbuf.h"
 
 /* Appends the compact text of v (any JSON value) to sb. */
 void uf_jsonenc_append(struct uf_strbuf *sb, const json_t *v);

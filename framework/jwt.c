@@ -3,7 +3,7 @@
  * The order of checks matters: the header is decoded first only to learn `alg`; the signature is
  * verified before any claim is parsed, so nothing an attacker wrote is interpreted until it is
  * known to be signed. Only this file includes OpenSSL. */
-#include "jwt.h"
+#include "framework/jwt.h"
 
 #include <pthread.h>
 #include <stdio.h>
@@ -16,9 +16,9 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
-#include "err.h"
-#include "hash.h"
-#include "mem.h"
+#include "framework/err.h"
+#include "framework/hash.h"
+#include "framework/mem.h"
 
 struct uf_jwt_keys {
     unsigned char *secret;

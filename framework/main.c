@@ -12,16 +12,16 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "admin.h"
-#include "config.h"
-#include "export.h"
-#include "graph.h"
-#include "log.h"
-#include "reconcile.h"
-#include "registry.h"
-#include "runtime.h"
-#include "stagedoc.h"
 #include "bench/loadgen/loadgen.h"
+#include "framework/admin.h"
+#include "framework/config.h"
+#include "framework/export.h"
+#include "framework/graph.h"
+#include "framework/log.h"
+#include "framework/reconcile.h"
+#include "framework/registry.h"
+#include "framework/runtime.h"
+#include "framework/stagedoc.h"
 #include "viz/cli.h"
 
 #define MAX_SELECTED 32

@@ -22,15 +22,15 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "clock.h"
-#include "event.h"
-#include "log.h"
-#include "mem.h"
-#include "metrics.h"
-#include "options.h"
-#include "stage.h"
-#include "spool.h"
-#include "strbuf.h"
+#include "framework/clock.h"
+#include "framework/event.h"
+#include "framework/log.h"
+#include "framework/mem.h"
+#include "framework/metrics.h"
+#include "framework/options.h"
+#include "framework/spool.h"
+#include "framework/stage.h"
+#include "framework/strbuf.h"
 
 struct rec {
     struct rec *next;

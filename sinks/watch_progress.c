@@ -26,19 +26,19 @@
 #include <jansson.h>
 #include <libpq-fe.h>
 
-#include "clock.h"
-#include "event.h"
-#include "hash.h"
-#include "jscan.h"
-#include "log.h"
-#include "mem.h"
-#include "metrics.h"
-#include "pg.h"
-#include "pg_migrate.h"
-#include "stage.h"
-#include "strbuf.h"
-#include "uuid.h"
-#include "timefmt.h"
+#include "framework/clock.h"
+#include "framework/event.h"
+#include "framework/hash.h"
+#include "framework/jscan.h"
+#include "framework/log.h"
+#include "framework/mem.h"
+#include "framework/metrics.h"
+#include "framework/pg.h"
+#include "framework/pg_migrate.h"
+#include "framework/stage.h"
+#include "framework/strbuf.h"
+#include "framework/timefmt.h"
+#include "framework/uuid.h"
 
 #define BATCH_ROWS 2000 /* rows per upsert statement: keeps each under a few hundred KiB */
 

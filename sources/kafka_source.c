@@ -30,14 +30,14 @@
 
 #include <librdkafka/rdkafka.h>
 
-#include "clock.h"
-#include "event.h"
-#include "jscan.h"
-#include "log.h"
-#include "mem.h"
-#include "metrics.h"
-#include "stage.h"
-#include "uuid.h"
+#include "framework/clock.h"
+#include "framework/event.h"
+#include "framework/jscan.h"
+#include "framework/log.h"
+#include "framework/mem.h"
+#include "framework/metrics.h"
+#include "framework/stage.h"
+#include "framework/uuid.h"
 
 enum slot_state { SLOT_PENDING, SLOT_DONE, SLOT_DEAD, SLOT_UNWRITTEN };
 enum { PAYLOAD_JSON, PAYLOAD_RAW };

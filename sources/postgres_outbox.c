@@ -21,14 +21,14 @@
 #include <jansson.h>
 #include <libpq-fe.h>
 
-#include "clock.h"
-#include "event.h"
-#include "log.h"
-#include "mem.h"
-#include "metrics.h"
-#include "pg.h"
-#include "stage.h"
-#include "uuid.h"
+#include "framework/clock.h"
+#include "framework/event.h"
+#include "framework/log.h"
+#include "framework/mem.h"
+#include "framework/metrics.h"
+#include "framework/pg.h"
+#include "framework/stage.h"
+#include "framework/uuid.h"
 
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 5000

@@ -21,15 +21,15 @@
 
 #include <jansson.h>
 
-#include "event.h"
-#include "jscan.h"
-#include "jsonenc.h"
-#include "log.h"
-#include "netaddr.h"
-#include "stage.h"
-#include "strbuf.h"
-#include "timefmt.h"
-#include "uuid.h"
+#include "framework/event.h"
+#include "framework/jscan.h"
+#include "framework/jsonenc.h"
+#include "framework/log.h"
+#include "framework/netaddr.h"
+#include "framework/stage.h"
+#include "framework/strbuf.h"
+#include "framework/timefmt.h"
+#include "framework/uuid.h"
 
 struct enrich_ctx {
     int64_t ipv4_prefix;

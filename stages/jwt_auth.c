@@ -18,13 +18,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "event.h"
-#include "jwt.h"
-#include "log.h"
-#include "mem.h"
-#include "metrics.h"
-#include "stage.h"
-#include "uuid.h"
+#include "framework/event.h"
+#include "framework/jwt.h"
+#include "framework/log.h"
+#include "framework/mem.h"
+#include "framework/metrics.h"
+#include "framework/stage.h"
+#include "framework/uuid.h"
 
 enum auth_mode { MODE_REGISTERED, MODE_OPTIONAL, MODE_NONE };
 enum auth_result { R_ACCEPTED, R_ANONYMOUS, R_MISSING, R_INVALID, R_EXPIRED, R_COUNT };

@@ -12,10 +12,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "jscan.h"
-#include "jsonpath.h"
-#include "mem.h"
-#include "stage.h"
+#include "framework/jscan.h"
+#include "framework/jsonpath.h"
+#include "framework/mem.h"
+#include "framework/stage.h"
 
 struct route_ctx {
     const char *field;

@@ -29,11 +29,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "event.h"
-#include "jscan.h"
-#include "jsonpath.h"
-#include "mem.h"
-#include "stage.h"
+#include "framework/event.h"
+#include "framework/jscan.h"
+#include "framework/jsonpath.h"
+#include "framework/mem.h"
+#include "framework/stage.h"
 
 struct split_ctx {
     char *items;

@@ -19,10 +19,10 @@
 #include <libpq-fe.h>
 #include <pthread.h>
 
-#include "config.h"
-#include "event.h"
-#include "graph.h"
-#include "pg_migrate.h"
+#include "framework/config.h"
+#include "framework/event.h"
+#include "framework/graph.h"
+#include "framework/pg_migrate.h"
 #include "sinks/postgres/postgres_pool.h"
 
 #define MOVIE "0190a5c4-0000-7000-8000-0000000000aa"

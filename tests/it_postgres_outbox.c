@@ -18,16 +18,16 @@
 #include <cmocka.h>
 #include <pthread.h>
 
-#include "config.h"
-#include "event.h"
-#include "graph.h"
-#include "metrics.h"
-#include "pg.h"
-#include "registry.h"
-#include "runtime.h"
-#include "pg_migrate.h"
-#include "stage.h"
-#include "uuid.h"
+#include "framework/config.h"
+#include "framework/event.h"
+#include "framework/graph.h"
+#include "framework/metrics.h"
+#include "framework/pg.h"
+#include "framework/pg_migrate.h"
+#include "framework/registry.h"
+#include "framework/runtime.h"
+#include "framework/stage.h"
+#include "framework/uuid.h"
 
 #define MAX_SEEN 20000
 

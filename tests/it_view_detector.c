@@ -15,12 +15,12 @@
 
 #include <cmocka.h>
 
-#include "config.h"
-#include "event.h"
-#include "graph.h"
-#include "metrics.h"
-#include "pg.h"
-#include "stage.h"
+#include "framework/config.h"
+#include "framework/event.h"
+#include "framework/graph.h"
+#include "framework/metrics.h"
+#include "framework/pg.h"
+#include "framework/stage.h"
 
 #define T0 1796052718000000LL
 

@@ -18,12 +18,12 @@
 #include <cmocka.h>
 #include <curl/curl.h>
 
-#include "event.h"
-#include "graph.h"
-#include "queue.h"
-#include "runtime.h"
-#include "support/http_fixture.h"
-#include "uuid.h"
+#include "framework/event.h"
+#include "framework/graph.h"
+#include "framework/queue.h"
+#include "framework/runtime.h"
+#include "framework/uuid.h"
+#include "tests/support/http_fixture.h"
 
 
 static void test_route_params_query_and_meta(void **state)

@@ -19,12 +19,12 @@
 #include <cmocka.h>
 #include <curl/curl.h>
 
-#include "config.h"
-#include "event.h"
-#include "graph.h"
-#include "queue.h"
-#include "runtime.h"
-#include "support/http_fixture.h"
+#include "framework/config.h"
+#include "framework/event.h"
+#include "framework/graph.h"
+#include "framework/queue.h"
+#include "framework/runtime.h"
+#include "tests/support/http_fixture.h"
 
 static void test_concurrent_requests(void **state)
 {

@@ -23,12 +23,12 @@
 #define ZSTD_STATIC_LINKING_ONLY
 #include <zstd.h>
 
-#include "config.h"
-#include "event.h"
-#include "graph.h"
-#include "metrics.h"
+#include "framework/config.h"
+#include "framework/event.h"
+#include "framework/graph.h"
+#include "framework/metrics.h"
+#include "framework/spool.h"
 #include "sinks/kafka/kafka_int.h"
-#include "spool.h"
 
 struct fx {
     rd_kafka_t *mock_rk;

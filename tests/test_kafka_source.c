@@ -20,11 +20,11 @@
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
 
-#include "config.h"
-#include "graph.h"
-#include "registry.h"
-#include "mem.h"
-#include "runtime.h"
+#include "framework/config.h"
+#include "framework/graph.h"
+#include "framework/mem.h"
+#include "framework/registry.h"
+#include "framework/runtime.h"
 
 #define TOPIC "t.views"
 #define PER_PART 20

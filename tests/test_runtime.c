@@ -12,10 +12,10 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "config.h"
-#include "graph.h"
-#include "registry.h"
-#include "runtime.h"
+#include "framework/config.h"
+#include "framework/graph.h"
+#include "framework/registry.h"
+#include "framework/runtime.h"
 
 /* ---- test kinds ---- */
 

@@ -22,13 +22,13 @@
 #include <cmocka.h>
 #include <curl/curl.h>
 
-#include "config.h"
-#include "event.h"
-#include "graph.h"
-#include "jscan.h"
-#include "log.h"
-#include "metrics.h"
-#include "runtime.h"
+#include "framework/config.h"
+#include "framework/event.h"
+#include "framework/graph.h"
+#include "framework/jscan.h"
+#include "framework/log.h"
+#include "framework/metrics.h"
+#include "framework/runtime.h"
 
 static const char *yaml =
     "pipelines:\n"

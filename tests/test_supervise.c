@@ -17,8 +17,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "mem.h"
-#include "supervise.h"
+#include "framework/mem.h"
+#include "framework/supervise.h"
 
 static const struct uf_sv_opts fast = {
     .backoff_min_ms = 50, .backoff_max_ms = 400, .stable_ms = 5000, .stop_timeout_ms = 3000};

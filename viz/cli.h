@@ -5,7 +5,7 @@
 #ifndef UF_VIZ_CLI_H
 #define UF_VIZ_CLI_H
 
-#include "admin.h"
+#include "framework/admin.h"
 #include "viz/top.h"
 
 struct uf_deploy_site;

@@ -8,8 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "config.h"
-#include "mem.h"
+#include "framework/config.h"
+#include "framework/mem.h"
 #include "viz/deploy.h"
 #include "viz/deploy_layout.h"
 

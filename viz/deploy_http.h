@@ -7,8 +7,8 @@
 
 #include <stdbool.h>
 
-#include "admin.h"
-#include "err.h"
+#include "framework/admin.h"
+#include "framework/err.h"
 #include "viz/deploy_poll.h"
 
 struct uf_deploy_site;

@@ -15,9 +15,9 @@
 #include <termios.h>
 #include <unistd.h>
 
-#include "config.h"
-#include "mem.h"
-#include "strbuf.h"
+#include "framework/config.h"
+#include "framework/mem.h"
+#include "framework/strbuf.h"
 #include "viz/fetch.h"
 #include "viz/labels.h"
 

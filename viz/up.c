@@ -17,13 +17,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "admin.h"
-#include "config.h"
-#include "graph.h"
-#include "log.h"
-#include "mem.h"
-#include "strbuf.h"
-#include "supervise.h"
+#include "framework/admin.h"
+#include "framework/config.h"
+#include "framework/graph.h"
+#include "framework/log.h"
+#include "framework/mem.h"
+#include "framework/strbuf.h"
+#include "framework/supervise.h"
 #include "viz/deploy.h"
 #include "viz/deploy_http.h"
 

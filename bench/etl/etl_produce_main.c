@@ -16,8 +16,8 @@
 
 #include <librdkafka/rdkafka.h>
 
-#include "stage.h"
-#include "uuid.h"
+#include "framework/stage.h"
+#include "framework/uuid.h"
 
 static int failures;
 

@@ -13,10 +13,10 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "lg_http.h"
-#include "lg_sched.h"
-#include "lg_stats.h"
-#include "lg_workload.h"
+#include "bench/loadgen/lg_http.h"
+#include "bench/loadgen/lg_sched.h"
+#include "bench/loadgen/lg_stats.h"
+#include "bench/loadgen/lg_workload.h"
 
 #define UF_LG_LATE_US 1000 /* a send this far behind its intended time is late */
 

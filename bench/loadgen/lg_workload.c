@@ -4,7 +4,7 @@
  * direct-mapped cache. Player requests advance one
  * of a fixed set of open sessions through open -> play -> progress... -> complete or close, with
  * the session's own clock in the events' ts, so the view detector sees real watched time. */
-#include "lg_workload.h"
+#include "bench/loadgen/lg_workload.h"
 
 #include <jansson.h>
 #include <math.h>
@@ -15,9 +15,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "jwt.h"
-#include "lg_workload_int.h"
-#include "mem.h"
+#include "bench/loadgen/lg_workload_int.h"
+#include "framework/jwt.h"
+#include "framework/mem.h"
 
 static const struct uf_lg_route_def route_defs[R_COUNT] = {
     {"player", UF_LG_API_STAT}, {"views", UF_LG_API_STAT}, {"events", UF_LG_API_STAT},

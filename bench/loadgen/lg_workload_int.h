@@ -5,9 +5,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "lg_wlconf.h"
-#include "lg_workload.h"
-#include "uuid.h"
+#include "bench/loadgen/lg_wlconf.h"
+#include "bench/loadgen/lg_workload.h"
+#include "framework/uuid.h"
 
 enum route {
     R_PLAYER, R_VIEWS, R_EVENTS, R_REACTIONS_COUNT, R_COMMENTS_LIST, R_REACTION_GET,

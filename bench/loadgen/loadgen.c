@@ -2,19 +2,19 @@
  * the engine over the schedule (or, with --find-max, one run per step until a step does not
  * hold), then prints the summary on stdout and writes the report, the plot and the acked log. The live line goes to stderr only when it is a terminal (a log file gets the
  * summary, not 60 carriage returns). */
-#include "loadgen.h"
+#include "bench/loadgen/loadgen.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#include "lg_cli.h"
-#include "lg_engine.h"
-#include "lg_plot.h"
-#include "err.h"
-#include "jwt.h"
-#include "mem.h"
+#include "bench/loadgen/lg_cli.h"
+#include "bench/loadgen/lg_engine.h"
+#include "bench/loadgen/lg_plot.h"
+#include "framework/err.h"
+#include "framework/jwt.h"
+#include "framework/mem.h"
 
 #define MAX_KEY_FILE 65536
 

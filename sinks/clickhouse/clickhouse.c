@@ -24,12 +24,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "clickhouse.h"
-#include "clock.h"
-#include "log.h"
-#include "mem.h"
-#include "metrics.h"
-#include "stage.h"
+#include "framework/clock.h"
+#include "framework/log.h"
+#include "framework/mem.h"
+#include "framework/metrics.h"
+#include "framework/stage.h"
+#include "sinks/clickhouse/clickhouse.h"
 
 struct batch {
     struct ch_ctx *ch;

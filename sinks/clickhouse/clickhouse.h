@@ -13,8 +13,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "err.h"
-#include "strbuf.h"
+#include "framework/err.h"
+#include "framework/strbuf.h"
 
 /* ---- row mapping and encoding (clickhouse_rowbinary.c) ---- */
 

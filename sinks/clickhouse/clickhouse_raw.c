@@ -12,16 +12,16 @@
  * member's key is found with one probe of a small hash table (ch_schema_index), the common
  * numbers are read without strtod, and the pieces of a row are written straight into the
  * buffer. Pure functions, no shared state. */
-#include "clickhouse.h"
+#include "sinks/clickhouse/clickhouse.h"
 
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "jscan.h"
-#include "mem.h"
-#include "uuid.h"
+#include "framework/jscan.h"
+#include "framework/mem.h"
+#include "framework/uuid.h"
 
 /* Where a key is filed in the schema's key_slot table: its length and first and last bytes
  * are enough to tell a table's column names apart, and cost no loop. */

@@ -7,7 +7,7 @@
  * JSONEachRow encoder exists to measure against it. A value that cannot fit its column is
  * reported, never coerced. Missing or null fields become the column's zero value (or NULL for
  * Nullable). Pure functions: no I/O, no shared state. */
-#include "clickhouse.h"
+#include "sinks/clickhouse/clickhouse.h"
 
 #include <ctype.h>
 #include <math.h>
@@ -15,9 +15,9 @@
 #include <string.h>
 #include <time.h>
 
-#include "mem.h"
-#include "timefmt.h"
-#include "uuid.h"
+#include "framework/mem.h"
+#include "framework/timefmt.h"
+#include "framework/uuid.h"
 
 struct type_name {
     const char *sql;

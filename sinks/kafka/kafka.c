@@ -22,14 +22,14 @@
 #include <jansson.h>
 #include <librdkafka/rdkafka.h>
 
-#include "jscan.h"
-#include "jsonenc.h"
-#include "kafka_int.h"
-#include "spool.h"
-#include "log.h"
-#include "mem.h"
-#include "metrics.h"
-#include "stage.h"
+#include "framework/jscan.h"
+#include "framework/jsonenc.h"
+#include "framework/log.h"
+#include "framework/mem.h"
+#include "framework/metrics.h"
+#include "framework/spool.h"
+#include "framework/stage.h"
+#include "sinks/kafka/kafka_int.h"
 
 static const char *const compression_values[] = { "none", "gzip", "snappy", "lz4", "zstd", NULL };
 static const char *const fsync_values[] = { "always", "interval", "never", NULL };

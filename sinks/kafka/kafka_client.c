@@ -18,11 +18,11 @@
 #include <string.h>
 #include <time.h>
 
-#include "kafka_int.h"
-#include "log.h"
-#include "mem.h"
-#include "metrics.h"
-#include "stage.h"
+#include "framework/log.h"
+#include "framework/mem.h"
+#include "framework/metrics.h"
+#include "framework/stage.h"
+#include "sinks/kafka/kafka_int.h"
 
 static const char *const compression_names[] = { "none", "gzip", "snappy", "lz4", "zstd" };
 

@@ -22,8 +22,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "err.h"
-#include "spool.h"
+#include "framework/err.h"
+#include "framework/spool.h"
 
 struct uf_stage;
 struct uf_event;

@@ -15,7 +15,7 @@
 #include <pthread.h>
 #include <zstd.h>
 
-#include "kafka_int.h"
+#include "sinks/kafka/kafka_int.h"
 
 static pthread_key_t kept_key;
 static pthread_once_t kept_once = PTHREAD_ONCE_INIT;

@@ -18,9 +18,9 @@
 #include <libpq-fe.h>
 #include <stdint.h>
 
-#include "err.h"
-#include "pg.h"
-#include "postgres_call.h"
+#include "framework/err.h"
+#include "framework/pg.h"
+#include "sinks/postgres/postgres_call.h"
 
 struct uf_stage;
 struct uf_pg_pool;

@@ -23,11 +23,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "clock.h"
-#include "http_int.h"
-#include "log.h"
-#include "metrics.h"
-#include "stage.h"
+#include "framework/clock.h"
+#include "framework/log.h"
+#include "framework/metrics.h"
+#include "framework/stage.h"
+#include "sources/http/http_int.h"
 
 static const char *const loop_values[] = { "epoll", "poll", NULL };
 

@@ -30,7 +30,7 @@
 #include <jansson.h>
 #include <microhttpd.h>
 
-#include "err.h"
+#include "framework/err.h"
 
 struct uf_stage;
 struct uf_event;

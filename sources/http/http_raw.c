@@ -15,8 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "http_int.h"
-#include "jscan.h"
+#include "framework/jscan.h"
+#include "sources/http/http_int.h"
 
 static void verdict(struct http_raw_verdict *v, int status, const char *code)
 {

@@ -24,13 +24,13 @@
 #include <strings.h>
 #include <sys/socket.h>
 
-#include "event.h"
-#include "http_int.h"
-#include "log.h"
-#include "mem.h"
-#include "netaddr.h"
-#include "stage.h"
-#include "uuid.h"
+#include "framework/event.h"
+#include "framework/log.h"
+#include "framework/mem.h"
+#include "framework/netaddr.h"
+#include "framework/stage.h"
+#include "framework/uuid.h"
+#include "sources/http/http_int.h"
 
 /* A client's X-Request-Id is kept when it is short and made of safe characters, so it can be
  * logged and echoed without escaping. */

@@ -12,7 +12,7 @@
  * events here. */
 #include <stdlib.h>
 
-#include "http_int.h"
+#include "sources/http/http_int.h"
 
 static void *worker_main(void *arg)
 {

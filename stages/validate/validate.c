@@ -25,7 +25,7 @@
  * thread-safe and allocates nothing per item in the common case. A raw array is read in one
  * pass (uf_jscan_items): each item's members are picked as they come and the item is checked
  * when it ends, before the next one is read. */
-#include "validate_int.h"
+#include "stages/validate/validate_int.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -34,10 +34,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "event.h"
-#include "jsonpath.h"
-#include "mem.h"
-#include "stage.h"
+#include "framework/event.h"
+#include "framework/jsonpath.h"
+#include "framework/mem.h"
+#include "framework/stage.h"
 
 static const char *const match_values[] = { "route", "type", NULL };
 static const char *const unmatched_values[] = { "pass", "reject", NULL };
