@@ -244,7 +244,7 @@ static int prepare(struct run *r)
     return 0;
 }
 
-int uf_loadgen_main(int argc, char **argv)
+static int loadgen_main(int argc, char **argv)
 {
     struct run r = {0};
     char err[512];
@@ -265,3 +265,10 @@ int uf_loadgen_main(int argc, char **argv)
     uf_jwt_signer_free(r.signer);
     return rc;
 }
+
+const struct uf_command uf_loadgen_command = {
+    .name = "loadgen",
+    .usage = "  loadgen URL --rate R --duration D [--api stat|ugc] [--report FILE] [...]\n"
+             "                        open-model load on the stat or UGC API (loadgen --help)\n",
+    .main = loadgen_main,
+};
