@@ -1,12 +1,9 @@
-/* test_http.c: the `http` source, for real, answering requests (tests/support/http_fixture.h
- * builds and runs http -> "hold" sink; requests go through libcurl to a free port). Covers
- * routes and params, the envelope and meta, replies recorded by stages, 404/405/413/415/400/
- * 503/504, connection memory, split arrays sharing one completion and fire-and-forget routes.
- * Batch routes run twice, with a sink that does not take raw events (the tree path: the
- * envelope with body = the items) and with one that does (the raw path: the request's bytes,
- * unparsed, with the same meta): both must give the same statuses, codes, messages (but for
- * the malformed-JSON wording), `position` and `index` fields and {"accepted": n}. The
- * listener's life (concurrency, stops, sockets, route tables): test_http_lifecycle.c. */
+/* test_http.c: the `http` source, for real (tests/support/http_fixture.h: http -> "hold" sink,
+ * requests through libcurl to a free port): routes and params, the envelope and meta, replies
+ * recorded by stages, 404/405/413/415/400/503/504, connection memory, split arrays sharing one
+ * completion, fire-and-forget routes. Batch routes run on the tree path and the raw path, which
+ * must give the same statuses, codes, messages (but the malformed-JSON wording), `position`,
+ * `index` and {"accepted": n}. The listener's life: test_http_lifecycle.c. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>

@@ -1,12 +1,9 @@
 /* sinks/clickhouse/clickhouse_rowbinary.c: maps an event body to a table row and encodes it.
- * The row mapping is the sink's `columns` option: "name Type [from field.path]". Only types that
- * both Debian's ClickHouse 18.16 and current servers know are accepted (String, UUID,
- * DateTime('UTC'), Date, integers, floats, and Nullable of those): no DateTime64, Map or
- * LowCardinality. RowBinary is ClickHouse's native row layout (little-endian numbers, LEB128
- * string lengths, UUID as two little-endian 64-bit halves, DateTime as UInt32 seconds); the
- * JSONEachRow encoder exists to measure against it. A value that cannot fit its column is
- * reported, never coerced. Missing or null fields become the column's zero value (or NULL for
- * Nullable). Pure functions: no I/O, no shared state. */
+ * The mapping is the sink's `columns` option, "name Type [from field.path]", limited to types
+ * both ClickHouse 18.16 and current servers know (String, UUID, DateTime('UTC'), Date, integers,
+ * floats, Nullable of those). RowBinary is ClickHouse's native row layout; JSONEachRow exists to
+ * measure against it. A value that cannot fit its column is reported, never coerced; missing
+ * or null fields become the zero value (NULL for Nullable). Pure functions. */
 #include "sinks/clickhouse/clickhouse.h"
 
 #include <ctype.h>
