@@ -106,7 +106,4 @@ void uf_graph_check_routes(struct uf_stage **v, size_t n, struct uf_diags *d);
 /* Frees what the stage's declarations hold (graph_decl.c). */
 void uf_stage_decls_free(struct uf_stage *st);
 
-/* Options of a stage as JSON, secrets replaced by "***". */
-json_t *uf_stage_options_json(const struct uf_stage *st);
-
 #endif

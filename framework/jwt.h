@@ -83,8 +83,5 @@ char *uf_jwt_sign_rs256(const struct uf_jwt_signer *signer, const json_t *claims
 
 /* base64url without padding (RFC 4648 section 5), exposed for tests and tools. */
 char *uf_base64url_encode(const void *data, size_t n);
-/* Decodes into a new buffer of *out_n bytes (NUL-terminated for convenience); NULL when the
- * input holds a character outside the alphabet, padding, or an impossible length. */
-unsigned char *uf_base64url_decode(const char *s, size_t n, size_t *out_n);
 
 #endif

@@ -225,6 +225,15 @@ static bool comment_id(const char *body, size_t n, char out[UF_UUID_STR])
     return ok;
 }
 
+static void ring_push(struct pair_ring *r, uint32_t user, uint32_t item)
+{
+    r->head = (r->head + 1) % RING;
+    r->user[r->head] = user;
+    r->item[r->head] = item;
+    if (r->n < RING)
+        r->n++;
+}
+
 void uf_lg_workload_answered(struct uf_lg_workload *w, const struct uf_lg_request *req,
                              int status, const char *body, size_t n)
 {
@@ -232,8 +241,8 @@ void uf_lg_workload_answered(struct uf_lg_workload *w, const struct uf_lg_reques
         return;
     switch (req->route) {
     case R_LIKE:
-    case R_DISLIKE: uf_lg_ring_push(&w->reacted, req->user, req->item); break;
-    case R_FAVORITE_PUT: uf_lg_ring_push(&w->favorited, req->user, req->item); break;
+    case R_DISLIKE: ring_push(&w->reacted, req->user, req->item); break;
+    case R_FAVORITE_PUT: ring_push(&w->favorited, req->user, req->item); break;
     case R_COMMENT_CREATE:
         if (comment_id(body, n, w->comments[w->ncomments % RING]))
             w->ncomments++;
@@ -248,15 +257,6 @@ bool uf_lg_workload_is_answer(size_t route, int status)
         return true;
     return status == 404 && (route == R_REACTION_DELETE || route == R_FAVORITE_DELETE ||
                              route == R_PROGRESS_GET || route == R_COMMENT_VOTE_PUT);
-}
-
-void uf_lg_ring_push(struct pair_ring *r, uint32_t user, uint32_t item)
-{
-    r->head = (r->head + 1) % RING;
-    r->user[r->head] = user;
-    r->item[r->head] = item;
-    if (r->n < RING)
-        r->n++;
 }
 
 bool uf_lg_ring_pop(struct pair_ring *r, uint32_t *user, uint32_t *item)

@@ -80,7 +80,6 @@ uint32_t uf_lg_registered(const struct uf_lg_workload *w);
 /* The user's token (minted on first use, cached); NULL for an anonymous user. */
 const char *uf_lg_token_of(struct uf_lg_workload *w, uint32_t user);
 
-void uf_lg_ring_push(struct pair_ring *r, uint32_t user, uint32_t item);
 bool uf_lg_ring_pop(struct pair_ring *r, uint32_t *user, uint32_t *item);
 
 /* lg_routes.c: fills req for its route (req->route already set). */
