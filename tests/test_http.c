@@ -21,6 +21,7 @@
 #include "framework/runtime.h"
 #include "framework/uuid.h"
 #include "tests/support/http_fixture.h"
+#include "tests/support/poll.h"
 
 
 static void test_route_params_query_and_meta(void **state)
@@ -460,8 +461,7 @@ static void test_full_queue_gives_503(void **state)
     start_call(a);
     wait_held(1); /* the worker is inside write() */
     start_call(b);
-    for (int i = 0; i < 500 && uf_queue_depth(fx->tiny->q) < 1; i++)
-        nanosleep(&(struct timespec){ .tv_nsec = 2000000 }, NULL);
+    WAIT_FOR(uf_queue_depth(fx->tiny->q) >= 1, 1000);
     assert_int_equal(uf_queue_depth(fx->tiny->q), 1);
     struct call *e = CALL(fx, "POST", "/tiny/3", NULL);
     e->port = fx->small_port;
