@@ -11,6 +11,6 @@ static const struct uf_command *const commands[] = {
 
 int main(int argc, char **argv)
 {
-    const struct uf_cli_app app = {.commands = commands, .pages = &uf_viz_admin_pages};
+    const struct uf_cli_app app = { .commands = commands, .pages = &uf_viz_admin_pages };
     return uf_cli_main(argc, argv, &app);
 }

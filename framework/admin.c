@@ -88,7 +88,7 @@ static bool handle_routes(struct uf_admin *a, struct MHD_Connection *c, const ch
                           enum MHD_Result *ok)
 {
     struct uf_admin_reply rep = {0};
-    struct uf_admin_req req = {.c = c};
+    struct uf_admin_req req = { .c = c };
     if (!a->routes.fn || !a->routes.fn(a->routes.ctx, url, &req, &rep))
         return false;
     if (rep.body) {

@@ -67,7 +67,6 @@ static int usage(const struct cli *cli, const char *msg)
     return 2;
 }
 
-
 /* Parses options after the command; returns 0, or 2 after printing usage. */
 static int parse_args(int argc, char **argv, struct cli *cli)
 {
@@ -88,7 +87,8 @@ static int parse_args(int argc, char **argv, struct cli *cli)
         case 'f': cli->format = optarg; break;
         case 'l': cli->log_level = optarg; break;
         case 'm': cli->markdown = true; break;
-        default: return usage(cli, NULL);
+        default:
+            return usage(cli, NULL);
         }
     }
     if (optind < argc)
@@ -226,7 +226,7 @@ static struct uf_admin *start_admin(const struct cli *cli, struct uf_runtime *rt
                                     const struct uf_graph *g, void **pages, struct uf_err *err)
 {
     const struct uf_admin_pages *p = cli->app->pages;
-    struct uf_admin_routes routes = {0};
+    struct uf_admin_routes routes = { 0 };
     *pages = NULL;
     if (p && !(*pages = p->open(rt, cli->file, &routes, err)))
         return NULL;
@@ -308,7 +308,7 @@ static const struct uf_command *find_command(const struct uf_cli_app *app, const
 
 int uf_cli_main(int argc, char **argv, const struct uf_cli_app *app)
 {
-    struct cli cli = {.app = app};
+    struct cli cli = { .app = app };
     if (argc < 2)
         return usage(&cli, NULL);
     const char *cmd = argv[1];

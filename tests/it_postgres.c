@@ -511,8 +511,8 @@ static void test_write_notifies_the_relay(void **state)
 static int poll_status(int want, int timeout_ms)
 {
     for (int64_t end = test_now_ms() + timeout_ms;;) {
-        int st = status_of(NULL, NULL, "reactions_count", "{\"movie_id\":\"" MOVIE "\"}", NULL,
-                           NULL);
+        int st =
+            status_of(NULL, NULL, "reactions_count", "{\"movie_id\":\"" MOVIE "\"}", NULL, NULL);
         if (st == want || test_now_ms() >= end)
             return st;
         usleep(100 * 1000); /* the pace of the requests, not a wait for something */

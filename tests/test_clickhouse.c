@@ -522,13 +522,19 @@ static void test_raw_malformed(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_cityhash_v102),     cmocka_unit_test(test_block_framing),
-        cmocka_unit_test(test_zstd_blocks_round_trip), cmocka_unit_test(test_rowbinary_row),
-        cmocka_unit_test(test_row_errors),        cmocka_unit_test(test_schema_errors),
-        cmocka_unit_test(test_sql),               cmocka_unit_test(test_parse_time),
-        cmocka_unit_test(test_classify),          cmocka_unit_test(test_retryable_codes_documented),
+        cmocka_unit_test(test_cityhash_v102),
+        cmocka_unit_test(test_block_framing),
+        cmocka_unit_test(test_zstd_blocks_round_trip),
+        cmocka_unit_test(test_rowbinary_row),
+        cmocka_unit_test(test_row_errors),
+        cmocka_unit_test(test_schema_errors),
+        cmocka_unit_test(test_sql),
+        cmocka_unit_test(test_parse_time),
+        cmocka_unit_test(test_classify),
+        cmocka_unit_test(test_retryable_codes_documented),
         cmocka_unit_test(test_raw_matches_parsed),
-        cmocka_unit_test(test_raw_row_bytes),     cmocka_unit_test(test_raw_malformed),
+        cmocka_unit_test(test_raw_row_bytes),
+        cmocka_unit_test(test_raw_malformed),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

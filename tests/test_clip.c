@@ -22,7 +22,7 @@ extern const struct uf_kind uf_transform_clip;
 
 /* ---- the test's own kinds: a source it emits through, a sink that echoes the field ---- */
 
-static const struct uf_kind t_feed = {.name = "t_feed", .role = UF_SOURCE, .summary = "test"};
+static const struct uf_kind t_feed = { .name = "t_feed", .role = UF_SOURCE, .summary = "test" };
 
 static int echo_write(struct uf_stage *st, void *ctx, struct uf_event **evs, size_t n,
                       struct uf_err *err)
@@ -33,11 +33,12 @@ static int echo_write(struct uf_stage *st, void *ctx, struct uf_event **evs, siz
     }
     return UF_OK;
 }
-static const struct uf_kind t_echo = {.name = "t_echo", .role = UF_SINK, .summary = "test",
-                                      .write = echo_write};
+static const struct uf_kind t_echo = {
+    .name = "t_echo", .role = UF_SINK, .summary = "test", .write = echo_write
+};
 
 /* In the product this is the one line in framework/registry.c; a test adds its kinds here. */
-static const struct uf_kind *const test_kinds[] = {&uf_transform_clip, &t_feed, &t_echo, NULL};
+static const struct uf_kind *const test_kinds[] = { &uf_transform_clip, &t_feed, &t_echo, NULL };
 
 /* ---- helpers ---- */
 
@@ -68,13 +69,13 @@ static struct uf_stage *stage(struct uf_graph *g, const char *name)
 static const char *clip_one(const char *clip_options, const char *body)
 {
     static char out[300];
-    struct uf_diags d = {0};
+    struct uf_diags d = { 0 };
     struct uf_graph *g = build(clip_options, &d);
     if (d.n)
         uf_diags_print(&d, stderr);
     assert_int_equal(d.n, 0);
     struct uf_runtime *rt = uf_runtime_new(g);
-    struct uf_err err = {0};
+    struct uf_err err = { 0 };
     assert_int_equal(uf_runtime_start(rt, &err), 0);
     struct uf_completion *c;
     struct uf_waiter *w = uf_waiter_new(&c);
@@ -104,7 +105,7 @@ static const char *clip_one(const char *clip_options, const char *body)
 static const char *build_error(const char *clip_options)
 {
     static char out[300];
-    struct uf_diags d = {0};
+    struct uf_diags d = { 0 };
     struct uf_graph *g = build(clip_options, &d);
     assert_null(g);
     assert_true(d.n >= 1);

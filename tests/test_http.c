@@ -23,7 +23,6 @@
 #include "tests/support/http_fixture.h"
 #include "tests/support/poll.h"
 
-
 static void test_route_params_query_and_meta(void **state)
 {
     struct fixture *fx = *state;

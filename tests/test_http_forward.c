@@ -264,7 +264,7 @@ static void test_backoff_holds_while_events_arrive(void **state)
         if (failed_posts(st) > 5)
             fail_msg("%lld posts after %d events: each write cut the backoff short",
                      (long long)failed_posts(st), sent + 1);
-        nanosleep(&(struct timespec){.tv_nsec = 5000000}, NULL); /* the writes' pace */
+        nanosleep(&(struct timespec){ .tv_nsec = 5000000 }, NULL); /* the writes' pace */
     }
     assert_true(failed_posts(st) >= 1);
     atomic_store(&r->status, 200);

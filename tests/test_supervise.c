@@ -159,8 +159,7 @@ static void test_sighup_passed_on_as_reload(void **state)
 
 /* A shell that writes NAME to ORDER on SIGTERM (after `delay`) and exits; it writes a line to
  * READY once its trap is installed. */
-static char *noting_child(const char *order, const char *ready, const char *name,
-                          const char *delay)
+static char *noting_child(const char *order, const char *ready, const char *name, const char *delay)
 {
     return uf_xasprintf("trap '%s echo %s >> %s; exit 0' TERM; echo %s >> %s; "
                         "while :; do sleep 0.02; done",

@@ -46,8 +46,9 @@ static const struct uf_asset *find_asset(const char *name)
 void uf_viz_asset_reply(const char *name, struct uf_admin_reply *out)
 {
     const struct uf_asset *a = find_asset(name);
-    *out = (struct uf_admin_reply){.status = 200, .type = content_type(name), .data = a->data,
-                                   .size = a->size};
+    *out = (struct uf_admin_reply){
+        .status = 200, .type = content_type(name), .data = a->data, .size = a->size
+    };
 }
 
 bool uf_viz_asset_route(const char *url, struct uf_admin_reply *out)
@@ -60,8 +61,9 @@ bool uf_viz_asset_route(const char *url, struct uf_admin_reply *out)
 
 static void reply_json(struct uf_admin_reply *out, json_t *j)
 {
-    *out = (struct uf_admin_reply){.status = 200, .type = "application/json",
-                                   .body = json_dumps(j, JSON_COMPACT)};
+    *out = (struct uf_admin_reply){ .status = 200,
+                                    .type = "application/json",
+                                    .body = json_dumps(j, JSON_COMPACT) };
     json_decref(j);
 }
 
@@ -110,7 +112,7 @@ static void *pages_open(struct uf_runtime *rt, const char *file, struct uf_admin
 {
     struct uf_viz_page *p = page_new(rt, file, err);
     if (p)
-        *out = (struct uf_admin_routes){.fn = page_route, .ctx = p};
+        *out = (struct uf_admin_routes){ .fn = page_route, .ctx = p };
     return p;
 }
 
@@ -119,4 +121,4 @@ static void pages_close(void *state)
     page_free(state);
 }
 
-const struct uf_admin_pages uf_viz_admin_pages = {.open = pages_open, .close = pages_close};
+const struct uf_admin_pages uf_viz_admin_pages = { .open = pages_open, .close = pages_close };

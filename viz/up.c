@@ -342,7 +342,8 @@ const struct uf_command uf_viz_up_command = {
 
 const struct uf_command uf_viz_dash_command = {
     .name = "dash",
-    .usage = "  dash FILE [--listen ADDR]\n"
-             "                        serve the deployment page of processes run by something else\n",
+    .usage =
+        "  dash FILE [--listen ADDR]\n"
+        "                        serve the deployment page of processes run by something else\n",
     .main = dash_main,
 };

@@ -241,8 +241,12 @@ void uf_lg_workload_answered(struct uf_lg_workload *w, const struct uf_lg_reques
         return;
     switch (req->route) {
     case R_LIKE:
-    case R_DISLIKE: ring_push(&w->reacted, req->user, req->item); break;
-    case R_FAVORITE_PUT: ring_push(&w->favorited, req->user, req->item); break;
+    case R_DISLIKE:
+        ring_push(&w->reacted, req->user, req->item);
+        break;
+    case R_FAVORITE_PUT:
+        ring_push(&w->favorited, req->user, req->item);
+        break;
     case R_COMMENT_CREATE:
         if (comment_id(body, n, w->comments[w->ncomments % RING]))
             w->ncomments++;

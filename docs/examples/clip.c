@@ -18,25 +18,37 @@ struct clip_ctx {
     int on_long; /* enum clip_on_long: the index into on_long_values */
 };
 
-static const char *const on_long_values[] = {"cut", "fail", NULL};
+static const char *const on_long_values[] = { "cut", "fail", NULL };
 
 static const struct uf_option clip_options[] = {
-    {.name = "field", .type = UF_OPT_STR, .flags = UF_OPT_REQUIRED,
-     .desc = "Top-level string field to clip", .offset = offsetof(struct clip_ctx, field)},
-    {.name = "max_chars", .type = UF_OPT_INT, .def = "280", .min = 1, .max = 65536,
-     .desc = "Most characters the field keeps", .offset = offsetof(struct clip_ctx, max_chars)},
-    {.name = "on_long", .type = UF_OPT_ENUM, .def = "cut", .values = on_long_values,
-     .desc = "What a longer value gets: cut to max_chars, or fail the event with 422",
-     .offset = offsetof(struct clip_ctx, on_long)},
-    {0}};
+    { .name = "field",
+      .type = UF_OPT_STR,
+      .flags = UF_OPT_REQUIRED,
+      .desc = "Top-level string field to clip",
+      .offset = offsetof(struct clip_ctx, field) },
+    { .name = "max_chars",
+      .type = UF_OPT_INT,
+      .def = "280",
+      .min = 1,
+      .max = 65536,
+      .desc = "Most characters the field keeps",
+      .offset = offsetof(struct clip_ctx, max_chars) },
+    { .name = "on_long",
+      .type = UF_OPT_ENUM,
+      .def = "cut",
+      .values = on_long_values,
+      .desc = "What a longer value gets: cut to max_chars, or fail the event with 422",
+      .offset = offsetof(struct clip_ctx, on_long) },
+    { 0 }
+};
 
 /* Checks what the table cannot say: the field is a name, not a path. No I/O. */
 static int clip_init(struct uf_stage *st, void *ctx, struct uf_err *err)
 {
     struct clip_ctx *c = ctx;
     if (!c->field[0] || strchr(c->field, '.'))
-        return uf_err_set(err, UF_EINVAL,
-                          "option 'field' must name a top-level field, not '%s'", c->field);
+        return uf_err_set(err, UF_EINVAL, "option 'field' must name a top-level field, not '%s'",
+                          c->field);
     return 0;
 }
 
@@ -76,7 +88,11 @@ static void clip_process(struct uf_stage *st, void *ctx, struct uf_event *ev)
 }
 
 const struct uf_kind uf_transform_clip = {
-    .name = "clip", .role = UF_TRANSFORM, .summary = "Cut a string field to a maximum length",
-    .options = clip_options, .ctx_size = sizeof(struct clip_ctx),
-    .init = clip_init, .process = clip_process,
+    .name = "clip",
+    .role = UF_TRANSFORM,
+    .summary = "Cut a string field to a maximum length",
+    .options = clip_options,
+    .ctx_size = sizeof(struct clip_ctx),
+    .init = clip_init,
+    .process = clip_process,
 };

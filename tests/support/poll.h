@@ -19,30 +19,30 @@ static inline int64_t test_now_ms(void)
 
 static inline void test_nap(void)
 {
-    nanosleep(&(struct timespec){.tv_nsec = 5000000}, NULL);
+    nanosleep(&(struct timespec){ .tv_nsec = 5000000 }, NULL);
 }
 
 /* A statement: polls until cond holds or ms passed; the caller then asserts on cond itself. */
-#define POLL_UNTIL(cond, ms)                                                                      \
-    for (int64_t poll_end_ = test_now_ms() + (ms); !(cond) && test_now_ms() < poll_end_;)       \
+#define POLL_UNTIL(cond, ms)                                                                       \
+    for (int64_t poll_end_ = test_now_ms() + (ms); !(cond) && test_now_ms() < poll_end_;)          \
     test_nap()
 
-#define WAIT_FOR(cond, ms)                                                                        \
-    do {                                                                                         \
-        POLL_UNTIL(cond, ms);                                                                    \
-        if (!(cond))                                                                             \
-            fail_msg("not within %d ms: %s", (int)(ms), #cond);                                  \
+#define WAIT_FOR(cond, ms)                                                                         \
+    do {                                                                                           \
+        POLL_UNTIL(cond, ms);                                                                      \
+        if (!(cond))                                                                               \
+            fail_msg("not within %d ms: %s", (int)(ms), #cond);                                    \
     } while (0)
 
 /* Fails unless cond holds at every poll for ms; why says what its breaking would mean. */
-#define HOLDS_FOR(cond, ms, why)                                                                  \
-    do {                                                                                         \
-        int64_t hold_end_ = test_now_ms() + (ms);                                                \
-        do {                                                                                     \
-            if (!(cond))                                                                         \
-                fail_msg("%s: %s stopped holding within %d ms", why, #cond, (int)(ms));          \
-            test_nap();                                                                          \
-        } while (test_now_ms() < hold_end_);                                                     \
+#define HOLDS_FOR(cond, ms, why)                                                                   \
+    do {                                                                                           \
+        int64_t hold_end_ = test_now_ms() + (ms);                                                  \
+        do {                                                                                       \
+            if (!(cond))                                                                           \
+                fail_msg("%s: %s stopped holding within %d ms", why, #cond, (int)(ms));            \
+            test_nap();                                                                            \
+        } while (test_now_ms() < hold_end_);                                                       \
     } while (0)
 
 #endif
