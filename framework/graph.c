@@ -4,13 +4,13 @@
  * ports), then inputs, then the shape of the graph (cycles, dead ends), then topological order.
  * Option values filled into contexts borrow strings from the config tree; LIST and MAP values
  * are JSON owned by the graph and released in uf_graph_free. */
-#include "graph.h"
+#include "framework/graph.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-#include "mem.h"
-#include "registry.h"
+#include "framework/mem.h"
+#include "framework/registry.h"
 
 static const char *const when_full_values[] = {"block", "reject", NULL};
 

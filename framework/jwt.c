@@ -3,7 +3,7 @@
  * The order of checks matters: the header is decoded first only to learn `alg`; the signature is
  * verified before any claim is parsed, so nothing an attacker wrote is interpreted until it is
  * known to be signed. Only this file includes OpenSSL. */
-#include "jwt.h"
+#include "framework/jwt.h"
 
 #include <pthread.h>
 #include <stdio.h>
@@ -16,9 +16,9 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
-#include "err.h"
-#include "hash.h"
-#include "mem.h"
+#include "framework/err.h"
+#include "framework/hash.h"
+#include "framework/mem.h"
 
 struct uf_jwt_keys {
     unsigned char *secret;
@@ -151,7 +151,9 @@ static int b64_value(char c)
     return p ? (int)(p - b64url) : -1;
 }
 
-unsigned char *uf_base64url_decode(const char *s, size_t n, size_t *out_n)
+/* Decodes into a new buffer of *out_n bytes (NUL-terminated for convenience); NULL when the
+ * input holds a character outside the alphabet, padding, or an impossible length. */
+static unsigned char *b64url_decode(const char *s, size_t n, size_t *out_n)
 {
     if (n % 4 == 1)
         return NULL;
@@ -211,7 +213,7 @@ static int split_token(const char *token, struct parts *p, struct uf_err *err)
 static json_t *decode_json_part(const char *s, size_t n, const char *what, struct uf_err *err)
 {
     size_t len;
-    unsigned char *raw = uf_base64url_decode(s, n, &len);
+    unsigned char *raw = b64url_decode(s, n, &len);
     if (!raw) {
         uf_err_set(err, UF_EINVAL, "%s is not base64url", what);
         return NULL;
@@ -276,7 +278,7 @@ static int verify_signature(const struct uf_jwt_keys *keys, unsigned bit, const 
                             struct uf_err *err)
 {
     size_t sig_len;
-    unsigned char *sig = uf_base64url_decode(p->sig, p->sig_len, &sig_len);
+    unsigned char *sig = b64url_decode(p->sig, p->sig_len, &sig_len);
     if (!sig)
         return uf_err_set(err, UF_EINVAL, "signature is not base64url");
     bool ok = (bit & HS_MASK) ? verify_hmac(keys, bit, p, sig, sig_len)

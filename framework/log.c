@@ -3,7 +3,7 @@
  * different threads never interleave. Values are quoted when they contain spaces, quotes or '='.
  * Rate limiting keys on (stage, message pointer): messages are string literals, so the pointer
  * identifies the call site cheaply. */
-#include "log.h"
+#include "framework/log.h"
 
 #include <pthread.h>
 #include <stdarg.h>
@@ -13,7 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "stage.h"
+#include "framework/stage.h"
 
 enum uf_level uf_log_level = UF_LOG_INFO;
 

@@ -4,7 +4,7 @@
  * consumer's bounded queue (sinks and `buffer`ed components), blocking or rejecting when full.
  * Workers pop batches from a queue and call process() or write(). Shutdown runs in topological
  * order so every queue is closed only after everything upstream of it has stopped. */
-#include "runtime.h"
+#include "framework/runtime.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -14,11 +14,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "clock.h"
-#include "log.h"
-#include "mem.h"
-#include "queue.h"
-#include "strbuf.h"
+#include "framework/clock.h"
+#include "framework/log.h"
+#include "framework/mem.h"
+#include "framework/queue.h"
+#include "framework/strbuf.h"
 
 struct uf_runtime {
     struct uf_graph *g;

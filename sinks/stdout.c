@@ -5,9 +5,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "strbuf.h"
-#include "uuid.h"
-#include "stage.h"
+#include "framework/stage.h"
+#include "framework/strbuf.h"
+#include "framework/uuid.h"
 
 struct stdout_ctx {
     bool metadata;

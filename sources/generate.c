@@ -8,8 +8,8 @@
 #include <stdlib.h>
 #include <time.h>
 
-#include "mem.h"
-#include "stage.h"
+#include "framework/mem.h"
+#include "framework/stage.h"
 
 struct gen_ctx {
     double rate;       /* events/s across all threads; 0 = as fast as possible */

@@ -1,23 +1,11 @@
 /* sources/kafka_source.c: the `kafka_source` source: consumes Kafka topics in a consumer group
- * and emits one event per message, committing offsets only behind what the sinks have written.
- * (The service noun `kafka` is taken by the producer sink; kinds share one namespace.)
- * Every emitted event carries its own completion. When the completion runs, the message's slot
- * in its partition's ring is marked done; one consumer thread retires done slots in offset
- * order and commits the partition's watermark: the offset after the last contiguous done
- * message. So a commit never runs ahead of a sink: an event failed with a 5xx status (not
- * written, e.g. shutdown) stops the watermark for good in this process, and the message is read
- * again after a restart. Events failed with a 4xx status, and messages that are not a JSON
- * object or lack a UUID id, go to the dead-letter place (a Kafka topic or a local file) with
- * the reason, and count as done once the dead letter is durable (the DLQ producer is flushed,
- * or the file fsync'ed, before the commit that passes them). On partition revoke the thread
- * waits, up to `revoke_timeout`, for the partition's in-flight messages, then commits
- * synchronously. Duplicates after a crash are expected (at least once) and collapsed
- * downstream by event id. With `payload: raw` a message is only scanned up to its UUID id
- * (jscan.h) and its bytes ride on the event unparsed (event.h: raw; the consumer checks the
- * rest), still owned by the slot, which outlives the event; only consumers that take raw events
- * (the clickhouse sink) are allowed then. Threads: one consumer thread (poll, emit, retire, commit,
- * rebalance) and `threads` parse threads; completion callbacks from any thread only store a
- * slot's state and signal. */
+ * and emits one event per message, committing offsets only behind what the sinks have written
+ * (the service noun `kafka` is the producer sink's; kinds share one namespace). Each event has
+ * its own completion; a partition commits the offset after its last contiguous finished
+ * message. 4xx failures and malformed messages go to the dead-letter place before the commit
+ * that passes them. With `payload: raw` a message is scanned only up to its id. Threads: one
+ * consumer thread and `threads` parse threads; completions only store a slot's state and
+ * signal. Watermarks, revokes and raw payloads: docs/architecture.md, "sources/kafka_source". */
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -30,14 +18,14 @@
 
 #include <librdkafka/rdkafka.h>
 
-#include "clock.h"
-#include "event.h"
-#include "jscan.h"
-#include "log.h"
-#include "mem.h"
-#include "metrics.h"
-#include "stage.h"
-#include "uuid.h"
+#include "framework/clock.h"
+#include "framework/event.h"
+#include "framework/jscan.h"
+#include "framework/log.h"
+#include "framework/mem.h"
+#include "framework/metrics.h"
+#include "framework/stage.h"
+#include "framework/uuid.h"
 
 enum slot_state { SLOT_PENDING, SLOT_DONE, SLOT_DEAD, SLOT_UNWRITTEN };
 enum { PAYLOAD_JSON, PAYLOAD_RAW };

@@ -11,9 +11,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "log.h"
-#include "metrics.h"
-#include "stage.h"
+#include "framework/log.h"
+#include "framework/metrics.h"
+#include "framework/stage.h"
 
 struct stdin_ctx {
     int64_t max_line;

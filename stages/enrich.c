@@ -1,16 +1,10 @@
 /* enrich.c: the `enrich` transform: adds the server's facts to an event's body before it is
- * stored: event_id (the producer's own UUID when it sent one and keep_event_id is on, so a
- * resent event keeps its id; else the event's UUIDv7), received_at (server time, UTC, RFC 3339
- * with microseconds), user_id (the authenticated user; a user_id sent by the client is removed,
- * so anonymous callers cannot pose as a user), and from the request facts the http source put
- * in meta: the client IP truncated to a network prefix (/24 and /48 by default), the user agent
- * and the request id. Values the client sent under these names are replaced. With
- * `route_types`, events of the named http routes (meta.route) get that fixed `type`.
- * Raw events (event.h) are rewritten into an owned text in one pass: the client's members as
- * they were sent, minus the names enrich sets or removes, then enrich's fields; the same fields
- * and values as the body path, which reads them from the same place (compute()).
- * Does not validate anything (the `validate` stage does) and keeps no state: process() is safe
- * on any number of threads. */
+ * stored: event_id (the client's own UUID with keep_event_id, else the event's UUIDv7),
+ * received_at (RFC 3339, microseconds), user_id (the authenticated user; a client's is
+ * removed), the client IP truncated to a prefix, the user agent and the request id, and with
+ * `route_types` a fixed `type` per route. Client values under these names are replaced. Raw
+ * events are rewritten into an owned text in one pass, with the same fields (compute()).
+ * Validates nothing and keeps no state: process() is safe on any number of threads. */
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <stddef.h>
@@ -21,15 +15,15 @@
 
 #include <jansson.h>
 
-#include "event.h"
-#include "jscan.h"
-#include "jsonenc.h"
-#include "log.h"
-#include "netaddr.h"
-#include "stage.h"
-#include "strbuf.h"
-#include "timefmt.h"
-#include "uuid.h"
+#include "framework/event.h"
+#include "framework/jscan.h"
+#include "framework/jsonenc.h"
+#include "framework/log.h"
+#include "framework/netaddr.h"
+#include "framework/stage.h"
+#include "framework/strbuf.h"
+#include "framework/timefmt.h"
+#include "framework/uuid.h"
 
 struct enrich_ctx {
     int64_t ipv4_prefix;

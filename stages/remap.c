@@ -1,8 +1,8 @@
 /* stages/remap.c: the `remap` transform: renames, copies and deletes fields.
  * Applied in a fixed order — copy, rename, delete — so a field can be copied and then removed
  * under its old name in one component. A missing source field is skipped, not an error. */
-#include "jsonpath.h"
-#include "stage.h"
+#include "framework/jsonpath.h"
+#include "framework/stage.h"
 
 struct remap_ctx {
     json_t *rename; /* old path -> new path */

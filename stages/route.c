@@ -1,21 +1,17 @@
 /* stages/route.c: the `route` transform: sends each event to one output by a field's value.
  * `routes` maps output names to a value or a list of values of `field`; the first match wins,
- * in the order written. A route whose value list is "*" matches everything (a catch-all).
- * Unmatched events go to the `default` output when one is named, else they are dropped and
- * counted. Outputs are declared in init, so `inputs: [router.NAME]` is checked by validation.
- * Raw events (event.h) are routed by the same rules when `field` is a top-level name: the member
- * is read from the text with uf_jscan_pick and compared as the tree path compares (a string
- * after decoding its escapes, an integer by value, so 1.0 or 1e0 match no integer as jansson's
- * reals would not, true and false by type; a missing field matches only "*"). A dotted field
- * keeps the stage off the raw path (raw_ok), since nested members are not read from text. A raw
- * text that is not a JSON object fails with 400. Keeps no per-event state: thread-safe. */
+ * in the order written, and "*" matches everything. Unmatched events go to `default` when it is
+ * named, else they are dropped and counted. Outputs are declared in init, so
+ * `inputs: [router.NAME]` is validated. Raw events are routed by the same rules when `field` is
+ * top-level (a dotted one keeps the stage off the raw path); a raw text that is not an object
+ * fails with 400. Keeps no per-event state: thread-safe. */
 #include <stdlib.h>
 #include <string.h>
 
-#include "jscan.h"
-#include "jsonpath.h"
-#include "mem.h"
-#include "stage.h"
+#include "framework/jscan.h"
+#include "framework/jsonpath.h"
+#include "framework/mem.h"
+#include "framework/stage.h"
 
 struct route_ctx {
     const char *field;

@@ -2,8 +2,8 @@
  * `fields` maps dotted paths to JSON values; each event gets a copy of each value. Existing
  * values are replaced unless `overwrite: false`. Runs in the caller's thread; it keeps no state,
  * so concurrent calls need no lock. */
-#include "jsonpath.h"
-#include "stage.h"
+#include "framework/jsonpath.h"
+#include "framework/stage.h"
 
 struct set_ctx {
     json_t *fields;

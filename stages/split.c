@@ -1,39 +1,21 @@
 /* stages/split.c: the `split` transform: one event per item of a batch.
- * An event whose body holds an array at `items` (default `body`: the envelope of the http
- * source's batch routes) becomes one event per item, in order: the item (a JSON object) is the
- * new event's body; it shares the batch's meta (route, method, path, params, query, ip,
- * user_agent, request_id, auth, roles...: one object for every item, copied by an item that
- * changes it, see uf_event_meta) and gets its `index` and `count`; the user, the source and
- * the receive time are the batch's. Each item gets its own event id and shares the batch's
- * completion, so a request is answered when the last item is finished; the http source counts
- * {"accepted": n} from the items it received, not from outcomes.
- * The batch event itself then ends as a drop ("split into its items"): on this component,
- * `in` counts batches, `out` items and `dropped` the consumed batches. Drops are what leaves the
- * completion's DONE count equal to the number of items delivered.
- * Every item is checked before anything is emitted: a batch with an item that is not an object
- * fails whole with 400 (place `validate` with `items` before it to reject by field). An event
- * without an array at `items` passes on unchanged. When the engine refuses an item (a full
- * `when_full: reject` queue, shutdown: the request gets 503), the items after it are not
- * emitted. Keeps no state: process() may run on several threads at once.
- * Raw events (event.h, the http source's batch requests when everything downstream takes raw),
- * with `items: body` only (raw_ok; the raw text is the batch itself): a raw array becomes one
- * raw event per element, in the same way (meta, index, count, user, completion), whose text is
- * the element's span in the batch's text: borrowed like the batch's, which lives until the
- * shared completion runs; a batch that owns its text, or has no completion, gives each item its
- * own copy instead. A raw object is the batch of one: the event itself goes on with index 0 and
- * count 1 (no drop is counted then). An element that is not an object fails the batch with 400
- * as above, a text that is not JSON with 400 malformed_json, and any other raw value passes on
- * unchanged, as a tree event without an array does. */
+ * An event with an array at `items` (default `body`) becomes one event per item, in order,
+ * sharing the batch's meta and completion, with its own id, `index` and `count`; the batch
+ * event itself ends as a drop. Every item is checked before anything is emitted: an item that
+ * is not an object fails the batch with 400. An event without an array passes on unchanged.
+ * Raw batches are cut into the elements' spans of the same text. Keeps no state: process()
+ * may run on several threads at once. Counts and the raw path: docs/architecture.md,
+ * "stages/split". */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "event.h"
-#include "jscan.h"
-#include "jsonpath.h"
-#include "mem.h"
-#include "stage.h"
+#include "framework/event.h"
+#include "framework/jscan.h"
+#include "framework/jsonpath.h"
+#include "framework/mem.h"
+#include "framework/stage.h"
 
 struct split_ctx {
     char *items;

@@ -9,8 +9,8 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "config.h"
-#include "graph.h"
+#include "framework/config.h"
+#include "framework/graph.h"
 
 static struct uf_graph *build(const char *yaml, const char *const *names, size_t n)
 {

@@ -20,11 +20,11 @@
 #include <openssl/pem.h>
 #include <openssl/rsa.h>
 
-#include "config.h"
-#include "event.h"
-#include "graph.h"
-#include "jwt.h"
-#include "log.h"
+#include "framework/config.h"
+#include "framework/event.h"
+#include "framework/graph.h"
+#include "framework/jwt.h"
+#include "framework/log.h"
 
 #define SECRET "0123456789abcdef0123456789abcdef-test"
 #define USER "0190A5C4-0000-7000-8000-000000000001"

@@ -20,11 +20,12 @@
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
 
-#include "config.h"
-#include "graph.h"
-#include "registry.h"
-#include "mem.h"
-#include "runtime.h"
+#include "framework/config.h"
+#include "framework/graph.h"
+#include "framework/mem.h"
+#include "framework/registry.h"
+#include "framework/runtime.h"
+#include "tests/support/poll.h"
 
 #define TOPIC "t.views"
 #define PER_PART 20
@@ -93,11 +94,7 @@ static void release(const char *keep)
 
 static bool wait_until(bool (*cond)(void *), void *arg, int timeout_ms)
 {
-    for (int waited = 0; waited < timeout_ms; waited += 10) {
-        if (cond(arg))
-            return true;
-        usleep(10000); /* polling a condition against a deadline */
-    }
+    POLL_UNTIL(cond(arg), timeout_ms);
     return cond(arg);
 }
 

@@ -1,15 +1,10 @@
-/* test_split.c: the `split` transform, and the batch path it closes: an http route with
- * `batch: true` -> validate (`items: body`) -> split -> a capturing sink, run for real with
- * requests through libcurl to a listener on port 0. Asserts that a valid batch reaches the sink
- * as one event per item (index, count and the request's meta), answered {"accepted": n}; that
- * one invalid item rejects the request naming its index and field with nothing reaching the
- * sink; 413 beyond max_items; a single object as a batch of one. The same cases also run on a
- * pipeline http -> split -> sink twice: as trees, and as raw events (the sink takes raw, so the
- * http source emits the request's text and split cuts it into the elements' texts), with the
- * same answers, items and meta. Then split on its own (process() with a waiter), tree and raw:
- * the user and completion carried over, counts, a non-object item, an event without an array,
- * a raw text that is not JSON, items that borrow or copy their text, and the route settings'
- * errors. */
+/* test_split.c: the `split` transform, and the batch path it closes: http (`batch: true`) ->
+ * validate (`items: body`) -> split -> a capturing sink, run for real through libcurl. A valid
+ * batch arrives as one event per item (index, count, meta) answered {"accepted": n}; one invalid
+ * item rejects the request; 413 beyond max_items; a single object is a batch of one. The same
+ * cases run on http -> split -> sink as trees and as raw events, with the same answers. Then
+ * split alone (process() with a waiter), tree and raw: user and completion, counts, bad items,
+ * no array, text that is not JSON, borrowed or copied texts, and the settings' errors. */
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -22,13 +17,13 @@
 #include <cmocka.h>
 #include <curl/curl.h>
 
-#include "config.h"
-#include "event.h"
-#include "graph.h"
-#include "jscan.h"
-#include "log.h"
-#include "metrics.h"
-#include "runtime.h"
+#include "framework/config.h"
+#include "framework/event.h"
+#include "framework/graph.h"
+#include "framework/jscan.h"
+#include "framework/log.h"
+#include "framework/metrics.h"
+#include "framework/runtime.h"
 
 static const char *yaml =
     "pipelines:\n"

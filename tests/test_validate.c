@@ -16,10 +16,10 @@
 
 #include <cmocka.h>
 
-#include "config.h"
-#include "event.h"
-#include "graph.h"
-#include "log.h"
+#include "framework/config.h"
+#include "framework/event.h"
+#include "framework/graph.h"
+#include "framework/log.h"
 
 static const char *rules =
     "        items: body\n"

@@ -1,22 +1,11 @@
 /* sinks/clickhouse/clickhouse.c: the `clickhouse` sink: events into a ClickHouse table, in
- * compressed batches over HTTP, at least once.
- * write() maps each event to a row (the `columns` option; from the payload's bytes when a
- * kafka_source with `payload: raw` left the event unparsed, see clickhouse_raw.c), appends it
- * to the open batch and returns UF_OK: from then on the sink owns the event. A batch is sealed when it reaches
- * `batch_rows` or `batch_bytes`, or by tick() once it is `batch_age` old; sealing compresses it
- * (ClickHouse block framing, zstd) and hands it to the sender thread, which keeps up to
- * `inflight` INSERTs running. Only a successful INSERT finishes the batch's events (done), which
- * is what lets a Kafka source commit their offsets. Retryable failures resend the very same
- * bytes after an exponential backoff with jitter; a permanent failure splits the batch in halves
- * until the rejected rows are alone, and those fail with the server's message (status 422, so
- * the source dead-letters them). At shutdown, batches that could not be written before the
- * deadline fail with 503, which a source treats as "not written": their offsets stay
- * uncommitted and they are read again on restart. Tables are created at start (CREATE TABLE IF
- * NOT EXISTS), followed by the `ddl` statements (aggregates, materialized views).
- * Threads: write()/tick() from the engine's workers (rows are encoded in parallel, batches
- * are filled and sealed under `lock`), replies on the sender thread. Rows never go in the
- * query text. Duplicates after a replay are collapsed by the table engine (ReplacingMergeTree
- * keyed by event id), not here. */
+ * compressed batches over HTTP, at least once. write() appends each event's row to the open
+ * batch and owns the event from then on; a batch is sealed by size or by tick() once
+ * `batch_age` old, and a sender thread keeps up to `inflight` INSERTs running. Only a
+ * successful INSERT finishes the batch's events. Retryable failures resend the same bytes;
+ * permanent ones split the batch until the rejected rows are alone (422). Threads: write() and
+ * tick() on the workers (filling and sealing under `lock`), replies on the sender thread. No
+ * dedup here: ReplacingMergeTree collapses replays. docs/architecture.md, "sinks/clickhouse". */
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -24,12 +13,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "clickhouse.h"
-#include "clock.h"
-#include "log.h"
-#include "mem.h"
-#include "metrics.h"
-#include "stage.h"
+#include "framework/clock.h"
+#include "framework/log.h"
+#include "framework/mem.h"
+#include "framework/metrics.h"
+#include "framework/stage.h"
+#include "sinks/clickhouse/clickhouse.h"
 
 struct batch {
     struct ch_ctx *ch;

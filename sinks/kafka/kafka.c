@@ -1,17 +1,11 @@
-/* kafka.c: the `kafka` sink: produces each event's body (compact JSON) to Apache Kafka with
- * librdkafka, and finishes the event only when the broker acknowledged it (acks=all, idempotent
- * producer) or when it sits in the local disk spool. So a reply sent through the event's
- * completion always means "stored": by the broker, or on our disk for a later replay.
- * The topic is fixed (`topic`) or read per event from a body field (`topic_field`; a name Kafka
- * would refuse fails the event with 422 before it can reach the spool); the message
- * key is the first non-empty field of `key_fields` (user, then anonymous, then session id), so
- * one viewer's events keep their order within a partition.
- * Raw events (event.h) are produced as their text, byte for byte; topic_field and the key are
- * read from it in one scan (uf_jscan_pick) with the same rules as from a body.
- * This file holds the options, the lifecycle and write(). The librdkafka callbacks, the poll
- * thread and the replay of the spool are in kafka_client.c, the spool in framework/spool.c.
- * Not done here: exactly-once (duplicates after a replay or a purge keep their event_id, which
- * is what ClickHouse deduplicates on), schema checks (the `validate` stage does those). */
+/* kafka.c: the `kafka` sink: produces each event (compact JSON, or a raw event's text byte for
+ * byte) to Apache Kafka with librdkafka and finishes it only once the broker acknowledged it
+ * (acks=all, idempotent) or it sits in the local disk spool: a reply always means "stored".
+ * The topic is fixed or read from `topic_field` (a name Kafka refuses fails with 422); the key
+ * is the first non-empty of `key_fields`, so one viewer's events keep their order. This file:
+ * options, lifecycle, write(); librdkafka callbacks and replay in kafka_client.c. Not done here:
+ * exactly-once (a replayed duplicate keeps its event_id; ClickHouse collapses on it at merge)
+ * and schema checks (`validate`). */
 #include <errno.h>
 #include <inttypes.h>
 #include <stddef.h>
@@ -22,14 +16,14 @@
 #include <jansson.h>
 #include <librdkafka/rdkafka.h>
 
-#include "jscan.h"
-#include "jsonenc.h"
-#include "kafka_int.h"
-#include "spool.h"
-#include "log.h"
-#include "mem.h"
-#include "metrics.h"
-#include "stage.h"
+#include "framework/jscan.h"
+#include "framework/jsonenc.h"
+#include "framework/log.h"
+#include "framework/mem.h"
+#include "framework/metrics.h"
+#include "framework/spool.h"
+#include "framework/stage.h"
+#include "sinks/kafka/kafka_int.h"
 
 static const char *const compression_values[] = { "none", "gzip", "snappy", "lz4", "zstd", NULL };
 static const char *const fsync_values[] = { "always", "interval", "never", NULL };

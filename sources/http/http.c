@@ -1,17 +1,10 @@
 /* sources/http/http.c: the `http` source, the front door of the UGC and stat APIs.
- * Listens with libmicrohttpd (epoll, one daemon per listener thread sharing the port through
- * SO_REUSEPORT, turbo mode, suspend/resume: never a thread per connection; at most
- * max_connections at once) and turns each request that matches the route table into events
- * (see http_request.c), answering when their shared completion runs or the route's timeout
- * passes. Batch routes emit the request body unparsed, as a raw event, when start() finds that
- * every stage downstream takes raw events; other routes, and batch routes otherwise, parse it.
- * Requests that match no route, use the wrong method, send too much, or send something other
- * than JSON to a JSON route are answered here without emitting.
- * This file keeps the options, the lifecycle and the libmicrohttpd callbacks; it does not
- * authenticate (jwt_auth) or validate fields (validate).
- * Stop: stop accepting, wait for in-flight requests until the shutdown deadline, answer what is
- * left with 503 (also requests that finish uploading or emitting later), then stop the daemons
- * once no connection is suspended (MHD aborts the process otherwise). */
+ * Listens with libmicrohttpd (one epoll daemon per listener thread on one SO_REUSEPORT port,
+ * suspend/resume, never a thread per connection) and turns each request that matches the route
+ * table into events (http_request.c). Unmatched routes, wrong methods, oversized or non-JSON
+ * bodies are answered here without emitting. It does not authenticate (jwt_auth) or validate
+ * (validate). This file: options, lifecycle, the libmicrohttpd callbacks. Stop answers what is
+ * left with 503 before the daemons stop: docs/architecture.md, "sources/http". */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -23,11 +16,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "clock.h"
-#include "http_int.h"
-#include "log.h"
-#include "metrics.h"
-#include "stage.h"
+#include "framework/clock.h"
+#include "framework/log.h"
+#include "framework/metrics.h"
+#include "framework/stage.h"
+#include "sources/http/http_int.h"
 
 static const char *const loop_values[] = { "epoll", "poll", NULL };
 

@@ -1,31 +1,12 @@
 /* validate.c: the `validate` transform: declarative field rules, checked at the door.
- * `rules` maps a rule set name (a route name from meta.route, or an event `type`, see `match`)
- * to field rules: a dotted path into the event body ("body.text", "params.movie_id",
- * "query.limit", or "type" for split items) and its checks: required, type (string, int,
- * number, bool, uuid, object, array, rfc3339), min/max_length (UTF-8 characters, or items for
- * arrays), min/max (numbers), charset ("[a-z0-9._-]"), not_prefix, enum, max_bytes, max_keys,
- * flat and max_value_bytes (objects such as props), default, coerce (query strings to
- * numbers/booleans) and status. A string rule is shorthand for {type: <it>, required: true}.
- * The first failing check finishes the event with 422 (or the rule's status) and the body
- * {"error":{"code":"invalid_field","message":"body.text: must be 1..5000 characters",
- * "field":"text","index":N}}, where index is the item of a split request (the event's index).
- * With `items` (a dotted path, `body` for the http source's batch routes), an event whose body
- * holds an array there is checked item by item: rule paths are relative to each item, the rule
- * set is chosen per item (with `match: type`, by the item's type), and the first invalid item
- * rejects the whole event ("events[3].type: ...", index 3), so nothing of the batch goes on.
- * Raw events (the http source's batch routes when every stage downstream takes them: the body's
- * text, one object or an array of objects, no tree) are checked straight from the text with
- * jscan, by the same checks as trees, with the same failures; a valid one goes on as it came,
- * except that UUIDs are lower-cased as in a tree (the text is then the event's own copy). That
- * needs rules a text allows (raw_ok): items set to body, every path one top-level name of an
- * item, no default and no coerce (they would rewrite the body).
- * This file holds the options, the lifecycle, the walk over an event's items (tree or text) and
- * the failures; validate_rules.c reads the rules, validate_check.c checks one value.
- * It does not authorise or look anything up. Rules are read-only after init; process() is
- * thread-safe and allocates nothing per item in the common case. A raw array is read in one
- * pass (uf_jscan_items): each item's members are picked as they come and the item is checked
- * when it ends, before the next one is read. */
-#include "validate_int.h"
+ * `rules` maps a rule set (a route name, or an event `type` with `match: type`) to checks on
+ * dotted paths; the first failing check finishes the event with 422 (or the rule's status),
+ * naming the field and, for a batch, the item. With `items` a batch is checked item by item
+ * and one invalid item rejects it whole. Raw events are checked from their text, with the same
+ * failures. This file: options, lifecycle, the walk over items and the failures; rules in
+ * validate_rules.c, one value in validate_check.c. Rules are read-only after init: process()
+ * is thread-safe. Rule language and raw path: docs/architecture.md, "stages/validate". */
+#include "stages/validate/validate_int.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -34,10 +15,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "event.h"
-#include "jsonpath.h"
-#include "mem.h"
-#include "stage.h"
+#include "framework/event.h"
+#include "framework/jsonpath.h"
+#include "framework/mem.h"
+#include "framework/stage.h"
 
 static const char *const match_values[] = { "route", "type", NULL };
 static const char *const unmatched_values[] = { "pass", "reject", NULL };

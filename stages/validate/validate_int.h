@@ -12,9 +12,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "err.h"
-#include "jscan.h"
-#include "uuid.h"
+#include "framework/err.h"
+#include "framework/jscan.h"
+#include "framework/uuid.h"
 
 enum uf_vtype {
     UF_VT_ANY, UF_VT_STRING, UF_VT_INT, UF_VT_NUMBER, UF_VT_BOOL, UF_VT_UUID, UF_VT_OBJECT,

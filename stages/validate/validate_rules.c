@@ -2,14 +2,14 @@
  * (validate_int.h), with every error named by set, path and check, and a guess for a misspelt
  * check; indexes the one-name paths a raw item is read by and decides whether raw events can be
  * checked at all. Runs once per component, before any event; does no I/O. */
-#include "validate_int.h"
+#include "stages/validate/validate_int.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "mem.h"
-#include "options.h"
+#include "framework/mem.h"
+#include "framework/options.h"
 
 static const char *const type_names[] = { "any",    "string", "int",   "number", "bool",
                                           "uuid",   "object", "array", "rfc3339", NULL };

@@ -18,19 +18,19 @@
 
 #include <jansson.h>
 
-#include "clock.h"
-#include "event.h"
-#include "hash.h"
-#include "jscan.h"
-#include "log.h"
-#include "mem.h"
-#include "metrics.h"
-#include "pg.h"
-#include "pg_migrate.h"
-#include "stage.h"
-#include "timefmt.h"
-#include "uuid.h"
-#include "view_detector_state.h"
+#include "framework/clock.h"
+#include "framework/event.h"
+#include "framework/hash.h"
+#include "framework/jscan.h"
+#include "framework/log.h"
+#include "framework/mem.h"
+#include "framework/metrics.h"
+#include "framework/pg.h"
+#include "framework/pg_migrate.h"
+#include "framework/stage.h"
+#include "framework/timefmt.h"
+#include "framework/uuid.h"
+#include "stages/view_detector/view_detector_state.h"
 
 #define STRIPES 64
 #define SWEEP_EVERY_US 1000000

@@ -1,6 +1,6 @@
 /* tests/support/http_fixture.c: the `http` source's test pipeline, test sink and client (see
  * http_fixture.h). */
-#include "http_fixture.h"
+#include "tests/support/http_fixture.h"
 
 #include <setjmp.h>
 #include <stdarg.h>
@@ -12,8 +12,8 @@
 
 #include <cmocka.h>
 
-#include "config.h"
-#include "log.h"
+#include "framework/config.h"
+#include "framework/log.h"
 
 const char *const http_test_yaml =
     "shutdown_timeout: 5s\n"

@@ -14,9 +14,9 @@
 #include <curl/curl.h>
 #include <jansson.h>
 
-#include "event.h"
-#include "graph.h"
-#include "runtime.h"
+#include "framework/event.h"
+#include "framework/graph.h"
+#include "framework/runtime.h"
 
 /* The pipelines: routes of every kind beside a second, small listener (http_test_yaml; its
  * batch and split_array requests of 3 items go to a batch worker, smaller ones do not); a short
