@@ -65,6 +65,7 @@ cleanup() {
     rm -rf "$TMP"
 }
 trap cleanup EXIT
+trap 'exit 1' INT TERM # so that a signal runs the cleanup too
 
 say() { printf '%s\n' "$*"; }
 fig() { printf '%-44s = %s\n' "$1" "$2"; echo "$1=$2" >>"$TMP/figures"; } # a figure, kept

@@ -54,22 +54,30 @@ write_requests() {
     jq '[.routes | to_entries[] | select(.key | test("^(like|dislike|reaction_delete|favorite_put|favorite_delete|comment_create|comment_vote_put)$")) | .value] | add' "$1"
 }
 
-stage_ugc() {
-    say "== ugc: the ugc pipeline, ugc-outbox and etl-events on that dataset"
-    ensure_dataset
+outbox_empty() { [ "$(pg "SELECT count(*) FROM $SCHEMA.outbox")" = 0 ]; }
+
+# ugc_start: the ugc pipeline, its relay and an etl-events into ClickHouse table ugc_events;
+# sets their pids (api, relay, etl: the caller's locals) and url, the API's base.
+ugc_start() {
     topic "$T_UGC"
     topic "$T_DLQ"
     ch "CREATE DATABASE IF NOT EXISTS $DB" >/dev/null
     start ugc ugc
-    local api=$PID url=http://127.0.0.1:$PORT/api/v1 tag=${RUN}u
+    api=$PID url=http://127.0.0.1:$PORT/api/v1
     pg "TRUNCATE $SCHEMA.outbox" >/dev/null
     start relay ugc-outbox
-    local relay=$PID
+    relay=$PID
     start etl-ugc etl-events UGCFLOW_ETL_EVENTS_TOPIC="$T_UGC" UGCFLOW_ETL_EVENTS_TABLE=ugc_events \
         UGCFLOW_ETL_EVENTS_GROUP="$RUN-ugc"
-    local etl=$PID
+    etl=$PID
+}
+
+stage_ugc() {
+    say "== ugc: the ugc pipeline, ugc-outbox and etl-events on that dataset"
+    ensure_dataset
+    local api relay etl url tag=${RUN}u
+    ugc_start
     "$BIN" loadgen "$url" --api ugc --rate 200 --duration 1s --quiet >/dev/null # warm-up
-    outbox_empty() { [ "$(pg "SELECT count(*) FROM $SCHEMA.outbox")" = 0 ]; }
     wait_until "$CAP_WAIT_S" outbox_empty
     local m0 b0 c0 m1 b1 c1
     m0=$(topic_msgs "$T_UGC") b0=$(topic_bytes "$T_UGC")
