@@ -1,20 +1,11 @@
 #!/usr/bin/env bash
-# bench/capacity/measure.sh [STAGE...]: measures on this machine every input of
-# docs/capacity.md and prints each figure as it goes, as `name = value` lines, then the
-# figures derived from them by formula (bench/capacity/derive.awk). Stages, all by default:
-#   pg     a 500,000-user dataset in a scratch schema (our migrations, bench/ugc/dataset.sql,
-#          more-ugc.sql, the auth model of auth-model.sql): rows and pg_total_relation_size;
-#   ugc    the ugc pipeline, its outbox relay and an etl-events on that dataset under one
-#          loadgen run: CPU-s per 100,000 requests/events, Kafka bytes per UGC event;
-#   stat   the stat pipeline, etl-events and etl-views under a loadgen run at the spec's mean
-#          rate, then one at its peak: Kafka bytes per event (segment bytes / messages), events
-#          per request by type, CPU-s per 100,000 events;
-#   ch     bytes per row in ClickHouse of what the runs loaded (system.parts, system.columns);
-#   part   one partition's rate: a producer filling it, etl-views draining it.
-# Everything is its own (schema, topics, consumer groups, ClickHouse database, ports) and is
-# dropped at exit; every loop is bounded in count and time (CAP_* variables below). Run alone:
+# bench/capacity/measure.sh [STAGE...] | --derive OUTPUT: measures every input of
+# docs/capacity.md on this machine (stages pg, ugc, stat, ch, part; all by default; what each
+# does is in docs/capacity.md) and prints each figure as a `name = value` line, then the
+# figures derived by formula (derive.awk); --derive runs only the formulas over a saved output.
+# Everything it makes (schema, topics, groups, database, ports) is dropped at exit; every
+# loop is bounded (CAP_* below). Run alone:
 #   flock /tmp/ugcflow-bench.lock flock /tmp/ugcflow-devstack.lock bench/capacity/measure.sh
-# `measure.sh --derive OUTPUT` runs only the formulas again, over the figures of a saved output.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 DIR=$ROOT/bench/capacity
