@@ -29,20 +29,6 @@ struct uf_runtime {
     atomic_size_t sources_done;
 };
 
-int64_t uf_now_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
-int64_t uf_wall_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 /* ---- the hot path ---- */
 
 static void write_batch(struct uf_stage *st, struct uf_event **evs, size_t n, bool timed);

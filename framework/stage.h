@@ -18,6 +18,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "clock.h"
 #include "config.h"
 #include "err.h"
 #include "event.h"
@@ -135,9 +136,5 @@ int64_t uf_stage_deadline_ms(const struct uf_stage *st);
 
 /* Sinks that finish events asynchronously record a batch's size and flush time themselves. */
 void uf_stage_observe_flush(struct uf_stage *st, size_t rows, uint64_t bytes, uint64_t us);
-
-/* Current monotonic time in microseconds and the wall clock in UTC microseconds. */
-int64_t uf_now_us(void);
-int64_t uf_wall_us(void);
 
 #endif
