@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "event_int.h"
 #include "log.h"
 #include "mem.h"
 #include "queue.h"

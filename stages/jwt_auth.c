@@ -10,8 +10,8 @@
  * rights (403 depends on the data: the store's job). Tokens that passed are remembered
  * (`token_cache`): a client sends the same token with every request, and verifying it again cost
  * more than the rest of a small request; a remembered token still has its expiry checked.
- * It reads and writes the event's meta and user only, never its body, so it passes raw events
- * (event.h) on as they came (takes_raw).
+ * It reads and writes the event's meta and user only, never its body, so a batch goes on as it
+ * came (UF_BATCH_PASS).
  * process() is thread-safe: keys and rules are read-only after start, the cache locks per slot. */
 #include <errno.h>
 #include <stdio.h>
@@ -279,7 +279,7 @@ static void auth_destroy(void *ctx)
     ac->cache = NULL;
 }
 
-static enum uf_batch_role jwt_raw_batch(const void *ctx)
+static enum uf_batch_role jwt_batch(const void *ctx)
 {
     (void)ctx;
     return UF_BATCH_PASS; /* meta only: a batch goes on as it came */
@@ -291,8 +291,7 @@ const struct uf_kind uf_transform_jwt_auth = {
     .summary = "Verify the bearer JWT and set the event's user and roles",
     .options = auth_options,
     .ctx_size = sizeof(struct auth_ctx),
-    .takes_raw = true,
-    .raw_batch = jwt_raw_batch,
+    .batch = jwt_batch,
     .init = auth_init,
     .start = auth_start,
     .process = auth_process,

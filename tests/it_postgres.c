@@ -21,6 +21,7 @@
 
 #include "config.h"
 #include "event.h"
+#include "event_int.h"
 #include "graph.h"
 #include "pg_migrate.h"
 #include "sinks/postgres/postgres_pool.h"

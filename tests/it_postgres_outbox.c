@@ -20,6 +20,7 @@
 
 #include "config.h"
 #include "event.h"
+#include "event_int.h"
 #include "graph.h"
 #include "metrics.h"
 #include "pg.h"

@@ -19,6 +19,7 @@
 
 #include "config.h"
 #include "event.h"
+#include "event_int.h"
 #include "graph.h"
 
 #define USER "0190a5c4-0000-7000-8000-00000000000a"

@@ -15,6 +15,7 @@
 
 #include "config.h"
 #include "event.h"
+#include "event_int.h"
 #include "jscan.h"
 #include "graph.h"
 #include "uuid.h"

@@ -12,6 +12,7 @@
 
 #include "err.h"
 #include "event.h"
+#include "event_int.h"
 #include "uuid.h"
 
 struct seen {

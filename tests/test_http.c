@@ -2,8 +2,8 @@
  * builds and runs http -> "hold" sink; requests go through libcurl to a free port). Covers
  * routes and params, the envelope and meta, replies recorded by stages, 404/405/413/415/400/
  * 503/504, connection memory, split arrays sharing one completion and fire-and-forget routes.
- * Batch routes run twice, with a sink that does not take raw events (the tree path: the
- * envelope with body = the items) and with one that does (the raw path: the request's bytes,
+ * Batch routes run twice, with a sink that does not end batches (the tree path: the
+ * envelope with body = the items) and with one that does (the text path: the request's bytes,
  * unparsed, with the same meta): both must give the same statuses, codes, messages (but for
  * the malformed-JSON wording), `position` and `index` fields and {"accepted": n}. The
  * listener's life (concurrency, stops, sockets, route tables): test_http_lifecycle.c. */
@@ -19,6 +19,7 @@
 #include <curl/curl.h>
 
 #include "event.h"
+#include "event_int.h"
 #include "graph.h"
 #include "queue.h"
 #include "runtime.h"
@@ -218,7 +219,7 @@ static size_t written(void)
 /* Whether this fixture's batch routes take the raw path. */
 static bool raw_path(const struct fixture *fx)
 {
-    return uf_stage_consumers_take_raw(fx->api, 0);
+    return uf_stage_batches_split(fx->api, 0);
 }
 
 /* POSTs text to the batch route; asserts an accepted request and what reached the sink. */

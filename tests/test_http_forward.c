@@ -23,6 +23,7 @@
 
 #include "config.h"
 #include "event.h"
+#include "event_int.h"
 #include "graph.h"
 #include "spool.h"
 

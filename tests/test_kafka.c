@@ -25,6 +25,7 @@
 
 #include "config.h"
 #include "event.h"
+#include "event_int.h"
 #include "graph.h"
 #include "metrics.h"
 #include "sinks/kafka/kafka_int.h"

@@ -8,6 +8,7 @@
 
 #include "err.h"
 #include "event.h"
+#include "event_int.h"
 #include "queue.h"
 
 static struct uf_event *ev_n(int n)

@@ -14,6 +14,7 @@
 
 #include "config.h"
 #include "graph.h"
+#include "event_int.h"
 #include "registry.h"
 #include "runtime.h"
 

@@ -4,12 +4,12 @@
  * as one event per item (index, count and the request's meta), answered {"accepted": n}; that
  * one invalid item rejects the request naming its index and field with nothing reaching the
  * sink; 413 beyond max_items; a single object as a batch of one. The same cases also run on a
- * pipeline http -> split -> sink twice: as trees, and as raw events (the sink takes raw, so the
- * http source emits the request's text and split cuts it into the elements' texts), with the
- * same answers, items and meta. Then split on its own (process() with a waiter), tree and raw:
- * the user and completion carried over, counts, a non-object item, an event without an array,
- * a raw text that is not JSON, items that borrow or copy their text, and the route settings'
- * errors. */
+ * pipeline http -> split -> sink twice: as trees (split made to refuse batches held as text),
+ * and as text (the http source emits the request's text and split cuts it into the elements'
+ * texts), with the same answers, items and meta. Then split on its own (process() with a
+ * waiter), tree and raw: the user and completion carried over, counts, a non-object item, an
+ * event without an array, a raw text that is not JSON, items that borrow or copy their text,
+ * and the route settings' errors. */
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -24,6 +24,7 @@
 
 #include "config.h"
 #include "event.h"
+#include "event_int.h"
 #include "graph.h"
 #include "jscan.h"
 #include "log.h"
@@ -55,7 +56,7 @@ static const char *yaml =
     "        kind: null\n"
     "        inputs: [items]\n";
 
-/* The same route with split alone: the tree path, or raw when the sink takes raw. */
+/* The same route with split alone: the tree path, or the text path (setup_raw). */
 static const char *plain_yaml =
     "pipelines:\n"
     "  t:\n"
@@ -131,7 +132,7 @@ struct fixture {
     struct uf_runtime *rt;
     struct uf_stage *api, *split;
     int port;
-    bool raw; /* the sink takes raw, so everything after the http source runs raw */
+    bool raw; /* the http source holds batches as text (else split is made to refuse them) */
 };
 
 static struct uf_stage *stage_named(struct uf_graph *g, const char *name)
@@ -141,6 +142,9 @@ static struct uf_stage *stage_named(struct uf_graph *g, const char *name)
             return g->pipelines[0].stages[i];
     return NULL;
 }
+
+extern const struct uf_kind uf_transform_split;
+static struct uf_kind tree_split_kind; /* split, with batches held as text refused */
 
 static int setup_with(void **state, const char *config, bool raw)
 {
@@ -162,16 +166,20 @@ static int setup_with(void **state, const char *config, bool raw)
     struct uf_stage *out = stage_named(fx->g, "out");
     capture_kind = *out->kind;
     capture_kind.write = capture_write;
-    capture_kind.takes_raw = raw;
     out->kind = &capture_kind;
     fx->api = stage_named(fx->g, "api");
     fx->split = stage_named(fx->g, "items");
+    if (!raw) { /* a split that does not end batches held as text: the http source parses */
+        tree_split_kind = *fx->split->kind;
+        tree_split_kind.batch = NULL;
+        fx->split->kind = &tree_split_kind;
+    }
     fx->rt = uf_runtime_new(fx->g);
     struct uf_err err = { 0 };
     assert_int_equal(uf_runtime_start(fx->rt, &err), 0);
     fx->port = (int)uf_metrics_extra_value(&fx->api->metrics, "http_listen_port", NULL);
     assert_true(fx->port > 0);
-    assert_int_equal(uf_stage_consumers_take_raw(fx->api, 0), raw);
+    assert_int_equal(uf_stage_batches_split(fx->api, 0), raw);
     *state = fx;
     return 0;
 }
@@ -482,7 +490,7 @@ static struct sent split_raw_one(struct fixture *fx, const char *text, const cha
 static void test_split_raw_batches(void **state)
 {
     struct fixture *fx = *state;
-    assert_true(fx->split->kind->raw_ok(fx->split->ctx));
+    assert_int_equal(uf_transform_split.batch(fx->split->ctx), UF_BATCH_END);
     static const char arr[] = " [ {\"n\":0} ,{\"n\":1,\"a\":[1,{\"b\":\"]\"}]}]\n";
     struct sent s = split_raw_one(fx, arr, "0190a5c4-0000-7000-8000-0000000000aa");
     assert_int_equal(s.status, 0);

@@ -17,6 +17,7 @@
 
 #include "config.h"
 #include "event.h"
+#include "event_int.h"
 #include "graph.h"
 #include "metrics.h"
 

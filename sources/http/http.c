@@ -3,8 +3,9 @@
  * SO_REUSEPORT, turbo mode, suspend/resume: never a thread per connection; at most
  * max_connections at once) and turns each request that matches the route table into events
  * (see http_request.c), answering when their shared completion runs or the route's timeout
- * passes. Batch routes emit the request body unparsed, as a raw event, when start() finds that
- * every stage downstream takes raw events; other routes, and batch routes otherwise, parse it.
+ * passes. Batch routes emit the request body unparsed, as an event held as text, when start()
+ * finds that every path downstream ends the batch with kinds that take it so (uf_stage_batches_
+ * split); other routes, and batch routes otherwise, parse it.
  * Requests that match no route, use the wrong method, send too much, or send something other
  * than JSON to a JSON route are answered here without emitting.
  * This file keeps the options, the lifecycle and the libmicrohttpd callbacks; it does not
@@ -413,8 +414,8 @@ static void unwind_start(struct http_ctx *hc)
 static int http_start(struct uf_stage *st, void *ctx, struct uf_err *err)
 {
     struct http_ctx *hc = ctx;
-    /* Before the first request: a route decides tree or raw with no lock. */
-    hc->raw = uf_stage_consumers_take_raw(st, 0) && uf_stage_batches_split(st, 0);
+    /* Before the first request: a batch route decides tree or text with no lock. */
+    hc->batch_text = uf_stage_batches_split(st, 0);
     if (http_work_start(hc, err) != 0) {
         http_work_stop(hc);
         return UF_EIO;
@@ -432,8 +433,8 @@ static int http_start(struct uf_stage *st, void *ctx, struct uf_err *err)
     hc->timer_running = true;
     char port_s[16];
     snprintf(port_s, sizeof(port_s), "%d", port);
-    uf_log(UF_LOG_INFO, st, "Listening.", "address", hc->address, "port", port_s, "raw_batches",
-           hc->raw ? "true" : "false");
+    uf_log(UF_LOG_INFO, st, "Listening.", "address", hc->address, "port", port_s, "text_batches",
+           hc->batch_text ? "true" : "false");
     return 0;
 }
 

@@ -1,5 +1,5 @@
-/* http_raw.c: the checks of a batch request's body when the `http` source emits it raw (every
- * stage downstream takes raw events, see http_request.c), in place of json_loadb and the tree
+/* http_raw.c: the checks of a batch request's body when the `http` source holds it as text
+ * (every path downstream ends the batch, see http_request.c), in place of json_loadb and the tree
  * path's checks. The answers are the tree path's: the same statuses and codes, the `position`
  * of malformed JSON, the `index` of an item that is not an object, and the same messages for
  * item counts and items; only a malformed body's message differs, giving jscan's reason and

@@ -9,8 +9,8 @@
  * or split_array request, else the events emitted: always what the client sent, however the
  * stages later split, drop or finish the events). A
  * per-route timer answers 504 when the completion is late; the late completion is then ignored.
- * Raw batches: when every stage downstream takes raw events (decided once at start), a batch
- * route parses nothing: its one event carries the body as raw text (body NULL) and the same
+ * Batches as text: when every path downstream ends a batch held so (decided once at start), a
+ * batch route parses nothing: its one event carries the body as raw text (body NULL) and the same
  * meta, after http_raw.c checked the text and answered 400/413 as the tree path does. The text
  * is borrowed from the request, which the completion keeps alive (its reference) until every
  * event derived from the request is finished; a route that does not wait for the completion
@@ -203,7 +203,7 @@ static json_t *request_meta(struct http_req *req, json_t *query)
 static struct uf_event *event_with_meta(json_t *body, json_t *meta)
 {
     struct uf_event *ev = uf_event_new(body);
-    ev->meta = meta;
+    uf_event_set_meta(ev, meta);
     return ev;
 }
 
@@ -517,10 +517,10 @@ void http_req_work(struct http_req *req)
 static struct uf_event *raw_event(struct http_req *req, json_t *meta)
 {
     struct uf_event *ev = uf_event_new_raw(req->body, req->len, NULL);
-    ev->raw_checked = true; /* http_raw_check: strictly, duplicate keys refused */
+    uf_event_set_raw_checked(ev, true); /* http_raw_check: strictly, duplicate keys refused */
     if (!req->route->wait) /* no completion keeps the request, and so its body, alive */
         uf_event_own_raw(ev);
-    ev->meta = meta;
+    uf_event_set_meta(ev, meta);
     return ev;
 }
 
@@ -563,7 +563,7 @@ enum MHD_Result http_req_dispatch(struct http_req *req)
         return reply_now(req, 400, http_error_body("invalid_query",
                                                    "a query parameter is not valid UTF-8"));
     }
-    if (req->route->batch && req->hc->raw)
+    if (req->route->batch && req->hc->batch_text)
         return dispatch_raw(req, f.query);
     json_t *body = NULL;
     if (req->route->body == HTTP_BODY_JSON && !(body = parse_body(req, &answered))) {
