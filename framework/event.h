@@ -53,17 +53,10 @@ void uf_event_set_raw(struct uf_event *ev, char *text, size_t len);
  * Returns 0 (at once when it was checked already) or UF_EINVAL with err set. */
 int uf_event_check_raw(struct uf_event *ev, struct uf_err *err);
 
-/* The named top-level members of the event's raw object, as uf_jscan_pick reports them: the
- * first call checks the text (uf_event_check_raw), scans it and remembers every member, so the
- * stages after it (route, the kafka sink) look their fields up without another scan. Returns 0
- * or the check's error (nothing remembered then). */
-int uf_event_pick(struct uf_event *ev, const char *const keys[], size_t nkeys,
-                  struct uf_jmember out[], struct uf_err *err);
-
 /* A few named fields of an event, read from its body or its raw text alike (uf_event_fields):
  * strings NULL when missing or not a string, numbers NAN when missing or not a number. From a
  * body the strings borrow it; from a raw text they are decoded into scratch, on the stack for
- * the usual short values, and m holds the members picked (key NULL when absent). */
+ * the usual short values. */
 #define UF_FIELDS_MAX 16
 struct uf_fields {
     const char *str[UF_FIELDS_MAX];
@@ -81,18 +74,10 @@ bool uf_event_fields(struct uf_event *ev, const char *const names[], size_t nstr
                      struct uf_fields *f);
 void uf_fields_free(struct uf_fields *f);
 
-/* Remembers the n members at m (copied; their spans must point into the current raw text) as
- * raw's members, for a kind that wrote the text and knows where each member is. */
-void uf_event_set_raw_members(struct uf_event *ev, const struct uf_jmember *m, size_t n);
-
 /* Gives the event a copy of its own of the raw text it borrows (for an event that outlives the
  * source's buffer: no completion keeps it); raw_checked and the members remembered stay, moved
  * onto the copy. Nothing when the event has no raw text or owns it already. */
 void uf_event_own_raw(struct uf_event *ev);
-
-/* Deep-copies body and user (and raw when the event owns it); the copy shares meta (copied on
- * its first change) and shares (and references) the completion. */
-struct uf_event *uf_event_copy(const struct uf_event *ev);
 
 /* Frees without counting or completing anything: only for events never emitted (for example
  * rejected before entering the graph). Accepts NULL. Releases the completion reference. */
@@ -189,8 +174,6 @@ bool uf_event_raw_checked(const struct uf_event *ev);
 /* Tells the event its text is valid JSON with unique keys (a source or kind that checked it
  * strictly, or wrote it from such a text): jscan's trusted scanners may read it. */
 void uf_event_set_raw_checked(struct uf_event *ev, bool checked);
-/* Whether the event owns its text (a copy, or uf_event_set_raw's) rather than borrowing it. */
-bool uf_event_raw_owned(const struct uf_event *ev);
 
 /* Sets (value non-NULL, copied) or removes (value NULL) top-level string fields, in one step:
  * an event held as text is rewritten without a tree (its other members as they were, then the

@@ -256,7 +256,6 @@ json_t *uf_event_get_value(struct uf_event *ev, const char *key)
 
 static void scalar_from_tree(const json_t *v, struct uf_scalar *out)
 {
-    *out = (struct uf_scalar){ .type = UF_J_NULL };
     switch (json_typeof(v)) {
     case JSON_STRING:
         out->type = UF_J_STRING;
@@ -305,6 +304,8 @@ int uf_event_get_scalar(struct uf_event *ev, const char *path, struct uf_scalar 
 
 void uf_scalar_free(struct uf_scalar *s)
 {
+    if (!s->buf) /* the usual case: no call into the allocator per read */
+        return;
     free(s->buf);
     s->buf = NULL;
 }

@@ -51,6 +51,25 @@ struct uf_event {
     struct uf_stage *at;            /* framework-maintained: the stage that holds the event now */
 };
 
+/* The named top-level members of the event's raw object, as uf_jscan_pick reports them: the
+ * first call checks the text (uf_event_check_raw), scans it and remembers every member, so the
+ * stages after it (uf_event_fields, uf_event_get_scalar) look their fields up without another
+ * scan. Returns 0 or the check's error (nothing remembered then). */
+int uf_event_pick(struct uf_event *ev, const char *const keys[], size_t nkeys,
+                  struct uf_jmember out[], struct uf_err *err);
+
+/* Remembers the n members at m (copied; their spans must point into the current raw text) as
+ * raw's members, for a rewrite that wrote the text and knows where each member is. */
+void uf_event_set_raw_members(struct uf_event *ev, const struct uf_jmember *m, size_t n);
+
+/* The runtime's copy for a branch of a fan-out (kinds never copy events). Deep-copies body and
+ * user (and raw when the event owns it); the copy shares meta (copied on its first change) and
+ * shares (and references) the completion. */
+struct uf_event *uf_event_copy(const struct uf_event *ev);
+
+/* Whether the event owns its text (a copy, or uf_event_set_raw's) rather than borrowing it. */
+bool uf_event_raw_owned(const struct uf_event *ev);
+
 /* The members of the event's text, scanned (after a strict check) on the first call and
  * remembered until the text changes; NULL with err set when the text is not one JSON object. */
 const struct uf_raw_members *uf_event_members(struct uf_event *ev, struct uf_err *err);

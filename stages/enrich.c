@@ -157,7 +157,8 @@ static void enrich_process(struct uf_stage *st, void *ctx, struct uf_event *ev)
     struct enrich_set s;
     keep_event_id(ctx, ev);
     compute(ctx, ev, &s);
-    struct uf_err err = { 0 };
+    struct uf_err err; /* filled on failure; not cleared per event (half a KiB) */
+    err.msg[0] = '\0';
     if (uf_event_set_strs(ev, s.f, s.n, &err) != 0) {
         uf_event_fail(ev, 400, "malformed_json", err.msg);
         return;

@@ -109,7 +109,8 @@ static bool matches(const json_t *values, const struct uf_scalar *h)
 static long pick_route(const struct route_ctx *c, struct uf_event *ev)
 {
     struct uf_scalar h;
-    struct uf_err err = { 0 };
+    struct uf_err err; /* filled on failure; not cleared per event (half a KiB) */
+    err.msg[0] = '\0';
     if (uf_event_get_scalar(ev, c->field, &h, &err) != 0) {
         uf_event_fail(ev, 400, "malformed_json", err.msg);
         return -1;
