@@ -122,7 +122,7 @@ void uf_event_set_raw_members(struct uf_event *ev, const struct uf_jmember *m, s
 {
     free(ev->raw_members);
     ev->raw_members = uf_xmalloc(sizeof(*ev->raw_members) + n * sizeof(*m));
-    ev->raw_members->n = n;
+    ev->raw_members->n = ev->raw_members->cap = n;
     memcpy(ev->raw_members->m, m, n * sizeof(*m));
 }
 

@@ -166,8 +166,15 @@ const struct uf_raw_members *uf_event_members(struct uf_event *ev, struct uf_err
     struct uf_jmembers g;
     uf_jmembers_init(&g);
     int rc = uf_jscan_object_trusted(ev->raw, ev->raw_len, gather_member, &g, err);
-    if (rc == 0)
-        uf_event_set_raw_members(ev, g.m, g.n);
+    if (rc == 0) { /* with room for a few fields set later (uf_event_set_strs), in place */
+        size_t cap = g.n + UF_STRFIELDS_MAX / 2;
+        struct uf_raw_members *rm = uf_xmalloc(sizeof(*rm) + cap * sizeof(rm->m[0]));
+        rm->n = g.n;
+        rm->cap = cap;
+        memcpy(rm->m, g.m, g.n * sizeof(g.m[0]));
+        free(ev->raw_members);
+        ev->raw_members = rm;
+    }
     uf_jmembers_free(&g);
     return ev->raw_members;
 }

@@ -7,7 +7,7 @@
 #include "event.h"
 
 struct uf_raw_members {
-    size_t n;
+    size_t n, cap;
     struct uf_jmember m[];
 };
 

@@ -1,32 +1,36 @@
 /* event_rewrite.c: setting an event's top-level string fields (uf_event_set_strs) without a
  * tree when it holds its body as text: the text is rewritten in one pass over the members
- * remembered of it, and the new text's members are remembered in turn, so the stages after
- * read their fields without scanning it again. */
+ * remembered of it, which become the new text's, so the stages after read their fields
+ * without scanning it again. */
 #include "event.h"
 #include "event_int.h"
 
 #include <assert.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "jsonenc.h"
 #include "mem.h"
 #include "strbuf.h"
 
-/* Where each member of the rewritten text lies. The buffer is sized once (rewrite_size), so
- * the spans taken while writing stay valid. */
+/* Where each member of the rewritten text lies: the event's remembered members, compacted in
+ * place as the text is written (a member kept moves to an index no higher than its own, the
+ * fields set go after them), so no list is built and copied per event. The buffer is sized
+ * once (rewrite_size), so the spans taken while writing stay valid. */
 struct placed {
     const char *base; /* the output buffer */
-    struct uf_jmembers list;
+    struct uf_raw_members *rm;
+    size_t n;         /* members placed so far */
 };
 
 /* Records member m, whose text starts at from, as written at offset at of the output. */
 static void place(struct placed *p, const struct uf_jmember *m, const char *from, size_t at)
 {
-    struct uf_jmember *o = uf_jmembers_add(&p->list);
-    *o = *m;
-    o->key = p->base + at + (m->key - from);
-    o->val = p->base + at + (m->val - from);
-    o->index = p->list.n - 1;
+    struct uf_jmember o = *m; /* m may be the slot written */
+    o.key = p->base + at + (m->key - from);
+    o.val = p->base + at + (m->val - from);
+    o.index = p->n;
+    p->rm->m[p->n++] = o;
 }
 
 /* Whether member m is one of the n names set or removed (lens: their lengths). */
@@ -70,15 +74,45 @@ static size_t rewrite_size(const struct uf_strfield *f, size_t n, size_t len)
     return len + 2;
 }
 
-/* The text's members minus the names set or removed, then the fields set, in order. */
-static void rewrite(struct uf_event *ev, const struct uf_raw_members *rm,
-                    const struct uf_strfield *f, size_t n)
+/* Room for the fields set after the members, in the remembered list itself. */
+static struct uf_raw_members *make_room(struct uf_event *ev, size_t n)
 {
+    struct uf_raw_members *rm = ev->raw_members;
+    if (rm->cap < rm->n + n) {
+        rm->cap = rm->n + n;
+        rm = uf_xrealloc(rm, sizeof(*rm) + rm->cap * sizeof(rm->m[0]));
+        ev->raw_members = rm;
+    }
+    return rm;
+}
+
+/* Gives the event the rewritten text; its members are the ones placed, unless the buffer
+ * moved (never, as sized: the spans would be stale then). */
+static void take_text(struct uf_event *ev, struct uf_strbuf *sb, struct placed *p)
+{
+    size_t len = sb->len;
+    char *text = uf_strbuf_take(sb);
+    if (ev->raw_owned)
+        free((char *)ev->raw);
+    ev->raw = text;
+    ev->raw_len = len;
+    ev->raw_owned = true;
+    ev->raw_checked = true; /* members of a checked text, and fields written here */
+    p->rm->n = p->n;
+    if (text != p->base) {
+        free(ev->raw_members);
+        ev->raw_members = NULL;
+    }
+}
+
+/* The text's members minus the names set or removed, then the fields set, in order. */
+static void rewrite(struct uf_event *ev, const struct uf_strfield *f, size_t n)
+{
+    struct uf_raw_members *rm = make_room(ev, n);
     struct uf_strbuf sb = { 0 };
     uf_strbuf_reserve(&sb, rewrite_size(f, n, ev->raw_len));
     uf_strbuf_append(&sb, "{", 1);
-    struct placed placed = { .base = sb.buf };
-    uf_jmembers_init(&placed.list);
+    struct placed placed = { .base = sb.buf, .rm = rm };
     size_t lens[UF_STRFIELDS_MAX];
     for (size_t i = 0; i < n; i++)
         lens[i] = strlen(f[i].name);
@@ -98,13 +132,7 @@ static void rewrite(struct uf_event *ev, const struct uf_raw_members *rm,
         if (f[i].value)
             put_field(&sb, &placed, f[i].name, f[i].value);
     uf_strbuf_append(&sb, "}", 1);
-    size_t len = sb.len;
-    char *text = uf_strbuf_take(&sb);
-    uf_event_set_raw(ev, text, len);
-    ev->raw_checked = true; /* members of a checked text, and fields written here */
-    if (text == placed.base) /* always, as sized: otherwise the spans would be stale */
-        uf_event_set_raw_members(ev, placed.list.m, placed.list.n);
-    uf_jmembers_free(&placed.list);
+    take_text(ev, &sb, &placed);
 }
 
 int uf_event_set_strs(struct uf_event *ev, const struct uf_strfield *f, size_t n,
@@ -112,10 +140,9 @@ int uf_event_set_strs(struct uf_event *ev, const struct uf_strfield *f, size_t n
 {
     assert(n <= UF_STRFIELDS_MAX);
     if (ev->raw) {
-        const struct uf_raw_members *rm = uf_event_members(ev, err);
-        if (!rm)
+        if (!uf_event_members(ev, err))
             return UF_EINVAL;
-        rewrite(ev, rm, f, n);
+        rewrite(ev, f, n);
         return 0;
     }
     for (size_t i = 0; i < n; i++) {
