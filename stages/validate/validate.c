@@ -463,7 +463,8 @@ static void process_raw(struct uf_stage *st, const struct uf_validate_ctx *vc, s
     enum { ON_STACK = 32 }; /* more names than any rule set seen: no allocation per event */
     struct uf_jmember stack[ON_STACK];
     size_t len;
-    struct rawcheck rc = { .vc = vc, .ev = ev, .ed.base = uf_event_raw(ev, &len), .picked = stack };
+    const char *text = uf_event_raw(ev, &len);
+    struct rawcheck rc = { .vc = vc, .ev = ev, .ed.base = text, .picked = stack };
     if (vc->nkeys > ON_STACK)
         rc.picked = uf_xmalloc(vc->nkeys * sizeof(*rc.picked));
     memset(rc.picked, 0, vc->nkeys * sizeof(*rc.picked));
