@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "framework/clock.h"
+#include "framework/event_int.h"
 #include "framework/log.h"
 #include "framework/mem.h"
 #include "framework/queue.h"
@@ -28,20 +29,6 @@ struct uf_runtime {
     size_t sources_total;
     atomic_size_t sources_done;
 };
-
-int64_t uf_now_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
-int64_t uf_wall_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
 
 /* ---- the hot path ---- */
 

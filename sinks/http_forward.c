@@ -195,7 +195,7 @@ static int fwd_write(struct uf_stage *st, void *ctx, struct uf_event **evs, size
 {
     struct fwd_ctx *c = ctx;
     for (size_t i = 0; i < n; i++) {
-        char *text = json_dumps(evs[i]->body, JSON_COMPACT);
+        char *text = json_dumps(uf_event_body(evs[i]), JSON_COMPACT);
         size_t len = text ? strlen(text) : 0;
         pthread_mutex_lock(&c->lock);
         bool ok = text && len + 2 <= (size_t)c->post_bytes && accept_rec(c, text, len);

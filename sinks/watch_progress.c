@@ -180,27 +180,28 @@ static struct wp_row *row_of(const struct uf_event *ev, const struct uf_fields *
     bool complete = event && strcmp(event, "complete") == 0;
     if (complete && isnan(pos))
         pos = dur;
-    *why = !ev->user                          ? "anonymous viewer"
-           : !uf_uuid_is_valid(ev->user)      ? "user id is not a UUID"
+    *why = !uf_event_user(ev)                          ? "anonymous viewer"
+           : !uf_uuid_is_valid(uf_event_user(ev))      ? "user id is not a UUID"
            : !movie || !uf_uuid_is_valid(movie) ? "movie_id is not a UUID"
            : isnan(pos) || pos < 0            ? "no position"
                                               : NULL;
     if (*why)
         return NULL;
     struct wp_row *r = uf_xcalloc(1, sizeof(*r));
-    snprintf(r->user, sizeof r->user, "%s", ev->user);
+    snprintf(r->user, sizeof r->user, "%s", uf_event_user(ev));
     snprintf(r->movie, sizeof r->movie, "%s", movie);
     r->position_s = pos;
     r->duration_s = dur >= 0 ? dur : NAN;
     r->completed = complete;
-    r->updated_us = ev->received_us;
+    r->updated_us = uf_event_received_us(ev);
     if (!uf_time_parse(f->str[W_TS], &r->event_us))
-        r->event_us = ev->received_us;
+        r->event_us = uf_event_received_us(ev);
     return r;
 }
 
-/* Records ev's position, or drops it (anonymous, no progress, map full); a raw text that is
- * not one object (only from a source that checks less than the http one) fails with 400. */
+/* Records ev's position, or drops it (anonymous, no progress, map full); an event held as a
+ * text that is not one object (only from a source that checks less than the http one) fails
+ * with 400. */
 static void take_event(struct wp_ctx *c, struct uf_stage *st, struct uf_event *ev)
 {
     struct uf_fields f;
@@ -477,5 +478,4 @@ const struct uf_kind uf_sink_watch_progress = {
     .write = wp_write,
     .stop = wp_stop,
     .destroy = wp_destroy,
-    .takes_raw = true,
 };

@@ -266,8 +266,10 @@ static struct uf_event *slot_event(struct ob_ctx *c, struct slot *s)
     json_object_set_new(body, "event_id", json_string(s->event_id));
     json_object_set_new(body, "seq", json_integer(s->seq));
     struct uf_event *ev = uf_event_new(body);
-    uf_uuid_parse(s->event_id, ev->id);
-    ev->source = uf_stage_name(c->st);
+    uint8_t id[16];
+    if (uf_uuid_parse(s->event_id, id))
+        uf_event_set_id(ev, id);
+    uf_event_set_source(ev, uf_stage_name(c->st));
     uf_event_set_user(ev, json_string_value(json_object_get(body, "user_id")));
     return ev;
 }

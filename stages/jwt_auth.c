@@ -3,9 +3,9 @@
  * sees it), verifies it with framework/jwt.c, then sets the user from `sub` (a UUID) and
  * meta.roles from the roles claim; the mode (`registered`, `optional`, `none`) comes from the
  * route or the stage. Rejections are 401. It does not check rights (the store's job). Verified
- * tokens are cached (`token_cache`), their expiry still checked. Reads meta and user only, so it
- * passes raw events on as they came. Thread-safe: keys are read-only after start, the cache
- * locks per slot. Modes and the cache: docs/architecture.md, "stages/jwt_auth". */
+ * tokens are cached (`token_cache`), their expiry still checked. Reads meta and user only, so a
+ * batch goes on as it came (UF_BATCH_PASS). Thread-safe: keys are read-only after start, the
+ * cache locks per slot. Modes and the cache: docs/architecture.md, "stages/jwt_auth". */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -272,7 +272,7 @@ static void auth_destroy(void *ctx)
     ac->cache = NULL;
 }
 
-static enum uf_batch_role jwt_raw_batch(const void *ctx)
+static enum uf_batch_role jwt_batch(const void *ctx)
 {
     (void)ctx;
     return UF_BATCH_PASS; /* meta only: a batch goes on as it came */
@@ -284,8 +284,7 @@ const struct uf_kind uf_transform_jwt_auth = {
     .summary = "Verify the bearer JWT and set the event's user and roles",
     .options = auth_options,
     .ctx_size = sizeof(struct auth_ctx),
-    .takes_raw = true,
-    .raw_batch = jwt_raw_batch,
+    .batch = jwt_batch,
     .init = auth_init,
     .start = auth_start,
     .process = auth_process,

@@ -21,6 +21,7 @@
 
 #include "framework/config.h"
 #include "framework/event.h"
+#include "framework/event_int.h"
 #include "framework/graph.h"
 #include "framework/pg_migrate.h"
 #include "sinks/postgres/postgres_pool.h"

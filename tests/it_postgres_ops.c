@@ -17,6 +17,7 @@
 
 #include "framework/config.h"
 #include "framework/event.h"
+#include "framework/event_int.h"
 #include "framework/graph.h"
 
 #define USER "0190a5c4-0000-7000-8000-00000000000a"

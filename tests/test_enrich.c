@@ -15,6 +15,7 @@
 
 #include "framework/config.h"
 #include "framework/event.h"
+#include "framework/event_int.h"
 #include "framework/graph.h"
 #include "framework/jscan.h"
 #include "framework/uuid.h"

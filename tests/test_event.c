@@ -12,6 +12,7 @@
 
 #include "framework/err.h"
 #include "framework/event.h"
+#include "framework/event_int.h"
 #include "framework/uuid.h"
 
 struct seen {

@@ -1,9 +1,9 @@
 /* test_http.c: the `http` source, for real (tests/support/http_fixture.h: http -> "hold" sink,
  * requests through libcurl to a free port): routes and params, the envelope and meta, replies
  * recorded by stages, 404/405/413/415/400/503/504, connection memory, split arrays sharing one
- * completion, fire-and-forget routes. Batch routes run on the tree path and the raw path, which
- * must give the same statuses, codes, messages (but the malformed-JSON wording), `position`,
- * `index` and {"accepted": n}. The listener's life: test_http_lifecycle.c. */
+ * completion, fire-and-forget routes. Batch routes run as trees and as text, which must give
+ * the same statuses, codes, messages (but the malformed-JSON wording), `position`, `index` and
+ * {"accepted": n}. The listener's life: test_http_lifecycle.c. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -16,12 +16,14 @@
 #include <curl/curl.h>
 
 #include "framework/event.h"
+#include "framework/event_int.h"
 #include "framework/graph.h"
 #include "framework/queue.h"
 #include "framework/runtime.h"
 #include "framework/uuid.h"
 #include "tests/support/http_fixture.h"
 #include "tests/support/poll.h"
+
 
 static void test_route_params_query_and_meta(void **state)
 {
@@ -215,7 +217,7 @@ static size_t written(void)
 /* Whether this fixture's batch routes take the raw path. */
 static bool raw_path(const struct fixture *fx)
 {
-    return uf_stage_consumers_take_raw(fx->api, 0);
+    return uf_stage_batches_split(fx->api, 0);
 }
 
 /* POSTs text to the batch route; asserts an accepted request and what reached the sink. */

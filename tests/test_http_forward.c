@@ -23,6 +23,7 @@
 
 #include "framework/config.h"
 #include "framework/event.h"
+#include "framework/event_int.h"
 #include "framework/graph.h"
 #include "framework/spool.h"
 #include "tests/support/poll.h"

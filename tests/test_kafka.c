@@ -22,9 +22,9 @@
 
 #include "framework/config.h"
 #include "framework/event.h"
+#include "framework/event_int.h"
 #include "framework/graph.h"
 #include "framework/metrics.h"
-#include "framework/spool.h"
 #include "sinks/kafka/kafka_int.h"
 
 struct fx {

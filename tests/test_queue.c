@@ -8,6 +8,7 @@
 
 #include "framework/err.h"
 #include "framework/event.h"
+#include "framework/event_int.h"
 #include "framework/queue.h"
 
 static struct uf_event *ev_n(int n)

@@ -13,6 +13,7 @@
 #include <cmocka.h>
 
 #include "framework/config.h"
+#include "framework/event_int.h"
 #include "framework/graph.h"
 #include "framework/registry.h"
 #include "framework/runtime.h"

@@ -17,6 +17,7 @@
 
 #include "framework/config.h"
 #include "framework/event.h"
+#include "framework/event_int.h"
 #include "framework/graph.h"
 #include "framework/metrics.h"
 

@@ -23,9 +23,9 @@
 struct batch {
     struct ch_ctx *ch;
     struct uf_event **evs;
-    size_t *ends; /* end offset of each row in raw */
+    size_t *ends; /* end offset of each row in plain */
     size_t n, cap;
-    struct uf_strbuf raw, wire;
+    struct uf_strbuf plain, wire; /* the rows as encoded; as sent */
     int attempt;
     int64_t first_us, sent_us;
     struct batch *next; /* in the spare list */
@@ -54,7 +54,7 @@ struct ch_ctx {
     atomic_bool closing;  /* set at stop: replies fail their batches instead of retrying */
     unsigned seed;        /* jitter, sender thread only */
     _Atomic int64_t *waiting_gauge;
-    _Atomic int64_t *raw_bytes;   /* encoded rows before compression, of written batches */
+    _Atomic int64_t *plain_bytes;   /* encoded rows before compression, of written batches */
 };
 
 static const char *const formats[] = { "rowbinary", "jsoneachrow", NULL };
@@ -172,7 +172,7 @@ static int ch_start(struct uf_stage *st, void *ctx, struct uf_err *err)
     ch->waiting_gauge = uf_metrics_extra(uf_stage_metrics(st), UF_METRIC_GAUGE,
                                       "clickhouse_batches_waiting",
                                       "Batches sealed and not yet written", NULL, NULL);
-    ch->raw_bytes = uf_metrics_extra(uf_stage_metrics(st), UF_METRIC_COUNTER,
+    ch->plain_bytes = uf_metrics_extra(uf_stage_metrics(st), UF_METRIC_COUNTER,
                                      "clickhouse_row_bytes_total",
                                      "Encoded row bytes written, before compression", NULL, NULL);
     struct ch_http_cfg cfg = http_cfg(ch);
@@ -200,7 +200,7 @@ static void batch_free(struct batch *b)
 {
     if (!b)
         return;
-    uf_strbuf_free(&b->raw);
+    uf_strbuf_free(&b->plain);
     uf_strbuf_free(&b->wire);
     free(b->evs);
     free(b->ends);
@@ -230,7 +230,7 @@ static void batch_recycle(struct ch_ctx *ch, struct batch *b)
     if (ch->nspare < (size_t)ch->inflight * 2 + 1) {
         b->n = 0;
         b->attempt = 0;
-        uf_strbuf_reset(&b->raw);
+        uf_strbuf_reset(&b->plain);
         uf_strbuf_reset(&b->wire);
         b->next = ch->spare;
         ch->spare = b;
@@ -249,19 +249,19 @@ static void batch_push(struct batch *b, struct uf_event *ev)
         b->ends = uf_xrealloc(b->ends, b->cap * sizeof(*b->ends));
     }
     b->evs[b->n] = ev;
-    b->ends[b->n++] = b->raw.len;
+    b->ends[b->n++] = b->plain.len;
 }
 
-/* Fills b->wire from b->raw: framed zstd blocks, or the rows as they are. */
+/* Fills b->wire from b->plain: framed zstd blocks, or the rows as they are. */
 static int batch_compress(struct ch_ctx *ch, struct ch_zstd *z, struct batch *b,
                           struct uf_err *err)
 {
     uf_strbuf_reset(&b->wire);
     if (ch->compression != 0) {
-        uf_strbuf_append(&b->wire, b->raw.buf, b->raw.len);
+        uf_strbuf_append(&b->wire, b->plain.buf, b->plain.len);
         return 0;
     }
-    return ch_compress(z, b->raw.buf, b->raw.len, (size_t)ch->block_size, &b->wire, err);
+    return ch_compress(z, b->plain.buf, b->plain.len, (size_t)ch->block_size, &b->wire, err);
 }
 
 static void on_reply(void *arg, const struct ch_reply *r);
@@ -326,7 +326,7 @@ static struct batch *slice(struct ch_ctx *ch, struct batch *b, size_t from, size
 {
     struct batch *s = batch_new(ch, to - from);
     size_t start = from ? b->ends[from - 1] : 0;
-    uf_strbuf_append(&s->raw, b->raw.buf + start, b->ends[to - 1] - start);
+    uf_strbuf_append(&s->plain, b->plain.buf + start, b->ends[to - 1] - start);
     for (size_t i = from; i < to; i++) {
         s->evs[s->n] = b->evs[i];
         s->ends[s->n++] = b->ends[i] - start;
@@ -362,7 +362,7 @@ static void split_or_fail(struct ch_ctx *ch, struct batch *b, const char *msg)
 static void on_sent(struct ch_ctx *ch, struct batch *b)
 {
     uf_stage_observe_flush(ch->st, b->n, b->wire.len, (uint64_t)(uf_now_us() - b->sent_us));
-    atomic_fetch_add_explicit(ch->raw_bytes, (int64_t)b->raw.len, memory_order_relaxed);
+    atomic_fetch_add_explicit(ch->plain_bytes, (int64_t)b->plain.len, memory_order_relaxed);
     uf_log(UF_LOG_DEBUG, ch->st, "Batch written.", "table", ch->table);
     for (size_t i = 0; i < b->n; i++)
         uf_event_done(b->evs[i]);
@@ -413,9 +413,11 @@ static int encode(const struct ch_ctx *ch, const struct uf_event *ev, struct uf_
                   struct uf_err *err)
 {
     enum ch_format f = (enum ch_format)ch->format;
-    if (ev->raw)
-        return ch_encode_raw(&ch->schema, f, ev->raw, ev->raw_len, rows, err);
-    return ch_encode_row(&ch->schema, f, ev->body, rows, err);
+    size_t len;
+    const char *text = uf_event_raw(ev, &len);
+    if (text)
+        return ch_encode_raw(&ch->schema, f, text, len, rows, err);
+    return ch_encode_row(&ch->schema, f, uf_event_tree(ev), rows, err);
 }
 
 /* Moves the encoded rows into open batches, sealing each that is full (caller holds lock). */
@@ -427,10 +429,10 @@ static void append_rows(struct ch_ctx *ch, struct uf_event **evs, const size_t *
             wait_for_room(ch);
             ch->open = batch_take(ch);
         }
-        uf_strbuf_append(&ch->open->raw, rows->buf + start, ends[i] - start);
+        uf_strbuf_append(&ch->open->plain, rows->buf + start, ends[i] - start);
         batch_push(ch->open, evs[i]);
         if (ch->open->n >= (size_t)ch->batch_rows ||
-            ch->open->raw.len >= (size_t)ch->batch_bytes)
+            ch->open->plain.len >= (size_t)ch->batch_bytes)
             seal(ch);
     }
 }
@@ -517,7 +519,7 @@ static void ch_destroy(void *ctx)
 const struct uf_kind uf_sink_clickhouse = {
     .name = "clickhouse", .role = UF_SINK,
     .summary = "Write events to a ClickHouse table in compressed batches, at least once",
-    .options = ch_options, .ctx_size = sizeof(struct ch_ctx), .takes_raw = true,
+    .options = ch_options, .ctx_size = sizeof(struct ch_ctx),
     .init = ch_init, .start = ch_start, .write = ch_write, .tick = ch_tick,
     .stop = ch_stop, .destroy = ch_destroy,
 };

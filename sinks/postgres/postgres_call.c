@@ -133,9 +133,9 @@ static int bind_param(const struct uf_pg_param *pa, const struct uf_event *ev,
     char n[24];
     switch (pa->src) {
     case UF_PG_SRC_USER:
-        if (!ev->user)
+        if (!uf_event_user(ev))
             return reject(rep, 401, "unauthorized", "%s", "a valid bearer token is required");
-        *out = uf_xstrdup(ev->user);
+        *out = uf_xstrdup(uf_event_user(ev));
         return 0;
     case UF_PG_SRC_META:
         return value_text(uf_event_meta_get(ev, pa->arg), pa->arg, out, rep);

@@ -406,8 +406,8 @@ static void unwind_start(struct http_ctx *hc)
 static int http_start(struct uf_stage *st, void *ctx, struct uf_err *err)
 {
     struct http_ctx *hc = ctx;
-    /* Before the first request: a route decides tree or raw with no lock. */
-    hc->raw = uf_stage_consumers_take_raw(st, 0) && uf_stage_batches_split(st, 0);
+    /* Before the first request: a batch route decides tree or text with no lock. */
+    hc->batch_text = uf_stage_batches_split(st, 0);
     if (http_work_start(hc, err) != 0) {
         http_work_stop(hc);
         return UF_EIO;
@@ -425,8 +425,8 @@ static int http_start(struct uf_stage *st, void *ctx, struct uf_err *err)
     hc->timer_running = true;
     char port_s[16];
     snprintf(port_s, sizeof(port_s), "%d", port);
-    uf_log(UF_LOG_INFO, st, "Listening.", "address", hc->address, "port", port_s, "raw_batches",
-           hc->raw ? "true" : "false");
+    uf_log(UF_LOG_INFO, st, "Listening.", "address", hc->address, "port", port_s, "text_batches",
+           hc->batch_text ? "true" : "false");
     return 0;
 }
 

@@ -87,9 +87,9 @@ struct http_ctx {
     int64_t batch_workers, offload_items;
 
     struct uf_stage *st;
-    /* Set once in start: every stage downstream takes raw events, so batch routes emit the
-     * request's text unparsed (http_request.c). */
-    bool raw;
+    /* Set once in start: every path downstream ends a batch held as text, so batch routes
+     * emit the request's text unparsed (http_request.c). */
+    bool batch_text;
     struct sockaddr_storage addr; /* parsed from `address` in init */
     bool ipv6;
     struct http_routes routes;

@@ -1,7 +1,7 @@
-/* http_raw.c: the checks of a batch request's body when the `http` source emits it raw, in place
- * of json_loadb and the tree path's checks, with the tree path's answers (statuses, codes,
+/* http_raw.c: the checks of a batch request's body when the `http` source holds it as text, in
+ * place of json_loadb and the tree path's checks, with the tree path's answers (statuses, codes,
  * `position`, `index`, messages; only a malformed body's message gives jscan's byte offset).
- * What passes is what a raw request event promises downstream: one object, or an array of at
+ * What passes is what a batch held as text promises downstream: one object, or an array of at
  * most max_items objects, checked strictly in one scan (uf_jscan_check), duplicate keys refused
  * at any depth and numbers jansson would take. Pure functions of the body bytes: thread-safe;
  * they allocate only for the duplicate-key check and an unusually long real. */

@@ -3,8 +3,8 @@
  * one per array item on split_array routes, or on batch routes one event whose body is the
  * array of items. All its events share one completion, whose status and body become the reply
  * (else the route's success status with {"accepted": n}); a per-route timer answers 504 when it
- * is late. Raw batches carry the body's text, borrowed from the request until the completion
- * runs. Reference counting and lock order: http_int.h; the details: docs/architecture.md,
+ * is late. Batches held as text borrow the body from the request until the completion runs.
+ * Reference counting and lock order: http_int.h; the details: docs/architecture.md,
  * "sources/http". */
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -193,7 +193,7 @@ static json_t *request_meta(struct http_req *req, json_t *query)
 static struct uf_event *event_with_meta(json_t *body, json_t *meta)
 {
     struct uf_event *ev = uf_event_new(body);
-    ev->meta = meta;
+    uf_event_set_meta(ev, meta);
     return ev;
 }
 
@@ -507,10 +507,10 @@ void http_req_work(struct http_req *req)
 static struct uf_event *raw_event(struct http_req *req, json_t *meta)
 {
     struct uf_event *ev = uf_event_new_raw(req->body, req->len, NULL);
-    ev->raw_checked = true; /* http_raw_check: strictly, duplicate keys refused */
+    uf_event_set_raw_checked(ev, true); /* http_raw_check: strictly, duplicate keys refused */
     if (!req->route->wait) /* no completion keeps the request, and so its body, alive */
         uf_event_own_raw(ev);
-    ev->meta = meta;
+    uf_event_set_meta(ev, meta);
     return ev;
 }
 
@@ -553,7 +553,7 @@ enum MHD_Result http_req_dispatch(struct http_req *req)
         return reply_now(req, 400, http_error_body("invalid_query",
                                                    "a query parameter is not valid UTF-8"));
     }
-    if (req->route->batch && req->hc->raw)
+    if (req->route->batch && req->hc->batch_text)
         return dispatch_raw(req, f.query);
     json_t *body = NULL;
     if (req->route->body == HTTP_BODY_JSON && !(body = parse_body(req, &answered))) {

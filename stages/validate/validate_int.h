@@ -58,7 +58,7 @@ struct uf_validate_ctx {
     const char **keys;
     size_t *key_lens;
     size_t nkeys, type_key;
-    bool raw_ok; /* the rules can be checked on text (see uf_validate_parse_rules) */
+    bool on_text; /* the rules can be checked on text (see uf_validate_parse_rules) */
 };
 
 /* Reads vc->rules_opt into vc->sets and indexes vc->keys (init). Returns 0, or UF_EINVAL with

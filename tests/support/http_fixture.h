@@ -38,7 +38,7 @@ struct http_test_sink {
     char *last_raw; /* the last event's raw text (NUL-terminated copy), NULL for a tree */
     bool last_raw_checked;
     size_t written; /* events write() received */
-    bool raw;       /* the sink takes raw events (set before the runtime starts) */
+    bool raw;       /* the sink ends batches held as text (set before the runtime starts) */
     bool release;   /* BLOCK: lets write() return */
 };
 extern struct http_test_sink sink;
