@@ -72,6 +72,11 @@ void uf_event_own_raw(struct uf_event *ev)
     ev->raw_owned = true;
 }
 
+static void completion_ref(struct uf_completion *c)
+{
+    atomic_fetch_add_explicit(&c->refs, 1, memory_order_relaxed);
+}
+
 struct uf_event *uf_event_copy(const struct uf_event *ev)
 {
     struct uf_event *cp = uf_xmalloc(sizeof *cp);
@@ -87,7 +92,7 @@ struct uf_event *uf_event_copy(const struct uf_event *ev)
     cp->meta = json_incref(ev->meta);
     cp->user = ev->user ? uf_xstrdup(ev->user) : NULL;
     if (cp->done)
-        uf_completion_ref(cp->done);
+        completion_ref(cp->done);
     return cp;
 }
 
@@ -269,13 +274,8 @@ struct uf_completion *uf_completion_new(uf_done_fn fn, void *arg)
 
 void uf_completion_attach(struct uf_completion *c, struct uf_event *ev)
 {
-    uf_completion_ref(c);
+    completion_ref(c);
     ev->done = c;
-}
-
-void uf_completion_ref(struct uf_completion *c)
-{
-    atomic_fetch_add_explicit(&c->refs, 1, memory_order_relaxed);
 }
 
 void uf_completion_release(struct uf_completion *c)

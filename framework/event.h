@@ -1,12 +1,10 @@
 /* event.h: the unit that flows through a pipeline, and the completion handle behind replies.
- * An event is a JSON object (jansson) plus metadata: a time-ordered id, the time it was received,
- * the source component, the user, and a `meta` object for request facts (ip, user agent, roles,
- * route...). Ownership: whoever holds a struct uf_event * owns it and ends that ownership exactly
- * once, by uf_emit() (passes it downstream) or by one of uf_event_done/drop/fail (finishes it).
- * A completion (struct uf_completion) is shared by every event derived from one request or one
- * input message; its callback runs once, when the last reference is released, with the status
- * and body recorded by the stages that finished those events. Completions are thread-safe;
- * events are not (one owner at a time). */
+ * An event is a JSON object (a tree or the received text: kinds use the field API either way)
+ * plus an id, a receive time, the source, the user and `meta` (request facts). Whoever holds a
+ * struct uf_event * ends that ownership exactly once: uf_emit() or uf_event_done/drop/fail.
+ * A completion is shared by every event derived from one request or message; its callback runs
+ * once, when the last reference goes, with the recorded status and body. Completions are
+ * thread-safe; events have one owner at a time. */
 #ifndef UF_EVENT_H
 #define UF_EVENT_H
 
@@ -247,7 +245,6 @@ typedef void (*uf_done_fn)(struct uf_completion *c, void *arg);
 struct uf_completion *uf_completion_new(uf_done_fn fn, void *arg);
 /* Attaches c to ev (adds a reference). ev must not have a completion yet. */
 void uf_completion_attach(struct uf_completion *c, struct uf_event *ev);
-void uf_completion_ref(struct uf_completion *c);
 /* Drops one reference; the last one runs the callback and frees c. */
 void uf_completion_release(struct uf_completion *c);
 

@@ -39,7 +39,6 @@ const char *uf_stage_name(const struct uf_stage *st) { return st->name; }
 const char *uf_stage_pipeline(const struct uf_stage *st) { return st->pipeline; }
 const struct uf_kind *uf_stage_kind(const struct uf_stage *st) { return st->kind; }
 struct uf_metrics *uf_stage_metrics(struct uf_stage *st) { return &st->metrics; }
-const char *uf_stage_where(const struct uf_stage *st) { return st->where; }
 
 int uf_stage_add_port(struct uf_stage *st, const char *name, struct uf_err *err)
 {
@@ -53,14 +52,15 @@ int uf_stage_add_port(struct uf_stage *st, const char *name, struct uf_err *err)
     return (int)st->nports++;
 }
 
-bool uf_stage_port_connected(const struct uf_stage *st, int port)
+/* Whether any component consumes the port. */
+static bool port_connected(const struct uf_stage *st, int port)
 {
     return port >= 0 && (size_t)port < st->nports && st->ports[port].nto > 0;
 }
 
 bool uf_stage_batches_split(const struct uf_stage *st, int port)
 {
-    if (!uf_stage_port_connected(st, port))
+    if (!port_connected(st, port))
         return false;
     for (size_t k = 0; k < st->ports[port].nto; k++) {
         const struct uf_stage *c = st->ports[port].to[k];
@@ -71,7 +71,7 @@ bool uf_stage_batches_split(const struct uf_stage *st, int port)
             return false;
         bool onward = false; /* a batch passed on must be ended on every output */
         for (size_t p = 0; p < c->nports; p++) {
-            if (!uf_stage_port_connected(c, (int)p))
+            if (!port_connected(c, (int)p))
                 continue;
             if (!uf_stage_batches_split(c, (int)p))
                 return false;

@@ -121,6 +121,12 @@ static void backoff(struct uf_stage *st, int attempt)
     nanosleep(&ts, NULL);
 }
 
+/* True once shutdown began: sources stop emitting, loops wind down. */
+static bool stage_is_stopping(const struct uf_stage *st)
+{
+    return st->rt && atomic_load(&st->rt->stopping);
+}
+
 static void write_batch(struct uf_stage *st, struct uf_event **evs, size_t n, bool timed)
 {
     for (int attempt = 0;; attempt++) {
@@ -132,7 +138,7 @@ static void write_batch(struct uf_stage *st, struct uf_event **evs, size_t n, bo
                              (uint64_t)(uf_now_us() - t0));
         if (rc == UF_OK)
             return;
-        if (rc == UF_RETRY && (!uf_stage_is_stopping(st) || uf_stage_deadline_ms(st) > 0)) {
+        if (rc == UF_RETRY && (!stage_is_stopping(st) || uf_stage_deadline_ms(st) > 0)) {
             uf_metrics_add(&st->metrics.retries, 1);
             uf_log_limited(UF_LOG_WARN, st, "Write failed, retrying.", "err", err.msg);
             backoff(st, attempt);
@@ -280,11 +286,6 @@ void uf_stage_source_done(struct uf_stage *st)
         uf_runtime_request_stop(rt);
 }
 
-bool uf_stage_is_stopping(const struct uf_stage *st)
-{
-    return st->rt && atomic_load(&st->rt->stopping);
-}
-
 bool uf_runtime_is_stopping(const struct uf_runtime *rt) { return atomic_load(&rt->stopping); }
 bool uf_runtime_is_ready(const struct uf_runtime *rt)
 {
@@ -293,7 +294,7 @@ bool uf_runtime_is_ready(const struct uf_runtime *rt)
 
 int64_t uf_stage_deadline_ms(const struct uf_stage *st)
 {
-    if (!uf_stage_is_stopping(st))
+    if (!stage_is_stopping(st))
         return 24LL * 3600 * 1000; /* a day: large, yet safe to scale to micro- or nanoseconds */
     return (atomic_load(&st->rt->deadline_us) - uf_now_us()) / 1000;
 }

@@ -1,16 +1,9 @@
-/* stage.h: the interface between the engine and a stage kind.
- * A kind is a struct of callbacks plus an options table (options.h). The engine allocates the
- * kind's context (ctx_size bytes, zeroed), fills it from the options table, and calls, in this
- * fixed order: init (checks that involve several options; no I/O, so `ugcflow validate` never
- * touches the network), start (opens connections and threads), then process (transforms) or
- * write (sinks) for the events, stop (sources: stop emitting and return only when no emit is in
- * progress; sinks: flush within the deadline) and destroy (frees what the kind allocated).
- *
- * Threads: a source emits from its own threads; uf_emit runs the downstream chain of synchronous
- * transforms in the caller's thread and pushes to a bounded queue at asynchronous boundaries
- * (sinks and components with `buffer`). process() may be called from several threads at once
- * (one per upstream thread or worker): a transform keeps per-event state on the stack or locks.
- * write() for one sink component is called from its worker threads (`workers`, default 1). */
+/* stage.h: the interface between the engine and a stage kind: a struct of callbacks plus an
+ * options table (options.h). The engine allocates the kind's zeroed context, fills it from the
+ * table and calls init (no I/O: `validate` never touches the network), start, then process
+ * (transforms) or write (sinks), stop and destroy. process() may run on several threads at
+ * once; write() runs on the sink's `workers`. Order and threads: docs/architecture.md,
+ * "framework/stage.h". */
 #ifndef UF_STAGE_H
 #define UF_STAGE_H
 
@@ -75,8 +68,6 @@ const char *uf_stage_name(const struct uf_stage *st);
 const char *uf_stage_pipeline(const struct uf_stage *st);
 const struct uf_kind *uf_stage_kind(const struct uf_stage *st);
 struct uf_metrics *uf_stage_metrics(struct uf_stage *st);
-/* Config position of the component, for messages: "file:line:col". Borrowed. */
-const char *uf_stage_where(const struct uf_stage *st);
 
 /* The component's config node of option `name` (init and later), NULL when not given: for a
  * kind that reads a nested option with the positions of its parts. Borrowed from the graph. */
@@ -103,8 +94,6 @@ void uf_stage_route_reads(struct uf_stage *st, const char *route, const char *pa
 /* Declares a named output port (init only); returns its index (>= 1; port 0 is the default
  * output). Downstream components consume it as `inputs: [component.port]`. */
 int uf_stage_add_port(struct uf_stage *st, const char *name, struct uf_err *err);
-/* Whether any component consumes the port. */
-bool uf_stage_port_connected(const struct uf_stage *st, int port);
 /* Whether every path from the port meets a kind that ends a batch, with only kinds that pass a
  * batch on before it (enum uf_batch_role; start and later: the graph is wired after init): the
  * http source holds a batch as its text only then, so no kind that reads fields by name gets a
@@ -121,8 +110,6 @@ int uf_emit_port(struct uf_stage *st, int port, struct uf_event *ev);
 /* Sources: no more events will come from this source (e.g. end of input, `count` reached).
  * When every source of the process is done, the engine shuts down gracefully. */
 void uf_stage_source_done(struct uf_stage *st);
-/* True once shutdown began: sources stop emitting, loops wind down. */
-bool uf_stage_is_stopping(const struct uf_stage *st);
 /* Milliseconds left before the shutdown deadline (a day while running, so callers may scale
  * it to nanoseconds without overflow). */
 int64_t uf_stage_deadline_ms(const struct uf_stage *st);
