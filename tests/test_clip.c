@@ -17,6 +17,7 @@
 #include "framework/log.h"
 #include "framework/registry.h"
 #include "framework/runtime.h"
+#include "tests/support/graph_find.h"
 
 extern const struct uf_kind uf_transform_clip;
 
@@ -55,15 +56,6 @@ static struct uf_graph *build(const char *clip_options, struct uf_diags *d)
     return cfg ? uf_graph_build(cfg, NULL, 0, d) : NULL;
 }
 
-static struct uf_stage *stage(struct uf_graph *g, const char *name)
-{
-    for (size_t i = 0; i < g->pipelines[0].nstages; i++)
-        if (strcmp(g->pipelines[0].stages[i]->name, name) == 0)
-            return g->pipelines[0].stages[i];
-    fail_msg("no stage %s", name);
-    return NULL;
-}
-
 /* Runs body (JSON text) through a clip with clip_options; returns the echoed field as
  * "text=VALUE" ("text=null" when absent), or "failed STATUS: MESSAGE". */
 static const char *clip_one(const char *clip_options, const char *body)
@@ -82,7 +74,7 @@ static const char *clip_one(const char *clip_options, const char *body)
     struct uf_event *ev = uf_event_new(json_loads(body, 0, NULL));
     uf_completion_attach(c, ev);
     uf_completion_release(c);
-    uf_emit(stage(g, "feed"), ev);
+    uf_emit(test_stage(g, "feed"), ev);
     assert_int_equal(uf_waiter_wait(w, 1000), 0); /* the echo sink runs in this thread */
     json_t *reply = uf_waiter_body(w);
     if (uf_waiter_count(w, UF_OUTCOME_FAILED))

@@ -18,6 +18,7 @@
 #include "framework/registry.h"
 #include "framework/runtime.h"
 #include "tests/support/poll.h"
+#include "tests/support/graph_find.h"
 
 /* ---- test kinds ---- */
 
@@ -144,18 +145,9 @@ static struct uf_graph *build(const char *yaml)
     return g;
 }
 
-static struct uf_stage *stage(struct uf_graph *g, const char *name)
-{
-    for (size_t i = 0; i < g->pipelines[0].nstages; i++)
-        if (strcmp(g->pipelines[0].stages[i]->name, name) == 0)
-            return g->pipelines[0].stages[i];
-    fail_msg("no stage %s", name);
-    return NULL;
-}
-
 static uint64_t count(struct uf_graph *g, const char *name, _Atomic uint64_t *(*field)(struct uf_metrics *))
 {
-    return atomic_load(field(&stage(g, name)->metrics));
+    return atomic_load(field(&test_stage(g, name)->metrics));
 }
 static _Atomic uint64_t *f_in(struct uf_metrics *m) { return &m->in; }
 static _Atomic uint64_t *f_out(struct uf_metrics *m) { return &m->out; }
@@ -177,8 +169,8 @@ static void test_fanout_copies(void **state)
     struct uf_event *ev = uf_event_new(json_pack("{s:s}", "type", "x"));
     uf_completion_attach(c, ev);
     uf_completion_release(c);
-    uf_emit(stage(g, "src"), ev);
-    struct hold_ctx *h = stage(g, "out")->ctx;
+    uf_emit(test_stage(g, "src"), ev);
+    struct hold_ctx *h = test_stage(g, "out")->ctx;
     assert_int_equal(h->n, 2);
     /* Each branch received its own copy: the two values differ. */
     const char *b0 = json_string_value(json_object_get(h->held[0]->body, "branch"));
@@ -209,7 +201,7 @@ static void test_request_reply(void **state)
     struct uf_event *ev = uf_event_new(json_pack("{s:s}", "text", "great movie"));
     uf_completion_attach(c, ev);
     uf_completion_release(c);
-    uf_emit(stage(g, "src"), ev); /* crosses the sink's queue to its worker */
+    uf_emit(test_stage(g, "src"), ev); /* crosses the sink's queue to its worker */
     assert_int_equal(uf_waiter_wait(w, 5000), 0);
     assert_int_equal(uf_waiter_status(w), 201);
     json_t *echo = json_object_get(uf_waiter_body(w), "echo");
@@ -235,7 +227,7 @@ static void test_reply_timeout(void **state)
     struct uf_event *ev = uf_event_new(NULL);
     uf_completion_attach(c, ev);
     uf_completion_release(c);
-    uf_emit(stage(g, "src"), ev);
+    uf_emit(test_stage(g, "src"), ev);
     assert_int_equal(uf_waiter_wait(w, 50), UF_ETIMEOUT); /* the HTTP source answers 504 */
     uf_waiter_free(w);
     uf_runtime_request_stop(rt);
@@ -255,7 +247,7 @@ static void test_reject_when_full(void **state)
     struct uf_runtime *rt = uf_runtime_new(g);
     struct uf_err err = {0};
     assert_int_equal(uf_runtime_start(rt, &err), 0);
-    struct uf_stage *src = stage(g, "src");
+    struct uf_stage *src = test_stage(g, "src");
     assert_int_equal(uf_emit(src, uf_event_new(NULL)), 0); /* taken by the worker, stuck */
     pthread_mutex_lock(&gate_mu);
     while (!gate_entered)
@@ -273,7 +265,7 @@ static void test_reject_when_full(void **state)
     assert_string_equal(json_string_value(json_object_get(json_object_get(uf_waiter_body(w), "error"), "code")),
                         "overloaded");
     uf_waiter_free(w);
-    assert_int_equal(atomic_load(&stage(g, "out")->metrics.errors), 1);
+    assert_int_equal(atomic_load(&test_stage(g, "out")->metrics.errors), 1);
     pthread_mutex_lock(&gate_mu);
     gate_open = true;
     pthread_cond_broadcast(&gate_cv);
@@ -294,7 +286,7 @@ static void test_shutdown_drains_everything(void **state)
     struct uf_runtime *rt = uf_runtime_new(g);
     struct uf_err err = {0};
     assert_int_equal(uf_runtime_start(rt, &err), 0);
-    WAIT_FOR(atomic_load(&stage(g, "out")->metrics.in) >= 20000, 30000);
+    WAIT_FOR(atomic_load(&test_stage(g, "out")->metrics.in) >= 20000, 30000);
     uf_runtime_request_stop(rt);
     assert_int_equal(uf_runtime_run(rt), 0);
     uint64_t emitted = count(g, "gen", f_out);
@@ -330,7 +322,7 @@ static void test_metrics_exposition(void **state)
     struct uf_err err = {0};
     assert_int_equal(uf_runtime_start(rt, &err), 0);
     assert_int_equal(uf_runtime_run(rt), 0);
-    _Atomic int64_t *lag = uf_metrics_extra(&stage(g, "out")->metrics, UF_METRIC_GAUGE,
+    _Atomic int64_t *lag = uf_metrics_extra(&test_stage(g, "out")->metrics, UF_METRIC_GAUGE,
                                             "consumer_lag", "Messages behind.", "partition", "3");
     atomic_store(lag, 42);
     char *text = uf_runtime_metrics_text(rt);

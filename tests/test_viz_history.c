@@ -14,6 +14,7 @@
 #include "framework/config.h"
 #include "framework/graph.h"
 #include "viz/history.h"
+#include "tests/support/graph_find.h"
 
 static const char yaml[] = "pipelines:\n"
                            "  p:\n"
@@ -31,15 +32,6 @@ static struct uf_graph *build(void)
     assert_int_equal(d.n, 0);
     assert_non_null(g);
     return g;
-}
-
-static struct uf_stage *stage(struct uf_graph *g, const char *name)
-{
-    for (size_t i = 0; i < g->pipelines[0].nstages; i++)
-        if (strcmp(g->pipelines[0].stages[i]->name, name) == 0)
-            return g->pipelines[0].stages[i];
-    fail_msg("no stage %s", name);
-    return NULL;
 }
 
 static json_t *series(json_t *hist, const char *id, const char *col)
@@ -62,7 +54,7 @@ static void test_first_sample_is_a_baseline(void **state)
 {
     struct uf_graph *g = build();
     struct uf_history *h = uf_history_new(g, 10);
-    uf_metrics_add(&stage(g, "tag")->metrics.in, 1000);
+    uf_metrics_add(&test_stage(g, "tag")->metrics.in, 1000);
     uf_history_sample(h, 1000000);
     json_t *j = uf_history_json(h, NULL);
     assert_int_equal(json_object_size(json_object_get(j, "components")), 3);
@@ -77,7 +69,7 @@ static void test_rates_from_deltas(void **state)
 {
     struct uf_graph *g = build();
     struct uf_history *h = uf_history_new(g, 10);
-    struct uf_metrics *m = &stage(g, "tag")->metrics;
+    struct uf_metrics *m = &test_stage(g, "tag")->metrics;
     uf_metrics_add(&m->in, 1000); /* before the baseline: never counted as a rate */
     uf_history_sample(h, 1000000);
     uf_metrics_add(&m->in, 500);
@@ -106,7 +98,7 @@ static void test_ring_keeps_the_latest_oldest_first(void **state)
 {
     struct uf_graph *g = build();
     struct uf_history *h = uf_history_new(g, 3);
-    struct uf_metrics *m = &stage(g, "gen")->metrics;
+    struct uf_metrics *m = &test_stage(g, "gen")->metrics;
     uf_history_sample(h, 0);
     for (int i = 1; i <= 5; i++) {
         uf_metrics_add(&m->out, (uint64_t)i * 10);
@@ -126,7 +118,7 @@ static void test_p99_and_batches_cover_only_the_interval(void **state)
 {
     struct uf_graph *g = build();
     struct uf_history *h = uf_history_new(g, 10);
-    struct uf_metrics *m = &stage(g, "out")->metrics;
+    struct uf_metrics *m = &test_stage(g, "out")->metrics;
     uf_history_sample(h, 0);
     for (int i = 0; i < 100; i++)
         uf_histo_observe(&m->latency_us, uf_histo_bounds_us, 20);
@@ -155,7 +147,7 @@ static void test_extras_gauges_and_counters(void **state)
 {
     struct uf_graph *g = build();
     struct uf_history *h = uf_history_new(g, 10);
-    struct uf_metrics *m = &stage(g, "out")->metrics;
+    struct uf_metrics *m = &test_stage(g, "out")->metrics;
     _Atomic int64_t *lag = uf_metrics_extra(m, UF_METRIC_GAUGE, "consumer_lag", NULL, "partition", "0");
     _Atomic int64_t *rows = uf_metrics_extra(m, UF_METRIC_COUNTER, "rows_total", NULL, NULL, NULL);
     atomic_store(lag, 42);
@@ -202,7 +194,7 @@ static void test_trouble_rules(void **state)
 {
     struct uf_graph *g = build();
     struct uf_history *h = uf_history_new(g, 30);
-    struct uf_metrics *m = &stage(g, "out")->metrics;
+    struct uf_metrics *m = &test_stage(g, "out")->metrics;
     char why[1024];
     uf_history_sample(h, 0);
     uf_history_sample(h, 1000000);
