@@ -21,6 +21,7 @@
 #include "registry.h"
 #include "runtime.h"
 #include "stagedoc.h"
+#include "token_cli.h"
 #include "bench/loadgen/loadgen.h"
 #include "viz/cli.h"
 
@@ -47,6 +48,8 @@ static const char usage_text[] =
     "                        compare the UGC state in PostgreSQL with the events in ClickHouse\n"
     "  loadgen URL --rate R --duration D [--api stat|ugc] [--report FILE] [...]\n"
     "                        open-model load on the stat or UGC API (loadgen --help)\n"
+    "  token --sub UUID [--roles R,...] [--ttl 1h] [--secret-env VAR | --key FILE]\n"
+    "                        print a token the APIs accept (HS256 or RS256)\n"
     "  stages [KIND] [--markdown]\n"
     "                        list stage kinds, or one kind's options\n"
     "  --help, --version\n";
@@ -295,6 +298,8 @@ int main(int argc, char **argv)
         return uf_reconcile_main(argc - 1, argv + 1);
     if (strcmp(cmd, "loadgen") == 0)
         return uf_loadgen_main(argc - 1, argv + 1);
+    if (strcmp(cmd, "token") == 0)
+        return uf_token_main(argc - 1, argv + 1);
     struct cli cli = {0};
     if (parse_args(argc - 1, argv + 1, &cli) != 0)
         return 2;

@@ -37,7 +37,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# ---- tokens (HS256 with openssl) ----
+# ---- tokens: good ones from `ugcflow token`, broken ones by hand (HS256 with openssl) ----
 b64url() { openssl base64 -A | tr '+/' '-_' | tr -d '='; }
 sign() { printf '%s' "$1" | openssl dgst -sha256 -hmac "$2" -binary | b64url; }
 # jwt SUB [ROLES] [EXP_OFFSET_S] [ALG] [SECRET]
@@ -86,9 +86,9 @@ U2=0190a5c4-0000-7000-8000-0000000000a2
 ADM=0190a5c4-0000-7000-8000-0000000000ad
 M=0190a5c4-0000-7000-8000-00000000f001
 M2=0190a5c4-0000-7000-8000-00000000f002
-T1=$(jwt $U1)
-T2=$(jwt $U2)
-TA=$(jwt $ADM '["admin"]')
+T1=$("$UGCFLOW_BIN" token --sub $U1)
+T2=$("$UGCFLOW_BIN" token --sub $U2 --ttl 15m)
+TA=$("$UGCFLOW_BIN" token --sub $ADM --roles admin)
 
 start_ugc
 
