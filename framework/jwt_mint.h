@@ -17,7 +17,7 @@ struct uf_jwt_signer;
 #define UF_JWT_MAX_KEY_FILE 65536
 
 struct uf_jwt_minter {
-    const void *secret;                 /* HS256 secret; borrowed; used when signer is NULL */
+    const void *secret; /* HS256 secret; borrowed; used when signer is NULL */
     size_t secret_n;
     const struct uf_jwt_signer *signer; /* RS256 key; borrowed; NULL: HS256 */
 };

@@ -44,22 +44,37 @@ static int usage(const char *msg)
 
 static int parse_args(int argc, char **argv, struct token_args *a)
 {
-    static const struct option longopts[] = {
-        {"sub", required_argument, NULL, 's'},        {"roles", required_argument, NULL, 'r'},
-        {"ttl", required_argument, NULL, 't'},        {"secret-env", required_argument, NULL, 'e'},
-        {"key", required_argument, NULL, 'k'},        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0}};
+    static const struct option longopts[] = { { "sub", required_argument, NULL, 's' },
+                                              { "roles", required_argument, NULL, 'r' },
+                                              { "ttl", required_argument, NULL, 't' },
+                                              { "secret-env", required_argument, NULL, 'e' },
+                                              { "key", required_argument, NULL, 'k' },
+                                              { "help", no_argument, NULL, 'h' },
+                                              { NULL, 0, NULL, 0 } };
     optind = 1;
     int c;
     while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
         switch (c) {
-        case 's': a->sub = optarg; break;
-        case 'r': a->roles = optarg; break;
-        case 't': a->ttl = optarg; break;
-        case 'e': a->secret_env = optarg; break;
-        case 'k': a->key = optarg; break;
-        case 'h': fputs(usage_text, stdout); return 1;
-        default: return usage(NULL);
+        case 's':
+            a->sub = optarg;
+            break;
+        case 'r':
+            a->roles = optarg;
+            break;
+        case 't':
+            a->ttl = optarg;
+            break;
+        case 'e':
+            a->secret_env = optarg;
+            break;
+        case 'k':
+            a->key = optarg;
+            break;
+        case 'h':
+            fputs(usage_text, stdout);
+            return 1;
+        default:
+            return usage(NULL);
         }
     }
     if (optind < argc)
@@ -94,10 +109,11 @@ static json_t *parse_roles(const char *text)
 /* The ttl in seconds; -1 (usage printed) when it is not a duration of 1 s to 366 days. */
 static int64_t parse_ttl(const char *text)
 {
-    const struct uf_option opt = {.name = "ttl", .type = UF_OPT_DURATION, .min = 1000,
-                                  .max = 366LL * 86400 * 1000};
+    const struct uf_option opt = {
+        .name = "ttl", .type = UF_OPT_DURATION, .min = 1000, .max = 366LL * 86400 * 1000
+    };
     int64_t ms = 0;
-    struct uf_err err = {0};
+    struct uf_err err = { 0 };
     if (uf_option_parse_scalar(&opt, text ? text : "1h", &ms, &err) != 0) {
         usage(err.msg);
         return -1;
@@ -109,7 +125,7 @@ static int64_t parse_ttl(const char *text)
 static int load_minter(const struct token_args *a, struct uf_jwt_minter *m,
                        struct uf_jwt_signer **signer)
 {
-    struct uf_err err = {0};
+    struct uf_err err = { 0 };
     if (a->key) {
         if (!(*signer = uf_jwt_signer_load(a->key, &err)))
             return fprintf(stderr, "ugcflow token: --key %s\n", err.msg), 1;
@@ -131,7 +147,7 @@ static int load_minter(const struct token_args *a, struct uf_jwt_minter *m,
 
 int uf_token_main(int argc, char **argv)
 {
-    struct token_args a = {0};
+    struct token_args a = { 0 };
     int rc = parse_args(argc, argv, &a);
     if (rc != 0)
         return rc == 1 ? 0 : rc;
@@ -139,7 +155,7 @@ int uf_token_main(int argc, char **argv)
     json_t *roles = NULL;
     if (ttl < 0 || (a.roles && !(roles = parse_roles(a.roles))))
         return 2;
-    struct uf_jwt_minter m = {0};
+    struct uf_jwt_minter m = { 0 };
     struct uf_jwt_signer *signer = NULL;
     rc = load_minter(&a, &m, &signer);
     char *token = rc == 0 ? uf_jwt_mint(&m, a.sub, roles, (int64_t)time(NULL), ttl) : NULL;

@@ -23,8 +23,8 @@
 
 static json_t *verify(struct uf_jwt_keys *keys, unsigned algs, const char *token)
 {
-    struct uf_jwt_rules rules = {.algs = algs, .leeway_s = 5};
-    struct uf_err e = {0};
+    struct uf_jwt_rules rules = { .algs = algs, .leeway_s = 5 };
+    struct uf_err e = { 0 };
     json_t *claims = uf_jwt_verify(keys, &rules, token, NOW + 10, &e);
     if (!claims)
         fail_msg("minted token does not verify: %s", e.msg);
@@ -33,7 +33,7 @@ static json_t *verify(struct uf_jwt_keys *keys, unsigned algs, const char *token
 
 static void test_hs256_claims(void **state)
 {
-    struct uf_jwt_minter m = {.secret = SECRET, .secret_n = strlen(SECRET)};
+    struct uf_jwt_minter m = { .secret = SECRET, .secret_n = strlen(SECRET) };
     json_t *roles = json_pack("[s,s]", "admin", "moderator");
     char *token = uf_jwt_mint(&m, SUB, roles, NOW, 3600);
     struct uf_jwt_keys *keys = uf_jwt_keys_new();
@@ -56,7 +56,7 @@ static void test_hs256_claims(void **state)
 
 static void test_short_secret_refused(void **state)
 {
-    struct uf_err e = {0};
+    struct uf_err e = { 0 };
     assert_int_equal(uf_jwt_minter_check_secret("0123456789abcdef0123456789abcde", 31, &e),
                      UF_EINVAL);
     assert_string_equal(e.msg, "HMAC secret is 31 bytes; at least 32 are required");
@@ -86,10 +86,10 @@ static void test_rs256_from_file(void **state)
     char path[128];
     snprintf(path, sizeof path, "/tmp/test-jwt-mint-%d.pem", (int)getpid());
     char *pub = write_rsa(path, 2048);
-    struct uf_err e = {0};
+    struct uf_err e = { 0 };
     struct uf_jwt_signer *signer = uf_jwt_signer_load(path, &e);
     assert_non_null(signer);
-    struct uf_jwt_minter m = {.signer = signer};
+    struct uf_jwt_minter m = { .signer = signer };
     char *token = uf_jwt_mint(&m, SUB, NULL, NOW, 900);
     struct uf_jwt_keys *keys = uf_jwt_keys_new();
     assert_int_equal(uf_jwt_keys_set_public_pem(keys, pub, strlen(pub), NULL), 0);
@@ -111,7 +111,7 @@ static void test_rs256_from_file(void **state)
 
 static void test_bad_key_files(void **state)
 {
-    struct uf_err e = {0};
+    struct uf_err e = { 0 };
     assert_null(uf_jwt_signer_load("/nonexistent/key.pem", &e));
     assert_string_equal(e.msg, "/nonexistent/key.pem: No such file or directory");
     char path[128];
