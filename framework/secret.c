@@ -17,8 +17,10 @@
 #define MAX_NAME 128
 
 static const char *const secret_words[] = {
-    "password", "passwd", "secret", "token", "credential", "apikey", "api_key", "api-key",
-    "authorization", "cookie", "private", "jaas", "oauthbearer.config", NULL,
+    "password",           "passwd", "secret",  "token",
+    "credential",         "apikey", "api_key", "api-key",
+    "authorization",      "cookie", "private", "jaas",
+    "oauthbearer.config", NULL,
 };
 
 /* Where a secret is kept, not the secret: the name of a variable, a file, a claim. */
@@ -144,7 +146,7 @@ static void scan(const char *t, struct out *o)
 
 bool uf_secret_has_inline(const char *text)
 {
-    struct out o = {0};
+    struct out o = { 0 };
     if (text)
         scan(text, &o);
     return o.found;
@@ -152,7 +154,7 @@ bool uf_secret_has_inline(const char *text)
 
 char *uf_secret_redact(const char *text, char *out, size_t n)
 {
-    struct out o = {.buf = out, .n = n};
+    struct out o = { .buf = out, .n = n };
     if (n == 0)
         return out;
     out[0] = '\0';
@@ -184,10 +186,11 @@ json_t *uf_secret_redact_json(const json_t *j)
     size_t i;
     if (json_is_object(j)) {
         json_t *r = json_object();
-        json_object_foreach((json_t *)j, key, v) {
+        json_object_foreach((json_t *)j, key, v)
+        {
             bool hide = uf_secret_is_secret_name(key) && !json_is_null(v);
-            json_object_set_new(r, key, hide ? json_string(UF_SECRET_MASK)
-                                             : uf_secret_redact_json(v));
+            json_object_set_new(r, key,
+                                hide ? json_string(UF_SECRET_MASK) : uf_secret_redact_json(v));
         }
         return r;
     }
@@ -214,10 +217,14 @@ json_t *uf_secret_option_json(const struct uf_option *o, const void *base)
     }
     case UF_OPT_INT:
     case UF_OPT_DURATION:
-    case UF_OPT_SIZE: return json_integer(*(const int64_t *)p);
-    case UF_OPT_FLOAT: return json_real(*(const double *)p);
-    case UF_OPT_BOOL: return json_boolean(*(const bool *)p);
-    case UF_OPT_ENUM: return json_string(o->values[*(const int *)p]);
+    case UF_OPT_SIZE:
+        return json_integer(*(const int64_t *)p);
+    case UF_OPT_FLOAT:
+        return json_real(*(const double *)p);
+    case UF_OPT_BOOL:
+        return json_boolean(*(const bool *)p);
+    case UF_OPT_ENUM:
+        return json_string(o->values[*(const int *)p]);
     case UF_OPT_LIST:
     case UF_OPT_MAP: {
         json_t *j = *(json_t *const *)p;

@@ -17,13 +17,24 @@
 
 static void test_names(void **state)
 {
-    static const char *const secret[] = {"sasl.password", "ssl.key.password",
-                                         "ssl.keystore.password", "sasl.oauthbearer.client.secret",
-                                         "ssl.key.pem", "Authorization", "X-Api-Key", "api_key",
-                                         "password", "PWD", "token", "db.Password", NULL};
-    static const char *const plain[] = {"secret_env", "secret_file", "ssl.key.location",
-                                        "roles_claim", "token_cache", "brokers", "url",
-                                        "bootstrap.servers", "user", "key_fields", NULL};
+    static const char *const secret[] = { "sasl.password",
+                                          "ssl.key.password",
+                                          "ssl.keystore.password",
+                                          "sasl.oauthbearer.client.secret",
+                                          "ssl.key.pem",
+                                          "Authorization",
+                                          "X-Api-Key",
+                                          "api_key",
+                                          "password",
+                                          "PWD",
+                                          "token",
+                                          "db.Password",
+                                          NULL };
+    static const char *const plain[] = {
+        "secret_env", "secret_file", "ssl.key.location",  "roles_claim", "token_cache",
+        "brokers",    "url",         "bootstrap.servers", "user",        "key_fields",
+        NULL
+    };
     for (const char *const *p = secret; *p; p++)
         if (!uf_secret_is_secret_name(*p))
             fail_msg("'%s' is a secret", *p);
@@ -47,7 +58,8 @@ static void test_inline(void **state)
     redacts("host=db password='a b\\' c' port=1", "host=db password=*** port=1");
     redacts("http://h/x?a=1&token=abc&b=2", "http://h/x?a=1&token=***&b=2");
     redacts("https://default:pw@ch:8123/?user=x", "https://default:***@ch:8123/?user=x");
-    redacts("connect to http://u@h:80/ failed: refused", "connect to http://u@h:80/ failed: refused");
+    redacts("connect to http://u@h:80/ failed: refused",
+            "connect to http://u@h:80/ failed: refused");
     redacts("SASL_SSL://broker:9093,b2:9093", "SASL_SSL://broker:9093,b2:9093");
     redacts("a=b password= c", "a=b password= c");
     redacts("x://a:b@", "x://a:***@");
@@ -73,8 +85,8 @@ static void test_json(void **state)
 }
 
 #define PLANTED "PLANTED-SECRET"
-static const char planted_text[] = "postgresql://u:" PLANTED "@h/db password=" PLANTED
-                                   " https://x:" PLANTED "@h/?token=" PLANTED;
+static const char planted_text[] =
+    "postgresql://u:" PLANTED "@h/db password=" PLANTED " https://x:" PLANTED "@h/?token=" PLANTED;
 
 /* Writes a planted secret of o's type at o->offset in ctx; false for types that hold none. */
 static bool plant(const struct uf_option *o, void *ctx)
@@ -85,10 +97,10 @@ static bool plant(const struct uf_option *o, void *ctx)
     } else if (o->type == UF_OPT_LIST) {
         *(json_t **)dst = json_pack("[s]", planted_text);
     } else if (o->type == UF_OPT_MAP) {
-        *(json_t **)dst = json_pack(
-            "{s:s,s:s,s:s,s:s,s:s,s:{s:s},s:s}", "sasl.password", PLANTED, "ssl.key.password",
-            PLANTED, "ssl.keystore.password", PLANTED, "sasl.oauthbearer.client.secret", PLANTED,
-            "ssl.key.pem", PLANTED, "nested", "db.password", PLANTED, "url", planted_text);
+        *(json_t **)dst = json_pack("{s:s,s:s,s:s,s:s,s:s,s:{s:s},s:s}", "sasl.password", PLANTED,
+                                    "ssl.key.password", PLANTED, "ssl.keystore.password", PLANTED,
+                                    "sasl.oauthbearer.client.secret", PLANTED, "ssl.key.pem",
+                                    PLANTED, "nested", "db.password", PLANTED, "url", planted_text);
     } else {
         return false;
     }
