@@ -28,6 +28,7 @@
 #include "mem.h"
 #include "metrics.h"
 #include "options.h"
+#include "ready.h"
 #include "stage.h"
 #include "spool.h"
 #include "strbuf.h"
@@ -510,6 +511,14 @@ static void fwd_destroy(void *ctx)
     pthread_mutex_destroy(&c->lock);
 }
 
+/* Not ready with the spool nearly full: events would soon be refused. */
+static bool fwd_ready(const void *ctx, char *why, size_t n)
+{
+    const struct fwd_ctx *c = ctx;
+    return !c->m_spool ||
+           uf_ready_spool_ok((uint64_t)atomic_load(c->m_spool), c->spool_bytes_max, why, n);
+}
+
 const struct uf_kind uf_sink_http_forward = {
     .name = "http_forward",
     .role = UF_SINK,
@@ -522,4 +531,5 @@ const struct uf_kind uf_sink_http_forward = {
     .write = fwd_write,
     .stop = fwd_stop,
     .destroy = fwd_destroy,
+    .ready = fwd_ready,
 };
