@@ -18,6 +18,10 @@ devstack() { "$DEVSTACK_BIN" "$@" 3>&- 4>&- 5>&- 6>&- 7>&- 8>&- 9>&-; }
 TMP=$(mktemp -d /tmp/it-ugc-XXXXXX)
 SCHEMA=it_ugc_$$
 export UGCFLOW_JWT_SECRET=it-ugc-secret-0123456789abcdef0123456789
+# Load from one address and a few users: rate limits far above it (pipeline.yaml's defaults
+# are per real client).
+export UGCFLOW_STAT_RATE_LIMIT=10000000 UGCFLOW_STAT_RATE_BURST=10000000
+export UGCFLOW_UGC_WRITE_RATE_LIMIT=10000000 UGCFLOW_UGC_WRITE_RATE_BURST=10000000
 export UGCFLOW_UGC_SCHEMA=$SCHEMA UGCFLOW_UGC_LISTEN=127.0.0.1:0 UGCFLOW_UGC_ADMIN=127.0.0.1:0
 export UGCFLOW_ADMIN=127.0.0.1:0 UGCFLOW_SPOOL_DIR=$TMP/spool UGCFLOW_SHUTDOWN_TIMEOUT=5s
 UGC=
