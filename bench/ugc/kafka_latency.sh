@@ -39,7 +39,7 @@ PORT=$(grep 'msg=Listening.' "$TMP/ugc.log" | sed 's/.*port=\([0-9]*\).*/\1/')
 "$BIN" run "$ROOT/pipeline.yaml" --pipeline ugc-outbox 2>"$TMP/relay.log" &
 PIDS="$PIDS $!"
 
-TOKEN=$("$ROOT/bench/ugc/token.sh" "$(cat /proc/sys/kernel/random/uuid)")
+TOKEN=$("$BIN" token --sub "$(cat /proc/sys/kernel/random/uuid)" --ttl 24h)
 URL="http://127.0.0.1:$PORT/api/v1/favorites/$(cat /proc/sys/kernel/random/uuid)"
 # The first write waits for the relay to be up; the rest are the measured ones.
 for i in $(seq 0 "$COUNT"); do

@@ -69,7 +69,7 @@ if [ "$ANALYTICS" = full ]; then
     "$BIN" run "$ROOT/pipeline.yaml" --pipeline etl-events >"$TMP/etl.log" 2>&1 &
     ETL=$!
     PROBE_USER=$(cat /proc/sys/kernel/random/uuid)
-    PROBE_TOKEN=$(UGCFLOW_JWT_SECRET=$UGCFLOW_JWT_SECRET "$DIR/token.sh" "$PROBE_USER")
+    PROBE_TOKEN=$("$BIN" token --sub "$PROBE_USER" --ttl 24h)
 fi
 
 cd "$DIR"
