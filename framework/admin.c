@@ -1,10 +1,8 @@
-/* admin.c: /health, /ready, /metrics, /api/graph, /api/history, the embedded graph page and
- * the caller's extra routes (see admin.h). The listener owns the metrics history (viz/history.h) and its sampler thread,
- * so every running process keeps the last five minutes of each component for the page.
+/* admin.c: the admin listener (see admin.h): the engine's own routes plus the caller's.
  * One libmicrohttpd internal thread is plenty: scrapes and page polls are a few per second,
  * and keeping the admin listener apart from the data listeners means a flooded API never
  * hides the metrics that explain why. */
-#include "admin.h"
+#include "framework/admin.h"
 
 #include <arpa/inet.h>
 #include <microhttpd.h>
@@ -12,22 +10,24 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "graph.h"
-#include "mem.h"
-#include "ready.h"
-#include "runtime.h"
-#include "viz/assets.h"
-#include "viz/history.h"
+#include "framework/graph.h"
+#include "framework/mem.h"
+#include "framework/ready.h"
+#include "framework/runtime.h"
 
 struct uf_admin {
     struct MHD_Daemon *d;
     struct uf_runtime *rt;
-    struct uf_history *hist;
-    struct uf_admin_routes extra;
+    struct uf_admin_routes routes;
     int port;
 };
 
-int uf_parse_listen_address(const char *address, struct sockaddr_in *out, struct uf_err *err)
+struct uf_admin_req {
+    struct MHD_Connection *c;
+};
+
+/* Splits "host:port" into a sockaddr_in for 127.0.0.1-style IPv4 addresses. */
+static int parse_listen_address(const char *address, struct sockaddr_in *out, struct uf_err *err)
 {
     const char *colon = strrchr(address, ':');
     if (!colon)
@@ -71,22 +71,6 @@ static enum MHD_Result respond_json(struct MHD_Connection *c, unsigned status, j
     return respond(c, status, "application/json", s, MHD_RESPMEM_MUST_FREE);
 }
 
-static const char *content_type(const char *name)
-{
-    const char *dot = strrchr(name, '.');
-    if (!dot)
-        return "application/octet-stream";
-    if (strcmp(dot, ".html") == 0)
-        return "text/html; charset=utf-8";
-    if (strcmp(dot, ".js") == 0)
-        return "text/javascript; charset=utf-8";
-    if (strcmp(dot, ".css") == 0)
-        return "text/css; charset=utf-8";
-    if (strcmp(dot, ".svg") == 0)
-        return "image/svg+xml";
-    return "application/octet-stream";
-}
-
 static enum MHD_Result not_found(struct MHD_Connection *c)
 {
     return respond_json(c, MHD_HTTP_NOT_FOUND,
@@ -94,31 +78,29 @@ static enum MHD_Result not_found(struct MHD_Connection *c)
                                   "no such page"));
 }
 
-static enum MHD_Result serve_asset(struct MHD_Connection *c, const char *name)
+const char *uf_admin_req_arg(const struct uf_admin_req *req, const char *name)
 {
-    for (const struct uf_asset *a = uf_assets; a->name; a++)
-        if (strcmp(a->name, name) == 0) {
-            struct MHD_Response *r = MHD_create_response_from_buffer(
-                a->size, (void *)a->data, MHD_RESPMEM_PERSISTENT);
-            MHD_add_response_header(r, "Content-Type", content_type(name));
-            enum MHD_Result ok = MHD_queue_response(c, MHD_HTTP_OK, r);
-            MHD_destroy_response(r);
-            return ok;
-        }
-    return not_found(c);
+    return MHD_lookup_connection_value(req->c, MHD_GET_ARGUMENT_KIND, name);
 }
 
-/* The extra routes' answer, when they have one for url. */
-static bool handle_extra(struct uf_admin *a, struct MHD_Connection *c, const char *url,
-                         enum MHD_Result *ok)
+/* The caller's routes' answer, when they have one for url. Static data is sent as it is (an
+ * embedded asset: cacheable), a body as the listener's other answers are. */
+static bool handle_routes(struct uf_admin *a, struct MHD_Connection *c, const char *url,
+                          enum MHD_Result *ok)
 {
     struct uf_admin_reply rep = {0};
-    if (!a->extra.fn || !a->extra.fn(a->extra.ctx, url, &rep))
+    struct uf_admin_req req = { .c = c };
+    if (!a->routes.fn || !a->routes.fn(a->routes.ctx, url, &req, &rep))
         return false;
-    if (rep.asset)
-        *ok = serve_asset(c, rep.asset);
-    else
+    if (rep.body) {
         *ok = respond(c, rep.status, rep.type, rep.body, MHD_RESPMEM_MUST_FREE);
+        return true;
+    }
+    struct MHD_Response *r =
+        MHD_create_response_from_buffer(rep.size, (void *)rep.data, MHD_RESPMEM_PERSISTENT);
+    MHD_add_response_header(r, "Content-Type", rep.type);
+    *ok = MHD_queue_response(c, rep.status, r);
+    MHD_destroy_response(r);
     return true;
 }
 
@@ -134,14 +116,7 @@ static bool handle_runtime(struct uf_admin *a, struct MHD_Connection *c, const c
         *ok = respond(c, MHD_HTTP_OK, "text/plain; version=0.0.4", uf_runtime_metrics_text(a->rt),
                       MHD_RESPMEM_MUST_FREE);
     } else if (strcmp(url, "/api/graph") == 0) {
-        json_t *g = uf_graph_json(uf_runtime_graph(a->rt), true);
-        uf_history_annotate(a->hist, g);
-        *ok = respond_json(c, MHD_HTTP_OK, g);
-    } else if (strcmp(url, "/api/history") == 0) {
-        const char *id = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "component");
-        *ok = respond_json(c, MHD_HTTP_OK, uf_history_json(a->hist, id));
-    } else if (strcmp(url, "/") == 0 || strcmp(url, "/graph") == 0) {
-        *ok = serve_asset(c, "index.html");
+        *ok = respond_json(c, MHD_HTTP_OK, uf_graph_json(uf_runtime_graph(a->rt), true));
     } else {
         return false;
     }
@@ -158,44 +133,30 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
                             json_pack("{s:{s:s,s:s}}", "error", "code", "method_not_allowed",
                                       "message", "the admin API is read-only"));
     enum MHD_Result ok;
-    if (handle_extra(a, c, url, &ok))
+    if (handle_routes(a, c, url, &ok))
         return ok;
     if (strcmp(url, "/health") == 0)
         return respond_json(c, MHD_HTTP_OK, json_pack("{s:s}", "status", "ok"));
     if (a->rt && handle_runtime(a, c, url, &ok))
         return ok;
-    if (strncmp(url, "/assets/", 8) == 0)
-        return serve_asset(c, url + 8);
     return not_found(c);
 }
 
-struct uf_admin *uf_admin_start(struct uf_runtime *rt, const char *address, struct uf_err *err)
-{
-    return uf_admin_start_routes(rt, address, NULL, err);
-}
-
-struct uf_admin *uf_admin_start_routes(struct uf_runtime *rt, const char *address,
-                                       const struct uf_admin_routes *extra, struct uf_err *err)
+struct uf_admin *uf_admin_start(struct uf_runtime *rt, const char *address,
+                                const struct uf_admin_routes *routes, struct uf_err *err)
 {
     struct sockaddr_in sa;
-    if (uf_parse_listen_address(address, &sa, err) != 0)
+    if (parse_listen_address(address, &sa, err) != 0)
         return NULL;
     struct uf_admin *a = uf_xcalloc(1, sizeof *a);
     a->rt = rt;
-    if (extra)
-        a->extra = *extra;
-    a->hist = rt ? uf_history_new(uf_runtime_graph(rt), UF_HISTORY_SAMPLES) : NULL;
-    if (a->hist && uf_history_start(a->hist, 1000, err) != 0) {
-        uf_history_free(a->hist);
-        free(a);
-        return NULL;
-    }
+    if (routes)
+        a->routes = *routes;
     a->d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL, 0, NULL, NULL,
                             handle, a, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
                             MHD_OPTION_CONNECTION_TIMEOUT, 30u, MHD_OPTION_END);
     if (!a->d) {
         uf_err_set(err, UF_EIO, "admin listener: cannot listen on %s", address);
-        uf_history_free(a->hist);
         free(a);
         return NULL;
     }
@@ -204,13 +165,15 @@ struct uf_admin *uf_admin_start_routes(struct uf_runtime *rt, const char *addres
     return a;
 }
 
-int uf_admin_port(const struct uf_admin *a) { return a->port; }
+int uf_admin_port(const struct uf_admin *a)
+{
+    return a->port;
+}
 
 void uf_admin_stop(struct uf_admin *a)
 {
     if (!a)
         return;
     MHD_stop_daemon(a->d);
-    uf_history_free(a->hist);
     free(a);
 }

@@ -1,4 +1,4 @@
-/* clock.c: absolute deadlines for timed waits (see clock.h). */
+/* clock.c: the process's clocks and absolute deadlines for timed waits (see clock.h). */
 #include "clock.h"
 
 #include <errno.h>
@@ -19,4 +19,18 @@ bool uf_cond_sleep_until(pthread_cond_t *cond, pthread_mutex_t *mu, const bool *
     while (!*stop && pthread_cond_timedwait(cond, mu, until) != ETIMEDOUT) {
     }
     return !*stop;
+}
+
+int64_t uf_now_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+int64_t uf_wall_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }

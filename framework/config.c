@@ -2,7 +2,7 @@
  * libyaml's document API gives the whole tree with marks; one small function per section walks
  * it. Scalars are interpolated (${VAR}, ${VAR:-default}) as they are copied, so a missing
  * variable is reported at the scalar's own position. Shape errors are collected, not fatal. */
-#include "config.h"
+#include "framework/config.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -10,10 +10,10 @@
 #include <string.h>
 #include <yaml.h>
 
-#include "err.h"
-#include "mem.h"
-#include "options.h"
-#include "strbuf.h"
+#include "framework/err.h"
+#include "framework/mem.h"
+#include "framework/options.h"
+#include "framework/strbuf.h"
 
 #define MAX_DEPTH 64
 

@@ -1,5 +1,5 @@
 /* err.c: filling and prefixing struct uf_err (see err.h). */
-#include "err.h"
+#include "framework/err.h"
 
 #include <stdarg.h>
 #include <stdio.h>

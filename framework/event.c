@@ -4,6 +4,7 @@
  * every event attached to it plus its creator; the callback runs exactly once, on the thread
  * that drops the last reference. */
 #include "event.h"
+#include "event_int.h"
 
 #include <math.h>
 #include <pthread.h>
@@ -32,11 +33,6 @@ struct uf_completion {
     void *arg;
 };
 
-struct uf_raw_members {
-    size_t n;
-    struct uf_jmember m[];
-};
-
 struct uf_event *uf_event_new(json_t *body)
 {
     struct uf_event *ev = uf_xcalloc(1, sizeof *ev);
@@ -50,7 +46,7 @@ struct uf_event *uf_event_new(json_t *body)
 struct uf_event *uf_event_new_raw(const char *raw, size_t len, const uint8_t id[16])
 {
     struct uf_event *ev = uf_xcalloc(1, sizeof *ev);
-    ev->raw = raw; /* no body: only kinds that take raw receive the event */
+    ev->raw = raw; /* no body: the field API reads the text, parsing it only when asked */
     ev->raw_len = len;
     ev->index = -1;
     ev->received_us = uf_wall_us();
@@ -126,104 +122,8 @@ void uf_event_set_raw_members(struct uf_event *ev, const struct uf_jmember *m, s
 {
     free(ev->raw_members);
     ev->raw_members = uf_xmalloc(sizeof(*ev->raw_members) + n * sizeof(*m));
-    ev->raw_members->n = n;
+    ev->raw_members->n = ev->raw_members->cap = n;
     memcpy(ev->raw_members->m, m, n * sizeof(*m));
-}
-
-/* ---- picking members of raw ---- */
-
-static int gather_member(void *arg, const struct uf_jmember *m, struct uf_err *err)
-{
-    (void)err;
-    *uf_jmembers_add(arg) = *m;
-    return 0;
-}
-
-int uf_event_check_raw(struct uf_event *ev, struct uf_err *err)
-{
-    if (ev->raw_checked)
-        return 0;
-    int rc = uf_jscan_value(ev->raw, ev->raw_len, true, NULL, err);
-    ev->raw_checked = rc == 0;
-    return rc;
-}
-
-static int remember_members(struct uf_event *ev, struct uf_err *err)
-{
-    int rc = uf_event_check_raw(ev, err);
-    if (rc != 0)
-        return rc;
-    struct uf_jmembers g;
-    uf_jmembers_init(&g);
-    rc = uf_jscan_object_trusted(ev->raw, ev->raw_len, gather_member, &g, err);
-    if (rc == 0)
-        uf_event_set_raw_members(ev, g.m, g.n);
-    uf_jmembers_free(&g);
-    return rc;
-}
-
-int uf_event_pick(struct uf_event *ev, const char *const keys[], size_t nkeys,
-                  struct uf_jmember out[], struct uf_err *err)
-{
-    if (!ev->raw_members) {
-        int rc = remember_members(ev, err);
-        if (rc != 0)
-            return rc;
-    }
-    const struct uf_raw_members *rm = ev->raw_members;
-    for (size_t i = 0; i < nkeys; i++) {
-        out[i] = (struct uf_jmember){ .key = NULL };
-        size_t len = strlen(keys[i]);
-        for (size_t k = 0; k < rm->n; k++) { /* the last one wins, as in uf_jscan_pick */
-            const struct uf_jmember *m = &rm->m[k];
-            if (uf_jscan_key_is_n(m, keys[i], len))
-                out[i] = *m;
-        }
-    }
-    return 0;
-}
-
-/* ---- reading a few fields from a body or a raw text ---- */
-
-static void fields_from_body(const struct uf_event *ev, const char *const names[], size_t nstr,
-                             size_t n, struct uf_fields *f)
-{
-    for (size_t i = 0; i < n; i++) {
-        json_t *v = json_object_get(ev->body, names[i]);
-        f->str[i] = i < nstr ? json_string_value(v) : NULL;
-        f->num[i] = i >= nstr && json_is_number(v) ? json_number_value(v) : NAN;
-    }
-}
-
-bool uf_event_fields(struct uf_event *ev, const char *const names[], size_t nstr, size_t n,
-                     struct uf_fields *f)
-{
-    f->heap = NULL;
-    if (!ev->raw) {
-        fields_from_body(ev, names, nstr, n, f);
-        return true;
-    }
-    if (uf_event_pick(ev, names, n, f->m, NULL) != 0)
-        return false;
-    size_t need = 0; /* the decoded strings: never longer than their spans, plus terminators */
-    for (size_t i = 0; i < nstr; i++)
-        need += f->m[i].key && f->m[i].type == UF_J_STRING ? f->m[i].val_len + 1 : 0;
-    char *p = need <= sizeof f->stack ? f->stack : (f->heap = uf_xmalloc(need));
-    for (size_t i = 0; i < n; i++) {
-        const struct uf_jmember *m = &f->m[i];
-        bool str = i < nstr && m->key && m->type == UF_J_STRING;
-        f->str[i] = str ? p : NULL;
-        if (str)
-            p += uf_jscan_cstr(m, p) + 1;
-        f->num[i] = i >= nstr ? uf_jscan_number(m) : NAN;
-    }
-    return true;
-}
-
-void uf_fields_free(struct uf_fields *f)
-{
-    free(f->heap);
-    f->heap = NULL;
 }
 
 /* The event's own copy of a shared meta: the strings and numbers are immutable in jansson and
@@ -268,32 +168,6 @@ void uf_event_set_item(struct uf_event *ev, json_t *meta, size_t index, size_t c
     }
     ev->index = (int32_t)index;
     ev->count = (int32_t)count;
-}
-
-void uf_event_set_user(struct uf_event *ev, const char *user)
-{
-    free(ev->user);
-    ev->user = user ? uf_xstrdup(user) : NULL;
-}
-
-void uf_event_set_str(struct uf_event *ev, const char *key, const char *value)
-{
-    json_object_set_new(ev->body, key, json_string(value));
-}
-
-void uf_event_set_int(struct uf_event *ev, const char *key, int64_t value)
-{
-    json_object_set_new(ev->body, key, json_integer(value));
-}
-
-const char *uf_event_get_str(const struct uf_event *ev, const char *key)
-{
-    return json_string_value(json_object_get(ev->body, key));
-}
-
-json_t *uf_event_get_path(const struct uf_event *ev, const char *path)
-{
-    return ev->body ? uf_json_get_path(ev->body, path) : NULL;
 }
 
 /* The first reply wins, except that an error replaces a success. The reply is body or text. */

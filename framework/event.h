@@ -27,50 +27,17 @@ enum uf_outcome {
     UF_OUTCOME_FAILED,  /* an error: counted, reported through the completion */
 };
 
-struct uf_event {
-    json_t *body;                   /* owned; a JSON object (NULL when raw is set, and once a
-                                     * sink that keeps the event to finish it later has let go
-                                     * of its data) */
-    /* The payload as JSON text, not parsed, for kinds that read or encode straight from the
-     * bytes (takes_raw, stage.h): NULL on every other event. body is NULL then (a tree per
-     * event was most of the cost of the hot paths), and a source emits raw events only when
-     * every stage downstream takes raw (uf_stage_consumers_take_raw). Borrowed from the source
-     * unless raw_owned: the source keeps the bytes until the event's completion runs, so only
-     * an event with a completion carries borrowed raw, and copies share it. A transform that
-     * rewrites the text gives the event its own copy (uf_event_set_raw). What was checked is
-     * the source's to say (the kafka_source: the text up to its id; the http source: the whole
-     * body, strictly, duplicate keys refused): a kind that takes raw from a source that checks
-     * less must check the text strictly itself (jscan.h) and fail a malformed one with a 4xx. */
-    const char *raw;
-    size_t raw_len;
-    bool raw_owned;                 /* raw is malloc'd and the event's (uf_event_set_raw) */
-    /* raw is known to be valid JSON with unique keys (the http source checked it strictly, or
-     * a kind wrote it from such a text): kinds may read it with jscan's trusted functions,
-     * which skip values without checking them. Copies keep it; uf_event_set_raw clears it. */
-    bool raw_checked;
-    struct uf_raw_members *raw_members; /* owned: raw's top-level members once uf_event_pick
-                                         * scanned them (or the kind that wrote raw told them);
-                                         * NULL otherwise. Copies keep them. */
-    json_t *meta;                   /* referenced, read-only: NULL until uf_event_meta() creates
-                                     * it; may be shared with other events (a batch's items, a
-                                     * copy), so it is read here and changed only through
-                                     * uf_event_meta(), which first gives the event its own */
-    int32_t index;                  /* the item's place in its request (a batch route's or
-                                     * split's items), -1 when the event is not an item */
-    int32_t count;                  /* the request's number of items; 0 when not an item */
-    char *user;                     /* owned; NULL for anonymous */
-    const char *source;             /* borrowed: the source component's name (lives with the graph) */
-    int64_t received_us;            /* server time, UTC microseconds */
-    uint8_t id[16];                 /* UUIDv7, assigned by uf_event_new */
-    struct uf_completion *done;     /* shared; NULL for fire-and-forget */
-    struct uf_stage *at;            /* framework-maintained: the stage that holds the event now */
-};
+/* Opaque: how an event holds its body (a jansson tree, or JSON text scanned on demand) is the
+ * framework's (event_int.h). Kinds use the functions below. */
+struct uf_event;
 
 /* Creates an event; takes ownership of body (which must be a JSON object). Never NULL. */
 struct uf_event *uf_event_new(json_t *body);
 
-/* Creates an event for a source payload left unparsed (see raw above): body is NULL, raw
- * borrows len bytes at raw, and id is copied (NULL: a new UUIDv7). Never NULL. */
+/* Creates an event for a source payload left unparsed (event_int.h: raw): it holds no tree,
+ * and its text borrows len bytes at raw (the source keeps them until the event's completion
+ * runs, or gives the event a copy with uf_event_own_raw); id is copied (NULL: a new UUIDv7).
+ * Never NULL. */
 struct uf_event *uf_event_new_raw(const char *raw, size_t len, const uint8_t id[16]);
 
 /* Replaces the event's raw text with text (len bytes, malloc'd; the event takes ownership),
@@ -86,22 +53,16 @@ void uf_event_set_raw(struct uf_event *ev, char *text, size_t len);
  * Returns 0 (at once when it was checked already) or UF_EINVAL with err set. */
 int uf_event_check_raw(struct uf_event *ev, struct uf_err *err);
 
-/* The named top-level members of the event's raw object, as uf_jscan_pick reports them: the
- * first call checks the text (uf_event_check_raw), scans it and remembers every member, so the
- * stages after it (route, the kafka sink) look their fields up without another scan. Returns 0
- * or the check's error (nothing remembered then). */
-int uf_event_pick(struct uf_event *ev, const char *const keys[], size_t nkeys,
-                  struct uf_jmember out[], struct uf_err *err);
-
 /* A few named fields of an event, read from its body or its raw text alike (uf_event_fields):
  * strings NULL when missing or not a string, numbers NAN when missing or not a number. From a
  * body the strings borrow it; from a raw text they are decoded into scratch, on the stack for
- * the usual short values, and m holds the members picked (key NULL when absent). */
+ * the usual short values. */
 #define UF_FIELDS_MAX 16
 struct uf_fields {
     const char *str[UF_FIELDS_MAX];
     double num[UF_FIELDS_MAX];
-    struct uf_jmember m[UF_FIELDS_MAX]; /* raw events only */
+    struct uf_jmember m[UF_FIELDS_MAX]; /* the framework's, for a text's members */
+    struct uf_err err;                  /* why, when uf_event_fields returned false */
     char *heap;
     char stack[512];
 };
@@ -113,18 +74,10 @@ bool uf_event_fields(struct uf_event *ev, const char *const names[], size_t nstr
                      struct uf_fields *f);
 void uf_fields_free(struct uf_fields *f);
 
-/* Remembers the n members at m (copied; their spans must point into the current raw text) as
- * raw's members, for a kind that wrote the text and knows where each member is. */
-void uf_event_set_raw_members(struct uf_event *ev, const struct uf_jmember *m, size_t n);
-
 /* Gives the event a copy of its own of the raw text it borrows (for an event that outlives the
  * source's buffer: no completion keeps it); raw_checked and the members remembered stay, moved
  * onto the copy. Nothing when the event has no raw text or owns it already. */
 void uf_event_own_raw(struct uf_event *ev);
-
-/* Deep-copies body and user (and raw when the event owns it); the copy shares meta (copied on
- * its first change) and shares (and references) the completion. */
-struct uf_event *uf_event_copy(const struct uf_event *ev);
 
 /* Frees without counting or completing anything: only for events never emitted (for example
  * rejected before entering the graph). Accepts NULL. Releases the completion reference. */
@@ -132,7 +85,8 @@ void uf_event_free(struct uf_event *ev);
 
 /* The meta object to change, created on first use; when it was shared with other events, the
  * event gets a copy of its own first (nested objects and arrays copied too), so a change never
- * reaches another event. Borrowed. To read, use ev->meta (may be NULL) or uf_event_meta_get. */
+ * reaches another event. Borrowed. To read, use uf_event_meta_peek (may be NULL) or
+ * uf_event_meta_get. */
 json_t *uf_event_meta(struct uf_event *ev);
 
 /* Meta's member key, NULL when there is none. Borrowed; never copies. */
@@ -145,9 +99,118 @@ void uf_event_set_item(struct uf_event *ev, json_t *meta, size_t index, size_t c
 /* Sets the user (copied). NULL clears it. */
 void uf_event_set_user(struct uf_event *ev, const char *user);
 
+/* ---- batches ---- */
+
+/* What uf_event_items made of a batch. */
+enum uf_items_rc {
+    UF_ITEMS_SPLIT, /* *out holds *n new item events (malloc'd array); the batch holds none */
+    UF_ITEMS_SELF,  /* a batch of one held as text: the event itself is item 0 of 1 */
+    UF_ITEMS_NONE,  /* no array at path: the event is no batch */
+    UF_ITEMS_FAIL,  /* an item that is not an object, or a text that is not JSON: err says */
+};
+/* Cuts a batch into its items: the objects of the array at path, or for a batch held as its
+ * text (the http source's batch requests, whose envelope puts the items at "body"), the
+ * text's elements. Item events share the batch's meta (copied by the item that changes it),
+ * user, source, receive time and completion, and get their index and count; each has its own
+ * id. Nothing is made when one item is not an object. The batch stays the caller's. */
+enum uf_items_rc uf_event_items(struct uf_event *ev, const char *path, struct uf_event ***out,
+                                size_t *n, struct uf_err *err);
+
+/* ---- metadata ---- */
+
+/* The user: borrowed, NULL for anonymous. */
+const char *uf_event_user(const struct uf_event *ev);
+/* The source component's name (borrowed from the graph), NULL until a source sets it. */
+const char *uf_event_source(const struct uf_event *ev);
+void uf_event_set_source(struct uf_event *ev, const char *source);
+/* Server time the event was received, UTC microseconds. */
+int64_t uf_event_received_us(const struct uf_event *ev);
+void uf_event_set_received_us(struct uf_event *ev, int64_t us);
+/* The event's UUIDv7 (16 bytes, borrowed). */
+const uint8_t *uf_event_id(const struct uf_event *ev);
+void uf_event_set_id(struct uf_event *ev, const uint8_t id[16]);
+/* The item's place in its request and the request's item count (uf_event_set_item): -1 and 0
+ * when the event is not an item. */
+int uf_event_index(const struct uf_event *ev);
+int uf_event_count(const struct uf_event *ev);
+/* The meta object to read (borrowed, NULL when the event has none yet). Change it only through
+ * uf_event_meta, which first gives the event its own. */
+json_t *uf_event_meta_peek(const struct uf_event *ev);
+/* Replaces meta (takes ownership of the reference; NULL clears it). */
+void uf_event_set_meta(struct uf_event *ev, json_t *meta);
+/* The completion shared by the events of one request or input message (NULL: fire and forget).
+ * Borrowed; uf_completion_attach to share it with a new event. */
+struct uf_completion *uf_event_completion(const struct uf_event *ev);
+
+/* ---- the body as a tree ---- */
+
+/* The body as a jansson object to read or change (borrowed): an event held as text is parsed
+ * on the first call (strictly, duplicate keys refused) and holds the tree from then on. NULL
+ * when the text is not one JSON object. */
+json_t *uf_event_body(struct uf_event *ev);
+/* Replaces the body (takes ownership of body, a JSON object; NULL: the event lets go of its
+ * data, for a sink that keeps the event only to finish it later). */
+void uf_event_set_body(struct uf_event *ev, json_t *body);
+/* The body tree when the event holds one (borrowed; never parses): NULL when it is held as
+ * text or was let go of. */
+json_t *uf_event_tree(const struct uf_event *ev);
+
+/* ---- the body as JSON text ---- */
+
+/* Takes the body out of the event as JSON text (malloc'd, *len bytes, not NUL-terminated; the
+ * caller frees it): the text the event holds, moved or copied as it is, or the tree encoded
+ * compactly (uf_jsonenc_dumps). The event holds no body afterwards. NULL when it held none. */
+char *uf_event_take_text(struct uf_event *ev, size_t *len);
+/* Lets go of the event's data now (body, meta, user), keeping what finishing it needs (its
+ * completion, id, item place): for a sink that finishes the event later on another thread,
+ * so the data is freed where it was used and is still in cache. */
+void uf_event_release_data(struct uf_event *ev);
+
+/* The body's JSON text when the event holds it as text (borrowed, *len bytes, not
+ * NUL-terminated), NULL when it holds a tree. */
+const char *uf_event_raw(const struct uf_event *ev, size_t *len);
+/* Whether the text is known to be valid JSON with unique keys (see uf_event_check_raw). */
+bool uf_event_raw_checked(const struct uf_event *ev);
+/* Tells the event its text is valid JSON with unique keys (a source or kind that checked it
+ * strictly, or wrote it from such a text): jscan's trusted scanners may read it. */
+void uf_event_set_raw_checked(struct uf_event *ev, bool checked);
+
+/* Sets (value non-NULL, copied) or removes (value NULL) top-level string fields, in one step:
+ * an event held as text is rewritten without a tree (its other members as they were, then the
+ * fields set, in order); n <= UF_STRFIELDS_MAX. Returns 0, or UF_EINVAL with err set when the
+ * event holds a text that is not one JSON object (nothing changed then). */
+#define UF_STRFIELDS_MAX 16
+struct uf_strfield {
+    const char *name, *value;
+};
+int uf_event_set_strs(struct uf_event *ev, const struct uf_strfield *f, size_t n,
+                      struct uf_err *err);
+
 /* Convenience setters on body; they copy strings. */
 void uf_event_set_str(struct uf_event *ev, const char *key, const char *value);
 void uf_event_set_int(struct uf_event *ev, const char *key, int64_t value);
+/* One field's value, read from a tree or a text alike, for a kind that compares it: type
+ * UF_J_NULL also when the field is missing; a string's decoded bytes in str (len of them,
+ * borrowed from the event, or from buf when decoding needed a copy); a number's value in ival
+ * when it is an integer that fits 64 bits (int_ok), as jansson would read it. */
+struct uf_scalar {
+    enum uf_jtype type;
+    const char *str;
+    size_t len;
+    bool int_ok;
+    int64_t ival;
+    char *buf;
+};
+/* Reads the field at path (dotted: "params.movie_id") into out; release it with
+ * uf_scalar_free. Returns 0, or UF_EINVAL with err set when the event holds a text that is not
+ * one JSON object. */
+int uf_event_get_scalar(struct uf_event *ev, const char *path, struct uf_scalar *out,
+                        struct uf_err *err);
+void uf_scalar_free(struct uf_scalar *s);
+
+/* A top-level field's value as a new jansson reference (the caller releases it), NULL when
+ * missing: from a tree the value itself, from a text a parse of the member's span. */
+json_t *uf_event_get_value(struct uf_event *ev, const char *key);
 /* Borrowed string field of body, or NULL when missing or not a string. */
 const char *uf_event_get_str(const struct uf_event *ev, const char *key);
 /* The value at a dotted path into body ("params.movie_id"), NULL when missing. Borrowed. */

@@ -2,7 +2,7 @@
  * "pipeline/component", which neither format accepts bare, so DOT quotes them and Mermaid gets
  * sanitised ids with the real name as the label. SVG is not drawn here: Graphviz lays out the
  * DOT, run as a child process (no shell) so no library of its is linked into the binary. */
-#include "export.h"
+#include "framework/export.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -14,8 +14,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "mem.h"
-#include "strbuf.h"
+#include "framework/mem.h"
+#include "framework/strbuf.h"
 
 static const char *dot_shape(const char *role)
 {

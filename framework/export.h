@@ -6,7 +6,7 @@
 
 #include <jansson.h>
 
-#include "err.h"
+#include "framework/err.h"
 
 /* Each returns a new string (caller frees). */
 char *uf_export_dot(const json_t *graph);

@@ -4,13 +4,13 @@
  * ports), then inputs, then the shape of the graph (cycles, dead ends), then topological order.
  * Option values filled into contexts borrow strings from the config tree; LIST and MAP values
  * are JSON owned by the graph and released in uf_graph_free. */
-#include "graph.h"
+#include "framework/graph.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-#include "mem.h"
-#include "registry.h"
+#include "framework/mem.h"
+#include "framework/registry.h"
 
 static const char *const when_full_values[] = {"block", "reject", NULL};
 
@@ -58,34 +58,13 @@ bool uf_stage_port_connected(const struct uf_stage *st, int port)
     return port >= 0 && (size_t)port < st->nports && st->ports[port].nto > 0;
 }
 
-static bool stage_takes_raw(const struct uf_stage *st)
-{
-    if (!st->kind->takes_raw || (st->kind->raw_ok && !st->kind->raw_ok(st->ctx)))
-        return false;
-    for (size_t p = 0; p < st->nports; p++) /* a raw event may go on from here: the graph is
-                                             * acyclic, so this ends */
-        if (uf_stage_port_connected(st, (int)p) && !uf_stage_consumers_take_raw(st, (int)p))
-            return false;
-    return true;
-}
-
-bool uf_stage_consumers_take_raw(const struct uf_stage *st, int port)
-{
-    if (!uf_stage_port_connected(st, port))
-        return false;
-    for (size_t k = 0; k < st->ports[port].nto; k++)
-        if (!stage_takes_raw(st->ports[port].to[k]))
-            return false;
-    return true;
-}
-
 bool uf_stage_batches_split(const struct uf_stage *st, int port)
 {
     if (!uf_stage_port_connected(st, port))
         return false;
     for (size_t k = 0; k < st->ports[port].nto; k++) {
         const struct uf_stage *c = st->ports[port].to[k];
-        enum uf_batch_role r = c->kind->raw_batch ? c->kind->raw_batch(c->ctx) : UF_BATCH_NONE;
+        enum uf_batch_role r = c->kind->batch ? c->kind->batch(c->ctx) : UF_BATCH_NONE;
         if (r == UF_BATCH_END)
             continue;
         if (r != UF_BATCH_PASS)

@@ -12,9 +12,9 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "config.h"
-#include "metrics.h"
-#include "stage.h"
+#include "framework/config.h"
+#include "framework/metrics.h"
+#include "framework/stage.h"
 
 struct uf_queue;
 struct uf_runtime;
@@ -105,8 +105,5 @@ json_t *uf_graph_json(const struct uf_graph *g, bool metrics);
 void uf_graph_check_routes(struct uf_stage **v, size_t n, struct uf_diags *d);
 /* Frees what the stage's declarations hold (graph_decl.c). */
 void uf_stage_decls_free(struct uf_stage *st);
-
-/* Options of a stage as JSON, secrets replaced by "***". */
-json_t *uf_stage_options_json(const struct uf_stage *st);
 
 #endif

@@ -8,9 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "graph.h"
-#include "mem.h"
-#include "strbuf.h"
+#include "framework/graph.h"
+#include "framework/mem.h"
+#include "framework/strbuf.h"
 
 const struct uf_node *uf_stage_option_node(const struct uf_stage *st, const char *name)
 {

@@ -1,14 +1,15 @@
 /* graph_json.c: the graph as JSON for /api/graph, `ugcflow graph --format json` and the graph
  * page. Options are rendered from the kind's table (so every option shows with its effective
  * value, defaults included) and secrets are masked; nothing here touches the hot path. */
-#include "graph.h"
+#include "framework/graph.h"
 
 #include <string.h>
 
-#include "queue.h"
-#include "secret.h"
+#include "framework/queue.h"
+#include "framework/secret.h"
 
-json_t *uf_stage_options_json(const struct uf_stage *st)
+/* Options of a stage as JSON, secrets replaced by "***". */
+static json_t *options_json(const struct uf_stage *st)
 {
     json_t *o = json_object();
     for (const struct uf_option *opt = st->kind->options; opt && opt->name; opt++)
@@ -29,7 +30,7 @@ static json_t *node_json(const struct uf_pipeline *pl, struct uf_stage *st, bool
     snprintf(id, sizeof id, "%s/%s", pl->name, st->name);
     json_t *n = json_pack("{s:s,s:s,s:s,s:s,s:s,s:o}", "id", id, "name", st->name, "kind",
                           st->kind->name, "role", role_name(st->kind->role), "where", st->where,
-                          "options", uf_stage_options_json(st));
+                          "options", options_json(st));
     json_t *ports = json_array();
     for (size_t i = 1; i < st->nports; i++)
         json_array_append_new(ports, json_string(st->ports[i].name));

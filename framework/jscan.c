@@ -5,7 +5,7 @@
  * (except that duplicate keys and numbers out of range are only refused or told when asked,
  * uf_jscan_check); tests/test_jscan.c holds the cases. Nested values are checked by recursion,
  * bounded by MAX_DEPTH like jansson's. */
-#include "jscan.h"
+#include "framework/jscan.h"
 
 #include <errno.h>
 #include <math.h>
@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "mem.h"
+#include "framework/mem.h"
 
 #define MAX_DEPTH 2048 /* jansson's JSON_PARSER_DEFAULT_DEPTH */
 

@@ -11,7 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "err.h"
+#include "framework/err.h"
 
 enum uf_jtype { UF_J_STRING, UF_J_NUMBER, UF_J_TRUE, UF_J_FALSE, UF_J_NULL, UF_J_OBJECT,
                 UF_J_ARRAY };

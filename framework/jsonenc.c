@@ -2,7 +2,7 @@
  * characters that need an escape ('"', '\\' and controls below 0x20, as jansson escapes them:
  * the short forms \b \f \n \r \t, else \u00XX in upper case); bytes from 0x80 up are copied as
  * they are, since jansson keeps strings valid UTF-8. */
-#include "jsonenc.h"
+#include "framework/jsonenc.h"
 
 #include <inttypes.h>
 #include <stdbool.h>
@@ -86,7 +86,8 @@ static void put_real(struct uf_strbuf *sb, double d)
     uf_strbuf_append(sb, buf, (size_t)n);
 }
 
-void uf_jsonenc_append(struct uf_strbuf *sb, const json_t *v)
+/* Appends the compact text of v (any JSON value) to sb. */
+static void append_value(struct uf_strbuf *sb, const json_t *v)
 {
     switch (json_typeof(v)) {
     case JSON_OBJECT: {
@@ -101,7 +102,7 @@ void uf_jsonenc_append(struct uf_strbuf *sb, const json_t *v)
             first = false;
             uf_jsonenc_append_str(sb, key, key_len);
             uf_strbuf_append(sb, ":", 1);
-            uf_jsonenc_append(sb, x);
+            append_value(sb, x);
         }
         uf_strbuf_append(sb, "}", 1);
         return;
@@ -111,7 +112,7 @@ void uf_jsonenc_append(struct uf_strbuf *sb, const json_t *v)
         for (size_t i = 0; i < json_array_size(v); i++) {
             if (i)
                 uf_strbuf_append(sb, ",", 1);
-            uf_jsonenc_append(sb, json_array_get(v, i));
+            append_value(sb, json_array_get(v, i));
         }
         uf_strbuf_append(sb, "]", 1);
         return;
@@ -139,7 +140,7 @@ void uf_jsonenc_append(struct uf_strbuf *sb, const json_t *v)
 char *uf_jsonenc_dumps(const json_t *v, size_t *len)
 {
     struct uf_strbuf sb = { 0 };
-    uf_jsonenc_append(&sb, v);
+    append_value(&sb, v);
     if (len)
         *len = sb.len;
     return uf_strbuf_take(&sb);

@@ -11,10 +11,8 @@
 #include <jansson.h>
 #include <stddef.h>
 
-#include "strbuf.h"
+#include "framework/strbuf.h"
 
-/* Appends the compact text of v (any JSON value) to sb. */
-void uf_jsonenc_append(struct uf_strbuf *sb, const json_t *v);
 /* Appends the n bytes at s (UTF-8) as a JSON string, quotes included, escaped as jansson
  * escapes: for texts assembled without a tree. At most 6 * n + 2 bytes. */
 void uf_jsonenc_append_str(struct uf_strbuf *sb, const char *s, size_t n);

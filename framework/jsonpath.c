@@ -1,6 +1,6 @@
 /* jsonpath.c: dotted-path access into jansson objects (see jsonpath.h). Paths are short, so
  * each segment is copied into a stack buffer rather than allocating. */
-#include "jsonpath.h"
+#include "framework/jsonpath.h"
 
 #include <string.h>
 

@@ -3,7 +3,7 @@
  * The order of checks matters: the header is decoded first only to learn `alg`; the signature is
  * verified before any claim is parsed, so nothing an attacker wrote is interpreted until it is
  * known to be signed. Only this file includes OpenSSL. */
-#include "jwt.h"
+#include "framework/jwt.h"
 
 #include <pthread.h>
 #include <stdio.h>
@@ -16,9 +16,9 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
-#include "err.h"
-#include "hash.h"
-#include "mem.h"
+#include "framework/err.h"
+#include "framework/hash.h"
+#include "framework/mem.h"
 
 struct uf_jwt_keys {
     unsigned char *secret;
@@ -151,7 +151,9 @@ static int b64_value(char c)
     return p ? (int)(p - b64url) : -1;
 }
 
-unsigned char *uf_base64url_decode(const char *s, size_t n, size_t *out_n)
+/* Decodes into a new buffer of *out_n bytes (NUL-terminated for convenience); NULL when the
+ * input holds a character outside the alphabet, padding, or an impossible length. */
+static unsigned char *b64url_decode(const char *s, size_t n, size_t *out_n)
 {
     if (n % 4 == 1)
         return NULL;
@@ -211,7 +213,7 @@ static int split_token(const char *token, struct parts *p, struct uf_err *err)
 static json_t *decode_json_part(const char *s, size_t n, const char *what, struct uf_err *err)
 {
     size_t len;
-    unsigned char *raw = uf_base64url_decode(s, n, &len);
+    unsigned char *raw = b64url_decode(s, n, &len);
     if (!raw) {
         uf_err_set(err, UF_EINVAL, "%s is not base64url", what);
         return NULL;
@@ -224,6 +226,21 @@ static json_t *decode_json_part(const char *s, size_t n, const char *what, struc
         return NULL;
     }
     return obj;
+}
+
+bool uf_jwt_peek_sub(const char *token, size_t n, char *out, size_t out_n)
+{
+    const char *end = token + n, *p = memchr(token, '.', n);
+    const char *q = p ? memchr(p + 1, '.', (size_t)(end - p - 1)) : NULL;
+    if (!q || n > UF_JWT_MAX_TOKEN)
+        return false;
+    json_t *claims = decode_json_part(p + 1, (size_t)(q - p - 1), "payload", NULL);
+    const char *sub = json_string_value(json_object_get(claims, "sub"));
+    bool ok = sub && strlen(sub) < out_n;
+    if (ok)
+        memcpy(out, sub, strlen(sub) + 1);
+    json_decref(claims);
+    return ok;
 }
 
 /* The algorithm named by the header, checked against the allow-list and the loaded keys. */
@@ -276,7 +293,7 @@ static int verify_signature(const struct uf_jwt_keys *keys, unsigned bit, const 
                             struct uf_err *err)
 {
     size_t sig_len;
-    unsigned char *sig = uf_base64url_decode(p->sig, p->sig_len, &sig_len);
+    unsigned char *sig = b64url_decode(p->sig, p->sig_len, &sig_len);
     if (!sig)
         return uf_err_set(err, UF_EINVAL, "signature is not base64url");
     bool ok = (bit & HS_MASK) ? verify_hmac(keys, bit, p, sig, sig_len)

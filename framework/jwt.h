@@ -1,12 +1,10 @@
 /* jwt.h: JSON Web Token verification (RFC 7519, JWS compact form) over OpenSSL libcrypto.
- * Verifies the signature of HS256/384/512 tokens (shared secret) and RS256/384/512 tokens (RSA
- * public key), then checks the registered claims: `exp` (required), `nbf` and `iat` (with a
- * leeway), `iss` and `aud` when configured. `alg: none` is never accepted, and an algorithm
- * must both be in the caller's allow-list and match the kind of key it is verified with (so an
- * RS256 public key can never be used as an HS256 secret). HMAC comparison is constant-time.
- * This module does not know about events, users or roles: stages/jwt_auth.c maps claims.
- * Keys are immutable after loading and may be shared by threads; verification is thread-safe.
- * Signing (HS256, RS256) is for test tools and load generators. */
+ * HS256/384/512 (shared secret) and RS256/384/512 (RSA public key) signatures, then `exp`
+ * (required), `nbf` and `iat` (with a leeway), `iss` and `aud`. `alg: none` is never accepted,
+ * and an algorithm must be allowed and match its key's kind (an RSA key is never an HMAC
+ * secret); HMAC comparison is constant-time. Knows no events or users (stages/jwt_auth.c maps
+ * claims). Keys are immutable once loaded; verification is thread-safe. Signing (HS256, RS256)
+ * is for test tools and the load generator. */
 #ifndef UF_JWT_H
 #define UF_JWT_H
 
@@ -83,10 +81,11 @@ void uf_jwt_signer_free(struct uf_jwt_signer *signer);
 /* Signs claims with RS256. New string; NULL only if OpenSSL fails to sign. */
 char *uf_jwt_sign_rs256(const struct uf_jwt_signer *signer, const json_t *claims);
 
+/* The `sub` of token (n bytes) WITHOUT verifying it, into out: for keying a rate limit before
+ * the token is verified, never for deciding who the caller is. false when there is none. */
+bool uf_jwt_peek_sub(const char *token, size_t n, char *out, size_t out_n);
+
 /* base64url without padding (RFC 4648 section 5), exposed for tests and tools. */
 char *uf_base64url_encode(const void *data, size_t n);
-/* Decodes into a new buffer of *out_n bytes (NUL-terminated for convenience); NULL when the
- * input holds a character outside the alphabet, padding, or an impossible length. */
-unsigned char *uf_base64url_decode(const char *s, size_t n, size_t *out_n);
 
 #endif

@@ -1,16 +1,16 @@
 /* jwt_mint.c: the claims and signing of development and load-test tokens (jwt_mint.h).
  * The secret rule is the verifier's (32 bytes at least): a tool must never mint a token the
  * APIs would refuse for its key. Reads a key file in one bounded read; keeps nothing. */
-#include "jwt_mint.h"
+#include "framework/jwt_mint.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "err.h"
-#include "jwt.h"
-#include "mem.h"
+#include "framework/err.h"
+#include "framework/jwt.h"
+#include "framework/mem.h"
 
 /* The same minimum as uf_jwt_keys_set_secret (RFC 7518 3.2). */
 #define MIN_SECRET 32

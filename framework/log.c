@@ -3,7 +3,7 @@
  * different threads never interleave. Values are quoted when they contain spaces, quotes or '='.
  * Rate limiting keys on (stage, message pointer): messages are string literals, so the pointer
  * identifies the call site cheaply. */
-#include "log.h"
+#include "framework/log.h"
 
 #include <pthread.h>
 #include <stdarg.h>
@@ -13,8 +13,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "secret.h"
-#include "stage.h"
+#include "framework/secret.h"
+#include "framework/stage.h"
 
 enum uf_level uf_log_level = UF_LOG_INFO;
 

@@ -1,5 +1,5 @@
 /* mem.c: allocation that aborts on exhaustion (see mem.h for why). */
-#include "mem.h"
+#include "framework/mem.h"
 
 #include <stdarg.h>
 #include <stdio.h>

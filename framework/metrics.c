@@ -2,7 +2,7 @@
  * Histograms have fixed buckets so observing is one relaxed atomic add per field and the
  * exposition needs no lock. Extra metrics are a per-component linked list; the list only grows,
  * so readers walk it under the lock only to see consistent `next` pointers. */
-#include "metrics.h"
+#include "framework/metrics.h"
 
 #include <math.h>
 #include <stdbool.h>
@@ -10,8 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "mem.h"
-#include "strbuf.h"
+#include "framework/mem.h"
+#include "framework/strbuf.h"
 
 const double uf_histo_bounds_us[UF_HISTO_BUCKETS - 1] = {
     10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 25000, 50000, 100000, 1000000, 10000000};

@@ -1,5 +1,5 @@
 /* netaddr.c: the text form of an IP address (see netaddr.h): IPv4 by hand, IPv6 by inet_ntop. */
-#include "netaddr.h"
+#include "framework/netaddr.h"
 
 #include <arpa/inet.h>
 #include <sys/socket.h>

@@ -1,7 +1,7 @@
 /* options.c: parsing option values by their table entry, and "did you mean" suggestions.
  * Defaults go through the same parser as user input, so a bad default fails the registry test
  * instead of hiding. Values out of range are errors, never clamped. */
-#include "options.h"
+#include "framework/options.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -10,7 +10,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "err.h"
+#include "framework/err.h"
 
 const char *uf_option_type_name(enum uf_opt_type type)
 {

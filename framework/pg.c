@@ -1,11 +1,11 @@
 /* pg.c: shared libpq helpers (see pg.h). */
-#include "pg.h"
+#include "framework/pg.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "mem.h"
+#include "framework/mem.h"
 
 /* Server notices (e.g. "already exists, skipping") are not errors: keep them off stderr. */
 static void ignore_notice(void *arg, const char *message)

@@ -8,7 +8,7 @@
 #include <libpq-fe.h>
 #include <stdint.h>
 
-#include "err.h"
+#include "framework/err.h"
 
 /* Opens one connection (blocking, at most connect_timeout_ms rounded up to whole seconds),
  * with server notices kept off stderr. NULL with err naming the host, port and cause. */

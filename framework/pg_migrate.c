@@ -4,7 +4,7 @@
  * (`NNNN_name.sql`, e.g. sql/ugc/migrations), read at init so `ugcflow validate` reports a
  * missing folder or a bad name, and applied at start. Append-only: a released migration is
  * never edited, a change is a new file with the next version. */
-#include "pg_migrate.h"
+#include "framework/pg_migrate.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -12,9 +12,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "mem.h"
-#include "pg.h"
-#include "stage.h"
+#include "framework/mem.h"
+#include "framework/pg.h"
+#include "framework/stage.h"
 
 #define MIGRATION_MAX (4 << 20)
 

@@ -10,7 +10,7 @@
 #include <libpq-fe.h>
 #include <stddef.h>
 
-#include "err.h"
+#include "framework/err.h"
 
 struct uf_stage;
 

@@ -3,15 +3,15 @@
  * round trip, which is what keeps a queue hop cheap at high rates. Producers wake a consumer
  * only when the queue was empty, and consumers wake producers only when it was full, so the
  * common case makes no futex calls. */
-#include "queue.h"
+#include "framework/queue.h"
 
 #include <pthread.h>
 #include <stdlib.h>
 #include <time.h>
 
-#include "clock.h"
-#include "err.h"
-#include "mem.h"
+#include "framework/clock.h"
+#include "framework/err.h"
+#include "framework/mem.h"
 
 struct uf_queue {
     pthread_mutex_t mu;

@@ -3,14 +3,14 @@
  * keys that land on another's slot) to a set of WAYS slots under one lock; its bucket is the
  * slot with its hash, or the set's least recently used one. Buckets refill lazily on use, so
  * there is no timer and an idle key costs nothing. Locks are padded to a cache line each. */
-#include "ratelimit.h"
+#include "framework/ratelimit.h"
 
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
 
-#include "mem.h"
+#include "framework/mem.h"
 
 #define WAYS 8
 

@@ -2,12 +2,12 @@
  * shutting down) and every started component whose kind has a `ready` callback must say it is
  * ready. Every component is asked, so the body names all that is down at once, not the first.
  * Runs on the admin thread; touches no engine state beyond what the callbacks read. */
-#include "ready.h"
+#include "framework/ready.h"
 
 #include <stdio.h>
 
-#include "graph.h"
-#include "runtime.h"
+#include "framework/graph.h"
+#include "framework/runtime.h"
 
 static json_t *entry(const char *component, const char *kind, const char *reason)
 {

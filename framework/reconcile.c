@@ -2,7 +2,7 @@
  * bytewise here (so neither server's collation matters) and merged; a check's queries get
  * `{since}` replaced by a Unix time in seconds (0 without --since). ClickHouse is asked over
  * its HTTP interface for TabSeparated rows; keys are ids and need no escaping. */
-#include "reconcile.h"
+#include "framework/reconcile.h"
 
 #include <curl/curl.h>
 #include <getopt.h>
@@ -12,11 +12,11 @@
 #include <string.h>
 #include <time.h>
 
-#include "config.h"
-#include "mem.h"
-#include "options.h"
-#include "pg.h"
-#include "strbuf.h"
+#include "framework/config.h"
+#include "framework/mem.h"
+#include "framework/options.h"
+#include "framework/pg.h"
+#include "framework/strbuf.h"
 
 #define SAMPLES 5
 

@@ -1,9 +1,9 @@
 /* registry.c: the only list of stage kinds. Adding a kind is one extern and one line here. */
-#include "registry.h"
+#include "framework/registry.h"
 
 #include <string.h>
 
-#include "options.h"
+#include "framework/options.h"
 
 extern const struct uf_kind uf_source_generate, uf_source_stdin;
 extern const struct uf_kind uf_source_http;

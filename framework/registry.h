@@ -5,7 +5,7 @@
 
 #include <stddef.h>
 
-#include "stage.h"
+#include "framework/stage.h"
 
 /* NULL-terminated array of every kind, sources first, then transforms, then sinks. */
 extern const struct uf_kind *const uf_kinds[];

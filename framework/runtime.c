@@ -4,7 +4,7 @@
  * consumer's bounded queue (sinks and `buffer`ed components), blocking or rejecting when full.
  * Workers pop batches from a queue and call process() or write(). Shutdown runs in topological
  * order so every queue is closed only after everything upstream of it has stopped. */
-#include "runtime.h"
+#include "framework/runtime.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -14,11 +14,12 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "clock.h"
-#include "log.h"
-#include "mem.h"
-#include "queue.h"
-#include "strbuf.h"
+#include "framework/clock.h"
+#include "framework/event_int.h"
+#include "framework/log.h"
+#include "framework/mem.h"
+#include "framework/queue.h"
+#include "framework/strbuf.h"
 
 struct uf_runtime {
     struct uf_graph *g;
@@ -28,20 +29,6 @@ struct uf_runtime {
     size_t sources_total;
     atomic_size_t sources_done;
 };
-
-int64_t uf_now_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
-int64_t uf_wall_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
 
 /* ---- the hot path ---- */
 

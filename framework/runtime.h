@@ -7,8 +7,8 @@
 
 #include <stdbool.h>
 
-#include "err.h"
-#include "graph.h"
+#include "framework/err.h"
+#include "framework/graph.h"
 
 struct uf_runtime;
 

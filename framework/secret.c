@@ -4,15 +4,15 @@
  * ssl.key.pem...) and more arrive with each release: a word list catches the new ones, a list
  * of names would not. Redaction copies text and leaves the secret out, so a line cut short can
  * never end inside a password. */
-#include "secret.h"
+#include "framework/secret.h"
 
 #include <ctype.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "mem.h"
-#include "options.h"
+#include "framework/mem.h"
+#include "framework/options.h"
 
 #define MAX_NAME 128
 

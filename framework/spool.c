@@ -2,7 +2,7 @@
  * spool files. It knows nothing of the records or events: the sink decides what to spool and
  * when to replay. One mutex guards the segment list and counters; the file reads of
  * a replay happen outside it, on a sealed segment that no one writes any more. */
-#include "spool.h"
+#include "framework/spool.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -16,7 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "mem.h"
+#include "framework/mem.h"
 
 #define REC_HDR 8u /* u32 length + u32 crc */
 #define SEG_NAME_MAX 32

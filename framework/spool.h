@@ -11,7 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "err.h"
+#include "framework/err.h"
 
 enum uf_spool_fsync {
     UF_SPOOL_FSYNC_ALWAYS,   /* fsync before each append call returns */

@@ -18,6 +18,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "clock.h"
 #include "config.h"
 #include "err.h"
 #include "event.h"
@@ -28,9 +29,9 @@ struct uf_metrics;
 
 enum uf_role { UF_SOURCE, UF_TRANSFORM, UF_SINK };
 
-/* What a kind does with the raw text of an http batch: the request body itself, one object or
- * an array of them, where the tree path has an envelope {"route","method",...,"body"} (see
- * docs/http.md, "Raw batches"). */
+/* What a kind does with a batch request's one event held as the request body's text (one
+ * object or an array of them), where an event built as a tree has an envelope
+ * {"route","method",...,"body"} (see docs/http.md, "Batches"). */
 enum uf_batch_role {
     UF_BATCH_NONE,  /* it reads fields by name: it must get items, not a batch */
     UF_BATCH_PASS,  /* it handles a batch and passes it on as it is (jwt_auth, validate) */
@@ -51,13 +52,8 @@ struct uf_kind {
     const struct uf_option *options;   /* NULL-terminated table; may be NULL when none */
     size_t ctx_size;
     bool emits;                        /* a sink that also emits events downstream */
-    /* The kind handles events carrying raw (event.h): a sink writes them, a transform reads
-     * them and emits raw events only as it received them or rewrote them. raw_ok, when set,
-     * decides per component after init (e.g. only some option values can be applied to text). */
-    bool takes_raw;
-    bool (*raw_ok)(const void *ctx);
-    /* NULL: UF_BATCH_NONE. Decided per component after init, as raw_ok. */
-    enum uf_batch_role (*raw_batch)(const void *ctx);
+    /* NULL: UF_BATCH_NONE. Decided per component after init (e.g. by an option's value). */
+    enum uf_batch_role (*batch)(const void *ctx);
 
     int (*init)(struct uf_stage *st, void *ctx, struct uf_err *err);
     int (*start)(struct uf_stage *st, void *ctx, struct uf_err *err);
@@ -113,12 +109,10 @@ void uf_stage_route_reads(struct uf_stage *st, const char *route, const char *pa
 int uf_stage_add_port(struct uf_stage *st, const char *name, struct uf_err *err);
 /* Whether any component consumes the port. */
 bool uf_stage_port_connected(const struct uf_stage *st, int port);
-/* Whether the port has consumers and every stage downstream of it takes raw events (start and
- * later: the graph is wired after init). A source checks this before it emits raw events. */
-bool uf_stage_consumers_take_raw(const struct uf_stage *st, int port);
-/* Whether every path from the port meets a kind that ends a raw batch, with only kinds that
- * pass a batch on before it (enum uf_batch_role): the http source emits raw batches only then,
- * so no kind that reads fields by name gets a whole batch. */
+/* Whether every path from the port meets a kind that ends a batch, with only kinds that pass a
+ * batch on before it (enum uf_batch_role; start and later: the graph is wired after init): the
+ * http source holds a batch as its text only then, so no kind that reads fields by name gets a
+ * whole batch. */
 bool uf_stage_batches_split(const struct uf_stage *st, int port);
 
 /* Passes ev downstream (takes ownership, whatever happens). Returns 0, or UF_EFULL when a
@@ -139,9 +133,5 @@ int64_t uf_stage_deadline_ms(const struct uf_stage *st);
 
 /* Sinks that finish events asynchronously record a batch's size and flush time themselves. */
 void uf_stage_observe_flush(struct uf_stage *st, size_t rows, uint64_t bytes, uint64_t us);
-
-/* Current monotonic time in microseconds and the wall clock in UTC microseconds. */
-int64_t uf_now_us(void);
-int64_t uf_wall_us(void);
 
 #endif

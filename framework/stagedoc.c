@@ -1,14 +1,14 @@
 /* stagedoc.c: help and reference documentation from the option tables (see stagedoc.h).
  * docs/stages.md is this file's output (`ugcflow stages --markdown`), checked by a test, so the
  * documentation cannot drift from the code. */
-#include "stagedoc.h"
+#include "framework/stagedoc.h"
 
 #include <inttypes.h>
 #include <string.h>
 
-#include "graph.h"
-#include "registry.h"
-#include "strbuf.h"
+#include "framework/graph.h"
+#include "framework/registry.h"
+#include "framework/strbuf.h"
 
 static const char *role_name(enum uf_role r)
 {

@@ -3,7 +3,7 @@
 #ifndef UF_STAGEDOC_H
 #define UF_STAGEDOC_H
 
-#include "stage.h"
+#include "framework/stage.h"
 
 /* One kind's help (kind NULL: a list of every kind with its summary). New string. */
 char *uf_stagedoc_text(const struct uf_kind *kind);

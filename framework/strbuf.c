@@ -1,12 +1,12 @@
 /* strbuf.c: growable text buffer (see strbuf.h). */
-#include "strbuf.h"
+#include "framework/strbuf.h"
 
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "mem.h"
+#include "framework/mem.h"
 
 void uf_strbuf_reserve(struct uf_strbuf *sb, size_t extra)
 {

@@ -6,7 +6,7 @@
  * from another thread and restart deadlines are seen without a wake-up pipe. Each child gets its
  * own process group, so a Ctrl-C in the terminal reaches the supervisor only and the children
  * stop in order rather than all at once. */
-#include "supervise.h"
+#include "framework/supervise.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -21,8 +21,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "log.h"
-#include "mem.h"
+#include "framework/log.h"
+#include "framework/mem.h"
 
 extern char **environ;
 

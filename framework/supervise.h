@@ -14,7 +14,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "err.h"
+#include "framework/err.h"
 
 struct uf_sv_child_spec {
     const char *name;

@@ -1,6 +1,6 @@
 /* timefmt.c: RFC 3339 formatting and strict parsing (see timefmt.h). The parser checks every
  * field's range itself instead of trusting strptime, which accepts more than RFC 3339 does. */
-#include "timefmt.h"
+#include "framework/timefmt.h"
 
 #include <stdio.h>
 #include <string.h>

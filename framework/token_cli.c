@@ -4,7 +4,7 @@
  * (never from the command line, where `ps` and shell history would show it) and refuses one
  * shorter than the verifier accepts; RS256 takes a private key file. The ttl is read with the
  * pipeline file's duration parser (30s, 15m, 1h). */
-#include "token_cli.h"
+#include "framework/token_cli.h"
 
 #include <getopt.h>
 #include <stdio.h>
@@ -12,11 +12,11 @@
 #include <string.h>
 #include <time.h>
 
-#include "err.h"
-#include "jwt.h"
-#include "jwt_mint.h"
-#include "options.h"
-#include "uuid.h"
+#include "framework/err.h"
+#include "framework/jwt.h"
+#include "framework/jwt_mint.h"
+#include "framework/options.h"
+#include "framework/uuid.h"
 
 #define MAX_ROLES 32
 #define MAX_ROLE_LEN 64
@@ -170,3 +170,10 @@ int uf_token_main(int argc, char **argv)
     json_decref(roles);
     return rc;
 }
+
+const struct uf_command uf_token_command = {
+    .name = "token",
+    .usage = "  token --sub UUID [--roles R,...] [--ttl 1h] [--secret-env VAR | --key FILE]\n"
+             "                        print a token the APIs accept (HS256 or RS256)\n",
+    .main = uf_token_main,
+};

@@ -2,7 +2,7 @@
  * The generator is a per-thread xoshiro256** seeded from getrandom(2): ids need uniqueness,
  * not secrecy, and a syscall per event would dominate the cost. Within one millisecond the
  * 12-bit rand_a field counts up (RFC 9562 method 1), so one thread's ids are monotonic. */
-#include "uuid.h"
+#include "framework/uuid.h"
 
 #include <string.h>
 #include <sys/random.h>

@@ -1,14 +1,11 @@
 /* http_forward.c: the `http_forward` sink: POSTs events as JSON arrays to an HTTP endpoint (e.g.
- * a stat API's /api/v1/events), in batches, over one keep-alive connection (libcurl).
- * It never holds up its producers: write() copies each event's body into a bounded memory
- * buffer, or, once that is full, appends it to the disk spool (framework/spool.h), and finishes
- * the event at once. A sender thread posts the oldest records first (memory, then spool, so
- * order is kept), retries failures with exponential backoff, and lets a spool segment go only
- * once all its batches were answered 2xx: delivery is at least once (a segment cut short by a
- * crash is posted again; a receiver that keeps the events' own event_id, as the stat API does,
- * stores each once). A batch the receiver rejects as invalid (4xx other than 408/429) is dropped,
- * logged and counted; so are events when buffer and spool are full. At shutdown, what memory
- * still holds is spilled to the spool. `lock` guards the buffer; the spool locks itself. */
+ * a stat API's /api/v1/events), in batches, over one keep-alive connection (libcurl). write()
+ * copies each body into a bounded memory buffer or, once that is full, the disk spool, and
+ * finishes the event at once; a sender thread posts the oldest first and retries with backoff.
+ * Delivery is at least once: a segment cut short by a crash is posted again, and nothing here
+ * removes the duplicates (a receiver collapses them only if the bodies carry an id it keys on).
+ * A batch refused with a 4xx (but 408/429), and events beyond a full spool, are dropped and
+ * counted. `lock` guards the buffer. docs/architecture.md, "sinks/http_forward". */
 #include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -22,16 +19,16 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "clock.h"
-#include "event.h"
-#include "log.h"
-#include "mem.h"
-#include "metrics.h"
-#include "options.h"
-#include "ready.h"
-#include "stage.h"
-#include "spool.h"
-#include "strbuf.h"
+#include "framework/clock.h"
+#include "framework/event.h"
+#include "framework/log.h"
+#include "framework/mem.h"
+#include "framework/metrics.h"
+#include "framework/options.h"
+#include "framework/ready.h"
+#include "framework/spool.h"
+#include "framework/stage.h"
+#include "framework/strbuf.h"
 
 struct rec {
     struct rec *next;
@@ -199,7 +196,7 @@ static int fwd_write(struct uf_stage *st, void *ctx, struct uf_event **evs, size
 {
     struct fwd_ctx *c = ctx;
     for (size_t i = 0; i < n; i++) {
-        char *text = json_dumps(evs[i]->body, JSON_COMPACT);
+        char *text = json_dumps(uf_event_body(evs[i]), JSON_COMPACT);
         size_t len = text ? strlen(text) : 0;
         pthread_mutex_lock(&c->lock);
         bool ok = text && len + 2 <= (size_t)c->post_bytes && accept_rec(c, text, len);

@@ -1,6 +1,6 @@
 /* sinks/null.c: the `null` sink: accepts and discards events (counted as written).
  * The end of benchmarks and a placeholder while a pipeline is being built. */
-#include "stage.h"
+#include "framework/stage.h"
 
 static int null_write(struct uf_stage *st, void *ctx, struct uf_event **evs, size_t n,
                       struct uf_err *err)

@@ -5,9 +5,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "strbuf.h"
-#include "uuid.h"
-#include "stage.h"
+#include "framework/stage.h"
+#include "framework/strbuf.h"
+#include "framework/uuid.h"
 
 struct stdout_ctx {
     bool metadata;
@@ -19,20 +19,23 @@ static const struct uf_option stdout_options[] = {
      .offset = offsetof(struct stdout_ctx, metadata)},
     {0}};
 
-static void append_event(struct uf_strbuf *sb, const struct uf_event *ev, bool metadata)
+static void append_event(struct uf_strbuf *sb, struct uf_event *ev, bool metadata)
 {
     char *s;
     if (metadata) {
         char id[UF_UUID_STR];
-        uf_uuid_format(ev->id, id);
+        uf_uuid_format(uf_event_id(ev), id);
         json_t *w = json_pack("{s:s,s:I,s:s?,s:s?,s:O}", "id", id, "received_at_us",
-                              (json_int_t)ev->received_us, "source", ev->source, "user", ev->user,
-                              "body", ev->body);
+                              (json_int_t)uf_event_received_us(ev), "source",
+                              uf_event_source(ev), "user", uf_event_user(ev), "body",
+                              uf_event_body(ev));
         s = json_dumps(w, JSON_COMPACT);
         json_decref(w);
     } else {
-        s = json_dumps(ev->body, JSON_COMPACT);
+        s = json_dumps(uf_event_body(ev), JSON_COMPACT);
     }
+    if (!s) /* a text that is not one JSON object: nothing to print */
+        return;
     uf_strbuf_puts(sb, s);
     uf_strbuf_append(sb, "\n", 1);
     free(s);

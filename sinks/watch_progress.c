@@ -1,16 +1,10 @@
 /* watch_progress.c: the `watch_progress` sink: keeps each registered viewer's last playback
  * position per movie in PostgreSQL (the table the UGC API reads for progress and history).
- * Coalesced: write() only records the newest state per (user, movie) in memory and finishes the
- * events at once (progress is best-effort on top of Kafka, which has every event); a flusher
- * thread upserts what changed every `flush_interval` in one statement, so each key is written
- * at most once per interval however fast heartbeats come. Newest wins: by event time (the
- * client's ts when valid, else the server's receive time) in memory, and by updated_at (server
- * receive time) in the table, so an older write never replaces a newer one.
- * Anonymous viewers and events without a movie UUID or a position are dropped (counted). When
- * PostgreSQL is unreachable the pending positions are kept (up to max_keys; beyond, new keys are
- * dropped and counted) and the connection is retried every interval; each (re)connect applies
- * the schema's migrations (option `migrations`, framework/pg_migrate.h), which make the table. Raw events (event.h)
- * are read with one scan of their text. Not done here: reading progress back (the UGC API does). */
+ * write() records the newest state per (user, movie) in memory and finishes the events at once
+ * (best effort: Kafka has every event); a flusher thread upserts what changed every
+ * `flush_interval` in one statement. Newest wins, in memory and in the table. Anonymous viewers
+ * and events without a movie or position are dropped (counted). While PostgreSQL is away the
+ * positions are kept up to max_keys. docs/architecture.md, "sinks/watch_progress". */
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
@@ -26,19 +20,19 @@
 #include <jansson.h>
 #include <libpq-fe.h>
 
-#include "clock.h"
-#include "event.h"
-#include "hash.h"
-#include "jscan.h"
-#include "log.h"
-#include "mem.h"
-#include "metrics.h"
-#include "pg.h"
-#include "pg_migrate.h"
-#include "stage.h"
-#include "strbuf.h"
-#include "uuid.h"
-#include "timefmt.h"
+#include "framework/clock.h"
+#include "framework/event.h"
+#include "framework/hash.h"
+#include "framework/jscan.h"
+#include "framework/log.h"
+#include "framework/mem.h"
+#include "framework/metrics.h"
+#include "framework/pg.h"
+#include "framework/pg_migrate.h"
+#include "framework/stage.h"
+#include "framework/strbuf.h"
+#include "framework/timefmt.h"
+#include "framework/uuid.h"
 
 #define BATCH_ROWS 2000 /* rows per upsert statement: keeps each under a few hundred KiB */
 
@@ -187,27 +181,28 @@ static struct wp_row *row_of(const struct uf_event *ev, const struct uf_fields *
     bool complete = event && strcmp(event, "complete") == 0;
     if (complete && isnan(pos))
         pos = dur;
-    *why = !ev->user                          ? "anonymous viewer"
-           : !uf_uuid_is_valid(ev->user)      ? "user id is not a UUID"
+    *why = !uf_event_user(ev)                          ? "anonymous viewer"
+           : !uf_uuid_is_valid(uf_event_user(ev))      ? "user id is not a UUID"
            : !movie || !uf_uuid_is_valid(movie) ? "movie_id is not a UUID"
            : isnan(pos) || pos < 0            ? "no position"
                                               : NULL;
     if (*why)
         return NULL;
     struct wp_row *r = uf_xcalloc(1, sizeof(*r));
-    snprintf(r->user, sizeof r->user, "%s", ev->user);
+    snprintf(r->user, sizeof r->user, "%s", uf_event_user(ev));
     snprintf(r->movie, sizeof r->movie, "%s", movie);
     r->position_s = pos;
     r->duration_s = dur >= 0 ? dur : NAN;
     r->completed = complete;
-    r->updated_us = ev->received_us;
+    r->updated_us = uf_event_received_us(ev);
     if (!uf_time_parse(f->str[W_TS], &r->event_us))
-        r->event_us = ev->received_us;
+        r->event_us = uf_event_received_us(ev);
     return r;
 }
 
-/* Records ev's position, or drops it (anonymous, no progress, map full); a raw text that is
- * not one object (only from a source that checks less than the http one) fails with 400. */
+/* Records ev's position, or drops it (anonymous, no progress, map full); an event held as a
+ * text that is not one object (only from a source that checks less than the http one) fails
+ * with 400. */
 static void take_event(struct wp_ctx *c, struct uf_stage *st, struct uf_event *ev)
 {
     struct uf_fields f;
@@ -498,5 +493,4 @@ const struct uf_kind uf_sink_watch_progress = {
     .stop = wp_stop,
     .destroy = wp_destroy,
     .ready = wp_ready,
-    .takes_raw = true,
 };

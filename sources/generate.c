@@ -8,8 +8,8 @@
 #include <stdlib.h>
 #include <time.h>
 
-#include "mem.h"
-#include "stage.h"
+#include "framework/mem.h"
+#include "framework/stage.h"
 
 struct gen_ctx {
     double rate;       /* events/s across all threads; 0 = as fast as possible */
@@ -66,8 +66,8 @@ static void *gen_thread(void *arg)
             break;
         struct uf_event *ev = uf_event_new(json_deep_copy(g->tmpl));
         if (*g->seq_field)
-            json_object_set_new(ev->body, g->seq_field, json_integer(seq));
-        ev->source = uf_stage_name(g->st);
+            json_object_set_new(uf_event_body(ev), g->seq_field, json_integer(seq));
+        uf_event_set_source(ev, uf_stage_name(g->st));
         uf_emit(g->st, ev);
         pace(g, t0, ++emitted);
     }

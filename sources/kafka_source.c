@@ -1,23 +1,11 @@
 /* sources/kafka_source.c: the `kafka_source` source: consumes Kafka topics in a consumer group
- * and emits one event per message, committing offsets only behind what the sinks have written.
- * (The service noun `kafka` is taken by the producer sink; kinds share one namespace.)
- * Every emitted event carries its own completion. When the completion runs, the message's slot
- * in its partition's ring is marked done; one consumer thread retires done slots in offset
- * order and commits the partition's watermark: the offset after the last contiguous done
- * message. So a commit never runs ahead of a sink: an event failed with a 5xx status (not
- * written, e.g. shutdown) stops the watermark for good in this process, and the message is read
- * again after a restart. Events failed with a 4xx status, and messages that are not a JSON
- * object or lack a UUID id, go to the dead-letter place (a Kafka topic or a local file) with
- * the reason, and count as done once the dead letter is durable (the DLQ producer is flushed,
- * or the file fsync'ed, before the commit that passes them). On partition revoke the thread
- * waits, up to `revoke_timeout`, for the partition's in-flight messages, then commits
- * synchronously. Duplicates after a crash are expected (at least once) and collapsed
- * downstream by event id. With `payload: raw` a message is only scanned up to its UUID id
- * (jscan.h) and its bytes ride on the event unparsed (event.h: raw; the consumer checks the
- * rest), still owned by the slot, which outlives the event; only consumers that take raw events
- * (the clickhouse sink) are allowed then. Threads: one consumer thread (poll, emit, retire, commit,
- * rebalance) and `threads` parse threads; completion callbacks from any thread only store a
- * slot's state and signal. */
+ * and emits one event per message, committing offsets only behind what the sinks have written
+ * (the service noun `kafka` is the producer sink's; kinds share one namespace). Each event has
+ * its own completion; a partition commits the offset after its last contiguous finished
+ * message. 4xx failures and malformed messages go to the dead-letter place before the commit
+ * that passes them. With `payload: raw` a message is scanned only up to its id and held as
+ * text. Threads: one consumer thread and `threads` parse threads; completions only store a
+ * slot's state and signal. The rest: docs/architecture.md, "sources/kafka_source". */
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -30,14 +18,14 @@
 
 #include <librdkafka/rdkafka.h>
 
-#include "clock.h"
-#include "event.h"
-#include "jscan.h"
-#include "log.h"
-#include "mem.h"
-#include "metrics.h"
-#include "stage.h"
-#include "uuid.h"
+#include "framework/clock.h"
+#include "framework/event.h"
+#include "framework/jscan.h"
+#include "framework/log.h"
+#include "framework/mem.h"
+#include "framework/metrics.h"
+#include "framework/stage.h"
+#include "framework/uuid.h"
 
 enum slot_state { SLOT_PENDING, SLOT_DONE, SLOT_DEAD, SLOT_UNWRITTEN };
 enum { PAYLOAD_JSON, PAYLOAD_RAW };
@@ -149,7 +137,7 @@ static const struct uf_option ks_options[] = {
       .offset = offsetof(struct ks_ctx, threads) },
     { .name = "payload", .type = UF_OPT_ENUM, .def = "json", .values = payloads,
       .desc = "json: parse each message into the event body; raw: check its id and hand the "
-              "bytes on unparsed (every consumer must take raw events, e.g. clickhouse)",
+              "bytes on unparsed (read as text; parsed only by a kind that needs a tree)",
       .offset = offsetof(struct ks_ctx, payload) },
     { .name = "librdkafka", .type = UF_OPT_MAP,
       .desc = "Extra librdkafka consumer properties (e.g. fetch.max.bytes)",
@@ -530,9 +518,6 @@ static void *parse_main(void *arg);
 static int ks_start(struct uf_stage *st, void *ctx, struct uf_err *err)
 {
     struct ks_ctx *ks = ctx;
-    if (ks->payload == PAYLOAD_RAW && !uf_stage_consumers_take_raw(st, 0))
-        return uf_err_set(err, UF_EINVAL, "payload: raw needs consumers that take raw events "
-                                          "(clickhouse); use payload: json");
     ks->m_stalled = uf_metrics_extra(uf_stage_metrics(st), UF_METRIC_GAUGE,
                                      "kafka_stalled_partitions",
                                      "Partitions whose commits wait behind a message the sink "
@@ -620,7 +605,7 @@ static int on_member(void *arg, const struct uf_jmember *m, struct uf_err *err)
 
 /* check_message for payload: raw: a strict scan (jscan.h) up to the id field instead of a parse,
  * with the same reasons (the text of "not JSON" ones differs from jansson's). The text after
- * the id is not looked at here: the consumers that take raw events scan it strictly anyway (the
+ * the id is not looked at here: the event's readers check it strictly anyway (event.h; the
  * clickhouse sink refuses a malformed row with 422, which dead-letters it), and scanning it
  * twice was a tenth of the flow's CPU. Without an id field there is nothing to check here. */
 static char *check_raw(struct ks_ctx *ks, const rd_kafka_message_t *m, uint8_t id[16])
@@ -675,7 +660,7 @@ static void parse_emit(struct ks_ctx *ks, struct slot *s)
     struct uf_event *ev = raw ? uf_event_new_raw(s->msg->payload, s->msg->len, given)
                               : uf_event_new(body);
     if (!raw && given)
-        memcpy(ev->id, id, 16);
+        uf_event_set_id(ev, id);
     struct uf_completion *c = uf_completion_new(on_done, s);
     uf_completion_attach(c, ev);
     uf_completion_release(c);

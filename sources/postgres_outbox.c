@@ -1,12 +1,9 @@
 /* sources/postgres_outbox.c: the `postgres_outbox` source, the outbox relay: publishes the rows
  * of a transactional outbox table in seq order and deletes each only once the sinks took its
- * event (the kafka sink: the broker's ack). One thread claims a batch by deleting it inside an
- * open transaction (FOR UPDATE SKIP LOCKED, so two relays never claim one row), emits its
- * events, and commits when every one was done, or rolls back when any failed passingly or the
- * acks are late: a crash at any point publishes an event again with its own id, never loses it.
- * Events a sink refuses for good move to the dead-letter table with the reason. The thread
- * sleeps on LISTEN "<schema>.<table>" (the UGC store notifies after its writes) and polls.
- * See docs/analytics.md. */
+ * event. One thread claims a batch by deleting it in an open transaction (FOR UPDATE SKIP
+ * LOCKED), emits the events, and commits when every one was done, or rolls back when any failed
+ * passingly or the acks are late. Refused events move to the dead-letter table. The thread
+ * waits on LISTEN "<schema>.<table>" and polls. See docs/analytics.md. */
 #include <errno.h>
 #include <inttypes.h>
 #include <poll.h>
@@ -21,14 +18,14 @@
 #include <jansson.h>
 #include <libpq-fe.h>
 
-#include "clock.h"
-#include "event.h"
-#include "log.h"
-#include "mem.h"
-#include "metrics.h"
-#include "pg.h"
-#include "stage.h"
-#include "uuid.h"
+#include "framework/clock.h"
+#include "framework/event.h"
+#include "framework/log.h"
+#include "framework/mem.h"
+#include "framework/metrics.h"
+#include "framework/pg.h"
+#include "framework/stage.h"
+#include "framework/uuid.h"
 
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 5000
@@ -269,8 +266,10 @@ static struct uf_event *slot_event(struct ob_ctx *c, struct slot *s)
     json_object_set_new(body, "event_id", json_string(s->event_id));
     json_object_set_new(body, "seq", json_integer(s->seq));
     struct uf_event *ev = uf_event_new(body);
-    uf_uuid_parse(s->event_id, ev->id);
-    ev->source = uf_stage_name(c->st);
+    uint8_t id[16];
+    if (uf_uuid_parse(s->event_id, id))
+        uf_event_set_id(ev, id);
+    uf_event_set_source(ev, uf_stage_name(c->st));
     uf_event_set_user(ev, json_string_value(json_object_get(body, "user_id")));
     return ev;
 }

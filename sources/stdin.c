@@ -11,9 +11,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "log.h"
-#include "metrics.h"
-#include "stage.h"
+#include "framework/log.h"
+#include "framework/metrics.h"
+#include "framework/stage.h"
 
 struct stdin_ctx {
     int64_t max_line;
@@ -43,7 +43,7 @@ static void emit_line(struct stdin_ctx *c, const char *line, size_t len, long li
         return;
     }
     struct uf_event *ev = uf_event_new(j);
-    ev->source = uf_stage_name(c->st);
+    uf_event_set_source(ev, uf_stage_name(c->st));
     uf_emit(c->st, ev);
 }
 

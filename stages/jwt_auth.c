@@ -1,30 +1,23 @@
 /* stages/jwt_auth.c: the `jwt_auth` transform: who is calling.
- * Takes the raw bearer token the http source left in meta.token (and removes it, so no later
- * stage, sink or log ever sees it), verifies it with framework/jwt.c (HS256 secret from an env
- * variable or a file, RS256 public key from a PEM file; an algorithm allow-list that can never
- * contain `none`), then sets the event's user from `sub` (which must be a UUID) and meta.roles
- * from the roles claim. The mode comes from the route (meta.auth, set by the http source) or the
- * stage's `mode`: `registered` needs a valid token, `optional` lets anonymous callers through
- * but rejects a token that is present and invalid, `none` ignores tokens. Rejections finish the
- * event with 401 and code unauthorized, invalid_token or token_expired. It does not check
- * rights (403 depends on the data: the store's job). Tokens that passed are remembered
- * (`token_cache`): a client sends the same token with every request, and verifying it again cost
- * more than the rest of a small request; a remembered token still has its expiry checked.
- * It reads and writes the event's meta and user only, never its body, so it passes raw events
- * (event.h) on as they came (takes_raw).
- * process() is thread-safe: keys and rules are read-only after start, the cache locks per slot. */
+ * Takes the bearer token the http source left in meta.token (and removes it, so nothing later
+ * sees it), verifies it with framework/jwt.c, then sets the user from `sub` (a UUID) and
+ * meta.roles from the roles claim; the mode (`registered`, `optional`, `none`) comes from the
+ * route or the stage. Rejections are 401. It does not check rights (the store's job). Verified
+ * tokens are cached (`token_cache`), their expiry still checked. Reads meta and user only, so a
+ * batch goes on as it came (UF_BATCH_PASS). Thread-safe: keys are read-only after start, the
+ * cache locks per slot. Modes and the cache: docs/architecture.md, "stages/jwt_auth". */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "event.h"
-#include "jwt.h"
-#include "log.h"
-#include "mem.h"
-#include "metrics.h"
-#include "stage.h"
-#include "uuid.h"
+#include "framework/event.h"
+#include "framework/jwt.h"
+#include "framework/log.h"
+#include "framework/mem.h"
+#include "framework/metrics.h"
+#include "framework/stage.h"
+#include "framework/uuid.h"
 
 enum auth_mode { MODE_REGISTERED, MODE_OPTIONAL, MODE_NONE };
 enum auth_result { R_ACCEPTED, R_ANONYMOUS, R_MISSING, R_INVALID, R_EXPIRED, R_COUNT };
@@ -279,7 +272,7 @@ static void auth_destroy(void *ctx)
     ac->cache = NULL;
 }
 
-static enum uf_batch_role jwt_raw_batch(const void *ctx)
+static enum uf_batch_role jwt_batch(const void *ctx)
 {
     (void)ctx;
     return UF_BATCH_PASS; /* meta only: a batch goes on as it came */
@@ -291,8 +284,7 @@ const struct uf_kind uf_transform_jwt_auth = {
     .summary = "Verify the bearer JWT and set the event's user and roles",
     .options = auth_options,
     .ctx_size = sizeof(struct auth_ctx),
-    .takes_raw = true,
-    .raw_batch = jwt_raw_batch,
+    .batch = jwt_batch,
     .init = auth_init,
     .start = auth_start,
     .process = auth_process,

@@ -1,8 +1,8 @@
 /* stages/remap.c: the `remap` transform: renames, copies and deletes fields.
  * Applied in a fixed order — copy, rename, delete — so a field can be copied and then removed
  * under its old name in one component. A missing source field is skipped, not an error. */
-#include "jsonpath.h"
-#include "stage.h"
+#include "framework/jsonpath.h"
+#include "framework/stage.h"
 
 struct remap_ctx {
     json_t *rename; /* old path -> new path */
@@ -45,23 +45,29 @@ static int remap_init(struct uf_stage *st, void *ctx, struct uf_err *err)
 static void remap_process(struct uf_stage *st, void *ctx, struct uf_event *ev)
 {
     struct remap_ctx *c = ctx;
+    json_t *body = uf_event_body(ev);
+    if (!body) {
+        uf_event_fail(ev, 400, "malformed_json", "the event is not one JSON object");
+        return;
+    }
     const char *from;
     json_t *to;
     json_object_foreach(c->copy, from, to)
     {
-        json_t *v = uf_json_get_path(ev->body, from);
+        json_t *v = uf_json_get_path(body, from);
         if (v)
-            uf_json_set_path(ev->body, json_string_value(to), json_deep_copy(v));
+            uf_json_set_path(body, json_string_value(to), json_deep_copy(v));
     }
     json_object_foreach(c->rename, from, to)
     {
-        json_t *v = uf_json_take_path(ev->body, from);
+        json_t *v = uf_json_take_path(body, from);
         if (v)
-            uf_json_set_path(ev->body, json_string_value(to), v);
+            uf_json_set_path(body, json_string_value(to), v);
     }
     size_t i;
     json_t *path;
-    json_array_foreach(c->del, i, path) json_decref(uf_json_take_path(ev->body, json_string_value(path)));
+    json_array_foreach(c->del, i, path)
+        json_decref(uf_json_take_path(body, json_string_value(path)));
     uf_emit(st, ev);
 }
 

@@ -1,21 +1,15 @@
 /* stages/route.c: the `route` transform: sends each event to one output by a field's value.
  * `routes` maps output names to a value or a list of values of `field`; the first match wins,
- * in the order written. A route whose value list is "*" matches everything (a catch-all).
- * Unmatched events go to the `default` output when one is named, else they are dropped and
- * counted. Outputs are declared in init, so `inputs: [router.NAME]` is checked by validation.
- * Raw events (event.h) are routed by the same rules when `field` is a top-level name: the member
- * is read from the text with uf_jscan_pick and compared as the tree path compares (a string
- * after decoding its escapes, an integer by value, so 1.0 or 1e0 match no integer as jansson's
- * reals would not, true and false by type; a missing field matches only "*"). A dotted field
- * keeps the stage off the raw path (raw_ok), since nested members are not read from text. A raw
- * text that is not a JSON object fails with 400. Keeps no per-event state: thread-safe. */
+ * in the order written, and "*" matches everything. Unmatched events go to `default` when it is
+ * named, else they are dropped and counted. Outputs are declared in init, so
+ * `inputs: [router.NAME]` is validated. Values compare as jansson reads them
+ * (uf_event_get_scalar); a missing field matches only "*"; an event held as text that is not an
+ * object fails with 400. Keeps no per-event state: thread-safe. */
 #include <stdlib.h>
 #include <string.h>
 
-#include "jscan.h"
-#include "jsonpath.h"
-#include "mem.h"
-#include "stage.h"
+#include "framework/mem.h"
+#include "framework/stage.h"
 
 struct route_ctx {
     const char *field;
@@ -81,58 +75,10 @@ static int route_init(struct uf_stage *st, void *ctx, struct uf_err *err)
     return 0;
 }
 
-static bool value_matches(const json_t *want, const json_t *have)
-{
-    if (json_is_string(want) && strcmp(json_string_value(want), "*") == 0)
-        return true;
-    if (json_is_string(want))
-        return json_is_string(have) && strcmp(json_string_value(want), json_string_value(have)) == 0;
-    return json_equal((json_t *)want, (json_t *)have);
-}
-
-static bool matches(const json_t *values, const json_t *have)
-{
-    if (!json_is_array(values))
-        return value_matches(values, have);
-    size_t i;
-    json_t *v;
-    json_array_foreach(values, i, v) if (value_matches(v, have)) return true;
-    return false;
-}
-
-/* ---- raw events ---- */
-
-/* The field of a raw event, read once and compared with every route's values. */
-struct raw_have {
-    enum uf_jtype type;   /* UF_J_NULL also when the field is missing, as the tree path's null */
-    const char *str;      /* strings: the decoded text */
-    size_t len;
-    char *buf;            /* ours: the decoded copy of a string that held escapes */
-    bool int_ok;          /* numbers: an integer that fits json_int_t, in ival */
-    json_int_t ival;
-};
-
-/* Reads the field from ev->raw into *h; fails the event with 400 (and returns false) when the
- * text is not a JSON object. */
-static bool raw_read(const struct route_ctx *c, struct uf_event *ev, struct raw_have *h)
-{
-    struct uf_jmember m;
-    struct uf_err err = { 0 };
-    if (uf_event_pick(ev, &c->field, 1, &m, &err) != 0) {
-        uf_event_fail(ev, 400, "malformed_json", err.msg);
-        return false;
-    }
-    *h = (struct raw_have){ .type = m.key ? m.type : UF_J_NULL, .str = m.val, .len = m.val_len };
-    if (m.key && m.type == UF_J_STRING)
-        h->str = uf_jscan_str(&m, &h->buf, &h->len);
-    int64_t ival = 0;
-    h->int_ok = m.key && uf_jscan_integer(&m, &ival);
-    h->ival = (json_int_t)ival;
-    return true;
-}
-
-/* value_matches for a raw field: the same answers for the values valid_values allows. */
-static bool raw_value_matches(const json_t *want, const struct raw_have *h)
+/* Whether the field's value h is the route value want: a string after decoding its escapes,
+ * an integer by value (1.0 or 1e0 are reals, as jansson reads them, and match no integer), true
+ * and false by type; "*" matches anything, a missing field too. */
+static bool value_matches(const json_t *want, const struct uf_scalar *h)
 {
     if (json_is_string(want)) {
         const char *w = json_string_value(want);
@@ -146,33 +92,31 @@ static bool raw_value_matches(const json_t *want, const struct raw_have *h)
     return false;
 }
 
-static bool raw_matches(const json_t *values, const struct raw_have *h)
+static bool matches(const json_t *values, const struct uf_scalar *h)
 {
     if (!json_is_array(values))
-        return raw_value_matches(values, h);
+        return value_matches(values, h);
     size_t i;
     json_t *v;
-    json_array_foreach(values, i, v) if (raw_value_matches(v, h)) return true;
+    json_array_foreach(values, i, v) if (value_matches(v, h)) return true;
     return false;
 }
 
 /* The index of the first route that matches the event's field, c->n when none, or -1 when the
- * event was failed (a raw text that is not an object). */
+ * event was failed (a text that is not a JSON object). */
 static long pick_route(const struct route_ctx *c, struct uf_event *ev)
 {
-    size_t i = 0;
-    if (!ev->raw) {
-        json_t *have = uf_json_get_path(ev->body, c->field);
-        while (i < c->n && !matches(c->values[i], have ? have : json_null()))
-            i++;
-        return (long)i;
-    }
-    struct raw_have h;
-    if (!raw_read(c, ev, &h))
+    struct uf_scalar h;
+    struct uf_err err; /* filled on failure; not cleared per event (half a KiB) */
+    err.msg[0] = '\0';
+    if (uf_event_get_scalar(ev, c->field, &h, &err) != 0) {
+        uf_event_fail(ev, 400, "malformed_json", err.msg);
         return -1;
-    while (i < c->n && !raw_matches(c->values[i], &h))
+    }
+    size_t i = 0;
+    while (i < c->n && !matches(c->values[i], &h))
         i++;
-    free(h.buf);
+    uf_scalar_free(&h);
     return (long)i;
 }
 
@@ -190,13 +134,6 @@ static void route_process(struct uf_stage *st, void *ctx, struct uf_event *ev)
         uf_event_drop(ev, "no route matched");
 }
 
-/* Raw events are read at the top level only (uf_jscan_pick): a dotted field needs the tree. */
-static bool route_raw_ok(const void *ctx)
-{
-    const struct route_ctx *c = ctx;
-    return strchr(c->field, '.') == NULL;
-}
-
 static void route_destroy(void *ctx)
 {
     struct route_ctx *c = ctx;
@@ -208,6 +145,5 @@ const struct uf_kind uf_transform_route = {
     .name = "route", .role = UF_TRANSFORM,
     .summary = "Send each event to one of several outputs by a field's value",
     .options = route_options, .ctx_size = sizeof(struct route_ctx),
-    .takes_raw = true, .raw_ok = route_raw_ok,
     .init = route_init, .process = route_process, .destroy = route_destroy,
 };

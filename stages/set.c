@@ -2,8 +2,8 @@
  * `fields` maps dotted paths to JSON values; each event gets a copy of each value. Existing
  * values are replaced unless `overwrite: false`. Runs in the caller's thread; it keeps no state,
  * so concurrent calls need no lock. */
-#include "jsonpath.h"
-#include "stage.h"
+#include "framework/jsonpath.h"
+#include "framework/stage.h"
 
 struct set_ctx {
     json_t *fields;
@@ -28,13 +28,18 @@ static int set_init(struct uf_stage *st, void *ctx, struct uf_err *err)
 static void set_process(struct uf_stage *st, void *ctx, struct uf_event *ev)
 {
     struct set_ctx *c = ctx;
+    json_t *body = uf_event_body(ev);
+    if (!body) {
+        uf_event_fail(ev, 400, "malformed_json", "the event is not one JSON object");
+        return;
+    }
     const char *path;
     json_t *value;
     json_object_foreach(c->fields, path, value)
     {
-        if (!c->overwrite && uf_json_get_path(ev->body, path))
+        if (!c->overwrite && uf_json_get_path(body, path))
             continue;
-        if (!uf_json_set_path(ev->body, path, json_deep_copy(value))) {
+        if (!uf_json_set_path(body, path, json_deep_copy(value))) {
             uf_event_fail(ev, 422, "invalid_field", "cannot set a field inside a non-object");
             return;
         }

@@ -14,7 +14,7 @@
 
 #include <cmocka.h>
 
-#include "mem.h"
+#include "framework/mem.h"
 #include "sinks/clickhouse/clickhouse.h"
 
 static const char *url;

@@ -1,13 +1,10 @@
 #!/usr/bin/env bash
 # tests/it_outbox.sh: analytics that match PostgreSQL, end to end: the ugc, ugc-outbox,
-# etl-events and stat pipelines of pipeline.yaml against the dev stack, under concurrent likes,
-# dislikes, unlikes, comments, votes and favorites (wrk with tests/support/ugc_mix.lua), through
-# SIGKILL of ugc mid-burst, SIGKILL of the relay mid-publish, Kafka stopped 30 s and ClickHouse
-# stopped 30 s. After each: `ugcflow reconcile` finds 0 missing and 0 extra, every Event-Id a
-# client got is in ClickHouse, no event_id is left twice after FINAL (also for likes: count
-# FINAL = uniqExact(event_id)), and with Kafka or ClickHouse down the UGC API answered no 5xx.
-# Also: a stat API client resending its own event_id yields one row. Own schema, topics, group
-# and database per run; stops services, so run it under the devstack lock.
+# etl-events and stat pipelines under a concurrent UGC mix (wrk, tests/support/ugc_mix.lua),
+# through SIGKILL of ugc and of the relay, and Kafka and ClickHouse each stopped 30 s. After
+# each: `ugcflow reconcile` clean, every Event-Id a client got in ClickHouse, no event_id twice
+# after FINAL, no 5xx while a service was down; and a stat event resent with its own id is one
+# row. Own schema, topics, group and database; stops services: run it under the devstack lock.
 set -euo pipefail
 : "${UGCFLOW_BIN:?UGCFLOW_BIN must name the ugcflow binary}"
 : "${UGCFLOW_SOURCE_DIR:?UGCFLOW_SOURCE_DIR must name the source tree}"

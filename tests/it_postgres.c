@@ -19,11 +19,13 @@
 #include <libpq-fe.h>
 #include <pthread.h>
 
-#include "config.h"
-#include "event.h"
-#include "graph.h"
-#include "pg_migrate.h"
+#include "framework/config.h"
+#include "framework/event.h"
+#include "framework/event_int.h"
+#include "framework/graph.h"
+#include "framework/pg_migrate.h"
 #include "sinks/postgres/postgres_pool.h"
+#include "tests/support/poll.h"
 
 #define MOVIE "0190a5c4-0000-7000-8000-0000000000aa"
 #define USER_A "0190a5c4-0000-7000-8000-00000000000a"
@@ -469,6 +471,13 @@ static void test_statement_timeout_504(void **state)
     assert_int_equal(status_of(USER_A, NULL, "dislike", p, NULL, NULL), 200);
 }
 
+/* The next notification the listener pg received, NULL when none came yet. */
+static PGnotify *next_notify(PGconn *pg)
+{
+    PQconsumeInput(pg);
+    return PQnotifies(pg);
+}
+
 /* A write's event lands in the outbox with the id its reply carries, and the store then wakes
  * the relay: a NOTIFY on "<schema>.outbox" arrives at a listener. A read notifies nobody. */
 static void test_write_notifies_the_relay(void **state)
@@ -482,17 +491,14 @@ static void test_write_notifies_the_relay(void **state)
     assert_int_equal(status_of(USER_B, NULL, "favorite_get", p, NULL, NULL), 200);
     assert_int_equal(status_of(USER_B, NULL, "favorite_put", p, NULL, NULL), 201);
     PGnotify *n = NULL;
-    for (int waited = 0; !n && waited < 2000; waited += 10) {
-        PQconsumeInput(pg);
-        if (!(n = PQnotifies(pg)))
-            usleep(10 * 1000);
-    }
+    POLL_UNTIL(n || (n = next_notify(pg)), 2000);
     assert_non_null(n);
     char want[80];
     snprintf(want, sizeof want, "%s.outbox", schema);
     assert_string_equal(n->relname, want);
     PQfreemem(n);
-    assert_null(PQnotifies(pg)); /* one for the write's round trip, none for the read's */
+    /* One for the write's round trip, none for the read's: a second one would come as fast. */
+    HOLDS_FOR((n = next_notify(pg)) == NULL, 300, "a read's round trip notified the outbox");
     assert_true(asprintf(&q, "SELECT payload->>'type' FROM %s.outbox ORDER BY seq DESC LIMIT 1",
                          schema) > 0);
     PGresult *res = PQexec(pg, q);
@@ -505,14 +511,13 @@ static void test_write_notifies_the_relay(void **state)
 /* Polls a request until it answers `want` or timeout_ms passed; returns the last status. */
 static int poll_status(int want, int timeout_ms)
 {
-    int st = 0;
-    for (int waited = 0; waited <= timeout_ms; waited += 100) {
-        st = status_of(NULL, NULL, "reactions_count", "{\"movie_id\":\"" MOVIE "\"}", NULL, NULL);
-        if (st == want)
+    for (int64_t end = test_now_ms() + timeout_ms;;) {
+        int st =
+            status_of(NULL, NULL, "reactions_count", "{\"movie_id\":\"" MOVIE "\"}", NULL, NULL);
+        if (st == want || test_now_ms() >= end)
             return st;
-        usleep(100 * 1000);
+        usleep(100 * 1000); /* the pace of the requests, not a wait for something */
     }
-    return st;
 }
 
 /* The restarted service must not inherit our descriptors (a caller's lock among them). */

@@ -18,16 +18,18 @@
 #include <cmocka.h>
 #include <pthread.h>
 
-#include "config.h"
-#include "event.h"
-#include "graph.h"
-#include "metrics.h"
-#include "pg.h"
-#include "registry.h"
-#include "runtime.h"
-#include "pg_migrate.h"
-#include "stage.h"
-#include "uuid.h"
+#include "framework/config.h"
+#include "framework/event.h"
+#include "framework/event_int.h"
+#include "framework/graph.h"
+#include "framework/metrics.h"
+#include "framework/pg.h"
+#include "framework/pg_migrate.h"
+#include "framework/registry.h"
+#include "framework/runtime.h"
+#include "framework/stage.h"
+#include "framework/uuid.h"
+#include "tests/support/poll.h"
 
 #define MAX_SEEN 20000
 
@@ -141,15 +143,6 @@ static void insert(int n)
     assert_int_equal(uf_pg_exec(pg, sql, "insert", NULL), 0);
 }
 
-/* Polls cond against a deadline of ms. */
-#define WAIT_FOR(cond, ms)                                                                         \
-    do {                                                                                           \
-        int64_t until_ = uf_now_us() + (int64_t)(ms) * 1000;                                       \
-        while (!(cond) && uf_now_us() < until_)                                                    \
-            usleep(5000);                                                                          \
-        if (!(cond))                                                                               \
-            fail_msg("not in %d ms: %s", (int)(ms), #cond);                                        \
-    } while (0)
 
 static struct uf_graph *build(int relays, int batch_rows, const char *extra_opts)
 {

@@ -1,15 +1,11 @@
 #!/usr/bin/env bash
-# tests/it_stat.sh: the stat pipeline of pipeline.yaml end to end against the dev stack's real
-# Kafka and PostgreSQL:
-#   1. anonymous and registered events, page views and player events -> 202 {"accepted": n};
-#      consumed back from Kafka with the expected topic, key and content (event_id, user_id,
-#      truncated ip...); a movie.view after a completed playback; the resume position in
-#      PostgreSQL within 2 s; invalid input rejected (422/401/413/400) and not published.
-#   2. Kafka stopped mid-test -> requests still 202 (spooled); Kafka back -> every event
-#      delivered (counted by a per-request marker, deduplicated by event_id).
-#   3. SIGKILL while spooling, restart with Kafka back -> the spool is replayed, none lost.
-# Each run uses its own topics, spool and progress table. It stops and starts Kafka, so run it
-# under the devstack lock: flock /tmp/ugcflow-devstack.lock ctest --test-dir build -L integration
+# tests/it_stat.sh: the stat pipeline of pipeline.yaml end to end against the dev stack's Kafka
+# and PostgreSQL: 1. events, page views and player events answered 202 and consumed back with
+# the expected topic, key and content, a movie.view, the resume position, invalid input
+# rejected and not published; 2. Kafka stopped mid-test: still 202 (spooled), every event
+# delivered once it is back; 3. SIGKILL while spooling: the spool is replayed, none lost.
+# Own topics, spool and table per run. It stops and starts Kafka, so run it under the devstack
+# lock: flock /tmp/ugcflow-devstack.lock ctest --test-dir build -L integration
 set -euo pipefail
 : "${UGCFLOW_BIN:?UGCFLOW_BIN must name the ugcflow binary}"
 : "${UGCFLOW_SOURCE_DIR:?UGCFLOW_SOURCE_DIR must name the source tree}"

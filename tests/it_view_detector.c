@@ -15,12 +15,14 @@
 
 #include <cmocka.h>
 
-#include "config.h"
-#include "event.h"
-#include "graph.h"
-#include "metrics.h"
-#include "pg.h"
-#include "stage.h"
+#include "framework/config.h"
+#include "framework/event.h"
+#include "framework/event_int.h"
+#include "framework/graph.h"
+#include "framework/metrics.h"
+#include "framework/pg.h"
+#include "framework/stage.h"
+#include "tests/support/poll.h"
 
 #define T0 1796052718000000LL
 
@@ -134,10 +136,7 @@ static void test_sessions_saved_while_running(void **state)
     struct detector a = start(dsn);
     player(&a, "running", "play", 0, 0);
     player(&a, "running", "progress", 10, 10);
-    int64_t until = uf_now_us() + 5000000;
-    while (metric(&a, "view_state_saved_total") < 1 && uf_now_us() < until)
-        usleep(10000);
-    assert_true(metric(&a, "view_state_saved_total") >= 1);
+    WAIT_FOR(metric(&a, "view_state_saved_total") >= 1, 5000);
     PGconn *pg = uf_pg_connect(dsn, 2000, NULL);
     char sql[256];
     snprintf(sql, sizeof sql,
@@ -157,10 +156,7 @@ static void test_database_down_still_counts(void **state)
     player(&a, "nodb", "play", 0, 0);
     player(&a, "nodb", "progress", 30, 30);
     assert_int_equal(views_seen, 1);
-    int64_t until = uf_now_us() + 10000000;
-    while (metric(&a, "view_state_save_failures_total") < 1 && uf_now_us() < until)
-        usleep(10000);
-    assert_true(metric(&a, "view_state_save_failures_total") >= 1);
+    WAIT_FOR(metric(&a, "view_state_save_failures_total") >= 1, 10000);
     stop(&a);
 }
 

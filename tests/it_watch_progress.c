@@ -17,9 +17,10 @@
 #include <cmocka.h>
 #include <libpq-fe.h>
 
-#include "config.h"
-#include "event.h"
-#include "graph.h"
+#include "framework/config.h"
+#include "framework/event.h"
+#include "framework/event_int.h"
+#include "framework/graph.h"
 
 #define USER "0190a5c4-0000-7000-8000-00000000000a"
 #define T0 1796052718000000LL

@@ -15,7 +15,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "jwt.h"
+#include "framework/jwt.h"
 
 static char out[65536];
 

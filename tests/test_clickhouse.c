@@ -3,12 +3,13 @@
  * Code 40, see tests/it_clickhouse.c), the compressed block framing, zstd blocks round trip,
  * RowBinary and JSONEachRow rows, rows encoded straight from a payload's text (the same bytes
  * and messages as from the parsed body, malformed text refused), the column-spec parser's
- * errors, and ch_classify. */
+ * errors, and ch_classify (also against the codes docs/analytics.md lists). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -284,6 +285,56 @@ static void test_classify(void **state)
                      CH_RETRYABLE);
 }
 
+/* The codes of docs/analytics.md's table of retryable ClickHouse codes (the rows after the
+ * "| codes |" header), as a set: listed[c] for 0 <= c < n. */
+static void documented_codes(bool *listed, int n)
+{
+    const char *src = getenv("UGCFLOW_SOURCE_DIR");
+    assert_non_null(src);
+    char path[4096], line[512];
+    snprintf(path, sizeof path, "%s/docs/analytics.md", src);
+    FILE *f = fopen(path, "r");
+    assert_non_null(f);
+    bool in_table = false;
+    while (fgets(line, sizeof line, f)) {
+        if (strncmp(line, "  | codes |", 11) == 0) {
+            in_table = true;
+            continue;
+        }
+        if (in_table && strncmp(line, "  | ---", 7) == 0)
+            continue;
+        if (in_table && strncmp(line, "  | ", 4) != 0)
+            break;
+        for (char *p = line + 4; in_table && *p && *p != '|';) {
+            char *end;
+            long c = strtol(p, &end, 10);
+            assert_true(end != p && c >= 0 && c < n);
+            listed[c] = true;
+            p = end + strspn(end, ", ");
+        }
+    }
+    fclose(f);
+    assert_true(in_table);
+}
+
+/* The doc's list is the code's: every documented code retries, and no other code below 1000
+ * does (ClickHouse's codes that matter here are all below 1000). */
+static void test_retryable_codes_documented(void **state)
+{
+    enum { N = 1000 };
+    static bool listed[N];
+    documented_codes(listed, N);
+    for (int c = 1; c < N; c++) {
+        char body[64];
+        int code;
+        snprintf(body, sizeof body, "Code: %d, e.displayText() = something", c);
+        bool retries = ch_classify(false, 500, body, &code) == CH_RETRYABLE;
+        if (retries != listed[c])
+            fail_msg("Code %d: the sink %s it, docs/analytics.md %s", c,
+                     retries ? "retries" : "does not retry", listed[c] ? "lists it" : "does not");
+    }
+}
+
 /* ---- rows straight from the payload's text (clickhouse_raw.c) ---- */
 
 static const char *flat_specs =
@@ -471,12 +522,19 @@ static void test_raw_malformed(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_cityhash_v102),     cmocka_unit_test(test_block_framing),
-        cmocka_unit_test(test_zstd_blocks_round_trip), cmocka_unit_test(test_rowbinary_row),
-        cmocka_unit_test(test_row_errors),        cmocka_unit_test(test_schema_errors),
-        cmocka_unit_test(test_sql),               cmocka_unit_test(test_parse_time),
-        cmocka_unit_test(test_classify),          cmocka_unit_test(test_raw_matches_parsed),
-        cmocka_unit_test(test_raw_row_bytes),     cmocka_unit_test(test_raw_malformed),
+        cmocka_unit_test(test_cityhash_v102),
+        cmocka_unit_test(test_block_framing),
+        cmocka_unit_test(test_zstd_blocks_round_trip),
+        cmocka_unit_test(test_rowbinary_row),
+        cmocka_unit_test(test_row_errors),
+        cmocka_unit_test(test_schema_errors),
+        cmocka_unit_test(test_sql),
+        cmocka_unit_test(test_parse_time),
+        cmocka_unit_test(test_classify),
+        cmocka_unit_test(test_retryable_codes_documented),
+        cmocka_unit_test(test_raw_matches_parsed),
+        cmocka_unit_test(test_raw_row_bytes),
+        cmocka_unit_test(test_raw_malformed),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

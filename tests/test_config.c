@@ -8,8 +8,8 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "config.h"
-#include "graph.h"
+#include "framework/config.h"
+#include "framework/graph.h"
 
 /* Builds yaml; returns the diagnostics as "line:col: msg" lines joined by \n (caller frees). */
 static char *check(const char *yaml)

@@ -13,11 +13,12 @@
 
 #include <cmocka.h>
 
-#include "config.h"
-#include "event.h"
-#include "jscan.h"
-#include "graph.h"
-#include "uuid.h"
+#include "framework/config.h"
+#include "framework/event.h"
+#include "framework/event_int.h"
+#include "framework/graph.h"
+#include "framework/jscan.h"
+#include "framework/uuid.h"
 
 static struct uf_event *captured[8];
 static size_t ncaptured;

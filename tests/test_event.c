@@ -10,9 +10,10 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "err.h"
-#include "event.h"
-#include "uuid.h"
+#include "framework/err.h"
+#include "framework/event.h"
+#include "framework/event_int.h"
+#include "framework/uuid.h"
 
 struct seen {
     int calls, status;

@@ -9,8 +9,8 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "config.h"
-#include "graph.h"
+#include "framework/config.h"
+#include "framework/graph.h"
 
 static struct uf_graph *build(const char *yaml, const char *const *names, size_t n)
 {
@@ -130,31 +130,20 @@ static const char raw_yaml[] =
     "      ch6: {kind: clickhouse, inputs: [r6.x, r6.d], url: 'http://127.0.0.1:1', table: t,\n"
     "            columns: ['type String']}\n";
 
-/* Raw only when every stage on every path takes it: a route whose outputs all lead to a sink
- * that takes raw does; one output to a sink that does not (stdout) spoils it, and so does a
- * route or split whose options need the tree (raw_ok). Nothing connected: no raw either. An
- * http batch goes raw only when it is split before anything reads its fields. */
-static void test_consumers_take_raw_is_transitive(void **state)
+/* An http batch is held as its text only when it is ended (split) before any kind reads its
+ * fields by name, passing only kinds that pass a batch on (jwt_auth, validate with items: body)
+ * on the way; every output of a kind that passes it on must end it. Nothing connected: no. */
+static void test_batches_split_on_every_path(void **state)
 {
     struct uf_graph *g = build(raw_yaml, NULL, 0);
     struct uf_pipeline *pl = &g->pipelines[0];
-    assert_true(uf_stage_consumers_take_raw(find(pl, "src1"), 0));
-    assert_true(uf_stage_consumers_take_raw(find(pl, "r1"), 1));
-    assert_false(uf_stage_consumers_take_raw(find(pl, "src2"), 0));
-    assert_true(uf_stage_consumers_take_raw(find(pl, "r2"), 1)); /* r2.x: clickhouse only */
-    assert_false(uf_stage_consumers_take_raw(find(pl, "r2"), 2)); /* r2.d: stdout */
-    assert_false(uf_stage_consumers_take_raw(find(pl, "src3"), 0)); /* dotted field */
-    assert_true(uf_stage_consumers_take_raw(find(pl, "r3"), 1));
-    assert_true(uf_stage_consumers_take_raw(find(pl, "src4"), 0)); /* jwt_auth, split: raw */
-    assert_false(uf_stage_consumers_take_raw(find(pl, "src5"), 0)); /* items: body.items */
-    assert_false(uf_stage_consumers_take_raw(find(pl, "r1"), 0));  /* port 0: no consumer */
-    /* A batch's raw text is the body, not an envelope: it must be split before any kind reads
-     * fields by name, passing only jwt_auth and validate (items: body) on the way. */
     assert_false(uf_stage_batches_split(find(pl, "src1"), 0)); /* route reads the batch */
+    assert_false(uf_stage_batches_split(find(pl, "src2"), 0));
+    assert_false(uf_stage_batches_split(find(pl, "src3"), 0));
     assert_true(uf_stage_batches_split(find(pl, "src4"), 0));  /* jwt_auth, then split */
     assert_false(uf_stage_batches_split(find(pl, "src5"), 0)); /* split of body.items */
-    assert_true(uf_stage_consumers_take_raw(find(pl, "src6"), 0));
     assert_false(uf_stage_batches_split(find(pl, "src6"), 0)); /* validate, then route */
+    assert_false(uf_stage_batches_split(find(pl, "r1"), 0));   /* port 0: no consumer */
     uf_graph_free(g);
 }
 
@@ -164,7 +153,7 @@ int main(void)
         cmocka_unit_test(test_edges_ports_and_order),
         cmocka_unit_test(test_sink_default_buffer),
         cmocka_unit_test(test_graph_json),
-        cmocka_unit_test(test_consumers_take_raw_is_transitive),
+        cmocka_unit_test(test_batches_split_on_every_path),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

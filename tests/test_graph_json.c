@@ -11,9 +11,9 @@
 
 #include <cmocka.h>
 
-#include "config.h"
-#include "export.h"
-#include "graph.h"
+#include "framework/config.h"
+#include "framework/export.h"
+#include "framework/graph.h"
 
 static const char yaml[] = "pipelines:\n"
                            "  ugc:\n"

@@ -1,12 +1,9 @@
-/* test_http.c: the `http` source, for real, answering requests (tests/support/http_fixture.h
- * builds and runs http -> "hold" sink; requests go through libcurl to a free port). Covers
- * routes and params, the envelope and meta, replies recorded by stages, 404/405/413/415/400/
- * 503/504, connection memory, split arrays sharing one completion and fire-and-forget routes.
- * Batch routes run twice, with a sink that does not take raw events (the tree path: the
- * envelope with body = the items) and with one that does (the raw path: the request's bytes,
- * unparsed, with the same meta): both must give the same statuses, codes, messages (but for
- * the malformed-JSON wording), `position` and `index` fields and {"accepted": n}. The
- * listener's life (concurrency, stops, sockets, route tables): test_http_lifecycle.c. */
+/* test_http.c: the `http` source, for real (tests/support/http_fixture.h: http -> "hold" sink,
+ * requests through libcurl to a free port): routes and params, the envelope and meta, replies
+ * recorded by stages, 404/405/413/415/400/503/504, connection memory, split arrays sharing one
+ * completion, fire-and-forget routes. Batch routes run as trees and as text, which must give
+ * the same statuses, codes, messages (but the malformed-JSON wording), `position`, `index` and
+ * {"accepted": n}. The listener's life: test_http_lifecycle.c. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -18,12 +15,14 @@
 #include <cmocka.h>
 #include <curl/curl.h>
 
-#include "event.h"
-#include "graph.h"
-#include "queue.h"
-#include "runtime.h"
-#include "support/http_fixture.h"
-#include "uuid.h"
+#include "framework/event.h"
+#include "framework/event_int.h"
+#include "framework/graph.h"
+#include "framework/queue.h"
+#include "framework/runtime.h"
+#include "framework/uuid.h"
+#include "tests/support/http_fixture.h"
+#include "tests/support/poll.h"
 
 
 static void test_route_params_query_and_meta(void **state)
@@ -218,7 +217,7 @@ static size_t written(void)
 /* Whether this fixture's batch routes take the raw path. */
 static bool raw_path(const struct fixture *fx)
 {
-    return uf_stage_consumers_take_raw(fx->api, 0);
+    return uf_stage_batches_split(fx->api, 0);
 }
 
 /* POSTs text to the batch route; asserts an accepted request and what reached the sink. */
@@ -463,8 +462,7 @@ static void test_full_queue_gives_503(void **state)
     start_call(a);
     wait_held(1); /* the worker is inside write() */
     start_call(b);
-    for (int i = 0; i < 500 && uf_queue_depth(fx->tiny->q) < 1; i++)
-        nanosleep(&(struct timespec){ .tv_nsec = 2000000 }, NULL);
+    WAIT_FOR(uf_queue_depth(fx->tiny->q) >= 1, 1000);
     assert_int_equal(uf_queue_depth(fx->tiny->q), 1);
     struct call *e = CALL(fx, "POST", "/tiny/3", NULL);
     e->port = fx->small_port;

@@ -19,12 +19,13 @@
 #include <cmocka.h>
 #include <curl/curl.h>
 
-#include "config.h"
-#include "event.h"
-#include "graph.h"
-#include "queue.h"
-#include "runtime.h"
-#include "support/http_fixture.h"
+#include "framework/config.h"
+#include "framework/event.h"
+#include "framework/graph.h"
+#include "framework/queue.h"
+#include "framework/runtime.h"
+#include "tests/support/http_fixture.h"
+#include "tests/support/poll.h"
 
 static void test_concurrent_requests(void **state)
 {
@@ -75,8 +76,7 @@ static void test_graceful_stop_waits_for_in_flight(void **state)
     pthread_t t;
     uf_runtime_request_stop(fx->rt);
     pthread_create(&t, NULL, run_runtime, fx->rt);
-    for (int i = 0; i < 500 && !uf_runtime_is_stopping(fx->rt); i++)
-        nanosleep(&(struct timespec){ .tv_nsec = 2000000 }, NULL);
+    WAIT_FOR(uf_runtime_is_stopping(fx->rt), 1000);
     uf_event_reply(sink.held[0], 200, json_pack("{s:s}", "done", "yes"));
     uf_event_done(take_held(0));
     join_call(c);
@@ -95,8 +95,7 @@ static pthread_t begin_stop(struct fixture *fx)
     pthread_t t;
     uf_runtime_request_stop(fx->rt);
     pthread_create(&t, NULL, run_runtime, fx->rt);
-    for (int i = 0; i < 500 && !uf_runtime_is_stopping(fx->rt); i++)
-        nanosleep(&(struct timespec){ .tv_nsec = 2000000 }, NULL);
+    WAIT_FOR(uf_runtime_is_stopping(fx->rt), 1000);
     return t;
 }
 
@@ -109,12 +108,7 @@ static void end_stop(struct fixture *fx, pthread_t t)
 
 static void wait_inflight(struct fixture *fx, int64_t n)
 {
-    for (int i = 0; i < 2500; i++) {
-        if (uf_metrics_extra_value(&fx->api->metrics, "http_inflight_requests", NULL) == n)
-            return;
-        nanosleep(&(struct timespec){ .tv_nsec = 2000000 }, NULL);
-    }
-    fail_msg("in-flight requests never reached %lld", (long long)n);
+    WAIT_FOR(uf_metrics_extra_value(&fx->api->metrics, "http_inflight_requests", NULL) == n, 5000);
 }
 
 static void assert_shutting_down(struct call *c)
@@ -188,8 +182,7 @@ static void test_stop_answers_request_blocked_on_full_queue(void **state)
     start_call(a);
     wait_held(1); /* the worker is inside write() */
     start_call(b);
-    for (int i = 0; i < 500 && uf_queue_depth(fx->hold->q) < 1; i++)
-        nanosleep(&(struct timespec){ .tv_nsec = 2000000 }, NULL);
+    WAIT_FOR(uf_queue_depth(fx->hold->q) >= 1, 1000);
     assert_int_equal(uf_queue_depth(fx->hold->q), 1);
     start_call(c); /* blocks in uf_emit: the queue is full */
     wait_inflight(fx, 3);
@@ -250,10 +243,8 @@ static void test_full_worker_queue_falls_back_to_the_listener(void **state)
         if (i == 0)
             wait_held(1); /* the sink's worker is inside write() */
         wait_inflight(fx, i + 1);
-        for (int t = 0; t < 1000 && i < N - 1 &&
-                        uf_metrics_extra_value(&fx->api->metrics, name, NULL) < i + 1;
-             t++)
-            nanosleep(&(struct timespec){ .tv_nsec = 1000000 }, NULL);
+        if (i < N - 1)
+            WAIT_FOR(uf_metrics_extra_value(&fx->api->metrics, name, NULL) >= i + 1, 1000);
     }
     release_sink();
     wait_held(N);

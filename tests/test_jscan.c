@@ -18,7 +18,7 @@
 #include <cmocka.h>
 #include <jansson.h>
 
-#include "jscan.h"
+#include "framework/jscan.h"
 
 struct seen {
     struct uf_jmember m[8];

@@ -13,7 +13,7 @@
 #include <cmocka.h>
 #include <jansson.h>
 
-#include "jsonenc.h"
+#include "framework/jsonenc.h"
 
 /* Asserts that the encoder writes what json_dumps writes; takes ownership of v. */
 static void same_as_jansson(json_t *v)

@@ -20,11 +20,12 @@
 #include <openssl/pem.h>
 #include <openssl/rsa.h>
 
-#include "config.h"
-#include "event.h"
-#include "graph.h"
-#include "jwt.h"
-#include "log.h"
+#include "framework/config.h"
+#include "framework/event.h"
+#include "framework/event_int.h"
+#include "framework/graph.h"
+#include "framework/jwt.h"
+#include "framework/log.h"
 
 #define SECRET "0123456789abcdef0123456789abcdef-test"
 #define USER "0190A5C4-0000-7000-8000-000000000001"
@@ -265,7 +266,7 @@ static void test_raw_event_same_answers_text_untouched(void **state)
     assert_int_equal(o.status, 0);
     assert_null(seen_user);
     assert_string_equal(seen_raw, text);
-    assert_true(uf_stage_kind(fx->auth)->takes_raw);
+    assert_int_equal(uf_stage_kind(fx->auth)->batch(NULL), UF_BATCH_PASS);
     drop(fx);
 }
 

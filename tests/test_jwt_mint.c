@@ -13,9 +13,9 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "err.h"
-#include "jwt.h"
-#include "jwt_mint.h"
+#include "framework/err.h"
+#include "framework/jwt.h"
+#include "framework/jwt_mint.h"
 
 #define SECRET "test-jwt-mint-secret-0123456789abcdef"
 #define SUB "0190a5c4-0000-7000-8000-0000000000a1"

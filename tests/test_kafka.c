@@ -1,12 +1,9 @@
-/* test_kafka.c: the `kafka` sink against librdkafka's mock cluster: delivery with the expected
- * topic, key and value and the reply only after the ack; a broker outage (events spooled and
- * finished, then replayed in order when it returns); a full spool answering 503; without a
- * spool, 503 during the outage and direct delivery after it; the spool left
- * by a stopped producer replayed by the next one; topics Kafka refuses (422 on the way in,
- * TOPIC_EXCEPTION final, unproducible spooled records discarded); option errors. Raw events
- * (owned and borrowed texts) go through the same cases: same messages, keys and outcomes. The
- * zstd streams librdkafka creates are kept per thread and reused, parameters reset (kafka_zstd.c).
- * The graph is built from YAML and the sink's callbacks are called directly (no runtime). */
+/* test_kafka.c: the `kafka` sink against librdkafka's mock cluster: topic, key and value, the
+ * reply only after the ack; an outage (spooled, then replayed in order); a full spool (503);
+ * without a spool, 503 then direct delivery; a stopped producer's spool replayed by the next;
+ * topics Kafka refuses; option errors. Raw events (owned and borrowed texts) go through the same
+ * cases with the same outcomes. The zstd streams are reused per thread, parameters reset. The
+ * graph is built from YAML and the sink's callbacks are called directly (no runtime). */
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -23,12 +20,12 @@
 #define ZSTD_STATIC_LINKING_ONLY
 #include <zstd.h>
 
-#include "config.h"
-#include "event.h"
-#include "graph.h"
-#include "metrics.h"
+#include "framework/config.h"
+#include "framework/event.h"
+#include "framework/event_int.h"
+#include "framework/graph.h"
+#include "framework/metrics.h"
 #include "sinks/kafka/kafka_int.h"
-#include "spool.h"
 
 struct fx {
     rd_kafka_t *mock_rk;

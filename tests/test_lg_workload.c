@@ -19,9 +19,9 @@
 #include <openssl/pem.h>
 
 #include "bench/loadgen/lg_workload.h"
-#include "err.h"
-#include "jwt.h"
-#include "uuid.h"
+#include "framework/err.h"
+#include "framework/jwt.h"
+#include "framework/uuid.h"
 
 #define SECRET "test-secret-test-secret-test-secret-0123"
 

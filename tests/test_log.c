@@ -8,7 +8,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "log.h"
+#include "framework/log.h"
 
 static char captured[8192];
 

@@ -6,8 +6,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "err.h"
-#include "options.h"
+#include "framework/err.h"
+#include "framework/options.h"
 
 static const char *const modes[] = {"always", "interval", "never", NULL};
 static const struct uf_option table[] = {

@@ -15,10 +15,10 @@
 
 #include <cmocka.h>
 
-#include "config.h"
-#include "event.h"
-#include "graph.h"
-#include "registry.h"
+#include "framework/config.h"
+#include "framework/event.h"
+#include "framework/graph.h"
+#include "framework/registry.h"
 #include "sinks/postgres/postgres_call.h"
 
 #define USER "0190a5c4-0000-7000-8000-000000000001"

@@ -6,9 +6,10 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "err.h"
-#include "event.h"
-#include "queue.h"
+#include "framework/err.h"
+#include "framework/event.h"
+#include "framework/event_int.h"
+#include "framework/queue.h"
 
 static struct uf_event *ev_n(int n)
 {

@@ -10,7 +10,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "ratelimit.h"
+#include "framework/ratelimit.h"
 
 #define T0 1000000000LL
 

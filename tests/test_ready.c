@@ -6,7 +6,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "ready.h"
+#include "framework/ready.h"
 
 static void test_spool_rule(void **state)
 {

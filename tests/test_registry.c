@@ -9,10 +9,10 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "config.h"
-#include "graph.h"
-#include "registry.h"
-#include "stagedoc.h"
+#include "framework/config.h"
+#include "framework/graph.h"
+#include "framework/registry.h"
+#include "framework/stagedoc.h"
 
 static void check_table(const char *kind, const struct uf_option *table)
 {

@@ -16,10 +16,11 @@
 
 #include <cmocka.h>
 
-#include "config.h"
-#include "event.h"
-#include "graph.h"
-#include "log.h"
+#include "framework/config.h"
+#include "framework/event.h"
+#include "framework/event_int.h"
+#include "framework/graph.h"
+#include "framework/log.h"
 
 static const char *yaml =
     "pipelines:\n"
@@ -95,7 +96,6 @@ static int setup(void **state)
     uf_diags_free(&d);
     capture_kind = *stage_named("o_str")->kind;
     capture_kind.write = capture_write;
-    capture_kind.takes_raw = true;
     for (size_t i = 0; i < g->pipelines[0].nstages; i++)
         if (strncmp(g->pipelines[0].stages[i]->name, "o_", 2) == 0)
             g->pipelines[0].stages[i]->kind = &capture_kind;
@@ -206,16 +206,14 @@ static void test_raw_not_an_object_fails(void **state)
     assert_string_equal(seen_sink, "");
 }
 
-/* Only a top-level field is read from text: a dotted one keeps raw events away. */
-static void test_raw_only_for_top_level_fields(void **state)
+/* A dotted field is read from the tree, parsed from an event held as text when need be. */
+static void test_dotted_field_from_text(void **state)
 {
-    struct uf_stage *r = stage_named("r"), *dotted = stage_named("dotted");
-    assert_true(r->kind->takes_raw);
-    assert_true(r->kind->raw_ok(r->ctx));
-    assert_false(dotted->kind->raw_ok(dotted->ctx));
-    assert_true(uf_stage_consumers_take_raw(stage_named("src"), 0) == false);
     json_t *body = json_pack("{s:{s:s}}", "a", "type", "a");
     assert_string_equal(route_one("dotted", uf_event_new(body)), "o_str");
+    static const char text[] = "{\"a\":{\"type\":\"a\"}}";
+    assert_string_equal(route_one("dotted", uf_event_new_raw(text, sizeof text - 1, NULL)),
+                        "o_str");
 }
 
 int main(void)
@@ -225,7 +223,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_numbers_booleans_and_others, setup, teardown),
         cmocka_unit_test_setup_teardown(test_catch_all_and_drop, setup, teardown),
         cmocka_unit_test_setup_teardown(test_raw_not_an_object_fails, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_raw_only_for_top_level_fields, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_dotted_field_from_text, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -12,10 +12,12 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "config.h"
-#include "graph.h"
-#include "registry.h"
-#include "runtime.h"
+#include "framework/config.h"
+#include "framework/event_int.h"
+#include "framework/graph.h"
+#include "framework/registry.h"
+#include "framework/runtime.h"
+#include "tests/support/poll.h"
 
 /* ---- test kinds ---- */
 
@@ -292,8 +294,7 @@ static void test_shutdown_drains_everything(void **state)
     struct uf_runtime *rt = uf_runtime_new(g);
     struct uf_err err = {0};
     assert_int_equal(uf_runtime_start(rt, &err), 0);
-    while (atomic_load(&stage(g, "out")->metrics.in) < 20000)
-        usleep(1000);
+    WAIT_FOR(atomic_load(&stage(g, "out")->metrics.in) >= 20000, 30000);
     uf_runtime_request_stop(rt);
     assert_int_equal(uf_runtime_run(rt), 0);
     uint64_t emitted = count(g, "gen", f_out);
@@ -372,9 +373,7 @@ static void test_unbuffered_sink_ticks(void **state)
     atomic_store(&late_ticks, 0);
     atomic_store(&ticking_stopped, false);
     assert_int_equal(uf_runtime_start(rt, &err), 0);
-    for (int i = 0; i < 2000 && atomic_load(&ticks) < 3; i++)
-        usleep(1000);
-    assert_true(atomic_load(&ticks) >= 3);
+    WAIT_FOR(atomic_load(&ticks) >= 3, 2000);
     uf_runtime_request_stop(rt);
     assert_int_equal(uf_runtime_run(rt), 0);
     /* The ticker is joined before the stage's stop(): no tick reaches a stopped stage. */

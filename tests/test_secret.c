@@ -10,10 +10,10 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "graph.h"
-#include "options.h"
-#include "registry.h"
-#include "secret.h"
+#include "framework/graph.h"
+#include "framework/options.h"
+#include "framework/registry.h"
+#include "framework/secret.h"
 
 static void test_names(void **state)
 {

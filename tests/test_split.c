@@ -1,15 +1,10 @@
-/* test_split.c: the `split` transform, and the batch path it closes: an http route with
- * `batch: true` -> validate (`items: body`) -> split -> a capturing sink, run for real with
- * requests through libcurl to a listener on port 0. Asserts that a valid batch reaches the sink
- * as one event per item (index, count and the request's meta), answered {"accepted": n}; that
- * one invalid item rejects the request naming its index and field with nothing reaching the
- * sink; 413 beyond max_items; a single object as a batch of one. The same cases also run on a
- * pipeline http -> split -> sink twice: as trees, and as raw events (the sink takes raw, so the
- * http source emits the request's text and split cuts it into the elements' texts), with the
- * same answers, items and meta. Then split on its own (process() with a waiter), tree and raw:
- * the user and completion carried over, counts, a non-object item, an event without an array,
- * a raw text that is not JSON, items that borrow or copy their text, and the route settings'
- * errors. */
+/* test_split.c: the `split` transform, and the batch path it closes: http (`batch: true`) ->
+ * validate (`items: body`) -> split -> a capturing sink, run for real through libcurl. A valid
+ * batch arrives as one event per item (index, count, meta) answered {"accepted": n}; one invalid
+ * item rejects the request; 413 beyond max_items; a single object is a batch of one. The same
+ * cases run on http -> split -> sink as trees and as text, with the same answers. Then split
+ * alone (process() with a waiter), tree and text: user and completion, counts, bad items, no
+ * array, text that is not JSON, borrowed or copied texts, and the settings' errors. */
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -22,13 +17,14 @@
 #include <cmocka.h>
 #include <curl/curl.h>
 
-#include "config.h"
-#include "event.h"
-#include "graph.h"
-#include "jscan.h"
-#include "log.h"
-#include "metrics.h"
-#include "runtime.h"
+#include "framework/config.h"
+#include "framework/event.h"
+#include "framework/event_int.h"
+#include "framework/graph.h"
+#include "framework/jscan.h"
+#include "framework/log.h"
+#include "framework/metrics.h"
+#include "framework/runtime.h"
 
 static const char *yaml =
     "pipelines:\n"
@@ -55,7 +51,7 @@ static const char *yaml =
     "        kind: null\n"
     "        inputs: [items]\n";
 
-/* The same route with split alone: the tree path, or raw when the sink takes raw. */
+/* The same route with split alone: the tree path, or the text path (setup_raw). */
 static const char *plain_yaml =
     "pipelines:\n"
     "  t:\n"
@@ -131,7 +127,7 @@ struct fixture {
     struct uf_runtime *rt;
     struct uf_stage *api, *split;
     int port;
-    bool raw; /* the sink takes raw, so everything after the http source runs raw */
+    bool raw; /* the http source holds batches as text (else split is made to refuse them) */
 };
 
 static struct uf_stage *stage_named(struct uf_graph *g, const char *name)
@@ -141,6 +137,9 @@ static struct uf_stage *stage_named(struct uf_graph *g, const char *name)
             return g->pipelines[0].stages[i];
     return NULL;
 }
+
+extern const struct uf_kind uf_transform_split;
+static struct uf_kind tree_split_kind; /* split, with batches held as text refused */
 
 static int setup_with(void **state, const char *config, bool raw)
 {
@@ -162,16 +161,20 @@ static int setup_with(void **state, const char *config, bool raw)
     struct uf_stage *out = stage_named(fx->g, "out");
     capture_kind = *out->kind;
     capture_kind.write = capture_write;
-    capture_kind.takes_raw = raw;
     out->kind = &capture_kind;
     fx->api = stage_named(fx->g, "api");
     fx->split = stage_named(fx->g, "items");
+    if (!raw) { /* a split that does not end batches held as text: the http source parses */
+        tree_split_kind = *fx->split->kind;
+        tree_split_kind.batch = NULL;
+        fx->split->kind = &tree_split_kind;
+    }
     fx->rt = uf_runtime_new(fx->g);
     struct uf_err err = { 0 };
     assert_int_equal(uf_runtime_start(fx->rt, &err), 0);
     fx->port = (int)uf_metrics_extra_value(&fx->api->metrics, "http_listen_port", NULL);
     assert_true(fx->port > 0);
-    assert_int_equal(uf_stage_consumers_take_raw(fx->api, 0), raw);
+    assert_int_equal(uf_stage_batches_split(fx->api, 0), raw);
     *state = fx;
     return 0;
 }
@@ -482,7 +485,7 @@ static struct sent split_raw_one(struct fixture *fx, const char *text, const cha
 static void test_split_raw_batches(void **state)
 {
     struct fixture *fx = *state;
-    assert_true(fx->split->kind->raw_ok(fx->split->ctx));
+    assert_int_equal(uf_transform_split.batch(fx->split->ctx), UF_BATCH_END);
     static const char arr[] = " [ {\"n\":0} ,{\"n\":1,\"a\":[1,{\"b\":\"]\"}]}]\n";
     struct sent s = split_raw_one(fx, arr, "0190a5c4-0000-7000-8000-0000000000aa");
     assert_int_equal(s.status, 0);

@@ -12,7 +12,7 @@
 
 #include <cmocka.h>
 
-#include "spool.h"
+#include "framework/spool.h"
 
 struct fx {
     char dir[64];

@@ -17,8 +17,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "mem.h"
-#include "supervise.h"
+#include "framework/mem.h"
+#include "framework/supervise.h"
+#include "tests/support/poll.h"
 
 static const struct uf_sv_opts fast = {
     .backoff_min_ms = 50, .backoff_max_ms = 400, .stable_ms = 5000, .stop_timeout_ms = 3000};
@@ -41,11 +42,7 @@ typedef bool (*cond_fn)(struct uf_supervisor *sv);
 /* Polls cond every 10 ms for up to ms; true when it held. */
 static bool until(struct uf_supervisor *sv, cond_fn cond, int64_t ms)
 {
-    for (int64_t end = now_ms() + ms; now_ms() < end;) {
-        if (cond(sv))
-            return true;
-        usleep(10000);
-    }
+    POLL_UNTIL(cond(sv), ms);
     return cond(sv);
 }
 
@@ -160,11 +157,24 @@ static void test_sighup_passed_on_as_reload(void **state)
     uf_supervisor_free(sv);
 }
 
-/* A shell that writes NAME to ORDER on SIGTERM (after `delay`) and exits. */
-static char *noting_child(const char *order, const char *name, const char *delay)
+/* A shell that writes NAME to ORDER on SIGTERM (after `delay`) and exits; it writes a line to
+ * READY once its trap is installed. */
+static char *noting_child(const char *order, const char *ready, const char *name, const char *delay)
 {
-    return uf_xasprintf("trap '%s echo %s >> %s; exit 0' TERM; while :; do sleep 0.02; done",
-                        delay, name, order);
+    return uf_xasprintf("trap '%s echo %s >> %s; exit 0' TERM; echo %s >> %s; "
+                        "while :; do sleep 0.02; done",
+                        delay, name, order, name, ready);
+}
+
+static int lines_in(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    int n = 0;
+    for (int c; f && (c = fgetc(f)) != EOF;)
+        n += c == '\n';
+    if (f)
+        fclose(f);
+    return n;
 }
 
 static bool both_running(struct uf_supervisor *sv)
@@ -177,12 +187,13 @@ static bool both_running(struct uf_supervisor *sv)
 
 static void test_stop_goes_rank_by_rank(void **state)
 {
-    char order[] = "/tmp/ugcflow-sv-order-XXXXXX";
+    char order[] = "/tmp/ugcflow-sv-order-XXXXXX", ready[] = "/tmp/ugcflow-sv-ready-XXXXXX";
     close(mkstemp(order));
+    close(mkstemp(ready));
     /* Each child notes its name when it gets SIGTERM; the first one takes 300 ms to finish, so
      * a second signalled at the same time would note itself first. */
-    char *first = noting_child(order, "first", "sleep 0.3;");
-    char *second = noting_child(order, "second", "");
+    char *first = noting_child(order, ready, "first", "sleep 0.3;");
+    char *second = noting_child(order, ready, "second", "");
     char *a[] = {"sh", "-c", first, NULL}, *b[] = {"sh", "-c", second, NULL};
     struct uf_supervisor *sv = uf_supervisor_new(&fast);
     uf_supervisor_add(sv, &(struct uf_sv_child_spec){.name = "b", .argv = b, .stop_rank = 1});
@@ -190,7 +201,7 @@ static void test_stop_goes_rank_by_rank(void **state)
     pthread_t t;
     pthread_create(&t, NULL, run_thread, sv);
     assert_true(until(sv, both_running, 2000));
-    usleep(200000); /* the shells must have installed their traps: nothing to poll for */
+    WAIT_FOR(lines_in(ready) == 2, 2000); /* both traps installed: SIGTERM is noted */
     uf_supervisor_request_stop(sv);
     pthread_join(t, NULL);
     FILE *f = fopen(order, "r");
@@ -203,6 +214,7 @@ static void test_stop_goes_rank_by_rank(void **state)
     free(first);
     free(second);
     unlink(order);
+    unlink(ready);
 }
 
 int main(void)

@@ -7,7 +7,7 @@
 #include <time.h>
 #include <cmocka.h>
 
-#include "timefmt.h"
+#include "framework/timefmt.h"
 
 static void test_format(void **state)
 {

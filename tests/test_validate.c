@@ -4,7 +4,7 @@
  * passing events show defaults and coercions applied. Raw events: a table of items is sent both
  * as the http source builds a batch request's tree (an envelope whose body is the array) and as
  * the raw event it sends instead (the text alone), and both must end alike (emitted, or failed
- * with the expected status, code, message, field and index); which rules allow raw (raw_ok);
+ * with the expected status, code, message, field and index); which rules allow a text;
  * malformed and truncated texts fail cleanly. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -16,10 +16,11 @@
 
 #include <cmocka.h>
 
-#include "config.h"
-#include "event.h"
-#include "graph.h"
-#include "log.h"
+#include "framework/config.h"
+#include "framework/event.h"
+#include "framework/event_int.h"
+#include "framework/graph.h"
+#include "framework/log.h"
 
 static const char *rules =
     "        items: body\n"
@@ -307,7 +308,13 @@ static void test_rule_errors(void **state)
 
 /* ---- raw events: the same outcomes from the text alone ---- */
 
-/* Rules a text allows (raw_ok): one-name paths of items, no default or coerce. */
+/* Whether validate takes batches held as text: only with rules a text allows. */
+static bool on_text(const struct uf_stage *st)
+{
+    return st->kind->batch(st->ctx) == UF_BATCH_PASS;
+}
+
+/* Rules a text allows: one-name paths of items, no default or coerce. */
 static const char *raw_rules =
     "        items: body\n"
     "        rules:\n"
@@ -546,7 +553,7 @@ static void test_raw_matches_tree(void **state)
 {
     struct uf_graph *g;
     struct uf_stage *st = build_ok(raw_rules, &g);
-    assert_true(st->kind->raw_ok(st->ctx));
+    assert_true(on_text(st));
     run_cases(st, scalar_cases, NCASES(scalar_cases));
     run_cases(st, object_cases, NCASES(object_cases));
     run_cases(st, batch_cases, NCASES(batch_cases));
@@ -557,7 +564,7 @@ static void test_raw_match_type(void **state)
 {
     struct uf_graph *g;
     struct uf_stage *st = build_ok(type_rules, &g);
-    assert_true(st->kind->raw_ok(st->ctx));
+    assert_true(on_text(st));
     run_cases(st, type_cases, NCASES(type_cases));
     uf_graph_free(g);
 }
@@ -687,8 +694,8 @@ static void test_raw_large(void **state)
     uf_graph_free(g);
 }
 
-/* raw_ok: only rules a text allows. */
-static void test_raw_ok(void **state)
+/* Batches held as text: only with rules a text allows. */
+static void test_text_batches_need_simple_rules(void **state)
 {
     static const struct {
         const char *opts;
@@ -702,12 +709,12 @@ static void test_raw_ok(void **state)
         { "        rules: {r: {x: int}}\n", false },
         { "        items: events\n        rules: {r: {x: int}}\n", false },
     };
-    assert_false(stage->kind->raw_ok(stage->ctx)); /* the UGC rules: dotted paths, defaults */
+    assert_false(on_text(stage)); /* the UGC rules: dotted paths, defaults */
     for (size_t i = 0; i < NCASES(cases); i++) {
         struct uf_graph *g;
         struct uf_stage *st = build_ok(cases[i].opts, &g);
-        if (st->kind->raw_ok(st->ctx) != cases[i].ok)
-            fail_msg("raw_ok should be %d for %s", cases[i].ok, cases[i].opts);
+        if (on_text(st) != cases[i].ok)
+            fail_msg("text batches should be %d for %s", cases[i].ok, cases[i].opts);
         uf_graph_free(g);
     }
 }
@@ -727,7 +734,7 @@ int main(void)
         cmocka_unit_test(test_raw_emitted_text),
         cmocka_unit_test(test_raw_malformed),
         cmocka_unit_test(test_raw_large),
-        cmocka_unit_test(test_raw_ok),
+        cmocka_unit_test(test_text_batches_need_simple_rules),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

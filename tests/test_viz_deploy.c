@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "config.h"
+#include "framework/config.h"
 #include "viz/deploy.h"
 
 static const char yaml[] =

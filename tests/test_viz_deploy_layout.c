@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "config.h"
+#include "framework/config.h"
 #include "viz/deploy.h"
 #include "viz/deploy_layout.h"
 

@@ -11,8 +11,8 @@
 
 #include <cmocka.h>
 
-#include "config.h"
-#include "graph.h"
+#include "framework/config.h"
+#include "framework/graph.h"
 #include "viz/history.h"
 
 static const char yaml[] = "pipelines:\n"

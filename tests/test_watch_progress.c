@@ -15,10 +15,11 @@
 
 #include <cmocka.h>
 
-#include "config.h"
-#include "event.h"
-#include "graph.h"
-#include "metrics.h"
+#include "framework/config.h"
+#include "framework/event.h"
+#include "framework/event_int.h"
+#include "framework/graph.h"
+#include "framework/metrics.h"
 
 static struct uf_graph *g;
 static struct uf_stage *st;

@@ -10,8 +10,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "config.h"
-#include "registry.h"
+#include "framework/config.h"
+#include "framework/registry.h"
 
 enum link { L_PRODUCE, L_CONSUME, L_PG_WRITE, L_PG_READ, L_PG_STATE, L_CH_WRITE, L_FORWARD };
 

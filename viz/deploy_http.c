@@ -8,10 +8,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "config.h"
-#include "mem.h"
+#include "framework/config.h"
+#include "framework/mem.h"
 #include "viz/deploy.h"
 #include "viz/deploy_layout.h"
+#include "viz/page.h"
 
 #define FIRST_POLL_WAIT_MS 3000
 
@@ -95,11 +96,12 @@ static void reply_error(struct uf_admin_reply *out, const char *msg)
     json_decref(j);
 }
 
-bool uf_deploy_site_route(void *site, const char *url, struct uf_admin_reply *out)
+bool uf_deploy_site_route(void *site, const char *url, const struct uf_admin_req *req,
+                          struct uf_admin_reply *out)
 {
     struct uf_deploy_site *s = site;
     if (strcmp(url, "/deployment") == 0 || (s->root && strcmp(url, "/") == 0)) {
-        out->asset = "deploy.html";
+        uf_viz_asset_reply("deploy.html", out);
         return true;
     }
     if (strcmp(url, "/api/deployment") != 0)

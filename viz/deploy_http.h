@@ -7,8 +7,8 @@
 
 #include <stdbool.h>
 
-#include "admin.h"
-#include "err.h"
+#include "framework/admin.h"
+#include "framework/err.h"
 #include "viz/deploy_poll.h"
 
 struct uf_deploy_site;
@@ -23,7 +23,8 @@ struct uf_deploy_site *uf_deploy_site_new(struct uf_deploy_poll *poll, bool root
 /* Routes whose poller is made from file (borrowed) on the first request. */
 struct uf_deploy_site *uf_deploy_site_new_lazy(const char *file);
 /* The admin routes (uf_admin_routes.fn with the site as ctx). */
-bool uf_deploy_site_route(void *site, const char *url, struct uf_admin_reply *out);
+bool uf_deploy_site_route(void *site, const char *url, const struct uf_admin_req *req,
+                          struct uf_admin_reply *out);
 /* Accepts NULL; frees a poller the site made itself. */
 void uf_deploy_site_free(struct uf_deploy_site *s);
 

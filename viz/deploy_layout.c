@@ -12,8 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "export.h"
-#include "strbuf.h"
+#include "framework/export.h"
+#include "framework/strbuf.h"
 
 static const char *str(const json_t *o, const char *key)
 {

@@ -7,7 +7,7 @@
 
 #include <jansson.h>
 
-#include "err.h"
+#include "framework/err.h"
 
 /* Box sizes in px the page draws (and dot reserves). */
 #define UF_LAYOUT_NODE_W 150

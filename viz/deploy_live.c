@@ -12,7 +12,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "mem.h"
+#include "framework/mem.h"
 #include "viz/deploy.h"
 #include "viz/labels.h"
 

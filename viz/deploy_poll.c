@@ -11,8 +11,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "clock.h"
-#include "mem.h"
+#include "framework/clock.h"
+#include "framework/mem.h"
 #include "viz/deploy_live.h"
 #include "viz/fetch.h"
 

@@ -8,7 +8,7 @@
 #include <jansson.h>
 #include <stdint.h>
 
-#include "err.h"
+#include "framework/err.h"
 
 struct uf_deploy_poll;
 

@@ -5,7 +5,7 @@
 
 #include <stdio.h>
 
-#include "strbuf.h"
+#include "framework/strbuf.h"
 
 #define MAX_BODY (64u << 20)
 

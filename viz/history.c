@@ -13,10 +13,10 @@
 #include <string.h>
 #include <time.h>
 
-#include "clock.h"
-#include "graph.h"
-#include "mem.h"
-#include "queue.h"
+#include "framework/clock.h"
+#include "framework/graph.h"
+#include "framework/mem.h"
+#include "framework/queue.h"
 
 enum col { C_IN, C_OUT, C_ERRORS, C_RETRIES, C_DROPPED, C_QFILL, C_P99, C_BATCH, C_FLUSH, NCOLS };
 static const char *const col_names[NCOLS] = {"in",         "out",    "errors",    "retries",

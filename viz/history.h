@@ -13,7 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "err.h"
+#include "framework/err.h"
 
 #define UF_HISTORY_SAMPLES 300 /* five minutes at one sample per second */
 #define UF_HISTORY_EXTRAS 24 /* an http source has 3 + 4 per route */

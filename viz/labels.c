@@ -149,7 +149,8 @@ static double num(const json_t *o, const char *key)
     return json_number_value(json_object_get(o, key));
 }
 
-double uf_labels_lag(const json_t *node)
+/* The sum of a node's consumer lag gauges (0 when it has none). */
+static double lag_of(const json_t *node)
 {
     double lag = 0;
     const char *key;
@@ -201,7 +202,7 @@ static void fixed_lines(const json_t *node, json_t *body)
         line(body, "flush", v);
     }
     if (source && strcmp(json_string_value(json_object_get(node, "kind")), "kafka_source") == 0) {
-        uf_fmt_num(v, sizeof v, uf_labels_lag(node));
+        uf_fmt_num(v, sizeof v, lag_of(node));
         line(body, "lag", v);
     }
 }

@@ -27,7 +27,4 @@ json_t *uf_labels_node(const json_t *node);
  * that are not zero, under their labels. Truncated to n. */
 void uf_labels_notes(const json_t *node, char *out, size_t n);
 
-/* The sum of a node's consumer lag gauges (0 when it has none). */
-double uf_labels_lag(const json_t *node);
-
 #endif

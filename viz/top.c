@@ -15,9 +15,10 @@
 #include <termios.h>
 #include <unistd.h>
 
-#include "config.h"
-#include "mem.h"
-#include "strbuf.h"
+#include "framework/config.h"
+#include "framework/mem.h"
+#include "framework/strbuf.h"
+#include "viz/cli.h"
 #include "viz/fetch.h"
 #include "viz/labels.h"
 
@@ -329,7 +330,7 @@ static int parse_sort(const char *s, enum uf_top_sort *out)
     return 0;
 }
 
-int uf_top_main(int argc, char **argv)
+static int top_main(int argc, char **argv)
 {
     static const struct option longopts[] = {{"admin", required_argument, NULL, 'a'},
                                              {"sort", required_argument, NULL, 's'},
@@ -374,3 +375,10 @@ int uf_top_main(int argc, char **argv)
     uf_config_free(cfg);
     return rc;
 }
+
+const struct uf_command uf_viz_top_command = {
+    .name = "top",
+    .usage = "  top [FILE] [--admin ADDR]... [--sort rate|errors|latency] [--once]\n"
+             "                        live metrics of every component of running processes\n",
+    .main = top_main,
+};

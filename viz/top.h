@@ -23,9 +23,4 @@ struct uf_top_source {
  * trouble are red and the header is bold; without, the text is plain. New string. */
 char *uf_top_render(const struct uf_top_source *srcs, size_t n, enum uf_top_sort sort, bool ansi);
 
-/* `ugcflow top [FILE] [--admin ADDR]... [--sort rate|errors|latency] [--once]`; argv[0] is
- * "top". FILE adds the admin address of each of its pipelines. Returns the exit code: 0, 1 when
- * no process answered (--once), 2 on usage errors. */
-int uf_top_main(int argc, char **argv);
-
 #endif

@@ -17,15 +17,16 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "admin.h"
-#include "config.h"
-#include "graph.h"
-#include "log.h"
-#include "mem.h"
-#include "strbuf.h"
-#include "supervise.h"
+#include "framework/admin.h"
+#include "framework/config.h"
+#include "framework/graph.h"
+#include "framework/log.h"
+#include "framework/mem.h"
+#include "framework/strbuf.h"
+#include "framework/supervise.h"
 #include "viz/deploy.h"
 #include "viz/deploy_http.h"
+#include "viz/page.h"
 
 #define MAX_SELECTED 32
 
@@ -166,7 +167,8 @@ static char *metrics_text(struct uf_supervisor *sv)
     return uf_strbuf_take(&sb);
 }
 
-static bool up_route(void *ctx, const char *url, struct uf_admin_reply *out)
+static bool up_route(void *ctx, const char *url, const struct uf_admin_req *req,
+                     struct uf_admin_reply *out)
 {
     struct up *u = ctx;
     if (u->sv && strcmp(url, "/metrics") == 0) {
@@ -174,7 +176,7 @@ static bool up_route(void *ctx, const char *url, struct uf_admin_reply *out)
                                        .body = metrics_text(u->sv)};
         return true;
     }
-    return uf_deploy_site_route(u->site, url, out);
+    return uf_viz_asset_route(url, out) || uf_deploy_site_route(u->site, url, req, out);
 }
 
 /* ---- children ---- */
@@ -281,7 +283,7 @@ static int serve(struct up *u)
     u->site = uf_deploy_site_new(poll, true);
     struct uf_admin_routes routes = {.fn = up_route, .ctx = u};
     const char *listen = u->o.listen ? u->o.listen : u->cfg->admin_address;
-    struct uf_admin *admin = uf_admin_start_routes(NULL, listen, &routes, &err);
+    struct uf_admin *admin = uf_admin_start(NULL, listen, &routes, &err);
     int rc = 0;
     if (!admin) {
         uf_log(UF_LOG_ERROR, NULL, "Start failed.", "err", err.msg);
@@ -320,15 +322,28 @@ static int up_dash_main(const char *cmd, int argc, char **argv)
     return rc;
 }
 
-int uf_up_main(int argc, char **argv) { return up_dash_main("up", argc, argv); }
-
-int uf_dash_main(int argc, char **argv) { return up_dash_main("dash", argc, argv); }
-
-struct uf_deploy_site *uf_viz_admin_routes(const char *file, struct uf_admin_routes *out)
+static int up_main(int argc, char **argv)
 {
-    struct uf_deploy_site *s = uf_deploy_site_new_lazy(file);
-    *out = (struct uf_admin_routes){.fn = uf_deploy_site_route, .ctx = s};
-    return s;
+    return up_dash_main("up", argc, argv);
 }
 
-void uf_viz_admin_routes_free(struct uf_deploy_site *s) { uf_deploy_site_free(s); }
+static int dash_main(int argc, char **argv)
+{
+    return up_dash_main("dash", argc, argv);
+}
+
+const struct uf_command uf_viz_up_command = {
+    .name = "up",
+    .usage = "  up FILE [--listen ADDR] [--log-dir DIR] [--pipeline NAME]...\n"
+             "                        run every pipeline as its own supervised process and serve\n"
+             "                        the deployment page\n",
+    .main = up_main,
+};
+
+const struct uf_command uf_viz_dash_command = {
+    .name = "dash",
+    .usage =
+        "  dash FILE [--listen ADDR]\n"
+        "                        serve the deployment page of processes run by something else\n",
+    .main = dash_main,
+};

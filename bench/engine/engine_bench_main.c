@@ -7,9 +7,9 @@
 #include <stdlib.h>
 #include <sys/resource.h>
 
-#include "config.h"
-#include "graph.h"
-#include "runtime.h"
+#include "framework/config.h"
+#include "framework/graph.h"
+#include "framework/runtime.h"
 
 static double cpu_seconds(void)
 {

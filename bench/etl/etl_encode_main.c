@@ -14,10 +14,10 @@
 
 #include <jansson.h>
 
-#include "jscan.h"
-#include "mem.h"
+#include "framework/jscan.h"
+#include "framework/mem.h"
+#include "framework/uuid.h"
 #include "sinks/clickhouse/clickhouse.h"
-#include "uuid.h"
 
 static const char *const view_columns =
     "[\"event_id UUID\", \"type String\", \"event String\", \"ts DateTime('UTC') from "

@@ -2,12 +2,9 @@
  * for the ETL benchmark and integration tests.
  *   etl_produce BROKERS TOPIC COUNT [--partitions N] [--malformed M] [--kind views|events]
  *               [--seed S]
- * Creates TOPIC with N partitions when it does not exist (the dev stack has auto-create off),
- * then produces COUNT valid events shaped like the stat pipeline's output (UUIDv7 event_id,
- * received_at with microseconds, player fields for views) and M malformed messages (missing
- * event_id, not JSON, a valid event_id followed by junk) interleaved; waits until every message is acknowledged (acks=all) and
- * prints "produced=<COUNT+M> bytes=<payload bytes>". Exit status 1 on any delivery failure.
- * Only 127.0.0.1 brokers are expected; nothing here is used by the engine. */
+ * Creates TOPIC when missing, produces COUNT valid events and M malformed ones interleaved,
+ * waits for every ack (acks=all) and prints "produced=<COUNT+M> bytes=<payload bytes>". Exit
+ * status 1 on any delivery failure. Only 127.0.0.1 brokers are expected. */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,8 +13,8 @@
 
 #include <librdkafka/rdkafka.h>
 
-#include "stage.h"
-#include "uuid.h"
+#include "framework/stage.h"
+#include "framework/uuid.h"
 
 static int failures;
 

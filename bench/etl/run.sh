@@ -3,14 +3,9 @@
 # Kafka -> rows in ClickHouse, with the pipeline of pipeline.yaml.
 #   [UGCFLOW_ETL_VIEWS_PAYLOAD=raw|json] bench/etl/run.sh [N] [rowbinary|jsoneachrow] [zstd|none]
 # (UGCFLOW_BUILD: the build directory to run; UGCFLOW_PIPELINE: another pipeline file, for A/B.)
-# Fills topic bench-etl-views-N (8 partitions) once, then runs `ugcflow run --pipeline
-# etl-views` with a fresh consumer group and database until ClickHouse holds N rows, and prints
-# rows/s, bytes on the wire, compression ratio, CPU seconds per million rows (of the ugcflow
-# process, and of the ClickHouse and Kafka servers during the run), the number and mean
-# duration of the INSERTs, and the process's page faults. Run it under the devstack lock
-# (flock -o /tmp/ugcflow-devstack.lock bench/etl/run.sh ...) so it neither disturbs nor is
-# disturbed by the integration tests; it does not take the lock itself, so that several runs
-# (an A/B with UGCFLOW_BUILD) fit in one locked session. Build first: cmake --build build.
+# Prints rows/s, bytes, compression, CPU-s per million rows, INSERTs and page faults. Run it
+# under the devstack lock (flock -o /tmp/ugcflow-devstack.lock bench/etl/run.sh ...); it does
+# not take it itself, so an A/B fits in one locked session. Details: docs/benchmarks.md.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 : "${UGCFLOW_KAFKA_BROKERS:=127.0.0.1:19092}" "${UGCFLOW_CH_URL:=http://127.0.0.1:18123}"

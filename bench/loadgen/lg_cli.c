@@ -2,14 +2,14 @@
  * the framework's option parser (the same units and range checks as a pipeline file: 250ms,
  * 10s, 5m). The usage text is made from the same table. Rules between options (a ramp or a
  * rate, a tag's characters, a URL on this machine) are checked after the table. */
-#include "lg_cli.h"
+#include "bench/loadgen/lg_cli.h"
 
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "err.h"
-#include "options.h"
+#include "framework/err.h"
+#include "framework/options.h"
 
 #define OFF(f) offsetof(struct uf_lg_cli, f)
 static const char *const api_values[] = {"stat", "ugc", NULL};

@@ -8,9 +8,9 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "lg_http.h"
-#include "lg_sched.h"
-#include "lg_workload.h"
+#include "bench/loadgen/lg_http.h"
+#include "bench/loadgen/lg_sched.h"
+#include "bench/loadgen/lg_workload.h"
 
 struct uf_lg_cli {
     const char *url, *workload, *report, *tag, *acked_log, *plot, *ramp, *jwt_key;

@@ -2,7 +2,7 @@
  * non-blocking with Nagle off (a request is one write and must leave at once); SIGPIPE is
  * avoided per send (MSG_NOSIGNAL), so the process keeps the caller's signal setup. A reply is
  * read into a buffer bounded by UF_LG_HTTP_MAX_REPLY. */
-#include "lg_conn.h"
+#include "bench/loadgen/lg_conn.h"
 
 #include <errno.h>
 #include <netinet/in.h>
@@ -14,7 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "mem.h"
+#include "framework/mem.h"
 
 #define READ_CHUNK 16384
 

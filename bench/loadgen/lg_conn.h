@@ -8,9 +8,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "lg_http.h"
-#include "lg_workload.h"
-#include "strbuf.h"
+#include "bench/loadgen/lg_http.h"
+#include "bench/loadgen/lg_workload.h"
+#include "framework/strbuf.h"
 
 enum uf_lg_conn_state { UF_LG_CLOSED, UF_LG_CONNECTING, UF_LG_IDLE, UF_LG_BUSY };
 

@@ -6,7 +6,7 @@
  * replies that came meanwhile and sends what is due within --slack-us, so a wake-up serves many
  * requests. Every wait is bounded: nothing runs past the schedule's end plus --timeout plus a
  * second. */
-#include "lg_engine.h"
+#include "bench/loadgen/lg_engine.h"
 
 #include <errno.h>
 #include <math.h>
@@ -17,8 +17,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "lg_conn.h"
-#include "mem.h"
+#include "bench/loadgen/lg_conn.h"
+#include "framework/mem.h"
 
 #define SWEEP_NS 10000000LL
 #define SEC_NS 1000000000LL

@@ -1,22 +1,19 @@
-/* lg_engine.h: the open-model engine of `ugcflow loadgen`: sends the workload's requests at
- * the schedule's intended times over a bounded pool of keep-alive connections (one thread,
- * epoll, non-blocking sockets), whatever the server's speed. A request due while every
- * connection is busy waits, still timed from its intended time, so latency is corrected for
- * coordinated omission; one sent more than 1 ms late is counted. A wake-up also sends what is
- * due within the slack (never earlier than that); such a request is timed from its send. A
- * reply ends at its kernel receive time. After the schedule's end, requests still waiting are
- * sent as connections free up and those in flight get until their --timeout; what is left at
- * the end plus --timeout is given up (unsent, timeouts). Blocks for the run. */
+/* lg_engine.h: the open-model engine of `ugcflow loadgen`: sends the workload's requests at the
+ * schedule's intended times over a bounded pool of keep-alive connections (one thread, epoll),
+ * whatever the server's speed. A request waiting for a connection is still timed from its
+ * intended time (no coordinated omission), and one sent over 1 ms late is counted. After the
+ * schedule, waiting requests go out as connections free up and get their --timeout; the rest
+ * is given up. Blocks for the run. Slack and timing: README, "Load generator". */
 #ifndef UF_LG_ENGINE_H
 #define UF_LG_ENGINE_H
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 
-#include "lg_http.h"
-#include "lg_sched.h"
-#include "lg_stats.h"
-#include "lg_workload.h"
+#include "bench/loadgen/lg_http.h"
+#include "bench/loadgen/lg_sched.h"
+#include "bench/loadgen/lg_stats.h"
+#include "bench/loadgen/lg_workload.h"
 
 #define UF_LG_LATE_US 1000 /* a send this far behind its intended time is late */
 

@@ -1,7 +1,7 @@
 /* lg_hist.c: the log-linear latency histogram (see lg_hist.h for the error bound). A value v at
  * or above 256 us falls in power e (v >> e in [128, 256)) and sub-bucket (v >> e) - 128; the
  * bucket is 2^e wide and starts at 128 * 2^e or more, so half its width is under 1/256 of v. */
-#include "lg_hist.h"
+#include "bench/loadgen/lg_hist.h"
 
 #include <math.h>
 #include <string.h>

@@ -2,7 +2,7 @@
  * reads a reply again from its first byte each time more bytes arrive: replies are small, and a
  * stateless parser has no partial states to get wrong. A chunked body is first walked without
  * writing, and decoded in place only once it is complete. */
-#include "lg_http.h"
+#include "bench/loadgen/lg_http.h"
 
 #include <ctype.h>
 #include <stdio.h>
@@ -10,8 +10,8 @@
 #include <string.h>
 #include <strings.h>
 
-#include "lg_text.h"
-#include "lg_workload.h"
+#include "bench/loadgen/lg_text.h"
+#include "bench/loadgen/lg_workload.h"
 
 bool uf_lg_target_parse(const char *url, struct uf_lg_target *t, char *err, size_t errlen)
 {

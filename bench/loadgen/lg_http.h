@@ -8,7 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "strbuf.h"
+#include "framework/strbuf.h"
 
 /* Largest reply kept (headers and body): bigger ones are protocol errors, not allocations. */
 #define UF_LG_HTTP_MAX_REPLY (1u << 20)

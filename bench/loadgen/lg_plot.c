@@ -2,7 +2,7 @@
  * linear rate axes from 0 and a log latency axis over the decades the points cover, each
  * series one polyline. Written with stdio into the file; text is only numbers and the title,
  * which is escaped. */
-#include "lg_plot.h"
+#include "bench/loadgen/lg_plot.h"
 
 #include <math.h>
 #include <stdio.h>

@@ -6,7 +6,7 @@
 #define UF_LG_PLOT_H
 #include <stddef.h>
 
-#include "lg_engine.h"
+#include "bench/loadgen/lg_engine.h"
 
 /* Writes the SVG of points (in the order given) to path; title names the run. 0, or -1 when
  * the file cannot be written. */

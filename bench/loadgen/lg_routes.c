@@ -3,14 +3,14 @@
  * same event downstream) and, with --tag, "tag" at the top level, where the stat API keeps
  * unknown members. A batch (workload `batch`) is one client's buffered events: one user, one
  * token. UGC deletes and votes aim at what this run created, so they delete something. */
-#include "lg_workload_int.h"
+#include "bench/loadgen/lg_workload_int.h"
 
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
 
-#include "lg_text.h"
-#include "timefmt.h"
+#include "bench/loadgen/lg_text.h"
+#include "framework/timefmt.h"
 
 static const char *const qualities[] = {"480p", "720p", "1080p", "2160p"};
 static const char *const event_types[] = {"movie.card.click", "search.query", "trailer.play",

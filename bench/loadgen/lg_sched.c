@@ -1,7 +1,7 @@
 /* lg_sched.c: intended send times from a piecewise-linear rate profile. Within a segment the
  * requests sent by time t are N(t) = a t + (b - a) t^2 / (2 D); the k-th request is at the t
  * where N(t) = k, solved in closed form, so times never drift the way adding 1/rate would. */
-#include "lg_sched.h"
+#include "bench/loadgen/lg_sched.h"
 
 #include <math.h>
 

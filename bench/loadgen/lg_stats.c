@@ -1,7 +1,7 @@
 /* lg_stats.c: the counters of `ugcflow loadgen` and their three forms: the live line, the text
  * summary and the JSON report (see lg_stats.h). Field names of the report are an interface:
  * scripts read .sent, .errors_total, .errors["503"] and .latency_ms.p99. */
-#include "lg_stats.h"
+#include "bench/loadgen/lg_stats.h"
 
 #include <string.h>
 

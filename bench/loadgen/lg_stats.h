@@ -11,8 +11,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "lg_hist.h"
-#include "lg_workload.h"
+#include "bench/loadgen/lg_hist.h"
+#include "bench/loadgen/lg_workload.h"
 
 enum uf_lg_outcome { UF_LG_REPLY, UF_LG_CONNECT, UF_LG_TIMEOUT, UF_LG_PROTOCOL };
 

@@ -2,7 +2,7 @@
  * is written backwards into a small stack buffer, then appended once. "%.1f" rounds the exact
  * binary value half to even; v * 10 is not exact, so the tenths come from the decimal the C
  * library would print only where that cannot matter: away from a halfway point. */
-#include "lg_text.h"
+#include "bench/loadgen/lg_text.h"
 
 #include <math.h>
 #include <stdarg.h>

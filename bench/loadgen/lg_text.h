@@ -7,7 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "strbuf.h"
+#include "framework/strbuf.h"
 
 /* Appends the strings of the NULL-terminated list. */
 void uf_lg_put(struct uf_strbuf *sb, ...) __attribute__((sentinel));

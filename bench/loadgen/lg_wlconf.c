@@ -1,7 +1,7 @@
 /* lg_wlconf.c: reads the loadgen workload YAML (population, batch, player, and the route shares
  * of each API) with libyaml's document API, one small function per section. Every number is
  * checked against its range; nothing is clamped. */
-#include "lg_wlconf.h"
+#include "bench/loadgen/lg_wlconf.h"
 
 #include <stdio.h>
 #include <stdlib.h>

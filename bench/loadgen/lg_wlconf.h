@@ -4,7 +4,7 @@
 #define UF_LG_WLCONF_H
 #include <stddef.h>
 
-#include "lg_workload.h"
+#include "bench/loadgen/lg_workload.h"
 
 struct uf_lg_wlconf {
     double users, registered, movies, zipf_s, batch;

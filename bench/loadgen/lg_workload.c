@@ -4,7 +4,7 @@
  * direct-mapped cache. Player requests advance one
  * of a fixed set of open sessions through open -> play -> progress... -> complete or close, with
  * the session's own clock in the events' ts, so the view detector sees real watched time. */
-#include "lg_workload.h"
+#include "bench/loadgen/lg_workload.h"
 
 #include <jansson.h>
 #include <math.h>
@@ -15,9 +15,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "jwt_mint.h"
-#include "lg_workload_int.h"
-#include "mem.h"
+#include "bench/loadgen/lg_workload_int.h"
+#include "framework/jwt_mint.h"
+#include "framework/mem.h"
 
 static const struct uf_lg_route_def route_defs[R_COUNT] = {
     {"player", UF_LG_API_STAT}, {"views", UF_LG_API_STAT}, {"events", UF_LG_API_STAT},
@@ -224,6 +224,15 @@ static bool comment_id(const char *body, size_t n, char out[UF_UUID_STR])
     return ok;
 }
 
+static void ring_push(struct pair_ring *r, uint32_t user, uint32_t item)
+{
+    r->head = (r->head + 1) % RING;
+    r->user[r->head] = user;
+    r->item[r->head] = item;
+    if (r->n < RING)
+        r->n++;
+}
+
 void uf_lg_workload_answered(struct uf_lg_workload *w, const struct uf_lg_request *req,
                              int status, const char *body, size_t n)
 {
@@ -231,8 +240,12 @@ void uf_lg_workload_answered(struct uf_lg_workload *w, const struct uf_lg_reques
         return;
     switch (req->route) {
     case R_LIKE:
-    case R_DISLIKE: uf_lg_ring_push(&w->reacted, req->user, req->item); break;
-    case R_FAVORITE_PUT: uf_lg_ring_push(&w->favorited, req->user, req->item); break;
+    case R_DISLIKE:
+        ring_push(&w->reacted, req->user, req->item);
+        break;
+    case R_FAVORITE_PUT:
+        ring_push(&w->favorited, req->user, req->item);
+        break;
     case R_COMMENT_CREATE:
         if (comment_id(body, n, w->comments[w->ncomments % RING]))
             w->ncomments++;
@@ -247,15 +260,6 @@ bool uf_lg_workload_is_answer(size_t route, int status)
         return true;
     return status == 404 && (route == R_REACTION_DELETE || route == R_FAVORITE_DELETE ||
                              route == R_PROGRESS_GET || route == R_COMMENT_VOTE_PUT);
-}
-
-void uf_lg_ring_push(struct pair_ring *r, uint32_t user, uint32_t item)
-{
-    r->head = (r->head + 1) % RING;
-    r->user[r->head] = user;
-    r->item[r->head] = item;
-    if (r->n < RING)
-        r->n++;
 }
 
 bool uf_lg_ring_pop(struct pair_ring *r, uint32_t *user, uint32_t *item)

@@ -11,7 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "strbuf.h"
+#include "framework/strbuf.h"
 
 #define UF_LG_ROUTES_MAX 24
 #define UF_LG_BATCH_MAX 100

@@ -5,9 +5,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "lg_wlconf.h"
-#include "lg_workload.h"
-#include "uuid.h"
+#include "bench/loadgen/lg_wlconf.h"
+#include "bench/loadgen/lg_workload.h"
+#include "framework/uuid.h"
 
 enum route {
     R_PLAYER, R_VIEWS, R_EVENTS, R_REACTIONS_COUNT, R_COMMENTS_LIST, R_REACTION_GET,
@@ -80,7 +80,6 @@ uint32_t uf_lg_registered(const struct uf_lg_workload *w);
 /* The user's token (minted on first use, cached); NULL for an anonymous user. */
 const char *uf_lg_token_of(struct uf_lg_workload *w, uint32_t user);
 
-void uf_lg_ring_push(struct pair_ring *r, uint32_t user, uint32_t item);
 bool uf_lg_ring_pop(struct pair_ring *r, uint32_t *user, uint32_t *item);
 
 /* lg_routes.c: fills req for its route (req->route already set). */

@@ -2,20 +2,20 @@
  * the engine over the schedule (or, with --find-max, one run per step until a step does not
  * hold), then prints the summary on stdout and writes the report, the plot and the acked log. The live line goes to stderr only when it is a terminal (a log file gets the
  * summary, not 60 carriage returns). */
-#include "loadgen.h"
+#include "bench/loadgen/loadgen.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#include "lg_cli.h"
-#include "lg_engine.h"
-#include "lg_plot.h"
-#include "err.h"
-#include "jwt.h"
-#include "jwt_mint.h"
-#include "mem.h"
+#include "bench/loadgen/lg_cli.h"
+#include "bench/loadgen/lg_engine.h"
+#include "bench/loadgen/lg_plot.h"
+#include "framework/err.h"
+#include "framework/jwt.h"
+#include "framework/jwt_mint.h"
+#include "framework/mem.h"
 
 struct run {
     struct uf_lg_cli cli;
@@ -233,7 +233,7 @@ static int prepare(struct run *r)
     return 0;
 }
 
-int uf_loadgen_main(int argc, char **argv)
+static int loadgen_main(int argc, char **argv)
 {
     struct run r = {0};
     char err[512];
@@ -254,3 +254,10 @@ int uf_loadgen_main(int argc, char **argv)
     uf_jwt_signer_free(r.signer);
     return rc;
 }
+
+const struct uf_command uf_loadgen_command = {
+    .name = "loadgen",
+    .usage = "  loadgen URL --rate R --duration D [--api stat|ugc] [--report FILE] [...]\n"
+             "                        open-model load on the stat or UGC API (loadgen --help)\n",
+    .main = loadgen_main,
+};

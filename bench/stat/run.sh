@@ -1,18 +1,11 @@
 #!/usr/bin/env bash
 # bench/stat/run.sh: the stat pipeline's benchmark (issue 5), short and bounded.
 #   bench/stat/run.sh [mock|real] [SECONDS]      (default: mock 10)
-# 1. The bound: bench/stat/bound (libmicrohttpd, epoll + thread pool + turbo, reads the body
-#    and answers 202) under the same wrk load.
-# 2. ugcflow running bench/stat/stat-bench.yaml (http -> jwt_auth -> validate -> enrich ->
-#    route -> view_detector -> kafka), against librdkafka's mock cluster run as a process of its
-#    own (mock: bench/stat/mock_broker) or the dev stack's broker (real); replying after the
-#    broker's ack either way, to topics made for the run with the dev stack's partition counts
-#    (UGCFLOW_KAFKA_EVENTS_PARTITIONS / _VIEWS_PARTITIONS).
-# wrk: 2 threads, 64 keep-alive connections, single-event POSTs of ~220-byte bodies to /events
-# and to /player, then the batch form (arrays of 100 events to /events), after 2 s of warm-up.
-# Reports requests/s, latency p50/p99, CPU-seconds per 100,000 events of the ugcflow process
-# (utime+stime from /proc) and of the broker's, and checks that every 202 has a
-# delivery report behind it (acked + spooled messages >= 202 answers on the events producer).
+# wrk (2 threads, 64 connections) against the bound (bench/stat/bound: libmicrohttpd answering
+# 202), then against ugcflow running bench/stat/stat-bench.yaml with librdkafka's mock cluster
+# (mock) or the dev stack's broker (real): single events to /events and /player, then batches
+# of 100. Reports requests/s, p50/p99, CPU-seconds per 100,000 events of ugcflow and the broker,
+# and checks every 202 has a delivery report behind it. Details: docs/benchmarks.md.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 MODE=${1:-mock}

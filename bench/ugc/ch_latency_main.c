@@ -15,7 +15,7 @@
 
 #include <curl/curl.h>
 
-#include "strbuf.h"
+#include "framework/strbuf.h"
 
 static int64_t now_us(void)
 {

@@ -1,13 +1,9 @@
 #!/usr/bin/env bash
 # bench/ugc/run.sh: the UGC API under wrk with the 70/30 mix of mix.lua, against the `ugc`
-# pipeline of pipeline.yaml and the dev stack's PostgreSQL on this machine. Loads the dataset
-# at the product's scale (dataset.sql) into schema $UGC_BENCH_SCHEMA once; later runs reuse it.
-# The writes' analytics events go the whole way meanwhile: the ugc-outbox relay and the
-# etl-events ETL run too (own topic and ClickHouse database), and bench/ugc/ch_latency
-# measures write -> ClickHouse under the load. UGC_BENCH_ANALYTICS=relay runs the relay but not
-# the ETL (the UGC tier's own cost: Kafka and ClickHouse are other machines' work in a real
-# deployment); 0 runs the API alone.
-# Keep runs short: the machine is shared.
+# pipeline of pipeline.yaml and the dev stack's PostgreSQL (dataset.sql loaded once into
+# $UGC_BENCH_SCHEMA). The relay and the ETL run too, and bench/ugc/ch_latency measures write ->
+# ClickHouse; UGC_BENCH_ANALYTICS=relay runs the relay only, 0 the API alone. Keep runs short:
+# the machine is shared. Details: docs/benchmarks.md.
 #   bench/ugc/run.sh            # UGC_BENCH_DURATION=10s UGC_BENCH_CONNECTIONS=64
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)

@@ -1,22 +1,11 @@
 /* sinks/clickhouse/clickhouse.c: the `clickhouse` sink: events into a ClickHouse table, in
- * compressed batches over HTTP, at least once.
- * write() maps each event to a row (the `columns` option; from the payload's bytes when a
- * kafka_source with `payload: raw` left the event unparsed, see clickhouse_raw.c), appends it
- * to the open batch and returns UF_OK: from then on the sink owns the event. A batch is sealed when it reaches
- * `batch_rows` or `batch_bytes`, or by tick() once it is `batch_age` old; sealing compresses it
- * (ClickHouse block framing, zstd) and hands it to the sender thread, which keeps up to
- * `inflight` INSERTs running. Only a successful INSERT finishes the batch's events (done), which
- * is what lets a Kafka source commit their offsets. Retryable failures resend the very same
- * bytes after an exponential backoff with jitter; a permanent failure splits the batch in halves
- * until the rejected rows are alone, and those fail with the server's message (status 422, so
- * the source dead-letters them). At shutdown, batches that could not be written before the
- * deadline fail with 503, which a source treats as "not written": their offsets stay
- * uncommitted and they are read again on restart. Tables are created at start (CREATE TABLE IF
- * NOT EXISTS), followed by the `ddl` statements (aggregates, materialized views).
- * Threads: write()/tick() from the engine's workers (rows are encoded in parallel, batches
- * are filled and sealed under `lock`), replies on the sender thread. Rows never go in the
- * query text. Duplicates after a replay are collapsed by the table engine (ReplacingMergeTree
- * keyed by event id), not here. */
+ * compressed batches over HTTP, at least once. write() appends each event's row to the open
+ * batch and owns the event from then on; a batch is sealed by size or by tick() once
+ * `batch_age` old, and a sender thread keeps up to `inflight` INSERTs running. Only a
+ * successful INSERT finishes the batch's events. Retryable failures resend the same bytes;
+ * permanent ones split the batch until the rejected rows are alone (422). Threads: write() and
+ * tick() on the workers (filling and sealing under `lock`), replies on the sender thread. No
+ * dedup here: ReplacingMergeTree collapses replays. docs/architecture.md, "sinks/clickhouse". */
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -24,20 +13,20 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "clickhouse.h"
-#include "clock.h"
-#include "log.h"
-#include "mem.h"
-#include "metrics.h"
-#include "secret.h"
-#include "stage.h"
+#include "framework/clock.h"
+#include "framework/log.h"
+#include "framework/mem.h"
+#include "framework/metrics.h"
+#include "framework/secret.h"
+#include "framework/stage.h"
+#include "sinks/clickhouse/clickhouse.h"
 
 struct batch {
     struct ch_ctx *ch;
     struct uf_event **evs;
-    size_t *ends; /* end offset of each row in raw */
+    size_t *ends; /* end offset of each row in plain */
     size_t n, cap;
-    struct uf_strbuf raw, wire;
+    struct uf_strbuf plain, wire; /* the rows as encoded; as sent */
     int attempt;
     int64_t first_us, sent_us;
     struct batch *next; /* in the spare list */
@@ -67,7 +56,7 @@ struct ch_ctx {
     atomic_bool unreachable; /* the last insert found no server (or a 5xx): for readiness */
     unsigned seed;        /* jitter, sender thread only */
     _Atomic int64_t *waiting_gauge;
-    _Atomic int64_t *raw_bytes;   /* encoded rows before compression, of written batches */
+    _Atomic int64_t *plain_bytes;   /* encoded rows before compression, of written batches */
 };
 
 static const char *const formats[] = { "rowbinary", "jsoneachrow", NULL };
@@ -185,7 +174,7 @@ static int ch_start(struct uf_stage *st, void *ctx, struct uf_err *err)
     ch->waiting_gauge = uf_metrics_extra(uf_stage_metrics(st), UF_METRIC_GAUGE,
                                       "clickhouse_batches_waiting",
                                       "Batches sealed and not yet written", NULL, NULL);
-    ch->raw_bytes = uf_metrics_extra(uf_stage_metrics(st), UF_METRIC_COUNTER,
+    ch->plain_bytes = uf_metrics_extra(uf_stage_metrics(st), UF_METRIC_COUNTER,
                                      "clickhouse_row_bytes_total",
                                      "Encoded row bytes written, before compression", NULL, NULL);
     struct ch_http_cfg cfg = http_cfg(ch);
@@ -213,7 +202,7 @@ static void batch_free(struct batch *b)
 {
     if (!b)
         return;
-    uf_strbuf_free(&b->raw);
+    uf_strbuf_free(&b->plain);
     uf_strbuf_free(&b->wire);
     free(b->evs);
     free(b->ends);
@@ -243,7 +232,7 @@ static void batch_recycle(struct ch_ctx *ch, struct batch *b)
     if (ch->nspare < (size_t)ch->inflight * 2 + 1) {
         b->n = 0;
         b->attempt = 0;
-        uf_strbuf_reset(&b->raw);
+        uf_strbuf_reset(&b->plain);
         uf_strbuf_reset(&b->wire);
         b->next = ch->spare;
         ch->spare = b;
@@ -262,19 +251,19 @@ static void batch_push(struct batch *b, struct uf_event *ev)
         b->ends = uf_xrealloc(b->ends, b->cap * sizeof(*b->ends));
     }
     b->evs[b->n] = ev;
-    b->ends[b->n++] = b->raw.len;
+    b->ends[b->n++] = b->plain.len;
 }
 
-/* Fills b->wire from b->raw: framed zstd blocks, or the rows as they are. */
+/* Fills b->wire from b->plain: framed zstd blocks, or the rows as they are. */
 static int batch_compress(struct ch_ctx *ch, struct ch_zstd *z, struct batch *b,
                           struct uf_err *err)
 {
     uf_strbuf_reset(&b->wire);
     if (ch->compression != 0) {
-        uf_strbuf_append(&b->wire, b->raw.buf, b->raw.len);
+        uf_strbuf_append(&b->wire, b->plain.buf, b->plain.len);
         return 0;
     }
-    return ch_compress(z, b->raw.buf, b->raw.len, (size_t)ch->block_size, &b->wire, err);
+    return ch_compress(z, b->plain.buf, b->plain.len, (size_t)ch->block_size, &b->wire, err);
 }
 
 static void on_reply(void *arg, const struct ch_reply *r);
@@ -339,7 +328,7 @@ static struct batch *slice(struct ch_ctx *ch, struct batch *b, size_t from, size
 {
     struct batch *s = batch_new(ch, to - from);
     size_t start = from ? b->ends[from - 1] : 0;
-    uf_strbuf_append(&s->raw, b->raw.buf + start, b->ends[to - 1] - start);
+    uf_strbuf_append(&s->plain, b->plain.buf + start, b->ends[to - 1] - start);
     for (size_t i = from; i < to; i++) {
         s->evs[s->n] = b->evs[i];
         s->ends[s->n++] = b->ends[i] - start;
@@ -375,7 +364,7 @@ static void split_or_fail(struct ch_ctx *ch, struct batch *b, const char *msg)
 static void on_sent(struct ch_ctx *ch, struct batch *b)
 {
     uf_stage_observe_flush(ch->st, b->n, b->wire.len, (uint64_t)(uf_now_us() - b->sent_us));
-    atomic_fetch_add_explicit(ch->raw_bytes, (int64_t)b->raw.len, memory_order_relaxed);
+    atomic_fetch_add_explicit(ch->plain_bytes, (int64_t)b->plain.len, memory_order_relaxed);
     uf_log(UF_LOG_DEBUG, ch->st, "Batch written.", "table", ch->table);
     for (size_t i = 0; i < b->n; i++)
         uf_event_done(b->evs[i]);
@@ -427,9 +416,11 @@ static int encode(const struct ch_ctx *ch, const struct uf_event *ev, struct uf_
                   struct uf_err *err)
 {
     enum ch_format f = (enum ch_format)ch->format;
-    if (ev->raw)
-        return ch_encode_raw(&ch->schema, f, ev->raw, ev->raw_len, rows, err);
-    return ch_encode_row(&ch->schema, f, ev->body, rows, err);
+    size_t len;
+    const char *text = uf_event_raw(ev, &len);
+    if (text)
+        return ch_encode_raw(&ch->schema, f, text, len, rows, err);
+    return ch_encode_row(&ch->schema, f, uf_event_tree(ev), rows, err);
 }
 
 /* Moves the encoded rows into open batches, sealing each that is full (caller holds lock). */
@@ -441,10 +432,10 @@ static void append_rows(struct ch_ctx *ch, struct uf_event **evs, const size_t *
             wait_for_room(ch);
             ch->open = batch_take(ch);
         }
-        uf_strbuf_append(&ch->open->raw, rows->buf + start, ends[i] - start);
+        uf_strbuf_append(&ch->open->plain, rows->buf + start, ends[i] - start);
         batch_push(ch->open, evs[i]);
         if (ch->open->n >= (size_t)ch->batch_rows ||
-            ch->open->raw.len >= (size_t)ch->batch_bytes)
+            ch->open->plain.len >= (size_t)ch->batch_bytes)
             seal(ch);
     }
 }
@@ -544,7 +535,7 @@ static bool ch_ready(const void *ctx, char *why, size_t n)
 const struct uf_kind uf_sink_clickhouse = {
     .name = "clickhouse", .role = UF_SINK,
     .summary = "Write events to a ClickHouse table in compressed batches, at least once",
-    .options = ch_options, .ctx_size = sizeof(struct ch_ctx), .takes_raw = true,
+    .options = ch_options, .ctx_size = sizeof(struct ch_ctx),
     .init = ch_init, .start = ch_start, .write = ch_write, .tick = ch_tick,
     .stop = ch_stop, .destroy = ch_destroy, .ready = ch_ready,
 };

@@ -13,8 +13,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "err.h"
-#include "strbuf.h"
+#include "framework/err.h"
+#include "framework/strbuf.h"
 
 /* ---- row mapping and encoding (clickhouse_rowbinary.c) ---- */
 
@@ -89,9 +89,6 @@ struct ch_int_range {
 };
 struct ch_int_range ch_int_range(enum ch_type t);
 void ch_put_uleb(struct uf_strbuf *sb, uint64_t v);
-void ch_put_le(struct uf_strbuf *sb, uint64_t v, size_t width);
-void ch_put_uuid(struct uf_strbuf *sb, const uint8_t id[16]);
-void ch_put_float(struct uf_strbuf *sb, enum ch_type t, double d);
 
 /* Parses the n bytes at s, RFC 3339 ("2024-05-01T12:00:00.123456Z", offsets allowed) or
  * "YYYY-MM-DD hh:mm:ss" (UTC), into UTC microseconds. */

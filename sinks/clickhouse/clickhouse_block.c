@@ -6,14 +6,14 @@
  * little-endian uncompressed size, then the zstd frame. The checksum must be the old CityHash
  * v1.0.2 (the later 1.1 changed the function), so it is implemented here rather than taken from
  * a library. This is the only file that includes zstd.h. Not thread-safe per struct ch_zstd. */
-#include "clickhouse.h"
+#include "sinks/clickhouse/clickhouse.h"
 
 #include <stdlib.h>
 #include <string.h>
 
 #include <zstd.h>
 
-#include "mem.h"
+#include "framework/mem.h"
 
 /* ---- CityHash128 v1.0.2 ---- */
 

@@ -5,7 +5,7 @@
  * on the sender thread, without the lock held, so they may post again. This file does not know
  * about batches or events: it moves bytes and reports what came back. The only file that
  * includes curl.h. */
-#include "clickhouse.h"
+#include "sinks/clickhouse/clickhouse.h"
 
 #include <ctype.h>
 #include <pthread.h>
@@ -14,8 +14,8 @@
 
 #include <curl/curl.h>
 
-#include "mem.h"
-#include "stage.h"
+#include "framework/mem.h"
+#include "framework/stage.h"
 
 struct req {
     char *url;

@@ -1,27 +1,20 @@
 /* sinks/clickhouse/clickhouse_raw.c: RowBinary rows straight from a payload's JSON text.
- * The ETL flows move every Kafka message into a row unchanged, and building a jansson tree per
- * message (then walking it) was most of their CPU. Here one jscan pass over the text (which
- * also checks it strictly) records the span of each top-level field a column uses, then the
- * columns are encoded in table order from those spans. The result must be byte for byte what
- * ch_encode_row writes for the parsed body (tests/test_clickhouse.c compares both on many
- * inputs), so every conversion mirrors jansson's: integers are int64 (strtoll's range), other
- * numbers doubles (strtod; overflow refused), strings UTF-8 with escapes decoded, and a
- * non-string value in a String column is the compact JSON jansson would print (the one case
- * that parses the value with jansson, rare by design). Schemas with nested paths (a.b) and the
- * JSONEachRow format go through jansson whole. This runs for every row of the ETL flows, so a
- * member's key is found with one probe of a small hash table (ch_schema_index), the common
- * numbers are read without strtod, and the pieces of a row are written straight into the
- * buffer. Pure functions, no shared state. */
-#include "clickhouse.h"
+ * One strict jscan pass records the span of each top-level field a column uses; the columns
+ * are then encoded in table order from those spans. The bytes must be exactly what
+ * ch_encode_row writes for the parsed body (tests/test_clickhouse.c compares both), so every
+ * conversion mirrors jansson's. Nested paths and JSONEachRow go through jansson whole. Pure
+ * functions, no shared state. Why and how it stays fast: docs/architecture.md,
+ * "sinks/clickhouse". */
+#include "sinks/clickhouse/clickhouse.h"
 
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "jscan.h"
-#include "mem.h"
-#include "uuid.h"
+#include "framework/jscan.h"
+#include "framework/mem.h"
+#include "framework/uuid.h"
 
 /* Where a key is filed in the schema's key_slot table: its length and first and last bytes
  * are enough to tell a table's column names apart, and cost no loop. */

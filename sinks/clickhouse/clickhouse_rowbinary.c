@@ -1,13 +1,10 @@
 /* sinks/clickhouse/clickhouse_rowbinary.c: maps an event body to a table row and encodes it.
- * The row mapping is the sink's `columns` option: "name Type [from field.path]". Only types that
- * both Debian's ClickHouse 18.16 and current servers know are accepted (String, UUID,
- * DateTime('UTC'), Date, integers, floats, and Nullable of those): no DateTime64, Map or
- * LowCardinality. RowBinary is ClickHouse's native row layout (little-endian numbers, LEB128
- * string lengths, UUID as two little-endian 64-bit halves, DateTime as UInt32 seconds); the
- * JSONEachRow encoder exists to measure against it. A value that cannot fit its column is
- * reported, never coerced. Missing or null fields become the column's zero value (or NULL for
- * Nullable). Pure functions: no I/O, no shared state. */
-#include "clickhouse.h"
+ * The mapping is the sink's `columns` option, "name Type [from field.path]", limited to types
+ * both ClickHouse 18.16 and current servers know (String, UUID, DateTime('UTC'), Date, integers,
+ * floats, Nullable of those). RowBinary is ClickHouse's native row layout; JSONEachRow exists to
+ * measure against it. A value that cannot fit its column is reported, never coerced; missing
+ * or null fields become the zero value (NULL for Nullable). Pure functions. */
+#include "sinks/clickhouse/clickhouse.h"
 
 #include <ctype.h>
 #include <math.h>
@@ -15,9 +12,9 @@
 #include <string.h>
 #include <time.h>
 
-#include "mem.h"
-#include "timefmt.h"
-#include "uuid.h"
+#include "framework/mem.h"
+#include "framework/timefmt.h"
+#include "framework/uuid.h"
 
 struct type_name {
     const char *sql;
@@ -240,7 +237,7 @@ void ch_put_uleb(struct uf_strbuf *sb, uint64_t v)
     uf_strbuf_append(sb, b, n);
 }
 
-void ch_put_le(struct uf_strbuf *sb, uint64_t v, size_t width)
+static void put_le(struct uf_strbuf *sb, uint64_t v, size_t width)
 {
     char b[8];
     for (size_t i = 0; i < width; i++)
@@ -248,7 +245,7 @@ void ch_put_le(struct uf_strbuf *sb, uint64_t v, size_t width)
     uf_strbuf_append(sb, b, width);
 }
 
-void ch_put_uuid(struct uf_strbuf *sb, const uint8_t id[16])
+static void put_uuid(struct uf_strbuf *sb, const uint8_t id[16])
 {
     /* Two 64-bit halves, each little-endian: the reverse of the text's byte order. */
     char b[16];
@@ -258,7 +255,7 @@ void ch_put_uuid(struct uf_strbuf *sb, const uint8_t id[16])
     uf_strbuf_append(sb, b, 16);
 }
 
-void ch_put_float(struct uf_strbuf *sb, enum ch_type t, double d)
+static void put_float(struct uf_strbuf *sb, enum ch_type t, double d)
 {
     uint64_t bits;
     if (t == CH_FLOAT32) {
@@ -269,7 +266,7 @@ void ch_put_float(struct uf_strbuf *sb, enum ch_type t, double d)
     } else {
         memcpy(&bits, &d, 8);
     }
-    ch_put_le(sb, bits, t == CH_FLOAT32 ? 4 : 8);
+    put_le(sb, bits, t == CH_FLOAT32 ? 4 : 8);
 }
 
 /* Text of a value for a String column: strings as they are, anything else as compact JSON. */
@@ -371,28 +368,28 @@ static int rb_value(const struct ch_column *c, const json_t *v, struct uf_strbuf
     case CH_UUID:
         if (!zero && uuid_value(c, v, id, err) < 0)
             return UF_EINVAL;
-        ch_put_uuid(sb, id);
+        put_uuid(sb, id);
         return 0;
     case CH_DATETIME:
     case CH_DATE:
         if (!zero && time_value(c, v, &secs, err) < 0)
             return UF_EINVAL;
         if (c->type == CH_DATE)
-            ch_put_le(sb, (uint64_t)(secs / 86400), 2);
+            put_le(sb, (uint64_t)(secs / 86400), 2);
         else
-            ch_put_le(sb, (uint64_t)secs, 4);
+            put_le(sb, (uint64_t)secs, 4);
         return 0;
     case CH_FLOAT32:
     case CH_FLOAT64: {
         if (!zero && !json_is_number(v))
             return uf_err_set(err, UF_EINVAL, "column '%s': expected a number", c->name);
-        ch_put_float(sb, c->type, zero ? 0 : json_number_value(v));
+        put_float(sb, c->type, zero ? 0 : json_number_value(v));
         return 0;
     }
     default:
         if (!zero && int_value(c, v, &i, err) < 0)
             return UF_EINVAL;
-        ch_put_le(sb, (uint64_t)i, ch_int_range(c->type).width);
+        put_le(sb, (uint64_t)i, ch_int_range(c->type).width);
         return 0;
     }
 }

@@ -1,17 +1,11 @@
-/* kafka.c: the `kafka` sink: produces each event's body (compact JSON) to Apache Kafka with
- * librdkafka, and finishes the event only when the broker acknowledged it (acks=all, idempotent
- * producer) or when it sits in the local disk spool. So a reply sent through the event's
- * completion always means "stored": by the broker, or on our disk for a later replay.
- * The topic is fixed (`topic`) or read per event from a body field (`topic_field`; a name Kafka
- * would refuse fails the event with 422 before it can reach the spool); the message
- * key is the first non-empty field of `key_fields` (user, then anonymous, then session id), so
- * one viewer's events keep their order within a partition.
- * Raw events (event.h) are produced as their text, byte for byte; topic_field and the key are
- * read from it in one scan (uf_jscan_pick) with the same rules as from a body.
- * This file holds the options, the lifecycle and write(). The librdkafka callbacks, the poll
- * thread and the replay of the spool are in kafka_client.c, the spool in framework/spool.c.
- * Not done here: exactly-once (duplicates after a replay or a purge keep their event_id, which
- * is what ClickHouse deduplicates on), schema checks (the `validate` stage does those). */
+/* kafka.c: the `kafka` sink: produces each event (an event held as text byte for byte, a tree
+ * encoded compactly) to Apache Kafka with librdkafka and finishes it only once the broker
+ * acknowledged it (acks=all, idempotent) or it sits in the local disk spool: a reply always
+ * means "stored". The topic is fixed or read from `topic_field` (a name Kafka refuses fails with
+ * 422); the key is the first non-empty of `key_fields`, so one viewer's events keep their order.
+ * This file: options, lifecycle, write(); librdkafka callbacks and replay in kafka_client.c.
+ * Not done here: exactly-once (a replayed duplicate keeps its event_id; ClickHouse collapses on
+ * it at merge) and schema checks (`validate`). */
 #include <errno.h>
 #include <inttypes.h>
 #include <stddef.h>
@@ -22,15 +16,15 @@
 #include <jansson.h>
 #include <librdkafka/rdkafka.h>
 
-#include "jscan.h"
-#include "jsonenc.h"
-#include "kafka_int.h"
-#include "spool.h"
-#include "log.h"
-#include "mem.h"
-#include "metrics.h"
-#include "ready.h"
-#include "stage.h"
+#include "framework/jscan.h"
+#include "framework/jsonenc.h"
+#include "framework/log.h"
+#include "framework/mem.h"
+#include "framework/metrics.h"
+#include "framework/ready.h"
+#include "framework/spool.h"
+#include "framework/stage.h"
+#include "sinks/kafka/kafka_int.h"
 
 static const char *const compression_values[] = { "none", "gzip", "snappy", "lz4", "zstd", NULL };
 static const char *const fsync_values[] = { "always", "interval", "never", NULL };
@@ -97,7 +91,7 @@ static const struct uf_option kafka_options[] = {
     { 0 }
 };
 
-/* The names a raw event's text is scanned for, in one pass: topic_field, then key_fields. */
+/* The fields read of each event, in one step (uf_event_fields): topic_field, then key_fields. */
 static void build_pick(struct uf_kafka_ctx *k)
 {
     k->pick = uf_xmalloc((json_array_size(k->key_fields) + 1) * sizeof(*k->pick));
@@ -139,6 +133,9 @@ static int kafka_init(struct uf_stage *st, void *ctx, struct uf_err *err)
                                  : uf_xasprintf(".dev/spool/%s.%s", uf_stage_pipeline(st),
                                                 uf_stage_name(st));
     build_pick(k);
+    if (k->npick > UF_FIELDS_MAX)
+        return uf_err_set(err, UF_EINVAL, "key_fields: at most %d names (with topic_field)",
+                          UF_FIELDS_MAX);
     k->conf = uf_kafka_conf_build(k, false, err);
     if (k->conf && k->spool_enabled)
         k->conf_replay = uf_kafka_conf_build(k, true, err);
@@ -209,88 +206,40 @@ fail:
     return err && err->code ? err->code : UF_EIO;
 }
 
-/* One event ready to produce: topic and key borrow from body or raw (or from topic_own and
- * key_own, decoded from a raw string with escapes); value, body and meta are ours. */
+/* One event ready to produce: topic and key are copies (topic_own, key_own, freed by write()),
+ * value is ours until librdkafka or the spool takes it. */
 struct encoded {
     const char *topic;
     const char *key;
     size_t key_len;
     char *value;
     size_t value_len;
-    json_t *body, *meta; /* taken from the event, freed by write() once the batch is produced */
-    char *topic_own, *key_own; /* decoded from a raw text by encode(), freed by write() */
+    char *topic_own, *key_own;
 };
 
-/* The event goes on only as a handle for its delivery report: its body and meta move to e and
- * are freed by write() on this thread, where they were built and are still in cache. Freed by
- * the report on the poll thread instead, they cost 8% of the stat pipeline's CPU. */
-static void take_data(struct uf_event *ev, struct encoded *e)
+/* The topic_field value (NULL when missing or not a string) and the key (the first key field
+ * holding a non-empty string), in one read of the event's fields (k->pick). Returns false when
+ * the event holds a text that is not one JSON object (err set). */
+static bool read_fields(const struct uf_kafka_ctx *k, struct uf_event *ev, struct encoded *out,
+                        struct uf_err *err)
 {
-    e->body = ev->body;
-    e->meta = ev->meta;
-    ev->body = ev->meta = NULL;
-    free(ev->user);
-    ev->user = NULL;
-}
-
-/* The topic_field value (NULL when missing or not a string) and the key, from the body. */
-static void read_body(const struct uf_kafka_ctx *k, const struct uf_event *ev,
-                      struct encoded *out)
-{
-    out->topic = k->topic_field ? uf_event_get_str(ev, k->topic_field) : NULL;
-    size_t i;
-    json_t *name;
-    json_array_foreach(k->key_fields, i, name) {
-        const char *v = uf_event_get_str(ev, json_string_value(name));
-        if (v && *v) {
-            out->key = v;
-            out->key_len = strlen(v);
-            return;
-        }
+    struct uf_fields f;
+    if (!uf_event_fields(ev, k->pick, k->npick, k->npick, &f)) {
+        *err = f.err;
+        return false;
     }
-}
-
-/* The same as read_body from a raw event's text, in one scan (k->pick). The topic gets a
- * terminated copy (librdkafka and the spool want a C string). Returns the scan's error. */
-static int read_raw(const struct uf_kafka_ctx *k, struct uf_event *ev, struct encoded *out,
-                    struct uf_err *err)
-{
-    /* key_fields names a few fields: no allocation per event unless a config lists many. */
-    struct uf_jmember few[8], *m = k->npick <= 8 ? few : uf_xmalloc(k->npick * sizeof(*m));
-    int rc = uf_event_pick(ev, k->pick, k->npick, m, err);
     size_t first_key = k->topic_field ? 1 : 0;
-    if (rc == 0 && k->topic_field && m[0].key && m[0].type == UF_J_STRING) {
-        out->topic_own = uf_xmalloc(m[0].val_len + 1);
-        uf_jscan_cstr(&m[0], out->topic_own);
-        out->topic = out->topic_own;
-    }
-    for (size_t i = first_key; rc == 0 && i < k->npick; i++) {
-        if (m[i].key && m[i].type == UF_J_STRING && m[i].val_len > 0) {
-            out->key = uf_jscan_str(&m[i], &out->key_own, &out->key_len);
+    if (k->topic_field && f.str[0])
+        out->topic = out->topic_own = uf_xstrdup(f.str[0]);
+    for (size_t i = first_key; i < k->npick; i++) {
+        if (f.str[i] && *f.str[i]) {
+            out->key_len = strlen(f.str[i]);
+            out->key = out->key_own = uf_xstrdup(f.str[i]);
             break;
         }
     }
-    if (m != few)
-        free(m);
-    return rc;
-}
-
-/* The payload, malloc'd (librdkafka frees it, RD_KAFKA_MSG_F_FREE): a raw event's own text
- * moves over as it is, a borrowed one (the request's buffer) is copied. */
-static char *take_raw(struct uf_event *ev, size_t *len)
-{
-    char *text = (char *)ev->raw;
-    *len = ev->raw_len;
-    if (!ev->raw_owned) {
-        text = uf_xmalloc(*len ? *len : 1);
-        memcpy(text, ev->raw, *len);
-    }
-    ev->raw = NULL;
-    ev->raw_len = 0;
-    ev->raw_owned = false;
-    free(ev->raw_members); /* they pointed into the text librdkafka now owns */
-    ev->raw_members = NULL;
-    return text;
+    uf_fields_free(&f);
+    return true;
 }
 
 /* Fails ev when it has no usable topic (out->topic NULL then): none at all, or a topic_field
@@ -317,28 +266,27 @@ static bool check_topic(const struct uf_kafka_ctx *k, struct uf_event *ev, struc
     return true;
 }
 
-/* Encodes ev into *out, or fails it (out->topic NULL then, nothing left to free): a raw text
- * that is not one object (only from a source that checks less than the http one), or no
- * usable topic. */
+/* Encodes ev into *out, or fails it (out->topic NULL then, nothing left to free): a text that
+ * is not one object (only from a source that checks less than the http one), or no usable
+ * topic. The event goes on only as a handle for its delivery report: its data is freed here,
+ * on this thread, where it was built and is still in cache (freed by the report on the poll
+ * thread instead, it cost 8% of the stat pipeline's CPU). */
 static void encode(const struct uf_kafka_ctx *k, struct uf_event *ev, struct encoded *out)
 {
     *out = (struct encoded){ .topic = NULL };
     struct uf_err err = { 0 };
-    if (ev->raw && read_raw(k, ev, out, &err) != 0) {
+    if (!read_fields(k, ev, out, &err)) {
         uf_event_fail(ev, 400, "malformed_json", err.msg);
         return;
     }
-    if (!ev->raw)
-        read_body(k, ev, out);
     if (!check_topic(k, ev, out)) {
         free(out->topic_own);
         free(out->key_own);
         out->topic_own = out->key_own = NULL;
         return;
     }
-    out->value = ev->raw ? take_raw(ev, &out->value_len)
-                         : uf_jsonenc_dumps(ev->body, &out->value_len);
-    take_data(ev, out);
+    out->value = uf_event_take_text(ev, &out->value_len);
+    uf_event_release_data(ev);
 }
 
 /* Hands the message to librdkafka; on success it owns value and will report on ev. */
@@ -434,8 +382,6 @@ static int kafka_write(struct uf_stage *st, void *ctx, struct uf_event **evs, si
     }
     for (size_t i = 0; i < n; i++)
         if (enc[i].topic) {
-            json_decref(enc[i].body);
-            json_decref(enc[i].meta);
             free(enc[i].topic_own);
             free(enc[i].key_own);
         }
@@ -586,5 +532,4 @@ const struct uf_kind uf_sink_kafka = {
     .stop = kafka_stop,
     .destroy = kafka_destroy,
     .ready = kafka_ready,
-    .takes_raw = true,
 };

@@ -1,28 +1,21 @@
 /* kafka_client.c: the librdkafka side of the kafka sink (see kafka_int.h for the threads).
- * Delivery reports run on the poll thread: an ack finishes the event; a passing failure (broker
- * down, timeout, purge) is collected and, once rd_kafka_poll returns, the whole lot is appended
- * to the spool with one write and one fsync before those events are finished. When every broker
- * is down, queued and in-flight messages are purged at once, so requests do not wait for
- * message.timeout.ms; they are spooled and replayed later (a purged in-flight message may have
- * reached the broker: a duplicate with the same event_id, never a loss).
- * The replay thread drains the spool one sealed segment at a time: it produces every record,
- * waits for all their reports, and deletes the segment only when all were acked or discarded:
- * a record that can never be delivered (a permanent error, an illegal topic) is dropped and
- * counted, never retried. Otherwise the segment stays and is replayed from its start after
- * replay_interval. It has a producer of its own with a longer linger: a backlog is bulk, and
- * behind a sub-millisecond linger librdkafka's broker thread polls without a pause while a
- * backlog waits for room in flight, taking a core from the live requests. */
+ * Delivery reports run on the poll thread: an ack finishes the event; passing failures are
+ * spooled together (one write, one fsync) before those events finish. With every broker down,
+ * queued messages are purged at once and spooled, so requests do not wait out
+ * message.timeout.ms. The replay thread drains one sealed segment at a time and deletes it only
+ * when every record was acked or discarded (a permanent error is dropped and counted). Replay
+ * uses its own producer with a longer linger: docs/architecture.md, "sinks/kafka". */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-#include "kafka_int.h"
-#include "log.h"
-#include "mem.h"
-#include "metrics.h"
-#include "stage.h"
+#include "framework/log.h"
+#include "framework/mem.h"
+#include "framework/metrics.h"
+#include "framework/stage.h"
+#include "sinks/kafka/kafka_int.h"
 
 static const char *const compression_names[] = { "none", "gzip", "snappy", "lz4", "zstd" };
 

@@ -1,17 +1,10 @@
 /* kafka_int.h: what the files of the kafka sink share (not a public interface).
  * kafka.c holds the options, the lifecycle and write(); kafka_client.c the librdkafka side:
  * configuration, delivery reports (the poll thread), errors, and the replay thread that drains
- * the spool (framework/spool.h, records packed as uf_kafka_msg) back to the broker through a
- * producer of its own (rk_replay, polled by that thread: its reports run there too).
- * Threads: write() runs on the component's worker(s); delivery reports and spooling of failed
- * deliveries on the poll thread; replay on the replay thread. `mode_lock` orders every decision
- * "produce directly or append to the spool" against the replay thread's "spool drained, go back
- * to direct": while the spool holds anything, new events are appended behind it, which keeps
- * per-key order across an outage. It is a readers-writer lock: request threads produce
- * directly side by side under its read side (librdkafka is thread-safe); switching to the spool,
- * appending to it and leaving it take the write side. A thread's events keep their order; events
- * of requests in flight at once on other threads (no order between them anyway) may still be
- * produced directly while it waits for the write side to spool. */
+ * the spool back to the broker through a producer of its own. `mode_lock` (a readers-writer
+ * lock) orders "produce directly or append to the spool" against the replay's "spool drained":
+ * while the spool holds anything new events go behind it, which keeps per-key order across an
+ * outage. Threads and the lock: docs/architecture.md, "sinks/kafka". */
 #ifndef UF_KAFKA_INT_H
 #define UF_KAFKA_INT_H
 
@@ -22,8 +15,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "err.h"
-#include "spool.h"
+#include "framework/err.h"
+#include "framework/spool.h"
 
 struct uf_stage;
 struct uf_event;

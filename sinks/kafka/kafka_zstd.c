@@ -1,21 +1,15 @@
 /* kafka_zstd.c: zstd streams reused across the message sets librdkafka compresses.
- * librdkafka 2.0 creates and frees a zstd stream for every message set it compresses
- * (rd_kafka_zstd_compress: ZSTD_createCStream, ZSTD_initCStream, compress, ZSTD_freeCStream).
- * A new stream probes the CPU's features (cpuid, an exit to the hypervisor on a virtual
- * machine) and gets a fresh workspace whose pages fault in when first touched; with the
- * stat pipeline's small, frequent message sets that was about 9 % of the process. The two
- * functions below are defined in our executable, so the dynamic linker binds librdkafka's calls
- * to them ahead of libzstd's: a freed stream is kept, one per thread (librdkafka compresses on
- * its broker threads), and handed out again by the next create. Reuse is what zstd's API
- * intends: ZSTD_initCStream starts a new frame on any stream, and the parameters are reset here
- * so a reused stream starts as a new one would. Only the stream made last on the thread is
- * kept (librdkafka makes one at a time); a thread's kept stream is freed when it exits.
- * Nothing else of libzstd is touched (the ClickHouse sink uses its own CCtx). */
+ * librdkafka 2.0 creates and frees a stream per message set, and each new stream probes the CPU
+ * and faults in a fresh workspace (about 9 % of the stat process). The two functions below,
+ * defined in our executable, take precedence over libzstd's for librdkafka's calls: a freed
+ * stream is kept, one per thread, handed out again by the next create with its parameters
+ * reset, and freed when its thread exits. Nothing else of libzstd is touched. Why it is safe:
+ * docs/architecture.md, "sinks/kafka". */
 #define ZSTD_STATIC_LINKING_ONLY
 #include <pthread.h>
 #include <zstd.h>
 
-#include "kafka_int.h"
+#include "sinks/kafka/kafka_int.h"
 
 static pthread_key_t kept_key;
 static pthread_once_t kept_once = PTHREAD_ONCE_INIT;

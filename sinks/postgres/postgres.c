@@ -10,17 +10,17 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "event.h"
-#include "log.h"
-#include "mem.h"
-#include "metrics.h"
-#include "options.h"
-#include "stage.h"
-#include "pg_migrate.h"
-#include "postgres_pool.h"
-#include "postgres_call.h"
-#include "postgres_op.h"
-#include "postgres_prepare.h"
+#include "framework/event.h"
+#include "framework/log.h"
+#include "framework/mem.h"
+#include "framework/metrics.h"
+#include "framework/options.h"
+#include "framework/pg_migrate.h"
+#include "framework/stage.h"
+#include "sinks/postgres/postgres_call.h"
+#include "sinks/postgres/postgres_op.h"
+#include "sinks/postgres/postgres_pool.h"
+#include "sinks/postgres/postgres_prepare.h"
 
 struct pg_ctx {
     char *dsn;

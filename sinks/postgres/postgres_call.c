@@ -4,17 +4,17 @@
  * with the rows' `reply` values spliced in without the spaces PostgreSQL puts between tokens:
  * no tree is built, parsed or encoded on the way from the database to the client (a list of
  * 20 items through jansson cost more CPU than the rest of the request). No I/O, no libpq. */
-#include "postgres_call.h"
+#include "sinks/postgres/postgres_call.h"
 
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "event.h"
-#include "mem.h"
-#include "strbuf.h"
-#include "uuid.h"
+#include "framework/event.h"
+#include "framework/mem.h"
+#include "framework/strbuf.h"
+#include "framework/uuid.h"
 
 static int reject(struct uf_pg_reply *rep, int status, const char *code, const char *fmt,
                   const char *what)
@@ -133,9 +133,9 @@ static int bind_param(const struct uf_pg_param *pa, const struct uf_event *ev,
     char n[24];
     switch (pa->src) {
     case UF_PG_SRC_USER:
-        if (!ev->user)
+        if (!uf_event_user(ev))
             return reject(rep, 401, "unauthorized", "%s", "a valid bearer token is required");
-        *out = uf_xstrdup(ev->user);
+        *out = uf_xstrdup(uf_event_user(ev));
         return 0;
     case UF_PG_SRC_META:
         return value_text(uf_event_meta_get(ev, pa->arg), pa->arg, out, rep);

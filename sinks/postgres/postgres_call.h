@@ -10,7 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "postgres_op.h"
+#include "sinks/postgres/postgres_op.h"
 
 struct uf_event;
 

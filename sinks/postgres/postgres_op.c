@@ -2,17 +2,17 @@
  * postgres_op.h and docs/postgres.md), one small function per part, with each problem at the
  * file:line:column of the node it is about, and declares to the graph the routes the component
  * answers and the event paths each reads. Runs at init: reads SQL files, no other I/O. */
-#include "postgres_op.h"
+#include "sinks/postgres/postgres_op.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "mem.h"
-#include "options.h"
-#include "stage.h"
-#include "strbuf.h"
+#include "framework/mem.h"
+#include "framework/options.h"
+#include "framework/stage.h"
+#include "framework/strbuf.h"
 
 #define SQL_FILE_MAX (1 << 20)
 

@@ -5,7 +5,7 @@
  * far below the socket buffers, so sending it whole cannot deadlock against the
  * server's replies; reads poll the socket against the call deadline. Does not
  * interpret rows: the finish callback gets the operation's columns as text. */
-#include "postgres_pool.h"
+#include "sinks/postgres/postgres_pool.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -17,12 +17,12 @@
 #include <string.h>
 #include <time.h>
 
-#include "clock.h"
-#include "log.h"
-#include "mem.h"
-#include "metrics.h"
-#include "pg.h"
-#include "stage.h"
+#include "framework/clock.h"
+#include "framework/log.h"
+#include "framework/mem.h"
+#include "framework/metrics.h"
+#include "framework/pg.h"
+#include "framework/stage.h"
 
 #define PIPELINE_HARD_MAX 1024
 #define BACKOFF_MIN_MS 100

@@ -1,16 +1,10 @@
 /* postgres_pool.h: a pool of PostgreSQL connections that run calls (postgres_call.h) in
- * pipeline mode. Each connection has one thread. It takes up to `pipeline_max`
- * queued calls at once, sends them all (each its own implicit transaction,
- * closed by a sync, so one failing call never aborts another) and then reads
- * the answers in order: concurrent requests share one round trip. Statements
- * are prepared once per connection. A lost connection fails its in-flight calls
- * with 503 and is reopened with backoff; while no connection can be opened, new
- * calls fail at once with 503 (store_unavailable) instead of waiting. A call
- * that gets no answer within statement_timeout plus a second fails with 504 and
- * the connection is reopened. A round trip that held a write ends with a NOTIFY
- * of `notify_channel` in a transaction of its own (the outbox relay's wake-up).
- * Every call ends in exactly one finish callback, run on a pool thread (or in
- * submit/free). */
+ * pipeline mode, one thread per connection: it sends up to `pipeline_max` queued calls at once,
+ * each its own implicit transaction closed by a sync, then reads the answers in order, so
+ * concurrent requests share a round trip. A lost connection fails its in-flight calls with 503
+ * and is reopened with backoff; a call unanswered past statement_timeout fails with 504. Every
+ * call ends in exactly one finish callback, on a pool thread (or in submit/free). Failures and
+ * the outbox NOTIFY: docs/architecture.md, "sinks/postgres". */
 #ifndef UF_POSTGRES_POOL_H
 #define UF_POSTGRES_POOL_H
 
@@ -18,9 +12,9 @@
 #include <libpq-fe.h>
 #include <stdint.h>
 
-#include "err.h"
-#include "pg.h"
-#include "postgres_call.h"
+#include "framework/err.h"
+#include "framework/pg.h"
+#include "sinks/postgres/postgres_call.h"
 
 struct uf_stage;
 struct uf_pg_pool;

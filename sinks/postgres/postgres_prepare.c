@@ -3,13 +3,13 @@
  * operation and where in the statement as written the error is), then described, which finds
  * the columns the replies are made of (`reply`, `status`, `event_id`, a list's cursor keys).
  * Blocking; runs in start() on the migration's connection, before the pool exists. */
-#include "postgres_prepare.h"
+#include "sinks/postgres/postgres_prepare.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "mem.h"
+#include "framework/mem.h"
 
 static int fail_prepare(struct uf_pg_op *op, const PGresult *res, struct uf_err *err)
 {

@@ -6,9 +6,9 @@
 
 #include <libpq-fe.h>
 
-#include "err.h"
-#include "pg.h"
-#include "postgres_op.h"
+#include "framework/err.h"
+#include "framework/pg.h"
+#include "sinks/postgres/postgres_op.h"
 
 /* Prepares each statement of ops (then deallocates it) and fills its columns. Returns 0, or
  * UF_EINVAL with err naming the operation, its position and where in the statement

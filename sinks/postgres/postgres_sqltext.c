@@ -3,14 +3,14 @@
  * mapped back to the file, line and column of the statement as written. The scanner knows
  * just enough SQL to leave casts (::type), string literals, quoted names, dollar quotes and
  * remarks (-- and block ones) alone. Pure text work; see postgres_op.h. */
-#include "postgres_op.h"
+#include "sinks/postgres/postgres_op.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "mem.h"
-#include "strbuf.h"
+#include "framework/mem.h"
+#include "framework/strbuf.h"
 
 static bool is_word(char c)
 {

@@ -1,17 +1,10 @@
 /* sources/http/http.c: the `http` source, the front door of the UGC and stat APIs.
- * Listens with libmicrohttpd (epoll, one daemon per listener thread sharing the port through
- * SO_REUSEPORT, turbo mode, suspend/resume: never a thread per connection; at most
- * max_connections at once) and turns each request that matches the route table into events
- * (see http_request.c), answering when their shared completion runs or the route's timeout
- * passes. Batch routes emit the request body unparsed, as a raw event, when start() finds that
- * every stage downstream takes raw events; other routes, and batch routes otherwise, parse it.
- * Requests that match no route, use the wrong method, send too much, or send something other
- * than JSON to a JSON route are answered here without emitting.
- * This file keeps the options, the lifecycle and the libmicrohttpd callbacks; it does not
- * authenticate (jwt_auth) or validate fields (validate).
- * Stop: stop accepting, wait for in-flight requests until the shutdown deadline, answer what is
- * left with 503 (also requests that finish uploading or emitting later), then stop the daemons
- * once no connection is suspended (MHD aborts the process otherwise). */
+ * Listens with libmicrohttpd (one epoll daemon per listener thread on one SO_REUSEPORT port,
+ * suspend/resume, never a thread per connection) and turns each request that matches the route
+ * table into events (http_request.c). Unmatched routes, wrong methods, oversized or non-JSON
+ * bodies are answered here without emitting. It does not authenticate (jwt_auth) or validate
+ * (validate). This file: options, lifecycle, the libmicrohttpd callbacks. Stop answers what is
+ * left with 503 before the daemons stop: docs/architecture.md, "sources/http". */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
@@ -23,11 +16,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "clock.h"
-#include "http_int.h"
-#include "log.h"
-#include "metrics.h"
-#include "stage.h"
+#include "framework/clock.h"
+#include "framework/log.h"
+#include "framework/metrics.h"
+#include "framework/stage.h"
+#include "sources/http/http_int.h"
 
 static const char *const loop_values[] = { "epoll", "poll", NULL };
 
@@ -446,8 +439,8 @@ static void unwind_start(struct http_ctx *hc)
 static int http_start(struct uf_stage *st, void *ctx, struct uf_err *err)
 {
     struct http_ctx *hc = ctx;
-    /* Before the first request: a route decides tree or raw with no lock. */
-    hc->raw = uf_stage_consumers_take_raw(st, 0) && uf_stage_batches_split(st, 0);
+    /* Before the first request: a batch route decides tree or text with no lock. */
+    hc->batch_text = uf_stage_batches_split(st, 0);
     if (http_work_start(hc, err) != 0) {
         http_work_stop(hc);
         return UF_EIO;
@@ -465,8 +458,8 @@ static int http_start(struct uf_stage *st, void *ctx, struct uf_err *err)
     hc->timer_running = true;
     char port_s[16];
     snprintf(port_s, sizeof(port_s), "%d", port);
-    uf_log(UF_LOG_INFO, st, "Listening.", "address", hc->address, "port", port_s, "raw_batches",
-           hc->raw ? "true" : "false");
+    uf_log(UF_LOG_INFO, st, "Listening.", "address", hc->address, "port", port_s, "text_batches",
+           hc->batch_text ? "true" : "false");
     return 0;
 }
 

@@ -1,22 +1,10 @@
 /* http_int.h: the parts of the `http` source shared by its files, not a public interface.
  * http.c holds the kind (options, lifecycle, the libmicrohttpd callbacks); http_routes.c parses
- * the route table and matches request paths; http_request.c turns a request into events and
- * carries its reply back through the completion; http_raw.c checks a batch body that is emitted
- * raw, without a tree; http_reply.c builds responses.
- *
- * Threads and lifetimes: requests are handled by the listener threads (a libmicrohttpd daemon
- * each); a completion callback may run on any thread (a sink worker, or the MHD thread itself
- * while emitting). A struct http_req is reference-counted: one reference for the MHD connection
- * (released when MHD reports the request finished) and one for the completion (released by its
- * callback), so a completion that arrives after a 504 or after shutdown touches only the request.
- * A request's `lock` guards its state; a route's `lock` guards its pending list. Lock order:
- * request, then route. A completion touches the route only while the request is SUSPENDED, and
- * resumes the connection right after moving it to READY, outside the request's lock (the thread it
- * wakes takes that lock first; only the thread that made it READY resumes it). stop() moves every
- * SUSPENDED request out of that state before stopping the daemon: once `abandoning` is set, a
- * request that finishes emitting (it may have been uploading, or blocked on a full queue) is
- * answered 503 instead of suspended, and stop() waits until `emitting` and `suspended` are both
- * zero (libmicrohttpd panics when stopped with a suspended connection). */
+ * the route table and matches paths; http_request.c turns a request into events and carries
+ * its reply back; http_raw.c checks a batch body emitted raw; http_reply.c builds responses;
+ * http_work.c runs the batch workers. A struct http_req is reference-counted (the connection's
+ * reference and the completion's). Lock order: request, then route. The states, the stop and
+ * why libmicrohttpd needs them: docs/architecture.md, "sources/http". */
 #ifndef UF_HTTP_INT_H
 #define UF_HTTP_INT_H
 
@@ -30,7 +18,7 @@
 #include <jansson.h>
 #include <microhttpd.h>
 
-#include "err.h"
+#include "framework/err.h"
 
 struct uf_stage;
 struct uf_event;
@@ -114,9 +102,9 @@ struct http_ctx {
     struct http_limit *limit;
 
     struct uf_stage *st;
-    /* Set once in start: every stage downstream takes raw events, so batch routes emit the
-     * request's text unparsed (http_request.c). */
-    bool raw;
+    /* Set once in start: every path downstream ends a batch held as text, so batch routes
+     * emit the request's text unparsed (http_request.c). */
+    bool batch_text;
     struct sockaddr_storage addr; /* parsed from `address` in init */
     bool ipv6;
     struct http_routes routes;

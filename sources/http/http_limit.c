@@ -13,12 +13,12 @@
 #include <string.h>
 #include <strings.h>
 
-#include "http_int.h"
-#include "jwt.h"
-#include "mem.h"
-#include "options.h"
-#include "ratelimit.h"
-#include "stage.h"
+#include "framework/jwt.h"
+#include "framework/mem.h"
+#include "framework/options.h"
+#include "framework/ratelimit.h"
+#include "framework/stage.h"
+#include "sources/http/http_int.h"
 
 enum { KEY_IP, KEY_SUB, KEY_HEADER };
 static const char *const key_values[] = { "ip", "sub", "header", NULL };
@@ -147,24 +147,11 @@ static size_t client_ip(struct MHD_Connection *conn, const char *trusted, char *
 static size_t token_sub(struct MHD_Connection *conn, char *buf, size_t n)
 {
     const char *a = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Authorization");
-    if (!a || strncasecmp(a, "Bearer ", 7) != 0)
+    if (!a || strncasecmp(a, "Bearer ", 7) != 0 ||
+        !uf_jwt_peek_sub(a + 7, strlen(a + 7), buf + 1, n - 1))
         return 0;
-    const char *p = strchr(a + 7, '.'), *q = p ? strchr(p + 1, '.') : NULL;
-    if (!q || q - p > UF_JWT_MAX_TOKEN)
-        return 0;
-    size_t len = 0;
-    unsigned char *payload = uf_base64url_decode(p + 1, (size_t)(q - p - 1), &len);
-    json_t *claims = payload ? json_loadb((const char *)payload, len, 0, NULL) : NULL;
-    const char *sub = json_string_value(json_object_get(claims, "sub"));
-    size_t k = 0;
-    if (sub && strlen(sub) < n - 1) {
-        buf[0] = 's';
-        k = strlen(sub) + 1;
-        memcpy(buf + 1, sub, k - 1);
-    }
-    json_decref(claims);
-    free(payload);
-    return k;
+    buf[0] = 's';
+    return strlen(buf + 1) + 1;
 }
 
 static size_t limit_key(const struct http_limit *l, struct MHD_Connection *conn,

@@ -1,22 +1,17 @@
-/* http_raw.c: the checks of a batch request's body when the `http` source emits it raw (every
- * stage downstream takes raw events, see http_request.c), in place of json_loadb and the tree
- * path's checks. The answers are the tree path's: the same statuses and codes, the `position`
- * of malformed JSON, the `index` of an item that is not an object, and the same messages for
- * item counts and items; only a malformed body's message differs, giving jscan's reason and
- * byte offset where jansson gives a line and column. What passes is what the raw request event
- * promises downstream (docs: raw contract): one JSON object, or an array of at most max_items
- * objects, strictly checked with duplicate keys refused at any depth, and numbers that jansson
- * would take (integers that fit 64 bits, reals that do not overflow), since the tree path
- * answers the others 400 too. All of it comes from one strict scan of the body (uf_jscan_check).
- * Pure functions of the body bytes: thread-safe; they allocate only for the duplicate-key check
- * of big objects or escaped keys and the copy of an unusually long real number. */
+/* http_raw.c: the checks of a batch request's body when the `http` source holds it as text, in
+ * place of json_loadb and the tree path's checks, with the tree path's answers (statuses, codes,
+ * `position`, `index`, messages; only a malformed body's message gives jscan's byte offset).
+ * What passes is what a batch held as text promises downstream: one object, or an array of at
+ * most max_items objects, checked strictly in one scan (uf_jscan_check), duplicate keys refused
+ * at any depth and numbers jansson would take. Pure functions of the body bytes: thread-safe;
+ * they allocate only for the duplicate-key check and an unusually long real. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "http_int.h"
-#include "jscan.h"
+#include "framework/jscan.h"
+#include "sources/http/http_int.h"
 
 static void verdict(struct http_raw_verdict *v, int status, const char *code)
 {

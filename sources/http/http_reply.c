@@ -8,9 +8,9 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "http_int.h"
-#include "jsonenc.h"
-#include "metrics.h"
+#include "framework/jsonenc.h"
+#include "framework/metrics.h"
+#include "sources/http/http_int.h"
 
 /* Length of the valid UTF-8 sequence at p (1..4), or 0 when it is not one. */
 static size_t utf8_len(const unsigned char *p)

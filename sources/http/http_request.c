@@ -1,21 +1,11 @@
 /* http_request.c: one HTTP request's life in the `http` source: body, events, completion, reply.
- * A request becomes one event (body {"route","method","path","params","query","body"}) or, on
- * split_array routes, one event per array item (body = the item, route facts in meta). On batch
- * routes it stays one event whose `body` is always the array of items (a single object is a
- * batch of one), so a later stage (validate) can reject the whole request before any item is
- * published; the `split` transform then makes one event per item. All its events share one
- * completion; when it runs, the status and body recorded by the stages become the reply, or the
- * route's success status with {"accepted": n} when none was recorded (n = the items of a batch
- * or split_array request, else the events emitted: always what the client sent, however the
- * stages later split, drop or finish the events). A
- * per-route timer answers 504 when the completion is late; the late completion is then ignored.
- * Raw batches: when every stage downstream takes raw events (decided once at start), a batch
- * route parses nothing: its one event carries the body as raw text (body NULL) and the same
- * meta, after http_raw.c checked the text and answered 400/413 as the tree path does. The text
- * is borrowed from the request, which the completion keeps alive (its reference) until every
- * event derived from the request is finished; a route that does not wait for the completion
- * gives the event its own copy instead. Non-batch and split_array routes keep the tree path.
- * See http_int.h for the reference counting and the lock order this file relies on. */
+ * A request becomes one event (the envelope {"route","method","path","params","query","body"}),
+ * one per array item on split_array routes, or on batch routes one event whose body is the
+ * array of items. All its events share one completion, whose status and body become the reply
+ * (else the route's success status with {"accepted": n}); a per-route timer answers 504 when it
+ * is late. Batches held as text borrow the body from the request until the completion runs.
+ * Reference counting and lock order: http_int.h; the details: docs/architecture.md,
+ * "sources/http". */
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <stdint.h>
@@ -24,13 +14,13 @@
 #include <strings.h>
 #include <sys/socket.h>
 
-#include "event.h"
-#include "http_int.h"
-#include "log.h"
-#include "mem.h"
-#include "netaddr.h"
-#include "stage.h"
-#include "uuid.h"
+#include "framework/event.h"
+#include "framework/log.h"
+#include "framework/mem.h"
+#include "framework/netaddr.h"
+#include "framework/stage.h"
+#include "framework/uuid.h"
+#include "sources/http/http_int.h"
 
 /* A client's X-Request-Id is kept when it is short and made of safe characters, so it can be
  * logged and echoed without escaping. */
@@ -203,7 +193,7 @@ static json_t *request_meta(struct http_req *req, json_t *query)
 static struct uf_event *event_with_meta(json_t *body, json_t *meta)
 {
     struct uf_event *ev = uf_event_new(body);
-    ev->meta = meta;
+    uf_event_set_meta(ev, meta);
     return ev;
 }
 
@@ -517,10 +507,10 @@ void http_req_work(struct http_req *req)
 static struct uf_event *raw_event(struct http_req *req, json_t *meta)
 {
     struct uf_event *ev = uf_event_new_raw(req->body, req->len, NULL);
-    ev->raw_checked = true; /* http_raw_check: strictly, duplicate keys refused */
+    uf_event_set_raw_checked(ev, true); /* http_raw_check: strictly, duplicate keys refused */
     if (!req->route->wait) /* no completion keeps the request, and so its body, alive */
         uf_event_own_raw(ev);
-    ev->meta = meta;
+    uf_event_set_meta(ev, meta);
     return ev;
 }
 
@@ -563,7 +553,7 @@ enum MHD_Result http_req_dispatch(struct http_req *req)
         return reply_now(req, 400, http_error_body("invalid_query",
                                                    "a query parameter is not valid UTF-8"));
     }
-    if (req->route->batch && req->hc->raw)
+    if (req->route->batch && req->hc->batch_text)
         return dispatch_raw(req, f.query);
     json_t *body = NULL;
     if (req->route->body == HTTP_BODY_JSON && !(body = parse_body(req, &answered))) {

@@ -7,10 +7,10 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "http_int.h"
-#include "mem.h"
-#include "options.h"
-#include "stage.h"
+#include "framework/mem.h"
+#include "framework/options.h"
+#include "framework/stage.h"
+#include "sources/http/http_int.h"
 
 static const char *const methods[] = { "GET", "POST", "PUT", "PATCH", "DELETE", "HEAD",
                                        "OPTIONS", NULL };

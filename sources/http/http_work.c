@@ -1,18 +1,13 @@
-/* http_work.c: the http source's batch workers (option `batch_workers`). A big batch costs a
- * listener thread most of a millisecond in the stages it runs through (validate, split, enrich,
- * the producer); meanwhile that thread's other connections, single events among them, wait.
- * A request of a batch or split_array route with at least `offload_items` items is therefore
- * handed over: the listener suspends its connection and queues it, a worker emits its events
- * and settles it as the listener would have (http_req_work), and the completion resumes the
- * connection for the listener to answer. So one listener thread, which batches its connections'
- * wake-ups best, serves single events while the workers take the batches on the other cores.
- * The queue holds at most four requests per worker: when it is full the listener emits the
- * request itself, as without workers, so a stalled pipeline (uf_emit blocking on a full queue)
- * still slows the listener and its clients down instead of piling up requests and their
- * events here. */
+/* http_work.c: the http source's batch workers (option `batch_workers`). A request of a batch or
+ * split_array route with at least `offload_items` items is handed over: the listener suspends
+ * its connection and queues it, a worker emits its events and settles it (http_req_work), and
+ * the completion resumes the connection for the listener to answer. So one listener thread
+ * serves single events while the workers take big batches on the other cores. The queue holds
+ * four requests per worker; when full, the listener emits the request itself, so a stalled
+ * pipeline still slows clients down. docs/architecture.md, "sources/http". */
 #include <stdlib.h>
 
-#include "http_int.h"
+#include "sources/http/http_int.h"
 
 static void *worker_main(void *arg)
 {

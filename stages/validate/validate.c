@@ -1,31 +1,12 @@
 /* validate.c: the `validate` transform: declarative field rules, checked at the door.
- * `rules` maps a rule set name (a route name from meta.route, or an event `type`, see `match`)
- * to field rules: a dotted path into the event body ("body.text", "params.movie_id",
- * "query.limit", or "type" for split items) and its checks: required, type (string, int,
- * number, bool, uuid, object, array, rfc3339), min/max_length (UTF-8 characters, or items for
- * arrays), min/max (numbers), charset ("[a-z0-9._-]"), not_prefix, enum, max_bytes, max_keys,
- * flat and max_value_bytes (objects such as props), default, coerce (query strings to
- * numbers/booleans) and status. A string rule is shorthand for {type: <it>, required: true}.
- * The first failing check finishes the event with 422 (or the rule's status) and the body
- * {"error":{"code":"invalid_field","message":"body.text: must be 1..5000 characters",
- * "field":"text","index":N}}, where index is the item of a split request (the event's index).
- * With `items` (a dotted path, `body` for the http source's batch routes), an event whose body
- * holds an array there is checked item by item: rule paths are relative to each item, the rule
- * set is chosen per item (with `match: type`, by the item's type), and the first invalid item
- * rejects the whole event ("events[3].type: ...", index 3), so nothing of the batch goes on.
- * Raw events (the http source's batch routes when every stage downstream takes them: the body's
- * text, one object or an array of objects, no tree) are checked straight from the text with
- * jscan, by the same checks as trees, with the same failures; a valid one goes on as it came,
- * except that UUIDs are lower-cased as in a tree (the text is then the event's own copy). That
- * needs rules a text allows (raw_ok): items set to body, every path one top-level name of an
- * item, no default and no coerce (they would rewrite the body).
- * This file holds the options, the lifecycle, the walk over an event's items (tree or text) and
- * the failures; validate_rules.c reads the rules, validate_check.c checks one value.
- * It does not authorise or look anything up. Rules are read-only after init; process() is
- * thread-safe and allocates nothing per item in the common case. A raw array is read in one
- * pass (uf_jscan_items): each item's members are picked as they come and the item is checked
- * when it ends, before the next one is read. */
-#include "validate_int.h"
+ * `rules` maps a rule set (a route name, or an event `type` with `match: type`) to checks on
+ * dotted paths; the first failing check finishes the event with 422 (or the rule's status),
+ * naming the field and, for a batch, the item. With `items` a batch is checked item by item
+ * and one invalid item rejects it whole. Events held as text are checked from their text, with
+ * the same failures. This file: options, lifecycle, the walk over items and the failures; rules
+ * in validate_rules.c, one value in validate_check.c. Rules are read-only after init: process()
+ * is thread-safe. Rule language and text path: docs/architecture.md, "stages/validate". */
+#include "stages/validate/validate_int.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -34,10 +15,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "event.h"
-#include "jsonpath.h"
-#include "mem.h"
-#include "stage.h"
+#include "framework/event.h"
+#include "framework/jsonpath.h"
+#include "framework/mem.h"
+#include "framework/stage.h"
 
 static const char *const match_values[] = { "route", "type", NULL };
 static const char *const unmatched_values[] = { "pass", "reject", NULL };
@@ -67,14 +48,10 @@ static int validate_init(struct uf_stage *st, void *ctx, struct uf_err *err)
     return uf_validate_parse_rules(ctx, err);
 }
 
-static bool validate_raw_ok(const void *ctx)
+static enum uf_batch_role validate_batch(const void *ctx)
 {
-    return ((const struct uf_validate_ctx *)ctx)->raw_ok;
-}
-
-static enum uf_batch_role validate_raw_batch(const void *ctx)
-{
-    return validate_raw_ok(ctx) ? UF_BATCH_PASS : UF_BATCH_NONE; /* raw_ok: items: body */
+    /* on_text: items: body, and rules a text allows */
+    return ((const struct uf_validate_ctx *)ctx)->on_text ? UF_BATCH_PASS : UF_BATCH_NONE;
 }
 
 /* ---- the tree path ---- */
@@ -163,23 +140,25 @@ static int by_offset(const void *a, const void *b)
 /* Gives ev its own text with the edits applied (they come in rule order, not text order). */
 static void edits_apply(struct uf_event *ev, struct edits *ed)
 {
-    size_t n = ev->raw_len, at = 0, out = 0;
+    size_t raw_len;
+    const char *raw = uf_event_raw(ev, &raw_len);
+    size_t n = raw_len, at = 0, out = 0;
     qsort(ed->v, ed->n, sizeof(*ed->v), by_offset);
     for (size_t i = 0; i < ed->n; i++)
         n = n - ed->v[i].len + UF_UUID_STR - 1;
     char *text = uf_xmalloc(n + 1);
     for (size_t i = 0; i < ed->n; i++) {
-        memcpy(text + out, ev->raw + at, ed->v[i].off - at);
+        memcpy(text + out, raw + at, ed->v[i].off - at);
         out += ed->v[i].off - at;
         memcpy(text + out, ed->v[i].uuid, UF_UUID_STR - 1);
         out += UF_UUID_STR - 1;
         at = ed->v[i].off + ed->v[i].len;
     }
-    memcpy(text + out, ev->raw + at, ev->raw_len - at);
+    memcpy(text + out, raw + at, raw_len - at);
     text[n] = '\0';
-    bool checked = ev->raw_checked; /* a UUID lower-cased: still as valid as it was */
+    bool checked = uf_event_raw_checked(ev); /* a UUID lower-cased: still as valid as it was */
     uf_event_set_raw(ev, text, n);
-    ev->raw_checked = checked;
+    uf_event_set_raw_checked(ev, checked);
 }
 
 /* Checks one rule against the member picked for it from an item's text (key NULL: absent). */
@@ -262,8 +241,8 @@ static long long locate(const struct uf_validate_ctx *vc, struct uf_event *ev, l
     if (item >= 0) {
         snprintf(label, n, "%s[%lld]", route ? route : vc->items, item);
         *sep = ".";
-    } else if (ev->index >= 0) {
-        item = ev->index;
+    } else if (uf_event_index(ev) >= 0) {
+        item = uf_event_index(ev);
         snprintf(label, n, "item %lld", item);
         *sep = ": ";
     }
@@ -357,19 +336,24 @@ static bool check_item(const struct uf_validate_ctx *vc, struct uf_event *ev, co
 
 static void process_tree(struct uf_stage *st, const struct uf_validate_ctx *vc, struct uf_event *ev)
 {
-    json_t *items = vc->items ? uf_json_get_path(ev->body, vc->items) : NULL;
+    json_t *body = uf_event_body(ev);
+    if (!body) {
+        fail_with(ev, 400, "malformed_json", "the event is not one JSON object", NULL, -1);
+        return;
+    }
+    json_t *items = vc->items ? uf_json_get_path(body, vc->items) : NULL;
     if (!json_is_array(items)) {
-        struct item it = { .body = ev->body, .index = -1 };
+        struct item it = { .body = body, .index = -1 };
         if (check_item(vc, ev, &it))
             uf_emit(st, ev);
         return;
     }
     /* Every item is checked before anything goes on: one invalid item rejects the batch. */
     size_t i;
-    json_t *body;
-    json_array_foreach(items, i, body) {
-        struct item it = { .body = body, .index = (long long)i };
-        if (!json_is_object(body)) {
+    json_t *item;
+    json_array_foreach(items, i, item) {
+        struct item it = { .body = item, .index = (long long)i };
+        if (!json_is_object(item)) {
             reject_not_object(ev, i);
             return;
         }
@@ -440,29 +424,28 @@ static int check_element(void *arg, const struct uf_jmember *m, struct uf_err *e
  * its index, and another source's message is one body: both are checked as the body (-1). */
 static long long object_index(struct uf_event *ev)
 {
-    if (ev->index >= 0)
+    if (uf_event_index(ev) >= 0)
         return -1;
     return json_is_string(uf_event_meta_get(ev, "route")) ? 0 : -1;
 }
 
-/* The text is the items (`items: body`, see validate_raw_ok): an array of objects or one. */
+/* The text is the items (`items: body`, see on_text): an array of objects or one. */
 static int check_raw(struct rawcheck *rc, struct uf_err *err)
 {
-    const struct uf_event *ev = rc->ev;
-    if (uf_jscan_first(ev->raw, ev->raw_len) != '[')
-        return check_text(rc, ev->raw, ev->raw_len, object_index(rc->ev), err);
-    return uf_jscan_items_trusted(ev->raw, ev->raw_len, check_element, rc, err);
+    size_t len;
+    const char *text = uf_event_raw(rc->ev, &len);
+    if (uf_jscan_first(text, len) != '[')
+        return check_text(rc, text, len, object_index(rc->ev), err);
+    return uf_jscan_items_trusted(text, len, check_element, rc, err);
 }
 
 static void process_raw(struct uf_stage *st, const struct uf_validate_ctx *vc, struct uf_event *ev)
 {
-    if (!vc->raw_ok) { /* the graph sends raw only where raw_ok said yes: a bug upstream */
-        uf_event_fail(ev, 500, "internal", "validate: these rules need a parsed body");
-        return;
-    }
     enum { ON_STACK = 32 }; /* more names than any rule set seen: no allocation per event */
     struct uf_jmember stack[ON_STACK];
-    struct rawcheck rc = { .vc = vc, .ev = ev, .ed.base = ev->raw, .picked = stack };
+    size_t len;
+    const char *text = uf_event_raw(ev, &len);
+    struct rawcheck rc = { .vc = vc, .ev = ev, .ed.base = text, .picked = stack };
     if (vc->nkeys > ON_STACK)
         rc.picked = uf_xmalloc(vc->nkeys * sizeof(*rc.picked));
     memset(rc.picked, 0, vc->nkeys * sizeof(*rc.picked));
@@ -484,7 +467,9 @@ static void process_raw(struct uf_stage *st, const struct uf_validate_ctx *vc, s
 
 static void validate_process(struct uf_stage *st, void *ctx, struct uf_event *ev)
 {
-    if (ev->raw)
+    const struct uf_validate_ctx *vc = ctx;
+    size_t len;
+    if (vc->on_text && uf_event_raw(ev, &len))
         process_raw(st, ctx, ev);
     else
         process_tree(st, ctx, ev);
@@ -501,9 +486,7 @@ const struct uf_kind uf_transform_validate = {
     .summary = "Check event fields against declarative rules; reject with 422 naming the field",
     .options = validate_options,
     .ctx_size = sizeof(struct uf_validate_ctx),
-    .takes_raw = true,
-    .raw_ok = validate_raw_ok,
-    .raw_batch = validate_raw_batch,
+    .batch = validate_batch,
     .init = validate_init,
     .process = validate_process,
     .destroy = validate_destroy,

@@ -4,7 +4,7 @@
  * (validate_int.h), and only the few steps that must reach into it (an object's members, an
  * array's size, an enum of objects) look at where it came from. The checks allocate nothing
  * unless a decoded string outgrows the stack. Pure functions over read-only rules. */
-#include "validate_int.h"
+#include "stages/validate/validate_int.h"
 
 #include <math.h>
 #include <stdarg.h>
@@ -12,8 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "mem.h"
-#include "timefmt.h"
+#include "framework/mem.h"
+#include "framework/timefmt.h"
 
 static const char *const type_phrases[] = {
     "",         "a string", "an integer", "a number",

@@ -12,9 +12,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "err.h"
-#include "jscan.h"
-#include "uuid.h"
+#include "framework/err.h"
+#include "framework/jscan.h"
+#include "framework/uuid.h"
 
 enum uf_vtype {
     UF_VT_ANY, UF_VT_STRING, UF_VT_INT, UF_VT_NUMBER, UF_VT_BOOL, UF_VT_UUID, UF_VT_OBJECT,
@@ -58,7 +58,7 @@ struct uf_validate_ctx {
     const char **keys;
     size_t *key_lens;
     size_t nkeys, type_key;
-    bool raw_ok; /* the rules can be checked on text (see uf_validate_parse_rules) */
+    bool on_text; /* the rules can be checked on text (see uf_validate_parse_rules) */
 };
 
 /* Reads vc->rules_opt into vc->sets and indexes vc->keys (init). Returns 0, or UF_EINVAL with

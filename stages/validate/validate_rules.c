@@ -2,14 +2,14 @@
  * (validate_int.h), with every error named by set, path and check, and a guess for a misspelt
  * check; indexes the one-name paths a raw item is read by and decides whether raw events can be
  * checked at all. Runs once per component, before any event; does no I/O. */
-#include "validate_int.h"
+#include "stages/validate/validate_int.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "mem.h"
-#include "options.h"
+#include "framework/mem.h"
+#include "framework/options.h"
 
 static const char *const type_names[] = { "any",    "string", "int",   "number", "bool",
                                           "uuid",   "object", "array", "rfc3339", NULL };
@@ -235,12 +235,12 @@ static size_t key_index(struct uf_validate_ctx *vc, const char *name)
  * must name a member of an item, and nothing may rewrite it (default, coerce). */
 static void index_keys(struct uf_validate_ctx *vc)
 {
-    vc->raw_ok = vc->items && strcmp(vc->items, "body") == 0;
+    vc->on_text = vc->items && strcmp(vc->items, "body") == 0;
     for (size_t i = 0; i < vc->nsets; i++)
         for (size_t j = 0; j < vc->sets[i].n; j++) {
             struct uf_vrule *r = &vc->sets[i].rules[j];
             r->key = r->nparts == 1 ? key_index(vc, r->parts[0]) : SIZE_MAX;
-            vc->raw_ok &= r->nparts == 1 && !r->def && !r->coerce;
+            vc->on_text &= r->nparts == 1 && !r->def && !r->coerce;
         }
     vc->type_key = vc->match == 1 ? key_index(vc, "type") : SIZE_MAX;
     vc->key_lens = uf_xcalloc(vc->nkeys ? vc->nkeys : 1, sizeof(*vc->key_lens));

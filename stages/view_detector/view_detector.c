@@ -18,19 +18,19 @@
 
 #include <jansson.h>
 
-#include "clock.h"
-#include "event.h"
-#include "hash.h"
-#include "jscan.h"
-#include "log.h"
-#include "mem.h"
-#include "metrics.h"
-#include "pg.h"
-#include "pg_migrate.h"
-#include "stage.h"
-#include "timefmt.h"
-#include "uuid.h"
-#include "view_detector_state.h"
+#include "framework/clock.h"
+#include "framework/event.h"
+#include "framework/hash.h"
+#include "framework/jscan.h"
+#include "framework/log.h"
+#include "framework/mem.h"
+#include "framework/metrics.h"
+#include "framework/pg.h"
+#include "framework/pg_migrate.h"
+#include "framework/stage.h"
+#include "framework/timefmt.h"
+#include "framework/uuid.h"
+#include "stages/view_detector/view_detector_state.h"
 
 #define STRIPES 64
 #define SWEEP_EVERY_US 1000000
@@ -274,8 +274,7 @@ static const char *const field_names[NFIELDS] = {
     "event", "movie_id", "session_id", "user_id", "anonymous_id", "ts", "position_s", "duration_s",
 };
 
-/* What the detector reads of an event (uf_event_fields): the strings, then the numbers; from a
- * raw text the members stay in r.m for the view's copies. */
+/* What the detector reads of an event (uf_event_fields): the strings, then the numbers. */
 _Static_assert(NFIELDS <= UF_FIELDS_MAX, "field_names fits struct uf_fields");
 
 static int64_t event_time(const struct vd_ctx *c, const struct uf_fields *r,
@@ -284,7 +283,7 @@ static int64_t event_time(const struct vd_ctx *c, const struct uf_fields *r,
     int64_t us;
     if (c->clock == 0 && uf_time_parse(r->str[F_TS], &us))
         return us;
-    return ev->received_us;
+    return uf_event_received_us(ev);
 }
 
 /* Applies one player event at position pos (NAN when absent); true when a view is due now. */
@@ -315,26 +314,13 @@ static bool apply(const struct vd_ctx *c, struct vd_entry *e, enum player_ev pe,
     return e->counted;
 }
 
-/* The value of a raw member as a jansson value (once per view, so a parse is cheap enough);
- * NULL for a number jansson cannot hold. */
-static json_t *member_json(const struct uf_jmember *m)
-{
-    const char *text = m->type == UF_J_STRING ? m->val - 1 : m->val;
-    size_t len = m->type == UF_J_STRING ? m->val_len + 2 : m->val_len;
-    return json_loadb(text, len, JSON_DECODE_ANY, NULL);
-}
-
 /* Copies the viewer's and playback's fields of ev into the view, whatever their type. */
-static void copy_fields(json_t *to, const struct uf_event *ev, const struct uf_fields *r)
+static void copy_fields(json_t *to, struct uf_event *ev)
 {
     static const int keep[] = { F_MOVIE, F_SESSION, F_USER, F_ANON, F_POS, F_DUR, F_TS };
     for (size_t i = 0; i < sizeof keep / sizeof keep[0]; i++) {
         const char *key = field_names[keep[i]];
-        json_t *v = NULL;
-        if (ev->body)
-            v = json_incref(json_object_get(ev->body, key));
-        else if (r->m[keep[i]].key)
-            v = member_json(&r->m[keep[i]]);
+        json_t *v = uf_event_get_value(ev, key);
         if (v)
             json_object_set_new(to, key, v);
     }
@@ -346,23 +332,25 @@ static const uint8_t view_ns[16] = { 0x6d, 0x2a, 0x51, 0x0e, 0x8c, 0x33, 0x4f, 0
                                      0x9a, 0x05, 0x3b, 0xd2, 0x47, 0xe8, 0x16, 0xc9 };
 
 /* The movie.view event for the session of ev (a new, fire-and-forget event). */
-static struct uf_event *make_view(const struct vd_ctx *c, const struct uf_event *ev,
-                                  const struct uf_fields *r, const char *key, double watched_s,
-                                  bool completed)
+static struct uf_event *make_view(const struct vd_ctx *c, struct uf_event *ev, const char *key,
+                                  double watched_s, bool completed)
 {
-    struct uf_event *view = uf_event_new(json_object());
+    json_t *body = json_object();
+    struct uf_event *view = uf_event_new(body);
     char buf[UF_UUID_STR > 32 ? UF_UUID_STR : 32];
+    uint8_t id[16];
     uf_event_set_str(view, "type", c->view_type);
-    uf_uuid_v5(view_ns, key, strlen(key), view->id);
-    uf_uuid_format(view->id, buf);
+    uf_uuid_v5(view_ns, key, strlen(key), id);
+    uf_event_set_id(view, id);
+    uf_uuid_format(id, buf);
     uf_event_set_str(view, "event_id", buf);
-    uf_time_format(view->received_us, buf);
+    uf_time_format(uf_event_received_us(view), buf);
     uf_event_set_str(view, "received_at", buf);
-    copy_fields(view->body, ev, r);
-    json_object_set_new(view->body, "watched_s", json_real(round(watched_s * 1000) / 1000));
-    json_object_set_new(view->body, "completed", json_boolean(completed));
-    if (ev->user)
-        uf_event_set_user(view, ev->user);
+    copy_fields(body, ev);
+    json_object_set_new(body, "watched_s", json_real(round(watched_s * 1000) / 1000));
+    json_object_set_new(body, "completed", json_boolean(completed));
+    if (uf_event_user(ev))
+        uf_event_set_user(view, uf_event_user(ev));
     return view;
 }
 
@@ -417,12 +405,12 @@ static void vd_process(struct uf_stage *st, void *ctx, struct uf_event *ev)
     }
     char key[512];
     enum player_ev pe = P_OTHER;
-    if (session_key(&r, ev->user, key, sizeof key))
+    if (session_key(&r, uf_event_user(ev), key, sizeof key))
         pe = parse_player_ev(r.str[F_EVENT]);
     double watched;
     struct uf_event *view = NULL;
     if (pe != P_OTHER && track(c, key, pe, r.num[F_POS], event_time(c, &r, ev), &watched))
-        view = make_view(c, ev, &r, key, watched, pe == P_COMPLETE);
+        view = make_view(c, ev, key, watched, pe == P_COMPLETE);
     uf_fields_free(&r);
     uf_emit(st, ev);
     if (view) {
@@ -604,5 +592,4 @@ const struct uf_kind uf_transform_view_detector = {
     .process = vd_process,
     .stop = vd_stop,
     .destroy = vd_destroy,
-    .takes_raw = true,
 };

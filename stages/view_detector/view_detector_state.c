@@ -1,16 +1,16 @@
 /* view_detector_state.c: the view detector's sessions in PostgreSQL (see view_detector_state.h).
  * Saves are multi-row upserts with text parameters (keys are client strings: no quoting by
  * hand), in chunks that stay under the protocol's 65,535 parameters. */
-#include "view_detector_state.h"
+#include "stages/view_detector/view_detector_state.h"
 
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "mem.h"
-#include "pg.h"
-#include "strbuf.h"
+#include "framework/mem.h"
+#include "framework/pg.h"
+#include "framework/strbuf.h"
 
 #define FIELDS 7
 #define CHUNK 1000

@@ -10,7 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "err.h"
+#include "framework/err.h"
 
 /* One session as saved: what the detector needs to go on counting it. */
 struct vd_saved {

@@ -1,12 +1,11 @@
 /* tests/browser/deploy_page.js: drives the deployment page of a running `ugcflow up` in headless
  * Chromium at 1400x900 (Debian's /usr/bin/chromium through playwright-core), with events posted
- * to the stat API meanwhile. Checks from the rendered geometry: every pipeline drawn as a group,
- * every consumed topic between its producers and consumers, PostgreSQL and ClickHouse present,
- * no node overlapping another, no edge through a node's box, every node inside the window after
- * fit, nothing moving between refreshes, no raw metric name on screen; then stops etl-events
- * (SIGSTOP, so the supervisor does not restart it) and expects it grey, "unreachable since",
- * and its topic's lag growing within 5 s. Screenshots of both states go to BUILD_DIR.
- * Usage: node deploy_page.js PAGE_URL BUILD_DIR STAT_LISTEN. Run by tests/it_up.sh. */
+ * to the stat API meanwhile. Checks from the rendered geometry: every pipeline a group, every
+ * topic between its producers and consumers, the stores present, no overlaps, no edge through a
+ * box, everything inside the window after fit, nothing moving between refreshes, no raw metric
+ * name; then SIGSTOPs etl-events and expects it grey, "unreachable since", and its topic's lag
+ * growing within 5 s. Screenshots go to BUILD_DIR. Run by tests/it_up.sh:
+ * node deploy_page.js PAGE_URL BUILD_DIR STAT_LISTEN */
 'use strict';
 const path = require('path');
 const { chromium } = require('playwright-core');

@@ -1,6 +1,6 @@
 /* tests/support/http_fixture.c: the `http` source's test pipeline, test sink and client (see
  * http_fixture.h). */
-#include "http_fixture.h"
+#include "tests/support/http_fixture.h"
 
 #include <setjmp.h>
 #include <stdarg.h>
@@ -12,8 +12,9 @@
 
 #include <cmocka.h>
 
-#include "config.h"
-#include "log.h"
+#include "framework/config.h"
+#include "framework/event_int.h"
+#include "framework/log.h"
 
 const char *const http_test_yaml =
     "shutdown_timeout: 5s\n"
@@ -190,8 +191,7 @@ static int setup_with(void **state, const char *config)
     fx->hold = stage_named(fx->g, "hold");
     hold_kind = *fx->hold->kind;
     hold_kind.write = hold_write;
-    hold_kind.takes_raw = sink.raw;
-    hold_kind.raw_batch = sink.raw ? batch_end : NULL; /* it writes a batch whole */
+    hold_kind.batch = sink.raw ? batch_end : NULL; /* it writes a batch whole */
     fx->hold->kind = &hold_kind;
     fx->small_api = stage_named(fx->g, "small_api");
     fx->tiny = stage_named(fx->g, "tiny");
@@ -214,7 +214,7 @@ int setup(void **state)
     return setup_with(state, http_test_yaml);
 }
 
-/* The same pipeline, but its sink takes raw events: batch routes take the raw path. */
+/* The same pipeline, but its sink ends batches: batch routes hold the request's text. */
 int setup_raw(void **state)
 {
     sink.raw = true;

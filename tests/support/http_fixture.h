@@ -14,9 +14,9 @@
 #include <curl/curl.h>
 #include <jansson.h>
 
-#include "event.h"
-#include "graph.h"
-#include "runtime.h"
+#include "framework/event.h"
+#include "framework/graph.h"
+#include "framework/runtime.h"
 
 /* The pipelines: routes of every kind beside a second, small listener (http_test_yaml; its
  * batch and split_array requests of 3 items go to a batch worker, smaller ones do not); a short
@@ -38,7 +38,7 @@ struct http_test_sink {
     char *last_raw; /* the last event's raw text (NUL-terminated copy), NULL for a tree */
     bool last_raw_checked;
     size_t written; /* events write() received */
-    bool raw;       /* the sink takes raw events (set before the runtime starts) */
+    bool raw;       /* the sink ends batches held as text (set before the runtime starts) */
     bool release;   /* BLOCK: lets write() return */
 };
 extern struct http_test_sink sink;

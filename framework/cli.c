@@ -1,9 +1,10 @@
-/* main.c: the `ugcflow` command line: run, validate, graph, stages, top, up, dash, reconcile,
- * loadgen.
+/* cli.c: the engine's commands (see cli.h) and the dispatch to the application's.
  * `run` builds the graph, starts it, serves the admin listener and waits for SIGTERM/SIGINT or
  * for every source to finish, then shuts down within the configured deadline. Signals are
  * blocked in every thread and taken by one sigwait() thread, so no handler touches engine state.
  * Exit codes: 0 success, 1 invalid config or runtime failure, 2 usage. */
+#include "framework/cli.h"
+
 #include <getopt.h>
 #include <pthread.h>
 #include <signal.h>
@@ -12,22 +13,19 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "admin.h"
-#include "config.h"
-#include "export.h"
-#include "graph.h"
-#include "log.h"
-#include "reconcile.h"
-#include "registry.h"
-#include "runtime.h"
-#include "stagedoc.h"
-#include "token_cli.h"
-#include "bench/loadgen/loadgen.h"
-#include "viz/cli.h"
+#include "framework/admin.h"
+#include "framework/config.h"
+#include "framework/export.h"
+#include "framework/graph.h"
+#include "framework/log.h"
+#include "framework/reconcile.h"
+#include "framework/registry.h"
+#include "framework/runtime.h"
+#include "framework/stagedoc.h"
 
 #define MAX_SELECTED 32
 
-static const char usage_text[] =
+static const char usage_head[] =
     "usage: ugcflow COMMAND [ARGS]\n"
     "\n"
     "commands:\n"
@@ -36,30 +34,21 @@ static const char usage_text[] =
     "  validate FILE         check FILE; exit 0 when valid, 1 when not\n"
     "  graph FILE [--format dot|mermaid|json|svg] [--pipeline NAME]...\n"
     "                        print the pipeline graph (svg needs Graphviz's dot)\n"
-    "  pipelines FILE        list the pipelines of FILE with their admin addresses\n"
-    "  top [FILE] [--admin ADDR]... [--sort rate|errors|latency] [--once]\n"
-    "                        live metrics of every component of running processes\n"
-    "  up FILE [--listen ADDR] [--log-dir DIR] [--pipeline NAME]...\n"
-    "                        run every pipeline as its own supervised process and serve\n"
-    "                        the deployment page\n"
-    "  dash FILE [--listen ADDR]\n"
-    "                        serve the deployment page of processes run by something else\n"
+    "  pipelines FILE        list the pipelines of FILE with their admin addresses\n";
+
+static const char usage_tail[] =
     "  reconcile FILE [--since DURATION]\n"
     "                        compare the UGC state in PostgreSQL with the events in ClickHouse\n"
-    "  loadgen URL --rate R --duration D [--api stat|ugc] [--report FILE] [...]\n"
-    "                        open-model load on the stat or UGC API (loadgen --help)\n"
-    "  token --sub UUID [--roles R,...] [--ttl 1h] [--secret-env VAR | --key FILE]\n"
-    "                        print a token the APIs accept (HS256 or RS256)\n"
     "  stages [KIND] [--markdown]\n"
     "                        list stage kinds, or one kind's options\n"
     "  --help, --version\n";
 
-static int usage(const char *msg)
+static void print_usage(FILE *f, const struct uf_cli_app *app)
 {
-    if (msg)
-        fprintf(stderr, "ugcflow: %s\n", msg);
-    fputs(usage_text, stderr);
-    return 2;
+    fputs(usage_head, f);
+    for (size_t i = 0; app->commands && app->commands[i]; i++)
+        fputs(app->commands[i]->usage, f);
+    fputs(usage_tail, f);
 }
 
 struct cli {
@@ -67,7 +56,16 @@ struct cli {
     const char *pipelines[MAX_SELECTED];
     size_t npipelines;
     bool markdown;
+    const struct uf_cli_app *app;
 };
+
+static int usage(const struct cli *cli, const char *msg)
+{
+    if (msg)
+        fprintf(stderr, "ugcflow: %s\n", msg);
+    print_usage(stderr, cli->app);
+    return 2;
+}
 
 /* Parses options after the command; returns 0, or 2 after printing usage. */
 static int parse_args(int argc, char **argv, struct cli *cli)
@@ -82,20 +80,21 @@ static int parse_args(int argc, char **argv, struct cli *cli)
         switch (c) {
         case 'p':
             if (cli->npipelines == MAX_SELECTED)
-                return usage("too many --pipeline options");
+                return usage(cli, "too many --pipeline options");
             cli->pipelines[cli->npipelines++] = optarg;
             break;
         case 'a': cli->admin = optarg; break;
         case 'f': cli->format = optarg; break;
         case 'l': cli->log_level = optarg; break;
         case 'm': cli->markdown = true; break;
-        default: return usage(NULL);
+        default:
+            return usage(cli, NULL);
         }
     }
     if (optind < argc)
         cli->file = argv[optind++];
     if (optind < argc)
-        return usage("too many arguments");
+        return usage(cli, "too many arguments");
     return 0;
 }
 
@@ -120,7 +119,7 @@ static struct uf_graph *load_graph(const struct cli *cli)
 static int cmd_validate(const struct cli *cli)
 {
     if (!cli->file)
-        return usage("validate needs a FILE");
+        return usage(cli, "validate needs a FILE");
     struct uf_graph *g = load_graph(cli);
     if (!g)
         return 1;
@@ -137,9 +136,9 @@ static int cmd_graph(const struct cli *cli)
 {
     const char *fmt = cli->format ? cli->format : "dot";
     if (!cli->file)
-        return usage("graph needs a FILE");
+        return usage(cli, "graph needs a FILE");
     if (strcmp(fmt, "dot") && strcmp(fmt, "mermaid") && strcmp(fmt, "json") && strcmp(fmt, "svg"))
-        return usage("--format must be dot, mermaid, json or svg");
+        return usage(cli, "--format must be dot, mermaid, json or svg");
     struct uf_graph *g = load_graph(cli);
     if (!g)
         return 1;
@@ -182,7 +181,7 @@ static int cmd_stages(const struct cli *cli)
 static int cmd_pipelines(const struct cli *cli)
 {
     if (!cli->file)
-        return usage("pipelines needs a FILE");
+        return usage(cli, "pipelines needs a FILE");
     struct uf_graph *g = load_graph(cli);
     if (!g)
         return 1;
@@ -221,35 +220,38 @@ static const char *admin_address(const struct cli *cli, const struct uf_graph *g
     return g->admin_address;
 }
 
-static int cmd_run(const struct cli *cli)
+/* The admin listener with the application's pages, whose state goes to *pages. NULL with err
+ * when either cannot start. */
+static struct uf_admin *start_admin(const struct cli *cli, struct uf_runtime *rt,
+                                    const struct uf_graph *g, void **pages, struct uf_err *err)
 {
-    if (!cli->file)
-        return usage("run needs a FILE");
-    struct uf_graph *g = load_graph(cli);
-    if (!g)
-        return 1;
-    const char *level = cli->log_level ? cli->log_level : g->cfg->log_level;
-    if (level && uf_log_parse_level(level) < 0) {
-        fprintf(stderr, "ugcflow: unknown log level '%s'\n", level);
-        uf_graph_free(g);
-        return 2;
-    }
-    if (level)
-        uf_log_level = (enum uf_level)uf_log_parse_level(level);
+    const struct uf_admin_pages *p = cli->app->pages;
+    struct uf_admin_routes routes = { 0 };
+    *pages = NULL;
+    if (p && !(*pages = p->open(rt, cli->file, &routes, err)))
+        return NULL;
+    return uf_admin_start(rt, admin_address(cli, g), &routes, err);
+}
+
+static void block_signals(void)
+{
     sigset_t set;
     sigemptyset(&set);
     sigaddset(&set, SIGINT);
     sigaddset(&set, SIGTERM);
     sigaddset(&set, SIGHUP);
-    pthread_sigmask(SIG_BLOCK, &set, NULL); /* inherited by every thread started below */
+    pthread_sigmask(SIG_BLOCK, &set, NULL); /* inherited by every thread started later */
     signal(SIGPIPE, SIG_IGN);
+}
 
+/* Starts everything, waits for the stop and tears down; the exit code. */
+static int run_graph(const struct cli *cli, struct uf_graph *g)
+{
     struct uf_runtime *rt = uf_runtime_new(g);
     struct uf_err err = {0};
     int rc = 0;
-    struct uf_admin_routes routes;
-    struct uf_deploy_site *site = uf_viz_admin_routes(cli->file, &routes);
-    struct uf_admin *admin = uf_admin_start_routes(rt, admin_address(cli, g), &routes, &err);
+    void *pages;
+    struct uf_admin *admin = start_admin(cli, rt, g, &pages, &err);
     if (!admin || uf_runtime_start(rt, &err) != 0) {
         uf_log(UF_LOG_ERROR, NULL, "Start failed.", "err", err.msg);
         uf_runtime_request_stop(rt); /* stop what started; nothing else will ask */
@@ -268,39 +270,61 @@ static int cmd_run(const struct cli *cli)
         _exit(1);
     }
     uf_admin_stop(admin);
-    uf_viz_admin_routes_free(site);
+    if (pages)
+        cli->app->pages->close(pages);
     uf_log(UF_LOG_INFO, NULL, rc ? "Stopped with errors." : "Stopped.");
     uf_runtime_free(rt);
+    return rc;
+}
+
+static int cmd_run(const struct cli *cli)
+{
+    if (!cli->file)
+        return usage(cli, "run needs a FILE");
+    struct uf_graph *g = load_graph(cli);
+    if (!g)
+        return 1;
+    const char *level = cli->log_level ? cli->log_level : g->cfg->log_level;
+    if (level && uf_log_parse_level(level) < 0) {
+        fprintf(stderr, "ugcflow: unknown log level '%s'\n", level);
+        uf_graph_free(g);
+        return 2;
+    }
+    if (level)
+        uf_log_level = (enum uf_level)uf_log_parse_level(level);
+    block_signals();
+    int rc = run_graph(cli, g);
     uf_graph_free(g);
     return rc;
 }
 
-int main(int argc, char **argv)
+static const struct uf_command *find_command(const struct uf_cli_app *app, const char *name)
 {
+    for (size_t i = 0; app->commands && app->commands[i]; i++)
+        if (strcmp(app->commands[i]->name, name) == 0)
+            return app->commands[i];
+    return NULL;
+}
+
+int uf_cli_main(int argc, char **argv, const struct uf_cli_app *app)
+{
+    struct cli cli = { .app = app };
     if (argc < 2)
-        return usage(NULL);
+        return usage(&cli, NULL);
     const char *cmd = argv[1];
     if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0 || strcmp(cmd, "help") == 0) {
-        fputs(usage_text, stdout);
+        print_usage(stdout, app);
         return 0;
     }
     if (strcmp(cmd, "--version") == 0) {
         printf("ugcflow %s\n", UF_VERSION);
         return 0;
     }
-    if (strcmp(cmd, "top") == 0)
-        return uf_top_main(argc - 1, argv + 1);
-    if (strcmp(cmd, "up") == 0)
-        return uf_up_main(argc - 1, argv + 1);
-    if (strcmp(cmd, "dash") == 0)
-        return uf_dash_main(argc - 1, argv + 1);
+    const struct uf_command *ext = find_command(app, cmd);
+    if (ext)
+        return ext->main(argc - 1, argv + 1);
     if (strcmp(cmd, "reconcile") == 0)
         return uf_reconcile_main(argc - 1, argv + 1);
-    if (strcmp(cmd, "loadgen") == 0)
-        return uf_loadgen_main(argc - 1, argv + 1);
-    if (strcmp(cmd, "token") == 0)
-        return uf_token_main(argc - 1, argv + 1);
-    struct cli cli = {0};
     if (parse_args(argc - 1, argv + 1, &cli) != 0)
         return 2;
     if (strcmp(cmd, "run") == 0)
@@ -313,5 +337,5 @@ int main(int argc, char **argv)
         return cmd_stages(&cli);
     if (strcmp(cmd, "pipelines") == 0)
         return cmd_pipelines(&cli);
-    return usage("unknown command");
+    return usage(&cli, "unknown command");
 }
