@@ -3,10 +3,12 @@
  * and everything stays one binary. */
 #include "bench/loadgen/loadgen.h"
 #include "framework/cli.h"
+#include "framework/token_cli.h"
 #include "viz/cli.h"
 
 static const struct uf_command *const commands[] = {
-    &uf_viz_top_command, &uf_viz_up_command, &uf_viz_dash_command, &uf_loadgen_command, NULL,
+    &uf_viz_top_command, &uf_viz_up_command, &uf_viz_dash_command,
+    &uf_loadgen_command, &uf_token_command,  NULL,
 };
 
 int main(int argc, char **argv)

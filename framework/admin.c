@@ -12,6 +12,7 @@
 
 #include "framework/graph.h"
 #include "framework/mem.h"
+#include "framework/ready.h"
 #include "framework/runtime.h"
 
 struct uf_admin {
@@ -108,9 +109,9 @@ static bool handle_runtime(struct uf_admin *a, struct MHD_Connection *c, const c
                            enum MHD_Result *ok)
 {
     if (strcmp(url, "/ready") == 0) {
-        bool ready = uf_runtime_is_ready(a->rt);
-        *ok = respond_json(c, ready ? MHD_HTTP_OK : MHD_HTTP_SERVICE_UNAVAILABLE,
-                           json_pack("{s:s}", "status", ready ? "ready" : "not_ready"));
+        bool ready;
+        json_t *body = uf_ready_report(a->rt, &ready);
+        *ok = respond_json(c, ready ? MHD_HTTP_OK : MHD_HTTP_SERVICE_UNAVAILABLE, body);
     } else if (strcmp(url, "/metrics") == 0) {
         *ok = respond(c, MHD_HTTP_OK, "text/plain; version=0.0.4", uf_runtime_metrics_text(a->rt),
                       MHD_RESPMEM_MUST_FREE);

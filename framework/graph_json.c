@@ -6,44 +6,16 @@
 #include <string.h>
 
 #include "framework/queue.h"
-
-static json_t *option_json(const struct uf_option *o, const void *base)
-{
-    const char *p = (const char *)base + o->offset;
-    if (o->flags & UF_OPT_SECRET)
-        return *(const char *const *)p ? json_string("***") : json_null();
-    switch (o->type) {
-    case UF_OPT_STR: {
-        const char *s = *(const char *const *)p;
-        return s ? json_string(s) : json_null();
-    }
-    case UF_OPT_INT:
-    case UF_OPT_DURATION:
-    case UF_OPT_SIZE:
-        return json_integer(*(const int64_t *)p);
-    case UF_OPT_FLOAT:
-        return json_real(*(const double *)p);
-    case UF_OPT_BOOL:
-        return json_boolean(*(const bool *)p);
-    case UF_OPT_ENUM:
-        return json_string(o->values[*(const int *)p]);
-    case UF_OPT_LIST:
-    case UF_OPT_MAP: {
-        json_t *j = *(json_t *const *)p;
-        return j ? json_deep_copy(j) : json_null();
-    }
-    }
-    return json_null();
-}
+#include "framework/secret.h"
 
 /* Options of a stage as JSON, secrets replaced by "***". */
 static json_t *options_json(const struct uf_stage *st)
 {
     json_t *o = json_object();
     for (const struct uf_option *opt = st->kind->options; opt && opt->name; opt++)
-        json_object_set_new(o, opt->name, option_json(opt, st->ctx));
+        json_object_set_new(o, opt->name, uf_secret_option_json(opt, st->ctx));
     for (const struct uf_option *opt = uf_common_options; opt->name; opt++)
-        json_object_set_new(o, opt->name, option_json(opt, &st->common));
+        json_object_set_new(o, opt->name, uf_secret_option_json(opt, &st->common));
     return o;
 }
 

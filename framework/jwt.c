@@ -228,6 +228,21 @@ static json_t *decode_json_part(const char *s, size_t n, const char *what, struc
     return obj;
 }
 
+bool uf_jwt_peek_sub(const char *token, size_t n, char *out, size_t out_n)
+{
+    const char *end = token + n, *p = memchr(token, '.', n);
+    const char *q = p ? memchr(p + 1, '.', (size_t)(end - p - 1)) : NULL;
+    if (!q || n > UF_JWT_MAX_TOKEN)
+        return false;
+    json_t *claims = decode_json_part(p + 1, (size_t)(q - p - 1), "payload", NULL);
+    const char *sub = json_string_value(json_object_get(claims, "sub"));
+    bool ok = sub && strlen(sub) < out_n;
+    if (ok)
+        memcpy(out, sub, strlen(sub) + 1);
+    json_decref(claims);
+    return ok;
+}
+
 /* The algorithm named by the header, checked against the allow-list and the loaded keys. */
 static unsigned header_alg(const struct uf_jwt_keys *keys, const struct uf_jwt_rules *rules,
                            const struct parts *p, struct uf_err *err)

@@ -81,6 +81,10 @@ void uf_jwt_signer_free(struct uf_jwt_signer *signer);
 /* Signs claims with RS256. New string; NULL only if OpenSSL fails to sign. */
 char *uf_jwt_sign_rs256(const struct uf_jwt_signer *signer, const json_t *claims);
 
+/* The `sub` of token (n bytes) WITHOUT verifying it, into out: for keying a rate limit before
+ * the token is verified, never for deciding who the caller is. false when there is none. */
+bool uf_jwt_peek_sub(const char *token, size_t n, char *out, size_t out_n);
+
 /* base64url without padding (RFC 4648 section 5), exposed for tests and tools. */
 char *uf_base64url_encode(const void *data, size_t n);
 

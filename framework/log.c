@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "framework/secret.h"
 #include "framework/stage.h"
 
 enum uf_level uf_log_level = UF_LOG_INFO;
@@ -66,11 +67,18 @@ static void put_value(struct line *l, const char *v)
     put(l, "\"", 1);
 }
 
+/* Values pass secret.c's rules: a field named like a secret is never shown, and a URL or DSN
+ * in a message keeps its user but not its password. */
 static void put_kv(struct line *l, const char *k, const char *v)
 {
+    char clean[sizeof l->buf];
     put(l, " ", 1);
     put(l, k, strlen(k));
     put(l, "=", 1);
+    if (v && *v && uf_secret_is_secret_name(k))
+        v = UF_SECRET_MASK;
+    else if (uf_secret_has_inline(v))
+        v = uf_secret_redact(v, clean, sizeof clean);
     put_value(l, v);
 }
 

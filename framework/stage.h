@@ -60,6 +60,10 @@ struct uf_kind {
     void (*tick)(struct uf_stage *st, void *ctx);
     void (*stop)(struct uf_stage *st, void *ctx);
     void (*destroy)(void *ctx);
+    /* Optional: whether the component's dependencies let it work now (framework/ready.h);
+     * false with why filled (what is down) makes /ready answer 503. Called on the admin
+     * thread after start: must not block and must be thread-safe. NULL: always ready. */
+    bool (*ready)(const void *ctx, char *why, size_t n);
 };
 
 /* ---- what a kind may call ---- */

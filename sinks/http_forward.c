@@ -25,6 +25,7 @@
 #include "framework/mem.h"
 #include "framework/metrics.h"
 #include "framework/options.h"
+#include "framework/ready.h"
 #include "framework/spool.h"
 #include "framework/stage.h"
 #include "framework/strbuf.h"
@@ -507,6 +508,14 @@ static void fwd_destroy(void *ctx)
     pthread_mutex_destroy(&c->lock);
 }
 
+/* Not ready with the spool nearly full: events would soon be refused. */
+static bool fwd_ready(const void *ctx, char *why, size_t n)
+{
+    const struct fwd_ctx *c = ctx;
+    return !c->m_spool ||
+           uf_ready_spool_ok((uint64_t)atomic_load(c->m_spool), c->spool_bytes_max, why, n);
+}
+
 const struct uf_kind uf_sink_http_forward = {
     .name = "http_forward",
     .role = UF_SINK,
@@ -519,4 +528,5 @@ const struct uf_kind uf_sink_http_forward = {
     .write = fwd_write,
     .stop = fwd_stop,
     .destroy = fwd_destroy,
+    .ready = fwd_ready,
 };

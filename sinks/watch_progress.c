@@ -67,6 +67,7 @@ struct wp_ctx {
     bool stopping, started;
     pthread_t thr;
     _Atomic int64_t *m_pending, *m_written, *m_dropped_full, *m_failures;
+    atomic_bool store_down; /* the last flush failed: for readiness */
 };
 
 static const struct uf_option wp_options[] = {
@@ -370,6 +371,8 @@ static void flush(struct wp_ctx *c)
         PQfinish(c->conn); /* reconnect next time */
         c->conn = NULL;
     }
+    if (n)
+        atomic_store(&c->store_down, rc != 0);
     requeue(c, rows + done, n - done); /* also refreshes the pending gauge */
     free(rows);
 }
@@ -467,6 +470,17 @@ static void wp_destroy(void *ctx)
     pthread_cond_destroy(&c->cv);
 }
 
+/* Not ready while the last flush failed: positions wait in memory until PostgreSQL answers. */
+static bool wp_ready(const void *ctx, char *why, size_t n)
+{
+    const struct wp_ctx *c = ctx;
+    if (!atomic_load(&((struct wp_ctx *)c)->store_down))
+        return true;
+    snprintf(why, n, "PostgreSQL unavailable, %lld positions waiting",
+             (long long)atomic_load(c->m_pending));
+    return false;
+}
+
 const struct uf_kind uf_sink_watch_progress = {
     .name = "watch_progress",
     .role = UF_SINK,
@@ -478,4 +492,5 @@ const struct uf_kind uf_sink_watch_progress = {
     .write = wp_write,
     .stop = wp_stop,
     .destroy = wp_destroy,
+    .ready = wp_ready,
 };

@@ -19,6 +19,10 @@ SECS=${IT_LOADGEN_SECONDS:-5}
 TMP=$(mktemp -d /tmp/it-loadgen-XXXXXX)
 LOG=$TMP/stat.log
 export UGCFLOW_JWT_SECRET=it-loadgen-secret-it-loadgen-secret-0123
+# Load from one address and a few users: rate limits far above it (pipeline.yaml's defaults
+# are per real client).
+export UGCFLOW_STAT_RATE_LIMIT=10000000 UGCFLOW_STAT_RATE_BURST=10000000
+export UGCFLOW_UGC_WRITE_RATE_LIMIT=10000000 UGCFLOW_UGC_WRITE_RATE_BURST=10000000
 export UGCFLOW_ADMIN=127.0.0.1:0 UGCFLOW_STAT_ADMIN=127.0.0.1:0 UGCFLOW_STAT_LISTEN=127.0.0.1:0
 export UGCFLOW_SPOOL_DIR=$TMP/spool UGCFLOW_SHUTDOWN_TIMEOUT=10s
 export UGCFLOW_STAT_EVENTS_TOPIC=it-loadgen-events-$RUN UGCFLOW_STAT_VIEWS_TOPIC=it-loadgen-views-$RUN

@@ -19,6 +19,10 @@ NAME=it_outbox_${RUN//-/_}
 TMP=$(mktemp -d /tmp/it-outbox-XXXXXX)
 CH=$UGCFLOW_CH_URL
 export UGCFLOW_JWT_SECRET=it-outbox-secret-0123456789abcdef0123456789
+# Load from one address and a few users: rate limits far above it (pipeline.yaml's defaults
+# are per real client).
+export UGCFLOW_STAT_RATE_LIMIT=10000000 UGCFLOW_STAT_RATE_BURST=10000000
+export UGCFLOW_UGC_WRITE_RATE_LIMIT=10000000 UGCFLOW_UGC_WRITE_RATE_BURST=10000000
 export UGCFLOW_UGC_SCHEMA=$NAME UGCFLOW_CH_DATABASE=$NAME
 export UGCFLOW_OUTBOX_TOPIC=it-outbox-$RUN UGCFLOW_ETL_EVENTS_TOPIC=it-outbox-$RUN
 export UGCFLOW_STAT_EVENTS_TOPIC=it-outbox-$RUN UGCFLOW_STAT_VIEWS_TOPIC=it-outbox-views-$RUN

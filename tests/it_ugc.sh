@@ -18,6 +18,10 @@ devstack() { "$DEVSTACK_BIN" "$@" 3>&- 4>&- 5>&- 6>&- 7>&- 8>&- 9>&-; }
 TMP=$(mktemp -d /tmp/it-ugc-XXXXXX)
 SCHEMA=it_ugc_$$
 export UGCFLOW_JWT_SECRET=it-ugc-secret-0123456789abcdef0123456789
+# Load from one address and a few users: rate limits far above it (pipeline.yaml's defaults
+# are per real client).
+export UGCFLOW_STAT_RATE_LIMIT=10000000 UGCFLOW_STAT_RATE_BURST=10000000
+export UGCFLOW_UGC_WRITE_RATE_LIMIT=10000000 UGCFLOW_UGC_WRITE_RATE_BURST=10000000
 export UGCFLOW_UGC_SCHEMA=$SCHEMA UGCFLOW_UGC_LISTEN=127.0.0.1:0 UGCFLOW_UGC_ADMIN=127.0.0.1:0
 export UGCFLOW_ADMIN=127.0.0.1:0 UGCFLOW_SPOOL_DIR=$TMP/spool UGCFLOW_SHUTDOWN_TIMEOUT=5s
 UGC=
@@ -37,7 +41,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# ---- tokens (HS256 with openssl) ----
+# ---- tokens: good ones from `ugcflow token`, broken ones by hand (HS256 with openssl) ----
 b64url() { openssl base64 -A | tr '+/' '-_' | tr -d '='; }
 sign() { printf '%s' "$1" | openssl dgst -sha256 -hmac "$2" -binary | b64url; }
 # jwt SUB [ROLES] [EXP_OFFSET_S] [ALG] [SECRET]
@@ -86,9 +90,9 @@ U2=0190a5c4-0000-7000-8000-0000000000a2
 ADM=0190a5c4-0000-7000-8000-0000000000ad
 M=0190a5c4-0000-7000-8000-00000000f001
 M2=0190a5c4-0000-7000-8000-00000000f002
-T1=$(jwt $U1)
-T2=$(jwt $U2)
-TA=$(jwt $ADM '["admin"]')
+T1=$("$UGCFLOW_BIN" token --sub $U1)
+T2=$("$UGCFLOW_BIN" token --sub $U2 --ttl 15m)
+TA=$("$UGCFLOW_BIN" token --sub $ADM --roles admin)
 
 start_ugc
 

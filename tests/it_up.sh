@@ -19,6 +19,10 @@ RUN=$$-$(date +%s)
 R=${RUN//-/_}
 P=${IT_UP_PORT_BASE:-186}
 export UGCFLOW_JWT_SECRET=it-up-secret-at-least-thirty-two-bytes-long UGCFLOW_SHUTDOWN_TIMEOUT=10s
+# Load from one address and a few users: rate limits far above it (pipeline.yaml's defaults
+# are per real client).
+export UGCFLOW_STAT_RATE_LIMIT=10000000 UGCFLOW_STAT_RATE_BURST=10000000
+export UGCFLOW_UGC_WRITE_RATE_LIMIT=10000000 UGCFLOW_UGC_WRITE_RATE_BURST=10000000
 export UGCFLOW_ADMIN=127.0.0.1:${P}00 UGCFLOW_DEMO_ADMIN=127.0.0.1:${P}10
 export UGCFLOW_STAT_ADMIN=127.0.0.1:${P}11 UGCFLOW_UGC_ADMIN=127.0.0.1:${P}12
 export UGCFLOW_OUTBOX_ADMIN=127.0.0.1:${P}13 UGCFLOW_ETL_EVENTS_ADMIN=127.0.0.1:${P}14

@@ -1,7 +1,8 @@
 /* tests/test_cli.c: the ugcflow command line through the real binary: exit codes of validate
  * (0 valid, 1 invalid, 2 usage; routes checked against a store's operations), graph formats,
  * stages, pipelines, --version, and `run` on a finite pipeline that drains and exits 0, plus
- * SIGTERM on an endless one. */
+ * SIGTERM on an endless one; `token` minting what the verifier accepts and refusing short
+ * secrets. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -10,8 +11,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 #include <cmocka.h>
+
+#include "framework/jwt.h"
 
 static char out[65536];
 
@@ -171,6 +175,46 @@ static void test_run_sigterm(void **state)
     close(fds[0]);
 }
 
+/* `ugcflow token`: an HS256 token from the secret variable that the verifier accepts, with the
+ * sub, roles and ttl asked for; refusals of a short secret, a missing one, a bad sub or ttl. */
+static void test_token(void **state)
+{
+    static const char secret[] = "test-cli-token-secret-0123456789abcdef";
+    static const char sub[] = "0190a5c4-0000-7000-8000-0000000000a1";
+    char args[512];
+    snprintf(args, sizeof args, "token --sub %s --roles admin,moderator --ttl 15m "
+                                "--secret-env TEST_CLI_SECRET", sub);
+    setenv("TEST_CLI_SECRET", secret, 1);
+    assert_int_equal(ugcflow(args), 0);
+    out[strcspn(out, "\n")] = '\0';
+    struct uf_jwt_keys *keys = uf_jwt_keys_new();
+    assert_int_equal(uf_jwt_keys_set_secret(keys, secret, strlen(secret), NULL), 0);
+    struct uf_jwt_rules rules = {.algs = UF_JWT_HS256, .leeway_s = 5};
+    json_t *claims = uf_jwt_verify(keys, &rules, out, (int64_t)time(NULL), NULL);
+    assert_non_null(claims);
+    assert_string_equal(json_string_value(json_object_get(claims, "sub")), sub);
+    assert_int_equal(json_integer_value(json_object_get(claims, "exp")) -
+                         json_integer_value(json_object_get(claims, "iat")), 900);
+    assert_string_equal(json_string_value(json_array_get(json_object_get(claims, "roles"), 1)),
+                        "moderator");
+    json_decref(claims);
+    uf_jwt_keys_free(keys);
+    setenv("TEST_CLI_SECRET", "only-31-bytes-0123456789abcdefg", 1);
+    assert_int_equal(ugcflow(args), 1);
+    assert_non_null(strstr(out, "TEST_CLI_SECRET: HMAC secret is 31 bytes; at least 32"));
+    unsetenv("TEST_CLI_SECRET");
+    assert_int_equal(ugcflow(args), 1);
+    assert_non_null(strstr(out, "TEST_CLI_SECRET is not set"));
+    assert_int_equal(ugcflow("token --sub not-a-uuid"), 2);
+    assert_non_null(strstr(out, "--sub must be a UUID"));
+    assert_int_equal(ugcflow("token"), 2);
+    snprintf(args, sizeof args, "token --sub %s --ttl 0s", sub);
+    assert_int_equal(ugcflow(args), 2);
+    snprintf(args, sizeof args, "token --sub %s --key /nonexistent.pem", sub);
+    assert_int_equal(ugcflow(args), 1);
+    assert_non_null(strstr(out, "--key /nonexistent.pem: No such file or directory"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -181,6 +225,7 @@ int main(void)
         cmocka_unit_test(test_run_finite),
         cmocka_unit_test(test_run_bad_admin_address),
         cmocka_unit_test(test_run_sigterm),
+        cmocka_unit_test(test_token),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -47,6 +47,24 @@ static void test_escaping_and_levels(void **state)
     assert_int_equal(lines, 1);
 }
 
+static void secret_lines(void)
+{
+    uf_log(UF_LOG_WARN, NULL, "Connect failed.", "url", "http://ugc:hunter2@h:80/x", "dsn",
+           "host=db password=hunter3 user=ugc", "sasl.password", "hunter4", "err",
+           "refused (postgresql://u:hunter5@db/ugc)");
+}
+
+/* Secrets in values never reach the log: secret-named fields whole, passwords in URLs and DSNs. */
+static void test_secrets_masked(void **state)
+{
+    uf_log_level = UF_LOG_INFO;
+    capture(secret_lines);
+    assert_null(strstr(captured, "hunter"));
+    assert_non_null(strstr(captured, " url=http://ugc:***@h:80/x dsn=\"host=db password=*** "
+                                     "user=ugc\" sasl.password=*** err=\"refused "
+                                     "(postgresql://u:***@db/ugc)\"\n"));
+}
+
 static void repeat_lines(void)
 {
     for (int i = 0; i < 100; i++)
@@ -66,6 +84,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_escaping_and_levels),
         cmocka_unit_test(test_rate_limit),
+        cmocka_unit_test(test_secrets_masked),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -14,9 +14,8 @@
 #include "bench/loadgen/lg_plot.h"
 #include "framework/err.h"
 #include "framework/jwt.h"
+#include "framework/jwt_mint.h"
 #include "framework/mem.h"
-
-#define MAX_KEY_FILE 65536
 
 struct run {
     struct uf_lg_cli cli;
@@ -205,19 +204,9 @@ static int run_find_max(struct run *r)
 /* The --jwt-key signer; 1 (with a message) when the file is not an RSA private key. */
 static int load_key(struct run *r)
 {
-    FILE *f = fopen(r->cli.jwt_key, "rb");
-    if (!f)
-        return fprintf(stderr, "ugcflow loadgen: --jwt-key %s: %m\n", r->cli.jwt_key), 1;
-    char *pem = uf_xmalloc(MAX_KEY_FILE + 1);
-    size_t n = fread(pem, 1, MAX_KEY_FILE + 1, f);
-    fclose(f);
     struct uf_err e = {0};
-    if (n <= MAX_KEY_FILE)
-        r->signer = uf_jwt_signer_new_pem(pem, n, &e);
-    free(pem);
-    if (!r->signer)
-        return fprintf(stderr, "ugcflow loadgen: --jwt-key %s: %s\n", r->cli.jwt_key,
-                       n > MAX_KEY_FILE ? "larger than 64 KiB" : e.msg), 1;
+    if (!(r->signer = uf_jwt_signer_load(r->cli.jwt_key, &e)))
+        return fprintf(stderr, "ugcflow loadgen: --jwt-key %s\n", e.msg), 1;
     return 0;
 }
 

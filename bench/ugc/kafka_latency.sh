@@ -13,6 +13,10 @@ BUILD=$(dirname "$BIN")
 COUNT=${1:-200} INTERVAL_MS=${2:-50}
 TMP=$(mktemp -d /tmp/bench-kl-XXXXXX)
 export UGCFLOW_JWT_SECRET=${UGCFLOW_JWT_SECRET:-bench-ugc-secret-0123456789abcdef0123456789}
+# Load from one address and a few users: rate limits far above it (pipeline.yaml's defaults
+# are per real client).
+export UGCFLOW_STAT_RATE_LIMIT=10000000 UGCFLOW_STAT_RATE_BURST=10000000
+export UGCFLOW_UGC_WRITE_RATE_LIMIT=10000000 UGCFLOW_UGC_WRITE_RATE_BURST=10000000
 export UGCFLOW_UGC_SCHEMA=bench_kl_$$ UGCFLOW_UGC_LISTEN=127.0.0.1:0 UGCFLOW_UGC_ADMIN=127.0.0.1:0
 export UGCFLOW_OUTBOX_ADMIN=127.0.0.1:0 UGCFLOW_OUTBOX_TOPIC=bench-kl-$$ UGCFLOW_LOG_LEVEL=info
 PIDS=
@@ -35,7 +39,7 @@ PORT=$(grep 'msg=Listening.' "$TMP/ugc.log" | sed 's/.*port=\([0-9]*\).*/\1/')
 "$BIN" run "$ROOT/pipeline.yaml" --pipeline ugc-outbox 2>"$TMP/relay.log" &
 PIDS="$PIDS $!"
 
-TOKEN=$("$ROOT/bench/ugc/token.sh" "$(cat /proc/sys/kernel/random/uuid)")
+TOKEN=$("$BIN" token --sub "$(cat /proc/sys/kernel/random/uuid)" --ttl 24h)
 URL="http://127.0.0.1:$PORT/api/v1/favorites/$(cat /proc/sys/kernel/random/uuid)"
 # The first write waits for the relay to be up; the rest are the measured ones.
 for i in $(seq 0 "$COUNT"); do

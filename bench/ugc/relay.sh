@@ -5,6 +5,10 @@
 # the CPU seconds per 100,000 events of the relay, PostgreSQL and the broker. Own schema and
 # topic, dropped at the end. Run under the bench and devstack locks.
 set -euo pipefail
+# Load from one address and a few users: rate limits far above it (pipeline.yaml's defaults
+# are per real client).
+export UGCFLOW_STAT_RATE_LIMIT=10000000 UGCFLOW_STAT_RATE_BURST=10000000
+export UGCFLOW_UGC_WRITE_RATE_LIMIT=10000000 UGCFLOW_UGC_WRITE_RATE_BURST=10000000
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 . "$ROOT/script/lib/devstack-env.sh"
 BIN=${UGCFLOW_BIN:-$ROOT/build/ugcflow}

@@ -15,6 +15,10 @@ DUR=${UGC_BENCH_DURATION:-10s}
 CONNS=${UGC_BENCH_CONNECTIONS:-64}
 TMP=$(mktemp -d /tmp/bench-ugc-XXXXXX)
 export UGCFLOW_JWT_SECRET=${UGCFLOW_JWT_SECRET:-bench-ugc-secret-0123456789abcdef0123456789}
+# Load from one address and a few users: rate limits far above it (pipeline.yaml's defaults
+# are per real client).
+export UGCFLOW_STAT_RATE_LIMIT=10000000 UGCFLOW_STAT_RATE_BURST=10000000
+export UGCFLOW_UGC_WRITE_RATE_LIMIT=10000000 UGCFLOW_UGC_WRITE_RATE_BURST=10000000
 export UGCFLOW_UGC_SCHEMA=$SCHEMA UGCFLOW_UGC_LISTEN=127.0.0.1:0 UGCFLOW_UGC_ADMIN=127.0.0.1:0
 export UGCFLOW_ADMIN=127.0.0.1:0 UGCFLOW_SPOOL_DIR=$TMP/spool
 export UGCFLOW_LOG_LEVEL=warn
@@ -61,7 +65,7 @@ if [ "$ANALYTICS" = full ]; then
     "$BIN" run "$ROOT/pipeline.yaml" --pipeline etl-events >"$TMP/etl.log" 2>&1 &
     ETL=$!
     PROBE_USER=$(cat /proc/sys/kernel/random/uuid)
-    PROBE_TOKEN=$(UGCFLOW_JWT_SECRET=$UGCFLOW_JWT_SECRET "$DIR/token.sh" "$PROBE_USER")
+    PROBE_TOKEN=$("$BIN" token --sub "$PROBE_USER" --ttl 24h)
 fi
 
 cd "$DIR"

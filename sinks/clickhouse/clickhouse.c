@@ -17,6 +17,7 @@
 #include "framework/log.h"
 #include "framework/mem.h"
 #include "framework/metrics.h"
+#include "framework/secret.h"
 #include "framework/stage.h"
 #include "sinks/clickhouse/clickhouse.h"
 
@@ -52,6 +53,7 @@ struct ch_ctx {
     size_t nspare;
     size_t outstanding;   /* sealed, not yet finished */
     atomic_bool closing;  /* set at stop: replies fail their batches instead of retrying */
+    atomic_bool unreachable; /* the last insert found no server (or a 5xx): for readiness */
     unsigned seed;        /* jitter, sender thread only */
     _Atomic int64_t *waiting_gauge;
     _Atomic int64_t *plain_bytes;   /* encoded rows before compression, of written batches */
@@ -378,6 +380,7 @@ static void on_reply(void *arg, const struct ch_reply *r)
     enum ch_class cls = ch_classify(r->curl_failed, r->status, r->body, &code);
     char msg[400];
     snprintf(msg, sizeof(msg), "%.*s", (int)strcspn(r->body, "\n"), r->body);
+    atomic_store(&ch->unreachable, cls == CH_RETRYABLE && (r->curl_failed || r->status >= 500));
     if (cls == CH_SENT) {
         on_sent(ch, b);
     } else if (atomic_load(&ch->closing)) {
@@ -516,10 +519,23 @@ static void ch_destroy(void *ctx)
     free(ch->params);
 }
 
+/* Not ready while the last insert found ClickHouse unreachable (it is retrying): what the sink
+ * knows without a request of its own, so asking costs ClickHouse nothing. */
+static bool ch_ready(const void *ctx, char *why, size_t n)
+{
+    struct ch_ctx *ch = (struct ch_ctx *)ctx;
+    if (!atomic_load(&ch->unreachable))
+        return true;
+    char url[256];
+    snprintf(why, n, "ClickHouse unreachable (%s), retrying",
+             uf_secret_redact(ch->url, url, sizeof url));
+    return false;
+}
+
 const struct uf_kind uf_sink_clickhouse = {
     .name = "clickhouse", .role = UF_SINK,
     .summary = "Write events to a ClickHouse table in compressed batches, at least once",
     .options = ch_options, .ctx_size = sizeof(struct ch_ctx),
     .init = ch_init, .start = ch_start, .write = ch_write, .tick = ch_tick,
-    .stop = ch_stop, .destroy = ch_destroy,
+    .stop = ch_stop, .destroy = ch_destroy, .ready = ch_ready,
 };

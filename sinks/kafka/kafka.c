@@ -21,6 +21,7 @@
 #include "framework/log.h"
 #include "framework/mem.h"
 #include "framework/metrics.h"
+#include "framework/ready.h"
 #include "framework/spool.h"
 #include "framework/stage.h"
 #include "sinks/kafka/kafka_int.h"
@@ -502,6 +503,22 @@ static void kafka_destroy(void *ctx)
     }
 }
 
+/* Not ready while no broker answers (events go to the spool, or fail without one), after a fatal
+ * producer error, or with the spool nearly full. Reads atomics only. */
+static bool kafka_ready(const void *ctx, char *why, size_t n)
+{
+    const struct uf_kafka_ctx *k = ctx;
+    if (atomic_load(&((struct uf_kafka_ctx *)k)->fatal))
+        return snprintf(why, n, "the producer hit a fatal error"), false;
+    if (atomic_load(&((struct uf_kafka_ctx *)k)->broker_down))
+        return snprintf(why, n, "Kafka brokers unreachable (%s)%s", k->brokers,
+                        k->spool_enabled ? ", spooling to disk" : ""),
+               false;
+    return !k->spool_enabled || !k->m_spool_bytes ||
+           uf_ready_spool_ok((uint64_t)atomic_load(k->m_spool_bytes), k->spool_max_bytes, why,
+                             n);
+}
+
 const struct uf_kind uf_sink_kafka = {
     .name = "kafka",
     .role = UF_SINK,
@@ -514,4 +531,5 @@ const struct uf_kind uf_sink_kafka = {
     .tick = kafka_tick,
     .stop = kafka_stop,
     .destroy = kafka_destroy,
+    .ready = kafka_ready,
 };

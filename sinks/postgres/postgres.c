@@ -40,6 +40,7 @@ struct pg_ctx {
     PGconn *stats_pg; /* the ticker's, for the outbox gauges; opened on first use */
     int64_t next_stats_us;
     _Atomic int64_t *m_depth, *m_age;
+    _Atomic int64_t *m_up; /* the pool's gauge of connections ready: what readiness reads */
 };
 
 static const struct uf_option pg_options[] = {
@@ -193,6 +194,8 @@ static int pg_start(struct uf_stage *st, void *ctx, struct uf_err *err)
     };
     c->pool = uf_pg_pool_new(&cfg, err);
     struct uf_metrics *m = uf_stage_metrics(st);
+    c->m_up = uf_metrics_extra(m, UF_METRIC_GAUGE, "pg_connections_up",
+                               "PostgreSQL connections ready", NULL, NULL);
     c->m_depth = uf_metrics_extra(m, UF_METRIC_GAUGE, "outbox_depth",
                                   "Analytics events waiting in the outbox for the relay", NULL,
                                   NULL);
@@ -262,6 +265,16 @@ static void pg_destroy(void *ctx)
     uf_pg_migrations_free(&c->migrations);
 }
 
+/* Not ready while the pool has no connection: every request would get 503 at once. */
+static bool pg_ready(const void *ctx, char *why, size_t n)
+{
+    const struct pg_ctx *c = ctx;
+    if (!c->m_up || atomic_load(c->m_up) > 0)
+        return true;
+    snprintf(why, n, "no PostgreSQL connection (pool of %lld)", (long long)c->pool_size);
+    return false;
+}
+
 const struct uf_kind uf_sink_postgres = {
     .name = "postgres",
     .role = UF_SINK,
@@ -273,6 +286,7 @@ const struct uf_kind uf_sink_postgres = {
     .start = pg_start,
     .write = pg_write,
     .tick = pg_tick,
+    .ready = pg_ready,
     .stop = pg_stop,
     .destroy = pg_destroy,
 };

@@ -72,6 +72,15 @@ static const struct uf_option http_options[] = {
               "ones; poll is cheaper with a few busy ones, such as a proxy's keep-alive pool "
               "(a reply that waits for the pipeline costs no epoll_ctl to suspend and resume)",
       .offset = offsetof(struct http_ctx, event_loop) },
+    { .name = "rate_limit", .type = UF_OPT_MAP,
+      .desc = "Per-client limit for every route without its own rate_limit: {rate: per second, "
+              "burst, key: ip, sub or header, header: NAME, slots: clients tracked (65536)}; "
+              "over it, 429 with Retry-After",
+      .offset = offsetof(struct http_ctx, rate_limit_opt) },
+    { .name = "client_ip_header", .type = UF_OPT_STR,
+      .desc = "Header a trusted proxy sets to the client's IP (X-Forwarded-For: its last "
+              "address), for ip-keyed rate limits; unset: the peer address",
+      .offset = offsetof(struct http_ctx, client_ip_header) },
     { .name = "retry_after", .type = UF_OPT_DURATION, .def = "1s", .min = 1000, .max = 3600000,
       .desc = "Retry-After sent with 503 answers (rounded up to seconds)",
       .offset = offsetof(struct http_ctx, retry_after_ms) },
@@ -134,6 +143,9 @@ static void register_metrics(struct http_ctx *hc)
         r->m_server_errors = uf_metrics_extra(m, UF_METRIC_COUNTER, "http_server_errors_total",
                                               "Requests answered 5xx, per route", "route",
                                               r->name);
+        r->m_limited = uf_metrics_extra(m, UF_METRIC_COUNTER, "http_rate_limited_total",
+                                        "Requests answered 429 by a rate limit, per route",
+                                        "route", r->name);
         r->m_timeouts = uf_metrics_extra(m, UF_METRIC_COUNTER, "http_timeouts_total",
                                          "Requests answered 504 after their timeout", "route",
                                          r->name);
@@ -152,6 +164,10 @@ static int http_init(struct uf_stage *st, void *ctx, struct uf_err *err)
     };
     if (parse_address(hc, err) || http_routes_parse(hc->routes_opt, &d, &hc->routes, err))
         return UF_EINVAL;
+    if (hc->rate_limit_opt && !(hc->limit = http_limit_parse(hc->rate_limit_opt, err))) {
+        uf_err_prefix(err, "rate_limit");
+        return UF_EINVAL;
+    }
     pthread_mutex_init(&hc->timer_lock, NULL);
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
@@ -205,6 +221,21 @@ static int check_headers(struct http_route *r, struct MHD_Connection *conn, json
     return 0;
 }
 
+/* The route's rate limit, else the listener's; false with the 429 body and Retry-After. */
+static bool within_limit(struct http_ctx *hc, struct http_route *r, struct MHD_Connection *conn,
+                         struct http_reply_info *info, json_t **body)
+{
+    const struct http_limit *l = r->limit ? r->limit : hc->limit;
+    int64_t retry_ms = 0;
+    if (!l || http_limit_allows(l, conn, hc->client_ip_header, &retry_ms))
+        return true;
+    atomic_fetch_add_explicit(r->m_limited, 1, memory_order_relaxed);
+    info->retry_after_ms = retry_ms;
+    *body = http_error_body("rate_limited", "too many requests; retry in %lld ms",
+                            (long long)retry_ms);
+    return false;
+}
+
 static enum MHD_Result begin(struct http_ctx *hc, struct MHD_Connection *conn, const char *url,
                              const char *method, void **con_cls)
 {
@@ -231,6 +262,8 @@ static enum MHD_Result begin(struct http_ctx *hc, struct MHD_Connection *conn, c
                                  &info);
     }
     int status = check_headers(r, conn, &body);
+    if (!status && !within_limit(hc, r, conn, &info, &body))
+        status = 429;
     if (status) {
         json_decref(params);
         http_count_status(r, status);
@@ -519,6 +552,7 @@ static void http_destroy(void *ctx)
         http_work_destroy(hc);
     }
     http_routes_free(&hc->routes);
+    http_limit_free(hc->limit);
 }
 
 const struct uf_kind uf_source_http = {

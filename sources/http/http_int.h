@@ -46,8 +46,20 @@ struct http_route {
      * list ordered by deadline). */
     pthread_mutex_t lock;
     struct http_req *head, *tail;
-    _Atomic int64_t *m_requests, *m_client_errors, *m_server_errors, *m_timeouts;
+    _Atomic int64_t *m_requests, *m_client_errors, *m_server_errors, *m_timeouts, *m_limited;
+    struct http_limit *limit; /* `rate_limit`, NULL when none (http_limit.c) */
+    bool limit_shared;        /* limit is an earlier route's (the same mapping): one budget */
 };
+
+/* A per-client rate limit (http_limit.c) parsed from its mapping; NULL with err when invalid. */
+struct http_limit *http_limit_parse(const json_t *m, struct uf_err *err);
+void http_limit_free(struct http_limit *l);
+/* true when both were declared with equal mappings. */
+bool http_limit_same(const struct http_limit *a, const struct http_limit *b);
+/* Takes a token for the request's client; false with *retry_after_ms when over the limit.
+ * trusted: the header a trusted proxy sets to the client's IP, or NULL. Thread-safe. */
+bool http_limit_allows(const struct http_limit *l, struct MHD_Connection *conn,
+                       const char *trusted, int64_t *retry_after_ms);
 
 struct http_routes {
     struct http_route *v;
@@ -85,6 +97,9 @@ struct http_ctx {
     int event_loop; /* index into loop_values: 0 epoll, 1 poll */
     int64_t max_items, success_status;
     int64_t batch_workers, offload_items;
+    json_t *rate_limit_opt;  /* the listener's limit, for every route without its own */
+    char *client_ip_header;  /* set by a trusted proxy to the client's IP; NULL: the peer */
+    struct http_limit *limit;
 
     struct uf_stage *st;
     /* Set once in start: every path downstream ends a batch held as text, so batch routes
@@ -213,7 +228,7 @@ void http_items_verdict(size_t n, size_t non_object, int64_t max_items,
 struct http_reply_info {
     const char *request_id; /* X-Request-Id, may be NULL */
     const char *allow;      /* Allow header for 405, may be NULL */
-    int64_t retry_after_ms; /* for 503 */
+    int64_t retry_after_ms; /* for 503 and 429 */
     bool close;             /* Connection: close */
     const json_t *headers;  /* stages' headers, name -> string; may be NULL */
 };

@@ -71,7 +71,7 @@ static void add_headers(struct MHD_Response *resp, int status, const json_t *bod
         MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
                                 bad ? "Bearer error=\"invalid_token\"" : "Bearer");
     }
-    if (status == 503) {
+    if (status == 503 || status == 429) {
         char secs[24];
         snprintf(secs, sizeof(secs), "%lld", (long long)((info->retry_after_ms + 999) / 1000));
         MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, secs);

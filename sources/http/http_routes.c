@@ -15,7 +15,8 @@
 static const char *const methods[] = { "GET", "POST", "PUT", "PATCH", "DELETE", "HEAD",
                                        "OPTIONS", NULL };
 static const char *const settings[] = { "name", "auth", "body", "split_array", "batch", "max_items",
-                                        "reply", "timeout", "success_status", "max_body", NULL };
+                                        "reply", "timeout", "success_status", "max_body",
+                                        "rate_limit", NULL };
 
 static bool in_list(const char *const *list, const char *s)
 {
@@ -130,7 +131,10 @@ static int apply_setting(struct http_route *r, const char *k, const json_t *v,
         rc = parse_setting(v, UF_OPT_DURATION, 1, 600000, &r->timeout_ms, err);
     else if (strcmp(k, "max_body") == 0)
         rc = parse_setting(v, UF_OPT_SIZE, 1, 256 << 20, &r->max_body, err);
-    else if (strcmp(k, "success_status") == 0 &&
+    else if (strcmp(k, "rate_limit") == 0) {
+        http_limit_free(r->limit);
+        rc = (r->limit = http_limit_parse(v, err)) ? 0 : UF_EINVAL;
+    } else if (strcmp(k, "success_status") == 0 &&
              !(rc = parse_setting(v, UF_OPT_INT, 200, 299, &n, err)))
         r->success_status = (int)n;
     return rc;
@@ -178,6 +182,19 @@ static int parse_route(struct http_route *r, const char *key, const json_t *val,
     return 0;
 }
 
+/* Routes declaring the same rate_limit mapping (a YAML anchor, typically) draw on one budget:
+ * "20 writes a second per user" means across the routes, not 20 on each. */
+static void share_limits(struct http_routes *out)
+{
+    for (size_t i = 0; i < out->n; i++)
+        for (size_t j = 0; j < i && out->v[i].limit && !out->v[i].limit_shared; j++)
+            if (http_limit_same(out->v[i].limit, out->v[j].limit)) {
+                http_limit_free(out->v[i].limit);
+                out->v[i].limit = out->v[j].limit;
+                out->v[i].limit_shared = true;
+            }
+}
+
 int http_routes_parse(const json_t *map, const struct http_route_defaults *d,
                       struct http_routes *out, struct uf_err *err)
 {
@@ -193,6 +210,7 @@ int http_routes_parse(const json_t *map, const struct http_route_defaults *d,
             return UF_EINVAL;
         }
     }
+    share_limits(out);
     return 0;
 }
 
@@ -242,6 +260,8 @@ void http_routes_free(struct http_routes *r)
         json_decref(rt->j_name);
         json_decref(rt->j_method);
         json_decref(rt->j_auth);
+        if (!rt->limit_shared)
+            http_limit_free(rt->limit);
         pthread_mutex_destroy(&rt->lock);
     }
     free(r->v);
