@@ -73,9 +73,9 @@ static enum MHD_Result respond_json(struct MHD_Connection *c, unsigned status, j
 
 static enum MHD_Result not_found(struct MHD_Connection *c)
 {
-    return respond_json(c, MHD_HTTP_NOT_FOUND,
-                        json_pack("{s:{s:s,s:s}}", "error", "code", "not_found", "message",
-                                  "no such page"));
+    return respond_json(
+        c, MHD_HTTP_NOT_FOUND,
+        json_pack("{s:{s:s,s:s}}", "error", "code", "not_found", "message", "no such page"));
 }
 
 const char *uf_admin_req_arg(const struct uf_admin_req *req, const char *name)
@@ -88,7 +88,7 @@ const char *uf_admin_req_arg(const struct uf_admin_req *req, const char *name)
 static bool handle_routes(struct uf_admin *a, struct MHD_Connection *c, const char *url,
                           enum MHD_Result *ok)
 {
-    struct uf_admin_reply rep = {0};
+    struct uf_admin_reply rep = { 0 };
     struct uf_admin_req req = { .c = c };
     if (!a->routes.fn || !a->routes.fn(a->routes.ctx, url, &req, &rep))
         return false;
@@ -152,8 +152,8 @@ struct uf_admin *uf_admin_start(struct uf_runtime *rt, const char *address,
     a->rt = rt;
     if (routes)
         a->routes = *routes;
-    a->d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL, 0, NULL, NULL,
-                            handle, a, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
+    a->d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL, 0, NULL, NULL, handle,
+                            a, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
                             MHD_OPTION_CONNECTION_TIMEOUT, 30u, MHD_OPTION_END);
     if (!a->d) {
         uf_err_set(err, UF_EIO, "admin listener: cannot listen on %s", address);

@@ -71,9 +71,10 @@ static int usage(const struct cli *cli, const char *msg)
 static int parse_args(int argc, char **argv, struct cli *cli)
 {
     static const struct option longopts[] = {
-        {"pipeline", required_argument, NULL, 'p'}, {"admin", required_argument, NULL, 'a'},
-        {"format", required_argument, NULL, 'f'},   {"log-level", required_argument, NULL, 'l'},
-        {"markdown", no_argument, NULL, 'm'},       {NULL, 0, NULL, 0}};
+        { "pipeline", required_argument, NULL, 'p' }, { "admin", required_argument, NULL, 'a' },
+        { "format", required_argument, NULL, 'f' },   { "log-level", required_argument, NULL, 'l' },
+        { "markdown", no_argument, NULL, 'm' },       { NULL, 0, NULL, 0 }
+    };
     optind = 1;
     int c;
     while ((c = getopt_long(argc, argv, "p:a:f:l:m", longopts, NULL)) != -1) {
@@ -83,10 +84,18 @@ static int parse_args(int argc, char **argv, struct cli *cli)
                 return usage(cli, "too many --pipeline options");
             cli->pipelines[cli->npipelines++] = optarg;
             break;
-        case 'a': cli->admin = optarg; break;
-        case 'f': cli->format = optarg; break;
-        case 'l': cli->log_level = optarg; break;
-        case 'm': cli->markdown = true; break;
+        case 'a':
+            cli->admin = optarg;
+            break;
+        case 'f':
+            cli->format = optarg;
+            break;
+        case 'l':
+            cli->log_level = optarg;
+            break;
+        case 'm':
+            cli->markdown = true;
+            break;
         default:
             return usage(cli, NULL);
         }
@@ -101,7 +110,7 @@ static int parse_args(int argc, char **argv, struct cli *cli)
 /* Loads and builds; prints every diagnostic. NULL when invalid. */
 static struct uf_graph *load_graph(const struct cli *cli)
 {
-    struct uf_diags diags = {0};
+    struct uf_diags diags = { 0 };
     struct uf_config *cfg = uf_config_load(cli->file, &diags);
     struct uf_graph *g = NULL;
     if (cfg && diags.n == 0)
@@ -143,7 +152,7 @@ static int cmd_graph(const struct cli *cli)
     if (!g)
         return 1;
     json_t *j = uf_graph_json(g, false);
-    struct uf_err err = {0};
+    struct uf_err err = { 0 };
     char *out = strcmp(fmt, "dot") == 0       ? uf_export_dot(j)
                 : strcmp(fmt, "mermaid") == 0 ? uf_export_mermaid(j)
                 : strcmp(fmt, "svg") == 0     ? uf_export_svg(j, &err)
@@ -168,8 +177,8 @@ static int cmd_stages(const struct cli *cli)
     const struct uf_kind *k = NULL;
     if (cli->file && !(k = uf_registry_find(cli->file))) {
         const char *s = uf_registry_suggest(cli->file);
-        fprintf(stderr, "ugcflow: unknown kind '%s'%s%s%s\n", cli->file, s ? " (did you mean '" : "",
-                s ? s : "", s ? "'?)" : "");
+        fprintf(stderr, "ugcflow: unknown kind '%s'%s%s%s\n", cli->file,
+                s ? " (did you mean '" : "", s ? s : "", s ? "'?)" : "");
         return 1;
     }
     char *text = cli->markdown ? uf_stagedoc_markdown() : uf_stagedoc_text(k);
@@ -205,7 +214,9 @@ static void *signal_thread(void *arg)
         /* There is no reload in place: SIGHUP drains and exits like SIGTERM, and `ugcflow up`
          * starts the pipeline again at once with the file read anew. */
         uf_log(UF_LOG_INFO, NULL, "Signal received, shutting down.", "signal",
-               sig == SIGINT ? "SIGINT" : sig == SIGHUP ? "SIGHUP" : "SIGTERM");
+               sig == SIGINT   ? "SIGINT"
+               : sig == SIGHUP ? "SIGHUP"
+                               : "SIGTERM");
         uf_runtime_request_stop(rt);
     }
     return NULL;
@@ -248,7 +259,7 @@ static void block_signals(void)
 static int run_graph(const struct cli *cli, struct uf_graph *g)
 {
     struct uf_runtime *rt = uf_runtime_new(g);
-    struct uf_err err = {0};
+    struct uf_err err = { 0 };
     int rc = 0;
     void *pages;
     struct uf_admin *admin = start_admin(cli, rt, g, &pages, &err);

@@ -29,7 +29,7 @@ void uf_diags_add(struct uf_diags *d, const struct uf_pos *pos, const char *fmt,
         d->v = uf_xrealloc(d->v, d->cap * sizeof *d->v);
     }
     struct uf_diag *g = &d->v[d->n++];
-    g->pos = pos ? *pos : (struct uf_pos){0};
+    g->pos = pos ? *pos : (struct uf_pos){ 0 };
     /* The config (and its file name) may be freed before the diagnostics are printed. */
     g->file = g->pos.file ? uf_xstrdup(g->pos.file) : NULL;
     g->pos.file = g->file;
@@ -68,12 +68,12 @@ void uf_diags_free(struct uf_diags *d)
         free(d->v[i].file);
     }
     free(d->v);
-    *d = (struct uf_diags){0};
+    *d = (struct uf_diags){ 0 };
 }
 
 char *uf_config_interpolate(const char *s, char **bad)
 {
-    struct uf_strbuf sb = {0};
+    struct uf_strbuf sb = { 0 };
     *bad = NULL;
     uf_strbuf_append(&sb, "", 0);
     for (const char *p = s; *p;) {
@@ -120,7 +120,7 @@ struct loader {
 
 static struct uf_pos pos_of(const struct loader *ld, yaml_mark_t m)
 {
-    return (struct uf_pos){.file = ld->file, .line = (int)m.line + 1, .col = (int)m.column + 1};
+    return (struct uf_pos){ .file = ld->file, .line = (int)m.line + 1, .col = (int)m.column + 1 };
 }
 
 static struct uf_node *convert(struct loader *ld, yaml_node_t *yn, int depth);
@@ -159,8 +159,8 @@ static struct uf_node *convert(struct loader *ld, yaml_node_t *yn, int depth)
         n->type = UF_NODE_SEQ;
         size_t cnt = (size_t)(yn->data.sequence.items.top - yn->data.sequence.items.start);
         n->items = uf_xcalloc(cnt ? cnt : 1, sizeof *n->items);
-        for (yaml_node_item_t *it = yn->data.sequence.items.start;
-             it < yn->data.sequence.items.top; it++)
+        for (yaml_node_item_t *it = yn->data.sequence.items.start; it < yn->data.sequence.items.top;
+             it++)
             n->items[n->n++] = convert(ld, yaml_document_get_node(&ld->doc, *it), depth + 1);
         return n;
     }
@@ -225,7 +225,9 @@ static bool expect(struct uf_diags *d, const struct uf_node *n, enum uf_node_typ
     if (n->type == t)
         return true;
     uf_diags_add(d, &n->pos, "%s must be %s, found %s", what,
-                 t == UF_NODE_SCALAR ? "a scalar" : t == UF_NODE_SEQ ? "a list" : "a mapping",
+                 t == UF_NODE_SCALAR ? "a scalar"
+                 : t == UF_NODE_SEQ  ? "a list"
+                                     : "a mapping",
                  node_type_name(n));
     return false;
 }
@@ -272,9 +274,10 @@ static void load_pipeline(struct uf_config *cfg, const struct uf_node *pipes, si
     for (size_t k = 0; k < pn->n; k++) {
         if (strcmp(pn->keys[k], "components") && strcmp(pn->keys[k], "admin") &&
             strcmp(pn->keys[k], "description"))
-            uf_diags_add(d, &pn->key_pos[k],
-                         "unknown key '%s' in pipeline '%s' (expected components, admin, description)",
-                         pn->keys[k], p->name);
+            uf_diags_add(
+                d, &pn->key_pos[k],
+                "unknown key '%s' in pipeline '%s' (expected components, admin, description)",
+                pn->keys[k], p->name);
     }
     p->admin = uf_node_get(pn, "admin");
     if (p->admin && !expect(d, p->admin, UF_NODE_SCALAR, "'admin' (a listen address)"))
@@ -294,8 +297,8 @@ static void load_pipeline(struct uf_config *cfg, const struct uf_node *pipes, si
 static void load_globals(struct uf_config *cfg, struct uf_diags *d)
 {
     const struct uf_node *root = cfg->root;
-    static const char *const known[] = {"pipelines", "admin",     "shutdown_timeout",
-                                        "log_level", "reconcile", NULL};
+    static const char *const known[] = { "pipelines", "admin",     "shutdown_timeout",
+                                         "log_level", "reconcile", NULL };
     for (size_t k = 0; k < root->n; k++) {
         bool ok = false;
         for (int j = 0; known[j]; j++)
@@ -313,8 +316,9 @@ static void load_globals(struct uf_config *cfg, struct uf_diags *d)
         cfg->admin_address = uf_xstrdup(addr->scalar);
     const struct uf_node *st = uf_node_get(root, "shutdown_timeout");
     if (st && expect(d, st, UF_NODE_SCALAR, "'shutdown_timeout'")) {
-        static const struct uf_option opt = {.name = "shutdown_timeout", .type = UF_OPT_DURATION,
-                                             .min = 0, .max = 3600000};
+        static const struct uf_option opt = {
+            .name = "shutdown_timeout", .type = UF_OPT_DURATION, .min = 0, .max = 3600000
+        };
         int64_t ms;
         struct uf_err err;
         if (uf_option_parse_scalar(&opt, st->scalar, &ms, &err))
@@ -329,14 +333,14 @@ static void load_globals(struct uf_config *cfg, struct uf_diags *d)
 
 static struct uf_config *load(const char *name, yaml_parser_t *parser, struct uf_diags *d)
 {
-    struct loader ld = {.file = NULL, .diags = d};
+    struct loader ld = { .file = NULL, .diags = d };
     struct uf_config *cfg = uf_xcalloc(1, sizeof *cfg);
     cfg->file = uf_xstrdup(name);
     cfg->shutdown_timeout_ms = 10000;
     ld.file = cfg->file;
     if (!yaml_parser_load(parser, &ld.doc)) {
-        struct uf_pos p = {cfg->file, (int)parser->problem_mark.line + 1,
-                           (int)parser->problem_mark.column + 1};
+        struct uf_pos p = { cfg->file, (int)parser->problem_mark.line + 1,
+                            (int)parser->problem_mark.column + 1 };
         uf_diags_add(d, &p, "YAML syntax: %s%s%s", parser->problem ? parser->problem : "error",
                      parser->context ? " " : "", parser->context ? parser->context : "");
         uf_config_free(cfg);
@@ -344,7 +348,7 @@ static struct uf_config *load(const char *name, yaml_parser_t *parser, struct uf
     }
     yaml_node_t *top = yaml_document_get_root_node(&ld.doc);
     if (!top) {
-        struct uf_pos p = {cfg->file, 1, 1};
+        struct uf_pos p = { cfg->file, 1, 1 };
         uf_diags_add(d, &p, "the file is empty (expected a 'pipelines' mapping)");
         yaml_document_delete(&ld.doc);
         uf_config_free(cfg);
@@ -356,9 +360,10 @@ static struct uf_config *load(const char *name, yaml_parser_t *parser, struct uf
         return cfg;
     load_globals(cfg, d);
     const struct uf_node *pipes = uf_node_get(cfg->root, "pipelines");
-    struct uf_pos top_pos = {cfg->file, 1, 1};
+    struct uf_pos top_pos = { cfg->file, 1, 1 };
     if (!pipes)
-        uf_diags_add(d, &top_pos, "no 'pipelines' section (expected pipelines: {NAME: {components: ...}})");
+        uf_diags_add(d, &top_pos,
+                     "no 'pipelines' section (expected pipelines: {NAME: {components: ...}})");
     else if (expect(d, pipes, UF_NODE_MAP, "'pipelines'")) {
         cfg->pipelines = uf_xcalloc(pipes->n ? pipes->n : 1, sizeof *cfg->pipelines);
         for (size_t i = 0; i < pipes->n; i++)
@@ -371,7 +376,7 @@ struct uf_config *uf_config_load(const char *path, struct uf_diags *diags)
 {
     FILE *f = fopen(path, "rb");
     if (!f) {
-        struct uf_pos p = {path, 0, 0};
+        struct uf_pos p = { path, 0, 0 };
         uf_diags_add(diags, &p, "cannot open the file: %m");
         return NULL;
     }
@@ -384,8 +389,7 @@ struct uf_config *uf_config_load(const char *path, struct uf_diags *diags)
     return cfg;
 }
 
-struct uf_config *uf_config_load_string(const char *name, const char *yaml,
-                                        struct uf_diags *diags)
+struct uf_config *uf_config_load_string(const char *name, const char *yaml, struct uf_diags *diags)
 {
     yaml_parser_t parser;
     yaml_parser_initialize(&parser);

@@ -21,10 +21,10 @@ enum uf_node_type { UF_NODE_SCALAR, UF_NODE_SEQ, UF_NODE_MAP };
 struct uf_node {
     enum uf_node_type type;
     struct uf_pos pos;
-    char *scalar;          /* SCALAR: the value after interpolation */
-    bool plain;            /* SCALAR: unquoted in YAML (so `123`/`true` may be typed values) */
+    char *scalar;           /* SCALAR: the value after interpolation */
+    bool plain;             /* SCALAR: unquoted in YAML (so `123`/`true` may be typed values) */
     struct uf_node **items; /* SEQ: items; MAP: values */
-    char **keys;           /* MAP: keys, parallel to items */
+    char **keys;            /* MAP: keys, parallel to items */
     struct uf_pos *key_pos; /* MAP: positions of the keys */
     size_t n;
 };
@@ -49,10 +49,10 @@ void uf_diags_free(struct uf_diags *d);
 
 struct uf_component_cfg {
     char *name;
-    struct uf_pos pos;           /* of the component's key */
-    const struct uf_node *kind;  /* scalar, or NULL when missing */
+    struct uf_pos pos;            /* of the component's key */
+    const struct uf_node *kind;   /* scalar, or NULL when missing */
     const struct uf_node *inputs; /* seq of scalars, or NULL */
-    const struct uf_node *body;  /* the whole mapping: options are its other keys */
+    const struct uf_node *body;   /* the whole mapping: options are its other keys */
 };
 
 struct uf_pipeline_cfg {
@@ -68,9 +68,9 @@ struct uf_config {
     struct uf_node *root;
     struct uf_pipeline_cfg *pipelines;
     size_t npipelines;
-    char *admin_address;         /* top-level `admin.address`, default 127.0.0.1:8686 */
-    long shutdown_timeout_ms;    /* top-level `shutdown_timeout`, default 10s */
-    char *log_level;             /* top-level `log_level`, default info */
+    char *admin_address;      /* top-level `admin.address`, default 127.0.0.1:8686 */
+    long shutdown_timeout_ms; /* top-level `shutdown_timeout`, default 10s */
+    char *log_level;          /* top-level `log_level`, default info */
 };
 
 /* Loads and shape-checks the file. Returns NULL only when the file cannot be read or parsed
@@ -79,8 +79,7 @@ struct uf_config {
  * common options (see graph.h). */
 struct uf_config *uf_config_load(const char *path, struct uf_diags *diags);
 /* Same, from a string (tests); `name` is used as the file name in positions. */
-struct uf_config *uf_config_load_string(const char *name, const char *yaml,
-                                        struct uf_diags *diags);
+struct uf_config *uf_config_load_string(const char *name, const char *yaml, struct uf_diags *diags);
 void uf_config_free(struct uf_config *cfg);
 
 /* Expands ${VAR} and ${VAR:-default} in s; returns a new string, or NULL with *bad set to the

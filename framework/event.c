@@ -138,7 +138,8 @@ static json_t *meta_copy(json_t *meta)
     json_t *cp = json_object();
     const char *key;
     json_t *v;
-    json_object_foreach(meta, key, v) {
+    json_object_foreach(meta, key, v)
+    {
         bool nested = json_is_object(v) || json_is_array(v);
         json_object_set_new_nocheck(cp, key, nested ? json_deep_copy(v) : json_incref(v));
     }
@@ -176,8 +177,7 @@ void uf_event_set_item(struct uf_event *ev, json_t *meta, size_t index, size_t c
 }
 
 /* The first reply wins, except that an error replaces a success. The reply is body or text. */
-static void record_reply(struct uf_completion *c, int status, json_t *body, char *text,
-                         size_t len)
+static void record_reply(struct uf_completion *c, int status, json_t *body, char *text, size_t len)
 {
     pthread_mutex_lock(&c->mu);
     if (c->status == 0 || (status >= 400 && c->status < 400)) {
@@ -242,7 +242,10 @@ static void finish(struct uf_event *ev, enum uf_outcome o)
     uf_event_free(ev);
 }
 
-void uf_event_done(struct uf_event *ev) { finish(ev, UF_OUTCOME_DONE); }
+void uf_event_done(struct uf_event *ev)
+{
+    finish(ev, UF_OUTCOME_DONE);
+}
 
 void uf_event_drop(struct uf_event *ev, const char *reason)
 {
@@ -253,8 +256,8 @@ void uf_event_drop(struct uf_event *ev, const char *reason)
 void uf_event_fail(struct uf_event *ev, int status, const char *code, const char *msg)
 {
     if (ev->done) {
-        json_t *body = json_pack("{s:{s:s,s:s}}", "error", "code", code ? code : "error",
-                                 "message", msg ? msg : "");
+        json_t *body = json_pack("{s:{s:s,s:s}}", "error", "code", code ? code : "error", "message",
+                                 msg ? msg : "");
         record_reply(ev->done, status, body, NULL, 0);
     }
     finish(ev, UF_OUTCOME_FAILED);
@@ -291,8 +294,14 @@ void uf_completion_release(struct uf_completion *c)
     free(c);
 }
 
-int uf_completion_status(const struct uf_completion *c) { return c->status; }
-json_t *uf_completion_body(const struct uf_completion *c) { return c->body; }
+int uf_completion_status(const struct uf_completion *c)
+{
+    return c->status;
+}
+json_t *uf_completion_body(const struct uf_completion *c)
+{
+    return c->body;
+}
 
 json_t *uf_completion_take_body(struct uf_completion *c)
 {
@@ -385,9 +394,18 @@ int uf_waiter_wait(struct uf_waiter *w, int timeout_ms)
     return done ? 0 : UF_ETIMEOUT;
 }
 
-int uf_waiter_status(const struct uf_waiter *w) { return w->status; }
-json_t *uf_waiter_body(const struct uf_waiter *w) { return w->body; }
-unsigned uf_waiter_count(const struct uf_waiter *w, enum uf_outcome o) { return w->counts[o]; }
+int uf_waiter_status(const struct uf_waiter *w)
+{
+    return w->status;
+}
+json_t *uf_waiter_body(const struct uf_waiter *w)
+{
+    return w->body;
+}
+unsigned uf_waiter_count(const struct uf_waiter *w, enum uf_outcome o)
+{
+    return w->counts[o];
+}
 void uf_waiter_free(struct uf_waiter *w)
 {
     if (w)

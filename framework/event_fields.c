@@ -15,17 +15,50 @@
 
 /* ---- metadata ---- */
 
-const char *uf_event_user(const struct uf_event *ev) { return ev->user; }
-const char *uf_event_source(const struct uf_event *ev) { return ev->source; }
-void uf_event_set_source(struct uf_event *ev, const char *source) { ev->source = source; }
-int64_t uf_event_received_us(const struct uf_event *ev) { return ev->received_us; }
-void uf_event_set_received_us(struct uf_event *ev, int64_t us) { ev->received_us = us; }
-const uint8_t *uf_event_id(const struct uf_event *ev) { return ev->id; }
-void uf_event_set_id(struct uf_event *ev, const uint8_t id[16]) { memcpy(ev->id, id, 16); }
-int uf_event_index(const struct uf_event *ev) { return ev->index; }
-int uf_event_count(const struct uf_event *ev) { return ev->count; }
-json_t *uf_event_meta_peek(const struct uf_event *ev) { return ev->meta; }
-struct uf_completion *uf_event_completion(const struct uf_event *ev) { return ev->done; }
+const char *uf_event_user(const struct uf_event *ev)
+{
+    return ev->user;
+}
+const char *uf_event_source(const struct uf_event *ev)
+{
+    return ev->source;
+}
+void uf_event_set_source(struct uf_event *ev, const char *source)
+{
+    ev->source = source;
+}
+int64_t uf_event_received_us(const struct uf_event *ev)
+{
+    return ev->received_us;
+}
+void uf_event_set_received_us(struct uf_event *ev, int64_t us)
+{
+    ev->received_us = us;
+}
+const uint8_t *uf_event_id(const struct uf_event *ev)
+{
+    return ev->id;
+}
+void uf_event_set_id(struct uf_event *ev, const uint8_t id[16])
+{
+    memcpy(ev->id, id, 16);
+}
+int uf_event_index(const struct uf_event *ev)
+{
+    return ev->index;
+}
+int uf_event_count(const struct uf_event *ev)
+{
+    return ev->count;
+}
+json_t *uf_event_meta_peek(const struct uf_event *ev)
+{
+    return ev->meta;
+}
+struct uf_completion *uf_event_completion(const struct uf_event *ev)
+{
+    return ev->done;
+}
 
 void uf_event_set_meta(struct uf_event *ev, json_t *meta)
 {
@@ -70,8 +103,14 @@ static json_t *tree_of(struct uf_event *ev)
     return t;
 }
 
-json_t *uf_event_body(struct uf_event *ev) { return tree_of(ev); }
-json_t *uf_event_tree(const struct uf_event *ev) { return ev->body; }
+json_t *uf_event_body(struct uf_event *ev)
+{
+    return tree_of(ev);
+}
+json_t *uf_event_tree(const struct uf_event *ev)
+{
+    return ev->body;
+}
 
 void uf_event_set_body(struct uf_event *ev, json_t *body)
 {
@@ -135,9 +174,18 @@ void uf_event_release_data(struct uf_event *ev)
     uf_event_set_user(ev, NULL);
 }
 
-bool uf_event_raw_checked(const struct uf_event *ev) { return ev->raw_checked; }
-void uf_event_set_raw_checked(struct uf_event *ev, bool checked) { ev->raw_checked = checked; }
-bool uf_event_raw_owned(const struct uf_event *ev) { return ev->raw_owned; }
+bool uf_event_raw_checked(const struct uf_event *ev)
+{
+    return ev->raw_checked;
+}
+void uf_event_set_raw_checked(struct uf_event *ev, bool checked)
+{
+    ev->raw_checked = checked;
+}
+bool uf_event_raw_owned(const struct uf_event *ev)
+{
+    return ev->raw_owned;
+}
 
 /* ---- picking members of raw ---- */
 
@@ -274,12 +322,23 @@ static void scalar_from_tree(const json_t *v, struct uf_scalar *out)
         out->int_ok = true;
         out->ival = json_integer_value(v);
         break;
-    case JSON_REAL: out->type = UF_J_NUMBER; break;
-    case JSON_TRUE: out->type = UF_J_TRUE; break;
-    case JSON_FALSE: out->type = UF_J_FALSE; break;
-    case JSON_OBJECT: out->type = UF_J_OBJECT; break;
-    case JSON_ARRAY: out->type = UF_J_ARRAY; break;
-    default: break;
+    case JSON_REAL:
+        out->type = UF_J_NUMBER;
+        break;
+    case JSON_TRUE:
+        out->type = UF_J_TRUE;
+        break;
+    case JSON_FALSE:
+        out->type = UF_J_FALSE;
+        break;
+    case JSON_OBJECT:
+        out->type = UF_J_OBJECT;
+        break;
+    case JSON_ARRAY:
+        out->type = UF_J_ARRAY;
+        break;
+    default:
+        break;
     }
 }
 

@@ -12,9 +12,9 @@ struct uf_raw_members {
 };
 
 struct uf_event {
-    json_t *body;                   /* owned; a JSON object (NULL when raw is set, and once a
-                                     * sink that keeps the event to finish it later has let go
-                                     * of its data: uf_event_release_data) */
+    json_t *body; /* owned; a JSON object (NULL when raw is set, and once a
+                   * sink that keeps the event to finish it later has let go
+                   * of its data: uf_event_release_data) */
     /* The payload as JSON text, not parsed, as a source received it: NULL when body holds the
      * event. body is NULL then (a tree per event was most of the cost of the hot paths); the
      * field API reads either form, and parses the text into body only when a kind asks for a
@@ -27,7 +27,7 @@ struct uf_event {
      * malformed text fails the event with a 4xx. */
     const char *raw;
     size_t raw_len;
-    bool raw_owned;                 /* raw is malloc'd and the event's (uf_event_set_raw) */
+    bool raw_owned; /* raw is malloc'd and the event's (uf_event_set_raw) */
     /* raw is known to be valid JSON with unique keys (the http source checked it strictly, or
      * a kind wrote it from such a text): kinds may read it with jscan's trusted functions,
      * which skip values without checking them. Copies keep it; uf_event_set_raw clears it. */
@@ -35,20 +35,20 @@ struct uf_event {
     struct uf_raw_members *raw_members; /* owned: raw's top-level members once uf_event_pick
                                          * scanned them (or the kind that wrote raw told them);
                                          * NULL otherwise. Copies keep them. */
-    json_t *meta;                   /* referenced, read-only: NULL until uf_event_meta() creates
-                                     * it; may be shared with other events (a batch's items, a
-                                     * copy), so it is read here and changed only through
-                                     * uf_event_meta(), which first gives the event its own */
-    int32_t index;                  /* the item's place in its request (a batch route's or
-                                     * split's items), -1 when the event is not an item */
-    int32_t count;                  /* the request's number of items; 0 when not an item */
-    char *user;                     /* owned; NULL for anonymous */
-    const char *source;             /* borrowed: the source component's name (lives with the
-                                     * graph) */
-    int64_t received_us;            /* server time, UTC microseconds */
-    uint8_t id[16];                 /* UUIDv7, assigned by uf_event_new */
-    struct uf_completion *done;     /* shared; NULL for fire-and-forget */
-    struct uf_stage *at;            /* framework-maintained: the stage that holds the event now */
+    json_t *meta;                       /* referenced, read-only: NULL until uf_event_meta() creates
+                                         * it; may be shared with other events (a batch's items, a
+                                         * copy), so it is read here and changed only through
+                                         * uf_event_meta(), which first gives the event its own */
+    int32_t index;                      /* the item's place in its request (a batch route's or
+                                         * split's items), -1 when the event is not an item */
+    int32_t count;                      /* the request's number of items; 0 when not an item */
+    char *user;                         /* owned; NULL for anonymous */
+    const char *source;                 /* borrowed: the source component's name (lives with the
+                                         * graph) */
+    int64_t received_us;                /* server time, UTC microseconds */
+    uint8_t id[16];                     /* UUIDv7, assigned by uf_event_new */
+    struct uf_completion *done;         /* shared; NULL for fire-and-forget */
+    struct uf_stage *at; /* framework-maintained: the stage that holds the event now */
 };
 
 /* The named top-level members of the event's raw object, as uf_jscan_pick reports them: the

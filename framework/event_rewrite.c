@@ -20,7 +20,7 @@
 struct placed {
     const char *base; /* the output buffer */
     struct uf_raw_members *rm;
-    size_t n;         /* members placed so far */
+    size_t n; /* members placed so far */
 };
 
 /* Records member m, whose text starts at from, as written at offset at of the output. */
@@ -56,8 +56,11 @@ static void put_field(struct uf_strbuf *sb, struct placed *p, const char *name, 
     uf_jsonenc_append_str(sb, value, strlen(value));
     const char *b = sb->buf;
     struct uf_jmember m = {
-        .key = b + at + 1, .key_len = key_end - at - 2, .type = UF_J_STRING,
-        .val = b + val_at + 1, .val_len = sb->len - val_at - 2,
+        .key = b + at + 1,
+        .key_len = key_end - at - 2,
+        .type = UF_J_STRING,
+        .val = b + val_at + 1,
+        .val_len = sb->len - val_at - 2,
     };
     m.key_escaped = memchr(m.key, '\\', m.key_len) != NULL;
     m.escaped = memchr(m.val, '\\', m.val_len) != NULL;

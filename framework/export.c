@@ -24,12 +24,14 @@ static const char *dot_shape(const char *role)
 
 static const char *dot_color(const char *role)
 {
-    return strcmp(role, "source") == 0 ? "#d8ecff" : strcmp(role, "sink") == 0 ? "#e3f5e1" : "#fff4d6";
+    return strcmp(role, "source") == 0 ? "#d8ecff"
+           : strcmp(role, "sink") == 0 ? "#e3f5e1"
+                                       : "#fff4d6";
 }
 
 char *uf_export_dot(const json_t *graph)
 {
-    struct uf_strbuf sb = {0};
+    struct uf_strbuf sb = { 0 };
     uf_strbuf_puts(&sb, "digraph ugcflow {\n  rankdir=LR;\n"
                         "  graph [fontname=\"Helvetica\", fontsize=13, style=\"rounded,filled\", "
                         "fillcolor=\"#f6f7f9\", color=\"#c9ced8\"];\n"
@@ -55,7 +57,8 @@ char *uf_export_dot(const json_t *graph)
         json_array_foreach(json_object_get(p, "edges"), k, e)
         {
             const char *port = json_string_value(json_object_get(e, "port"));
-            uf_strbuf_printf(&sb, "  \"%s\" -> \"%s\"", json_string_value(json_object_get(e, "from")),
+            uf_strbuf_printf(&sb, "  \"%s\" -> \"%s\"",
+                             json_string_value(json_object_get(e, "from")),
                              json_string_value(json_object_get(e, "to")));
             if (port && *port)
                 uf_strbuf_printf(&sb, " [label=\"%s\"]", port);
@@ -74,7 +77,7 @@ static void mermaid_id(struct uf_strbuf *sb, const char *id)
 
 char *uf_export_mermaid(const json_t *graph)
 {
-    struct uf_strbuf sb = {0};
+    struct uf_strbuf sb = { 0 };
     uf_strbuf_puts(&sb, "flowchart LR\n");
     size_t i, k;
     json_t *p, *n, *e;
@@ -89,10 +92,15 @@ char *uf_export_mermaid(const json_t *graph)
             bool src = strcmp(role, "source") == 0, sink = strcmp(role, "sink") == 0;
             uf_strbuf_puts(&sb, "    ");
             mermaid_id(&sb, json_string_value(json_object_get(n, "id")));
-            uf_strbuf_printf(&sb, "%s\"%s<br/>(%s)\"%s\n", src ? "([" : sink ? "[(" : "[",
+            uf_strbuf_printf(&sb, "%s\"%s<br/>(%s)\"%s\n",
+                             src    ? "(["
+                             : sink ? "[("
+                                    : "[",
                              json_string_value(json_object_get(n, "name")),
                              json_string_value(json_object_get(n, "kind")),
-                             src ? "])" : sink ? ")]" : "]");
+                             src    ? "])"
+                             : sink ? ")]"
+                                    : "]");
         }
         uf_strbuf_puts(&sb, "  end\n");
         json_array_foreach(json_object_get(p, "edges"), k, e)
@@ -148,12 +156,12 @@ static char *run_dot(int in, const char *format, struct uf_err *err)
     posix_spawn_file_actions_addclose(&fa, out[0]);
     char fmt[32];
     snprintf(fmt, sizeof fmt, "-T%s", format);
-    char *argv[] = {"dot", fmt, NULL};
+    char *argv[] = { "dot", fmt, NULL };
     pid_t pid;
     int rc = posix_spawnp(&pid, "dot", &fa, NULL, argv, environ);
     posix_spawn_file_actions_destroy(&fa);
     close(out[1]);
-    struct uf_strbuf sb = {0};
+    struct uf_strbuf sb = { 0 };
     char buf[8192];
     ssize_t n;
     while (rc == 0 && (n = read(out[0], buf, sizeof buf)) > 0)
@@ -184,7 +192,8 @@ char *uf_export_run_dot(const char *dot, const char *format, struct uf_err *err)
     if (!in_path("dot")) {
         uf_err_set(err, UF_ENOTFOUND,
                    "graph %s: Graphviz's `dot` is not in PATH: install graphviz "
-                   "(script/bootstrap does) or use --format dot", format);
+                   "(script/bootstrap does) or use --format dot",
+                   format);
         return NULL;
     }
     char path[] = "/tmp/ugcflow-graph-XXXXXX";

@@ -12,33 +12,65 @@
 #include "framework/mem.h"
 #include "framework/registry.h"
 
-static const char *const when_full_values[] = {"block", "reject", NULL};
+static const char *const when_full_values[] = { "block", "reject", NULL };
 
 const struct uf_option uf_common_options[] = {
-    {.name = "buffer", .type = UF_OPT_INT, .def = "-1", .min = -1, .max = 10000000,
-     .desc = "Capacity of the queue in front of the component; 0 runs it in the caller's thread, "
-             "-1 takes the kind's default (4096 for sinks, 0 otherwise)",
-     .offset = offsetof(struct uf_common, buffer)},
-    {.name = "when_full", .type = UF_OPT_ENUM, .def = "block", .values = when_full_values,
-     .desc = "What a full queue does to producers: wait for room, or reject the event (HTTP 503)",
-     .offset = offsetof(struct uf_common, when_full)},
-    {.name = "workers", .type = UF_OPT_INT, .def = "1", .min = 1, .max = 64,
-     .desc = "Threads taking events from the component's queue",
-     .offset = offsetof(struct uf_common, workers)},
-    {.name = "batch_max", .type = UF_OPT_INT, .def = "512", .min = 1, .max = 1000000,
-     .desc = "Most events handed to one write() or processed per queue pop",
-     .offset = offsetof(struct uf_common, batch_max)},
-    {.name = "tick", .type = UF_OPT_DURATION, .def = "100ms", .min = 1, .max = 60000,
-     .desc = "How often an idle worker calls the kind's tick() (batch age flushes)",
-     .offset = offsetof(struct uf_common, tick_ms)},
-    {0}};
+    { .name = "buffer",
+      .type = UF_OPT_INT,
+      .def = "-1",
+      .min = -1,
+      .max = 10000000,
+      .desc = "Capacity of the queue in front of the component; 0 runs it in the caller's thread, "
+              "-1 takes the kind's default (4096 for sinks, 0 otherwise)",
+      .offset = offsetof(struct uf_common, buffer) },
+    { .name = "when_full",
+      .type = UF_OPT_ENUM,
+      .def = "block",
+      .values = when_full_values,
+      .desc = "What a full queue does to producers: wait for room, or reject the event (HTTP 503)",
+      .offset = offsetof(struct uf_common, when_full) },
+    { .name = "workers",
+      .type = UF_OPT_INT,
+      .def = "1",
+      .min = 1,
+      .max = 64,
+      .desc = "Threads taking events from the component's queue",
+      .offset = offsetof(struct uf_common, workers) },
+    { .name = "batch_max",
+      .type = UF_OPT_INT,
+      .def = "512",
+      .min = 1,
+      .max = 1000000,
+      .desc = "Most events handed to one write() or processed per queue pop",
+      .offset = offsetof(struct uf_common, batch_max) },
+    { .name = "tick",
+      .type = UF_OPT_DURATION,
+      .def = "100ms",
+      .min = 1,
+      .max = 60000,
+      .desc = "How often an idle worker calls the kind's tick() (batch age flushes)",
+      .offset = offsetof(struct uf_common, tick_ms) },
+    { 0 }
+};
 
 /* ---- accessors of the stage interface ---- */
 
-const char *uf_stage_name(const struct uf_stage *st) { return st->name; }
-const char *uf_stage_pipeline(const struct uf_stage *st) { return st->pipeline; }
-const struct uf_kind *uf_stage_kind(const struct uf_stage *st) { return st->kind; }
-struct uf_metrics *uf_stage_metrics(struct uf_stage *st) { return &st->metrics; }
+const char *uf_stage_name(const struct uf_stage *st)
+{
+    return st->name;
+}
+const char *uf_stage_pipeline(const struct uf_stage *st)
+{
+    return st->pipeline;
+}
+const struct uf_kind *uf_stage_kind(const struct uf_stage *st)
+{
+    return st->kind;
+}
+struct uf_metrics *uf_stage_metrics(struct uf_stage *st)
+{
+    return &st->metrics;
+}
 
 int uf_stage_add_port(struct uf_stage *st, const char *name, struct uf_err *err)
 {
@@ -48,7 +80,7 @@ int uf_stage_add_port(struct uf_stage *st, const char *name, struct uf_err *err)
     if (!*name || strchr(name, '.'))
         return uf_err_set(err, UF_EINVAL, "output name '%s' must be non-empty without '.'", name);
     st->ports = uf_xrealloc(st->ports, (st->nports + 1) * sizeof *st->ports);
-    st->ports[st->nports] = (struct uf_port){.name = uf_xstrdup(name)};
+    st->ports[st->nports] = (struct uf_port){ .name = uf_xstrdup(name) };
     return (int)st->nports++;
 }
 
@@ -125,7 +157,7 @@ static const char *node_kind_name(const struct uf_node *n)
 static bool apply_value(const struct uf_option *opt, const struct uf_node *n, void *dst,
                         struct uf_diags *d)
 {
-    struct uf_err err = {0};
+    struct uf_err err = { 0 };
     switch (opt->type) {
     case UF_OPT_STR:
         if (n->type != UF_NODE_SCALAR)
@@ -142,8 +174,7 @@ static bool apply_value(const struct uf_option *opt, const struct uf_node *n, vo
                 return false;
             }
         json_decref(*(json_t **)dst);
-        *(json_t **)dst = n->type == UF_NODE_SEQ ? node_to_json(n)
-                                                 : json_pack("[s]", n->scalar);
+        *(json_t **)dst = n->type == UF_NODE_SEQ ? node_to_json(n) : json_pack("[s]", n->scalar);
         if (n->type == UF_NODE_SEQ)
             for (size_t i = 0; i < n->n; i++)
                 json_array_set_new(*(json_t **)dst, i, json_string(n->items[i]->scalar));
@@ -215,8 +246,7 @@ static void unknown_option(const struct uf_stage *st, const char *key, const str
 }
 
 /* Fills ctx and common options from the component's mapping; false on any error. */
-static bool apply_options(struct uf_stage *st, const struct uf_component_cfg *c,
-                          struct uf_diags *d)
+static bool apply_options(struct uf_stage *st, const struct uf_component_cfg *c, struct uf_diags *d)
 {
     bool ok = true;
     for (const struct uf_option *o = st->kind->options; o && o->name; o++)
@@ -271,9 +301,10 @@ static struct uf_stage *stage_new(const struct uf_kind *kind, const struct uf_co
     st->body = c->body;
     st->config_file = c->pos.file;
     const char *slash = c->pos.file ? strrchr(c->pos.file, '/') : NULL;
-    st->config_dir = !slash             ? uf_xstrdup(".")
-                     : slash == c->pos.file ? uf_xstrdup("/")
-                                          : uf_xstrndup(c->pos.file, (size_t)(slash - c->pos.file));
+    st->config_dir = !slash ? uf_xstrdup(".")
+                     : slash == c->pos.file
+                         ? uf_xstrdup("/")
+                         : uf_xstrndup(c->pos.file, (size_t)(slash - c->pos.file));
     uf_metrics_init(&st->metrics);
     return st;
 }
@@ -318,7 +349,7 @@ static struct uf_stage *make_stage(const struct uf_component_cfg *c, const char 
         return st; /* kept so input checks still run; init is skipped */
     if (st->common.buffer < 0)
         st->common.buffer = kind->role == UF_SINK ? 4096 : 0;
-    struct uf_err err = {0};
+    struct uf_err err = { 0 };
     st->diags = d;
     st->diags_before = d->n;
     int rc = kind->init ? kind->init(st, st->ctx, &err) : 0;
@@ -326,8 +357,7 @@ static struct uf_stage *make_stage(const struct uf_component_cfg *c, const char 
     st->init_ran = true;
     if (rc != 0 || d->n > st->diags_before) {
         if (rc != 0 && (err.msg[0] || d->n == st->diags_before))
-            uf_diags_add(d, &c->pos, "component '%s' (kind %s): %s", c->name, kind->name,
-                         err.msg);
+            uf_diags_add(d, &c->pos, "component '%s' (kind %s): %s", c->name, kind->name, err.msg);
         if (kind->destroy)
             kind->destroy(st->ctx);
         return st;
@@ -407,8 +437,7 @@ static void resolve_input(struct uf_stage **v, size_t n, struct uf_stage *to,
     free(ref);
 }
 
-static void resolve_inputs(struct uf_stage **v, const struct uf_pipeline_cfg *p,
-                           struct uf_diags *d)
+static void resolve_inputs(struct uf_stage **v, const struct uf_pipeline_cfg *p, struct uf_diags *d)
 {
     for (size_t i = 0; i < p->ncomps; i++) {
         const struct uf_component_cfg *c = &p->comps[i];
@@ -574,7 +603,7 @@ static void check_selection(const struct uf_config *cfg, const char *const *name
         for (size_t p = 0; p < cfg->npipelines; p++)
             found = found || strcmp(cfg->pipelines[p].name, names[i]) == 0;
         if (!found) {
-            struct uf_pos pos = {cfg->file, 0, 0};
+            struct uf_pos pos = { cfg->file, 0, 0 };
             uf_diags_add(d, &pos, "no pipeline named '%s' in the file", names[i]);
         }
     }

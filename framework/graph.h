@@ -22,16 +22,16 @@ struct uf_runtime;
 extern const struct uf_option uf_common_options[];
 
 struct uf_common {
-    int64_t buffer;     /* queue capacity; -1 = the kind's default (sinks 4096, others 0) */
-    int when_full;      /* 0 block, 1 reject */
+    int64_t buffer; /* queue capacity; -1 = the kind's default (sinks 4096, others 0) */
+    int when_full;  /* 0 block, 1 reject */
     int64_t workers;
     int64_t batch_max;
     int64_t tick_ms;
 };
 
 struct uf_port {
-    char *name;                 /* "" for the default output */
-    struct uf_stage **to;       /* consumers, in config order */
+    char *name;           /* "" for the default output */
+    struct uf_stage **to; /* consumers, in config order */
     size_t nto;
 };
 
@@ -45,20 +45,20 @@ struct uf_route_decl {
 
 struct uf_stage {
     char *name;
-    char *where;                /* "file:line:col" */
-    const char *pipeline;       /* borrowed from the graph */
+    char *where;          /* "file:line:col" */
+    const char *pipeline; /* borrowed from the graph */
     const struct uf_kind *kind;
     void *ctx;
     struct uf_common common;
-    struct uf_port *ports;      /* ports[0] is the default output */
+    struct uf_port *ports; /* ports[0] is the default output */
     size_t nports;
-    struct uf_stage **inputs;   /* upstream stages (for the graph JSON) */
+    struct uf_stage **inputs; /* upstream stages (for the graph JSON) */
     int *input_ports;
     size_t ninputs;
     struct uf_metrics metrics;
-    struct uf_queue *q;         /* set at start when buffered */
+    struct uf_queue *q; /* set at start when buffered */
     pthread_t *threads;
-    pthread_t ticker;           /* unbuffered stages with tick(): calls it every tick_ms */
+    pthread_t ticker; /* unbuffered stages with tick(): calls it every tick_ms */
     bool has_ticker;
     atomic_bool ticker_stop;
     struct uf_runtime *rt;
@@ -77,8 +77,8 @@ struct uf_stage {
 
 struct uf_pipeline {
     char *name;
-    char *admin;                /* admin address for this pipeline, NULL for the default */
-    struct uf_stage **stages;   /* topological order */
+    char *admin;              /* admin address for this pipeline, NULL for the default */
+    struct uf_stage **stages; /* topological order */
     size_t nstages;
 };
 
@@ -88,7 +88,7 @@ struct uf_graph {
     size_t npipelines;
     char *admin_address;
     long shutdown_timeout_ms;
-    struct uf_config *cfg;      /* owned: option values borrow from it */
+    struct uf_config *cfg; /* owned: option values borrow from it */
 };
 
 /* Builds the graph for the selected pipelines (names NULL or n == 0: all). Returns NULL and

@@ -56,12 +56,12 @@ json_t *uf_graph_json(const struct uf_graph *g, bool metrics)
                     char from[512], to[512];
                     snprintf(from, sizeof from, "%s/%s", pl->name, st->name);
                     snprintf(to, sizeof to, "%s/%s", pl->name, st->ports[p].to[k]->name);
-                    json_array_append_new(edges, json_pack("{s:s,s:s,s:s}", "from", from, "to",
-                                                           to, "port", st->ports[p].name));
+                    json_array_append_new(edges, json_pack("{s:s,s:s,s:s}", "from", from, "to", to,
+                                                           "port", st->ports[p].name));
                 }
         }
-        json_array_append_new(pipes, json_pack("{s:s,s:o,s:o}", "name", pl->name, "nodes", nodes,
-                                               "edges", edges));
+        json_array_append_new(
+            pipes, json_pack("{s:s,s:o,s:o}", "name", pl->name, "nodes", nodes, "edges", edges));
     }
     return json_pack("{s:s,s:o}", "file", g->file, "pipelines", pipes);
 }

@@ -21,8 +21,8 @@ struct scan {
     const unsigned char *s;
     size_t n, i;
     int depth;
-    bool unique;  /* refuse an object with the same key twice (uf_jscan_value) */
-    bool trusted; /* the text was checked before: skip values without checking them */
+    bool unique;               /* refuse an object with the same key twice (uf_jscan_value) */
+    bool trusted;              /* the text was checked before: skip values without checking them */
     struct uf_jcheck *numbers; /* uf_jscan_check with numbers: where a refused one is told */
     struct uf_err *err;
 };
@@ -115,7 +115,8 @@ static uint64_t special_mask(uint64_t w)
 {
     uint64_t quote = w ^ (ONES * '"'), bslash = w ^ (ONES * '\\');
     return (((quote - ONES) & ~quote) | ((bslash - ONES) & ~bslash) | ((w - ONES * 0x20) & ~w) |
-            w) & HIGHS;
+            w) &
+           HIGHS;
 }
 
 /* The high bit set in the first byte of w (memory order) that is a quote or a backslash, maybe
@@ -664,8 +665,7 @@ int uf_jscan_array(const char *s, size_t n, uf_jmember_fn fn, void *arg, struct 
     return scan_array(&sc, false, fn, arg);
 }
 
-int uf_jscan_array_trusted(const char *s, size_t n, uf_jmember_fn fn, void *arg,
-                           struct uf_err *err)
+int uf_jscan_array_trusted(const char *s, size_t n, uf_jmember_fn fn, void *arg, struct uf_err *err)
 {
     struct scan sc = scanner(s, n, true, err);
     return scan_array(&sc, false, fn, arg);
@@ -677,8 +677,7 @@ int uf_jscan_items(const char *s, size_t n, uf_jmember_fn fn, void *arg, struct 
     return scan_array(&sc, true, fn, arg);
 }
 
-int uf_jscan_items_trusted(const char *s, size_t n, uf_jmember_fn fn, void *arg,
-                           struct uf_err *err)
+int uf_jscan_items_trusted(const char *s, size_t n, uf_jmember_fn fn, void *arg, struct uf_err *err)
 {
     struct scan sc = scanner(s, n, true, err);
     return scan_array(&sc, true, fn, arg);

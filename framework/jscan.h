@@ -13,20 +13,27 @@
 
 #include "framework/err.h"
 
-enum uf_jtype { UF_J_STRING, UF_J_NUMBER, UF_J_TRUE, UF_J_FALSE, UF_J_NULL, UF_J_OBJECT,
-                UF_J_ARRAY };
+enum uf_jtype {
+    UF_J_STRING,
+    UF_J_NUMBER,
+    UF_J_TRUE,
+    UF_J_FALSE,
+    UF_J_NULL,
+    UF_J_OBJECT,
+    UF_J_ARRAY
+};
 
 /* One top-level member. Spans borrow the scanned text. */
 struct uf_jmember {
-    const char *key;     /* between the quotes, escapes not decoded */
+    const char *key; /* between the quotes, escapes not decoded */
     size_t key_len;
-    bool key_escaped;    /* key holds a backslash: decode before comparing */
+    bool key_escaped; /* key holds a backslash: decode before comparing */
     enum uf_jtype type;
-    const char *val;     /* strings: between the quotes; others: the value's whole text */
+    const char *val; /* strings: between the quotes; others: the value's whole text */
     size_t val_len;
-    bool escaped;        /* strings: the value holds a backslash escape */
-    bool integer;        /* numbers: no fraction and no exponent */
-    size_t index;        /* position among the members or elements, from 0 */
+    bool escaped; /* strings: the value holds a backslash escape */
+    bool integer; /* numbers: no fraction and no exponent */
+    size_t index; /* position among the members or elements, from 0 */
 };
 
 /* Called per top-level member, in text order; a non-zero return stops the scan and is
@@ -52,8 +59,8 @@ int uf_jscan_value(const char *s, size_t n, bool unique_keys, struct uf_jmember 
  * text again (the http source's check of a body): the caller sets the two options, the scan
  * fills the rest (also on failure, then partly). */
 struct uf_jcheck {
-    bool unique_keys; /* as uf_jscan_value's */
-    bool numbers;     /* look for numbers jansson refuses (bad_number) */
+    bool unique_keys;        /* as uf_jscan_value's */
+    bool numbers;            /* look for numbers jansson refuses (bad_number) */
     struct uf_jmember value; /* as uf_jscan_value's out */
     size_t elements;         /* a top-level array's element count; 0 for other values */
     size_t non_object;       /* the index of its first element that is not an object, or

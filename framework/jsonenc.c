@@ -9,10 +9,12 @@
 #include <stdio.h>
 #include <string.h>
 
-
 static const char hex[] = "0123456789ABCDEF";
 
-static bool needs_escape(unsigned char c) { return c < 0x20 || c == '"' || c == '\\'; }
+static bool needs_escape(unsigned char c)
+{
+    return c < 0x20 || c == '"' || c == '\\';
+}
 
 static void put_escape(struct uf_strbuf *sb, unsigned char c)
 {
@@ -96,7 +98,8 @@ static void append_value(struct uf_strbuf *sb, const json_t *v)
         json_t *x;
         bool first = true;
         uf_strbuf_append(sb, "{", 1);
-        json_object_keylen_foreach((json_t *)v, key, key_len, x) {
+        json_object_keylen_foreach((json_t *)v, key, key_len, x)
+        {
             if (!first)
                 uf_strbuf_append(sb, ",", 1);
             first = false;

@@ -85,8 +85,8 @@ int uf_jwt_keys_set_secret(struct uf_jwt_keys *keys, const void *secret, size_t 
 static EVP_PKEY *decode_public(const char *pem, size_t n)
 {
     EVP_PKEY *pkey = NULL;
-    OSSL_DECODER_CTX *dctx = OSSL_DECODER_CTX_new_for_pkey(&pkey, "PEM", NULL, "RSA",
-                                                           EVP_PKEY_PUBLIC_KEY, NULL, NULL);
+    OSSL_DECODER_CTX *dctx =
+        OSSL_DECODER_CTX_new_for_pkey(&pkey, "PEM", NULL, "RSA", EVP_PKEY_PUBLIC_KEY, NULL, NULL);
     const unsigned char *p = (const unsigned char *)pem;
     size_t len = n;
     if (dctx)
@@ -308,9 +308,8 @@ static bool audience_matches(const json_t *aud, const char *want)
         return strcmp(json_string_value(aud), want) == 0;
     size_t i;
     const json_t *v;
-    json_array_foreach(aud, i, v)
-        if (json_is_string(v) && strcmp(json_string_value(v), want) == 0)
-            return true;
+    json_array_foreach(aud, i, v) if (json_is_string(v) &&
+                                      strcmp(json_string_value(v), want) == 0) return true;
     return false;
 }
 
@@ -347,7 +346,7 @@ static int check_claims(const json_t *claims, const struct uf_jwt_rules *rules, 
 json_t *uf_jwt_verify(const struct uf_jwt_keys *keys, const struct uf_jwt_rules *rules,
                       const char *token, int64_t now_s, struct uf_err *err)
 {
-    struct parts p = {0};
+    struct parts p = { 0 };
     if (split_token(token, &p, err))
         return NULL;
     unsigned bit = header_alg(keys, rules, &p, err);
@@ -469,8 +468,7 @@ struct uf_jwt_signer *uf_jwt_signer_new_pem(const char *pem, size_t n, struct uf
         return uf_err_set(err, UF_EINVAL, "no unencrypted private key found in PEM data"), NULL;
     if (!EVP_PKEY_is_a(key, "RSA") || EVP_PKEY_get_bits(key) < 2048) {
         EVP_PKEY_free(key);
-        return uf_err_set(err, UF_EINVAL, "private key must be RSA with at least 2048 bits"),
-               NULL;
+        return uf_err_set(err, UF_EINVAL, "private key must be RSA with at least 2048 bits"), NULL;
     }
     struct uf_jwt_signer *signer = uf_xmalloc(sizeof(*signer));
     signer->key = key;

@@ -18,7 +18,7 @@
 
 enum uf_level uf_log_level = UF_LOG_INFO;
 
-static const char *const level_names[] = {"trace", "debug", "info", "warn", "error", "off"};
+static const char *const level_names[] = { "trace", "debug", "info", "warn", "error", "off" };
 
 int uf_log_parse_level(const char *s)
 {
@@ -85,7 +85,7 @@ static void put_kv(struct line *l, const char *k, const char *v)
 static void emit(enum uf_level level, const struct uf_stage *st, const char *msg, va_list ap,
                  unsigned long suppressed)
 {
-    struct line l = {.len = 0};
+    struct line l = { .len = 0 };
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     struct tm tm;
@@ -167,7 +167,7 @@ static bool admit(const void *st, const void *msg, unsigned long *suppressed)
     pthread_mutex_lock(&limits_lock);
     struct limit_slot *s = slot_for(st, msg);
     if (s->st != st || s->msg != msg) {
-        *s = (struct limit_slot){.st = st, .msg = msg, .last_ns = now};
+        *s = (struct limit_slot){ .st = st, .msg = msg, .last_ns = now };
         *suppressed = 0;
         ok = true;
     } else if (now - s->last_ns >= LIMIT_WINDOW_NS) {

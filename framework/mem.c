@@ -15,11 +15,26 @@ static void *check(void *p, size_t n)
     return p;
 }
 
-void *uf_xmalloc(size_t n) { return check(malloc(n ? n : 1), n ? n : 1); }
-void *uf_xcalloc(size_t count, size_t n) { return check(calloc(count ? count : 1, n ? n : 1), 1); }
-void *uf_xrealloc(void *p, size_t n) { return check(realloc(p, n ? n : 1), 1); }
-char *uf_xstrdup(const char *s) { return check(strdup(s), 1); }
-char *uf_xstrndup(const char *s, size_t n) { return check(strndup(s, n), 1); }
+void *uf_xmalloc(size_t n)
+{
+    return check(malloc(n ? n : 1), n ? n : 1);
+}
+void *uf_xcalloc(size_t count, size_t n)
+{
+    return check(calloc(count ? count : 1, n ? n : 1), 1);
+}
+void *uf_xrealloc(void *p, size_t n)
+{
+    return check(realloc(p, n ? n : 1), 1);
+}
+char *uf_xstrdup(const char *s)
+{
+    return check(strdup(s), 1);
+}
+char *uf_xstrndup(const char *s, size_t n)
+{
+    return check(strndup(s, n), 1);
+}
 
 char *uf_xasprintf(const char *fmt, ...)
 {

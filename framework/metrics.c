@@ -13,10 +13,12 @@
 #include "framework/mem.h"
 #include "framework/strbuf.h"
 
-const double uf_histo_bounds_us[UF_HISTO_BUCKETS - 1] = {
-    10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 25000, 50000, 100000, 1000000, 10000000};
-const double uf_histo_bounds_n[UF_HISTO_BUCKETS - 1] = {
-    1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 5000, 10000, 50000, 100000, 1000000};
+const double uf_histo_bounds_us[UF_HISTO_BUCKETS - 1] = { 10,    25,    50,     100,     250,
+                                                          500,   1000,  2500,   5000,    10000,
+                                                          25000, 50000, 100000, 1000000, 10000000 };
+const double uf_histo_bounds_n[UF_HISTO_BUCKETS - 1] = { 1,    2,     5,     10,     20,
+                                                         50,   100,   200,   500,    1000,
+                                                         5000, 10000, 50000, 100000, 1000000 };
 
 void uf_extra_metric_key(const struct uf_extra_metric *e, char *out, size_t size)
 {
@@ -84,9 +86,8 @@ static bool same(const char *a, const char *b)
     return (!a && !b) || (a && b && strcmp(a, b) == 0);
 }
 
-_Atomic int64_t *uf_metrics_extra(struct uf_metrics *m, enum uf_metric_type type,
-                                  const char *name, const char *help, const char *label_key,
-                                  const char *label_value)
+_Atomic int64_t *uf_metrics_extra(struct uf_metrics *m, enum uf_metric_type type, const char *name,
+                                  const char *help, const char *label_key, const char *label_value)
 {
     pthread_mutex_lock(&m->extra_lock);
     struct uf_extra_metric **tail = &m->extra;
@@ -119,7 +120,10 @@ int64_t uf_metrics_extra_value(struct uf_metrics *m, const char *name, const cha
     return v;
 }
 
-static uint64_t ld(_Atomic uint64_t *c) { return atomic_load_explicit(c, memory_order_relaxed); }
+static uint64_t ld(_Atomic uint64_t *c)
+{
+    return atomic_load_explicit(c, memory_order_relaxed);
+}
 
 json_t *uf_metrics_snapshot(struct uf_metrics *m)
 {
@@ -152,8 +156,8 @@ json_t *uf_metrics_snapshot(struct uf_metrics *m)
 
 static void labels(struct uf_strbuf *sb, const struct uf_metrics_src *s)
 {
-    uf_strbuf_printf(sb, "pipeline=\"%s\",component=\"%s\",kind=\"%s\"", s->pipeline,
-                     s->component, s->kind);
+    uf_strbuf_printf(sb, "pipeline=\"%s\",component=\"%s\",kind=\"%s\"", s->pipeline, s->component,
+                     s->kind);
 }
 
 enum field { F_IN, F_OUT, F_DROPPED, F_ERRORS, F_RETRIES, F_BYTES, F_QDEPTH, F_QCAP };
@@ -162,27 +166,40 @@ static const struct {
     const char *name, *type, *help;
     enum field f;
 } scalars[] = {
-    {"ugcflow_component_received_events_total", "counter", "Events received by the component.", F_IN},
-    {"ugcflow_component_sent_events_total", "counter", "Events passed on (transforms, sources) or written (sinks).", F_OUT},
-    {"ugcflow_component_dropped_events_total", "counter", "Events discarded on purpose (filters, unmatched routes).", F_DROPPED},
-    {"ugcflow_component_errors_total", "counter", "Events that failed in the component.", F_ERRORS},
-    {"ugcflow_component_retries_total", "counter", "Retried writes or deliveries.", F_RETRIES},
-    {"ugcflow_component_sent_bytes_total", "counter", "Bytes written by the sink.", F_BYTES},
-    {"ugcflow_component_queue_depth", "gauge", "Events waiting in the component's queue.", F_QDEPTH},
-    {"ugcflow_component_queue_capacity", "gauge", "Capacity of the component's queue.", F_QCAP},
+    { "ugcflow_component_received_events_total", "counter", "Events received by the component.",
+      F_IN },
+    { "ugcflow_component_sent_events_total", "counter",
+      "Events passed on (transforms, sources) or written (sinks).", F_OUT },
+    { "ugcflow_component_dropped_events_total", "counter",
+      "Events discarded on purpose (filters, unmatched routes).", F_DROPPED },
+    { "ugcflow_component_errors_total", "counter", "Events that failed in the component.",
+      F_ERRORS },
+    { "ugcflow_component_retries_total", "counter", "Retried writes or deliveries.", F_RETRIES },
+    { "ugcflow_component_sent_bytes_total", "counter", "Bytes written by the sink.", F_BYTES },
+    { "ugcflow_component_queue_depth", "gauge", "Events waiting in the component's queue.",
+      F_QDEPTH },
+    { "ugcflow_component_queue_capacity", "gauge", "Capacity of the component's queue.", F_QCAP },
 };
 
 static int64_t field_value(struct uf_metrics *m, enum field f)
 {
     switch (f) {
-    case F_IN: return (int64_t)ld(&m->in);
-    case F_OUT: return (int64_t)ld(&m->out);
-    case F_DROPPED: return (int64_t)ld(&m->dropped);
-    case F_ERRORS: return (int64_t)ld(&m->errors);
-    case F_RETRIES: return (int64_t)ld(&m->retries);
-    case F_BYTES: return (int64_t)ld(&m->bytes);
-    case F_QDEPTH: return atomic_load(&m->queue_depth);
-    case F_QCAP: return atomic_load(&m->queue_capacity);
+    case F_IN:
+        return (int64_t)ld(&m->in);
+    case F_OUT:
+        return (int64_t)ld(&m->out);
+    case F_DROPPED:
+        return (int64_t)ld(&m->dropped);
+    case F_ERRORS:
+        return (int64_t)ld(&m->errors);
+    case F_RETRIES:
+        return (int64_t)ld(&m->retries);
+    case F_BYTES:
+        return (int64_t)ld(&m->bytes);
+    case F_QDEPTH:
+        return atomic_load(&m->queue_depth);
+    case F_QCAP:
+        return atomic_load(&m->queue_capacity);
     }
     return 0;
 }
@@ -216,7 +233,7 @@ static void render_histo(struct uf_strbuf *sb, const char *name, const char *hel
 static void render_extra(struct uf_strbuf *sb, const struct uf_metrics_src *srcs, size_t n)
 {
     /* Families are announced once: remember the names already headed. */
-    struct uf_strbuf seen = {0};
+    struct uf_strbuf seen = { 0 };
     uf_strbuf_puts(&seen, "|");
     for (size_t i = 0; i < n; i++) {
         struct uf_metrics *m = srcs[i].m;
@@ -226,9 +243,9 @@ static void render_extra(struct uf_strbuf *sb, const struct uf_metrics_src *srcs
             snprintf(probe, sizeof probe, "|%s|", e->name);
             if (!strstr(seen.buf, probe)) {
                 uf_strbuf_printf(&seen, "%s|", e->name);
-                uf_strbuf_printf(sb, "# HELP ugcflow_component_%s %s\n# TYPE ugcflow_component_%s %s\n",
-                                 e->name, e->help, e->name,
-                                 e->type == UF_METRIC_COUNTER ? "counter" : "gauge");
+                uf_strbuf_printf(
+                    sb, "# HELP ugcflow_component_%s %s\n# TYPE ugcflow_component_%s %s\n", e->name,
+                    e->help, e->name, e->type == UF_METRIC_COUNTER ? "counter" : "gauge");
             }
             uf_strbuf_printf(sb, "ugcflow_component_%s{", e->name);
             labels(sb, &srcs[i]);
@@ -257,7 +274,7 @@ void uf_metrics_render(struct uf_strbuf *sb, const struct uf_metrics_src *srcs, 
                  srcs, n, offsetof(struct uf_metrics, latency_us));
     render_histo(sb, "ugcflow_component_batch_events", "Events per sink write or flush.", 1,
                  uf_histo_bounds_n, srcs, n, offsetof(struct uf_metrics, batch_rows));
-    render_histo(sb, "ugcflow_component_flush_duration_seconds", "Duration of a sink flush.",
-                 1e-6, uf_histo_bounds_us, srcs, n, offsetof(struct uf_metrics, flush_us));
+    render_histo(sb, "ugcflow_component_flush_duration_seconds", "Duration of a sink flush.", 1e-6,
+                 uf_histo_bounds_us, srcs, n, offsetof(struct uf_metrics, flush_us));
     render_extra(sb, srcs, n);
 }

@@ -29,7 +29,7 @@ extern const double uf_histo_bounds_n[UF_HISTO_BUCKETS - 1];
 enum uf_metric_type { UF_METRIC_COUNTER, UF_METRIC_GAUGE };
 
 struct uf_extra_metric {
-    char *name;  /* without the ugcflow_component_ prefix */
+    char *name; /* without the ugcflow_component_ prefix */
     char *help;
     char *label_key, *label_value; /* optional extra label, both NULL when none */
     enum uf_metric_type type;
@@ -40,9 +40,9 @@ struct uf_extra_metric {
 struct uf_metrics {
     _Atomic uint64_t in, out, dropped, errors, retries, bytes;
     _Atomic int64_t queue_depth, queue_capacity; /* sampled from the queue when exported */
-    struct uf_histo latency_us;  /* time spent in process/write per event (or per batch) */
-    struct uf_histo batch_rows;  /* sinks: events per write or flush */
-    struct uf_histo flush_us;    /* sinks: flush duration */
+    struct uf_histo latency_us; /* time spent in process/write per event (or per batch) */
+    struct uf_histo batch_rows; /* sinks: events per write or flush */
+    struct uf_histo flush_us;   /* sinks: flush duration */
     pthread_mutex_t extra_lock;
     struct uf_extra_metric *extra;
 };
@@ -65,9 +65,8 @@ static inline void uf_metrics_add(_Atomic uint64_t *c, uint64_t n)
 
 /* Registers (or finds) a kind-specific metric on the component; returns its value cell, valid
  * as long as the metrics live. Name must match [a-z0-9_]+. Thread-safe. */
-_Atomic int64_t *uf_metrics_extra(struct uf_metrics *m, enum uf_metric_type type,
-                                  const char *name, const char *help, const char *label_key,
-                                  const char *label_value);
+_Atomic int64_t *uf_metrics_extra(struct uf_metrics *m, enum uf_metric_type type, const char *name,
+                                  const char *help, const char *label_key, const char *label_value);
 
 /* Reads the value of a registered extra metric or -1 when absent (for tests and the graph). */
 int64_t uf_metrics_extra_value(struct uf_metrics *m, const char *name, const char *label_value);

@@ -15,9 +15,9 @@
 const char *uf_option_type_name(enum uf_opt_type type)
 {
     static const char *const names[] = {
-        [UF_OPT_STR] = "string",     [UF_OPT_INT] = "integer", [UF_OPT_FLOAT] = "number",
-        [UF_OPT_BOOL] = "boolean",   [UF_OPT_DURATION] = "duration", [UF_OPT_SIZE] = "size",
-        [UF_OPT_ENUM] = "enum",      [UF_OPT_LIST] = "list",   [UF_OPT_MAP] = "mapping",
+        [UF_OPT_STR] = "string",   [UF_OPT_INT] = "integer",       [UF_OPT_FLOAT] = "number",
+        [UF_OPT_BOOL] = "boolean", [UF_OPT_DURATION] = "duration", [UF_OPT_SIZE] = "size",
+        [UF_OPT_ENUM] = "enum",    [UF_OPT_LIST] = "list",         [UF_OPT_MAP] = "mapping",
     };
     return names[type];
 }
@@ -113,15 +113,15 @@ static int parse_with_units(const char *text, const struct unit *units, double d
     return 0;
 }
 
-static const struct unit duration_units[] = {
-    {"us", 0.001}, {"ms", 1}, {"s", 1000}, {"m", 60000}, {"h", 3600000}, {NULL, 0}};
-static const struct unit size_units[] = {
-    {"B", 1},        {"KiB", 1024.0},   {"MiB", 1048576.0}, {"GiB", 1073741824.0},
-    {"KB", 1000.0},  {"MB", 1e6},       {"GB", 1e9},        {"k", 1000.0},
-    {NULL, 0}};
+static const struct unit duration_units[] = { { "us", 0.001 }, { "ms", 1 },      { "s", 1000 },
+                                              { "m", 60000 },  { "h", 3600000 }, { NULL, 0 } };
+static const struct unit size_units[] = { { "B", 1 },           { "KiB", 1024.0 },
+                                          { "MiB", 1048576.0 }, { "GiB", 1073741824.0 },
+                                          { "KB", 1000.0 },     { "MB", 1e6 },
+                                          { "GB", 1e9 },        { "k", 1000.0 },
+                                          { NULL, 0 } };
 
-static int check_range(const struct uf_option *opt, int64_t v, const char *text,
-                       struct uf_err *err)
+static int check_range(const struct uf_option *opt, int64_t v, const char *text, struct uf_err *err)
 {
     if (opt->min < opt->max && (v < opt->min || v > opt->max))
         return uf_err_set(err, UF_EINVAL,
@@ -130,8 +130,7 @@ static int check_range(const struct uf_option *opt, int64_t v, const char *text,
     return 0;
 }
 
-static int parse_enum(const struct uf_option *opt, const char *text, int *out,
-                      struct uf_err *err)
+static int parse_enum(const struct uf_option *opt, const char *text, int *out, struct uf_err *err)
 {
     char allowed[256] = "";
     for (int i = 0; opt->values && opt->values[i]; i++) {
@@ -183,8 +182,7 @@ int uf_option_parse_scalar(const struct uf_option *opt, const char *text, void *
         errno = 0;
         double d = strtod(text, &end);
         if (errno || end == text || *end || isnan(d))
-            return uf_err_set(err, UF_EINVAL, "option '%s': '%s' is not a number", opt->name,
-                              text);
+            return uf_err_set(err, UF_EINVAL, "option '%s': '%s' is not a number", opt->name, text);
         if (opt->min < opt->max && (d < (double)opt->min || d > (double)opt->max))
             return uf_err_set(err, UF_EINVAL,
                               "option '%s': %s is out of range (expected %" PRId64 "..%" PRId64 ")",
@@ -197,8 +195,9 @@ int uf_option_parse_scalar(const struct uf_option *opt, const char *text, void *
             *(bool *)dst = text[0] == 't';
             return 0;
         }
-        return uf_err_set(err, UF_EINVAL, "option '%s': '%s' is not a boolean (expected true or false)",
-                          opt->name, text);
+        return uf_err_set(err, UF_EINVAL,
+                          "option '%s': '%s' is not a boolean (expected true or false)", opt->name,
+                          text);
     case UF_OPT_ENUM:
         return parse_enum(opt, text, (int *)dst, err);
     default:

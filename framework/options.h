@@ -33,11 +33,11 @@ struct uf_option {
     const char *name;
     enum uf_opt_type type;
     unsigned flags;
-    const char *def;            /* default as text; NULL means unset (zero/NULL) unless REQUIRED */
-    int64_t min, max;           /* INT/DURATION/SIZE range, checked when min < max */
-    const char *const *values;  /* ENUM: allowed values, NULL-terminated */
-    const char *desc;           /* one sentence */
-    size_t offset;              /* where the value goes in the kind's context */
+    const char *def;           /* default as text; NULL means unset (zero/NULL) unless REQUIRED */
+    int64_t min, max;          /* INT/DURATION/SIZE range, checked when min < max */
+    const char *const *values; /* ENUM: allowed values, NULL-terminated */
+    const char *desc;          /* one sentence */
+    size_t offset;             /* where the value goes in the kind's context */
 };
 
 struct uf_err;

@@ -16,8 +16,8 @@ PGconn *uf_pg_connect(const char *dsn, int64_t connect_timeout_ms, struct uf_err
 {
     char timeout[24];
     snprintf(timeout, sizeof timeout, "%lld", (long long)((connect_timeout_ms + 999) / 1000));
-    const char *keys[] = {"dbname", "connect_timeout", "application_name", NULL};
-    const char *vals[] = {dsn, timeout, "ugcflow", NULL};
+    const char *keys[] = { "dbname", "connect_timeout", "application_name", NULL };
+    const char *vals[] = { dsn, timeout, "ugcflow", NULL };
     PGconn *pg = PQconnectdbParams(keys, vals, 1);
     if (PQstatus(pg) == CONNECTION_OK) {
         PQsetNoticeProcessor(pg, ignore_notice, NULL);

@@ -70,7 +70,7 @@ static int add_file(const char *dir, const char *name, struct uf_pg_migrations *
     if (!sql)
         return err ? err->code : UF_EIO;
     out->v = uf_xrealloc(out->v, (out->n + 1) * sizeof *out->v);
-    out->v[out->n++] = (struct uf_pg_migration){v, uf_xstrndup(name, strlen(name) - 4), sql};
+    out->v[out->n++] = (struct uf_pg_migration){ v, uf_xstrndup(name, strlen(name) - 4), sql };
     return 0;
 }
 
@@ -116,7 +116,7 @@ int uf_pg_migrations_option(struct uf_stage *st, const char *option, const char 
         return 0;
     const char *base = uf_stage_config_dir(st);
     char *dir = path[0] == '/' ? uf_xstrdup(path) : uf_xasprintf("%s/%s", base, path);
-    struct uf_err err = {0};
+    struct uf_err err = { 0 };
     int rc = uf_pg_migrations_load(dir, out, &err);
     free(dir);
     if (rc) {
@@ -129,7 +129,7 @@ int uf_pg_migrations_option(struct uf_stage *st, const char *option, const char 
 static int lock_and_prepare(PGconn *conn, const char *schema, const char *quoted,
                             struct uf_err *err)
 {
-    const char *params[1] = {schema};
+    const char *params[1] = { schema };
     PGresult *res =
         PQexecParams(conn, "SELECT pg_advisory_xact_lock(hashtext('ugcflow.migrate.' || $1))", 1,
                      NULL, params, NULL, NULL, 0);
@@ -153,7 +153,7 @@ static int is_applied(PGconn *conn, int version, struct uf_err *err)
 {
     char v[16];
     snprintf(v, sizeof v, "%d", version);
-    const char *params[1] = {v};
+    const char *params[1] = { v };
     PGresult *res = PQexecParams(conn, "SELECT 1 FROM ugcflow_migrations WHERE version = $1::int",
                                  1, NULL, params, NULL, NULL, 0);
     int rc = PQresultStatus(res) != PGRES_TUPLES_OK
@@ -171,7 +171,7 @@ static int apply(PGconn *conn, const struct uf_pg_migration *m, struct uf_err *e
         return err ? err->code : UF_EIO;
     char v[16];
     snprintf(v, sizeof v, "%d", m->version);
-    const char *params[2] = {v, m->name};
+    const char *params[2] = { v, m->name };
     PGresult *res = PQexecParams(conn,
                                  "INSERT INTO ugcflow_migrations (version, name) "
                                  "VALUES ($1::int, $2)",

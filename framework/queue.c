@@ -74,8 +74,9 @@ int uf_queue_push(struct uf_queue *q, struct uf_event *ev, bool block)
 
 size_t uf_queue_pop(struct uf_queue *q, struct uf_event **out, size_t max, int timeout_ms)
 {
-    struct timespec dl = timeout_ms > 0 ? uf_clock_after(CLOCK_MONOTONIC, (int64_t)timeout_ms * 1000)
-                                        : (struct timespec){0};
+    struct timespec dl = timeout_ms > 0
+                             ? uf_clock_after(CLOCK_MONOTONIC, (int64_t)timeout_ms * 1000)
+                             : (struct timespec){ 0 };
     pthread_mutex_lock(&q->mu);
     while (q->count == 0 && !q->closed && timeout_ms != 0) {
         q->waiting_consumers++;

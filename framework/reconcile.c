@@ -77,8 +77,7 @@ static const char *scalar(const struct uf_node *map, const char *key, bool requi
     return NULL;
 }
 
-static const struct uf_node *mapping(const struct uf_node *map, const char *key,
-                                     struct uf_diags *d)
+static const struct uf_node *mapping(const struct uf_node *map, const char *key, struct uf_diags *d)
 {
     const struct uf_node *n = uf_node_get(map, key);
     if (n && n->type == UF_NODE_MAP)
@@ -97,9 +96,8 @@ static void read_checks(const struct uf_node *checks, struct setup *s, struct uf
                          checks->keys[i]);
             continue;
         }
-        s->checks[s->nchecks++] = (struct check){checks->keys[i],
-                                                 scalar(c, "postgres", true, d),
-                                                 scalar(c, "clickhouse", true, d)};
+        s->checks[s->nchecks++] = (struct check){ checks->keys[i], scalar(c, "postgres", true, d),
+                                                  scalar(c, "clickhouse", true, d) };
     }
 }
 
@@ -132,7 +130,7 @@ static int read_setup(const struct uf_config *cfg, struct setup *s, struct uf_di
 /* sql with every "{since}" replaced by since (new string). */
 static char *with_since(const char *sql, int64_t since)
 {
-    struct uf_strbuf sb = {0};
+    struct uf_strbuf sb = { 0 };
     const char *p;
     while ((p = strstr(sql, "{since}"))) {
         uf_strbuf_append(&sb, sql, (size_t)(p - sql));
@@ -200,7 +198,7 @@ static int ch_query(const struct setup *s, const char *sql, struct uf_strbuf *ou
 
 static int ch_keys(const struct setup *s, const char *sql, struct keys *k, struct uf_err *err)
 {
-    struct uf_strbuf out = {0};
+    struct uf_strbuf out = { 0 };
     int rc = ch_query(s, sql, &out, err);
     k->blob = uf_strbuf_take(&out);
     for (char *line = k->blob; rc == 0 && line && *line;) {
@@ -236,8 +234,7 @@ static void compare(const struct keys *a, const struct keys *b, struct diff *d)
     }
 }
 
-static void print_samples(const char *check, const char *what, const char *const *keys,
-                          size_t n)
+static void print_samples(const char *check, const char *what, const char *const *keys, size_t n)
 {
     for (size_t i = 0; i < n && i < SAMPLES; i++)
         printf("  %s: %s %s\n", check, what, keys[i]);
@@ -249,8 +246,8 @@ static void print_samples(const char *check, const char *what, const char *const
 static int run_check(const struct setup *s, PGconn *pg, const struct check *c, int64_t since,
                      size_t *missing, size_t *extra)
 {
-    struct keys a = {0}, b = {0};
-    struct uf_err err = {0};
+    struct keys a = { 0 }, b = { 0 };
+    struct uf_err err = { 0 };
     char *pq = with_since(c->pg_sql, since), *cq = with_since(c->ch_sql, since);
     int rc = pg_keys(pg, pq, &a, &err) || ch_keys(s, cq, &b, &err) ? 2 : 0;
     if (rc) {
@@ -258,7 +255,7 @@ static int run_check(const struct setup *s, PGconn *pg, const struct check *c, i
     } else {
         qsort(a.v, a.n, sizeof *a.v, cmp_str);
         qsort(b.v, b.n, sizeof *b.v, cmp_str);
-        struct diff d = {0};
+        struct diff d = { 0 };
         compare(&a, &b, &d);
         printf("%-24s %12zu %12zu %9zu %9zu\n", c->name, a.n, b.n, d.missing, d.extra);
         print_samples(c->name, "missing", d.miss, d.missing);
@@ -276,7 +273,7 @@ static int run_check(const struct setup *s, PGconn *pg, const struct check *c, i
 
 static PGconn *open_pg(const struct setup *s)
 {
-    struct uf_err err = {0};
+    struct uf_err err = { 0 };
     PGconn *pg = uf_pg_connect(s->dsn, 5000, &err);
     if (pg && s->schema) {
         char *q = uf_pg_quote_ident(s->schema), *sql = uf_xasprintf("SET search_path TO %s", q);
@@ -315,8 +312,9 @@ static int64_t parse_since(const char *text)
 {
     if (!text)
         return 0;
-    static const struct uf_option opt = {.name = "--since", .type = UF_OPT_DURATION,
-                                         .min = 1000, .max = INT64_MAX / 2};
+    static const struct uf_option opt = {
+        .name = "--since", .type = UF_OPT_DURATION, .min = 1000, .max = INT64_MAX / 2
+    };
     int64_t ms;
     struct uf_err err;
     if (uf_option_parse_scalar(&opt, text, &ms, &err) != 0) {
@@ -329,8 +327,9 @@ static int64_t parse_since(const char *text)
 
 int uf_reconcile_main(int argc, char **argv)
 {
-    static const struct option longopts[] = {
-        {"since", required_argument, NULL, 's'}, {"help", no_argument, NULL, 'h'}, {0}};
+    static const struct option longopts[] = { { "since", required_argument, NULL, 's' },
+                                              { "help", no_argument, NULL, 'h' },
+                                              { 0 } };
     const char *since_text = NULL;
     optind = 1;
     int c;
@@ -347,9 +346,9 @@ int uf_reconcile_main(int argc, char **argv)
         fputs(usage_text, stderr);
         return 2;
     }
-    struct uf_diags d = {0};
+    struct uf_diags d = { 0 };
     struct uf_config *cfg = uf_config_load(argv[optind], &d);
-    struct setup s = {0};
+    struct setup s = { 0 };
     int rc = cfg && d.n == 0 && read_setup(cfg, &s, &d) == 0 ? run(&s, since) : 2;
     if (d.n)
         uf_diags_print(&d, stderr);

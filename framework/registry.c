@@ -46,7 +46,10 @@ const struct uf_kind *const uf_kinds[] = {
 
 static const struct uf_kind *const *extra_kinds;
 
-void uf_registry_set_extra(const struct uf_kind *const *kinds) { extra_kinds = kinds; }
+void uf_registry_set_extra(const struct uf_kind *const *kinds)
+{
+    extra_kinds = kinds;
+}
 
 const struct uf_kind *uf_registry_find(const char *name)
 {

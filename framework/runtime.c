@@ -106,7 +106,10 @@ int uf_emit_port(struct uf_stage *st, int port, struct uf_event *ev)
     return rc;
 }
 
-int uf_emit(struct uf_stage *st, struct uf_event *ev) { return uf_emit_port(st, 0, ev); }
+int uf_emit(struct uf_stage *st, struct uf_event *ev)
+{
+    return uf_emit_port(st, 0, ev);
+}
 
 /* ---- workers ---- */
 
@@ -117,7 +120,7 @@ static void backoff(struct uf_stage *st, int attempt)
     int64_t left = uf_stage_deadline_ms(st);
     if (ms > left)
         ms = left > 0 ? left : 0;
-    struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L};
+    struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L };
     nanosleep(&ts, NULL);
 }
 
@@ -130,7 +133,7 @@ static bool stage_is_stopping(const struct uf_stage *st)
 static void write_batch(struct uf_stage *st, struct uf_event **evs, size_t n, bool timed)
 {
     for (int attempt = 0;; attempt++) {
-        struct uf_err err = {0};
+        struct uf_err err = { 0 };
         int64_t t0 = timed ? uf_now_us() : 0;
         int rc = st->kind->write(st, st->ctx, evs, n, &err);
         if (timed)
@@ -156,7 +159,7 @@ static void write_batch(struct uf_stage *st, struct uf_event **evs, size_t n, bo
  * after every event, and every push pays a futex wake-up. 50 us is far below any reply budget. */
 static void linger(void)
 {
-    struct timespec ts = {.tv_sec = 0, .tv_nsec = 50000};
+    struct timespec ts = { .tv_sec = 0, .tv_nsec = 50000 };
     nanosleep(&ts, NULL);
 }
 
@@ -199,8 +202,8 @@ static void *worker(void *arg)
 static void *ticker(void *arg)
 {
     struct uf_stage *st = arg;
-    struct timespec ts = {.tv_sec = st->common.tick_ms / 1000,
-                          .tv_nsec = (st->common.tick_ms % 1000) * 1000000L};
+    struct timespec ts = { .tv_sec = st->common.tick_ms / 1000,
+                           .tv_nsec = (st->common.tick_ms % 1000) * 1000000L };
     while (!atomic_load(&st->ticker_stop)) {
         nanosleep(&ts, NULL);
         if (!atomic_load(&st->ticker_stop))
@@ -227,7 +230,10 @@ struct uf_runtime *uf_runtime_new(struct uf_graph *g)
     return rt;
 }
 
-struct uf_graph *uf_runtime_graph(struct uf_runtime *rt) { return rt->g; }
+struct uf_graph *uf_runtime_graph(struct uf_runtime *rt)
+{
+    return rt->g;
+}
 
 static int start_stage(struct uf_stage *st, struct uf_err *err)
 {
@@ -286,7 +292,10 @@ void uf_stage_source_done(struct uf_stage *st)
         uf_runtime_request_stop(rt);
 }
 
-bool uf_runtime_is_stopping(const struct uf_runtime *rt) { return atomic_load(&rt->stopping); }
+bool uf_runtime_is_stopping(const struct uf_runtime *rt)
+{
+    return atomic_load(&rt->stopping);
+}
 bool uf_runtime_is_ready(const struct uf_runtime *rt)
 {
     return atomic_load(&rt->ready) && !atomic_load(&rt->stopping);
@@ -344,7 +353,7 @@ static bool stop_stage(struct uf_runtime *rt, struct uf_stage *st)
 
 int uf_runtime_run(struct uf_runtime *rt)
 {
-    struct pollfd pfd = {.fd = rt->stop_pipe[0], .events = POLLIN};
+    struct pollfd pfd = { .fd = rt->stop_pipe[0], .events = POLLIN };
     while (poll(&pfd, 1, -1) < 0 && errno == EINTR)
         ;
     atomic_store(&rt->deadline_us, uf_now_us() + rt->g->shutdown_timeout_ms * 1000);
@@ -392,10 +401,10 @@ char *uf_runtime_metrics_text(struct uf_runtime *rt)
             struct uf_stage *st = rt->g->pipelines[i].stages[s];
             if (st->q)
                 atomic_store(&st->metrics.queue_depth, (int64_t)uf_queue_depth(st->q));
-            srcs[n++] = (struct uf_metrics_src){rt->g->pipelines[i].name, st->name,
-                                                st->kind->name, &st->metrics};
+            srcs[n++] = (struct uf_metrics_src){ rt->g->pipelines[i].name, st->name, st->kind->name,
+                                                 &st->metrics };
         }
-    struct uf_strbuf sb = {0};
+    struct uf_strbuf sb = { 0 };
     uf_metrics_render(&sb, srcs, n);
     free(srcs);
     return uf_strbuf_take(&sb);

@@ -30,14 +30,14 @@ struct seg_info {
 struct uf_spool {
     pthread_mutex_t lock;
     struct uf_spool_cfg cfg;
-    char *dir;                /* ours: cfg.dir points here */
-    struct seg_info *segs;    /* oldest first; the last one is the active one when fd >= 0 */
+    char *dir;             /* ours: cfg.dir points here */
+    struct seg_info *segs; /* oldest first; the last one is the active one when fd >= 0 */
     size_t nsegs, cap;
-    int fd;                   /* the active segment, -1 when sealed or none yet */
+    int fd; /* the active segment, -1 when sealed or none yet */
     uint64_t bytes, records, corrupt;
-    bool dirty;               /* written since the last fsync */
+    bool dirty; /* written since the last fsync */
     int64_t synced_ms;
-    bool out;                 /* a segment is out for replay */
+    bool out; /* a segment is out for replay */
 };
 
 struct uf_spool_segment {
@@ -50,9 +50,8 @@ struct uf_spool_segment {
 /* ---- CRC-32: nibble table, small and fast enough for spool-sized records ---- */
 
 static const uint32_t crc_nibble[16] = {
-    0x00000000, 0x1db71064, 0x3b6e20c8, 0x26d930ac, 0x76dc4190, 0x6b6b51f4,
-    0x4db26158, 0x5005713c, 0xedb88320, 0xf00f9344, 0xd6d6a3e8, 0xcb61b38c,
-    0x9b64c2b0, 0x86d3d2d4, 0xa00ae278, 0xbdbdf21c,
+    0x00000000, 0x1db71064, 0x3b6e20c8, 0x26d930ac, 0x76dc4190, 0x6b6b51f4, 0x4db26158, 0x5005713c,
+    0xedb88320, 0xf00f9344, 0xd6d6a3e8, 0xcb61b38c, 0x9b64c2b0, 0x86d3d2d4, 0xa00ae278, 0xbdbdf21c,
 };
 
 uint32_t uf_crc32(uint32_t crc, const void *buf, size_t n)
@@ -336,8 +335,8 @@ static int write_all(int fd, const unsigned char *p, size_t n)
     return 0;
 }
 
-static int append_locked(struct uf_spool *sp, const unsigned char *buf, size_t total,
-                         size_t n, struct uf_err *err)
+static int append_locked(struct uf_spool *sp, const unsigned char *buf, size_t total, size_t n,
+                         struct uf_err *err)
 {
     if (sp->bytes + total > (uint64_t)sp->cfg.max_bytes)
         return uf_err_set(err, UF_EFULL, "spool '%s' is full (%" PRIu64 " of %" PRId64 " bytes)",
@@ -353,8 +352,7 @@ static int append_locked(struct uf_spool *sp, const unsigned char *buf, size_t t
                           sp->dir, strerror(e));
     }
     if (sp->cfg.fsync == UF_SPOOL_FSYNC_ALWAYS && fdatasync(sp->fd) < 0)
-        return uf_err_set(err, UF_EIO, "fsync spool segment in '%s': %s", sp->dir,
-                          strerror(errno));
+        return uf_err_set(err, UF_EIO, "fsync spool segment in '%s': %s", sp->dir, strerror(errno));
     sp->dirty = sp->cfg.fsync != UF_SPOOL_FSYNC_ALWAYS;
     si->bytes += total;
     si->records += n;
@@ -364,7 +362,7 @@ static int append_locked(struct uf_spool *sp, const unsigned char *buf, size_t t
 }
 
 int uf_spool_append(struct uf_spool *sp, const struct uf_spool_rec *recs, size_t n,
-                          struct uf_err *err)
+                    struct uf_err *err)
 {
     if (n == 0)
         return 0;
@@ -387,8 +385,7 @@ int uf_spool_append(struct uf_spool *sp, const struct uf_spool_rec *recs, size_t
 
 /* ---- replay ---- */
 
-struct uf_spool_segment *uf_spool_next_segment(struct uf_spool *sp,
-                                                     struct uf_err *err)
+struct uf_spool_segment *uf_spool_next_segment(struct uf_spool *sp, struct uf_err *err)
 {
     pthread_mutex_lock(&sp->lock);
     if (sp->out || sp->nsegs == 0 || sp->segs[0].records == 0) {
@@ -430,8 +427,7 @@ int uf_spool_segment_read(struct uf_spool_segment *seg, struct uf_spool_rec *rec
     }
 }
 
-void uf_spool_segment_done(struct uf_spool *sp, struct uf_spool_segment *seg,
-                                 bool delivered)
+void uf_spool_segment_done(struct uf_spool *sp, struct uf_spool_segment *seg, bool delivered)
 {
     if (!seg)
         return;

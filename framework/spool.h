@@ -20,9 +20,9 @@ enum uf_spool_fsync {
 };
 
 struct uf_spool_cfg {
-    const char *dir;          /* created with its parents when missing */
-    int64_t max_bytes;        /* appends that would exceed it fail with UF_EFULL */
-    int64_t segment_bytes;    /* a segment is sealed once it reaches this size */
+    const char *dir;       /* created with its parents when missing */
+    int64_t max_bytes;     /* appends that would exceed it fail with UF_EFULL */
+    int64_t segment_bytes; /* a segment is sealed once it reaches this size */
     enum uf_spool_fsync fsync;
     int64_t fsync_interval_ms;
 };
@@ -44,19 +44,17 @@ struct uf_spool *uf_spool_open(const struct uf_spool_cfg *cfg, struct uf_err *er
  * written), UF_EIO when the disk failed (a partial write is cut off again). Returns 0 once the
  * records are written and, with fsync=always, synced. Blocks on disk I/O. */
 int uf_spool_append(struct uf_spool *sp, const struct uf_spool_rec *recs, size_t n,
-                          struct uf_err *err);
+                    struct uf_err *err);
 
 /* The oldest segment holding records, read into memory, or NULL when the spool is empty (or on
  * a read error, with err filled). Only one segment may be out at a time. */
-struct uf_spool_segment *uf_spool_next_segment(struct uf_spool *sp,
-                                                     struct uf_err *err);
+struct uf_spool_segment *uf_spool_next_segment(struct uf_spool *sp, struct uf_err *err);
 /* The segment's next record: 1 with *rec filled (pointers valid until segment_done), 0 at the
  * end. Damaged records are skipped and counted (see uf_spool_corrupt). */
 int uf_spool_segment_read(struct uf_spool_segment *seg, struct uf_spool_rec *rec);
 /* Ends the replay of seg (and frees it): delivered=true deletes the segment file, false keeps
  * it for the next attempt. */
-void uf_spool_segment_done(struct uf_spool *sp, struct uf_spool_segment *seg,
-                                 bool delivered);
+void uf_spool_segment_done(struct uf_spool *sp, struct uf_spool_segment *seg, bool delivered);
 
 /* Records and bytes currently on disk (including a segment out for replay). */
 uint64_t uf_spool_records(struct uf_spool *sp);

@@ -26,9 +26,9 @@ enum uf_role { UF_SOURCE, UF_TRANSFORM, UF_SINK };
  * object or an array of them), where an event built as a tree has an envelope
  * {"route","method",...,"body"} (see docs/http.md, "Batches"). */
 enum uf_batch_role {
-    UF_BATCH_NONE,  /* it reads fields by name: it must get items, not a batch */
-    UF_BATCH_PASS,  /* it handles a batch and passes it on as it is (jwt_auth, validate) */
-    UF_BATCH_END,   /* it ends a batch: split cuts it into items (a sink may write one whole) */
+    UF_BATCH_NONE, /* it reads fields by name: it must get items, not a batch */
+    UF_BATCH_PASS, /* it handles a batch and passes it on as it is (jwt_auth, validate) */
+    UF_BATCH_END,  /* it ends a batch: split cuts it into items (a sink may write one whole) */
 };
 
 /* What a sink's write() answers. */
@@ -41,10 +41,10 @@ enum uf_write_rc {
 struct uf_kind {
     const char *name;
     enum uf_role role;
-    const char *summary;               /* one line for `ugcflow stages` and docs */
-    const struct uf_option *options;   /* NULL-terminated table; may be NULL when none */
+    const char *summary;             /* one line for `ugcflow stages` and docs */
+    const struct uf_option *options; /* NULL-terminated table; may be NULL when none */
     size_t ctx_size;
-    bool emits;                        /* a sink that also emits events downstream */
+    bool emits; /* a sink that also emits events downstream */
     /* NULL: UF_BATCH_NONE. Decided per component after init (e.g. by an option's value). */
     enum uf_batch_role (*batch)(const void *ctx);
 

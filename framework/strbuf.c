@@ -27,7 +27,10 @@ void uf_strbuf_append(struct uf_strbuf *sb, const char *s, size_t n)
     sb->buf[sb->len] = '\0';
 }
 
-void uf_strbuf_puts(struct uf_strbuf *sb, const char *s) { uf_strbuf_append(sb, s, strlen(s)); }
+void uf_strbuf_puts(struct uf_strbuf *sb, const char *s)
+{
+    uf_strbuf_append(sb, s, strlen(s));
+}
 
 void uf_strbuf_printf(struct uf_strbuf *sb, const char *fmt, ...)
 {

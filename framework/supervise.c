@@ -27,15 +27,16 @@
 extern char **environ;
 
 const struct uf_sv_opts uf_sv_default_opts = {
-    .backoff_min_ms = 200, .backoff_max_ms = 30000, .stable_ms = 10000, .stop_timeout_ms = 15000};
+    .backoff_min_ms = 200, .backoff_max_ms = 30000, .stable_ms = 10000, .stop_timeout_ms = 15000
+};
 
 struct child {
     struct uf_sv_child_spec spec;
-    struct uf_sv_status st;  /* guarded by sv->mu for readers on other threads */
-    unsigned quick_deaths;   /* deaths since the child last ran stable_ms */
-    int64_t started_mono;    /* monotonic ms of the last start */
-    int64_t due_mono;        /* BACKOFF: when to start again */
-    bool reloading;          /* sent SIGHUP: its exit is a reload, not a crash */
+    struct uf_sv_status st; /* guarded by sv->mu for readers on other threads */
+    unsigned quick_deaths;  /* deaths since the child last ran stable_ms */
+    int64_t started_mono;   /* monotonic ms of the last start */
+    int64_t due_mono;       /* BACKOFF: when to start again */
+    bool reloading;         /* sent SIGHUP: its exit is a reload, not a crash */
 };
 
 struct uf_supervisor {
@@ -82,18 +83,24 @@ size_t uf_supervisor_add(struct uf_supervisor *sv, const struct uf_sv_child_spec
         sv->cap = sv->cap ? sv->cap * 2 : 8;
         sv->c = uf_xrealloc(sv->c, sv->cap * sizeof *sv->c);
     }
-    sv->c[sv->n] = (struct child){.spec = *spec, .st = {.state = UF_SV_STOPPED}};
+    sv->c[sv->n] = (struct child){ .spec = *spec, .st = { .state = UF_SV_STOPPED } };
     return sv->n++;
 }
 
-size_t uf_supervisor_count(const struct uf_supervisor *sv) { return sv->n; }
+size_t uf_supervisor_count(const struct uf_supervisor *sv)
+{
+    return sv->n;
+}
 
 const char *uf_supervisor_name(const struct uf_supervisor *sv, size_t i)
 {
     return sv->c[i].spec.name;
 }
 
-void uf_supervisor_request_stop(struct uf_supervisor *sv) { atomic_store(&sv->stop, true); }
+void uf_supervisor_request_stop(struct uf_supervisor *sv)
+{
+    atomic_store(&sv->stop, true);
+}
 
 void uf_supervisor_status(struct uf_supervisor *sv, size_t i, struct uf_sv_status *out)
 {
@@ -129,7 +136,7 @@ static int spawn_child(const struct uf_sv_child_spec *spec, pid_t *pid)
     }
     sigemptyset(&none);
     sigemptyset(&dflt);
-    int sigs[] = {SIGCHLD, SIGHUP, SIGTERM, SIGINT, SIGPIPE};
+    int sigs[] = { SIGCHLD, SIGHUP, SIGTERM, SIGINT, SIGPIPE };
     for (size_t i = 0; i < sizeof sigs / sizeof *sigs; i++)
         sigaddset(&dflt, sigs[i]);
     posix_spawnattr_setsigmask(&attr, &none);
@@ -189,9 +196,8 @@ static void describe_exit(int status, char *out, size_t n)
     if (WIFEXITED(status))
         snprintf(out, n, "exit %d", WEXITSTATUS(status));
     else if (WIFSIGNALED(status))
-        snprintf(out, n, "killed by SIG%s", sigabbrev_np(WTERMSIG(status))
-                                                ? sigabbrev_np(WTERMSIG(status))
-                                                : "?");
+        snprintf(out, n, "killed by SIG%s",
+                 sigabbrev_np(WTERMSIG(status)) ? sigabbrev_np(WTERMSIG(status)) : "?");
     else
         snprintf(out, n, "status %d", status);
 }
@@ -285,7 +291,7 @@ static void stop_all(struct uf_supervisor *sv, const sigset_t *set)
                 signal_rank(sv, rank, SIGKILL);
                 killed = true;
             }
-            struct timespec ts = {0, 100 * 1000000L};
+            struct timespec ts = { 0, 100 * 1000000L };
             sigtimedwait(set, NULL, &ts);
             reap(sv, true);
         }
@@ -309,7 +315,7 @@ static struct timespec wait_time(const struct uf_supervisor *sv)
     for (size_t i = 0; i < sv->n; i++)
         if (sv->c[i].st.state == UF_SV_BACKOFF && sv->c[i].due_mono - now < ms)
             ms = sv->c[i].due_mono > now ? sv->c[i].due_mono - now : 0;
-    return (struct timespec){ms / 1000, (long)(ms % 1000) * 1000000L};
+    return (struct timespec){ ms / 1000, (long)(ms % 1000) * 1000000L };
 }
 
 int uf_supervisor_run(struct uf_supervisor *sv)

@@ -37,12 +37,12 @@ enum uf_sv_state { UF_SV_STARTING, UF_SV_RUNNING, UF_SV_BACKOFF, UF_SV_STOPPED }
 
 struct uf_sv_status {
     enum uf_sv_state state;
-    pid_t pid;             /* 0 when not running */
-    uint64_t restarts;     /* restarts after the child exited on its own */
-    uint64_t reloads;      /* restarts after a SIGHUP */
-    int64_t started_ms;    /* wall-clock ms of the current (or last) start */
-    int64_t exited_ms;     /* wall-clock ms of the last exit, 0 when none */
-    char last_exit[64];    /* "exit 1", "killed by SIGKILL", "cannot start: …"; "" when none */
+    pid_t pid;          /* 0 when not running */
+    uint64_t restarts;  /* restarts after the child exited on its own */
+    uint64_t reloads;   /* restarts after a SIGHUP */
+    int64_t started_ms; /* wall-clock ms of the current (or last) start */
+    int64_t exited_ms;  /* wall-clock ms of the last exit, 0 when none */
+    char last_exit[64]; /* "exit 1", "killed by SIGKILL", "cannot start: …"; "" when none */
 };
 
 struct uf_supervisor;

@@ -19,7 +19,10 @@ struct rng {
 
 static _Thread_local struct rng tl_rng;
 
-static uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
+static uint64_t rotl(uint64_t x, int k)
+{
+    return (x << k) | (x >> (64 - k));
+}
 
 static uint64_t next(struct rng *r)
 {
@@ -90,9 +93,9 @@ void uf_uuid_format(const uint8_t id[16], char out[UF_UUID_STR])
 /* Hex digit values plus one, 0 for anything else: a table, because ids are parsed for every
  * event on the ETL path (several per row). */
 static const unsigned char hex1[256] = {
-    ['0'] = 1, ['1'] = 2, ['2'] = 3, ['3'] = 4, ['4'] = 5, ['5'] = 6, ['6'] = 7, ['7'] = 8,
-    ['8'] = 9, ['9'] = 10, ['a'] = 11, ['b'] = 12, ['c'] = 13, ['d'] = 14, ['e'] = 15,
-    ['f'] = 16, ['A'] = 11, ['B'] = 12, ['C'] = 13, ['D'] = 14, ['E'] = 15, ['F'] = 16,
+    ['0'] = 1,  ['1'] = 2,  ['2'] = 3,  ['3'] = 4,  ['4'] = 5,  ['5'] = 6,  ['6'] = 7,  ['7'] = 8,
+    ['8'] = 9,  ['9'] = 10, ['a'] = 11, ['b'] = 12, ['c'] = 13, ['d'] = 14, ['e'] = 15, ['f'] = 16,
+    ['A'] = 11, ['B'] = 12, ['C'] = 13, ['D'] = 14, ['E'] = 15, ['F'] = 16,
 };
 
 bool uf_uuid_parse(const char *s, uint8_t out[16])
@@ -103,8 +106,9 @@ bool uf_uuid_parse(const char *s, uint8_t out[16])
 bool uf_uuid_parse_n(const char *s, size_t n, uint8_t out[16])
 {
     /* Byte offsets of the 16 hex pairs in the 8-4-4-4-12 form. */
-    static const unsigned char at[16] = { 0, 2, 4, 6, 9, 11, 14, 16, 19, 21, 24, 26, 28, 30, 32,
-                                          34 };
+    static const unsigned char at[16] = {
+        0, 2, 4, 6, 9, 11, 14, 16, 19, 21, 24, 26, 28, 30, 32, 34
+    };
     if (n != 36 || s[8] != '-' || s[13] != '-' || s[18] != '-' || s[23] != '-')
         return false;
     const unsigned char *u = (const unsigned char *)s;

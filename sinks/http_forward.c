@@ -47,9 +47,9 @@ struct fwd_ctx {
     pthread_cond_t cond;
     struct rec *head, *tail; /* memory buffer, oldest first */
     size_t mem_bytes;
-    struct uf_spool *spool;        /* NULL without spool_dir */
-    struct uf_spool_segment *seg;  /* sender: the segment being posted, NULL when none */
-    struct uf_spool_rec carry;     /* sender: a record read from seg that did not fit a batch */
+    struct uf_spool *spool;       /* NULL without spool_dir */
+    struct uf_spool_segment *seg; /* sender: the segment being posted, NULL when none */
+    struct uf_spool_rec carry;    /* sender: a record read from seg that did not fit a batch */
     bool have_carry;
     bool stopping, sender_running;
     atomic_bool failing; /* the last POST failed: stop() spills instead of waiting */
@@ -60,68 +60,68 @@ struct fwd_ctx {
 };
 
 static const struct uf_option fwd_options[] = {
-    {.name = "url",
-     .type = UF_OPT_STR,
-     .flags = UF_OPT_REQUIRED,
-     .desc = "Endpoint receiving POSTed JSON arrays, e.g. "
-             "http://127.0.0.1:8081/api/v1/events",
-     .offset = offsetof(struct fwd_ctx, url)},
-    {.name = "post_events",
-     .type = UF_OPT_INT,
-     .def = "500",
-     .min = 1,
-     .max = 100000,
-     .desc = "Most events in one POST",
-     .offset = offsetof(struct fwd_ctx, post_events)},
-    {.name = "post_bytes",
-     .type = UF_OPT_SIZE,
-     .def = "512KiB",
-     .min = 1024,
-     .max = 64 << 20,
-     .desc = "Most bytes of events in one POST; a larger event is dropped and "
-             "counted",
-     .offset = offsetof(struct fwd_ctx, post_bytes)},
-    {.name = "buffer_bytes",
-     .type = UF_OPT_SIZE,
-     .def = "8MiB",
-     .min = 1024,
-     .max = 1LL << 32,
-     .desc = "Memory for events not yet delivered; beyond it they go to the spool",
-     .offset = offsetof(struct fwd_ctx, buffer_bytes)},
-    {.name = "spool_dir",
-     .type = UF_OPT_STR,
-     .desc = "Directory spooling events that do not fit in memory; unset means drop "
-             "(counted)",
-     .offset = offsetof(struct fwd_ctx, spool_dir)},
-    {.name = "spool_bytes_max",
-     .type = UF_OPT_SIZE,
-     .def = "1GiB",
-     .min = 65536,
-     .max = 1LL << 40,
-     .desc = "Largest spool; beyond it events are dropped (counted)",
-     .offset = offsetof(struct fwd_ctx, spool_bytes_max)},
-    {.name = "timeout",
-     .type = UF_OPT_DURATION,
-     .def = "5s",
-     .min = 10,
-     .max = 600000,
-     .desc = "Time allowed for one POST",
-     .offset = offsetof(struct fwd_ctx, timeout_ms)},
-    {.name = "retry_min",
-     .type = UF_OPT_DURATION,
-     .def = "100ms",
-     .min = 1,
-     .max = 600000,
-     .desc = "First delay after a failed POST; doubles on each failure",
-     .offset = offsetof(struct fwd_ctx, retry_min_ms)},
-    {.name = "retry_max",
-     .type = UF_OPT_DURATION,
-     .def = "10s",
-     .min = 1,
-     .max = 3600000,
-     .desc = "Longest delay between retries",
-     .offset = offsetof(struct fwd_ctx, retry_max_ms)},
-    {0},
+    { .name = "url",
+      .type = UF_OPT_STR,
+      .flags = UF_OPT_REQUIRED,
+      .desc = "Endpoint receiving POSTed JSON arrays, e.g. "
+              "http://127.0.0.1:8081/api/v1/events",
+      .offset = offsetof(struct fwd_ctx, url) },
+    { .name = "post_events",
+      .type = UF_OPT_INT,
+      .def = "500",
+      .min = 1,
+      .max = 100000,
+      .desc = "Most events in one POST",
+      .offset = offsetof(struct fwd_ctx, post_events) },
+    { .name = "post_bytes",
+      .type = UF_OPT_SIZE,
+      .def = "512KiB",
+      .min = 1024,
+      .max = 64 << 20,
+      .desc = "Most bytes of events in one POST; a larger event is dropped and "
+              "counted",
+      .offset = offsetof(struct fwd_ctx, post_bytes) },
+    { .name = "buffer_bytes",
+      .type = UF_OPT_SIZE,
+      .def = "8MiB",
+      .min = 1024,
+      .max = 1LL << 32,
+      .desc = "Memory for events not yet delivered; beyond it they go to the spool",
+      .offset = offsetof(struct fwd_ctx, buffer_bytes) },
+    { .name = "spool_dir",
+      .type = UF_OPT_STR,
+      .desc = "Directory spooling events that do not fit in memory; unset means drop "
+              "(counted)",
+      .offset = offsetof(struct fwd_ctx, spool_dir) },
+    { .name = "spool_bytes_max",
+      .type = UF_OPT_SIZE,
+      .def = "1GiB",
+      .min = 65536,
+      .max = 1LL << 40,
+      .desc = "Largest spool; beyond it events are dropped (counted)",
+      .offset = offsetof(struct fwd_ctx, spool_bytes_max) },
+    { .name = "timeout",
+      .type = UF_OPT_DURATION,
+      .def = "5s",
+      .min = 10,
+      .max = 600000,
+      .desc = "Time allowed for one POST",
+      .offset = offsetof(struct fwd_ctx, timeout_ms) },
+    { .name = "retry_min",
+      .type = UF_OPT_DURATION,
+      .def = "100ms",
+      .min = 1,
+      .max = 600000,
+      .desc = "First delay after a failed POST; doubles on each failure",
+      .offset = offsetof(struct fwd_ctx, retry_min_ms) },
+    { .name = "retry_max",
+      .type = UF_OPT_DURATION,
+      .def = "10s",
+      .min = 1,
+      .max = 3600000,
+      .desc = "Longest delay between retries",
+      .offset = offsetof(struct fwd_ctx, retry_max_ms) },
+    { 0 },
 };
 
 static int fwd_init(struct uf_stage *st, void *ctx, struct uf_err *err)
@@ -151,8 +151,8 @@ static void spool_gauge(struct fwd_ctx *c)
 
 static bool spool_append(struct fwd_ctx *c, const char *data, size_t len)
 {
-    struct uf_spool_rec r = {data, len};
-    struct uf_err err = {0};
+    struct uf_spool_rec r = { data, len };
+    struct uf_err err = { 0 };
     if (!c->spool || uf_spool_append(c->spool, &r, 1, &err) != 0)
         return false;
     spool_gauge(c);
@@ -242,7 +242,7 @@ static void batch_from_memory(struct fwd_ctx *c, struct batch *b)
  * sender thread only: the spool keeps the segment out for it. */
 static void batch_from_spool(struct fwd_ctx *c, struct batch *b)
 {
-    struct uf_err err = {0};
+    struct uf_err err = { 0 };
     if (!c->seg && !(c->seg = uf_spool_next_segment(c->spool, &err)))
         return;
     b->spooled = true;
@@ -384,7 +384,7 @@ static void *sender_main(void *arg)
 {
     struct fwd_ctx *c = arg;
     for (;;) {
-        struct batch b = {0};
+        struct batch b = { 0 };
         if (!next_batch(c, &b))
             break; /* stopping, nothing left */
         bool sent = b.n == 0 || deliver(c, &b);
@@ -418,9 +418,10 @@ static int fwd_start(struct uf_stage *st, void *ctx, struct uf_err *err)
                                      "Events in batches the receiver rejected (4xx)", NULL, NULL);
     c->m_fail = uf_metrics_extra(m, UF_METRIC_COUNTER, "forward_failed_posts_total",
                                  "POSTs that failed and were retried", NULL, NULL);
-    struct uf_spool_cfg scfg = {.dir = c->spool_dir, .max_bytes = c->spool_bytes_max,
-                                .segment_bytes = SEGMENT_BYTES,
-                                .fsync = UF_SPOOL_FSYNC_NEVER};
+    struct uf_spool_cfg scfg = { .dir = c->spool_dir,
+                                 .max_bytes = c->spool_bytes_max,
+                                 .segment_bytes = SEGMENT_BYTES,
+                                 .fsync = UF_SPOOL_FSYNC_NEVER };
     if (c->spool_dir && !(c->spool = uf_spool_open(&scfg, err)))
         return UF_EIO;
     spool_gauge(c);

@@ -11,6 +11,8 @@ static int null_write(struct uf_stage *st, void *ctx, struct uf_event **evs, siz
 }
 
 const struct uf_kind uf_sink_null = {
-    .name = "null", .role = UF_SINK, .summary = "Discard events (counted as written)",
+    .name = "null",
+    .role = UF_SINK,
+    .summary = "Discard events (counted as written)",
     .write = null_write,
 };

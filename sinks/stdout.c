@@ -14,10 +14,13 @@ struct stdout_ctx {
 };
 
 static const struct uf_option stdout_options[] = {
-    {.name = "metadata", .type = UF_OPT_BOOL, .def = "false",
-     .desc = "Wrap each event with its id, time, source and user",
-     .offset = offsetof(struct stdout_ctx, metadata)},
-    {0}};
+    { .name = "metadata",
+      .type = UF_OPT_BOOL,
+      .def = "false",
+      .desc = "Wrap each event with its id, time, source and user",
+      .offset = offsetof(struct stdout_ctx, metadata) },
+    { 0 }
+};
 
 static void append_event(struct uf_strbuf *sb, struct uf_event *ev, bool metadata)
 {
@@ -26,9 +29,8 @@ static void append_event(struct uf_strbuf *sb, struct uf_event *ev, bool metadat
         char id[UF_UUID_STR];
         uf_uuid_format(uf_event_id(ev), id);
         json_t *w = json_pack("{s:s,s:I,s:s?,s:s?,s:O}", "id", id, "received_at_us",
-                              (json_int_t)uf_event_received_us(ev), "source",
-                              uf_event_source(ev), "user", uf_event_user(ev), "body",
-                              uf_event_body(ev));
+                              (json_int_t)uf_event_received_us(ev), "source", uf_event_source(ev),
+                              "user", uf_event_user(ev), "body", uf_event_body(ev));
         s = json_dumps(w, JSON_COMPACT);
         json_decref(w);
     } else {
@@ -45,7 +47,7 @@ static int stdout_write(struct uf_stage *st, void *ctx, struct uf_event **evs, s
                         struct uf_err *err)
 {
     struct stdout_ctx *c = ctx;
-    struct uf_strbuf sb = {0};
+    struct uf_strbuf sb = { 0 };
     for (size_t i = 0; i < n; i++)
         append_event(&sb, evs[i], c->metadata);
     bool ok = fwrite(sb.buf, 1, sb.len, stdout) == sb.len && fflush(stdout) == 0;
@@ -58,6 +60,10 @@ static int stdout_write(struct uf_stage *st, void *ctx, struct uf_event **evs, s
 }
 
 const struct uf_kind uf_sink_stdout = {
-    .name = "stdout", .role = UF_SINK, .summary = "Write events to stdout as JSON lines",
-    .options = stdout_options, .ctx_size = sizeof(struct stdout_ctx), .write = stdout_write,
+    .name = "stdout",
+    .role = UF_SINK,
+    .summary = "Write events to stdout as JSON lines",
+    .options = stdout_options,
+    .ctx_size = sizeof(struct stdout_ctx),
+    .write = stdout_write,
 };

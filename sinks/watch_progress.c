@@ -59,9 +59,9 @@ struct wp_ctx {
 
     struct uf_stage *st;
     struct uf_pg_migrations migrations; /* read at init */
-    char *qschema, *qtable;       /* "schema", "schema".watch_progress; built in init */
-    PGconn *conn;                 /* flusher thread only */
-    pthread_mutex_t lock;         /* guards map */
+    char *qschema, *qtable;             /* "schema", "schema".watch_progress; built in init */
+    PGconn *conn;                       /* flusher thread only */
+    pthread_mutex_t lock;               /* guards map */
     pthread_cond_t cv;
     struct wp_map map;
     bool stopping, started;
@@ -71,20 +71,34 @@ struct wp_ctx {
 };
 
 static const struct uf_option wp_options[] = {
-    { .name = "dsn", .type = UF_OPT_STR, .flags = UF_OPT_REQUIRED | UF_OPT_SECRET,
-      .desc = "libpq connection string", .offset = offsetof(struct wp_ctx, dsn) },
-    { .name = "schema", .type = UF_OPT_STR, .def = "public",
+    { .name = "dsn",
+      .type = UF_OPT_STR,
+      .flags = UF_OPT_REQUIRED | UF_OPT_SECRET,
+      .desc = "libpq connection string",
+      .offset = offsetof(struct wp_ctx, dsn) },
+    { .name = "schema",
+      .type = UF_OPT_STR,
+      .def = "public",
       .desc = "Schema of the UGC store whose watch_progress table the positions go to (its "
               "migrations are applied at connect)",
       .offset = offsetof(struct wp_ctx, schema) },
-    { .name = "migrations", .type = UF_OPT_STR,
+    { .name = "migrations",
+      .type = UF_OPT_STR,
       .desc = "Folder of the schema's NNNN_name.sql migrations (relative to the config file), "
               "applied at connect; unset: none",
       .offset = offsetof(struct wp_ctx, migrations_dir) },
-    { .name = "flush_interval", .type = UF_OPT_DURATION, .def = "1s", .min = 10, .max = 60000,
+    { .name = "flush_interval",
+      .type = UF_OPT_DURATION,
+      .def = "1s",
+      .min = 10,
+      .max = 60000,
       .desc = "How often changed positions are written; each key at most once per interval",
       .offset = offsetof(struct wp_ctx, flush_ms) },
-    { .name = "max_keys", .type = UF_OPT_INT, .def = "200000", .min = 1, .max = 10000000,
+    { .name = "max_keys",
+      .type = UF_OPT_INT,
+      .def = "200000",
+      .min = 1,
+      .max = 10000000,
       .desc = "Most (user, movie) positions waiting for a write; new keys beyond are dropped",
       .offset = offsetof(struct wp_ctx, max_keys) },
     { 0 }
@@ -173,19 +187,18 @@ static const char *const field_names[WFIELDS] = { "movie_id", "event", "ts", "po
 _Static_assert(WFIELDS <= UF_FIELDS_MAX, "field_names fits struct uf_fields");
 
 /* The row an event stands for, or NULL (with *why set) when it carries no progress. */
-static struct wp_row *row_of(const struct uf_event *ev, const struct uf_fields *f,
-                             const char **why)
+static struct wp_row *row_of(const struct uf_event *ev, const struct uf_fields *f, const char **why)
 {
     const char *movie = f->str[W_MOVIE], *event = f->str[W_EVENT];
     double pos = f->num[W_POS], dur = f->num[W_DUR];
     bool complete = event && strcmp(event, "complete") == 0;
     if (complete && isnan(pos))
         pos = dur;
-    *why = !uf_event_user(ev)                          ? "anonymous viewer"
-           : !uf_uuid_is_valid(uf_event_user(ev))      ? "user id is not a UUID"
-           : !movie || !uf_uuid_is_valid(movie) ? "movie_id is not a UUID"
-           : isnan(pos) || pos < 0            ? "no position"
-                                              : NULL;
+    *why = !uf_event_user(ev)                     ? "anonymous viewer"
+           : !uf_uuid_is_valid(uf_event_user(ev)) ? "user id is not a UUID"
+           : !movie || !uf_uuid_is_valid(movie)   ? "movie_id is not a UUID"
+           : isnan(pos) || pos < 0                ? "no position"
+                                                  : NULL;
     if (*why)
         return NULL;
     struct wp_row *r = uf_xcalloc(1, sizeof(*r));
@@ -257,7 +270,8 @@ static int wp_connect(struct wp_ctx *c, struct uf_err *err)
 {
     int applied = 0;
     c->conn = uf_pg_connect(c->dsn, 2000, err);
-    if (!c->conn || uf_pg_migrate(c->conn, c->schema, c->qschema, &c->migrations, &applied, err) != 0 ||
+    if (!c->conn ||
+        uf_pg_migrate(c->conn, c->schema, c->qschema, &c->migrations, &applied, err) != 0 ||
         uf_pg_exec(c->conn, "SET statement_timeout TO '2s'", "session", err) != 0)
         return UF_EIO;
     char *upsert = uf_xasprintf(
@@ -316,8 +330,7 @@ static int upsert(struct wp_ctx *c, struct wp_row **rows, size_t n, struct uf_er
     int rc = 0;
     char m[256];
     if (PQresultStatus(res) != PGRES_COMMAND_OK)
-        rc = uf_err_set(err, UF_EIO, "upsert into %s: %s", c->qtable,
-                        pq_msg(c->conn, m, sizeof m));
+        rc = uf_err_set(err, UF_EIO, "upsert into %s: %s", c->qtable, pq_msg(c->conn, m, sizeof m));
     PQclear(res);
     for (int k = 0; k < 6; k++)
         uf_strbuf_free(&a[k]);
@@ -415,9 +428,9 @@ static int wp_init(struct uf_stage *st, void *ctx, struct uf_err *err)
                                     "Positions waiting for the next write", NULL, NULL);
     c->m_written = uf_metrics_extra(m, UF_METRIC_COUNTER, "progress_written_rows_total",
                                     "Positions upserted", NULL, NULL);
-    c->m_dropped_full = uf_metrics_extra(m, UF_METRIC_COUNTER, "progress_dropped_events_total",
-                                         "Positions dropped because max_keys were waiting",
-                                         NULL, NULL);
+    c->m_dropped_full =
+        uf_metrics_extra(m, UF_METRIC_COUNTER, "progress_dropped_events_total",
+                         "Positions dropped because max_keys were waiting", NULL, NULL);
     c->m_failures = uf_metrics_extra(m, UF_METRIC_COUNTER, "progress_write_failures_total",
                                      "Flushes that failed and were retried", NULL, NULL);
     return 0;

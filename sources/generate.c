@@ -12,8 +12,8 @@
 #include "framework/stage.h"
 
 struct gen_ctx {
-    double rate;       /* events/s across all threads; 0 = as fast as possible */
-    int64_t count;     /* total events; 0 = unlimited */
+    double rate;   /* events/s across all threads; 0 = as fast as possible */
+    int64_t count; /* total events; 0 = unlimited */
     int64_t threads;
     json_t *tmpl;
     const char *seq_field;
@@ -24,20 +24,39 @@ struct gen_ctx {
 };
 
 static const struct uf_option gen_options[] = {
-    {.name = "rate", .type = UF_OPT_FLOAT, .def = "0", .min = 0, .max = 100000000,
-     .desc = "Events per second across all threads; 0 emits as fast as possible",
-     .offset = offsetof(struct gen_ctx, rate)},
-    {.name = "count", .type = UF_OPT_INT, .def = "0", .min = 0, .max = INT64_MAX / 2,
-     .desc = "Total events to emit before the source finishes; 0 never finishes",
-     .offset = offsetof(struct gen_ctx, count)},
-    {.name = "threads", .type = UF_OPT_INT, .def = "1", .min = 1, .max = 64,
-     .desc = "Emitting threads", .offset = offsetof(struct gen_ctx, threads)},
-    {.name = "template", .type = UF_OPT_MAP, .def = "{\"message\": \"hello\"}",
-     .desc = "Object every event starts from", .offset = offsetof(struct gen_ctx, tmpl)},
-    {.name = "seq_field", .type = UF_OPT_STR, .def = "seq",
-     .desc = "Field that receives the event's sequence number (empty: none)",
-     .offset = offsetof(struct gen_ctx, seq_field)},
-    {0}};
+    { .name = "rate",
+      .type = UF_OPT_FLOAT,
+      .def = "0",
+      .min = 0,
+      .max = 100000000,
+      .desc = "Events per second across all threads; 0 emits as fast as possible",
+      .offset = offsetof(struct gen_ctx, rate) },
+    { .name = "count",
+      .type = UF_OPT_INT,
+      .def = "0",
+      .min = 0,
+      .max = INT64_MAX / 2,
+      .desc = "Total events to emit before the source finishes; 0 never finishes",
+      .offset = offsetof(struct gen_ctx, count) },
+    { .name = "threads",
+      .type = UF_OPT_INT,
+      .def = "1",
+      .min = 1,
+      .max = 64,
+      .desc = "Emitting threads",
+      .offset = offsetof(struct gen_ctx, threads) },
+    { .name = "template",
+      .type = UF_OPT_MAP,
+      .def = "{\"message\": \"hello\"}",
+      .desc = "Object every event starts from",
+      .offset = offsetof(struct gen_ctx, tmpl) },
+    { .name = "seq_field",
+      .type = UF_OPT_STR,
+      .def = "seq",
+      .desc = "Field that receives the event's sequence number (empty: none)",
+      .offset = offsetof(struct gen_ctx, seq_field) },
+    { 0 }
+};
 
 /* Sleeps until `emitted` events fit the rate since `t0`. */
 static void pace(const struct gen_ctx *g, int64_t t0, int64_t emitted)
@@ -48,10 +67,10 @@ static void pace(const struct gen_ctx *g, int64_t t0, int64_t emitted)
     int64_t due = t0 + (int64_t)((double)emitted * 1e6 / per_thread);
     int64_t now = uf_now_us();
     if (due > now + 1000) {
-        struct timespec ts = {.tv_sec = 0, .tv_nsec = (long)((due - now) * 1000)};
+        struct timespec ts = { .tv_sec = 0, .tv_nsec = (long)((due - now) * 1000) };
         if (ts.tv_nsec >= 1000000000L)
-            ts = (struct timespec){.tv_sec = (due - now) / 1000000,
-                                   .tv_nsec = (long)((due - now) % 1000000) * 1000};
+            ts = (struct timespec){ .tv_sec = (due - now) / 1000000,
+                                    .tv_nsec = (long)((due - now) % 1000000) * 1000 };
         nanosleep(&ts, NULL);
     }
 }
@@ -84,7 +103,6 @@ static void *gen_waiter(void *arg)
     return NULL;
 }
 
-
 static int gen_start(struct uf_stage *st, void *ctx, struct uf_err *err)
 {
     struct gen_ctx *g = ctx;
@@ -110,8 +128,12 @@ static void gen_destroy(void *ctx)
 }
 
 const struct uf_kind uf_source_generate = {
-    .name = "generate", .role = UF_SOURCE,
+    .name = "generate",
+    .role = UF_SOURCE,
     .summary = "Emit synthetic events at a rate or as fast as possible",
-    .options = gen_options, .ctx_size = sizeof(struct gen_ctx),
-    .start = gen_start, .stop = gen_stop, .destroy = gen_destroy,
+    .options = gen_options,
+    .ctx_size = sizeof(struct gen_ctx),
+    .start = gen_start,
+    .stop = gen_stop,
+    .destroy = gen_destroy,
 };

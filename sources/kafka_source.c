@@ -44,9 +44,9 @@ struct part {
     int32_t id;
     struct slot *ring;
     size_t cap, head, count;
-    int64_t watermark;       /* next offset to commit; -1 until a message was retired */
-    int64_t committed;       /* last watermark sent to Kafka */
-    bool assigned, zombie;   /* zombie: revoked with messages in flight; never reused */
+    int64_t watermark;     /* next offset to commit; -1 until a message was retired */
+    int64_t committed;     /* last watermark sent to Kafka */
+    bool assigned, zombie; /* zombie: revoked with messages in flight; never reused */
     bool stalled_logged;
     _Atomic int64_t *lag;
     struct part *next;
@@ -78,16 +78,16 @@ struct ks_ctx {
     struct uf_stage *st;
     rd_kafka_t *rk, *dlq;
     FILE *dlq_fp;
-    bool dlq_dirty;          /* dead letters written since the last commit */
+    bool dlq_dirty; /* dead letters written since the last commit */
     struct part *parts;
     pthread_t thread;
     bool thread_started;
     pthread_mutex_t lock;
-    pthread_cond_t cond;     /* signalled by completions and by the thread's state changes */
+    pthread_cond_t cond; /* signalled by completions and by the thread's state changes */
     atomic_bool stopping, quit, stopped_emitting;
     int64_t last_commit_us;
     int64_t threads;
-    struct work wq;          /* consumer thread -> parse threads, when threads > 1 */
+    struct work wq;                /* consumer thread -> parse threads, when threads > 1 */
     struct slot *handoff[HANDOFF]; /* consumer thread only: slots not yet in wq */
     size_t nhandoff;
     pthread_t *parsers;
@@ -100,46 +100,85 @@ static const char *const dead_letters[] = { "kafka", "file", NULL };
 static const char *const payloads[] = { "json", "raw", NULL };
 
 static const struct uf_option ks_options[] = {
-    { .name = "brokers", .type = UF_OPT_STR, .flags = UF_OPT_REQUIRED,
+    { .name = "brokers",
+      .type = UF_OPT_STR,
+      .flags = UF_OPT_REQUIRED,
       .desc = "Kafka bootstrap servers, host:port[,host:port]",
       .offset = offsetof(struct ks_ctx, brokers) },
-    { .name = "topics", .type = UF_OPT_LIST, .flags = UF_OPT_REQUIRED,
-      .desc = "Topics to consume", .offset = offsetof(struct ks_ctx, topics) },
-    { .name = "group", .type = UF_OPT_STR, .flags = UF_OPT_REQUIRED,
-      .desc = "Consumer group id (one per flow)", .offset = offsetof(struct ks_ctx, group) },
-    { .name = "start", .type = UF_OPT_ENUM, .def = "earliest", .values = starts,
+    { .name = "topics",
+      .type = UF_OPT_LIST,
+      .flags = UF_OPT_REQUIRED,
+      .desc = "Topics to consume",
+      .offset = offsetof(struct ks_ctx, topics) },
+    { .name = "group",
+      .type = UF_OPT_STR,
+      .flags = UF_OPT_REQUIRED,
+      .desc = "Consumer group id (one per flow)",
+      .offset = offsetof(struct ks_ctx, group) },
+    { .name = "start",
+      .type = UF_OPT_ENUM,
+      .def = "earliest",
+      .values = starts,
       .desc = "Where a group without committed offsets starts",
       .offset = offsetof(struct ks_ctx, start_at) },
-    { .name = "id_field", .type = UF_OPT_STR, .def = "event_id",
+    { .name = "id_field",
+      .type = UF_OPT_STR,
+      .def = "event_id",
       .desc = "Field every message must carry as a UUID (empty: no check)",
       .offset = offsetof(struct ks_ctx, id_field) },
-    { .name = "dead_letter", .type = UF_OPT_ENUM, .def = "kafka", .values = dead_letters,
+    { .name = "dead_letter",
+      .type = UF_OPT_ENUM,
+      .def = "kafka",
+      .values = dead_letters,
       .desc = "Where malformed and rejected messages go, with the reason",
       .offset = offsetof(struct ks_ctx, dead_letter) },
-    { .name = "dlq_topic", .type = UF_OPT_STR, .def = "ugc.dlq",
+    { .name = "dlq_topic",
+      .type = UF_OPT_STR,
+      .def = "ugc.dlq",
       .desc = "Dead-letter topic (dead_letter: kafka)",
       .offset = offsetof(struct ks_ctx, dlq_topic) },
-    { .name = "dlq_file", .type = UF_OPT_STR,
+    { .name = "dlq_file",
+      .type = UF_OPT_STR,
       .desc = "Dead-letter file, one JSON line per message (dead_letter: file)",
       .offset = offsetof(struct ks_ctx, dlq_file) },
-    { .name = "max_inflight", .type = UF_OPT_INT, .def = "65536", .min = 16, .max = 4194304,
+    { .name = "max_inflight",
+      .type = UF_OPT_INT,
+      .def = "65536",
+      .min = 16,
+      .max = 4194304,
       .desc = "Most uncommitted messages per partition before consumption waits (keep it above "
               "the sink's batch rows plus its buffer: a full partition stops the whole consumer)",
       .offset = offsetof(struct ks_ctx, max_inflight) },
-    { .name = "commit_interval", .type = UF_OPT_DURATION, .def = "1s", .min = 10,
-      .max = 600000, .desc = "How often advanced offsets are committed",
+    { .name = "commit_interval",
+      .type = UF_OPT_DURATION,
+      .def = "1s",
+      .min = 10,
+      .max = 600000,
+      .desc = "How often advanced offsets are committed",
       .offset = offsetof(struct ks_ctx, commit_interval_ms) },
-    { .name = "revoke_timeout", .type = UF_OPT_DURATION, .def = "10s", .min = 0,
-      .max = 600000, .desc = "How long a revoke waits for in-flight messages before committing",
+    { .name = "revoke_timeout",
+      .type = UF_OPT_DURATION,
+      .def = "10s",
+      .min = 0,
+      .max = 600000,
+      .desc = "How long a revoke waits for in-flight messages before committing",
       .offset = offsetof(struct ks_ctx, revoke_timeout_ms) },
-    { .name = "threads", .type = UF_OPT_INT, .def = "2", .min = 1, .max = 16,
+    { .name = "threads",
+      .type = UF_OPT_INT,
+      .def = "2",
+      .min = 1,
+      .max = 16,
       .desc = "Threads that parse messages and emit events (1: the consumer thread itself)",
       .offset = offsetof(struct ks_ctx, threads) },
-    { .name = "payload", .type = UF_OPT_ENUM, .def = "json", .values = payloads,
+    { .name = "payload",
+      .type = UF_OPT_ENUM,
+      .def = "json",
+      .values = payloads,
       .desc = "json: parse each message into the event body; raw: check its id and hand the "
               "bytes on unparsed (read as text; parsed only by a kind that needs a tree)",
       .offset = offsetof(struct ks_ctx, payload) },
-    { .name = "librdkafka", .type = UF_OPT_MAP,
+    { .name = "librdkafka",
+      .type = UF_OPT_MAP,
       .desc = "Extra librdkafka consumer properties (e.g. fetch.max.bytes)",
       .offset = offsetof(struct ks_ctx, props) },
     { 0 }
@@ -174,8 +213,8 @@ static int set_extra(rd_kafka_conf_t *conf, const json_t *props, struct uf_err *
     json_t *v;
     json_object_foreach((json_t *)props, k, v)
     {
-        char *s = json_is_string(v) ? uf_xstrdup(json_string_value(v))
-                                    : json_dumps(v, JSON_ENCODE_ANY);
+        char *s =
+            json_is_string(v) ? uf_xstrdup(json_string_value(v)) : json_dumps(v, JSON_ENCODE_ANY);
         int rc = set_prop(conf, k, s, err);
         free(s);
         if (rc < 0)
@@ -202,9 +241,9 @@ static struct part *find_part(struct ks_ctx *ks, const char *topic, int32_t id, 
     p->watermark = p->committed = -1;
     char label[300];
     snprintf(label, sizeof(label), "%s/%d", topic, id);
-    p->lag = uf_metrics_extra(uf_stage_metrics(ks->st), UF_METRIC_GAUGE,
-                              "kafka_consumer_lag_messages",
-                              "Messages in the partition not yet committed", "partition", label);
+    p->lag =
+        uf_metrics_extra(uf_stage_metrics(ks->st), UF_METRIC_GAUGE, "kafka_consumer_lag_messages",
+                         "Messages in the partition not yet committed", "partition", label);
     p->next = ks->parts;
     ks->parts = p;
     return p;
@@ -306,8 +345,7 @@ static int write_dead_letter(struct ks_ctx *ks, const rd_kafka_message_t *m, con
     }
     free(line);
     uf_metrics_add(&uf_stage_metrics(ks->st)->errors, 1);
-    uf_log_limited(UF_LOG_WARN, ks->st, "Message sent to the dead-letter place.", "reason",
-                   reason);
+    uf_log_limited(UF_LOG_WARN, ks->st, "Message sent to the dead-letter place.", "reason", reason);
     ks->dlq_dirty = true;
     return rc;
 }
@@ -342,8 +380,10 @@ static size_t retire(struct ks_ctx *ks, struct part *p)
         if (state == SLOT_UNWRITTEN && !p->stalled_logged) {
             p->stalled_logged = true;
             atomic_fetch_add(ks->m_stalled, 1);
-            uf_log(UF_LOG_WARN, ks->st, "A message was not written; offsets of its partition "
-                                        "stay behind it until restart.", "topic", p->topic);
+            uf_log(UF_LOG_WARN, ks->st,
+                   "A message was not written; offsets of its partition "
+                   "stay behind it until restart.",
+                   "topic", p->topic);
         }
         if (state == SLOT_PENDING || state == SLOT_UNWRITTEN)
             break;
@@ -385,7 +425,8 @@ static void commit(struct ks_ctx *ks, struct part *only, bool sync)
     if (l->cnt > 0 && flush_dead_letters(ks) == 0) {
         rd_kafka_resp_err_t e = rd_kafka_commit(ks->rk, l, sync ? 0 : 1);
         if (e && e != RD_KAFKA_RESP_ERR__NO_OFFSET)
-            uf_log_limited(UF_LOG_WARN, ks->st, "Offset commit failed.", "err", rd_kafka_err2str(e));
+            uf_log_limited(UF_LOG_WARN, ks->st, "Offset commit failed.", "err",
+                           rd_kafka_err2str(e));
         for (int i = 0; !e && i < l->cnt; i++)
             find_part(ks, l->elems[i].topic, l->elems[i].partition, false)->committed =
                 l->elems[i].offset;
@@ -436,8 +477,10 @@ static void on_revoke(struct ks_ctx *ks, const rd_kafka_topic_partition_list_t *
         if (p->count > 0) {
             /* Late completions still point into this ring: keep it until destroy. */
             p->zombie = true;
-            uf_log(UF_LOG_WARN, ks->st, "Partition revoked with messages in flight; they will "
-                                        "be read again by its next owner.", "topic", p->topic);
+            uf_log(UF_LOG_WARN, ks->st,
+                   "Partition revoked with messages in flight; they will "
+                   "be read again by its next owner.",
+                   "topic", p->topic);
         }
     }
 }
@@ -518,10 +561,11 @@ static void *parse_main(void *arg);
 static int ks_start(struct uf_stage *st, void *ctx, struct uf_err *err)
 {
     struct ks_ctx *ks = ctx;
-    ks->m_stalled = uf_metrics_extra(uf_stage_metrics(st), UF_METRIC_GAUGE,
-                                     "kafka_stalled_partitions",
-                                     "Partitions whose commits wait behind a message the sink "
-                                     "could not write (until restart)", NULL, NULL);
+    ks->m_stalled =
+        uf_metrics_extra(uf_stage_metrics(st), UF_METRIC_GAUGE, "kafka_stalled_partitions",
+                         "Partitions whose commits wait behind a message the sink "
+                         "could not write (until restart)",
+                         NULL, NULL);
     if (open_dead_letter(ks, err) < 0)
         return UF_EIO;
     ks->rk = make_consumer(ks, err);
@@ -657,8 +701,8 @@ static void parse_emit(struct ks_ctx *ks, struct slot *s)
     }
     const uint8_t *given = *ks->id_field ? id : NULL;
     /* raw: the bytes stay in s->msg until the slot retires, after the completion ran. */
-    struct uf_event *ev = raw ? uf_event_new_raw(s->msg->payload, s->msg->len, given)
-                              : uf_event_new(body);
+    struct uf_event *ev =
+        raw ? uf_event_new_raw(s->msg->payload, s->msg->len, given) : uf_event_new(body);
     if (!raw && given)
         uf_event_set_id(ev, id);
     struct uf_completion *c = uf_completion_new(on_done, s);
@@ -865,8 +909,13 @@ static void ks_destroy(void *ctx)
 }
 
 const struct uf_kind uf_source_kafka_source = {
-    .name = "kafka_source", .role = UF_SOURCE,
+    .name = "kafka_source",
+    .role = UF_SOURCE,
     .summary = "Consume Kafka topics in a group; commit offsets only behind written events",
-    .options = ks_options, .ctx_size = sizeof(struct ks_ctx),
-    .init = ks_init, .start = ks_start, .stop = ks_stop, .destroy = ks_destroy,
+    .options = ks_options,
+    .ctx_size = sizeof(struct ks_ctx),
+    .init = ks_init,
+    .start = ks_start,
+    .stop = ks_stop,
+    .destroy = ks_destroy,
 };

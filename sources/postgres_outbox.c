@@ -49,46 +49,74 @@ struct ob_ctx {
 };
 
 static const struct uf_option ob_options[] = {
-    {.name = "dsn", .type = UF_OPT_STR, .flags = UF_OPT_REQUIRED | UF_OPT_SECRET,
-     .desc = "libpq connection string or postgresql:// URI of the database holding the outbox",
-     .offset = offsetof(struct ob_ctx, dsn)},
-    {.name = "schema", .type = UF_OPT_STR, .def = "public",
-     .desc = "Schema of the outbox tables (the UGC store's `schema`)",
-     .offset = offsetof(struct ob_ctx, schema)},
-    {.name = "table", .type = UF_OPT_STR, .def = "outbox",
-     .desc = "Outbox table: seq, event_id, payload (json), created_at",
-     .offset = offsetof(struct ob_ctx, table)},
-    {.name = "dead_table", .type = UF_OPT_STR, .def = "outbox_dead",
-     .desc = "Table that receives rows whose events a sink refused for good, with the reason",
-     .offset = offsetof(struct ob_ctx, dead_table)},
-    {.name = "batch_rows", .type = UF_OPT_INT, .def = "2000", .min = 1, .max = 100000,
-     .desc = "Most rows claimed and published in one transaction",
-     .offset = offsetof(struct ob_ctx, batch_rows)},
-    {.name = "linger", .type = UF_OPT_DURATION, .def = "10ms", .min = 0, .max = 10000,
-     .desc = "After a batch smaller than batch_rows, wait this long before claiming again, so "
-             "that rows committed meanwhile share one claim",
-     .offset = offsetof(struct ob_ctx, linger_ms)},
-    {.name = "poll_interval", .type = UF_OPT_DURATION, .def = "1s", .min = 10, .max = 600000,
-     .desc = "Longest sleep between looks at the table when no notification comes",
-     .offset = offsetof(struct ob_ctx, poll_interval_ms)},
-    {.name = "ack_timeout", .type = UF_OPT_DURATION, .def = "30s", .min = 100, .max = 600000,
-     .desc = "How long a batch may wait for its events to be taken before it is rolled back",
-     .offset = offsetof(struct ob_ctx, ack_timeout_ms)},
-    {.name = "connect_timeout", .type = UF_OPT_DURATION, .def = "2s", .min = 1000, .max = 60000,
-     .desc = "Time allowed to open the connection (whole seconds)",
-     .offset = offsetof(struct ob_ctx, connect_timeout_ms)},
-    {0}};
+    { .name = "dsn",
+      .type = UF_OPT_STR,
+      .flags = UF_OPT_REQUIRED | UF_OPT_SECRET,
+      .desc = "libpq connection string or postgresql:// URI of the database holding the outbox",
+      .offset = offsetof(struct ob_ctx, dsn) },
+    { .name = "schema",
+      .type = UF_OPT_STR,
+      .def = "public",
+      .desc = "Schema of the outbox tables (the UGC store's `schema`)",
+      .offset = offsetof(struct ob_ctx, schema) },
+    { .name = "table",
+      .type = UF_OPT_STR,
+      .def = "outbox",
+      .desc = "Outbox table: seq, event_id, payload (json), created_at",
+      .offset = offsetof(struct ob_ctx, table) },
+    { .name = "dead_table",
+      .type = UF_OPT_STR,
+      .def = "outbox_dead",
+      .desc = "Table that receives rows whose events a sink refused for good, with the reason",
+      .offset = offsetof(struct ob_ctx, dead_table) },
+    { .name = "batch_rows",
+      .type = UF_OPT_INT,
+      .def = "2000",
+      .min = 1,
+      .max = 100000,
+      .desc = "Most rows claimed and published in one transaction",
+      .offset = offsetof(struct ob_ctx, batch_rows) },
+    { .name = "linger",
+      .type = UF_OPT_DURATION,
+      .def = "10ms",
+      .min = 0,
+      .max = 10000,
+      .desc = "After a batch smaller than batch_rows, wait this long before claiming again, so "
+              "that rows committed meanwhile share one claim",
+      .offset = offsetof(struct ob_ctx, linger_ms) },
+    { .name = "poll_interval",
+      .type = UF_OPT_DURATION,
+      .def = "1s",
+      .min = 10,
+      .max = 600000,
+      .desc = "Longest sleep between looks at the table when no notification comes",
+      .offset = offsetof(struct ob_ctx, poll_interval_ms) },
+    { .name = "ack_timeout",
+      .type = UF_OPT_DURATION,
+      .def = "30s",
+      .min = 100,
+      .max = 600000,
+      .desc = "How long a batch may wait for its events to be taken before it is rolled back",
+      .offset = offsetof(struct ob_ctx, ack_timeout_ms) },
+    { .name = "connect_timeout",
+      .type = UF_OPT_DURATION,
+      .def = "2s",
+      .min = 1000,
+      .max = 60000,
+      .desc = "Time allowed to open the connection (whole seconds)",
+      .offset = offsetof(struct ob_ctx, connect_timeout_ms) },
+    { 0 }
+};
 
 static int ob_init(struct uf_stage *st, void *ctx, struct uf_err *err)
 {
     struct ob_ctx *c = ctx;
     c->st = st;
     c->wake[0] = c->wake[1] = -1;
-    const char *names[] = {c->schema, c->table, c->dead_table};
+    const char *names[] = { c->schema, c->table, c->dead_table };
     for (size_t i = 0; i < 3; i++)
         if (!names[i][0] || strlen(names[i]) > 63)
-            return uf_err_set(err, UF_EINVAL, "'%s': a name must be 1 to 63 characters",
-                              names[i]);
+            return uf_err_set(err, UF_EINVAL, "'%s': a name must be 1 to 63 characters", names[i]);
     char *qs = uf_pg_quote_ident(c->schema), *qt = uf_pg_quote_ident(c->table),
          *qd = uf_pg_quote_ident(c->dead_table);
     char *chan = uf_xasprintf("%s.%s", c->schema, c->table);
@@ -155,8 +183,8 @@ static void wait_for_work(struct ob_ctx *c, int64_t timeout_ms)
 {
     if (drain_notifies(c))
         return;
-    struct pollfd pfd[2] = {{.fd = c->wake[0], .events = POLLIN},
-                            {.fd = c->pg ? PQsocket(c->pg) : -1, .events = POLLIN}};
+    struct pollfd pfd[2] = { { .fd = c->wake[0], .events = POLLIN },
+                             { .fd = c->pg ? PQsocket(c->pg) : -1, .events = POLLIN } };
     /* A broken connection: the next statement notices and reconnects. */
     if (poll(pfd, 2, (int)timeout_ms) > 0 && (pfd[1].revents & POLLIN) && PQconsumeInput(c->pg))
         drain_notifies(c);
@@ -168,7 +196,7 @@ static void update_stats(struct ob_ctx *c)
         return;
     c->next_stats_us = uf_now_us() + STATS_EVERY_US;
     int64_t depth = 0, age = 0;
-    struct uf_err err = {0};
+    struct uf_err err = { 0 };
     if (uf_pg_outbox_depth(c->pg, c->qtable, DEPTH_CAP, &depth, &age, &err) == 0) {
         atomic_store(c->m_depth, depth);
         atomic_store(c->m_age, age);
@@ -238,10 +266,10 @@ static struct batch *batch_new(const PGresult *res)
     b->n = (size_t)PQntuples(res);
     b->slots = uf_xcalloc(b->n, sizeof *b->slots);
     for (size_t i = 0; i < b->n; i++)
-        b->slots[i] = (struct slot){.seq = strtoll(PQgetvalue(res, (int)i, 0), NULL, 10),
-                                    .event_id = PQgetvalue(res, (int)i, 1),
-                                    .payload = PQgetvalue(res, (int)i, 2),
-                                    .b = b};
+        b->slots[i] = (struct slot){ .seq = strtoll(PQgetvalue(res, (int)i, 0), NULL, 10),
+                                     .event_id = PQgetvalue(res, (int)i, 1),
+                                     .payload = PQgetvalue(res, (int)i, 2),
+                                     .b = b };
     qsort(b->slots, b->n, sizeof *b->slots, by_seq);
     pthread_mutex_init(&b->mu, NULL);
     pthread_condattr_t ca;
@@ -340,7 +368,7 @@ static int bury(struct ob_ctx *c, const struct batch *b, struct uf_err *err)
             continue;
         char seq[24];
         snprintf(seq, sizeof seq, "%" PRId64, s->seq);
-        const char *params[4] = {seq, s->event_id, s->payload, s->reason};
+        const char *params[4] = { seq, s->event_id, s->payload, s->reason };
         PGresult *res = PQexecParams(c->pg, sql, 4, NULL, params, NULL, NULL, 0);
         if (PQresultStatus(res) != PGRES_COMMAND_OK)
             rc = uf_err_set(err, UF_EIO, "dead letter: %s", PQresultErrorMessage(res));
@@ -359,7 +387,7 @@ static int settle(struct ob_ctx *c, const struct batch *b, bool all_finished)
     bool retry = !all_finished;
     size_t dead = 0;
     count_failures(b, &retry, &dead);
-    struct uf_err err = {0};
+    struct uf_err err = { 0 };
     if (!retry && dead && bury(c, b, &err) != 0)
         retry = true;
     if (!retry && uf_pg_exec(c->pg, "COMMIT", "commit", &err) == 0) {
@@ -371,7 +399,7 @@ static int settle(struct ob_ctx *c, const struct batch *b, bool all_finished)
     atomic_fetch_add(c->m_retried, 1);
     uf_metrics_add(&uf_stage_metrics(c->st)->retries, b->n);
     uf_log_limited(UF_LOG_WARN, c->st, "Batch not published; it will be sent again.", "err",
-                   err.code ? err.msg
+                   err.code       ? err.msg
                    : all_finished ? "a sink could not take every event"
                                   : "the events were not taken within ack_timeout");
     return UF_EIO;
@@ -412,7 +440,7 @@ static int run_batch(struct ob_ctx *c)
 
 static void pause_ms(struct ob_ctx *c, int64_t ms)
 {
-    struct pollfd pfd = {.fd = c->wake[0], .events = POLLIN};
+    struct pollfd pfd = { .fd = c->wake[0], .events = POLLIN };
     poll(&pfd, 1, (int)ms);
 }
 
@@ -428,7 +456,7 @@ static void *relay_main(void *arg)
     struct ob_ctx *c = arg;
     int64_t backoff = 0;
     while (!atomic_load(&c->stop)) {
-        struct uf_err err = {0};
+        struct uf_err err = { 0 };
         if (!c->pg && connect_db(c, &err) != 0) {
             uf_log_limited(UF_LOG_WARN, c->st, "PostgreSQL unavailable.", "err", err.msg);
             pause_ms(c, backoff = next_backoff(backoff));
@@ -462,8 +490,8 @@ static void *relay_main(void *arg)
 static void register_metrics(struct ob_ctx *c)
 {
     struct uf_metrics *m = uf_stage_metrics(c->st);
-    c->m_depth = uf_metrics_extra(m, UF_METRIC_GAUGE, "outbox_depth",
-                                  "Rows waiting in the outbox", NULL, NULL);
+    c->m_depth = uf_metrics_extra(m, UF_METRIC_GAUGE, "outbox_depth", "Rows waiting in the outbox",
+                                  NULL, NULL);
     c->m_age = uf_metrics_extra(m, UF_METRIC_GAUGE, "outbox_oldest_age_ms",
                                 "Age of the oldest row waiting in the outbox", NULL, NULL);
     c->m_published = uf_metrics_extra(m, UF_METRIC_COUNTER, "outbox_published_events_total",

@@ -24,10 +24,15 @@ struct stdin_ctx {
 };
 
 static const struct uf_option stdin_options[] = {
-    {.name = "max_line", .type = UF_OPT_SIZE, .def = "1MiB", .min = 64, .max = 64 << 20,
-     .desc = "Longest accepted line; longer lines are counted as errors and skipped",
-     .offset = offsetof(struct stdin_ctx, max_line)},
-    {0}};
+    { .name = "max_line",
+      .type = UF_OPT_SIZE,
+      .def = "1MiB",
+      .min = 64,
+      .max = 64 << 20,
+      .desc = "Longest accepted line; longer lines are counted as errors and skipped",
+      .offset = offsetof(struct stdin_ctx, max_line) },
+    { 0 }
+};
 
 static void emit_line(struct stdin_ctx *c, const char *line, size_t len, long lineno)
 {
@@ -71,7 +76,7 @@ static void *stdin_thread(void *arg)
     long lineno = 0;
     bool skipping = false;
     while (buf && !atomic_load(&c->stop)) {
-        struct pollfd pfd = {.fd = c->fd, .events = POLLIN};
+        struct pollfd pfd = { .fd = c->fd, .events = POLLIN };
         if (poll(&pfd, 1, 100) <= 0)
             continue;
         ssize_t n = read(c->fd, buf + len, cap - len);
@@ -125,7 +130,11 @@ static void stdin_stop(struct uf_stage *st, void *ctx)
 }
 
 const struct uf_kind uf_source_stdin = {
-    .name = "stdin", .role = UF_SOURCE, .summary = "Read newline-delimited JSON events from stdin",
-    .options = stdin_options, .ctx_size = sizeof(struct stdin_ctx),
-    .start = stdin_start, .stop = stdin_stop,
+    .name = "stdin",
+    .role = UF_SOURCE,
+    .summary = "Read newline-delimited JSON events from stdin",
+    .options = stdin_options,
+    .ctx_size = sizeof(struct stdin_ctx),
+    .start = stdin_start,
+    .stop = stdin_stop,
 };

@@ -32,20 +32,33 @@ struct enrich_ctx {
 };
 
 static const struct uf_option enrich_options[] = {
-    { .name = "ipv4_prefix", .type = UF_OPT_INT, .def = "24", .min = 0, .max = 32,
+    { .name = "ipv4_prefix",
+      .type = UF_OPT_INT,
+      .def = "24",
+      .min = 0,
+      .max = 32,
       .desc = "Bits of a client IPv4 address kept (the rest is zeroed); 32 keeps it whole",
       .offset = offsetof(struct enrich_ctx, ipv4_prefix) },
-    { .name = "ipv6_prefix", .type = UF_OPT_INT, .def = "48", .min = 0, .max = 128,
+    { .name = "ipv6_prefix",
+      .type = UF_OPT_INT,
+      .def = "48",
+      .min = 0,
+      .max = 128,
       .desc = "Bits of a client IPv6 address kept (the rest is zeroed); 128 keeps it whole",
       .offset = offsetof(struct enrich_ctx, ipv6_prefix) },
-    { .name = "user_agent", .type = UF_OPT_BOOL, .def = "true",
+    { .name = "user_agent",
+      .type = UF_OPT_BOOL,
+      .def = "true",
       .desc = "Whether the client's User-Agent is added as user_agent",
       .offset = offsetof(struct enrich_ctx, user_agent) },
-    { .name = "keep_event_id", .type = UF_OPT_BOOL, .def = "true",
+    { .name = "keep_event_id",
+      .type = UF_OPT_BOOL,
+      .def = "true",
       .desc = "Whether an event_id the producer sent (a UUID, lower-cased) is kept; otherwise, "
               "and for anything that is not a UUID, the event gets its own",
       .offset = offsetof(struct enrich_ctx, keep_event_id) },
-    { .name = "route_types", .type = UF_OPT_MAP,
+    { .name = "route_types",
+      .type = UF_OPT_MAP,
       .desc = "http route names (meta.route) mapped to the type their events get",
       .offset = offsetof(struct enrich_ctx, route_types) },
     { 0 }
@@ -56,7 +69,8 @@ static int enrich_init(struct uf_stage *st, void *ctx, struct uf_err *err)
     const struct enrich_ctx *c = ctx;
     const char *route;
     json_t *type;
-    json_object_foreach(c->route_types, route, type) {
+    json_object_foreach(c->route_types, route, type)
+    {
         if (!json_is_string(type) || !*json_string_value(type))
             return uf_err_set(err, UF_EINVAL, "route_types: '%s': expected a type name", route);
     }

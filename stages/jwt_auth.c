@@ -38,34 +38,57 @@ struct auth_ctx {
 static const char *const mode_values[] = { "registered", "optional", "none", NULL };
 
 static const struct uf_option auth_options[] = {
-    { .name = "algorithms", .type = UF_OPT_LIST, .def = "[\"HS256\"]",
+    { .name = "algorithms",
+      .type = UF_OPT_LIST,
+      .def = "[\"HS256\"]",
       .desc = "Signature algorithms accepted (HS256/384/512, RS256/384/512; never none)",
       .offset = offsetof(struct auth_ctx, algorithms) },
-    { .name = "secret_env", .type = UF_OPT_STR, .def = "UGCFLOW_JWT_SECRET",
+    { .name = "secret_env",
+      .type = UF_OPT_STR,
+      .def = "UGCFLOW_JWT_SECRET",
       .desc = "Environment variable holding the HMAC secret (when secret_file is not set)",
       .offset = offsetof(struct auth_ctx, secret_env) },
-    { .name = "secret_file", .type = UF_OPT_STR, .flags = UF_OPT_SECRET,
+    { .name = "secret_file",
+      .type = UF_OPT_STR,
+      .flags = UF_OPT_SECRET,
       .desc = "File holding the HMAC secret (a trailing newline is ignored)",
       .offset = offsetof(struct auth_ctx, secret_file) },
-    { .name = "public_key_file", .type = UF_OPT_STR,
+    { .name = "public_key_file",
+      .type = UF_OPT_STR,
       .desc = "PEM file with the RSA public key (or certificate) for RS* tokens",
       .offset = offsetof(struct auth_ctx, public_key_file) },
-    { .name = "leeway", .type = UF_OPT_DURATION, .def = "30s", .min = 0, .max = 3600000,
+    { .name = "leeway",
+      .type = UF_OPT_DURATION,
+      .def = "30s",
+      .min = 0,
+      .max = 3600000,
       .desc = "Clock skew tolerated when checking exp, nbf and iat",
       .offset = offsetof(struct auth_ctx, leeway_ms) },
-    { .name = "issuer", .type = UF_OPT_STR, .desc = "Required value of the iss claim, if set",
+    { .name = "issuer",
+      .type = UF_OPT_STR,
+      .desc = "Required value of the iss claim, if set",
       .offset = offsetof(struct auth_ctx, issuer) },
-    { .name = "audience", .type = UF_OPT_STR,
+    { .name = "audience",
+      .type = UF_OPT_STR,
       .desc = "Value the aud claim must contain, if set",
       .offset = offsetof(struct auth_ctx, audience) },
-    { .name = "roles_claim", .type = UF_OPT_STR, .def = "roles",
+    { .name = "roles_claim",
+      .type = UF_OPT_STR,
+      .def = "roles",
       .desc = "Claim (an array of strings) copied to meta.roles",
       .offset = offsetof(struct auth_ctx, roles_claim) },
-    { .name = "token_cache", .type = UF_OPT_INT, .def = "4096", .min = 0, .max = 1048576,
+    { .name = "token_cache",
+      .type = UF_OPT_INT,
+      .def = "4096",
+      .min = 0,
+      .max = 1048576,
       .desc = "Verified tokens remembered (their expiry is still checked on every use); 0: "
               "verify every token",
       .offset = offsetof(struct auth_ctx, cache_slots) },
-    { .name = "mode", .type = UF_OPT_ENUM, .def = "registered", .values = mode_values,
+    { .name = "mode",
+      .type = UF_OPT_ENUM,
+      .def = "registered",
+      .values = mode_values,
       .desc = "Default when the route sets no auth: registered, optional or none",
       .offset = offsetof(struct auth_ctx, mode) },
     { 0 },
@@ -75,7 +98,8 @@ static int parse_algorithms(struct auth_ctx *ac, struct uf_err *err)
 {
     size_t i;
     json_t *v;
-    json_array_foreach(ac->algorithms, i, v) {
+    json_array_foreach(ac->algorithms, i, v)
+    {
         unsigned bit = uf_jwt_alg_parse(json_string_value(v));
         if (!bit)
             return uf_err_set(err, UF_EINVAL,
@@ -115,10 +139,9 @@ static int auth_init(struct uf_stage *st, void *ctx, struct uf_err *err)
     ac->rules.issuer = ac->issuer;
     ac->rules.audience = ac->audience;
     for (int i = 0; i < R_COUNT; i++)
-        ac->m_result[i] = uf_metrics_extra(uf_stage_metrics(st), UF_METRIC_COUNTER,
-                                           "jwt_auth_requests_total",
-                                           "Events seen by jwt_auth, per result", "result",
-                                           results[i]);
+        ac->m_result[i] =
+            uf_metrics_extra(uf_stage_metrics(st), UF_METRIC_COUNTER, "jwt_auth_requests_total",
+                             "Events seen by jwt_auth, per result", "result", results[i]);
     return 0;
 }
 
@@ -197,8 +220,7 @@ static enum auth_mode route_mode(const struct auth_ctx *ac, json_t *meta)
     return (enum auth_mode)ac->mode;
 }
 
-static void reject(struct auth_ctx *ac, struct uf_event *ev, enum auth_result r,
-                   const char *msg)
+static void reject(struct auth_ctx *ac, struct uf_event *ev, enum auth_result r, const char *msg)
 {
     static const char *const codes[R_COUNT] = { NULL, NULL, "unauthorized", "invalid_token",
                                                 "token_expired" };
@@ -218,9 +240,8 @@ static const char *apply_claims(struct auth_ctx *ac, struct uf_event *ev, const 
     json_t *roles = json_object_get(claims, ac->roles_claim);
     size_t i;
     json_t *v;
-    json_array_foreach(roles, i, v)
-        if (!json_is_string(v))
-            return "claim 'roles' must be an array of strings";
+    json_array_foreach(
+        roles, i, v) if (!json_is_string(v)) return "claim 'roles' must be an array of strings";
     if (roles && !json_is_array(roles))
         return "claim 'roles' must be an array of strings";
     uf_uuid_format(id, user);
@@ -249,8 +270,8 @@ static void auth_process(struct uf_stage *st, void *ctx, struct uf_event *ev)
         return;
     }
     struct uf_err err = { 0 };
-    json_t *claims = uf_jwt_verify_cached(ac->cache, ac->keys, &ac->rules,
-                                          json_string_value(token), uf_wall_us() / 1000000, &err);
+    json_t *claims = uf_jwt_verify_cached(ac->cache, ac->keys, &ac->rules, json_string_value(token),
+                                          uf_wall_us() / 1000000, &err);
     json_decref(token);
     bool expired = !claims && err.code == UF_ETIMEOUT;
     const char *why = claims ? apply_claims(ac, ev, claims) : err.msg;

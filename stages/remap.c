@@ -10,14 +10,20 @@ struct remap_ctx {
     json_t *del;    /* list of paths */
 };
 
-static const struct uf_option remap_options[] = {
-    {.name = "copy", .type = UF_OPT_MAP, .desc = "Source paths copied to destination paths",
-     .offset = offsetof(struct remap_ctx, copy)},
-    {.name = "rename", .type = UF_OPT_MAP, .desc = "Old field paths and their new paths",
-     .offset = offsetof(struct remap_ctx, rename)},
-    {.name = "delete", .type = UF_OPT_LIST, .desc = "Field paths to remove",
-     .offset = offsetof(struct remap_ctx, del)},
-    {0}};
+static const struct uf_option remap_options[] = { { .name = "copy",
+                                                    .type = UF_OPT_MAP,
+                                                    .desc =
+                                                        "Source paths copied to destination paths",
+                                                    .offset = offsetof(struct remap_ctx, copy) },
+                                                  { .name = "rename",
+                                                    .type = UF_OPT_MAP,
+                                                    .desc = "Old field paths and their new paths",
+                                                    .offset = offsetof(struct remap_ctx, rename) },
+                                                  { .name = "delete",
+                                                    .type = UF_OPT_LIST,
+                                                    .desc = "Field paths to remove",
+                                                    .offset = offsetof(struct remap_ctx, del) },
+                                                  { 0 } };
 
 static int check_map_of_strings(const json_t *m, const char *name, struct uf_err *err)
 {
@@ -37,7 +43,8 @@ static int remap_init(struct uf_stage *st, void *ctx, struct uf_err *err)
     struct remap_ctx *c = ctx;
     if (!c->rename && !c->copy && !c->del)
         return uf_err_set(err, UF_EINVAL, "set at least one of 'copy', 'rename' or 'delete'");
-    if (check_map_of_strings(c->rename, "rename", err) || check_map_of_strings(c->copy, "copy", err))
+    if (check_map_of_strings(c->rename, "rename", err) ||
+        check_map_of_strings(c->copy, "copy", err))
         return UF_EINVAL;
     return 0;
 }
@@ -72,7 +79,11 @@ static void remap_process(struct uf_stage *st, void *ctx, struct uf_event *ev)
 }
 
 const struct uf_kind uf_transform_remap = {
-    .name = "remap", .role = UF_TRANSFORM, .summary = "Rename, copy and delete fields",
-    .options = remap_options, .ctx_size = sizeof(struct remap_ctx),
-    .init = remap_init, .process = remap_process,
+    .name = "remap",
+    .role = UF_TRANSFORM,
+    .summary = "Rename, copy and delete fields",
+    .options = remap_options,
+    .ctx_size = sizeof(struct remap_ctx),
+    .init = remap_init,
+    .process = remap_process,
 };

@@ -16,21 +16,28 @@ struct route_ctx {
     json_t *routes;
     const char *dflt;
     size_t n;
-    int *ports;         /* port per route, in `routes` order */
-    json_t **values;    /* borrowed from routes: a string or an array of strings per route */
-    int default_port;   /* -1 when none */
+    int *ports;       /* port per route, in `routes` order */
+    json_t **values;  /* borrowed from routes: a string or an array of strings per route */
+    int default_port; /* -1 when none */
 };
 
 static const struct uf_option route_options[] = {
-    {.name = "field", .type = UF_OPT_STR, .flags = UF_OPT_REQUIRED,
-     .desc = "Dotted path of the field compared", .offset = offsetof(struct route_ctx, field)},
-    {.name = "routes", .type = UF_OPT_MAP, .flags = UF_OPT_REQUIRED,
-     .desc = "Output names mapped to a value or list of values (\"*\" matches any)",
-     .offset = offsetof(struct route_ctx, routes)},
-    {.name = "default", .type = UF_OPT_STR,
-     .desc = "Output for events no route matches; without it they are dropped and counted",
-     .offset = offsetof(struct route_ctx, dflt)},
-    {0}};
+    { .name = "field",
+      .type = UF_OPT_STR,
+      .flags = UF_OPT_REQUIRED,
+      .desc = "Dotted path of the field compared",
+      .offset = offsetof(struct route_ctx, field) },
+    { .name = "routes",
+      .type = UF_OPT_MAP,
+      .flags = UF_OPT_REQUIRED,
+      .desc = "Output names mapped to a value or list of values (\"*\" matches any)",
+      .offset = offsetof(struct route_ctx, routes) },
+    { .name = "default",
+      .type = UF_OPT_STR,
+      .desc = "Output for events no route matches; without it they are dropped and counted",
+      .offset = offsetof(struct route_ctx, dflt) },
+    { 0 }
+};
 
 static bool valid_values(const json_t *v)
 {
@@ -142,8 +149,12 @@ static void route_destroy(void *ctx)
 }
 
 const struct uf_kind uf_transform_route = {
-    .name = "route", .role = UF_TRANSFORM,
+    .name = "route",
+    .role = UF_TRANSFORM,
     .summary = "Send each event to one of several outputs by a field's value",
-    .options = route_options, .ctx_size = sizeof(struct route_ctx),
-    .init = route_init, .process = route_process, .destroy = route_destroy,
+    .options = route_options,
+    .ctx_size = sizeof(struct route_ctx),
+    .init = route_init,
+    .process = route_process,
+    .destroy = route_destroy,
 };

@@ -10,12 +10,18 @@ struct set_ctx {
     bool overwrite;
 };
 
-static const struct uf_option set_options[] = {
-    {.name = "fields", .type = UF_OPT_MAP, .flags = UF_OPT_REQUIRED,
-     .desc = "Dotted field paths and the values to set", .offset = offsetof(struct set_ctx, fields)},
-    {.name = "overwrite", .type = UF_OPT_BOOL, .def = "true",
-     .desc = "Replace values that already exist", .offset = offsetof(struct set_ctx, overwrite)},
-    {0}};
+static const struct uf_option set_options[] = { { .name = "fields",
+                                                  .type = UF_OPT_MAP,
+                                                  .flags = UF_OPT_REQUIRED,
+                                                  .desc =
+                                                      "Dotted field paths and the values to set",
+                                                  .offset = offsetof(struct set_ctx, fields) },
+                                                { .name = "overwrite",
+                                                  .type = UF_OPT_BOOL,
+                                                  .def = "true",
+                                                  .desc = "Replace values that already exist",
+                                                  .offset = offsetof(struct set_ctx, overwrite) },
+                                                { 0 } };
 
 static int set_init(struct uf_stage *st, void *ctx, struct uf_err *err)
 {
@@ -48,7 +54,11 @@ static void set_process(struct uf_stage *st, void *ctx, struct uf_event *ev)
 }
 
 const struct uf_kind uf_transform_set = {
-    .name = "set", .role = UF_TRANSFORM, .summary = "Set fields to fixed values",
-    .options = set_options, .ctx_size = sizeof(struct set_ctx),
-    .init = set_init, .process = set_process,
+    .name = "set",
+    .role = UF_TRANSFORM,
+    .summary = "Set fields to fixed values",
+    .options = set_options,
+    .ctx_size = sizeof(struct set_ctx),
+    .init = set_init,
+    .process = set_process,
 };

@@ -17,7 +17,9 @@ struct split_ctx {
 };
 
 static const struct uf_option split_options[] = {
-    { .name = "items", .type = UF_OPT_STR, .def = "body",
+    { .name = "items",
+      .type = UF_OPT_STR,
+      .def = "body",
       .desc = "Dotted path of the array whose items become events (batch routes: body)",
       .offset = offsetof(struct split_ctx, items) },
     { 0 },
@@ -34,8 +36,7 @@ static int split_init(struct uf_stage *st, void *ctx, struct uf_err *err)
 
 /* Emits the item events in order, then ends the batch. After a refusal the items left are
  * freed, never emitted: the refusal already answered 503. */
-static void emit_items(struct uf_stage *st, struct uf_event *batch, struct uf_event **evs,
-                       size_t n)
+static void emit_items(struct uf_stage *st, struct uf_event *batch, struct uf_event **evs, size_t n)
 {
     int rc = 0;
     for (size_t i = 0; i < n; i++) {
@@ -55,9 +56,15 @@ static void split_process(struct uf_stage *st, void *ctx, struct uf_event *ev)
     size_t n;
     struct uf_err err = { 0 };
     switch (uf_event_items(ev, sc->items, &evs, &n, &err)) {
-    case UF_ITEMS_SPLIT: emit_items(st, ev, evs, n); break;
-    case UF_ITEMS_FAIL: uf_event_fail(ev, 400, "malformed_json", err.msg); break;
-    default: uf_emit(st, ev); break; /* no batch, or a batch of one that is its own item */
+    case UF_ITEMS_SPLIT:
+        emit_items(st, ev, evs, n);
+        break;
+    case UF_ITEMS_FAIL:
+        uf_event_fail(ev, 400, "malformed_json", err.msg);
+        break;
+    default:
+        uf_emit(st, ev);
+        break; /* no batch, or a batch of one that is its own item */
     }
 }
 

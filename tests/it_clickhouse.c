@@ -82,10 +82,9 @@ static struct ch_schema schema(void)
 static void encode_rows(const struct ch_schema *s, enum ch_format f, int n, struct uf_strbuf *raw)
 {
     for (int i = 0; i < n; i++) {
-        json_t *body = json_pack("{s:s,s:s,s:s,s:f}", "event_id",
-                                 "01890a5d-ac96-774b-bcce-b302099a8057", "received_at",
-                                 "2024-05-01T12:00:00Z", "movie_id", i % 2 ? "m1" : "m2",
-                                 "position_s", i * 1.5);
+        json_t *body = json_pack(
+            "{s:s,s:s,s:s,s:f}", "event_id", "01890a5d-ac96-774b-bcce-b302099a8057", "received_at",
+            "2024-05-01T12:00:00Z", "movie_id", i % 2 ? "m1" : "m2", "position_s", i * 1.5);
         char id[40];
         snprintf(id, sizeof(id), "01890a5d-ac96-774b-bcce-%012d", i);
         json_object_set_new(body, "event_id", json_string(id));
@@ -139,7 +138,8 @@ static void test_compressed_rowbinary_and_checksum(void **state)
     post(ins, true, &wire, &a);
     assert_int_equal(ch_classify(a.r.curl_failed, a.r.status, a.body, &code), CH_SENT);
     char *sel = uf_xasprintf("SELECT count(), sum(position_s), uniqExact(event_id), "
-                             "toString(min(ts)) FROM ugcflow.%s", table);
+                             "toString(min(ts)) FROM ugcflow.%s",
+                             table);
     exec_ok(sel, &out);
     assert_string_equal(out.buf, "50000\t1874962500\t50000\t2024-05-01 12:00:00\n");
     free(sel);

@@ -59,7 +59,7 @@ static void send_many(json_t **reqs, const char *const *users, const char *role,
             json_object_set_new(uf_event_meta(evs[i]), "roles", json_pack("[s]", role));
         evs[i]->at = store;
     }
-    struct uf_err err = {0};
+    struct uf_err err = { 0 };
     assert_int_equal(store->kind->write(store, store->ctx, evs, n, &err), UF_OK);
     for (size_t i = 0; i < n; i++) {
         assert_int_equal(uf_waiter_wait(w[i], 10000), 0);
@@ -77,14 +77,14 @@ static struct answer call(const char *user, const char *role, const char *route,
                           const char *query, const char *body)
 {
     json_t *req = json_pack("{s:s}", "route", route);
-    const char *names[3] = {"params", "query", "body"};
-    const char *parts[3] = {params, query, body};
+    const char *names[3] = { "params", "query", "body" };
+    const char *parts[3] = { params, query, body };
     for (int i = 0; i < 3; i++) {
         if (parts[i])
             json_object_set_new(req, names[i], json_loads(parts[i], 0, NULL));
     }
     struct answer a;
-    const char *users[1] = {user};
+    const char *users[1] = { user };
     send_many(&req, users, role, 1, &a);
     return a;
 }
@@ -131,9 +131,9 @@ static int setup(void **state)
     setenv("UGCFLOW_JWT_SECRET", "it-postgres-secret-0123456789abcdef0123456789", 0);
     char path[4096];
     snprintf(path, sizeof path, "%s/pipeline.yaml", getenv("UGCFLOW_SOURCE_DIR"));
-    struct uf_diags diags = {0};
+    struct uf_diags diags = { 0 };
     struct uf_config *cfg = uf_config_load(path, &diags);
-    const char *names[1] = {"ugc"};
+    const char *names[1] = { "ugc" };
     g = cfg ? uf_graph_build(cfg, names, 1, &diags) : NULL;
     if (!g) {
         uf_diags_print(&diags, stderr);
@@ -144,7 +144,7 @@ static int setup(void **state)
         if (strcmp(g->pipelines[0].stages[i]->name, "store") == 0)
             store = g->pipelines[0].stages[i];
     }
-    struct uf_err err = {0};
+    struct uf_err err = { 0 };
     if (store->kind->start(store, store->ctx, &err) != 0) {
         fprintf(stderr, "start: %s\n", err.msg);
         return -1;
@@ -349,7 +349,7 @@ static struct uf_pg_migrations ugc_migrations(void)
     char dir[4096];
     snprintf(dir, sizeof dir, "%s/sql/ugc/migrations", getenv("UGCFLOW_SOURCE_DIR"));
     struct uf_pg_migrations list;
-    struct uf_err err = {0};
+    struct uf_err err = { 0 };
     if (uf_pg_migrations_load(dir, &list, &err) != 0)
         fail_msg("%s", err.msg);
     return list;
@@ -358,7 +358,7 @@ static struct uf_pg_migrations ugc_migrations(void)
 static void *migrate_main(void *arg)
 {
     struct migrate_arg *m = arg;
-    struct uf_err err = {0};
+    struct uf_err err = { 0 };
     PGconn *pg = uf_pg_connect(dsn, 2000, &err);
     char quoted[80];
     snprintf(quoted, sizeof quoted, "\"%s\"", m->schema);
@@ -373,14 +373,14 @@ static void *migrate_main(void *arg)
  * together on a fresh schema apply each migration exactly once between them. */
 static void test_migrations_once(void **state)
 {
-    struct migrate_arg again = {.schema = schema};
+    struct migrate_arg again = { .schema = schema };
     migrate_main(&again);
     assert_int_equal(again.rc, 0);
     assert_int_equal(again.applied, 0);
 
     char fresh[80];
     snprintf(fresh, sizeof fresh, "%s_fresh", schema);
-    struct migrate_arg a = {.schema = fresh}, b = {.schema = fresh};
+    struct migrate_arg a = { .schema = fresh }, b = { .schema = fresh };
     pthread_t ta, tb;
     pthread_create(&ta, NULL, migrate_main, &a);
     pthread_create(&tb, NULL, migrate_main, &b);
@@ -456,8 +456,9 @@ static void test_statement_timeout_504(void **state)
     assert_int_equal(status_of(USER_A, NULL, "like", p, NULL, NULL), 201);
     PGconn *pg = PQconnectdb(dsn);
     char *q = NULL;
-    assert_true(asprintf(&q, "BEGIN; SELECT * FROM %s.reactions WHERE movie_id = "
-                             "'0190a5c4-0000-7000-8000-0000000000dd' FOR UPDATE",
+    assert_true(asprintf(&q,
+                         "BEGIN; SELECT * FROM %s.reactions WHERE movie_id = "
+                         "'0190a5c4-0000-7000-8000-0000000000dd' FOR UPDATE",
                          schema) > 0);
     PGresult *res = PQexec(pg, q);
     assert_int_equal(PQresultStatus(res), PGRES_TUPLES_OK);
@@ -552,7 +553,6 @@ static void test_postgres_down_503_then_recovers(void **state)
     assert_int_equal(devstack("up"), 0);
     assert_int_equal(poll_status(200, 15000), 200);
 }
-
 
 int main(void)
 {

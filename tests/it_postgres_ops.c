@@ -35,7 +35,7 @@ static struct uf_graph *graph(const char *name, const char *ops)
                          "        dsn: '%s'\n        schema: %s\n"
                          "        migrations: %s/sql/ugc/migrations\n        operations:\n%s",
                          dsn, schema, getenv("UGCFLOW_SOURCE_DIR"), ops) > 0);
-    struct uf_diags diags = {0};
+    struct uf_diags diags = { 0 };
     struct uf_config *cfg = uf_config_load_string(name, yaml, &diags);
     free(yaml);
     struct uf_graph *g = cfg ? uf_graph_build(cfg, NULL, 0, &diags) : NULL;
@@ -58,7 +58,7 @@ static int request(struct uf_stage *st, const char *route, const char *params, c
     uf_completion_release(c);
     uf_event_set_user(ev, USER);
     ev->at = st;
-    struct uf_err err = {0};
+    struct uf_err err = { 0 };
     assert_int_equal(st->kind->write(st, st->ctx, &ev, 1, &err), UF_OK);
     assert_int_equal(uf_waiter_wait(w, 10000), 0);
     int status = uf_waiter_status(w);
@@ -100,7 +100,7 @@ static void test_bad_sql_fails_at_start(void **state)
                                            "              FROM no_such_table\n"
                                            "            params: {m: params.movie_id}\n");
     struct uf_stage *st = g->pipelines[0].stages[1];
-    struct uf_err err = {0};
+    struct uf_err err = { 0 };
     assert_int_not_equal(st->kind->start(st, st->ctx, &err), 0);
     const char *want = "postgres 'st': operation 'broken' (bad.yaml:13:11): bad.yaml:14:18 "
                        "(line 2, column 6 of the statement): relation \"no_such_table\" does "
@@ -113,16 +113,16 @@ static void test_bad_sql_fails_at_start(void **state)
 /* A unique or foreign-key violation answers 409 conflict (pg_classify). */
 static void test_constraint_violation_409(void **state)
 {
-    struct uf_graph *g = graph(
-        "strict.yaml",
-        "          fav:\n            sql: \"INSERT INTO favorites (user_id, movie_id)"
-        " VALUES (:u::uuid, :m::uuid) RETURNING '{}'::json AS reply\"\n"
-        "            params: {u: user, m: params.movie_id}\n"
-        "          vote:\n            sql: \"INSERT INTO comment_votes (comment_id, user_id,"
-        " value) VALUES (:c::uuid, :u::uuid, 1) RETURNING 204 AS status\"\n"
-        "            params: {u: user, c: params.comment_id}\n");
+    struct uf_graph *g =
+        graph("strict.yaml",
+              "          fav:\n            sql: \"INSERT INTO favorites (user_id, movie_id)"
+              " VALUES (:u::uuid, :m::uuid) RETURNING '{}'::json AS reply\"\n"
+              "            params: {u: user, m: params.movie_id}\n"
+              "          vote:\n            sql: \"INSERT INTO comment_votes (comment_id, user_id,"
+              " value) VALUES (:c::uuid, :u::uuid, 1) RETURNING 204 AS status\"\n"
+              "            params: {u: user, c: params.comment_id}\n");
     struct uf_stage *st = g->pipelines[0].stages[1];
-    struct uf_err err = {0};
+    struct uf_err err = { 0 };
     if (st->kind->start(st, st->ctx, &err) != 0)
         fail_msg("start: %s", err.msg);
     char code[32];

@@ -44,7 +44,7 @@ static struct {
     char id[MAX_SEEN][UF_UUID_STR];
     struct uf_event *held[MAX_SEEN];
     size_t nheld;
-} cap = {.mu = PTHREAD_MUTEX_INITIALIZER};
+} cap = { .mu = PTHREAD_MUTEX_INITIALIZER };
 
 static const char *dsn;
 static char schema[64];
@@ -78,8 +78,9 @@ static int capture_write(struct uf_stage *st, void *ctx, struct uf_event **evs, 
 }
 
 static const struct uf_kind capture_kind = {
-    .name = "t_capture", .role = UF_SINK, .summary = "test", .write = capture_write};
-static const struct uf_kind *const extra[] = {&capture_kind, NULL};
+    .name = "t_capture", .role = UF_SINK, .summary = "test", .write = capture_write
+};
+static const struct uf_kind *const extra[] = { &capture_kind, NULL };
 
 static void reset(enum mode mode)
 {
@@ -143,7 +144,6 @@ static void insert(int n)
     assert_int_equal(uf_pg_exec(pg, sql, "insert", NULL), 0);
 }
 
-
 static struct uf_graph *build(int relays, int batch_rows, const char *extra_opts)
 {
     char comps[2048] = "", yaml[4096];
@@ -159,7 +159,7 @@ static struct uf_graph *build(int relays, int batch_rows, const char *extra_opts
              "shutdown_timeout: 1s\npipelines:\n  t:\n    components:\n%s"
              "      out: {kind: t_capture, inputs: [%s]}\n",
              comps, relays == 2 ? "relay0, relay1" : "relay0");
-    struct uf_diags d = {0};
+    struct uf_diags d = { 0 };
     struct uf_config *cfg = uf_config_load_string("t.yaml", yaml, &d);
     struct uf_graph *g = cfg ? uf_graph_build(cfg, NULL, 0, &d) : NULL;
     if (d.n)
@@ -176,9 +176,9 @@ struct run {
 
 static struct run start(int relays, int batch_rows, const char *extra_opts)
 {
-    struct run r = {build(relays, batch_rows, extra_opts), NULL};
+    struct run r = { build(relays, batch_rows, extra_opts), NULL };
     r.rt = uf_runtime_new(r.g);
-    struct uf_err err = {0};
+    struct uf_err err = { 0 };
     assert_int_equal(uf_runtime_start(r.rt, &err), 0);
     return r;
 }
@@ -305,10 +305,11 @@ static int setup(void **state)
 {
     dsn = getenv("UGCFLOW_PG_DSN");
     if (!dsn)
-        fail_msg("UGCFLOW_PG_DSN is not set (run through script/test, or eval script/dev-stack env)");
+        fail_msg(
+            "UGCFLOW_PG_DSN is not set (run through script/test, or eval script/dev-stack env)");
     uf_registry_set_extra(extra);
     snprintf(schema, sizeof schema, "it_outbox_%d", (int)getpid());
-    struct uf_err err = {0};
+    struct uf_err err = { 0 };
     pg = uf_pg_connect(dsn, 2000, &err);
     if (!pg)
         fail_msg("%s", err.msg);

@@ -41,8 +41,9 @@ static int count_views(struct uf_stage *st, void *ctx, struct uf_event **evs, si
     return UF_OK;
 }
 
-static const struct uf_kind counter_kind = {.name = "counter", .role = UF_SINK,
-                                            .write = count_views};
+static const struct uf_kind counter_kind = { .name = "counter",
+                                             .role = UF_SINK,
+                                             .write = count_views };
 
 struct detector {
     struct uf_graph *g;
@@ -62,11 +63,11 @@ static struct detector start(const char *state_dsn)
              " state_migrations: sql/ugc/migrations}\n"
              "      out: {kind: null, inputs: [vd]}\n",
              state_dsn, schema);
-    struct uf_diags d = {0};
+    struct uf_diags d = { 0 };
     char name[4096]; /* in the source tree, whose migrations the config names */
     snprintf(name, sizeof name, "%s/t.yaml", getenv("UGCFLOW_SOURCE_DIR"));
     struct uf_config *cfg = uf_config_load_string(name, yaml, &d);
-    struct detector x = {.g = cfg ? uf_graph_build(cfg, NULL, 0, &d) : NULL};
+    struct detector x = { .g = cfg ? uf_graph_build(cfg, NULL, 0, &d) : NULL };
     uf_diags_free(&d);
     assert_non_null(x.g);
     for (size_t i = 0; i < x.g->pipelines[0].nstages; i++) {
@@ -78,7 +79,7 @@ static struct detector start(const char *state_dsn)
     }
     x.null_kind = x.out->kind;
     x.out->kind = &counter_kind;
-    struct uf_err err = {0};
+    struct uf_err err = { 0 };
     assert_int_equal(x.vd->kind->start(x.vd, x.vd->ctx, &err), 0);
     return x;
 }
@@ -91,8 +92,7 @@ static void stop(struct detector *x)
 }
 
 /* One player event of session sid at position pos, t_s seconds after T0 (server clock). */
-static void player(struct detector *x, const char *sid, const char *event, double pos,
-                   double t_s)
+static void player(struct detector *x, const char *sid, const char *event, double pos, double t_s)
 {
     char body[256];
     snprintf(body, sizeof body,
@@ -164,7 +164,8 @@ static int setup(void **state)
 {
     dsn = getenv("UGCFLOW_PG_DSN");
     if (!dsn)
-        fail_msg("UGCFLOW_PG_DSN is not set (run through script/test, or eval script/dev-stack env)");
+        fail_msg(
+            "UGCFLOW_PG_DSN is not set (run through script/test, or eval script/dev-stack env)");
     snprintf(schema, sizeof schema, "it_views_%d", (int)getpid());
     return 0;
 }

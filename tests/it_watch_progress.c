@@ -110,10 +110,10 @@ static void test_raw_rows_equal_body_rows(void **state)
     };
     static const char *const complete =
         "{\"event\":\"complete\",\"movie_id\":\"%s\",\"duration_s\":5400}";
-    const char *movies[2][2] = { { "0190a5c4-0000-7000-8000-0000000000b1",
-                                   "0190a5c4-0000-7000-8000-0000000000b2" },
-                                 { "0190a5c4-0000-7000-8000-0000000000c1",
-                                   "0190a5c4-0000-7000-8000-0000000000c2" } };
+    const char *movies[2][2] = {
+        { "0190a5c4-0000-7000-8000-0000000000b1", "0190a5c4-0000-7000-8000-0000000000b2" },
+        { "0190a5c4-0000-7000-8000-0000000000c1", "0190a5c4-0000-7000-8000-0000000000c2" }
+    };
     struct uf_graph *g;
     struct uf_stage *st = start_sink(&g);
     for (int raw = 0; raw < 2; raw++) {

@@ -46,10 +46,11 @@ static const char *write_file(const char *name, const char *text)
     return p;
 }
 
-static const char good[] = "pipelines:\n  p:\n    components:\n"
-                           "      g: {kind: generate, count: 1000}\n"
-                           "      r: {kind: route, inputs: [g], field: message, routes: {hi: hello}}\n"
-                           "      n: {kind: null, inputs: [r.hi]}\n";
+static const char good[] =
+    "pipelines:\n  p:\n    components:\n"
+    "      g: {kind: generate, count: 1000}\n"
+    "      r: {kind: route, inputs: [g], field: message, routes: {hi: hello}}\n"
+    "      n: {kind: null, inputs: [r.hi]}\n";
 
 static void test_validate_codes(void **state)
 {
@@ -57,7 +58,8 @@ static void test_validate_codes(void **state)
     snprintf(args, sizeof args, "validate %s", write_file("good.yaml", good));
     assert_int_equal(ugcflow(args), 0);
     assert_non_null(strstr(out, "valid (1 pipeline, 3 components)"));
-    const char *bad = write_file("bad.yaml", "pipelines:\n  p:\n    components:\n      g: {kind: nope}\n");
+    const char *bad =
+        write_file("bad.yaml", "pipelines:\n  p:\n    components:\n      g: {kind: nope}\n");
     snprintf(args, sizeof args, "validate %s", bad);
     assert_int_equal(ugcflow(args), 1);
     assert_non_null(strstr(out, ":4:17: error: unknown kind 'nope'"));
@@ -182,19 +184,22 @@ static void test_token(void **state)
     static const char secret[] = "test-cli-token-secret-0123456789abcdef";
     static const char sub[] = "0190a5c4-0000-7000-8000-0000000000a1";
     char args[512];
-    snprintf(args, sizeof args, "token --sub %s --roles admin,moderator --ttl 15m "
-                                "--secret-env TEST_CLI_SECRET", sub);
+    snprintf(args, sizeof args,
+             "token --sub %s --roles admin,moderator --ttl 15m "
+             "--secret-env TEST_CLI_SECRET",
+             sub);
     setenv("TEST_CLI_SECRET", secret, 1);
     assert_int_equal(ugcflow(args), 0);
     out[strcspn(out, "\n")] = '\0';
     struct uf_jwt_keys *keys = uf_jwt_keys_new();
     assert_int_equal(uf_jwt_keys_set_secret(keys, secret, strlen(secret), NULL), 0);
-    struct uf_jwt_rules rules = {.algs = UF_JWT_HS256, .leeway_s = 5};
+    struct uf_jwt_rules rules = { .algs = UF_JWT_HS256, .leeway_s = 5 };
     json_t *claims = uf_jwt_verify(keys, &rules, out, (int64_t)time(NULL), NULL);
     assert_non_null(claims);
     assert_string_equal(json_string_value(json_object_get(claims, "sub")), sub);
     assert_int_equal(json_integer_value(json_object_get(claims, "exp")) -
-                         json_integer_value(json_object_get(claims, "iat")), 900);
+                         json_integer_value(json_object_get(claims, "iat")),
+                     900);
     assert_string_equal(json_string_value(json_array_get(json_object_get(claims, "roles"), 1)),
                         "moderator");
     json_decref(claims);
@@ -218,14 +223,10 @@ static void test_token(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_validate_codes),
-        cmocka_unit_test(test_validate_routes_against_store),
-        cmocka_unit_test(test_graph_formats),
-        cmocka_unit_test(test_stages_and_pipelines),
-        cmocka_unit_test(test_run_finite),
-        cmocka_unit_test(test_run_bad_admin_address),
-        cmocka_unit_test(test_run_sigterm),
-        cmocka_unit_test(test_token),
+        cmocka_unit_test(test_validate_codes), cmocka_unit_test(test_validate_routes_against_store),
+        cmocka_unit_test(test_graph_formats),  cmocka_unit_test(test_stages_and_pipelines),
+        cmocka_unit_test(test_run_finite),     cmocka_unit_test(test_run_bad_admin_address),
+        cmocka_unit_test(test_run_sigterm),    cmocka_unit_test(test_token),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

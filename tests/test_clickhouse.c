@@ -125,15 +125,13 @@ static void test_rowbinary_row(void **state)
     (void)state;
     static const unsigned char want[] = {
         0xe7, 0x11, 0xb3, 0x5c, 0x04, 0xc4, 0xf0, 0x61, /* UUID: each half little-endian */
-        0xa0, 0xdb, 0xd3, 0x6a, 0x00, 0xa6, 0x7b, 0x90,
-        0x0a, 'm', 'o', 'v', 'i', 'e', '.', 'p', 'l', 'a', 'y',
-        0xc0, 0x2e, 0x32, 0x66,                         /* 2024-05-01 12:00:00 UTC */
-        0x01,                                           /* client_ts: NULL */
-        0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x29, 0x40, /* 12.5 */
-        0x0a, '{', '"', 'q', '"', ':', '"', 'h', 'd', '"', '}',
-        0x2c, 0x01,                                     /* 300 */
-        0x84, 0x4d,                                     /* day 19844 */
-        0x02, 'h', 'd',
+        0xa0, 0xdb, 0xd3, 0x6a, 0x00, 0xa6, 0x7b, 0x90, 0x0a, 'm',  'o', 'v',  'i',
+        'e',  '.',  'p',  'l',  'a',  'y',  0xc0, 0x2e, 0x32, 0x66, /* 2024-05-01 12:00:00 UTC */
+        0x01,                                                       /* client_ts: NULL */
+        0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x29, 0x40,             /* 12.5 */
+        0x0a, '{',  '"',  'q',  '"',  ':',  '"',  'h',  'd',  '"',  '}', 0x2c, 0x01, /* 300 */
+        0x84, 0x4d,                                                                  /* day 19844 */
+        0x02, 'h',  'd',
     };
     struct ch_schema s = schema_of(row_specs);
     json_t *body = json_loads(row_json, 0, NULL);
@@ -223,7 +221,10 @@ static void test_sql(void **state)
     ch_schema_free(&s);
 }
 
-static int parse_time(const char *s, int64_t *us) { return ch_parse_time(s, strlen(s), us); }
+static int parse_time(const char *s, int64_t *us)
+{
+    return ch_parse_time(s, strlen(s), us);
+}
 
 static void test_parse_time(void **state)
 {
@@ -269,9 +270,9 @@ static void test_classify(void **state)
     assert_int_equal(code, 252);
     assert_int_equal(ch_classify(false, 500, "Code: 241, e.displayText() = Memory limit", &code),
                      CH_RETRYABLE);
-    assert_int_equal(ch_classify(false, 500, "Code: 27, e.displayText() = Cannot parse input",
-                                 &code),
-                     CH_PERMANENT);
+    assert_int_equal(
+        ch_classify(false, 500, "Code: 27, e.displayText() = Cannot parse input", &code),
+        CH_PERMANENT);
     assert_int_equal(code, 27);
     /* 18.16 answers some errors with 400 and some with 500: the code decides, not the status. */
     assert_int_equal(ch_classify(false, 400, "Code: 16, No such column", &code), CH_PERMANENT);
@@ -448,7 +449,7 @@ static void test_raw_row_bytes(void **state)
     static const unsigned char want[] = {
         0xe7, 0x11, 0xb3, 0x5c, 0x04, 0xc4, 0xf0, 0x61, /* UUID: each half little-endian */
         0xa0, 0xdb, 0xd3, 0x6a, 0x00, 0xa6, 0x7b, 0x90,
-        0x04, 'a', '"', 0xc3, 0xa9,                     /* "a\"\u00e9": 4 bytes */
+        0x04, 'a',  '"',  0xc3, 0xa9,                   /* "a\"\u00e9": 4 bytes */
         0xc0, 0x2e, 0x32, 0x66,                         /* 2024-05-01 12:00:00 UTC */
         0x01,                                           /* client_ts: NULL */
         0x84, 0x4d,                                     /* day 19844 */
@@ -459,7 +460,7 @@ static void test_raw_row_bytes(void **state)
         0x2c, 0x01,                                     /* 300 */
         0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, /* big missing */
         0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, /* u64 missing */
-        0x07, '{', '"', 'q', '"', ':', '1', '}',        /* props: an object as compact JSON */
+        0x07, '{',  '"',  'q',  '"',  ':',  '1',  '}',  /* props: an object as compact JSON */
         0x00, 0x00,                                     /* s: not NULL, empty */
     };
     struct ch_schema s = schema_of(flat_specs);
@@ -503,12 +504,11 @@ static void test_raw_malformed(void **state)
     RAW_ERROR("{\"type\":\"\xff\"}", "not JSON: invalid UTF-8 at byte 9");
     RAW_ERROR("{\"type\":\"a\\u0000b\"}", "not JSON: \\u0000 is not allowed at byte 10");
     RAW_ERROR("{\"type\":\"a\\ud83d\"}", "not JSON: high surrogate without its low surrogate "
-                                          "at byte 10");
+                                         "at byte 10");
     RAW_ERROR("{\"type\":\"a\nb\"}", "not JSON: control character in a string at byte 10");
     RAW_ERROR("{\"type\":\"x\",\"n\":1,\"type\":\"y\"}", "not JSON: duplicate object key 'type'");
     RAW_ERROR("{\"type\":\"x\",\"t\\u0079pe\":\"y\"}", "not JSON: duplicate object key 'type'");
-    RAW_ERROR("{\"big\":9223372036854775808}",
-              "not JSON: too big integer '9223372036854775808'");
+    RAW_ERROR("{\"big\":9223372036854775808}", "not JSON: too big integer '9223372036854775808'");
     RAW_ERROR("{\"position_s\":1e400}", "not JSON: real number overflow '1e400'");
     RAW_ERROR("{\"props\":{\"a\":1,\"a\":2}}",
               "column 'props': not JSON: duplicate object key near '\"a\"'");

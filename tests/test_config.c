@@ -14,7 +14,7 @@
 /* Builds yaml; returns the diagnostics as "line:col: msg" lines joined by \n (caller frees). */
 static char *check(const char *yaml)
 {
-    struct uf_diags d = {0};
+    struct uf_diags d = { 0 };
     struct uf_config *cfg = uf_config_load_string("t.yaml", yaml, &d);
     if (cfg && d.n == 0)
         uf_graph_free(uf_graph_build(cfg, NULL, 0, &d));
@@ -23,8 +23,9 @@ static char *check(const char *yaml)
     size_t cap = 64 + d.n * 1100, len = 0;
     char *out = calloc(1, cap);
     for (size_t i = 0; i < d.n; i++)
-        len += (size_t)snprintf(out + len, cap - len, "%s:%d:%d: %s\n", d.v[i].pos.file ? d.v[i].pos.file : "-",
-                                d.v[i].pos.line, d.v[i].pos.col, d.v[i].msg);
+        len += (size_t)snprintf(out + len, cap - len, "%s:%d:%d: %s\n",
+                                d.v[i].pos.file ? d.v[i].pos.file : "-", d.v[i].pos.line,
+                                d.v[i].pos.col, d.v[i].msg);
     uf_diags_free(&d);
     return out;
 }
@@ -70,8 +71,9 @@ static void test_unknown_kind(void **state)
 
 static void test_unknown_option(void **state)
 {
-    EXPECT_BODY("      g:\n        kind: generate\n        rat: 5\n      n: {kind: null, inputs: [g]}\n",
-                "t.yaml:6:9: unknown option 'rat' for kind 'generate' (did you mean 'rate'?)");
+    EXPECT_BODY(
+        "      g:\n        kind: generate\n        rat: 5\n      n: {kind: null, inputs: [g]}\n",
+        "t.yaml:6:9: unknown option 'rat' for kind 'generate' (did you mean 'rate'?)");
 }
 
 static void test_wrong_type_and_range(void **state)
@@ -96,7 +98,8 @@ static void test_missing_required(void **state)
 static void test_dangling_and_self_input(void **state)
 {
     EXPECT_BODY("      gen: {kind: generate}\n      n: {kind: null, inputs: [gen, gem]}\n",
-                "t.yaml:5:37: component 'n': input 'gem' does not exist in this pipeline (did you mean 'gen'?)");
+                "t.yaml:5:37: component 'n': input 'gem' does not exist in this pipeline (did you "
+                "mean 'gen'?)");
     EXPECT_BODY("      g: {kind: generate}\n      s: {kind: set, inputs: [g, s], fields: {a: 1}}\n"
                 "      n: {kind: null, inputs: [s]}\n",
                 "t.yaml:5:34: component 's' lists itself as an input");
@@ -134,7 +137,8 @@ static void test_sink_as_input(void **state)
 
 static void test_duplicate_names(void **state)
 {
-    EXPECT_BODY("      g: {kind: generate}\n      g: {kind: generate}\n      n: {kind: null, inputs: [g]}\n",
+    EXPECT_BODY("      g: {kind: generate}\n      g: {kind: generate}\n      n: {kind: null, "
+                "inputs: [g]}\n",
                 "t.yaml:5:7: duplicate key 'g' (first defined at line 4)");
 }
 
@@ -173,8 +177,9 @@ static void test_env_interpolation(void **state)
     assert_null(uf_config_interpolate("${UF_T_UNSET}", &bad));
     assert_string_equal(bad, "UF_T_UNSET");
     free(bad);
-    EXPECT_BODY("      g: {kind: generate, rate: \"${UF_T_UNSET}\"}\n      n: {kind: null, inputs: [g]}\n",
-                "t.yaml:4:33: environment variable 'UF_T_UNSET' is not set");
+    EXPECT_BODY(
+        "      g: {kind: generate, rate: \"${UF_T_UNSET}\"}\n      n: {kind: null, inputs: [g]}\n",
+        "t.yaml:4:33: environment variable 'UF_T_UNSET' is not set");
 }
 
 static void test_yaml_syntax(void **state)

@@ -1,9 +1,10 @@
-/* test_enrich.c: the `enrich` transform: event_id (a producer's own kept), received_at, user_id from the token only,
- * IP truncation (IPv4, IPv6, IPv4-mapped, options, garbage), user agent and request id from the
- * request meta, and option errors; every case also runs as a raw text, whose rewritten text must
- * parse to the body path's result (escapes, client keys written with escapes, layout kept, and
- * 400 for a text that is not an object). Builds a real graph (generate -> enrich -> null) without
- * running it, swaps the null sink for a capturing kind and calls process() directly. */
+/* test_enrich.c: the `enrich` transform: event_id (a producer's own kept), received_at, user_id
+ * from the token only, IP truncation (IPv4, IPv6, IPv4-mapped, options, garbage), user agent and
+ * request id from the request meta, and option errors; every case also runs as a raw text, whose
+ * rewritten text must parse to the body path's result (escapes, client keys written with escapes,
+ * layout kept, and 400 for a text that is not an object). Builds a real graph (generate -> enrich
+ * -> null) without running it, swaps the null sink for a capturing kind and calls process()
+ * directly. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -31,7 +32,8 @@ static int capture_write(struct uf_stage *st, void *ctx, struct uf_event **evs, 
     return UF_OK;
 }
 
-static const struct uf_kind capture_kind = { .name = "capture", .role = UF_SINK,
+static const struct uf_kind capture_kind = { .name = "capture",
+                                             .role = UF_SINK,
                                              .write = capture_write };
 
 struct fx {
@@ -318,8 +320,10 @@ static void test_raw_escapes_and_layout(void **state)
 {
     struct fx f;
     fx_build(&f, ", route_types: {player: player}");
-    struct req r = { .user = "u\"1\\x", .ip = "2001:db8:abcd:12::1",
-                     .agent = "Agent \"q\" \\ \x01\t\u00e9", .request_id = "r\n\x1f" };
+    struct req r = { .user = "u\"1\\x",
+                     .ip = "2001:db8:abcd:12::1",
+                     .agent = "Agent \"q\" \\ \x01\t\u00e9",
+                     .request_id = "r\n\x1f" };
     struct uf_event *ev =
         run_req(&f,
                 " {\"user\\u005fid\" : \"forged\", \"n\":{\"a\":[1,2.5e3,{\"b\":null}]},"

@@ -30,7 +30,9 @@ static void on_done(struct uf_completion *c, void *arg)
     s->done = uf_completion_count(c, UF_OUTCOME_DONE);
     s->failed = uf_completion_count(c, UF_OUTCOME_FAILED);
     s->dropped = uf_completion_count(c, UF_OUTCOME_DROPPED);
-    char *b = uf_completion_body(c) ? json_dumps(uf_completion_body(c), JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+    char *b = uf_completion_body(c)
+                  ? json_dumps(uf_completion_body(c), JSON_COMPACT | JSON_SORT_KEYS)
+                  : NULL;
     snprintf(s->body, sizeof s->body, "%s", b ? b : "");
     free(b);
     json_t *h = uf_completion_take_headers(c);
@@ -42,7 +44,7 @@ static void on_done(struct uf_completion *c, void *arg)
 
 static void test_completion_after_last_release(void **state)
 {
-    struct seen s = {0};
+    struct seen s = { 0 };
     struct uf_completion *c = uf_completion_new(on_done, &s);
     struct uf_event *a = uf_event_new(NULL);
     uf_completion_attach(c, a);
@@ -63,7 +65,7 @@ static void test_completion_after_last_release(void **state)
 
 static void test_error_overrides_success(void **state)
 {
-    struct seen s = {0};
+    struct seen s = { 0 };
     struct uf_completion *c = uf_completion_new(on_done, &s);
     struct uf_event *a = uf_event_new(NULL), *b = uf_event_new(NULL);
     uf_completion_attach(c, a);
@@ -75,12 +77,14 @@ static void test_error_overrides_success(void **state)
     assert_int_equal(s.calls, 1);
     assert_int_equal(s.status, 503);
     assert_int_equal(s.failed, 1);
-    assert_string_equal(s.body, "{\"error\":{\"code\":\"store_unavailable\",\"message\":\"PostgreSQL is unavailable\"}}");
+    assert_string_equal(
+        s.body,
+        "{\"error\":{\"code\":\"store_unavailable\",\"message\":\"PostgreSQL is unavailable\"}}");
 }
 
 static void test_first_success_wins(void **state)
 {
-    struct seen s = {0};
+    struct seen s = { 0 };
     struct uf_completion *c = uf_completion_new(on_done, &s);
     struct uf_event *a = uf_event_new(NULL);
     uf_completion_attach(c, a);
@@ -95,7 +99,7 @@ static void test_first_success_wins(void **state)
  * whichever reply wins; an event without a completion records none. */
 static void test_reply_headers(void **state)
 {
-    struct seen s = {0};
+    struct seen s = { 0 };
     struct uf_completion *c = uf_completion_new(on_done, &s);
     struct uf_event *a = uf_event_new(NULL), *b = uf_event_new(NULL);
     uf_completion_attach(c, a);
@@ -122,8 +126,8 @@ static void test_waiter_timeout_then_late_completion(void **state)
     uf_completion_attach(c, ev);
     uf_completion_release(c);
     assert_int_equal(uf_waiter_wait(w, 20), UF_ETIMEOUT);
-    uf_waiter_free(w);   /* the caller gave up (HTTP 504) */
-    uf_event_done(ev);   /* the late completion is harmless: ASan checks the memory */
+    uf_waiter_free(w); /* the caller gave up (HTTP 504) */
+    uf_event_done(ev); /* the late completion is harmless: ASan checks the memory */
 }
 
 static void test_waiter_done(void **state)
@@ -149,7 +153,8 @@ static void test_copy_is_deep(void **state)
     json_object_set_new(uf_event_meta(a), "ip", json_string("10.0.0.1"));
     struct uf_event *b = uf_event_copy(a);
     json_object_set_new(json_object_get(b->body, "props"), "x", json_integer(2));
-    assert_int_equal(json_integer_value(json_object_get(json_object_get(a->body, "props"), "x")), 1);
+    assert_int_equal(json_integer_value(json_object_get(json_object_get(a->body, "props"), "x")),
+                     1);
     assert_string_equal(b->user, "u1");
     assert_memory_equal(a->id, b->id, 16);
     assert_string_equal(json_string_value(json_object_get(b->meta, "ip")), "10.0.0.1");
@@ -222,7 +227,8 @@ static void test_raw_owned_and_borrowed(void **state)
  * with a new text, and copies keep them, moved onto the copy's own text when it has one. */
 static void test_pick_remembers_members(void **state)
 {
-    static const char text[] = "{\"type\":\"a\",\"n\":5,\"p\":{\"type\":\"no\"},\"k\\u0065y\":\"v\"}";
+    static const char text[] =
+        "{\"type\":\"a\",\"n\":5,\"p\":{\"type\":\"no\"},\"k\\u0065y\":\"v\"}";
     static const char *const keys[] = { "type", "n", "missing", "key", "p" };
     struct uf_event *ev = uf_event_new_raw(text, sizeof text - 1, NULL);
     struct uf_jmember want[5], got[5];
@@ -238,8 +244,9 @@ static void test_pick_remembers_members(void **state)
             assert_int_equal(got[i].type, want[i].type);
         }
     }
-    struct uf_jmember told = { .key = text + 2, .key_len = 4, .type = UF_J_NUMBER,
-                               .val = text + 16, .val_len = 1 };
+    struct uf_jmember told = {
+        .key = text + 2, .key_len = 4, .type = UF_J_NUMBER, .val = text + 16, .val_len = 1
+    };
     uf_event_set_raw_members(ev, &told, 1);
     assert_int_equal(uf_event_pick(ev, keys, 2, got, &err), 0);
     assert_int_equal(got[0].type, UF_J_NUMBER); /* answered from the list, not the text */
@@ -287,8 +294,10 @@ static void test_fields_from_body_and_raw(void **state)
     memset(long_value, 'x', sizeof long_value - 1);
     long_value[sizeof long_value - 1] = '\0';
     char text[2200];
-    snprintf(text, sizeof text, "{\"a\":\"q\\\"\\u00e9\",\"b\":\"%s\",\"n\":-2.5,"
-             "\"s_as_num\":\"7\",\"missing\":3}", long_value);
+    snprintf(text, sizeof text,
+             "{\"a\":\"q\\\"\\u00e9\",\"b\":\"%s\",\"n\":-2.5,"
+             "\"s_as_num\":\"7\",\"missing\":3}",
+             long_value);
     json_error_t je;
     struct uf_event *tree = uf_event_new(json_loads(text, 0, &je));
     struct uf_event *raw = uf_event_new_raw(text, strlen(text), NULL);
@@ -328,7 +337,7 @@ static void test_uuid_v7(void **state)
     }
     uf_uuid_format(a, s);
     assert_int_equal(strlen(s), 36);
-    assert_int_equal(s[14], '7'); /* version */
+    assert_int_equal(s[14], '7');               /* version */
     assert_true(strchr("89ab", s[19]) != NULL); /* variant */
     uint8_t back[16];
     assert_true(uf_uuid_parse(s, back));
@@ -337,7 +346,7 @@ static void test_uuid_v7(void **state)
     assert_false(uf_uuid_is_valid("0190a0b2-7c3d-7e4f-8a9b-0c1d2e3f4a5")); /* one short */
     assert_true(uf_uuid_is_valid("0190A0B2-7C3D-7E4F-8A9B-0C1D2E3F4A5B"));
     assert_false(uf_uuid_is_valid("0190a0b2-7c3d-7e4f-8a9b-0c1d2e3f4a5b0")); /* one long */
-    assert_false(uf_uuid_is_valid("0190a0b2-7c3d-7e4f-8a9b-0c1d2e3f4a5g")); /* not hex */
+    assert_false(uf_uuid_is_valid("0190a0b2-7c3d-7e4f-8a9b-0c1d2e3f4a5g"));  /* not hex */
     assert_false(uf_uuid_is_valid("g190a0b2-7c3d-7e4f-8a9b-0c1d2e3f4a5b"));
     assert_false(uf_uuid_is_valid("0190a0b2-7c3d-7e4f-8a9b:0c1d2e3f4a5b")); /* separator */
     assert_false(uf_uuid_is_valid("0190a0b207c3d-7e4f-8a9b-0c1d2e3f4a5b"));

@@ -65,7 +65,9 @@ static void test_scalars_alike(void **state)
 static void test_set_strs_alike(void **state)
 {
     static const struct uf_strfield f[] = {
-        { "type", "x" }, { "n", NULL }, { "user_id", "u\"1" },
+        { "type", "x" },
+        { "n", NULL },
+        { "user_id", "u\"1" },
     };
     struct uf_event *t = from_text(text), *tree = from_tree(text);
     struct uf_err err = { 0 };

@@ -14,7 +14,7 @@
 
 static struct uf_graph *build(const char *yaml, const char *const *names, size_t n)
 {
-    struct uf_diags d = {0};
+    struct uf_diags d = { 0 };
     struct uf_config *cfg = uf_config_load_string("g.yaml", yaml, &d);
     struct uf_graph *g = cfg ? uf_graph_build(cfg, names, n, &d) : NULL;
     if (d.n)
@@ -46,19 +46,20 @@ static struct uf_stage *find(struct uf_pipeline *pl, const char *name)
 
 static void test_edges_ports_and_order(void **state)
 {
-    const char *sel[] = {"p"};
+    const char *sel[] = { "p" };
     struct uf_graph *g = build(yaml, sel, 1);
     assert_int_equal(g->npipelines, 1);
     struct uf_pipeline *pl = &g->pipelines[0];
     assert_string_equal(pl->name, "p");
     assert_string_equal(pl->admin, "127.0.0.1:9100");
     assert_string_equal(g->admin_address, "127.0.0.1:9999");
-    struct uf_stage *r = find(pl, "r"), *a = find(pl, "a"), *b = find(pl, "b"), *out = find(pl, "out");
+    struct uf_stage *r = find(pl, "r"), *a = find(pl, "a"), *b = find(pl, "b"),
+                    *out = find(pl, "out");
     assert_int_equal(r->nports, 3); /* default, x, y */
     assert_string_equal(r->ports[1].name, "x");
     assert_int_equal(r->ports[1].nto, 2); /* fan-out of r.x to a and b */
     assert_int_equal(r->ports[2].nto, 1);
-    assert_int_equal(r->ninputs, 2);      /* fan-in from g1 and g2 */
+    assert_int_equal(r->ninputs, 2); /* fan-in from g1 and g2 */
     assert_int_equal(out->ninputs, 2);
     assert_int_equal(b->ninputs, 2);
     /* Topological order: every stage after all of its inputs. */
@@ -68,7 +69,7 @@ static void test_edges_ports_and_order(void **state)
     assert_true(a->topo > r->topo);
     assert_int_equal(out->common.workers, 3);
     assert_int_equal(out->common.buffer, 100);
-    assert_int_equal(a->common.buffer, 0);   /* transforms default to synchronous */
+    assert_int_equal(a->common.buffer, 0); /* transforms default to synchronous */
     assert_int_equal(find(pl, "g1")->common.buffer, 0);
     uf_graph_free(g);
 }
@@ -83,7 +84,7 @@ static void test_sink_default_buffer(void **state)
 
 static void test_graph_json(void **state)
 {
-    const char *sel[] = {"p"};
+    const char *sel[] = { "p" };
     struct uf_graph *g = build(yaml, sel, 1);
     json_t *j = uf_graph_json(g, true);
     json_t *p = json_array_get(json_object_get(j, "pipelines"), 0);
@@ -91,7 +92,8 @@ static void test_graph_json(void **state)
     assert_int_equal(json_array_size(json_object_get(p, "edges")), 7);
     char *s = json_dumps(j, JSON_COMPACT);
     assert_non_null(strstr(s, "{\"from\":\"p/r\",\"to\":\"p/a\",\"port\":\"x\"}"));
-    assert_non_null(strstr(s, "\"kind\":\"route\",\"role\":\"transform\",\"where\":\"g.yaml:13:7\""));
+    assert_non_null(
+        strstr(s, "\"kind\":\"route\",\"role\":\"transform\",\"where\":\"g.yaml:13:7\""));
     assert_non_null(strstr(s, "\"workers\":3"));
     assert_non_null(strstr(s, "\"metrics\":{\"in\":0"));
     free(s);

@@ -38,7 +38,7 @@ static const char yaml[] = "pipelines:\n"
 
 static struct uf_graph *build(void)
 {
-    struct uf_diags d = {0};
+    struct uf_diags d = { 0 };
     struct uf_config *cfg = uf_config_load_string("t.yaml", yaml, &d);
     assert_non_null(cfg);
     struct uf_graph *g = uf_graph_build(cfg, NULL, 0, &d);
@@ -52,7 +52,8 @@ static json_t *node(json_t *gj, size_t pipeline, const char *id)
 {
     size_t i;
     json_t *n;
-    json_array_foreach(json_object_get(json_array_get(json_object_get(gj, "pipelines"), pipeline), "nodes"), i, n)
+    json_array_foreach(
+        json_object_get(json_array_get(json_object_get(gj, "pipelines"), pipeline), "nodes"), i, n)
     {
         if (strcmp(json_string_value(json_object_get(n, "id")), id) == 0)
             return n;
@@ -61,7 +62,10 @@ static json_t *node(json_t *gj, size_t pipeline, const char *id)
     return NULL;
 }
 
-static const char *str(json_t *o, const char *key) { return json_string_value(json_object_get(o, key)); }
+static const char *str(json_t *o, const char *key)
+{
+    return json_string_value(json_object_get(o, key));
+}
 
 static void test_nodes_and_pipelines(void **state)
 {
@@ -93,7 +97,8 @@ static bool has_edge(json_t *gj, const char *from, const char *to, const char *p
 {
     size_t i;
     json_t *e;
-    json_array_foreach(json_object_get(json_array_get(json_object_get(gj, "pipelines"), 0), "edges"), i, e)
+    json_array_foreach(
+        json_object_get(json_array_get(json_object_get(gj, "pipelines"), 0), "edges"), i, e)
     {
         if (strcmp(str(e, "from"), from) == 0 && strcmp(str(e, "to"), to) == 0 &&
             strcmp(str(e, "port"), port) == 0)
@@ -106,7 +111,9 @@ static void test_edges_carry_ports(void **state)
 {
     struct uf_graph *g = build();
     json_t *gj = uf_graph_json(g, false);
-    assert_int_equal(json_array_size(json_object_get(json_array_get(json_object_get(gj, "pipelines"), 0), "edges")), 4);
+    assert_int_equal(json_array_size(json_object_get(
+                         json_array_get(json_object_get(gj, "pipelines"), 0), "edges")),
+                     4);
     assert_true(has_edge(gj, "ugc/gen", "ugc/tag", ""));
     assert_true(has_edge(gj, "ugc/tag", "ugc/by_type", ""));
     assert_true(has_edge(gj, "ugc/by_type", "ugc/store", "views"));
@@ -174,7 +181,7 @@ static void test_svg_through_graphviz(void **state)
 {
     struct uf_graph *g = build();
     json_t *gj = uf_graph_json(g, false);
-    struct uf_err err = {0};
+    struct uf_err err = { 0 };
     char *svg = uf_export_svg(gj, &err);
     if (!svg)
         fail_msg("%s", err.msg);
@@ -192,7 +199,7 @@ static void test_svg_without_graphviz_is_a_clear_error(void **state)
     json_t *gj = uf_graph_json(g, false);
     char *path = strdup(getenv("PATH") ? getenv("PATH") : "");
     setenv("PATH", "/nonexistent", 1);
-    struct uf_err err = {0};
+    struct uf_err err = { 0 };
     char *svg = uf_export_svg(gj, &err);
     setenv("PATH", path, 1);
     free(path);

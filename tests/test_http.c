@@ -24,7 +24,6 @@
 #include "tests/support/http_fixture.h"
 #include "tests/support/poll.h"
 
-
 static void test_route_params_query_and_meta(void **state)
 {
     struct fixture *fx = *state;
@@ -36,9 +35,8 @@ static void test_route_params_query_and_meta(void **state)
     assert_string_equal(json_string_value(json_object_get(b, "method")), "GET");
     assert_string_equal(json_string_value(json_object_get(b, "path")),
                         "/api/v1/movies/m-42/comments");
-    assert_string_equal(json_string_value(json_object_get(json_object_get(b, "params"),
-                                                          "movie_id")),
-                        "m-42");
+    assert_string_equal(
+        json_string_value(json_object_get(json_object_get(b, "params"), "movie_id")), "m-42");
     assert_string_equal(json_string_value(json_object_get(json_object_get(b, "query"), "limit")),
                         "5");
     assert_null(json_object_get(b, "body"));
@@ -64,9 +62,8 @@ static void test_reply_recorded_by_stage(void **state)
     run(c);
     assert_int_equal(c->status, 201);
     assert_string_equal(json_string_value(json_object_get(c->json, "id")), "c1");
-    assert_string_equal(json_string_value(json_object_get(json_object_get(sink.last_body, "body"),
-                                                          "text")),
-                        "hi");
+    assert_string_equal(
+        json_string_value(json_object_get(json_object_get(sink.last_body, "body"), "text")), "hi");
     assert_string_equal(json_string_value(json_object_get(sink.last_meta, "token")), "abc.def.ghi");
     json_decref(c->json);
 
@@ -141,16 +138,16 @@ static void test_connection_memory(void **state)
     memcpy(big, "{\"text\":\"", 9);
     memset(big + 9, 'a', n);
     memcpy(big + 9 + n, "\"}", 3);
-    struct call *c = run(&(struct call){ .method = "POST", .path = "/tiny_json", .body = big,
-                                         .port = fx->small_port });
+    struct call *c = run(&(struct call){
+        .method = "POST", .path = "/tiny_json", .body = big, .port = fx->small_port });
     assert_int_equal(c->status, 200);
     json_decref(c->json);
     free(big);
     char hdr[6100] = "X-Big: ";
     memset(hdr + 7, 'h', 6000);
     hdr[6007] = '\0';
-    c = run(&(struct call){ .method = "POST", .path = "/tiny/1", .extra_header = hdr,
-                            .port = fx->small_port });
+    c = run(&(struct call){
+        .method = "POST", .path = "/tiny/1", .extra_header = hdr, .port = fx->small_port });
     assert_int_equal(c->status, 431);
     json_decref(c->json);
     c = run(&(struct call){ .method = "POST", .path = "/tiny/2", .port = fx->small_port });
@@ -198,9 +195,8 @@ static void test_malformed_json(void **state)
     c = run(CALL(fx, "POST", "/api/v1/events", "[{\"type\":\"a\"}, 3]"));
     assert_int_equal(c->status, 400);
     assert_string_equal(err_msg(c), "item 1 is not a JSON object");
-    assert_int_equal(json_integer_value(json_object_get(json_object_get(c->json, "error"),
-                                                        "index")),
-                     1);
+    assert_int_equal(
+        json_integer_value(json_object_get(json_object_get(c->json, "error"), "index")), 1);
     json_decref(c->json);
 }
 
@@ -278,8 +274,8 @@ static void expect_refused(struct fixture *fx, const struct refusal *r)
     if (c->status != r->status || strcmp(err_code(c) ? err_code(c) : "", r->code) != 0 ||
         strncmp(err_msg(c), raw ? r->raw_msg : r->tree_msg,
                 strlen(raw ? r->raw_msg : r->tree_msg)) != 0)
-        fail_msg("%s body '%s': %ld %s '%s'", raw ? "raw" : "tree", r->body, c->status,
-                 err_code(c), err_msg(c));
+        fail_msg("%s body '%s': %ld %s '%s'", raw ? "raw" : "tree", r->body, c->status, err_code(c),
+                 err_msg(c));
     json_t *e = json_object_get(c->json, "error");
     json_t *pos = json_object_get(e, "position"), *index = json_object_get(e, "index");
     assert_int_equal(pos != NULL, r->position >= 0);
@@ -371,9 +367,8 @@ static void test_raw_only_on_batch_routes(void **state)
     struct call *c = run(CALL(fx, "POST", "/api/v1/movies/m1/comments", "{\"text\":\"hi\"}"));
     assert_int_equal(c->status, 201);
     assert_null(sink.last_raw);
-    assert_string_equal(json_string_value(json_object_get(json_object_get(sink.last_body, "body"),
-                                                          "text")),
-                        "hi");
+    assert_string_equal(
+        json_string_value(json_object_get(json_object_get(sink.last_body, "body"), "text")), "hi");
     json_decref(c->json);
     c = run(CALL(fx, "POST", "/api/v1/events", "[{\"type\":\"a\"},{\"type\":\"b\"}]"));
     assert_int_equal(c->status, 202);
@@ -413,8 +408,8 @@ static void test_split_array_shares_one_completion(void **state)
 {
     struct fixture *fx = *state;
     sink.mode = HOLD;
-    struct call *c = CALL(fx, "POST", "/api/v1/events",
-                          "[{\"type\":\"a\"},{\"type\":\"b\"},{\"type\":\"c\"}]");
+    struct call *c =
+        CALL(fx, "POST", "/api/v1/events", "[{\"type\":\"a\"},{\"type\":\"b\"},{\"type\":\"c\"}]");
     start_call(c);
     wait_held(3);
     for (size_t i = 0; i < 3; i++) {

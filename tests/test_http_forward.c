@@ -112,7 +112,7 @@ static struct receiver *receiver_start(void)
     pthread_mutex_init(&r->lock, NULL);
     atomic_store(&r->status, 200);
     r->fd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
     assert_int_equal(bind(r->fd, (struct sockaddr *)&a, sizeof a), 0);
     assert_int_equal(listen(r->fd, 8), 0);
     socklen_t alen = sizeof a;
@@ -157,7 +157,7 @@ static struct uf_stage *sink_new(const char *options, struct uf_err *err)
              "pipelines:\n  t:\n    components:\n      in: {kind: stdin}\n"
              "      fwd: {kind: http_forward, inputs: [in], %s}\n",
              options);
-    struct uf_diags diags = {0};
+    struct uf_diags diags = { 0 };
     struct uf_config *cfg = uf_config_load_string("t.yaml", yaml, &diags);
     g = cfg ? uf_graph_build(cfg, NULL, 0, &diags) : NULL;
     if (!g) {
@@ -186,7 +186,7 @@ static void send_events(struct uf_stage *st, int from, int n)
         evs[i] = uf_event_new(json_pack("{s:s, s:i}", "type", "ugc.like", "seq", from + i));
         evs[i]->at = st;
     }
-    struct uf_err err = {0};
+    struct uf_err err = { 0 };
     int64_t t0 = uf_now_us();
     assert_int_equal(st->kind->write(st, st->ctx, evs, (size_t)n, &err), UF_OK);
     /* Accepting never waits for the receiver. */
@@ -217,7 +217,7 @@ static void test_batches_over_one_connection(void **state)
     char opts[256];
     snprintf(opts, sizeof opts, "url: 'http://127.0.0.1:%d/api/v1/events', post_events: 3",
              r->port);
-    struct uf_err err = {0};
+    struct uf_err err = { 0 };
     struct uf_stage *st = sink_new(opts, &err);
     send_events(st, 0, 7);
     wait_received(r, 7);
@@ -235,7 +235,7 @@ static void test_retries_until_the_receiver_recovers(void **state)
     char opts[256];
     snprintf(opts, sizeof opts, "url: 'http://127.0.0.1:%d/e', retry_min: 10ms, retry_max: 50ms",
              r->port);
-    struct uf_err err = {0};
+    struct uf_err err = { 0 };
     struct uf_stage *st = sink_new(opts, &err);
     send_events(st, 0, 10);
     wait_failed_posts(st, 2);
@@ -257,7 +257,7 @@ static void test_backoff_holds_while_events_arrive(void **state)
     char opts[256];
     snprintf(opts, sizeof opts, "url: 'http://127.0.0.1:%d/e', retry_min: 100ms, retry_max: 1s",
              r->port);
-    struct uf_err err = {0};
+    struct uf_err err = { 0 };
     struct uf_stage *st = sink_new(opts, &err);
     int sent = 0;
     for (int64_t end = test_now_ms() + 600; test_now_ms() < end; sent++) {
@@ -286,7 +286,7 @@ static void test_overflow_goes_to_the_spool_and_back(void **state)
              "url: 'http://127.0.0.1:%d/e', buffer_bytes: 1KiB, post_bytes: 1KiB, "
              "spool_dir: '%s/sub/spool', retry_min: 10ms, retry_max: 20ms",
              r->port, dir);
-    struct uf_err err = {0};
+    struct uf_err err = { 0 };
     struct uf_stage *st = sink_new(opts, &err);
     for (int i = 0; i < 200; i += 50)
         send_events(st, i, 50);
@@ -319,7 +319,7 @@ static void test_spool_survives_a_restart(void **state)
              "url: 'http://127.0.0.1:%d/e', spool_dir: '%s/spool', retry_min: 10ms, "
              "retry_max: 20ms",
              r->port, dir);
-    struct uf_err err = {0};
+    struct uf_err err = { 0 };
     struct uf_stage *st = sink_new(opts, &err);
     send_events(st, 0, 30);
     wait_failed_posts(st, 1);
@@ -346,10 +346,10 @@ static void test_torn_spool_record_is_cut(void **state)
     assert_non_null(mkdtemp(dir));
     char path[256];
     snprintf(path, sizeof path, "%s/spool", dir);
-    struct uf_spool_cfg cfg = {.dir = path, .max_bytes = 1 << 20, .segment_bytes = 1 << 20};
-    struct uf_err err = {0};
+    struct uf_spool_cfg cfg = { .dir = path, .max_bytes = 1 << 20, .segment_bytes = 1 << 20 };
+    struct uf_err err = { 0 };
     struct uf_spool *sp = uf_spool_open(&cfg, &err);
-    struct uf_spool_rec recs[2] = {{"{\"seq\":0}", 9}, {"{\"seq\":9,\"x\":1}", 16}};
+    struct uf_spool_rec recs[2] = { { "{\"seq\":0}", 9 }, { "{\"seq\":9,\"x\":1}", 16 } };
     assert_int_equal(uf_spool_append(sp, recs, 2, &err), 0);
     uf_spool_close(sp);
     char seg[300];
@@ -372,7 +372,7 @@ static void test_torn_spool_record_is_cut(void **state)
 
 static void test_option_errors(void **state)
 {
-    struct uf_err err = {0};
+    struct uf_err err = { 0 };
     assert_null(sink_new("url: 'ftp://x'", &err));
     assert_non_null(strstr(err.msg, "url: must start with http:// or https://"));
     assert_null(sink_new("url: 'http://x', retry_min: 2s, retry_max: 1s", &err));

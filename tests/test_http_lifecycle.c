@@ -37,8 +37,9 @@ static void test_concurrent_requests(void **state)
     CURL *handles[N];
     struct curl_slist *hdrs[N];
     for (int i = 0; i < N; i++) {
-        calls[i] = (struct call){ .method = "POST", .path = "/api/v1/events", .port = fx->port,
-                                  .body = "{\"type\":\"x\"}" };
+        calls[i] = (struct call){
+            .method = "POST", .path = "/api/v1/events", .port = fx->port, .body = "{\"type\":\"x\"}"
+        };
         handles[i] = prepare(&calls[i], &hdrs[i]);
         curl_multi_add_handle(multi, handles[i]);
     }
@@ -56,8 +57,7 @@ static void test_concurrent_requests(void **state)
         json_decref(calls[i].json);
     }
     curl_multi_cleanup(multi);
-    assert_int_equal(uf_metrics_extra_value(&fx->api->metrics, "http_requests_total", "events"),
-                     N);
+    assert_int_equal(uf_metrics_extra_value(&fx->api->metrics, "http_requests_total", "events"), N);
 }
 
 static void *run_runtime(void *arg)
@@ -289,8 +289,8 @@ static int count_listeners(int port)
     unsigned lport, st;
     assert_non_null(f);
     while (fgets(line, sizeof line, f))
-        if (sscanf(line, " %*d: %*8x:%4x %*8x:%*4x %2x", &lport, &st) == 2 &&
-            (int)lport == port && st == 0x0A)
+        if (sscanf(line, " %*d: %*8x:%4x %*8x:%*4x %2x", &lport, &st) == 2 && (int)lport == port &&
+            st == 0x0A)
             n++;
     fclose(f);
     return n;
@@ -379,8 +379,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_graceful_stop_waits_for_in_flight, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stop_answers_request_uploading_after_abandon,
                                         setup_stop, teardown),
-        cmocka_unit_test_setup_teardown(test_stop_answers_request_blocked_on_full_queue,
-                                        setup_stop, teardown),
+        cmocka_unit_test_setup_teardown(test_stop_answers_request_blocked_on_full_queue, setup_stop,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_one_listener_per_thread, setup, teardown),
         cmocka_unit_test_setup_teardown(test_big_batches_go_to_a_worker, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stop_answers_offloaded_batch, setup_stop, teardown),

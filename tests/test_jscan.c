@@ -158,8 +158,8 @@ static void test_refusals(void **state)
     REFUSED("{\"a\":\"\\ud800x\"}", "not JSON: high surrogate without its low surrogate at byte 6");
     REFUSED("{\"a\":\"\x01\"}", "not JSON: control character in a string at byte 6");
     REFUSED("{\"a\":\"\xc3\"}", "not JSON: invalid UTF-8 at byte 6");
-    REFUSED("{\"a\":\"\xc0\xaf\"}", "not JSON: invalid UTF-8 at byte 6");       /* overlong */
-    REFUSED("{\"a\":\"\xed\xa0\x80\"}", "not JSON: invalid UTF-8 at byte 6");   /* surrogate */
+    REFUSED("{\"a\":\"\xc0\xaf\"}", "not JSON: invalid UTF-8 at byte 6");         /* overlong */
+    REFUSED("{\"a\":\"\xed\xa0\x80\"}", "not JSON: invalid UTF-8 at byte 6");     /* surrogate */
     REFUSED("{\"a\":\"\xf4\x90\x80\x80\"}", "not JSON: invalid UTF-8 at byte 6"); /* > U+10FFFF */
     REFUSED("{\"a\":[1 2]}", "not JSON: expected ',' or ']' at byte 8");
     REFUSED("{\"a\":{\"b\"}}", "not JSON: expected ':' at byte 9");
@@ -212,15 +212,26 @@ static void test_value_unique_keys(void **state)
     snprintf(big + o, sizeof big - o, "}]");
     snprintf(bigdup + d, sizeof bigdup - d, "}}");
     const char *const corpus[] = {
-        "{\"a\":1,\"b\":2}", "{\"a\":1,\"a\":2}", "{\"a\":{\"b\":1,\"b\":1}}",
-        "[{\"a\":1},{\"a\":1}]", "[{\"a\":1,\"b\":[{\"c\":1,\"c\":2}]}]",
-        "{\"a\":1,\"\\u0061\":2}", "{\"ab\":1,\"a\":2,\"a\\u0062\":3}", "{\"a\":1,\"A\":2}",
-        "{\"\":1,\"\":2}", big, bigdup, "\"s\"", " 12 ", "[1,2", "{\"a\":1} x",
+        "{\"a\":1,\"b\":2}",
+        "{\"a\":1,\"a\":2}",
+        "{\"a\":{\"b\":1,\"b\":1}}",
+        "[{\"a\":1},{\"a\":1}]",
+        "[{\"a\":1,\"b\":[{\"c\":1,\"c\":2}]}]",
+        "{\"a\":1,\"\\u0061\":2}",
+        "{\"ab\":1,\"a\":2,\"a\\u0062\":3}",
+        "{\"a\":1,\"A\":2}",
+        "{\"\":1,\"\":2}",
+        big,
+        bigdup,
+        "\"s\"",
+        " 12 ",
+        "[1,2",
+        "{\"a\":1} x",
     };
     for (size_t i = 0; i < sizeof(corpus) / sizeof(corpus[0]); i++) {
         json_error_t je;
-        json_t *j = json_loadb(corpus[i], strlen(corpus[i]), JSON_REJECT_DUPLICATES |
-                               JSON_DECODE_ANY, &je);
+        json_t *j =
+            json_loadb(corpus[i], strlen(corpus[i]), JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &je);
         bool want = j != NULL;
         json_decref(j);
         struct uf_err err = { 0 };
@@ -376,10 +387,12 @@ static void test_trusted_agrees(void **state)
 {
     (void)state;
     static const char *const valid[] = {
-        "{}", " {\"a\":\"x\\\"y\\\\\", \"b\" : -1.5e3,\"c\":{\"d\":[1,{\"e\":\"]}\"}]},\"f\":true}",
+        "{}",
+        " {\"a\":\"x\\\"y\\\\\", \"b\" : -1.5e3,\"c\":{\"d\":[1,{\"e\":\"]}\"}]},\"f\":true}",
         "{\"k\\u0065y\":false,\"n\":null,\"i\":-0,\"r\":1E+2,\"u\":\"\\u00e9\xe2\x82\xac\"}",
         "{\"long\":\"0123456789abcdef0123456789abcdef\\n\",\"arr\":[[],[[]],\"[\",\"{\"]} ",
-        "{\"type\":\"movie.card.click\",\"props\":{\"source\":\"home\",\"row\":\"3\",\"position\":7},"
+        "{\"type\":\"movie.card.click\",\"props\":{\"source\":\"home\",\"row\":\"3\",\"position\":"
+        "7},"
         "\"anonymous_id\":\"a-1\",\"ts\":\"2026-11-29T12:00:00.000Z\"}",
     };
     for (size_t i = 0; i < sizeof(valid) / sizeof(valid[0]); i++) {
@@ -417,8 +430,9 @@ static void test_trusted_agrees(void **state)
 static void test_trusted_stays_in_bounds(void **state)
 {
     (void)state;
-    const char *seed = "{\"a\":\"x\\\"y\",\"b\":[1,{\"c\":\"]\"}],\"d\":-1.5e3,\"e\":true,\"f\":null,"
-                       "\"k\\u0065y\":\"\\ud83d\\ude00\"}";
+    const char *seed =
+        "{\"a\":\"x\\\"y\",\"b\":[1,{\"c\":\"]\"}],\"d\":-1.5e3,\"e\":true,\"f\":null,"
+        "\"k\\u0065y\":\"\\ud83d\\ude00\"}";
     size_t n = strlen(seed);
     unsigned rng = 12345;
     static const char bytes[] = "{}[]\",:\\ 0-euqd8";
@@ -497,10 +511,29 @@ static void test_items_refusals(void **state)
 {
     (void)state;
     static const char *const corpus[] = {
-        "[1,]", "[1] 2", "{}", "\"s\"", "", "  ", "[", "[{", "[{\"a\"", "[{\"a\":}]",
-        "[{\"a\":1,}]", "[{\"a\":1 \"b\":2}]", "[{\"a\":\"\xff\"}]", "[{1:2}]", "[{\"a\":1}}",
-        "[{\"a\":[1,]}]", "[{\"a\":1},]", "[{\"a\":\"\\ud800\"}]", "[{\"a\":01}]", "[{},{}",
-        "[{\"a\":1,\"a\":2}]", "[{\"a\":tru}]", "[{\"a\":1}] {}",
+        "[1,]",
+        "[1] 2",
+        "{}",
+        "\"s\"",
+        "",
+        "  ",
+        "[",
+        "[{",
+        "[{\"a\"",
+        "[{\"a\":}]",
+        "[{\"a\":1,}]",
+        "[{\"a\":1 \"b\":2}]",
+        "[{\"a\":\"\xff\"}]",
+        "[{1:2}]",
+        "[{\"a\":1}}",
+        "[{\"a\":[1,]}]",
+        "[{\"a\":1},]",
+        "[{\"a\":\"\\ud800\"}]",
+        "[{\"a\":01}]",
+        "[{},{}",
+        "[{\"a\":1,\"a\":2}]",
+        "[{\"a\":tru}]",
+        "[{\"a\":1}] {}",
     };
     for (size_t i = 0; i < sizeof(corpus) / sizeof(corpus[0]); i++) {
         struct uf_err ea = { 0 }, eb = { 0 };
@@ -586,9 +619,19 @@ static void test_check(void **state)
     assert_null(c.bad_number);
     c.numbers = true;
     static const char *const numbers[] = {
-        "9223372036854775807", "9223372036854775808", "-9223372036854775808",
-        "-9223372036854775809", "123456789012345678", "1e308", "1e309", "-1e309", "1e-400",
-        "0.000000000000000000000000000001", "1.5E+3", "99999999999999999999.0", "0",
+        "9223372036854775807",
+        "9223372036854775808",
+        "-9223372036854775808",
+        "-9223372036854775809",
+        "123456789012345678",
+        "1e308",
+        "1e309",
+        "-1e309",
+        "1e-400",
+        "0.000000000000000000000000000001",
+        "1.5E+3",
+        "99999999999999999999.0",
+        "0",
         "179769313486231570000000000000000000000000000000000000000000000000000000000000000000000"
         "000000000000000000000000000000000000000000000000000000000000000000000000000000000000000"
         "000000000000000000000000000000000000000000000000000000000000000000000000000000000000000"
@@ -641,13 +684,39 @@ static void test_agrees_with_jansson(void **state)
 {
     (void)state;
     static const char *const corpus[] = {
-        "{}", " { } ", "{\"a\":[]}", "{\"a\":[1,[2,[3]],{\"b\":{}}]}", "{\"a\":-0}",
-        "{\"a\":0.5e-7}", "{\"a\":1E+2}", "{\"a\":\"\\ud83d\\ude00\"}", "{\"\":\"\"}",
-        "{\"a\":\"\xe2\x82\xac\xf0\x9f\x98\x80\"}", "{\"a\":\"\\u00e9\"}", "{\"a\":1}\n\t\r ",
-        "{\"a\":.5}", "{\"a\":00}", "{\"a\":\"\\ud800\"}", "{\"a\":\"\xff\"}", "{\"a\":'x'}",
-        "{\"a\":nul}", "{\"a\":1,,}", "{\"a\"::1}", "{\"a\":[,]}", "{\"a\":[1,]}", "{,}",
-        "{\"a\":\"\\U0041\"}", "{\"a\":1}{}", "\xef\xbb\xbf{}", "{\"a\":\"\t\"}", "[]", "1",
-        "{\"a\":\"\xe0\x80\xaf\"}", "{\"a\":\"\xf0\x8f\xbf\xbf\"}", "{\"a\":-01}", "{\"a\":1.5e}",
+        "{}",
+        " { } ",
+        "{\"a\":[]}",
+        "{\"a\":[1,[2,[3]],{\"b\":{}}]}",
+        "{\"a\":-0}",
+        "{\"a\":0.5e-7}",
+        "{\"a\":1E+2}",
+        "{\"a\":\"\\ud83d\\ude00\"}",
+        "{\"\":\"\"}",
+        "{\"a\":\"\xe2\x82\xac\xf0\x9f\x98\x80\"}",
+        "{\"a\":\"\\u00e9\"}",
+        "{\"a\":1}\n\t\r ",
+        "{\"a\":.5}",
+        "{\"a\":00}",
+        "{\"a\":\"\\ud800\"}",
+        "{\"a\":\"\xff\"}",
+        "{\"a\":'x'}",
+        "{\"a\":nul}",
+        "{\"a\":1,,}",
+        "{\"a\"::1}",
+        "{\"a\":[,]}",
+        "{\"a\":[1,]}",
+        "{,}",
+        "{\"a\":\"\\U0041\"}",
+        "{\"a\":1}{}",
+        "\xef\xbb\xbf{}",
+        "{\"a\":\"\t\"}",
+        "[]",
+        "1",
+        "{\"a\":\"\xe0\x80\xaf\"}",
+        "{\"a\":\"\xf0\x8f\xbf\xbf\"}",
+        "{\"a\":-01}",
+        "{\"a\":1.5e}",
     };
     for (size_t i = 0; i < sizeof(corpus) / sizeof(corpus[0]); i++) {
         json_error_t je;
@@ -683,16 +752,23 @@ static void test_member_list_grows(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_members),        cmocka_unit_test(test_unescape),
+        cmocka_unit_test(test_members),
+        cmocka_unit_test(test_unescape),
         cmocka_unit_test(test_cstr),
         cmocka_unit_test(test_number),
-        cmocka_unit_test(test_refusals),       cmocka_unit_test(test_callback_stops),
-        cmocka_unit_test(test_agrees_with_jansson), cmocka_unit_test(test_value_unique_keys),
-        cmocka_unit_test(test_array_elements),      cmocka_unit_test(test_pick),
+        cmocka_unit_test(test_refusals),
+        cmocka_unit_test(test_callback_stops),
+        cmocka_unit_test(test_agrees_with_jansson),
+        cmocka_unit_test(test_value_unique_keys),
+        cmocka_unit_test(test_array_elements),
+        cmocka_unit_test(test_pick),
         cmocka_unit_test(test_unique_escaped_keys_big),
-        cmocka_unit_test(test_trusted_agrees),      cmocka_unit_test(test_trusted_stays_in_bounds),
-        cmocka_unit_test(test_items_reports),       cmocka_unit_test(test_items_refusals),
-        cmocka_unit_test(test_items_stop),          cmocka_unit_test(test_check),
+        cmocka_unit_test(test_trusted_agrees),
+        cmocka_unit_test(test_trusted_stays_in_bounds),
+        cmocka_unit_test(test_items_reports),
+        cmocka_unit_test(test_items_refusals),
+        cmocka_unit_test(test_items_stop),
+        cmocka_unit_test(test_check),
         cmocka_unit_test(test_member_list_grows),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

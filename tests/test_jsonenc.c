@@ -60,9 +60,26 @@ static void test_numbers(void **state)
     const json_int_t ints[] = { 0, 1, -1, 9, 10, -10, 1234567890, INT64_MAX, INT64_MIN };
     for (size_t i = 0; i < sizeof ints / sizeof ints[0]; i++)
         same_as_jansson(json_integer(ints[i]));
-    const double reals[] = { 0.0, -0.0, 1.0, -2.0, 0.5, 0.1, 1.0 / 3, 12.5, 5400.0, 1e15,
-                             1e16, 1e17, 123456789012345678.0, 1e21, 1e300, -1e-300, 2.5e-5,
-                             1e-7, 4.9e-324, 1.7976931348623157e308 };
+    const double reals[] = { 0.0,
+                             -0.0,
+                             1.0,
+                             -2.0,
+                             0.5,
+                             0.1,
+                             1.0 / 3,
+                             12.5,
+                             5400.0,
+                             1e15,
+                             1e16,
+                             1e17,
+                             123456789012345678.0,
+                             1e21,
+                             1e300,
+                             -1e-300,
+                             2.5e-5,
+                             1e-7,
+                             4.9e-324,
+                             1.7976931348623157e308 };
     for (size_t i = 0; i < sizeof reals / sizeof reals[0]; i++)
         same_as_jansson(json_real(reals[i]));
 }
@@ -88,12 +105,12 @@ static void test_literals_and_containers(void **state)
 static void test_event_body(void **state)
 {
     (void)state;
-    same_as_jansson(json_loads(
-        "{\"type\":\"movie.card.click\",\"props\":{\"source\":\"home\",\"row\":\"7\","
-        "\"position\":3,\"experiment\":\"b\"},\"anonymous_id\":\"bench-anon-00001\","
-        "\"url\":\"/movies/12\",\"ts\":\"2026-11-29T12:00:00.000Z\",\"position_s\":12.5,"
-        "\"event_id\":\"0192f0c1-aaaa-7bbb-8ccc-000000000001\",\"completed\":false}",
-        0, NULL));
+    same_as_jansson(
+        json_loads("{\"type\":\"movie.card.click\",\"props\":{\"source\":\"home\",\"row\":\"7\","
+                   "\"position\":3,\"experiment\":\"b\"},\"anonymous_id\":\"bench-anon-00001\","
+                   "\"url\":\"/movies/12\",\"ts\":\"2026-11-29T12:00:00.000Z\",\"position_s\":12.5,"
+                   "\"event_id\":\"0192f0c1-aaaa-7bbb-8ccc-000000000001\",\"completed\":false}",
+                   0, NULL));
 }
 
 int main(void)

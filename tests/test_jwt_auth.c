@@ -77,8 +77,7 @@ static char *sign(const char *alg, json_t *claims, const void *key, size_t key_l
         EVP_MD_CTX *md = EVP_MD_CTX_new();
         sig_len = sizeof(sig);
         assert_int_equal(EVP_DigestSignInit(md, NULL, EVP_sha256(), NULL, rsa_key), 1);
-        assert_int_equal(EVP_DigestSign(md, sig, &sig_len, (unsigned char *)input,
-                                        strlen(input)),
+        assert_int_equal(EVP_DigestSign(md, sig, &sig_len, (unsigned char *)input, strlen(input)),
                          1);
         EVP_MD_CTX_free(md);
     }
@@ -96,8 +95,8 @@ static char *sign(const char *alg, json_t *claims, const void *key, size_t key_l
 static json_t *claims(int64_t exp_in)
 {
     int64_t now = time(NULL);
-    return json_pack("{s:s,s:I,s:I,s:[s]}", "sub", USER, "exp", (json_int_t)(now + exp_in),
-                     "iat", (json_int_t)now, "roles", "admin");
+    return json_pack("{s:s,s:I,s:I,s:[s]}", "sub", USER, "exp", (json_int_t)(now + exp_in), "iat",
+                     (json_int_t)now, "roles", "admin");
 }
 
 static char *hs(json_t *c)
@@ -324,8 +323,9 @@ static void test_rejections(void **state)
 static void test_rs256_and_algorithm_confusion(void **state)
 {
     char *opts;
-    assert_true(asprintf(&opts, "        algorithms: [RS256, HS256]\n"
-                                "        public_key_file: %s\n",
+    assert_true(asprintf(&opts,
+                         "        algorithms: [RS256, HS256]\n"
+                         "        public_key_file: %s\n",
                          pub_path) > 0);
     struct fixture *fx = build(opts);
     free(opts);

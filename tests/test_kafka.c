@@ -195,8 +195,7 @@ static int consume_until(struct fx *f, const char *topic, int want, char **value
 {
     char errstr[256];
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
-    rd_kafka_conf_set(conf, "bootstrap.servers", rd_kafka_mock_cluster_bootstraps(f->mc), NULL,
-                      0);
+    rd_kafka_conf_set(conf, "bootstrap.servers", rd_kafka_mock_cluster_bootstraps(f->mc), NULL, 0);
     rd_kafka_conf_set(conf, "group.id", "test", NULL, 0);
     rd_kafka_t *c = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof errstr);
     rd_kafka_topic_partition_list_t *parts = rd_kafka_topic_partition_list_new(2);
@@ -247,7 +246,7 @@ static void check_delivered(struct fx *f, int n)
                  "{\"type\":\"t\",\"n\":%d,\"user_id\":\"u%d\",\"session_id\":\"s\"}", num,
                  num % 3);
         assert_string_equal(values[i], want_val); /* compact, fields in order */
-        assert_true(num > last[num % 3]);          /* per-key order */
+        assert_true(num > last[num % 3]);         /* per-key order */
         last[num % 3] = num;
         seen[num]++;
         json_decref(v);
@@ -293,7 +292,8 @@ static void test_topic_from_field(void **state)
     struct fx *f = *state;
     start(f, "        topic_field: stream\n");
     struct uf_event *ev = uf_event_new(json_loads("{\"stream\":\"ugc.views\",\"anonymous_id\":"
-                                                  "\"a9\"}", 0, NULL));
+                                                  "\"a9\"}",
+                                                  0, NULL));
     struct uf_completion *c;
     struct uf_waiter *w = uf_waiter_new(&c);
     uf_completion_attach(c, ev);
@@ -332,8 +332,7 @@ static void check_value(const char *value)
     json_decref(v);
     char want[160];
     snprintf(want, sizeof want,
-             "{\"type\":\"t\",\"n\":%d,\"user_id\":\"u%d\",\"session_id\":\"s\"}", num,
-             num % 3);
+             "{\"type\":\"t\",\"n\":%d,\"user_id\":\"u%d\",\"session_id\":\"s\"}", num, num % 3);
     assert_string_equal(value, want);
 }
 
@@ -355,7 +354,7 @@ static void test_outage_spools_then_replays_in_order(void **state)
     wait_all(w, 10, 0);
     rd_kafka_mock_broker_set_down(f->mc, -1);
     write_events_as(f, 10, 30, w, RAW_OWNED); /* the spool stores raw texts as they are */
-    wait_all(w, 30, 0); /* accepted: acked or spooled, never failed */
+    wait_all(w, 30, 0);                       /* accepted: acked or spooled, never failed */
     assert_true(metric(f, "spool_written_events_total") > 0);
     assert_true(metric(f, "spool_records") > 0);
     write_events_as(f, 40, 20, w, RAW_BORROWED); /* while spooling, they queue behind it */
@@ -391,8 +390,7 @@ static void test_full_spool_fails_with_503(void **state)
             assert_int_equal(uf_waiter_wait(w[i], 10000), 0);
             if (uf_waiter_status(w[i]) == 503) {
                 json_t *e = json_object_get(uf_waiter_body(w[i]), "error");
-                assert_string_equal(json_string_value(json_object_get(e, "code")),
-                                    "spool_full");
+                assert_string_equal(json_string_value(json_object_get(e, "code")), "spool_full");
                 full++;
             } else {
                 assert_int_equal(uf_waiter_count(w[i], UF_OUTCOME_DONE), 1);
@@ -577,8 +575,7 @@ static void test_topic_exception_is_permanent(void **state)
     struct uf_waiter *w[1];
     write_events(f, 0, 1, w);
     wait_all(w, 1, 0); /* connected, metadata known */
-    rd_kafka_mock_push_request_errors(f->mc, 0 /* Produce */, 1,
-                                      RD_KAFKA_RESP_ERR_TOPIC_EXCEPTION);
+    rd_kafka_mock_push_request_errors(f->mc, 0 /* Produce */, 1, RD_KAFKA_RESP_ERR_TOPIC_EXCEPTION);
     write_events(f, 1, 1, w);
     assert_failed(w[0], 500, "kafka_rejected", NULL);
     assert_int_equal(metric(f, "kafka_rejected_events_total"), 1);
@@ -601,7 +598,11 @@ static void test_unproducible_spooled_record_is_discarded(void **state)
     const char *good = "{\"type\":\"t\",\"n\":0,\"user_id\":\"u0\",\"session_id\":\"s\"}";
     struct uf_kafka_msg msgs[2] = {
         { .topic = bad, .topic_len = sizeof bad, .value = "{}", .value_len = 2 },
-        { .topic = "ugc.events", .topic_len = 10, .key = "u0", .key_len = 2, .value = good,
+        { .topic = "ugc.events",
+          .topic_len = 10,
+          .key = "u0",
+          .key_len = 2,
+          .value = good,
           .value_len = strlen(good) },
     };
     struct uf_spool_rec recs[3];
@@ -629,9 +630,13 @@ static void test_replay_producer_has_its_own_linger(void **state)
 {
     (void)state;
     json_t *props = json_pack("{s:f}", "linger.ms", 0.5);
-    struct uf_kafka_ctx k = { .brokers = "127.0.0.1:1", .linger_ms = 5, .batch_bytes = 1 << 20,
-                              .queue_messages = 1000, .message_timeout_ms = 1000,
-                              .properties = props, .replay_linger_ms = 20 };
+    struct uf_kafka_ctx k = { .brokers = "127.0.0.1:1",
+                              .linger_ms = 5,
+                              .batch_bytes = 1 << 20,
+                              .queue_messages = 1000,
+                              .message_timeout_ms = 1000,
+                              .properties = props,
+                              .replay_linger_ms = 20 };
     struct uf_err err = { 0 };
     char v[32];
     size_t n;
@@ -653,8 +658,13 @@ static void test_replay_producer_has_its_own_linger(void **state)
  * not unpack. */
 static void test_msg_pack_round_trip(void **state)
 {
-    struct uf_kafka_msg m = { .topic = "ugc.events", .topic_len = 10, .key = "k1", .key_len = 2,
-                              .value = "{\"a\":1}", .value_len = 7 }, back;
+    struct uf_kafka_msg m = { .topic = "ugc.events",
+                              .topic_len = 10,
+                              .key = "k1",
+                              .key_len = 2,
+                              .value = "{\"a\":1}",
+                              .value_len = 7 },
+                        back;
     size_t len;
     unsigned char *p = uf_kafka_msg_pack(&m, &len);
     assert_int_equal(len, 2 + 10 + 4 + 2 + 7);
@@ -769,10 +779,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_full_spool_fails_with_503, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_no_spool_fails_with_503, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_restart_replays_the_spool, fx_setup, fx_teardown),
-        cmocka_unit_test_setup_teardown(test_invalid_topic_fails_with_422, fx_setup,
-                                        fx_teardown),
-        cmocka_unit_test_setup_teardown(test_topic_exception_is_permanent, fx_setup,
-                                        fx_teardown),
+        cmocka_unit_test_setup_teardown(test_invalid_topic_fails_with_422, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_topic_exception_is_permanent, fx_setup, fx_teardown),
         cmocka_unit_test(test_msg_pack_round_trip),
         cmocka_unit_test(test_replay_producer_has_its_own_linger),
         cmocka_unit_test_setup_teardown(test_unproducible_spooled_record_is_discarded, fx_setup,

@@ -47,10 +47,12 @@ static int gate_write(struct uf_stage *st, void *ctx, struct uf_event **evs, siz
     return UF_OK;
 }
 
-static const struct uf_kind t_gate = { .name = "t_gate", .role = UF_SINK, .summary = "test",
-                                       .write = gate_write };
-static const struct uf_kind t_rawgate = { .name = "t_rawgate", .role = UF_SINK,
-                                          .summary = "test", .write = gate_write };
+static const struct uf_kind t_gate = {
+    .name = "t_gate", .role = UF_SINK, .summary = "test", .write = gate_write
+};
+static const struct uf_kind t_rawgate = {
+    .name = "t_rawgate", .role = UF_SINK, .summary = "test", .write = gate_write
+};
 static const struct uf_kind *const extra[] = { &t_gate, &t_rawgate, NULL };
 
 static size_t held_count(void)
@@ -105,8 +107,11 @@ static char *event_json(int part, int i)
     if (i == 7)
         return strdup("{\"type\":\"player\"}");
     return uf_xasprintf("{\"event_id\":\"00000000-0000-4000-8000-0000000%02d%03d\",\"type\":\"p\""
-                        "%s}", part, i,
-                        i == 9 ? ",\"reject\":true" : i == 11 ? ",\"poison\":true" : "");
+                        "%s}",
+                        part, i,
+                        i == 9    ? ",\"reject\":true"
+                        : i == 11 ? ",\"poison\":true"
+                                  : "");
 }
 
 static void produce(const char *bootstraps)
@@ -119,12 +124,11 @@ static void produce(const char *bootstraps)
     for (int part = 0; part < 2; part++) {
         for (int i = 0; i < PER_PART; i++) {
             char *v = event_json(part, i);
-            assert_int_equal(rd_kafka_producev(p, RD_KAFKA_V_TOPIC(TOPIC),
-                                               RD_KAFKA_V_PARTITION(part),
-                                               RD_KAFKA_V_VALUE(v, strlen(v)),
-                                               RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                                               RD_KAFKA_V_END),
-                             0);
+            assert_int_equal(
+                rd_kafka_producev(p, RD_KAFKA_V_TOPIC(TOPIC), RD_KAFKA_V_PARTITION(part),
+                                  RD_KAFKA_V_VALUE(v, strlen(v)),
+                                  RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END),
+                0);
             free(v);
         }
     }

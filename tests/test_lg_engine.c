@@ -31,8 +31,8 @@ struct server {
     int lfd;
     uint16_t port;
     atomic_bool stop;
-    bool answer;        /* false: read requests and never reply */
-    double stall_at_s;  /* the first request read after this stalls the server for 1 s */
+    bool answer;       /* false: read requests and never reply */
+    double stall_at_s; /* the first request read after this stalls the server for 1 s */
     int accepted;
     struct timespec t0;
     int64_t arrived_ns[MAXREQ]; /* by X-Request-Id "t-N": when request N-1 was read */
@@ -87,14 +87,14 @@ static size_t answer(struct server *s, int fd, char *buf, size_t n)
 static void *serve(void *arg)
 {
     struct server *s = arg;
-    struct pollfd p[MAXC + 1] = {{.fd = s->lfd, .events = POLLIN}};
+    struct pollfd p[MAXC + 1] = { { .fd = s->lfd, .events = POLLIN } };
     static char bufs[MAXC][8192];
-    size_t lens[MAXC] = {0}, n = 1;
+    size_t lens[MAXC] = { 0 }, n = 1;
     while (!atomic_load(&s->stop)) {
         if (poll(p, n, 50) <= 0)
             continue;
         if ((p[0].revents & POLLIN) && n <= MAXC) {
-            p[n++] = (struct pollfd){.fd = accept(s->lfd, NULL, NULL), .events = POLLIN};
+            p[n++] = (struct pollfd){ .fd = accept(s->lfd, NULL, NULL), .events = POLLIN };
             s->accepted++;
         }
         for (size_t i = 1; i < n; i++) {
@@ -119,7 +119,7 @@ static void *serve(void *arg)
 static pthread_t start_server(struct server *s)
 {
     s->lfd = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
     socklen_t len = sizeof sa;
     assert_int_equal(bind(s->lfd, (struct sockaddr *)&sa, sizeof sa), 0);
     assert_int_equal(listen(s->lfd, 256), 0);
@@ -150,13 +150,17 @@ static void run_with(uint16_t port, const struct run_opts *ro, struct uf_lg_engi
     char url[64], err[256];
     snprintf(url, sizeof url, "http://127.0.0.1:%u/api/v1", port);
     assert_true(uf_lg_target_parse(url, &t, err, sizeof err));
-    struct uf_lg_sched s = {0};
+    struct uf_lg_sched s = { 0 };
     uf_lg_sched_add(&s, ro->rate, ro->rate, ro->dur_s);
-    struct uf_lg_workload_opts wo = {.api = UF_LG_API_STAT, .seed = 1, .tag = "t"};
+    struct uf_lg_workload_opts wo = { .api = UF_LG_API_STAT, .seed = 1, .tag = "t" };
     struct uf_lg_workload *w = uf_lg_workload_new(&wo, err, sizeof err);
     assert_non_null(w);
-    struct uf_lg_engine_opts o = {.target = &t, .sched = &s, .w = w, .connections = 64,
-                                  .timeout_us = ro->timeout_us, .slack_ns = ro->slack_ns};
+    struct uf_lg_engine_opts o = { .target = &t,
+                                   .sched = &s,
+                                   .w = w,
+                                   .connections = 64,
+                                   .timeout_us = ro->timeout_us,
+                                   .slack_ns = ro->slack_ns };
     assert_int_equal(uf_lg_engine_run(&o, res, err, sizeof err), 0);
     uf_lg_workload_free(w);
 }
@@ -164,7 +168,7 @@ static void run_with(uint16_t port, const struct run_opts *ro, struct uf_lg_engi
 static void run(uint16_t port, double rate, double dur_s, int64_t timeout_us,
                 struct uf_lg_engine_result *res)
 {
-    run_with(port, &(struct run_opts){.rate = rate, .dur_s = dur_s, .timeout_us = timeout_us},
+    run_with(port, &(struct run_opts){ .rate = rate, .dur_s = dur_s, .timeout_us = timeout_us },
              res);
 }
 
@@ -192,7 +196,7 @@ static void test_slack_sends_early_within_it(void **state)
     s->answer = true;
     pthread_t th = start_server(s);
     struct uf_lg_engine_result *res = calloc(1, sizeof(*res));
-    struct run_opts ro = {.rate = 2000, .dur_s = 1, .timeout_us = 10000000, .slack_ns = 2000000};
+    struct run_opts ro = { .rate = 2000, .dur_s = 1, .timeout_us = 10000000, .slack_ns = 2000000 };
     run_with(s->port, &ro, res);
     stop_server(s, th);
     assert_int_equal(res->total.ok, 2000);
@@ -213,7 +217,7 @@ static void test_no_slack_never_early(void **state)
     s->answer = true;
     pthread_t th = start_server(s);
     struct uf_lg_engine_result *res = calloc(1, sizeof(*res));
-    struct run_opts ro = {.rate = 2000, .dur_s = 0.5, .timeout_us = 10000000};
+    struct run_opts ro = { .rate = 2000, .dur_s = 0.5, .timeout_us = 10000000 };
     run_with(s->port, &ro, res);
     stop_server(s, th);
     assert_int_equal(res->total.ok, 1000);
@@ -225,7 +229,7 @@ static void test_no_slack_never_early(void **state)
 
 static void test_stall_gives_corrected_latency(void **state)
 {
-    struct server s = {.answer = true, .stall_at_s = 1.0};
+    struct server s = { .answer = true, .stall_at_s = 1.0 };
     pthread_t th = start_server(&s);
     struct uf_lg_engine_result *res = calloc(1, sizeof(*res));
     run(s.port, 200, 3, 10000000, res);
@@ -250,7 +254,7 @@ static void test_stall_gives_corrected_latency(void **state)
 
 static void test_no_reply_times_out(void **state)
 {
-    struct server s = {.answer = false};
+    struct server s = { .answer = false };
     pthread_t th = start_server(&s);
     struct uf_lg_engine_result *res = calloc(1, sizeof(*res));
     run(s.port, 20, 0.5, 300000, res);
@@ -265,7 +269,7 @@ static void test_no_reply_times_out(void **state)
 
 static void test_closed_port_connect_errors(void **state)
 {
-    struct server s = {0};
+    struct server s = { 0 };
     pthread_t th = start_server(&s); /* a free port: taken, then closed */
     uint16_t port = s.port;
     stop_server(&s, th);

@@ -37,7 +37,7 @@ static void test_error_bound(void **state)
         uf_lg_hist_add(h, v[i]);
     }
     qsort(v, N, sizeof(*v), cmp64);
-    const double qs[] = {0.001, 0.01, 0.1, 0.25, 0.5, 0.75, 0.9, 0.99, 0.999, 0.9999};
+    const double qs[] = { 0.001, 0.01, 0.1, 0.25, 0.5, 0.75, 0.9, 0.99, 0.999, 0.9999 };
     for (size_t i = 0; i < sizeof qs / sizeof qs[0]; i++) {
         double want = exact(v, N, qs[i]), got = uf_lg_hist_quantile(h, qs[i]);
         if (fabs(got - want) > 0.01 * want)

@@ -34,16 +34,16 @@ static void test_write(void **state)
     struct uf_lg_target t;
     char err[64];
     assert_true(uf_lg_target_parse("http://127.0.0.1:8080/api/v1", &t, err, sizeof err));
-    struct uf_lg_request req = {.method = "POST", .token = "tok", .request_id = "run1-7"};
+    struct uf_lg_request req = { .method = "POST", .token = "tok", .request_id = "run1-7" };
     strcpy(req.path, "/events");
     uf_strbuf_puts(&req.body, "{\"type\":\"x\"}");
-    struct uf_strbuf out = {0};
+    struct uf_strbuf out = { 0 };
     uf_lg_http_write(&out, &t, &req);
     assert_string_equal(out.buf, "POST /api/v1/events HTTP/1.1\r\nHost: 127.0.0.1:8080\r\n"
                                  "User-Agent: ugcflow-loadgen\r\nAuthorization: Bearer tok\r\n"
                                  "X-Request-Id: run1-7\r\nContent-Type: application/json\r\n"
                                  "Content-Length: 12\r\n\r\n{\"type\":\"x\"}");
-    struct uf_lg_request get = {.method = "GET"}, put = {.method = "PUT"};
+    struct uf_lg_request get = { .method = "GET" }, put = { .method = "PUT" };
     strcpy(get.path, "/favorites?limit=20");
     strcpy(put.path, "/favorites/m");
     uf_strbuf_reset(&out);
@@ -80,7 +80,9 @@ static void test_parse_lengths(void **state)
         assert_int_equal(uf_lg_http_parse(buf, n, false, &r), 0);
     assert_int_equal(uf_lg_http_parse(buf, strlen(ok) - 1, true, &r), -1);
     assert_int_equal(parse("HTTP/1.1 503 Unavailable\r\ncontent-length: 0\r\nConnection: close"
-                           "\r\n\r\n", false, &r, buf), 1);
+                           "\r\n\r\n",
+                           false, &r, buf),
+                     1);
     assert_int_equal(r.status, 503);
     assert_true(r.close);
     assert_int_equal(parse("HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nhi", false, &r, buf), 1);
@@ -107,8 +109,8 @@ static void test_parse_chunked_and_bad(void **state)
     assert_int_equal(r.body_len, 12);
     assert_memory_equal(r.body, "hello, world", 12);
     assert_int_equal(r.consumed, strlen(ch));
-    assert_int_equal(parse("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", false,
-                           &r, buf), -1);
+    assert_int_equal(
+        parse("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n", false, &r, buf), -1);
     assert_int_equal(parse("SMTP ready\r\n\r\n", false, &r, buf), -1);
     assert_int_equal(parse("HTTP/1.1 2x0 OK\r\n\r\n", false, &r, buf), -1);
     assert_int_equal(parse("HTTP/1.1 200 OK\r\nContent-Length: -3\r\n\r\n", false, &r, buf), -1);

@@ -15,8 +15,8 @@
 static void test_svg(void **state)
 {
     const struct uf_lg_point pt[] = {
-        {.offered = 1000, .achieved = 1000, .p50_ms = 1, .p99_ms = 10, .p999_ms = 20},
-        {.offered = 2000, .achieved = 1500, .p50_ms = 50, .p99_ms = 900, .p999_ms = 1000},
+        { .offered = 1000, .achieved = 1000, .p50_ms = 1, .p99_ms = 10, .p999_ms = 20 },
+        { .offered = 2000, .achieved = 1500, .p50_ms = 50, .p99_ms = 900, .p999_ms = 1000 },
     };
     char path[64], svg[16384];
     snprintf(path, sizeof path, "/tmp/test-lg-plot-%d.svg", (int)getpid());
@@ -43,6 +43,6 @@ static void test_svg(void **state)
 
 int main(void)
 {
-    const struct CMUnitTest tests[] = {cmocka_unit_test(test_svg)};
+    const struct CMUnitTest tests[] = { cmocka_unit_test(test_svg) };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

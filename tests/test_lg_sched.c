@@ -12,7 +12,7 @@
 
 static void test_constant(void **state)
 {
-    struct uf_lg_sched s = {0};
+    struct uf_lg_sched s = { 0 };
     assert_true(uf_lg_sched_add(&s, 2000, 2000, 5));
     assert_int_equal(uf_lg_sched_total(&s), 10000);
     assert_true(uf_lg_sched_time(&s, 0) == 0);
@@ -25,7 +25,7 @@ static void test_constant(void **state)
 
 static void test_ramp_and_steps(void **state)
 {
-    struct uf_lg_sched s = {0};
+    struct uf_lg_sched s = { 0 };
     assert_true(uf_lg_sched_add(&s, 0, 1000, 10)); /* 5000 requests */
     assert_true(uf_lg_sched_add(&s, 1000, 1000, 2));
     assert_true(uf_lg_sched_add(&s, 1000, 1000.000001, 1)); /* a slope next to 0 */
@@ -50,7 +50,7 @@ static void test_ramp_and_steps(void **state)
 
 static void test_invalid(void **state)
 {
-    struct uf_lg_sched s = {0};
+    struct uf_lg_sched s = { 0 };
     assert_false(uf_lg_sched_add(&s, 0, 0, 1));
     assert_false(uf_lg_sched_add(&s, -1, 10, 1));
     assert_false(uf_lg_sched_add(&s, 10, 10, 0));

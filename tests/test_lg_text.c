@@ -14,7 +14,7 @@
 
 static void test_put_strings(void **state)
 {
-    struct uf_strbuf sb = {0};
+    struct uf_strbuf sb = { 0 };
     uf_lg_put(&sb, "a", "", "bc", NULL);
     uf_lg_put(&sb, NULL);
     uf_lg_put(&sb, "d", NULL);
@@ -24,8 +24,8 @@ static void test_put_strings(void **state)
 
 static void test_put_u64(void **state)
 {
-    static const uint64_t vs[] = {0, 1, 9, 10, 99, 100, 4294967295u, 4294967296u, UINT64_MAX};
-    struct uf_strbuf sb = {0};
+    static const uint64_t vs[] = { 0, 1, 9, 10, 99, 100, 4294967295u, 4294967296u, UINT64_MAX };
+    struct uf_strbuf sb = { 0 };
     char want[32];
     for (size_t i = 0; i < sizeof vs / sizeof vs[0]; i++) {
         uf_strbuf_reset(&sb);
@@ -38,7 +38,7 @@ static void test_put_u64(void **state)
 
 static void check_tenths(double v)
 {
-    struct uf_strbuf sb = {0};
+    struct uf_strbuf sb = { 0 };
     char want[64];
     uf_lg_put_tenths(&sb, v);
     snprintf(want, sizeof want, "%.1f", v);
@@ -53,8 +53,8 @@ static void test_put_tenths(void **state)
         check_tenths(i / 100.0);
     for (int i = 0; i < 100000; i++) /* positions as the player makes them: whole seconds */
         check_tenths((double)i * 10);
-    static const double odd[] = {0.05, 0.15, 0.25, 2.5, 1e12, 1e13, -1.5, NAN, INFINITY,
-                                 5399.95, 0.049999999, 123456.789};
+    static const double odd[] = { 0.05, 0.15, 0.25,     2.5,     1e12,        1e13,
+                                  -1.5, NAN,  INFINITY, 5399.95, 0.049999999, 123456.789 };
     for (size_t i = 0; i < sizeof odd / sizeof odd[0]; i++)
         check_tenths(odd[i]);
 }

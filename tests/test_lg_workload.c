@@ -29,8 +29,9 @@ static char shipped[512];
 
 static struct uf_lg_workload *make(const char *file, enum uf_lg_api api, uint64_t seed)
 {
-    struct uf_lg_workload_opts o = {.file = file, .api = api, .seed = seed, .tag = "run-1",
-                                    .secret = SECRET};
+    struct uf_lg_workload_opts o = {
+        .file = file, .api = api, .seed = seed, .tag = "run-1", .secret = SECRET
+    };
     char err[256];
     struct uf_lg_workload *w = uf_lg_workload_new(&o, err, sizeof err);
     if (!w)
@@ -42,8 +43,8 @@ static struct uf_lg_workload *make(const char *file, enum uf_lg_api api, uint64_
 static void check_shares(enum uf_lg_api api, size_t n)
 {
     struct uf_lg_workload *w = make(NULL, api, 7);
-    size_t count[UF_LG_ROUTES_MAX] = {0};
-    struct uf_lg_request req = {0};
+    size_t count[UF_LG_ROUTES_MAX] = { 0 };
+    struct uf_lg_request req = { 0 };
     for (size_t i = 0; i < n; i++) {
         uf_lg_workload_next(w, &req, 1795967051000);
         count[req.route]++;
@@ -72,7 +73,7 @@ static void test_defaults_are_the_shipped_file(void **state)
         struct uf_lg_workload *a = make(NULL, api, 3), *b = make(shipped, api, 3);
         for (size_t r = 0; r < uf_lg_workload_nroutes(a); r++)
             assert_true(uf_lg_workload_share(a, r) == uf_lg_workload_share(b, r));
-        struct uf_lg_request x = {0}, y = {0};
+        struct uf_lg_request x = { 0 }, y = { 0 };
         for (int i = 0; i < 2000; i++) { /* same population, sessions and shares: same draws */
             uf_lg_workload_next(a, &x, 1795967051000);
             uf_lg_workload_next(b, &y, 1795967051000);
@@ -91,7 +92,7 @@ static void test_same_seed_same_requests(void **state)
 {
     struct uf_lg_workload *a = make(NULL, UF_LG_API_UGC, 11), *b = make(NULL, UF_LG_API_UGC, 11);
     struct uf_lg_workload *c = make(NULL, UF_LG_API_UGC, 12);
-    struct uf_lg_request x = {0}, y = {0}, z = {0};
+    struct uf_lg_request x = { 0 }, y = { 0 }, z = { 0 };
     size_t differ = 0;
     for (int i = 0; i < 1000; i++) {
         uf_lg_workload_next(a, &x, 1795967051000);
@@ -112,7 +113,7 @@ static void test_same_seed_same_requests(void **state)
 static void test_stat_shapes(void **state)
 {
     struct uf_lg_workload *w = make(NULL, UF_LG_API_STAT, 5);
-    struct uf_lg_request req = {0};
+    struct uf_lg_request req = { 0 };
     size_t tokens = 0, players = 0;
     for (int i = 0; i < 5000; i++) {
         uf_lg_workload_next(w, &req, 1795967051000);
@@ -136,7 +137,7 @@ static void test_stat_shapes(void **state)
 static void test_ugc_deletes_what_it_made(void **state)
 {
     struct uf_lg_workload *w = make(NULL, UF_LG_API_UGC, 9);
-    struct uf_lg_request req = {0};
+    struct uf_lg_request req = { 0 };
     char liked[192] = "";
     for (int i = 0; i < 20000; i++) {
         uf_lg_workload_next(w, &req, 1795967051000);
@@ -165,7 +166,7 @@ static void test_bad_file(void **state)
     FILE *f = fopen(path, "w");
     fputs("population:\n  users: 10\n  visitors: 3\n", f);
     fclose(f);
-    struct uf_lg_workload_opts o = {.file = path, .api = UF_LG_API_STAT};
+    struct uf_lg_workload_opts o = { .file = path, .api = UF_LG_API_STAT };
     char err[256], want[128];
     assert_null(uf_lg_workload_new(&o, err, sizeof err));
     snprintf(want, sizeof want, "%s:3:3: unknown key", path);
@@ -206,7 +207,7 @@ static json_t *verify(const char *pub, unsigned algs, const char *token, struct 
 {
     struct uf_jwt_keys *keys = uf_jwt_keys_new();
     assert_int_equal(uf_jwt_keys_set_public_pem(keys, pub, strlen(pub), e), 0);
-    struct uf_jwt_rules rules = {.algs = algs, .leeway_s = 5};
+    struct uf_jwt_rules rules = { .algs = algs, .leeway_s = 5 };
     json_t *claims = uf_jwt_verify(keys, &rules, token, (int64_t)time(NULL), e);
     uf_jwt_keys_free(keys);
     return claims;
@@ -216,15 +217,16 @@ static void test_rs256_tokens_verify(void **state)
 {
     char *priv, *pub;
     rsa_pems(&priv, &pub);
-    struct uf_err e = {0};
+    struct uf_err e = { 0 };
     struct uf_jwt_signer *signer = uf_jwt_signer_new_pem(priv, strlen(priv), &e);
     assert_non_null(signer);
-    struct uf_lg_workload_opts o = {.api = UF_LG_API_UGC, .seed = 3, .secret = SECRET,
-                                    .signer = signer}; /* the key wins over the secret */
+    struct uf_lg_workload_opts o = {
+        .api = UF_LG_API_UGC, .seed = 3, .secret = SECRET, .signer = signer
+    }; /* the key wins over the secret */
     char err[256];
     struct uf_lg_workload *w = uf_lg_workload_new(&o, err, sizeof err);
     assert_non_null(w);
-    struct uf_lg_request req = {0};
+    struct uf_lg_request req = { 0 };
     for (int i = 0; i < 100 && !req.token; i++)
         uf_lg_workload_next(w, &req, 1795967051000);
     assert_non_null(req.token);
@@ -246,7 +248,7 @@ static void test_rs256_bad_keys(void **state)
 {
     char *priv, *pub;
     rsa_pems(&priv, &pub);
-    struct uf_err e = {0};
+    struct uf_err e = { 0 };
     assert_null(uf_jwt_signer_new_pem(pub, strlen(pub), &e)); /* a public key cannot sign */
     assert_string_equal(e.msg, "no unencrypted private key found in PEM data");
     EVP_PKEY *ec = EVP_EC_gen("P-256");

@@ -70,7 +70,8 @@ static void test_bad_arguments(void **state)
     expect_usage(a, "--bogus: unknown option");
     snprintf(a, sizeof a, "%s --rate 10 --duration", u);
     expect_usage(a, "--duration: needs a value");
-    expect_usage("http://192.0.2.1:80/api/v1 --rate 10 --duration 1s", "only sends to this machine");
+    expect_usage("http://192.0.2.1:80/api/v1 --rate 10 --duration 1s",
+                 "only sends to this machine");
     snprintf(a, sizeof a, "%s --api ugc --rate 10 --duration 1s", u);
     expect_usage(a, "--api ugc needs UGCFLOW_JWT_SECRET");
     assert_int_equal(loadgen("--help"), 0);
@@ -81,8 +82,7 @@ static void test_unreachable_target(void **state)
 {
     char a[512], report[128];
     snprintf(report, sizeof report, "/tmp/test-loadgen-%d.json", (int)getpid());
-    snprintf(a, sizeof a, "http://127.0.0.1:9/api/v1 --rate 200 --duration 1s --report %s",
-             report);
+    snprintf(a, sizeof a, "http://127.0.0.1:9/api/v1 --rate 200 --duration 1s --report %s", report);
     time_t t0 = time(NULL);
     assert_int_equal(loadgen(a), 0);
     assert_true(time(NULL) - t0 <= 3);
@@ -103,8 +103,10 @@ static void test_find_max_stops_at_a_failed_step(void **state)
 {
     char a[512], report[128];
     snprintf(report, sizeof report, "/tmp/test-loadgen-fm-%d.json", (int)getpid());
-    snprintf(a, sizeof a, "http://127.0.0.1:9/api/v1 --find-max --rate 100 --duration 200ms "
-             "--report %s", report);
+    snprintf(a, sizeof a,
+             "http://127.0.0.1:9/api/v1 --find-max --rate 100 --duration 200ms "
+             "--report %s",
+             report);
     assert_int_equal(loadgen(a), 0);
     assert_non_null(strstr(out, "step: offered 100 req/s"));
     assert_non_null(strstr(out, "did not hold"));

@@ -9,15 +9,16 @@
 #include "framework/err.h"
 #include "framework/options.h"
 
-static const char *const modes[] = {"always", "interval", "never", NULL};
+static const char *const modes[] = { "always", "interval", "never", NULL };
 static const struct uf_option table[] = {
-    {.name = "count", .type = UF_OPT_INT, .min = 1, .max = 100, .desc = "n"},
-    {.name = "timeout", .type = UF_OPT_DURATION, .min = 0, .max = 60000, .desc = "t"},
-    {.name = "max_bytes", .type = UF_OPT_SIZE, .desc = "b"},
-    {.name = "ratio", .type = UF_OPT_FLOAT, .min = 0, .max = 1, .desc = "r"},
-    {.name = "verbose", .type = UF_OPT_BOOL, .desc = "v"},
-    {.name = "fsync", .type = UF_OPT_ENUM, .values = modes, .desc = "f"},
-    {0}};
+    { .name = "count", .type = UF_OPT_INT, .min = 1, .max = 100, .desc = "n" },
+    { .name = "timeout", .type = UF_OPT_DURATION, .min = 0, .max = 60000, .desc = "t" },
+    { .name = "max_bytes", .type = UF_OPT_SIZE, .desc = "b" },
+    { .name = "ratio", .type = UF_OPT_FLOAT, .min = 0, .max = 1, .desc = "r" },
+    { .name = "verbose", .type = UF_OPT_BOOL, .desc = "v" },
+    { .name = "fsync", .type = UF_OPT_ENUM, .values = modes, .desc = "f" },
+    { 0 }
+};
 
 static int64_t parse_i(const char *name, const char *text, struct uf_err *err)
 {
@@ -38,7 +39,8 @@ static void test_durations(void **state)
     assert_int_equal(parse_i("timeout", "2m", &err), -999);
     assert_string_equal(err.msg, "option 'timeout': 2m is out of range (expected 0..60000)");
     assert_int_equal(parse_i("timeout", "soon", &err), -999);
-    assert_string_equal(err.msg, "option 'timeout': 'soon' is not a duration (expected e.g. 250ms, 1s, 5m)");
+    assert_string_equal(err.msg,
+                        "option 'timeout': 'soon' is not a duration (expected e.g. 250ms, 1s, 5m)");
 }
 
 static void test_sizes(void **state)
@@ -69,8 +71,10 @@ static void test_bool_float_enum(void **state)
     bool b = false;
     assert_int_equal(uf_option_parse_scalar(uf_option_find(table, "verbose"), "true", &b, &err), 0);
     assert_true(b);
-    assert_int_not_equal(uf_option_parse_scalar(uf_option_find(table, "verbose"), "yes", &b, &err), 0);
-    assert_string_equal(err.msg, "option 'verbose': 'yes' is not a boolean (expected true or false)");
+    assert_int_not_equal(uf_option_parse_scalar(uf_option_find(table, "verbose"), "yes", &b, &err),
+                         0);
+    assert_string_equal(err.msg,
+                        "option 'verbose': 'yes' is not a boolean (expected true or false)");
     double d;
     assert_int_equal(uf_option_parse_scalar(uf_option_find(table, "ratio"), "0.25", &d, &err), 0);
     assert_true(d == 0.25);
@@ -78,8 +82,11 @@ static void test_bool_float_enum(void **state)
     int e = -1;
     assert_int_equal(uf_option_parse_scalar(uf_option_find(table, "fsync"), "never", &e, &err), 0);
     assert_int_equal(e, 2);
-    assert_int_not_equal(uf_option_parse_scalar(uf_option_find(table, "fsync"), "sometimes", &e, &err), 0);
-    assert_string_equal(err.msg, "option 'fsync': 'sometimes' is not allowed (expected one of: always, interval, never)");
+    assert_int_not_equal(
+        uf_option_parse_scalar(uf_option_find(table, "fsync"), "sometimes", &e, &err), 0);
+    assert_string_equal(
+        err.msg,
+        "option 'fsync': 'sometimes' is not allowed (expected one of: always, interval, never)");
 }
 
 static void test_suggest(void **state)

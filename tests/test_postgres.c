@@ -25,9 +25,10 @@
 #define MOVIE "0190a5c4-0000-7000-8000-0000000000aa"
 #define COMMENT "0190a5c4-0000-7000-8000-0000000000cc"
 
-#define HEAD "pipelines:\n  t:\n    components:\n      in: {kind: stdin}\n" \
-             "      store:\n        kind: postgres\n        inputs: [in]\n" \
-             "        dsn: 'host=127.0.0.1'\n        operations:\n"
+#define HEAD                                                                                       \
+    "pipelines:\n  t:\n    components:\n      in: {kind: stdin}\n"                                 \
+    "      store:\n        kind: postgres\n        inputs: [in]\n"                                 \
+    "        dsn: 'host=127.0.0.1'\n        operations:\n"
 
 static const char ops_yaml[] = HEAD
     "          like:\n"
@@ -61,7 +62,7 @@ static struct uf_pg_ops ops;
 /* Builds the graph of yaml; returns it, or NULL with the diagnostics printed into out. */
 static struct uf_graph *build_graph(const char *yaml, char *out, size_t size)
 {
-    struct uf_diags d = {0};
+    struct uf_diags d = { 0 };
     struct uf_config *cfg = uf_config_load_string("t.yaml", yaml, &d);
     struct uf_graph *gr = cfg ? uf_graph_build(cfg, NULL, 0, &d) : NULL;
     out[0] = '\0';
@@ -161,18 +162,20 @@ static void test_migrations_folder_checked(void **state)
     fclose(f);
     snprintf(y, sizeof y,
              "pipelines:\n  t:\n    components:\n      in: {kind: stdin}\n"
-             "      store: {kind: postgres, inputs: [in], dsn: x, migrations: %s}\n", dir);
+             "      store: {kind: postgres, inputs: [in], dsn: x, migrations: %s}\n",
+             dir);
     uf_graph_free(build_graph(y, msgs, sizeof msgs));
     assert_non_null(strstr(msgs, "1-first.sql: migrations are named NNNN_name.sql"));
     remove(path);
     rmdir(dir);
 }
 
-#define HTTP_HEAD "pipelines:\n  t:\n    components:\n" \
-    "      api:\n        kind: http\n        address: 127.0.0.1:0\n        routes:\n" \
-    "          \"GET /m/{movie_id}\": {name: get}\n" \
-    "          \"GET /counts/{movie_id}\": {name: counts}\n" \
-    "      store:\n        kind: postgres\n        inputs: [api]\n" \
+#define HTTP_HEAD                                                                                  \
+    "pipelines:\n  t:\n    components:\n"                                                          \
+    "      api:\n        kind: http\n        address: 127.0.0.1:0\n        routes:\n"              \
+    "          \"GET /m/{movie_id}\": {name: get}\n"                                               \
+    "          \"GET /counts/{movie_id}\": {name: counts}\n"                                       \
+    "      store:\n        kind: postgres\n        inputs: [api]\n"                                \
     "        dsn: 'host=127.0.0.1'\n        operations:\n"
 
 static void expect_route_problem(const char *ops_part, const char *want)
@@ -274,20 +277,18 @@ static void test_lists_and_switches(void **state)
     assert_string_equal(call.params[1], "2147483647");
     uf_pg_call_clear(&call);
 
-    assert_int_equal(build("{\"route\":\"list\",\"query\":{\"sort\":\"old\"}}", NULL, NULL, &call,
-                           &rep),
-                     422);
+    assert_int_equal(
+        build("{\"route\":\"list\",\"query\":{\"sort\":\"old\"}}", NULL, NULL, &call, &rep), 422);
     assert_string_equal(rep.msg, "sort: must be new or top");
-    assert_int_equal(build("{\"route\":\"list\",\"query\":{\"limit\":\"101\"}}", NULL, NULL, &call,
-                           &rep),
-                     422);
+    assert_int_equal(
+        build("{\"route\":\"list\",\"query\":{\"limit\":\"101\"}}", NULL, NULL, &call, &rep), 422);
     assert_string_equal(rep.msg, "limit: must be an integer from 1 to 100");
-    assert_int_equal(build("{\"route\":\"list\",\"query\":{\"cursor\":\"garbage\"}}", NULL, NULL,
-                           &call, &rep),
-                     422);
+    assert_int_equal(
+        build("{\"route\":\"list\",\"query\":{\"cursor\":\"garbage\"}}", NULL, NULL, &call, &rep),
+        422);
     assert_string_equal(rep.msg, "cursor: not a cursor of this list");
     /* A cursor of the right tag whose fields are not of their types is refused too. */
-    const char *bad[2] = {"yesterday", MOVIE};
+    const char *bad[2] = { "yesterday", MOVIE };
     char *c = uf_pg_cursor_encode("cn", bad, 2), req[512];
     snprintf(req, sizeof req, "{\"route\":\"list\",\"query\":{\"cursor\":\"%s\"}}", c);
     free(c);
@@ -302,10 +303,10 @@ static void answer(const struct uf_pg_call *call, const struct uf_pg_row *rows, 
 
 static void test_replies(void **state)
 {
-    struct uf_pg_call call = {.op = uf_pg_ops_find(&ops, "like")};
+    struct uf_pg_call call = { .op = uf_pg_ops_find(&ops, "like") };
     struct uf_pg_reply rep;
     const char *t = "{\"movie_id\" : \"m\", \"text\" : \"a  \\\" b\"}";
-    struct uf_pg_row row = {.text = t, .len = strlen(t), .status = "201"};
+    struct uf_pg_row row = { .text = t, .len = strlen(t), .status = "201" };
     answer(&call, &row, 1, &rep);
     assert_int_equal(rep.status, 201);
     assert_string_equal(rep.body, "{\"movie_id\":\"m\",\"text\":\"a  \\\" b\"}");
@@ -316,7 +317,7 @@ static void test_replies(void **state)
     uf_pg_reply_clear(&rep);
 
     call.op = uf_pg_ops_find(&ops, "drop");
-    struct uf_pg_row none = {0};
+    struct uf_pg_row none = { 0 };
     answer(&call, &none, 1, &rep);
     assert_int_equal(rep.status, 204);
     assert_null(rep.body);
@@ -337,16 +338,16 @@ static void test_replies(void **state)
 
 static void test_list_reply_and_next_cursor(void **state)
 {
-    struct uf_pg_call call = {.op = uf_pg_ops_find(&ops, "list_new"), .limit = 2};
+    struct uf_pg_call call = { .op = uf_pg_ops_find(&ops, "list_new"), .limit = 2 };
     struct uf_pg_reply rep;
     struct uf_pg_row rows[3] = {
-        {.text = "{\"id\" : 1}", .len = 10, .keys = {"2024-05-01T10:00:02Z", COMMENT}},
-        {.text = "{\"id\" : 2}", .len = 10, .keys = {"2024-05-01T10:00:01Z", MOVIE}},
-        {.text = "{\"id\" : 3}", .len = 10, .keys = {"2024-05-01T10:00:00Z", COMMENT}},
+        { .text = "{\"id\" : 1}", .len = 10, .keys = { "2024-05-01T10:00:02Z", COMMENT } },
+        { .text = "{\"id\" : 2}", .len = 10, .keys = { "2024-05-01T10:00:01Z", MOVIE } },
+        { .text = "{\"id\" : 3}", .len = 10, .keys = { "2024-05-01T10:00:00Z", COMMENT } },
     };
     answer(&call, rows, 3, &rep);
     assert_int_equal(rep.status, 200);
-    const char *f[2] = {"2024-05-01T10:00:01Z", MOVIE};
+    const char *f[2] = { "2024-05-01T10:00:01Z", MOVIE };
     char *c = uf_pg_cursor_encode("cn", f, 2), want[256];
     snprintf(want, sizeof want, "{\"items\":[{\"id\":1},{\"id\":2}],\"next_cursor\":\"%s\"}", c);
     assert_string_equal(rep.body, want);
@@ -361,7 +362,7 @@ static void test_list_reply_and_next_cursor(void **state)
     assert_string_equal(call.params[3], MOVIE);
     uf_pg_call_clear(&call);
 
-    call = (struct uf_pg_call){.op = uf_pg_ops_find(&ops, "list_new"), .limit = 5};
+    call = (struct uf_pg_call){ .op = uf_pg_ops_find(&ops, "list_new"), .limit = 5 };
     answer(&call, rows, 3, &rep);
     assert_non_null(strstr(rep.body, "\"next_cursor\":null}"));
     uf_pg_reply_clear(&rep);
@@ -369,7 +370,7 @@ static void test_list_reply_and_next_cursor(void **state)
 
 static void test_cursor_round_trip(void **state)
 {
-    const char *f[3] = {"-3", "2024-05-01T10:00:00.123456Z", COMMENT};
+    const char *f[3] = { "-3", "2024-05-01T10:00:00.123456Z", COMMENT };
     char *c = uf_pg_cursor_encode("ct", f, 3);
     assert_null(strpbrk(c, "+/=|"));
     char buf[256];

@@ -73,7 +73,7 @@ static void test_block_until_room(void **state)
     /* A capacity of 4 with 10,000 pushes: the producer must block many times, lose nothing and
      * keep the order. */
     struct uf_queue *q = uf_queue_new(4);
-    struct consumer_arg c = {.q = q};
+    struct consumer_arg c = { .q = q };
     pthread_t t;
     pthread_create(&t, NULL, consumer, &c);
     for (int i = 0; i < 10000; i++)

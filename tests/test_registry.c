@@ -39,7 +39,7 @@ static void check_table(const char *kind, const struct uf_option *table)
             continue;
         }
         char buf[16];
-        struct uf_err err = {0};
+        struct uf_err err = { 0 };
         if (uf_option_parse_scalar(o, o->def, buf, &err) != 0)
             fail_msg("%s.%s: bad default: %s", kind, o->name, err.msg);
     }
@@ -91,7 +91,8 @@ static void test_stages_doc_current(void **state)
     char *doc = slurp(path);
     char *want = uf_stagedoc_markdown();
     if (!doc || strcmp(doc, want) != 0)
-        fail_msg("docs/stages.md is out of date: run `build/ugcflow stages --markdown > docs/stages.md`");
+        fail_msg("docs/stages.md is out of date: run `build/ugcflow stages --markdown > "
+                 "docs/stages.md`");
     free(doc);
     free(want);
 }
@@ -101,7 +102,7 @@ static void test_repo_pipeline_valid(void **state)
     const char *src = getenv("UGCFLOW_SOURCE_DIR");
     char path[4096];
     snprintf(path, sizeof path, "%s/pipeline.yaml", src);
-    struct uf_diags d = {0};
+    struct uf_diags d = { 0 };
     struct uf_config *cfg = uf_config_load(path, &d);
     struct uf_graph *g = cfg && d.n == 0 ? uf_graph_build(cfg, NULL, 0, &d) : NULL;
     if (!g)
@@ -131,7 +132,7 @@ static void test_http_doc_example_valid(void **state)
     char *yaml = NULL;
     assert_true(asprintf(&yaml, "pipelines:\n  ugc:\n    components:\n%s", start + 8) > 0);
     snprintf(path, sizeof path, "%s/http-example.yaml", src);
-    struct uf_diags d = {0};
+    struct uf_diags d = { 0 };
     struct uf_config *cfg = uf_config_load_string(path, yaml, &d);
     struct uf_graph *g = cfg ? uf_graph_build(cfg, NULL, 0, &d) : NULL;
     if (d.n) {

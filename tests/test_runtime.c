@@ -22,15 +22,19 @@
 
 /* ---- test kinds ---- */
 
-static const struct uf_kind t_source = {.name = "t_source", .role = UF_SOURCE, .summary = "test"};
+static const struct uf_kind t_source = { .name = "t_source", .role = UF_SOURCE, .summary = "test" };
 
 struct reply_ctx {
     int64_t status;
 };
-static const struct uf_option reply_options[] = {
-    {.name = "status", .type = UF_OPT_INT, .def = "201", .min = 100, .max = 599, .desc = "status",
-     .offset = offsetof(struct reply_ctx, status)},
-    {0}};
+static const struct uf_option reply_options[] = { { .name = "status",
+                                                    .type = UF_OPT_INT,
+                                                    .def = "201",
+                                                    .min = 100,
+                                                    .max = 599,
+                                                    .desc = "status",
+                                                    .offset = offsetof(struct reply_ctx, status) },
+                                                  { 0 } };
 static int reply_write(struct uf_stage *st, void *ctx, struct uf_event **evs, size_t n,
                        struct uf_err *err)
 {
@@ -41,9 +45,12 @@ static int reply_write(struct uf_stage *st, void *ctx, struct uf_event **evs, si
     }
     return UF_OK;
 }
-static const struct uf_kind t_reply = {.name = "t_reply", .role = UF_SINK, .summary = "test",
-                                       .options = reply_options, .ctx_size = sizeof(struct reply_ctx),
-                                       .write = reply_write};
+static const struct uf_kind t_reply = { .name = "t_reply",
+                                        .role = UF_SINK,
+                                        .summary = "test",
+                                        .options = reply_options,
+                                        .ctx_size = sizeof(struct reply_ctx),
+                                        .write = reply_write };
 
 /* Holds events until stop(), like a sink waiting on a slow server. */
 struct hold_ctx {
@@ -73,9 +80,13 @@ static void hold_stop(struct uf_stage *st, void *ctx)
         uf_event_done(c->held[i]);
     c->n = 0;
 }
-static const struct uf_kind t_hold = {.name = "t_hold", .role = UF_SINK, .summary = "test",
-                                      .ctx_size = sizeof(struct hold_ctx), .start = hold_start,
-                                      .write = hold_write, .stop = hold_stop};
+static const struct uf_kind t_hold = { .name = "t_hold",
+                                       .role = UF_SINK,
+                                       .summary = "test",
+                                       .ctx_size = sizeof(struct hold_ctx),
+                                       .start = hold_start,
+                                       .write = hold_write,
+                                       .stop = hold_stop };
 
 /* Blocks in write() until released: a stuck downstream. */
 static pthread_mutex_t gate_mu = PTHREAD_MUTEX_INITIALIZER;
@@ -94,21 +105,23 @@ static int gate_write(struct uf_stage *st, void *ctx, struct uf_event **evs, siz
         uf_event_done(evs[i]);
     return UF_OK;
 }
-static const struct uf_kind t_gate = {.name = "t_gate", .role = UF_SINK, .summary = "test",
-                                      .write = gate_write};
+static const struct uf_kind t_gate = {
+    .name = "t_gate", .role = UF_SINK, .summary = "test", .write = gate_write
+};
 
 /* Slow sink: 200 us per batch, so a queue builds up before shutdown. */
 static int slow_write(struct uf_stage *st, void *ctx, struct uf_event **evs, size_t n,
                       struct uf_err *err)
 {
-    struct timespec ts = {0, 200000};
+    struct timespec ts = { 0, 200000 };
     nanosleep(&ts, NULL);
     for (size_t i = 0; i < n; i++)
         uf_event_done(evs[i]);
     return UF_OK;
 }
-static const struct uf_kind t_slow = {.name = "t_slow", .role = UF_SINK, .summary = "test",
-                                      .write = slow_write};
+static const struct uf_kind t_slow = {
+    .name = "t_slow", .role = UF_SINK, .summary = "test", .write = slow_write
+};
 
 /* Counts tick() calls: a sink that flushes on age. A tick after the stage's stop() is late. */
 static atomic_int ticks, late_ticks;
@@ -123,18 +136,21 @@ static void mark_stopped(struct uf_stage *st, void *ctx)
 {
     atomic_store(&ticking_stopped, true);
 }
-static const struct uf_kind t_ticking = {.name = "t_ticking", .role = UF_SINK, .summary = "test",
-                                         .write = slow_write, .tick = count_tick,
-                                         .stop = mark_stopped};
+static const struct uf_kind t_ticking = { .name = "t_ticking",
+                                          .role = UF_SINK,
+                                          .summary = "test",
+                                          .write = slow_write,
+                                          .tick = count_tick,
+                                          .stop = mark_stopped };
 
-static const struct uf_kind *const test_kinds[] = {&t_source, &t_reply, &t_hold, &t_gate, &t_slow,
-                                                   &t_ticking, NULL};
+static const struct uf_kind *const test_kinds[] = { &t_source, &t_reply,   &t_hold, &t_gate,
+                                                    &t_slow,   &t_ticking, NULL };
 
 /* ---- helpers ---- */
 
 static struct uf_graph *build(const char *yaml)
 {
-    struct uf_diags d = {0};
+    struct uf_diags d = { 0 };
     struct uf_config *cfg = uf_config_load_string("t.yaml", yaml, &d);
     struct uf_graph *g = cfg ? uf_graph_build(cfg, NULL, 0, &d) : NULL;
     if (d.n)
@@ -145,12 +161,19 @@ static struct uf_graph *build(const char *yaml)
     return g;
 }
 
-static uint64_t count(struct uf_graph *g, const char *name, _Atomic uint64_t *(*field)(struct uf_metrics *))
+static uint64_t count(struct uf_graph *g, const char *name,
+                      _Atomic uint64_t *(*field)(struct uf_metrics *))
 {
     return atomic_load(field(&test_stage(g, name)->metrics));
 }
-static _Atomic uint64_t *f_in(struct uf_metrics *m) { return &m->in; }
-static _Atomic uint64_t *f_out(struct uf_metrics *m) { return &m->out; }
+static _Atomic uint64_t *f_in(struct uf_metrics *m)
+{
+    return &m->in;
+}
+static _Atomic uint64_t *f_out(struct uf_metrics *m)
+{
+    return &m->out;
+}
 
 /* ---- tests ---- */
 
@@ -162,7 +185,7 @@ static void test_fanout_copies(void **state)
                                "      b: {kind: set, inputs: [src], fields: {branch: b}}\n"
                                "      out: {kind: t_hold, inputs: [a, b], buffer: 0}\n");
     struct uf_runtime *rt = uf_runtime_new(g);
-    struct uf_err err = {0};
+    struct uf_err err = { 0 };
     assert_int_equal(uf_runtime_start(rt, &err), 0);
     struct uf_completion *c;
     struct uf_waiter *w = uf_waiter_new(&c);
@@ -194,7 +217,7 @@ static void test_request_reply(void **state)
                                "      tag: {kind: set, inputs: [src], fields: {seen: true}}\n"
                                "      store: {kind: t_reply, inputs: [tag], status: 201}\n");
     struct uf_runtime *rt = uf_runtime_new(g);
-    struct uf_err err = {0};
+    struct uf_err err = { 0 };
     assert_int_equal(uf_runtime_start(rt, &err), 0);
     struct uf_completion *c;
     struct uf_waiter *w = uf_waiter_new(&c);
@@ -220,7 +243,7 @@ static void test_reply_timeout(void **state)
                                "      src: {kind: t_source}\n"
                                "      store: {kind: t_hold, inputs: [src]}\n");
     struct uf_runtime *rt = uf_runtime_new(g);
-    struct uf_err err = {0};
+    struct uf_err err = { 0 };
     assert_int_equal(uf_runtime_start(rt, &err), 0);
     struct uf_completion *c;
     struct uf_waiter *w = uf_waiter_new(&c);
@@ -245,7 +268,7 @@ static void test_reject_when_full(void **state)
                                "      out: {kind: t_gate, inputs: [src], buffer: 1, batch_max: 1,"
                                " when_full: reject}\n");
     struct uf_runtime *rt = uf_runtime_new(g);
-    struct uf_err err = {0};
+    struct uf_err err = { 0 };
     assert_int_equal(uf_runtime_start(rt, &err), 0);
     struct uf_stage *src = test_stage(g, "src");
     assert_int_equal(uf_emit(src, uf_event_new(NULL)), 0); /* taken by the worker, stuck */
@@ -262,8 +285,9 @@ static void test_reject_when_full(void **state)
     assert_int_equal(uf_emit(src, ev), UF_EFULL);
     assert_int_equal(uf_waiter_wait(w, 1000), 0);
     assert_int_equal(uf_waiter_status(w), 503);
-    assert_string_equal(json_string_value(json_object_get(json_object_get(uf_waiter_body(w), "error"), "code")),
-                        "overloaded");
+    assert_string_equal(
+        json_string_value(json_object_get(json_object_get(uf_waiter_body(w), "error"), "code")),
+        "overloaded");
     uf_waiter_free(w);
     assert_int_equal(atomic_load(&test_stage(g, "out")->metrics.errors), 1);
     pthread_mutex_lock(&gate_mu);
@@ -279,12 +303,13 @@ static void test_reject_when_full(void **state)
 
 static void test_shutdown_drains_everything(void **state)
 {
-    struct uf_graph *g = build("shutdown_timeout: 20s\npipelines:\n  p:\n    components:\n"
-                               "      gen: {kind: generate, threads: 2}\n"
-                               "      tag: {kind: set, inputs: [gen], fields: {x: 1}}\n"
-                               "      out: {kind: t_slow, inputs: [tag], buffer: 4096, batch_max: 16}\n");
+    struct uf_graph *g =
+        build("shutdown_timeout: 20s\npipelines:\n  p:\n    components:\n"
+              "      gen: {kind: generate, threads: 2}\n"
+              "      tag: {kind: set, inputs: [gen], fields: {x: 1}}\n"
+              "      out: {kind: t_slow, inputs: [tag], buffer: 4096, batch_max: 16}\n");
     struct uf_runtime *rt = uf_runtime_new(g);
-    struct uf_err err = {0};
+    struct uf_err err = { 0 };
     assert_int_equal(uf_runtime_start(rt, &err), 0);
     WAIT_FOR(atomic_load(&test_stage(g, "out")->metrics.in) >= 20000, 30000);
     uf_runtime_request_stop(rt);
@@ -304,7 +329,7 @@ static void test_source_done_stops(void **state)
                                "      gen: {kind: generate, count: 1000}\n"
                                "      out: {kind: null, inputs: [gen]}\n");
     struct uf_runtime *rt = uf_runtime_new(g);
-    struct uf_err err = {0};
+    struct uf_err err = { 0 };
     assert_int_equal(uf_runtime_start(rt, &err), 0);
     assert_int_equal(uf_runtime_run(rt), 0); /* returns by itself once the source is done */
     assert_int_equal(count(g, "out", f_out), 1000);
@@ -314,12 +339,13 @@ static void test_source_done_stops(void **state)
 
 static void test_metrics_exposition(void **state)
 {
-    struct uf_graph *g = build("pipelines:\n  p:\n    components:\n"
-                               "      gen: {kind: generate, count: 5}\n"
-                               "      r: {kind: route, inputs: [gen], field: message, routes: {hi: hello}}\n"
-                               "      out: {kind: null, inputs: [r.hi]}\n");
+    struct uf_graph *g =
+        build("pipelines:\n  p:\n    components:\n"
+              "      gen: {kind: generate, count: 5}\n"
+              "      r: {kind: route, inputs: [gen], field: message, routes: {hi: hello}}\n"
+              "      out: {kind: null, inputs: [r.hi]}\n");
     struct uf_runtime *rt = uf_runtime_new(g);
-    struct uf_err err = {0};
+    struct uf_err err = { 0 };
     assert_int_equal(uf_runtime_start(rt, &err), 0);
     assert_int_equal(uf_runtime_run(rt), 0);
     _Atomic int64_t *lag = uf_metrics_extra(&test_stage(g, "out")->metrics, UF_METRIC_GAUGE,
@@ -328,14 +354,19 @@ static void test_metrics_exposition(void **state)
     char *text = uf_runtime_metrics_text(rt);
     const char *expect[] = {
         "# TYPE ugcflow_component_received_events_total counter\n",
-        "ugcflow_component_received_events_total{pipeline=\"p\",component=\"out\",kind=\"null\"} 5\n",
-        "ugcflow_component_sent_events_total{pipeline=\"p\",component=\"gen\",kind=\"generate\"} 5\n",
+        "ugcflow_component_received_events_total{pipeline=\"p\",component=\"out\",kind=\"null\"} "
+        "5\n",
+        "ugcflow_component_sent_events_total{pipeline=\"p\",component=\"gen\",kind=\"generate\"} "
+        "5\n",
         "# TYPE ugcflow_component_latency_seconds histogram\n",
-        "ugcflow_component_latency_seconds_bucket{pipeline=\"p\",component=\"r\",kind=\"route\",le=\"+Inf\"} 5\n",
-        "ugcflow_component_latency_seconds_count{pipeline=\"p\",component=\"r\",kind=\"route\"} 5\n",
+        "ugcflow_component_latency_seconds_bucket{pipeline=\"p\",component=\"r\",kind=\"route\",le="
+        "\"+Inf\"} 5\n",
+        "ugcflow_component_latency_seconds_count{pipeline=\"p\",component=\"r\",kind=\"route\"} "
+        "5\n",
         "ugcflow_component_queue_capacity{pipeline=\"p\",component=\"out\",kind=\"null\"} 4096\n",
         "# TYPE ugcflow_component_consumer_lag gauge\n",
-        "ugcflow_component_consumer_lag{pipeline=\"p\",component=\"out\",kind=\"null\",partition=\"3\"} 42\n",
+        "ugcflow_component_consumer_lag{pipeline=\"p\",component=\"out\",kind=\"null\",partition="
+        "\"3\"} 42\n",
     };
     for (size_t i = 0; i < sizeof expect / sizeof expect[0]; i++)
         if (!strstr(text, expect[i]))
@@ -356,11 +387,12 @@ static void test_metrics_exposition(void **state)
 static void test_unbuffered_sink_ticks(void **state)
 {
     /* A sink run in the caller's thread (buffer: 0) has no worker, yet its timer still runs. */
-    struct uf_graph *g = build("pipelines:\n  p:\n    components:\n"
-                               "      src: {kind: t_source}\n"
-                               "      out: {kind: t_ticking, inputs: [src], buffer: 0, tick: 5ms}\n");
+    struct uf_graph *g =
+        build("pipelines:\n  p:\n    components:\n"
+              "      src: {kind: t_source}\n"
+              "      out: {kind: t_ticking, inputs: [src], buffer: 0, tick: 5ms}\n");
     struct uf_runtime *rt = uf_runtime_new(g);
-    struct uf_err err = {0};
+    struct uf_err err = { 0 };
     atomic_store(&ticks, 0);
     atomic_store(&late_ticks, 0);
     atomic_store(&ticking_stopped, false);

@@ -76,7 +76,7 @@ static struct {
     pthread_mutex_t mu;
     json_t *bodies, *metas; /* arrays, in arrival order (a raw event's text parsed) */
     json_t *users;
-    json_t *raws; /* a raw event's text as it came, or null for a tree event */
+    json_t *raws;   /* a raw event's text as it came, or null for a tree event */
     size_t owned;   /* raw events that owned their text */
     size_t checked; /* raw events marked raw_checked */
 } seen = { .mu = PTHREAD_MUTEX_INITIALIZER };
@@ -331,8 +331,7 @@ static void test_invalid_item_rejects_whole_request(void **state)
 
     r = post(fx, "/api/v1/events", "[{\"type\":\"a\"},{}]");
     assert_int_equal(r.status, 422);
-    assert_string_equal(json_string_value(err_field(&r, "message")),
-                        "events[1].type: is required");
+    assert_string_equal(json_string_value(err_field(&r, "message")), "events[1].type: is required");
     assert_int_equal(json_integer_value(err_field(&r, "index")), 1);
     assert_int_equal(seen_count(), 0);
     json_decref(r.json);
@@ -357,8 +356,7 @@ static void test_too_many_items_and_non_objects(void **state)
 
     r = post(fx, "/api/v1/events", "[{\"type\":\"a\"},\"b\"]");
     assert_int_equal(r.status, 400);
-    assert_string_equal(json_string_value(err_field(&r, "message")),
-                        "item 1 is not a JSON object");
+    assert_string_equal(json_string_value(err_field(&r, "message")), "item 1 is not a JSON object");
     assert_int_equal(json_integer_value(err_field(&r, "index")), 1);
     json_decref(r.json);
 
@@ -428,8 +426,8 @@ static struct sent split_one(struct fixture *fx, struct uf_event *ev)
 static void test_split_carries_user_meta_and_completion(void **state)
 {
     struct fixture *fx = *state;
-    struct uf_event *ev = uf_event_new(json_pack("{s:s,s:[{s:i},{s:i}]}", "route", "events",
-                                                 "body", "n", 0, "n", 1));
+    struct uf_event *ev =
+        uf_event_new(json_pack("{s:s,s:[{s:i},{s:i}]}", "route", "events", "body", "n", 0, "n", 1));
     uf_event_set_user(ev, "0190a5c4-0000-7000-8000-0000000000aa");
     json_object_set_new(uf_event_meta(ev), "roles", json_pack("[s]", "viewer"));
     ev->received_us = 42;
@@ -496,7 +494,7 @@ static void test_split_raw_batches(void **state)
     assert_string_equal(json_string_value(json_array_get(seen.raws, 0)), "{\"n\":0}");
     assert_string_equal(json_string_value(json_array_get(seen.raws, 1)),
                         "{\"n\":1,\"a\":[1,{\"b\":\"]\"}]}");
-    assert_int_equal(seen.owned, 0); /* borrowed: the batch's text lives as long as its items */
+    assert_int_equal(seen.owned, 0);   /* borrowed: the batch's text lives as long as its items */
     assert_int_equal(seen.checked, 2); /* parts of a checked text, scanned trusted from here */
     for (size_t i = 0; i < 2; i++) {
         assert_string_equal(json_string_value(json_array_get(seen.users, i)),
@@ -600,15 +598,13 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_single_object_is_a_batch_of_one, setup, teardown),
         cmocka_unit_test_setup_teardown(test_batch_of_three_becomes_three_events, setup_plain,
                                         teardown),
-        cmocka_unit_test_setup_teardown(test_too_many_items_and_non_objects, setup_plain,
-                                        teardown),
+        cmocka_unit_test_setup_teardown(test_too_many_items_and_non_objects, setup_plain, teardown),
         cmocka_unit_test_setup_teardown(test_single_object_is_a_batch_of_one, setup_plain,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_batch_of_three_becomes_three_events, setup_raw,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_too_many_items_and_non_objects, setup_raw, teardown),
-        cmocka_unit_test_setup_teardown(test_single_object_is_a_batch_of_one, setup_raw,
-                                        teardown),
+        cmocka_unit_test_setup_teardown(test_single_object_is_a_batch_of_one, setup_raw, teardown),
         cmocka_unit_test_setup_teardown(test_split_raw_batches, setup, teardown),
         cmocka_unit_test_setup_teardown(test_split_raw_failures_and_copies, setup, teardown),
         cmocka_unit_test_setup_teardown(test_split_carries_user_meta_and_completion, setup,

@@ -24,8 +24,11 @@ static int fx_setup(void **state)
     struct fx *f = calloc(1, sizeof(*f));
     strcpy(f->dir, "/tmp/uf-spool-XXXXXX");
     assert_non_null(mkdtemp(f->dir));
-    f->cfg = (struct uf_spool_cfg){ .dir = f->dir, .max_bytes = 1 << 20, .segment_bytes = 200,
-                                    .fsync = UF_SPOOL_FSYNC_ALWAYS, .fsync_interval_ms = 1000 };
+    f->cfg = (struct uf_spool_cfg){ .dir = f->dir,
+                                    .max_bytes = 1 << 20,
+                                    .segment_bytes = 200,
+                                    .fsync = UF_SPOOL_FSYNC_ALWAYS,
+                                    .fsync_interval_ms = 1000 };
     *state = f;
     return 0;
 }
@@ -264,15 +267,13 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_append_replay_in_order, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_append_during_replay_goes_after, fx_setup,
                                         fx_teardown),
-        cmocka_unit_test_setup_teardown(test_full_spool_rejects_whole_batch, fx_setup,
-                                        fx_teardown),
+        cmocka_unit_test_setup_teardown(test_full_spool_rejects_whole_batch, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_restart_replays_leftovers, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_damaged_record_is_skipped_and_counted, fx_setup,
                                         fx_teardown),
         cmocka_unit_test_setup_teardown(test_torn_tail_is_cut_on_open, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_failed_replay_keeps_segment, fx_setup, fx_teardown),
-        cmocka_unit_test_setup_teardown(test_unusable_directory_is_an_error, fx_setup,
-                                        fx_teardown),
+        cmocka_unit_test_setup_teardown(test_unusable_directory_is_an_error, fx_setup, fx_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -22,7 +22,8 @@
 #include "tests/support/poll.h"
 
 static const struct uf_sv_opts fast = {
-    .backoff_min_ms = 50, .backoff_max_ms = 400, .stable_ms = 5000, .stop_timeout_ms = 3000};
+    .backoff_min_ms = 50, .backoff_max_ms = 400, .stable_ms = 5000, .stop_timeout_ms = 3000
+};
 
 static void *run_thread(void *arg)
 {
@@ -77,9 +78,10 @@ static void test_dying_child_restarts_with_backoff(void **state)
 {
     char log[] = "/tmp/ugcflow-sv-XXXXXX";
     close(mkstemp(log));
-    char *argv[] = {"sh", "-c", "echo started; exit 3", NULL};
+    char *argv[] = { "sh", "-c", "echo started; exit 3", NULL };
     struct uf_supervisor *sv = uf_supervisor_new(&fast);
-    uf_supervisor_add(sv, &(struct uf_sv_child_spec){.name = "dies", .argv = argv, .log_path = log});
+    uf_supervisor_add(sv,
+                      &(struct uf_sv_child_spec){ .name = "dies", .argv = argv, .log_path = log });
     pthread_t t;
     int64_t t0 = now_ms();
     pthread_create(&t, NULL, run_thread, sv);
@@ -116,9 +118,9 @@ static bool running(struct uf_supervisor *sv)
 
 static void test_killed_child_back_with_new_pid(void **state)
 {
-    char *argv[] = {"sleep", "30", NULL};
+    char *argv[] = { "sleep", "30", NULL };
     struct uf_supervisor *sv = uf_supervisor_new(&fast);
-    uf_supervisor_add(sv, &(struct uf_sv_child_spec){.name = "sleeper", .argv = argv});
+    uf_supervisor_add(sv, &(struct uf_sv_child_spec){ .name = "sleeper", .argv = argv });
     pthread_t t;
     pthread_create(&t, NULL, run_thread, sv);
     assert_true(until(sv, running, 2000));
@@ -137,9 +139,9 @@ static void test_killed_child_back_with_new_pid(void **state)
 
 static void test_sighup_passed_on_as_reload(void **state)
 {
-    char *argv[] = {"sleep", "30", NULL};
+    char *argv[] = { "sleep", "30", NULL };
     struct uf_supervisor *sv = uf_supervisor_new(&fast);
-    uf_supervisor_add(sv, &(struct uf_sv_child_spec){.name = "sleeper", .argv = argv});
+    uf_supervisor_add(sv, &(struct uf_sv_child_spec){ .name = "sleeper", .argv = argv });
     pthread_t t;
     pthread_create(&t, NULL, run_thread, sv);
     assert_true(until(sv, running, 2000));
@@ -194,10 +196,10 @@ static void test_stop_goes_rank_by_rank(void **state)
      * a second signalled at the same time would note itself first. */
     char *first = noting_child(order, ready, "first", "sleep 0.3;");
     char *second = noting_child(order, ready, "second", "");
-    char *a[] = {"sh", "-c", first, NULL}, *b[] = {"sh", "-c", second, NULL};
+    char *a[] = { "sh", "-c", first, NULL }, *b[] = { "sh", "-c", second, NULL };
     struct uf_supervisor *sv = uf_supervisor_new(&fast);
-    uf_supervisor_add(sv, &(struct uf_sv_child_spec){.name = "b", .argv = b, .stop_rank = 1});
-    uf_supervisor_add(sv, &(struct uf_sv_child_spec){.name = "a", .argv = a, .stop_rank = 0});
+    uf_supervisor_add(sv, &(struct uf_sv_child_spec){ .name = "b", .argv = b, .stop_rank = 1 });
+    uf_supervisor_add(sv, &(struct uf_sv_child_spec){ .name = "a", .argv = a, .stop_rank = 0 });
     pthread_t t;
     pthread_create(&t, NULL, run_thread, sv);
     assert_true(until(sv, both_running, 2000));
@@ -205,7 +207,7 @@ static void test_stop_goes_rank_by_rank(void **state)
     uf_supervisor_request_stop(sv);
     pthread_join(t, NULL);
     FILE *f = fopen(order, "r");
-    char text[64] = {0};
+    char text[64] = { 0 };
     assert_non_null(f);
     assert_true(fread(text, 1, sizeof text - 1, f) > 0);
     fclose(f);

@@ -53,19 +53,26 @@ static void test_parse(void **state)
     assert_int_equal(us, 1795967051000000LL);
     assert_true(uf_time_parse("2024-02-29T00:00:00-05:30", &us));
     /* The day arithmetic agrees with timegm: leap days, centuries, a leap second, year 0. */
-    const char *dates[] = {"2024-02-29T12:00:00Z", "2000-03-01T00:00:00Z", "1900-02-28T23:59:59Z",
-                           "2100-12-31T23:59:60Z", "0000-01-01T00:00:00Z", "1969-12-31T23:59:59Z",
-                           "9999-12-31T23:59:59Z"};
+    const char *dates[] = { "2024-02-29T12:00:00Z", "2000-03-01T00:00:00Z", "1900-02-28T23:59:59Z",
+                            "2100-12-31T23:59:60Z", "0000-01-01T00:00:00Z", "1969-12-31T23:59:59Z",
+                            "9999-12-31T23:59:59Z" };
     for (size_t i = 0; i < sizeof dates / sizeof dates[0]; i++) {
         struct tm tm = { 0 };
         assert_non_null(strptime(dates[i], "%Y-%m-%dT%H:%M:%S", &tm));
         assert_true(uf_time_parse(dates[i], &us));
         assert_int_equal(us, (int64_t)timegm(&tm) * 1000000);
     }
-    const char *bad[] = {"2026-11-29 15:44:11Z", "2026-11-29T15:44:11", "2026-13-01T00:00:00Z",
-                         "2026-02-29T00:00:00Z", "2026-04-31T00:00:00Z", "2026-11-29T24:00:00Z",
-                         "2026-11-29T15:44:11.Z", "2026-11-29T15:44:11+1:00", "2026-11-29T15:44:11Zjunk",
-                         "", "yesterday"};
+    const char *bad[] = { "2026-11-29 15:44:11Z",
+                          "2026-11-29T15:44:11",
+                          "2026-13-01T00:00:00Z",
+                          "2026-02-29T00:00:00Z",
+                          "2026-04-31T00:00:00Z",
+                          "2026-11-29T24:00:00Z",
+                          "2026-11-29T15:44:11.Z",
+                          "2026-11-29T15:44:11+1:00",
+                          "2026-11-29T15:44:11Zjunk",
+                          "",
+                          "yesterday" };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
         if (uf_time_parse(bad[i], &us))
             fail_msg("accepted %s", bad[i]);

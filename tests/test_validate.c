@@ -42,7 +42,7 @@ static const char *rules =
 
 static struct uf_kind capture_kind;
 static json_t *seen_body;
-static char *seen_raw;         /* the text of a raw event that reached the sink */
+static char *seen_raw;          /* the text of a raw event that reached the sink */
 static const char *seen_raw_at; /* where it was: the sent text itself when it went on borrowed */
 
 static void forget_seen(void)
@@ -195,23 +195,23 @@ static void test_comment_rules(void **state)
 
 static void test_uuid_canonical(void **state)
 {
-    expect("comment_create", "{\"params\":{\"movie_id\":\"0190A0B2-7C3D-7E4F-8A9B-0C1D2E3F4A5B\"},"
-                       "\"body\":{\"text\":\"fine\"}}", 0, "", "");
-    assert_string_equal(json_string_value(json_object_get(json_object_get(seen_body, "params"),
-                                                          "movie_id")),
-                        "0190a0b2-7c3d-7e4f-8a9b-0c1d2e3f4a5b");
+    expect("comment_create",
+           "{\"params\":{\"movie_id\":\"0190A0B2-7C3D-7E4F-8A9B-0C1D2E3F4A5B\"},"
+           "\"body\":{\"text\":\"fine\"}}",
+           0, "", "");
+    assert_string_equal(
+        json_string_value(json_object_get(json_object_get(seen_body, "params"), "movie_id")),
+        "0190a0b2-7c3d-7e4f-8a9b-0c1d2e3f4a5b");
 }
 
 static void test_query_coercion_and_default(void **state)
 {
     expect("comments", "{\"query\":{}}", 0, "", "");
-    assert_int_equal(json_integer_value(json_object_get(json_object_get(seen_body, "query"),
-                                                        "limit")),
-                     20);
+    assert_int_equal(
+        json_integer_value(json_object_get(json_object_get(seen_body, "query"), "limit")), 20);
     expect("comments", "{\"query\":{\"limit\":\"7\"}}", 0, "", "");
-    assert_int_equal(json_integer_value(json_object_get(json_object_get(seen_body, "query"),
-                                                        "limit")),
-                     7);
+    assert_int_equal(
+        json_integer_value(json_object_get(json_object_get(seen_body, "query"), "limit")), 7);
     expect("comments", "{\"query\":{\"limit\":\"0\"}}", 422,
            "query.limit: must be between 1 and 100", "limit");
     expect("comments", "{\"query\":{\"limit\":\"ten\"}}", 422, "query.limit: must be an integer",
@@ -381,8 +381,8 @@ static void run_cases(struct uf_stage *st, const struct rcase *cases, size_t n)
         const struct rcase *c = &cases[i];
         struct outcome t = run(st, tree_event(c->route, c->items), c->route, -1);
         assert_outcome("tree", c, &t);
-        struct outcome r = run(st, uf_event_new_raw(c->items, strlen(c->items), NULL), c->route,
-                               -1);
+        struct outcome r =
+            run(st, uf_event_new_raw(c->items, strlen(c->items), NULL), c->route, -1);
         assert_outcome("raw", c, &r);
         struct uf_event *ev = uf_event_new_raw(c->items, strlen(c->items), NULL);
         ev->raw_checked = true;
@@ -391,8 +391,14 @@ static void run_cases(struct uf_stage *st, const struct rcase *cases, size_t n)
     }
 }
 
-#define OK(items) { "events", items, 0, "", "", "", -1 }
-#define BAD(items, msg, field) { "events", items, 422, "invalid_field", msg, field, 0 }
+#define OK(items)                                                                                  \
+    {                                                                                              \
+        "events", items, 0, "", "", "", -1                                                         \
+    }
+#define BAD(items, msg, field)                                                                     \
+    {                                                                                              \
+        "events", items, 422, "invalid_field", msg, field, 0                                       \
+    }
 #define UUID_LC "0190a0b2-7c3d-7e4f-8a9b-0c1d2e3f4a5b"
 #define UUID_UC "0190A0B2-7C3D-7E4F-8A9B-0C1D2E3F4A5B"
 
@@ -457,14 +463,11 @@ static const struct rcase scalar_cases[] = {
     OK("{\"type\":\"a\",\"pick\":\"b\"}"),
     OK("{\"type\":\"a\",\"pick\":\"\\u0061\"}"),
     OK("{\"type\":\"a\",\"pick\":1}"),
-    BAD("{\"type\":\"a\",\"pick\":\"1\"}", "events[0].pick: must be one of: a, b, 1, true",
-        "pick"),
+    BAD("{\"type\":\"a\",\"pick\":\"1\"}", "events[0].pick: must be one of: a, b, 1, true", "pick"),
     OK("{\"type\":\"a\",\"pick\":true}"),
     /* as jansson compares: the integer 1 is not the real 1.0 */
-    BAD("{\"type\":\"a\",\"pick\":1.0}", "events[0].pick: must be one of: a, b, 1, true",
-        "pick"),
-    BAD("{\"type\":\"a\",\"pick\":\"c\"}", "events[0].pick: must be one of: a, b, 1, true",
-        "pick"),
+    BAD("{\"type\":\"a\",\"pick\":1.0}", "events[0].pick: must be one of: a, b, 1, true", "pick"),
+    BAD("{\"type\":\"a\",\"pick\":\"c\"}", "events[0].pick: must be one of: a, b, 1, true", "pick"),
     BAD("{\"type\":\"a\",\"pick\":{\"a\":1}}", "events[0].pick: must be one of: a, b, 1, true",
         "pick"),
     BAD("{\"type\":\"a\",\"pick\":[\"a\"]}", "events[0].pick: must be one of: a, b, 1, true",
@@ -502,8 +505,8 @@ static const struct rcase object_cases[] = {
 static const struct rcase batch_cases[] = {
     { "events", "[{\"type\":\"a\"},{\"type\":\"B\"},{\"type\":\"C\"}]", 422, "invalid_field",
       "events[1].type: must contain only [a-z0-9._-]", "type", 1 },
-    { "events", "[{\"type\":\"a\"},{\"type\":\"b\",\"props\":{\"x\":[1]}},7]", 422,
-      "invalid_field", "events[1].props.x: must be a string, number or boolean", "props.x", 1 },
+    { "events", "[{\"type\":\"a\"},{\"type\":\"b\",\"props\":{\"x\":[1]}},7]", 422, "invalid_field",
+      "events[1].props.x: must be a string, number or boolean", "props.x", 1 },
     { "events", "[{\"type\":\"a\"},7,{\"type\":\"B\"}]", 400, "malformed_json",
       "item 1 is not a JSON object", "", 1 },
     { "events", "[[],{\"type\":\"a\"}]", 400, "malformed_json", "item 0 is not a JSON object", "",
@@ -514,8 +517,8 @@ static const struct rcase batch_cases[] = {
     { "events", "[{\"type\":\"a\"},{\"t\\u0079pe\":\"B\"}]", 422, "invalid_field",
       "events[1].type: must contain only [a-z0-9._-]", "type", 1 },
     /* names inside a member's value are not the item's */
-    { "events", "[{\"type\":\"a\",\"meta\":{\"n\":0}},{\"type\":\"b\",\"tags\":[{\"type\":7}]}]",
-      0, "", "", "", -1 },
+    { "events", "[{\"type\":\"a\",\"meta\":{\"n\":0}},{\"type\":\"b\",\"tags\":[{\"type\":7}]}]", 0,
+      "", "", "", -1 },
     /* no rule set for the route: unmatched: pass */
     { "other", "[{\"type\":7},{}]", 0, "", "", "", -1 },
 };
@@ -575,8 +578,10 @@ static void test_raw_split_item(void **state)
     struct uf_graph *g;
     struct uf_stage *st = build_ok(raw_rules, &g);
     const char *item = "{\"type\":\"Page\"}";
-    struct rcase c = { "events", item, 422, "invalid_field",
-                       "item 3: type: must contain only [a-z0-9._-]", "type", 3 };
+    struct rcase c = {
+        "events", item, 422, "invalid_field", "item 3: type: must contain only [a-z0-9._-]",
+        "type",   3
+    };
     struct outcome t = run(st, uf_event_new(json_loads(item, 0, NULL)), "events", 3);
     assert_outcome("tree", &c, &t);
     struct outcome r = run(st, uf_event_new_raw(item, strlen(item), NULL), "events", 3);
@@ -616,8 +621,17 @@ static void test_raw_malformed(void **state)
 {
     struct uf_graph *g;
     struct uf_stage *st = build_ok(raw_rules, &g);
-    static const char *const bad[] = { "", "  ", "[", "{", "7", "\"x\"", "null", "[{\"type\":\"a\"",
-                                       "{\"type\":\"a\"} x", "[{\"type\":\"a\"}]]", "{\"type\":}" };
+    static const char *const bad[] = { "",
+                                       "  ",
+                                       "[",
+                                       "{",
+                                       "7",
+                                       "\"x\"",
+                                       "null",
+                                       "[{\"type\":\"a\"",
+                                       "{\"type\":\"a\"} x",
+                                       "[{\"type\":\"a\"}]]",
+                                       "{\"type\":}" };
     for (size_t i = 0; i < NCASES(bad); i++) {
         struct outcome o = run(st, uf_event_new_raw(bad[i], strlen(bad[i]), NULL), "events", -1);
         if (o.status != 400 || strcmp(o.code, "malformed_json") != 0)

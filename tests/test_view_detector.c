@@ -1,9 +1,9 @@
 /* test_view_detector.c: the `view_detector` transform: the watched-time threshold, seeks forward
  * and back, pauses, complete, one view per session, pass-through of other events, the client
- * clock, TTL expiry and the max_entries bound, a session's one view id; the behaviour tests run with bodies and with raw
- * texts alike, and raw and body events of one playback make one session. Builds a real graph
- * (generate -> view_detector -> null) without running it, swaps the null sink for a capturing
- * kind and calls process(). */
+ * clock, TTL expiry and the max_entries bound, a session's one view id; the behaviour tests run
+ * with bodies and with raw texts alike, and raw and body events of one playback make one session.
+ * Builds a real graph (generate -> view_detector -> null) without running it, swaps the null sink
+ * for a capturing kind and calls process(). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -35,7 +35,8 @@ static int capture_write(struct uf_stage *st, void *ctx, struct uf_event **evs, 
     return UF_OK;
 }
 
-static const struct uf_kind capture_kind = { .name = "capture", .role = UF_SINK,
+static const struct uf_kind capture_kind = { .name = "capture",
+                                             .role = UF_SINK,
                                              .write = capture_write };
 
 static struct uf_graph *g;
@@ -172,7 +173,7 @@ static void test_view_after_threshold_once(void **state)
     for (int i = 4; i < 20; i++)
         player("s1", "progress", 10 * i, 1 + 10 * i);
     player("s1", "complete", 200, 201);
-    assert_int_equal(views(), 1);              /* once per session */
+    assert_int_equal(views(), 1);        /* once per session */
     assert_int_equal(ncaptured, 22 + 1); /* every original passed through, and the view */
 }
 
@@ -208,7 +209,7 @@ static void test_view_id_is_the_sessions(void **state)
 static void test_seek_forward_counts_only_elapsed_time(void **state)
 {
     player("s1", "play", 0, 0);
-    player("s1", "seek", 600, 5);     /* 5 s watched, the jump does not count */
+    player("s1", "seek", 600, 5);      /* 5 s watched, the jump does not count */
     player("s1", "progress", 610, 15); /* 15 */
     player("s1", "progress", 620, 25); /* 25 */
     assert_int_equal(views(), 0);
@@ -224,16 +225,16 @@ static void test_seek_back_adds_nothing(void **state)
     player("s1", "seek", 0, 21);       /* backwards: nothing */
     player("s1", "progress", 5, 26);   /* 25 */
     assert_int_equal(views(), 0);
-    player("s1", "progress", 10, 31);  /* 30 */
+    player("s1", "progress", 10, 31); /* 30 */
     assert_int_equal(views(), 1);
 }
 
 static void test_paused_time_does_not_count(void **state)
 {
     player("s1", "play", 0, 0);
-    player("s1", "pause", 10, 10);      /* 10 */
-    player("s1", "progress", 10, 500);  /* paused 490 s: nothing, but playing again */
-    player("s1", "progress", 25, 515);  /* 25 */
+    player("s1", "pause", 10, 10);     /* 10 */
+    player("s1", "progress", 10, 500); /* paused 490 s: nothing, but playing again */
+    player("s1", "progress", 25, 515); /* 25 */
     assert_int_equal(views(), 0);
     /* A position jump larger than the elapsed time counts only the elapsed time. */
     player("s1", "progress", 400, 519); /* 29 */
@@ -316,9 +317,8 @@ static void test_raw_and_tree_events_are_one_session(void **state)
     assert_int_equal(uf_metrics_extra_value(&vd->metrics, "view_state_entries", NULL), 1);
     const struct uf_event *v = last_view();
     json_t *want = json_pack("{s:s, s:s, s:s, s:i, s:i, s:s, s:f, s:b}", "movie_id", "m1",
-                             "session_id", "s\"1", "user_id", "u", "position_s", 5400,
-                             "duration_s", 5400, "ts", "t\u00e9", "watched_s", 30.0,
-                             "completed", 1);
+                             "session_id", "s\"1", "user_id", "u", "position_s", 5400, "duration_s",
+                             5400, "ts", "t\u00e9", "watched_s", 30.0, "completed", 1);
     json_t *got = json_deep_copy(v->body);
     json_object_del(got, "type");
     json_object_del(got, "event_id");
@@ -452,8 +452,8 @@ static void test_bad_options_are_errors(void **state)
     uf_diags_free(&d);
 }
 
-#define BOTH(t)                                                                            \
-    cmocka_unit_test_setup_teardown(t, setup_server_clock, teardown),                      \
+#define BOTH(t)                                                                                    \
+    cmocka_unit_test_setup_teardown(t, setup_server_clock, teardown),                              \
         cmocka_unit_test_setup_teardown(t, setup_server_clock_raw, teardown)
 
 int main(void)

@@ -30,7 +30,8 @@ static const char yaml[] =
     "    components:\n"
     "      in: {kind: http, address: 127.0.0.1:9002, routes: {\"POST /l\": {name: l}}}\n"
     "      store: {kind: postgres, inputs: [in], dsn: \"postgresql://u:secret@db:5433/ugc\"}\n"
-    "      kv: {kind: watch_progress, inputs: [in], dsn: \"host=db port=5433 dbname=ugc password=pw\"}\n"
+    "      kv: {kind: watch_progress, inputs: [in], dsn: \"host=db port=5433 dbname=ugc "
+    "password=pw\"}\n"
     "  relay:\n"
     "    components:\n"
     "      outbox: {kind: postgres_outbox, dsn: \"postgresql://u:secret@db:5433/ugc\"}\n"
@@ -47,7 +48,7 @@ static const char yaml[] =
 
 static json_t *model_of(const char *text)
 {
-    struct uf_diags d = {0};
+    struct uf_diags d = { 0 };
     struct uf_config *cfg = uf_config_load_string("t.yaml", text, &d);
     assert_non_null(cfg);
     assert_int_equal(d.n, 0);
@@ -103,17 +104,18 @@ static void test_stores_shared_and_without_credentials(void **state)
 static void test_edges_between_processes(void **state)
 {
     json_t *m = model_of(yaml);
-    assert_json(json_object_get(m, "edges"),
-                "[{\"from\":\"api/to_v\",\"to\":\"topic:t.views\",\"kind\":\"produce\"},"
-                "{\"from\":\"api/to_o\",\"to\":\"topic:t.events\",\"kind\":\"produce\"},"
-                "{\"from\":\"ugc/store\",\"to\":\"store:postgres:db:5433/ugc\",\"kind\":\"write\"},"
-                "{\"from\":\"ugc/kv\",\"to\":\"store:postgres:db:5433/ugc\",\"kind\":\"write\"},"
-                "{\"from\":\"store:postgres:db:5433/ugc\",\"to\":\"relay/outbox\",\"kind\":\"read\"},"
-                "{\"from\":\"relay/pub\",\"to\":\"topic:t.events\",\"kind\":\"produce\"},"
-                "{\"from\":\"topic:t.events\",\"to\":\"etl/c\",\"kind\":\"consume\"},"
-                "{\"from\":\"etl/c\",\"to\":\"topic:ugc.dlq\",\"kind\":\"produce\"},"
-                "{\"from\":\"etl/ch\",\"to\":\"store:clickhouse:ch:8123/ugcflow\",\"kind\":\"write\"},"
-                "{\"from\":\"etl/fwd\",\"to\":\"recv/in\",\"kind\":\"forward\"}]");
+    assert_json(
+        json_object_get(m, "edges"),
+        "[{\"from\":\"api/to_v\",\"to\":\"topic:t.views\",\"kind\":\"produce\"},"
+        "{\"from\":\"api/to_o\",\"to\":\"topic:t.events\",\"kind\":\"produce\"},"
+        "{\"from\":\"ugc/store\",\"to\":\"store:postgres:db:5433/ugc\",\"kind\":\"write\"},"
+        "{\"from\":\"ugc/kv\",\"to\":\"store:postgres:db:5433/ugc\",\"kind\":\"write\"},"
+        "{\"from\":\"store:postgres:db:5433/ugc\",\"to\":\"relay/outbox\",\"kind\":\"read\"},"
+        "{\"from\":\"relay/pub\",\"to\":\"topic:t.events\",\"kind\":\"produce\"},"
+        "{\"from\":\"topic:t.events\",\"to\":\"etl/c\",\"kind\":\"consume\"},"
+        "{\"from\":\"etl/c\",\"to\":\"topic:ugc.dlq\",\"kind\":\"produce\"},"
+        "{\"from\":\"etl/ch\",\"to\":\"store:clickhouse:ch:8123/ugcflow\",\"kind\":\"write\"},"
+        "{\"from\":\"etl/fwd\",\"to\":\"recv/in\",\"kind\":\"forward\"}]");
     json_decref(m);
 }
 
@@ -140,7 +142,7 @@ static void test_stop_ranks_producers_first(void **state)
     uf_deploy_stop_ranks(m, ranks);
     /* api and ugc are fed by nothing; relay reads what ugc wrote; etl consumes the topic api
      * and relay produce; recv gets etl's forwards. */
-    int want[] = {0, 0, 1, 2, 3};
+    int want[] = { 0, 0, 1, 2, 3 };
     for (size_t i = 0; i < 5; i++)
         assert_int_equal(ranks[i], want[i]);
     json_decref(m);

@@ -40,7 +40,7 @@ static const char yaml[] =
 
 static json_t *model(void)
 {
-    struct uf_diags d = {0};
+    struct uf_diags d = { 0 };
     struct uf_config *cfg = uf_config_load_string("t.yaml", yaml, &d);
     assert_int_equal(d.n, 0);
     json_t *m = uf_deploy_model(cfg);
@@ -48,7 +48,10 @@ static json_t *model(void)
     return m;
 }
 
-static double num(const json_t *o, const char *k) { return json_number_value(json_object_get(o, k)); }
+static double num(const json_t *o, const char *k)
+{
+    return json_number_value(json_object_get(o, k));
+}
 
 static bool overlap(const json_t *a, const json_t *b)
 {
@@ -59,7 +62,8 @@ static bool overlap(const json_t *a, const json_t *b)
 static void check_direction(const json_t *m, const json_t *l)
 {
     const json_t *nodes = json_object_get(l, "nodes"), *groups = json_object_get(l, "groups");
-    assert_int_equal(json_object_size(nodes), 11 + 3 + 2); /* components, topics (dlq too), stores */
+    assert_int_equal(json_object_size(nodes),
+                     11 + 3 + 2); /* components, topics (dlq too), stores */
     const char *id, *id2;
     json_t *b, *b2;
     json_object_foreach((json_t *)nodes, id, b)
@@ -94,7 +98,7 @@ static void check_direction(const json_t *m, const json_t *l)
 static void test_both_directions_hold_everything(void **state)
 {
     json_t *m = model();
-    struct uf_err err = {0};
+    struct uf_err err = { 0 };
     json_t *l = uf_deploy_layout(m, &err);
     assert_non_null(l);
     check_direction(m, json_object_get(l, "LR"));
@@ -113,7 +117,8 @@ static void test_dot_text(void **state)
     assert_non_null(strstr(dot, "rankdir=TB;"));
     assert_non_null(strstr(dot, "subgraph \"cluster_etl\""));
     /* Writes into the store the outbox reads do not rank; reads do. */
-    assert_non_null(strstr(dot, "\"ugc/store\" -> \"store:postgres:db:5432/u\" [constraint=false];"));
+    assert_non_null(
+        strstr(dot, "\"ugc/store\" -> \"store:postgres:db:5432/u\" [constraint=false];"));
     assert_non_null(strstr(dot, "\"store:postgres:db:5432/u\" -> \"relay/outbox\";"));
     assert_non_null(strstr(dot, "\"etl/ch\" -> \"store:clickhouse:ch:8123/ugcflow\";"));
     free(dot);

@@ -39,7 +39,7 @@ struct fixture {
 
 static int setup(void **state)
 {
-    struct uf_diags d = {0};
+    struct uf_diags d = { 0 };
     struct uf_config *cfg = uf_config_load_string("t.yaml", yaml, &d);
     assert_int_equal(d.n, 0);
     struct fixture *f = calloc(1, sizeof *f);
@@ -68,31 +68,30 @@ static json_t *graph(const char *pipeline, json_t *node)
 static json_t *producer(double acked_rate, double acked_total)
 {
     return graph("api", json_pack("{s:s,s:s,s:{s:{s:f}},s:{s:{s:f}}}", "id", "api/to", "kind",
-                                  "kafka", "rates", "extra", "kafka_acked_events_total",
-                                  acked_rate, "metrics", "extra", "kafka_acked_events_total",
-                                  acked_total));
+                                  "kafka", "rates", "extra", "kafka_acked_events_total", acked_rate,
+                                  "metrics", "extra", "kafka_acked_events_total", acked_total));
 }
 
 static json_t *consumer(double lag0, double lag1)
 {
-    return graph("etl", json_pack("{s:s,s:s,s:{s:f,s:{s:f,s:f}}}", "id", "etl/c", "kind",
-                                  "kafka_source", "rates", "out", 50.0, "extra",
-                                  "kafka_consumer_lag_messages{t/0}", lag0,
-                                  "kafka_consumer_lag_messages{t/1}", lag1));
+    return graph("etl",
+                 json_pack("{s:s,s:s,s:{s:f,s:{s:f,s:f}}}", "id", "etl/c", "kind", "kafka_source",
+                           "rates", "out", 50.0, "extra", "kafka_consumer_lag_messages{t/0}", lag0,
+                           "kafka_consumer_lag_messages{t/1}", lag1));
 }
 
 static json_t *writer(double out, double errors, double depth)
 {
-    return graph("ugc", json_pack("{s:s,s:s,s:{s:f,s:f,s:{s:f}}}", "id", "ugc/store", "kind",
-                                  "postgres", "rates", "out", out, "errors", errors, "extra",
-                                  "outbox_depth", depth));
+    return graph("ugc",
+                 json_pack("{s:s,s:s,s:{s:f,s:f,s:{s:f}}}", "id", "ugc/store", "kind", "postgres",
+                           "rates", "out", out, "errors", errors, "extra", "outbox_depth", depth));
 }
 
 /* A poll with graphs for api, ugc and etl (NULL: unreachable); returns the deployment. */
 static json_t *poll(struct fixture *f, json_t *api, json_t *ugc, json_t *etl, int64_t now)
 {
-    const json_t *graphs[] = {api, ugc, etl};
-    const char *why[] = {"", "", "Couldn't connect to server"};
+    const json_t *graphs[] = { api, ugc, etl };
+    const char *why[] = { "", "", "Couldn't connect to server" };
     json_t *d = uf_deploy_live_update(f->live, graphs, why, now);
     json_decref(api);
     json_decref(ugc);
@@ -155,7 +154,8 @@ static void test_lag_growing_after_a_whole_window(void **state)
         assert_int_equal(json_array_size(why), i == UF_DEPLOY_WINDOW - 1 ? 1 : 0);
     }
     const json_t *why = json_object_get(first_topic(d), "trouble");
-    assert_string_equal(json_string_value(json_array_get(why, 0)), "lag growing: 55, up 45 in 10 s");
+    assert_string_equal(json_string_value(json_array_get(why, 0)),
+                        "lag growing: 55, up 45 in 10 s");
     const json_t *b = json_array_get(json_object_get(d, "trouble"), 0);
     assert_string_equal(json_string_value(json_object_get(b, "id")), "topic:t");
     json_decref(d);

@@ -25,7 +25,7 @@ static const char yaml[] = "pipelines:\n"
 
 static struct uf_graph *build(void)
 {
-    struct uf_diags d = {0};
+    struct uf_diags d = { 0 };
     struct uf_config *cfg = uf_config_load_string("t.yaml", yaml, &d);
     assert_non_null(cfg);
     struct uf_graph *g = uf_graph_build(cfg, NULL, 0, &d);
@@ -148,7 +148,8 @@ static void test_extras_gauges_and_counters(void **state)
     struct uf_graph *g = build();
     struct uf_history *h = uf_history_new(g, 10);
     struct uf_metrics *m = &test_stage(g, "out")->metrics;
-    _Atomic int64_t *lag = uf_metrics_extra(m, UF_METRIC_GAUGE, "consumer_lag", NULL, "partition", "0");
+    _Atomic int64_t *lag =
+        uf_metrics_extra(m, UF_METRIC_GAUGE, "consumer_lag", NULL, "partition", "0");
     _Atomic int64_t *rows = uf_metrics_extra(m, UF_METRIC_COUNTER, "rows_total", NULL, NULL, NULL);
     atomic_store(lag, 42);
     atomic_store(rows, 1000000);
@@ -176,7 +177,8 @@ static void reasons(struct uf_graph *g, struct uf_history *h, const char *id, ch
     out[0] = '\0';
     size_t k, r;
     json_t *node, *why;
-    json_array_foreach(json_object_get(json_array_get(json_object_get(gj, "pipelines"), 0), "nodes"), k, node)
+    json_array_foreach(
+        json_object_get(json_array_get(json_object_get(gj, "pipelines"), 0), "nodes"), k, node)
     {
         if (strcmp(json_string_value(json_object_get(node, "id")), id) != 0)
             continue;

@@ -25,7 +25,8 @@ static void expect(const char *key, double v, const char *label, const char *val
 static void test_metrics_by_label_and_unit(void **state)
 {
     expect("http_listen_port", 8081, "port", "8081");
-    expect("kafka_consumer_lag_messages{ugc.events/3}", 15200, "consumer lag (ugc.events/3)", "15k");
+    expect("kafka_consumer_lag_messages{ugc.events/3}", 15200, "consumer lag (ugc.events/3)",
+           "15k");
     expect("jwt_auth_requests_total{accepted}", 750, "tokens (accepted)", "750/s");
     expect("spool_bytes", 5830, "spool size", "5.7 KiB");
     expect("outbox_oldest_age_ms", 1500, "oldest in outbox", "1.50s");
@@ -35,16 +36,18 @@ static void test_metrics_by_label_and_unit(void **state)
 
 static void test_fixed_lines_per_role(void **state)
 {
-    json_t *n = json_loads("{\"role\":\"source\",\"kind\":\"kafka_source\",\"metrics\":{},"
-                           "\"rates\":{\"out\":1200,\"errors\":0,\"p99_us\":420,\"extra\":{"
-                           "\"kafka_consumer_lag_messages{t/0}\":30,"
-                           "\"kafka_consumer_lag_messages{t/1}\":12,\"kafka_stalled_partitions\":0}}}",
-                           0, NULL);
+    json_t *n =
+        json_loads("{\"role\":\"source\",\"kind\":\"kafka_source\",\"metrics\":{},"
+                   "\"rates\":{\"out\":1200,\"errors\":0,\"p99_us\":420,\"extra\":{"
+                   "\"kafka_consumer_lag_messages{t/0}\":30,"
+                   "\"kafka_consumer_lag_messages{t/1}\":12,\"kafka_stalled_partitions\":0}}}",
+                   0, NULL);
     json_t *l = uf_labels_node(n);
     char *s = json_dumps(l, JSON_COMPACT);
-    assert_string_equal(s, "{\"body\":[[\"out\",\"1.2k/s\"],[\"errors\",\"0/s\"],[\"p99\",\"420us\"],"
-                           "[\"lag\",\"42\"]],\"more\":[[\"consumer lag (t/0)\",\"30\"],"
-                           "[\"consumer lag (t/1)\",\"12\"],[\"stalled partitions\",\"0\"]]}");
+    assert_string_equal(s,
+                        "{\"body\":[[\"out\",\"1.2k/s\"],[\"errors\",\"0/s\"],[\"p99\",\"420us\"],"
+                        "[\"lag\",\"42\"]],\"more\":[[\"consumer lag (t/0)\",\"30\"],"
+                        "[\"consumer lag (t/1)\",\"12\"],[\"stalled partitions\",\"0\"]]}");
     free(s);
     json_decref(l);
     json_decref(n);

@@ -28,7 +28,8 @@ static const char etl[] =
     "{\"pipelines\":[{\"name\":\"etl\",\"nodes\":["
     "{\"id\":\"etl/kafka\",\"kind\":\"kafka\",\"role\":\"source\",\"metrics\":{},"
     " \"rates\":{\"in\":0,\"out\":12000,\"errors\":0,\"p99_us\":40,"
-    "  \"extra\":{\"kafka_consumer_lag_messages{ugc.events/0}\":1500,\"kafka_stalled_partitions\":0,"
+    "  "
+    "\"extra\":{\"kafka_consumer_lag_messages{ugc.events/0}\":1500,\"kafka_stalled_partitions\":0,"
     "   \"odd_thing_total\":12}},\"trouble\":[]}]}]}";
 
 static char *render(enum uf_top_sort sort, bool ansi)
@@ -37,9 +38,9 @@ static char *render(enum uf_top_sort sort, bool ansi)
     assert_non_null(a);
     assert_non_null(b);
     struct uf_top_source srcs[] = {
-        {.address = "127.0.0.1:8691", .graph = a},
-        {.address = "127.0.0.1:8694", .graph = b},
-        {.address = "127.0.0.1:8699", .error = "Couldn't connect to server"},
+        { .address = "127.0.0.1:8691", .graph = a },
+        { .address = "127.0.0.1:8694", .graph = b },
+        { .address = "127.0.0.1:8699", .error = "Couldn't connect to server" },
     };
     char *s = uf_top_render(srcs, 3, sort, ansi);
     json_decref(a);
@@ -51,14 +52,18 @@ static void test_plain_screen_by_rate(void **state)
 {
     char *s = render(UF_TOP_SORT_RATE, false);
     assert_string_equal(
-        s,
-        "ugcflow top: 2/3 processes up, 3 components, sorted by rate\n"
-        "\n"
-        "COMPONENT                      KIND             IN/s    OUT/s   ERR/s  QUEUE      P99  PROCESS               NOTES\n"
-        "etl/kafka                      kafka               -      12k       0      -     40us  127.0.0.1:8694        consumer lag (ugc.events/0) 1.5k, odd thing 12/s\n"
-        "ugc/api                        http                -      750       0      -        -  127.0.0.1:8691        port 8081, requests (like) 12/s\n"
-        "ugc/store                      postgres          740      700     2.5    90%   12.5ms  127.0.0.1:8691        ! errors rising: 25 in the last 10 s; queue 90% full; batch 48 flush 3.4ms\n"
-        "127.0.0.1:8699: unreachable (Couldn't connect to server)\n");
+        s, "ugcflow top: 2/3 processes up, 3 components, sorted by rate\n"
+           "\n"
+           "COMPONENT                      KIND             IN/s    OUT/s   ERR/s  QUEUE      P99  "
+           "PROCESS               NOTES\n"
+           "etl/kafka                      kafka               -      12k       0      -     40us  "
+           "127.0.0.1:8694        consumer lag (ugc.events/0) 1.5k, odd thing 12/s\n"
+           "ugc/api                        http                -      750       0      -        -  "
+           "127.0.0.1:8691        port 8081, requests (like) 12/s\n"
+           "ugc/store                      postgres          740      700     2.5    90%   12.5ms  "
+           "127.0.0.1:8691        ! errors rising: 25 in the last 10 s; queue 90% full; batch 48 "
+           "flush 3.4ms\n"
+           "127.0.0.1:8699: unreachable (Couldn't connect to server)\n");
     assert_null(strchr(s, '\033'));
     free(s);
 }
@@ -105,7 +110,7 @@ static void test_long_kind_keeps_columns(void **state)
         " \"rates\":{\"out\":2}},"
         "{\"id\":\"stat/x\",\"kind\":\"set\",\"role\":\"transform\",\"rates\":{\"in\":3}}]}]}",
         0, NULL);
-    struct uf_top_source src = {.address = "127.0.0.1:1", .graph = g};
+    struct uf_top_source src = { .address = "127.0.0.1:1", .graph = g };
     char *s = uf_top_render(&src, 1, UF_TOP_SORT_RATE, false);
     /* Every line's PROCESS column starts at the same offset as the header's. */
     const char *hdr = strstr(s, "COMPONENT");

@@ -118,9 +118,9 @@ static void coalesces_and_drops(void **state)
         assert_int_equal(put(USER, body), UF_OUTCOME_DONE);
     }
     assert_int_equal(pending(), 1); /* five heartbeats, one write */
-    assert_int_equal(put(NULL, "{\"event\":\"progress\",\"movie_id\":\"" MOVIE
-                               "\",\"position_s\":1}"),
-                     UF_OUTCOME_DROPPED);
+    assert_int_equal(
+        put(NULL, "{\"event\":\"progress\",\"movie_id\":\"" MOVIE "\",\"position_s\":1}"),
+        UF_OUTCOME_DROPPED);
     assert_int_equal(put(USER, "{\"event\":\"progress\",\"movie_id\":\"m1\",\"position_s\":1}"),
                      UF_OUTCOME_DROPPED);
     assert_int_equal(put(USER, "{\"event\":\"open\",\"movie_id\":\"" MOVIE "\"}"),
@@ -153,9 +153,9 @@ static void max_keys_bounds_waiting_positions(void **state)
 static void test_failed_flush_keeps_positions(void **state)
 {
     setup_with(", dsn: \"postgresql://x@127.0.0.1:1/x?connect_timeout=1\", flush_interval: 20ms");
-    assert_int_equal(put(USER, "{\"event\":\"pause\",\"movie_id\":\"" MOVIE
-                               "\",\"position_s\":42}"),
-                     UF_OUTCOME_DONE);
+    assert_int_equal(
+        put(USER, "{\"event\":\"pause\",\"movie_id\":\"" MOVIE "\",\"position_s\":42}"),
+        UF_OUTCOME_DONE);
     int64_t deadline = uf_now_us() + 5000000;
     while (uf_metrics_extra_value(&st->metrics, "progress_write_failures_total", NULL) < 2)
         assert_true(uf_now_us() < deadline);
@@ -189,9 +189,9 @@ static void test_raw_reads_like_body(void **state)
 {
     setup_with(", dsn: \"postgresql://x@127.0.0.1:1/x?connect_timeout=1\", flush_interval: 60s");
     raw = false;
-    assert_int_equal(put(USER, "{\"event\":\"progress\",\"movie_id\":\"" MOVIE
-                               "\",\"position_s\":10}"),
-                     UF_OUTCOME_DONE);
+    assert_int_equal(
+        put(USER, "{\"event\":\"progress\",\"movie_id\":\"" MOVIE "\",\"position_s\":10}"),
+        UF_OUTCOME_DONE);
     raw = true;
     assert_int_equal(put(USER, " { \"event\" : \"progress\", \"movie_id\":"
                                "\"\\u0030192f0c1-aaaa-7bbb-8ccc-ddddeeeeffff\", \"position_s\":2e1,"

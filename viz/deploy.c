@@ -20,10 +20,10 @@ static const struct {
     const char *kind, *option;
     enum link link;
 } links[] = {
-    {"kafka", "topic", L_PRODUCE},         {"kafka_source", "topics", L_CONSUME},
-    {"postgres", "dsn", L_PG_WRITE},       {"watch_progress", "dsn", L_PG_WRITE},
-    {"postgres_outbox", "dsn", L_PG_READ}, {"view_detector", "state_dsn", L_PG_STATE},
-    {"clickhouse", "url", L_CH_WRITE},     {"http_forward", "url", L_FORWARD},
+    { "kafka", "topic", L_PRODUCE },         { "kafka_source", "topics", L_CONSUME },
+    { "postgres", "dsn", L_PG_WRITE },       { "watch_progress", "dsn", L_PG_WRITE },
+    { "postgres_outbox", "dsn", L_PG_READ }, { "view_detector", "state_dsn", L_PG_STATE },
+    { "clickhouse", "url", L_CH_WRITE },     { "http_forward", "url", L_FORWARD },
 };
 
 struct model {
@@ -121,8 +121,8 @@ static json_t *topic(struct model *m, const char *name)
     snprintf(id, sizeof id, "topic:%s", name);
     json_t *t = find_by_id(m->topics, id);
     if (!t) {
-        t = json_pack("{s:s,s:s,s:[],s:[],s:b}", "id", id, "name", name, "producers",
-                      "consumers", "dead_letter", 0);
+        t = json_pack("{s:s,s:s,s:[],s:[],s:b}", "id", id, "name", name, "producers", "consumers",
+                      "dead_letter", 0);
         json_array_append_new(m->topics, t);
     }
     return t;
@@ -136,8 +136,8 @@ static json_t *store(struct model *m, const char *kind, const char *where)
     if (!s) {
         snprintf(label, sizeof label, "%s %s",
                  strcmp(kind, "postgres") == 0 ? "PostgreSQL" : "ClickHouse", where);
-        s = json_pack("{s:s,s:s,s:s,s:[],s:[]}", "id", id, "kind", kind, "label", label,
-                      "writers", "readers");
+        s = json_pack("{s:s,s:s,s:s,s:[],s:[]}", "id", id, "kind", kind, "label", label, "writers",
+                      "readers");
         json_array_append_new(m->stores, s);
     }
     return s;
@@ -145,7 +145,8 @@ static json_t *store(struct model *m, const char *kind, const char *where)
 
 static void edge(struct model *m, const char *from, const char *to, const char *kind)
 {
-    json_array_append_new(m->edges, json_pack("{s:s,s:s,s:s}", "from", from, "to", to, "kind", kind));
+    json_array_append_new(m->edges,
+                          json_pack("{s:s,s:s,s:s}", "from", from, "to", to, "kind", kind));
 }
 
 static void produce(struct model *m, const char *id, const char *name, bool dead_letter)
@@ -204,8 +205,11 @@ static void link_component(struct model *m, const struct uf_component_cfg *c, co
         if (!v || !*v)
             continue;
         switch (links[i].link) {
-        case L_PRODUCE: produce(m, id, v, false); break;
-        case L_CONSUME: break;
+        case L_PRODUCE:
+            produce(m, id, v, false);
+            break;
+        case L_CONSUME:
+            break;
         case L_PG_WRITE:
         case L_PG_READ:
         case L_PG_STATE:
@@ -244,20 +248,21 @@ static void input_edge(json_t *edges, const char *pl, const char *input, const c
     char from[300];
     snprintf(from, sizeof from, "%s/%.*s", pl, dot ? (int)(dot - input) : (int)strlen(input),
              input);
-    json_array_append_new(edges, json_pack("{s:s,s:s,s:s}", "from", from, "to", to, "port",
-                                           dot ? dot + 1 : ""));
+    json_array_append_new(
+        edges, json_pack("{s:s,s:s,s:s}", "from", from, "to", to, "port", dot ? dot + 1 : ""));
 }
 
-static json_t *process(struct model *m, const struct uf_config *cfg, const struct uf_pipeline_cfg *p)
+static json_t *process(struct model *m, const struct uf_config *cfg,
+                       const struct uf_pipeline_cfg *p)
 {
     json_t *comps = json_array(), *edges = json_array();
     for (size_t i = 0; i < p->ncomps; i++) {
         const struct uf_component_cfg *c = &p->comps[i];
         char id[300];
         snprintf(id, sizeof id, "%s/%s", p->name, c->name);
-        json_array_append_new(comps, json_pack("{s:s,s:s,s:s,s:s}", "id", id, "name", c->name,
-                                               "kind", c->kind ? c->kind->scalar : "?", "role",
-                                               role_of(c)));
+        json_array_append_new(comps,
+                              json_pack("{s:s,s:s,s:s,s:s}", "id", id, "name", c->name, "kind",
+                                        c->kind ? c->kind->scalar : "?", "role", role_of(c)));
         for (size_t k = 0; c->inputs && k < c->inputs->n; k++)
             if (c->inputs->items[k]->type == UF_NODE_SCALAR)
                 input_edge(edges, p->name, c->inputs->items[k]->scalar, id);
@@ -283,8 +288,11 @@ static void resolve_forwards(struct model *m)
 
 json_t *uf_deploy_model(const struct uf_config *cfg)
 {
-    struct model m = {.topics = json_array(), .stores = json_array(), .edges = json_array(),
-                      .listeners = json_object(), .forwards = json_array()};
+    struct model m = { .topics = json_array(),
+                       .stores = json_array(),
+                       .edges = json_array(),
+                       .listeners = json_object(),
+                       .forwards = json_array() };
     json_t *procs = json_array();
     for (size_t i = 0; i < cfg->npipelines; i++)
         json_array_append_new(procs, process(&m, cfg, &cfg->pipelines[i]));
@@ -322,7 +330,8 @@ static int process_index(const json_t *procs, const char *id)
  * rose. Each component edge into a node and each edge out of it form one process hop. */
 static bool relax(const json_t *model, int *ranks)
 {
-    const json_t *procs = json_object_get(model, "processes"), *edges = json_object_get(model, "edges");
+    const json_t *procs = json_object_get(model, "processes"),
+                 *edges = json_object_get(model, "edges");
     size_t n = json_array_size(procs);
     bool changed = false;
     size_t i, k;
@@ -335,10 +344,11 @@ static bool relax(const json_t *model, int *ranks)
         json_array_foreach(edges, k, out)
         {
             const char *from = json_string_value(json_object_get(out, "from"));
-            int b = direct ? (k == i ? process_index(procs, mid) : -1)
-                           : (strcmp(from, mid) == 0
-                                  ? process_index(procs, json_string_value(json_object_get(out, "to")))
-                                  : -1);
+            int b = direct
+                        ? (k == i ? process_index(procs, mid) : -1)
+                        : (strcmp(from, mid) == 0
+                               ? process_index(procs, json_string_value(json_object_get(out, "to")))
+                               : -1);
             if (a >= 0 && b >= 0 && a != b && ranks[b] < ranks[a] + 1 && ranks[a] + 1 < (int)n) {
                 ranks[b] = ranks[a] + 1;
                 changed = true;

@@ -27,7 +27,7 @@ struct uf_deploy_site {
 struct uf_deploy_poll *uf_deploy_poll_from_file(const char *file, uf_deploy_status_fn status,
                                                 void *status_ctx, struct uf_err *err)
 {
-    struct uf_diags d = {0};
+    struct uf_diags d = { 0 };
     struct uf_config *cfg = uf_config_load(file, &d);
     if (!cfg || d.n) {
         uf_err_set(err, UF_EINVAL, "deployment: %s: %s", file, d.n ? d.v[0].msg : "cannot read");
@@ -38,7 +38,7 @@ struct uf_deploy_poll *uf_deploy_poll_from_file(const char *file, uf_deploy_stat
     uf_diags_free(&d);
     json_t *model = uf_deploy_model(cfg);
     uf_config_free(cfg);
-    struct uf_err lerr = {0};
+    struct uf_err lerr = { 0 };
     json_t *layout = uf_deploy_layout(model, &lerr); /* NULL: the page says why */
     if (!layout)
         layout = json_pack("{s:s}", "error", lerr.msg);
@@ -77,7 +77,7 @@ static struct uf_deploy_poll *site_poll(struct uf_deploy_site *s)
 {
     pthread_mutex_lock(&s->mu);
     if (!s->poll && s->file && !s->err[0]) {
-        struct uf_err err = {0};
+        struct uf_err err = { 0 };
         s->poll = uf_deploy_poll_from_file(s->file, NULL, NULL, &err);
         s->owned = s->poll != NULL;
         if (!s->poll)
@@ -91,8 +91,9 @@ static struct uf_deploy_poll *site_poll(struct uf_deploy_site *s)
 static void reply_error(struct uf_admin_reply *out, const char *msg)
 {
     json_t *j = json_pack("{s:{s:s,s:s}}", "error", "code", "unavailable", "message", msg);
-    *out = (struct uf_admin_reply){.status = 503, .type = "application/json",
-                                   .body = json_dumps(j, JSON_COMPACT)};
+    *out = (struct uf_admin_reply){ .status = 503,
+                                    .type = "application/json",
+                                    .body = json_dumps(j, JSON_COMPACT) };
     json_decref(j);
 }
 
@@ -109,7 +110,7 @@ bool uf_deploy_site_route(void *site, const char *url, const struct uf_admin_req
     struct uf_deploy_poll *p = site_poll(s);
     char *text = p ? uf_deploy_poll_text(p, FIRST_POLL_WAIT_MS) : NULL;
     if (text)
-        *out = (struct uf_admin_reply){.status = 200, .type = "application/json", .body = text};
+        *out = (struct uf_admin_reply){ .status = 200, .type = "application/json", .body = text };
     else
         reply_error(out, s->err[0] ? s->err : "the first poll has not finished yet");
     return true;

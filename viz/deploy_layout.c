@@ -62,14 +62,14 @@ static void dot_processes(struct uf_strbuf *sb, const json_t *model)
 
 char *uf_deploy_dot(const json_t *model, const char *rankdir)
 {
-    struct uf_strbuf sb = {0};
+    struct uf_strbuf sb = { 0 };
     uf_strbuf_printf(&sb,
                      "digraph deployment {\n  rankdir=%s; nodesep=0.22; ranksep=0.3;\n"
                      "  splines=spline; outputorder=edgesfirst; fontsize=14;\n"
                      "  node [shape=box, fixedsize=true, label=\"\"];\n",
                      rankdir);
     dot_processes(&sb, model);
-    const char *hubs[] = {"topics", "stores"};
+    const char *hubs[] = { "topics", "stores" };
     for (size_t h = 0; h < 2; h++) {
         size_t i;
         json_t *t;
@@ -149,7 +149,7 @@ static json_t *read_layout(const json_t *d)
     double x1, y1, x2, y2;
     if (sscanf(str(d, "bb"), "%lf,%lf,%lf,%lf", &x1, &y1, &x2, &y2) != 4)
         return NULL;
-    struct frame f = {.height = y2};
+    struct frame f = { .height = y2 };
     json_t *nodes = json_object(), *groups = json_object(), *edges = json_array();
     const json_t *objs = json_object_get(d, "objects");
     size_t i;
@@ -164,8 +164,10 @@ static json_t *read_layout(const json_t *d)
     }
     json_array_foreach(json_object_get(d, "edges"), i, o)
     {
-        const json_t *t = json_array_get(objs, (size_t)json_integer_value(json_object_get(o, "tail")));
-        const json_t *h = json_array_get(objs, (size_t)json_integer_value(json_object_get(o, "head")));
+        const json_t *t =
+            json_array_get(objs, (size_t)json_integer_value(json_object_get(o, "tail")));
+        const json_t *h =
+            json_array_get(objs, (size_t)json_integer_value(json_object_get(o, "head")));
         json_t *e = edge_path(str(o, "pos"), f);
         json_object_set_new(e, "from", json_string(str(t, "name")));
         json_object_set_new(e, "to", json_string(str(h, "name")));

@@ -197,9 +197,12 @@ static json_t *process(struct uf_deploy_live *l, size_t i, const json_t *const *
         m->since_ms = now;
     m->known = true;
     m->up = up;
-    json_t *o = json_pack("{s:s,s:s,s:s,s:I,s:s}", "name", str(p, "name"), "admin",
-                          str(p, "admin"), "status", up ? "up" : "unreachable", "since_ms",
-                          (json_int_t)m->since_ms, "error", up ? "" : why ? why : "no answer");
+    json_t *o =
+        json_pack("{s:s,s:s,s:s,s:I,s:s}", "name", str(p, "name"), "admin", str(p, "admin"),
+                  "status", up ? "up" : "unreachable", "since_ms", (json_int_t)m->since_ms, "error",
+                  up    ? ""
+                  : why ? why
+                        : "no answer");
     json_t *comps = json_array();
     size_t k;
     json_t *c;
@@ -210,7 +213,8 @@ static json_t *process(struct uf_deploy_live *l, size_t i, const json_t *const *
         json_t *why_c;
         json_array_foreach(json_object_get(cj, "trouble"), r, why_c)
         {
-            json_array_append_new(banner, json_pack("{s:s,s:O}", "id", str(c, "id"), "reason", why_c));
+            json_array_append_new(banner,
+                                  json_pack("{s:s,s:O}", "id", str(c, "id"), "reason", why_c));
         }
         json_array_append_new(comps, cj);
     }
@@ -220,7 +224,8 @@ static json_t *process(struct uf_deploy_live *l, size_t i, const json_t *const *
         char at[32], reason[400];
         clock_text(m->since_ms, at, sizeof at);
         snprintf(reason, sizeof reason, "unreachable since %s (%s)", at, str(o, "error"));
-        json_array_append_new(banner, json_pack("{s:s,s:s}", "id", str(p, "name"), "reason", reason));
+        json_array_append_new(banner,
+                              json_pack("{s:s,s:s}", "id", str(p, "name"), "reason", reason));
     }
     return o;
 }
@@ -280,7 +285,7 @@ static json_t *consumers(struct uf_deploy_live *l, size_t ti, const json_t *t,
         double lag = 0;
         bool live = node && consumer_lag(node, str(t, "name"), l->t[ti].parts, &lag);
         if (live)
-            *m = (struct consumer_mem){.seen = true, .lag = lag, .acked_then = ts->acked};
+            *m = (struct consumer_mem){ .seen = true, .lag = lag, .acked_then = ts->acked };
         else if (m->seen) /* unreachable: what it knew plus what arrived since */
             lag = m->lag + (ts->acked > m->acked_then ? ts->acked - m->acked_then : 0);
         ts->estimated |= !live && !node;
@@ -296,7 +301,7 @@ static json_t *topic(struct uf_deploy_live *l, size_t ti, const json_t *const *g
                      json_t *banner)
 {
     const json_t *t = json_array_get(json_object_get(l->model, "topics"), ti);
-    struct topic_sums ts = {0};
+    struct topic_sums ts = { 0 };
     size_t k;
     json_t *p;
     json_array_foreach(json_object_get(t, "producers"), k, p)
@@ -329,7 +334,7 @@ static json_t *topic(struct uf_deploy_live *l, size_t ti, const json_t *const *g
 static void store_users(struct uf_deploy_live *l, const json_t *s, const json_t *const *graphs,
                         double *v)
 {
-    const char *sides[] = {"writers", "readers"};
+    const char *sides[] = { "writers", "readers" };
     for (size_t side = 0; side < 2; side++) {
         size_t k;
         json_t *id;
@@ -351,7 +356,7 @@ static json_t *store(struct uf_deploy_live *l, size_t si, const json_t *const *g
                      json_t *banner)
 {
     const json_t *s = json_array_get(json_object_get(l->model, "stores"), si);
-    double v[3] = {0}; /* rows/s written, errors and retries/s, outbox depth */
+    double v[3] = { 0 }; /* rows/s written, errors and retries/s, outbox depth */
     store_users(l, s, graphs, v);
     push(&l->s[si], v[1]);
     json_t *o = json_deep_copy(s), *trouble = json_array();
@@ -371,7 +376,8 @@ static json_t *store(struct uf_deploy_live *l, size_t si, const json_t *const *g
 
 /* ---- edges and the whole ---- */
 
-static double edge_rate(const struct uf_deploy_live *l, const json_t *e, const json_t *const *graphs)
+static double edge_rate(const struct uf_deploy_live *l, const json_t *e,
+                        const json_t *const *graphs)
 {
     const char *kind = str(e, "kind");
     bool out_side = strcmp(kind, "read") == 0 || strcmp(kind, "consume") == 0;

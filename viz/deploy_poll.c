@@ -66,7 +66,8 @@ static void poll_once(struct uf_deploy_poll *p, CURL *curl)
     const char **whyp = uf_xcalloc(n ? n : 1, sizeof *whyp);
     for (size_t i = 0; i < n; i++) {
         const char *admin = json_string_value(json_object_get(json_array_get(procs, i), "admin"));
-        graphs[i] = uf_fetch_json(curl, admin, "/api/graph", FETCH_TIMEOUT_MS, why[i], sizeof why[i]);
+        graphs[i] =
+            uf_fetch_json(curl, admin, "/api/graph", FETCH_TIMEOUT_MS, why[i], sizeof why[i]);
         whyp[i] = why[i];
     }
     json_t *d = uf_deploy_live_update(p->live, (const json_t *const *)graphs, whyp, wall_ms());

@@ -18,12 +18,12 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *arg)
     return size * nmemb;
 }
 
-json_t *uf_fetch_json(CURL *curl, const char *address, const char *path, long timeout_ms,
-                      char *why, size_t whylen)
+json_t *uf_fetch_json(CURL *curl, const char *address, const char *path, long timeout_ms, char *why,
+                      size_t whylen)
 {
     char url[300];
     snprintf(url, sizeof url, "http://%s%s", address, path);
-    struct uf_strbuf sb = {0};
+    struct uf_strbuf sb = { 0 };
     curl_easy_reset(curl);
     curl_easy_setopt(curl, CURLOPT_URL, url);
     curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, timeout_ms);

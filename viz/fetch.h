@@ -10,7 +10,7 @@
 
 /* GETs http://ADDRESS/PATH and parses the answer. NULL with why filled ("Couldn't connect to
  * server", "HTTP 404", "not JSON") when it cannot. New reference. */
-json_t *uf_fetch_json(CURL *curl, const char *address, const char *path, long timeout_ms,
-                      char *why, size_t whylen);
+json_t *uf_fetch_json(CURL *curl, const char *address, const char *path, long timeout_ms, char *why,
+                      size_t whylen);
 
 #endif

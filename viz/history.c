@@ -19,9 +19,9 @@
 #include "framework/queue.h"
 
 enum col { C_IN, C_OUT, C_ERRORS, C_RETRIES, C_DROPPED, C_QFILL, C_P99, C_BATCH, C_FLUSH, NCOLS };
-static const char *const col_names[NCOLS] = {"in",         "out",    "errors",    "retries",
-                                             "dropped",    "queue_fill", "p99_us", "batch_avg",
-                                             "flush_avg_us"};
+static const char *const col_names[NCOLS] = { "in",      "out",       "errors",
+                                              "retries", "dropped",   "queue_fill",
+                                              "p99_us",  "batch_avg", "flush_avg_us" };
 
 struct sample {
     int64_t t_ms; /* wall clock */
@@ -110,7 +110,10 @@ void uf_history_free(struct uf_history *h)
 
 /* ---- sampling ---- */
 
-static uint64_t ld(_Atomic uint64_t *c) { return atomic_load_explicit(c, memory_order_relaxed); }
+static uint64_t ld(_Atomic uint64_t *c)
+{
+    return atomic_load_explicit(c, memory_order_relaxed);
+}
 
 static double rate(uint64_t now, uint64_t before, double dt)
 {
@@ -224,7 +227,10 @@ void uf_history_sample(struct uf_history *h, int64_t now_us)
 
 /* The i-th held sample, oldest first. */
 /* Three decimals are plenty for rates and microseconds, and keep /api/history small. */
-static json_t *num(double v) { return json_real(round(v * 1000) / 1000); }
+static json_t *num(double v)
+{
+    return json_real(round(v * 1000) / 1000);
+}
 
 static const struct sample *at(const struct uf_history *h, const struct comp *c, size_t i)
 {
@@ -271,7 +277,7 @@ json_t *uf_history_json(struct uf_history *h, const char *id)
 
 static json_t *latest(const struct uf_history *h, const struct comp *c)
 {
-    struct sample zero = {0};
+    struct sample zero = { 0 };
     const struct sample *s = h->n ? at(h, c, h->n - 1) : &zero;
     json_t *o = json_object(), *extra = json_object();
     for (int k = 0; k < NCOLS; k++)
@@ -308,17 +314,17 @@ static json_t *trouble(const struct uf_history *h, const struct comp *c)
     if (s->v[C_QFILL] >= 0.8)
         json_array_append_new(why, json_sprintf("queue %.0f%% full", s->v[C_QFILL] * 100));
     if (retries >= 0.5)
-        json_array_append_new(why, json_sprintf("retrying: %.0f retries in the last %d s",
-                                                retries, UF_HISTORY_TROUBLE_WINDOW));
+        json_array_append_new(why, json_sprintf("retrying: %.0f retries in the last %d s", retries,
+                                                UF_HISTORY_TROUBLE_WINDOW));
     for (size_t e = 0; e < c->nextra; e++) {
         if (c->extra_counter[e] || s->extra[e] <= 0)
             continue;
         if (strstr(c->extra_names[e], "spool"))
-            json_array_append_new(why, json_sprintf("spool not empty: %s = %.0f",
-                                                    c->extra_names[e], s->extra[e]));
+            json_array_append_new(
+                why, json_sprintf("spool not empty: %s = %.0f", c->extra_names[e], s->extra[e]));
         else if (strstr(c->extra_names[e], "stalled"))
-            json_array_append_new(why, json_sprintf("stalled: %s = %.0f", c->extra_names[e],
-                                                    s->extra[e]));
+            json_array_append_new(
+                why, json_sprintf("stalled: %s = %.0f", c->extra_names[e], s->extra[e]));
     }
     return why;
 }

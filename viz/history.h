@@ -15,8 +15,8 @@
 
 #include "framework/err.h"
 
-#define UF_HISTORY_SAMPLES 300 /* five minutes at one sample per second */
-#define UF_HISTORY_EXTRAS 24 /* an http source has 3 + 4 per route */
+#define UF_HISTORY_SAMPLES 300       /* five minutes at one sample per second */
+#define UF_HISTORY_EXTRAS 24         /* an http source has 3 + 4 per route */
 #define UF_HISTORY_TROUBLE_WINDOW 10 /* samples looked at for rising errors and retries */
 
 struct uf_graph;

@@ -77,9 +77,12 @@ static void fill_row(struct row *r, const char *address, const json_t *n)
 static double sort_key(const struct row *r, enum uf_top_sort sort)
 {
     switch (sort) {
-    case UF_TOP_SORT_ERRORS: return r->errors;
-    case UF_TOP_SORT_LATENCY: return r->p99_us;
-    case UF_TOP_SORT_RATE: break;
+    case UF_TOP_SORT_ERRORS:
+        return r->errors;
+    case UF_TOP_SORT_LATENCY:
+        return r->p99_us;
+    case UF_TOP_SORT_RATE:
+        break;
     }
     return r->in > r->out ? r->in : r->out;
 }
@@ -115,7 +118,7 @@ struct widths {
 
 static struct widths measure(const struct row *rows, size_t n)
 {
-    struct widths w = {.id = 30, .kind = 12};
+    struct widths w = { .id = 30, .kind = 12 };
     for (size_t i = 0; i < n; i++) {
         int il = (int)strlen(rows[i].id), kl = (int)strlen(rows[i].kind);
         w.id = il > w.id ? il : w.id;
@@ -142,8 +145,8 @@ static void render_row(struct uf_strbuf *sb, const struct row *r, struct widths 
     if (ansi && bad)
         uf_strbuf_puts(sb, "\033[31m");
     /* Trouble first: it is why someone is looking. */
-    uf_strbuf_printf(sb, "%-*s %-*s %8s %8s %7s %6s %8s  %-21s %s%s%s%s", w.id, r->id, w.kind, r->kind, in,
-                     out, err, q, p99, r->address, bad ? "! " : "", r->trouble,
+    uf_strbuf_printf(sb, "%-*s %-*s %8s %8s %7s %6s %8s  %-21s %s%s%s%s", w.id, r->id, w.kind,
+                     r->kind, in, out, err, q, p99, r->address, bad ? "! " : "", r->trouble,
                      bad && r->notes[0] ? "; " : "", r->notes);
     while (sb->len && sb->buf[sb->len - 1] == ' ')
         sb->buf[--sb->len] = '\0';
@@ -179,14 +182,14 @@ char *uf_top_render(const struct uf_top_source *srcs, size_t n, enum uf_top_sort
         }
     }
     sort_rows(rows, nrows, sort);
-    struct uf_strbuf sb = {0};
+    struct uf_strbuf sb = { 0 };
     uf_strbuf_printf(&sb, "ugcflow top: %zu/%zu process%s up, %zu components, sorted by %s%s\n\n",
                      up, n, n == 1 ? "" : "es", nrows, sort_name(sort),
                      ansi ? "   [r]ate [e]rrors [l]atency, [q]uit" : "");
     struct widths w = measure(rows, nrows);
     uf_strbuf_printf(&sb, "%s%-*s %-*s %8s %8s %7s %6s %8s  %-21s %s%s\n", ansi ? "\033[1m" : "",
-                     w.id, "COMPONENT", w.kind, "KIND", "IN/s", "OUT/s", "ERR/s", "QUEUE", "P99", "PROCESS",
-                     "NOTES", ansi ? "\033[0m" : "");
+                     w.id, "COMPONENT", w.kind, "KIND", "IN/s", "OUT/s", "ERR/s", "QUEUE", "P99",
+                     "PROCESS", "NOTES", ansi ? "\033[0m" : "");
     for (size_t i = 0; i < nrows; i++)
         render_row(&sb, &rows[i], w, ansi);
     for (size_t s = 0; s < n; s++)
@@ -214,7 +217,7 @@ static char *snapshot(CURL *curl, const struct top_opts *o, bool ansi, size_t *u
     char why[MAX_ADDRS][CURL_ERROR_SIZE];
     *up = 0;
     for (size_t i = 0; i < o->naddrs; i++) {
-        srcs[i] = (struct uf_top_source){.address = o->addrs[i], .error = why[i]};
+        srcs[i] = (struct uf_top_source){ .address = o->addrs[i], .error = why[i] };
         srcs[i].graph =
             uf_fetch_json(curl, o->addrs[i], "/api/graph", FETCH_TIMEOUT_MS, why[i], sizeof why[i]);
         *up += srcs[i].graph != NULL;
@@ -230,7 +233,7 @@ static char *snapshot(CURL *curl, const struct top_opts *o, bool ansi, size_t *u
 /* Waits up to ms for a key; 0 when none. */
 static int wait_key(bool tty, int ms)
 {
-    struct pollfd pfd = {.fd = 0, .events = POLLIN};
+    struct pollfd pfd = { .fd = 0, .events = POLLIN };
     if (!tty) { /* stdin may be at EOF, which would poll readable at once: just wait */
         poll(NULL, 0, ms);
         return 0;
@@ -261,7 +264,9 @@ static int run_live(CURL *curl, struct top_opts *o)
         free(screen);
         key = wait_key(tty, 1000);
         if (key == 'r' || key == 'e' || key == 'l')
-            o->sort = key == 'r' ? UF_TOP_SORT_RATE : key == 'e' ? UF_TOP_SORT_ERRORS : UF_TOP_SORT_LATENCY;
+            o->sort = key == 'r'   ? UF_TOP_SORT_RATE
+                      : key == 'e' ? UF_TOP_SORT_ERRORS
+                                   : UF_TOP_SORT_LATENCY;
     }
     fputs("\033[?25h\033[?1049l", stdout);
     fflush(stdout);
@@ -301,7 +306,7 @@ static int add_addr(struct top_opts *o, const char *addr)
  * the borrowed strings. */
 static int addrs_from_file(struct top_opts *o, const char *file, struct uf_config **cfg)
 {
-    struct uf_diags d = {0};
+    struct uf_diags d = { 0 };
     *cfg = uf_config_load(file, &d);
     int rc = 0;
     if (!*cfg || d.n) {
@@ -332,12 +337,12 @@ static int parse_sort(const char *s, enum uf_top_sort *out)
 
 static int top_main(int argc, char **argv)
 {
-    static const struct option longopts[] = {{"admin", required_argument, NULL, 'a'},
-                                             {"sort", required_argument, NULL, 's'},
-                                             {"once", no_argument, NULL, 'o'},
-                                             {"help", no_argument, NULL, 'h'},
-                                             {NULL, 0, NULL, 0}};
-    struct top_opts o = {.sort = UF_TOP_SORT_RATE};
+    static const struct option longopts[] = { { "admin", required_argument, NULL, 'a' },
+                                              { "sort", required_argument, NULL, 's' },
+                                              { "once", no_argument, NULL, 'o' },
+                                              { "help", no_argument, NULL, 'h' },
+                                              { NULL, 0, NULL, 0 } };
+    struct top_opts o = { .sort = UF_TOP_SORT_RATE };
     struct uf_config *cfg = NULL;
     int c, rc = 0;
     optind = 1;

@@ -50,21 +50,20 @@ static int up_usage(const char *cmd, const char *msg)
 {
     if (msg)
         fprintf(stderr, "ugcflow %s: %s\n", cmd, msg);
-    fprintf(stderr,
-            "usage: ugcflow up FILE [--listen ADDR] [--log-dir DIR] [--pipeline NAME]...\n"
-            "       ugcflow dash FILE [--listen ADDR]\n"
-            "  --listen ADDR   the deployment page (default: the file's admin.address)\n"
-            "  --log-dir DIR   up: each pipeline's log as DIR/NAME.log (default: logs)\n"
-            "  --pipeline NAME up: run only these pipelines (the page still shows all)\n");
+    fprintf(stderr, "usage: ugcflow up FILE [--listen ADDR] [--log-dir DIR] [--pipeline NAME]...\n"
+                    "       ugcflow dash FILE [--listen ADDR]\n"
+                    "  --listen ADDR   the deployment page (default: the file's admin.address)\n"
+                    "  --log-dir DIR   up: each pipeline's log as DIR/NAME.log (default: logs)\n"
+                    "  --pipeline NAME up: run only these pipelines (the page still shows all)\n");
     return 2;
 }
 
 static int parse(int argc, char **argv, struct up_opts *o)
 {
-    static const struct option longopts[] = {{"listen", required_argument, NULL, 'L'},
-                                             {"log-dir", required_argument, NULL, 'd'},
-                                             {"pipeline", required_argument, NULL, 'p'},
-                                             {NULL, 0, NULL, 0}};
+    static const struct option longopts[] = { { "listen", required_argument, NULL, 'L' },
+                                              { "log-dir", required_argument, NULL, 'd' },
+                                              { "pipeline", required_argument, NULL, 'p' },
+                                              { NULL, 0, NULL, 0 } };
     optind = 1;
     int c;
     while ((c = getopt_long(argc, argv, "L:d:p:", longopts, NULL)) != -1) {
@@ -86,7 +85,7 @@ static int parse(int argc, char **argv, struct up_opts *o)
 /* Loads the file and builds every pipeline once, printing every error. */
 static struct uf_config *load_checked(const char *file)
 {
-    struct uf_diags d = {0};
+    struct uf_diags d = { 0 };
     struct uf_config *cfg = uf_config_load(file, &d);
     if (cfg && d.n == 0) { /* the build takes its config, so it gets a copy of its own */
         struct uf_config *check = uf_config_load(file, &d);
@@ -125,7 +124,10 @@ static int child_of(struct uf_supervisor *sv, const char *name)
 
 static const char *state_name(enum uf_sv_state s)
 {
-    return s == UF_SV_RUNNING ? "running" : s == UF_SV_BACKOFF ? "restarting" : s == UF_SV_STARTING ? "starting" : "stopped";
+    return s == UF_SV_RUNNING    ? "running"
+           : s == UF_SV_BACKOFF  ? "restarting"
+           : s == UF_SV_STARTING ? "starting"
+                                 : "stopped";
 }
 
 static void add_status(void *ctx, const char *process, json_t *proc)
@@ -146,7 +148,7 @@ static void add_status(void *ctx, const char *process, json_t *proc)
 
 static char *metrics_text(struct uf_supervisor *sv)
 {
-    struct uf_strbuf sb = {0};
+    struct uf_strbuf sb = { 0 };
     uf_strbuf_puts(&sb, "# HELP ugcflow_up_restarts_total Times ugcflow up started a pipeline's "
                         "process again after it exited on its own.\n"
                         "# TYPE ugcflow_up_restarts_total counter\n");
@@ -172,8 +174,9 @@ static bool up_route(void *ctx, const char *url, const struct uf_admin_req *req,
 {
     struct up *u = ctx;
     if (u->sv && strcmp(url, "/metrics") == 0) {
-        *out = (struct uf_admin_reply){.status = 200, .type = "text/plain; version=0.0.4",
-                                       .body = metrics_text(u->sv)};
+        *out = (struct uf_admin_reply){ .status = 200,
+                                        .type = "text/plain; version=0.0.4",
+                                        .body = metrics_text(u->sv) };
         return true;
     }
     return uf_viz_asset_route(url, out) || uf_deploy_site_route(u->site, url, req, out);
@@ -184,7 +187,7 @@ static bool up_route(void *ctx, const char *url, const struct uf_admin_req *req,
 static char **child_argv(struct up *u, const char *name)
 {
     char **argv = uf_xcalloc(6, sizeof *argv);
-    const char *v[] = {u->exe, "run", u->o.file, "--pipeline", name};
+    const char *v[] = { u->exe, "run", u->o.file, "--pipeline", name };
     for (size_t i = 0; i < 5; i++)
         argv[i] = uf_xstrdup(v[i]);
     return argv;
@@ -205,9 +208,9 @@ static int add_children(struct up *u, const json_t *model)
         char *log = uf_xasprintf("%s/%s.log", u->o.log_dir, name);
         u->argvs[u->nargvs++] = (char *)argv;
         u->argvs[u->nargvs++] = log;
-        uf_supervisor_add(u->sv, &(struct uf_sv_child_spec){.name = argv[4], .argv = argv,
-                                                              .log_path = log,
-                                                              .stop_rank = ranks[i]});
+        uf_supervisor_add(
+            u->sv, &(struct uf_sv_child_spec){
+                       .name = argv[4], .argv = argv, .log_path = log, .stop_rank = ranks[i] });
     }
     free(ranks);
     return 0;
@@ -273,7 +276,7 @@ static void run_until_stopped(struct up *u)
 
 static int serve(struct up *u)
 {
-    struct uf_err err = {0};
+    struct uf_err err = { 0 };
     struct uf_deploy_poll *poll =
         uf_deploy_poll_from_file(u->o.file, u->sv ? add_status : NULL, u->sv, &err);
     if (!poll) {
@@ -281,7 +284,7 @@ static int serve(struct up *u)
         return 1;
     }
     u->site = uf_deploy_site_new(poll, true);
-    struct uf_admin_routes routes = {.fn = up_route, .ctx = u};
+    struct uf_admin_routes routes = { .fn = up_route, .ctx = u };
     const char *listen = u->o.listen ? u->o.listen : u->cfg->admin_address;
     struct uf_admin *admin = uf_admin_start(NULL, listen, &routes, &err);
     int rc = 0;
@@ -303,7 +306,7 @@ static int serve(struct up *u)
 
 static int up_dash_main(const char *cmd, int argc, char **argv)
 {
-    struct up u = {.o = {.cmd = cmd, .log_dir = "logs"}};
+    struct up u = { .o = { .cmd = cmd, .log_dir = "logs" } };
     if (parse(argc, argv, &u.o) != 0)
         return 2;
     if (!(u.cfg = load_checked(u.o.file)))

@@ -33,7 +33,7 @@ static int run(const char *label, long events, int buffer)
              "      views: {kind: null, inputs: [by_type.views], buffer: %d, batch_max: 1024}\n"
              "      other: {kind: null, inputs: [by_type.other], buffer: %d}\n",
              events, buffer, buffer);
-    struct uf_diags d = {0};
+    struct uf_diags d = { 0 };
     struct uf_config *cfg = uf_config_load_string("bench.yaml", yaml, &d);
     struct uf_graph *g = cfg ? uf_graph_build(cfg, NULL, 0, &d) : NULL;
     if (!g) {
@@ -41,7 +41,7 @@ static int run(const char *label, long events, int buffer)
         return 1;
     }
     struct uf_runtime *rt = uf_runtime_new(g);
-    struct uf_err err = {0};
+    struct uf_err err = { 0 };
     double c0 = cpu_seconds();
     int64_t t0 = uf_now_us();
     if (uf_runtime_start(rt, &err) != 0 || uf_runtime_run(rt) != 0) {

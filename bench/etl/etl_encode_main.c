@@ -40,15 +40,16 @@ static char *make_view(uint64_t i, size_t *len)
     uint8_t raw[16];
     uf_uuid_v7(raw);
     uf_uuid_format(raw, id);
-    char *s = uf_xasprintf(
-        "{\"event_id\":\"%s\",\"type\":\"player\",\"event\":\"%s\","
-        "\"received_at\":\"2026-11-29T15:44:35.%06" PRIu64 "Z\",\"ts\":null,"
-        "\"user_id\":\"00000000-0000-4000-8000-0000000%05" PRIu64 "\","
-        "\"session_id\":\"s-%" PRIu64 "\",\"movie_id\":\"00000000-0000-4000-8000-0000000000%02"
-        PRIu64 "\",\"position_s\":%.1f,\"duration_s\":5400,\"quality\":\"1080p\","
-        "\"url\":\"/movies/%" PRIu64 "\",\"ip\":\"10.0.0.0\","
-        "\"user_agent\":\"Mozilla/5.0 (bench)\"}",
-        id, players[i % 5], i % 1000000, i % 5000, i / 50, i % 97, (double)(i % 5400), i % 97);
+    char *s = uf_xasprintf("{\"event_id\":\"%s\",\"type\":\"player\",\"event\":\"%s\","
+                           "\"received_at\":\"2026-11-29T15:44:35.%06" PRIu64 "Z\",\"ts\":null,"
+                           "\"user_id\":\"00000000-0000-4000-8000-0000000%05" PRIu64 "\","
+                           "\"session_id\":\"s-%" PRIu64
+                           "\",\"movie_id\":\"00000000-0000-4000-8000-0000000000%02" PRIu64
+                           "\",\"position_s\":%.1f,\"duration_s\":5400,\"quality\":\"1080p\","
+                           "\"url\":\"/movies/%" PRIu64 "\",\"ip\":\"10.0.0.0\","
+                           "\"user_agent\":\"Mozilla/5.0 (bench)\"}",
+                           id, players[i % 5], i % 1000000, i % 5000, i / 50, i % 97,
+                           (double)(i % 5400), i % 97);
     *len = strlen(s);
     return s;
 }

@@ -99,13 +99,14 @@ static int make_malformed(char *buf, size_t size, uint64_t i, uint64_t bad)
     char id[UF_UUID_STR];
     uint8_t raw[16];
     switch (bad % 3) {
-    case 0: return snprintf(buf, size, "{\"type\":\"x%" PRIu64 "\"}", i);
-    case 1: return snprintf(buf, size, "not json %" PRIu64, i);
+    case 0:
+        return snprintf(buf, size, "{\"type\":\"x%" PRIu64 "\"}", i);
+    case 1:
+        return snprintf(buf, size, "not json %" PRIu64, i);
     default:
         uf_uuid_v7(raw);
         uf_uuid_format(raw, id);
-        return snprintf(buf, size, "{\"event_id\":\"%s\",\"type\":\"player\"} x%" PRIu64, id,
-                        i);
+        return snprintf(buf, size, "{\"event_id\":\"%s\",\"type\":\"player\"} x%" PRIu64, id, i);
     }
 }
 
@@ -150,8 +151,8 @@ int main(int argc, char **argv)
             n = make_event(buf, sizeof(buf), i, views);
         bytes += (uint64_t)n;
         while (rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_VALUE(buf, (size_t)n),
-                                 RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END) ==
-               RD_KAFKA_RESP_ERR__QUEUE_FULL)
+                                 RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                                 RD_KAFKA_V_END) == RD_KAFKA_RESP_ERR__QUEUE_FULL)
             rd_kafka_poll(rk, 50);
         rd_kafka_poll(rk, 0);
     }

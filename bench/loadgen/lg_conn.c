@@ -20,7 +20,7 @@
 
 static void watch(struct uf_lg_conn *c, int ep, int op, bool out)
 {
-    struct epoll_event ev = {.events = EPOLLIN | (out ? EPOLLOUT : 0), .data.u32 = c->index};
+    struct epoll_event ev = { .events = EPOLLIN | (out ? EPOLLOUT : 0), .data.u32 = c->index };
     epoll_ctl(ep, op, c->fd, &ev);
     c->want_out = out;
 }
@@ -33,8 +33,9 @@ bool uf_lg_conn_open(struct uf_lg_conn *c, int ep, uint16_t port)
     int one = 1;
     setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     setsockopt(c->fd, SOL_SOCKET, SO_TIMESTAMPNS, &one, sizeof one);
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(port),
-                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    struct sockaddr_in sa = { .sin_family = AF_INET,
+                              .sin_port = htons(port),
+                              .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
     c->in_len = 0;
     if (connect(c->fd, (struct sockaddr *)&sa, sizeof sa) == 0) {
         watch(c, ep, EPOLL_CTL_ADD, false);
@@ -89,9 +90,10 @@ static ssize_t recv_stamped(struct uf_lg_conn *c, size_t room)
         char buf[CMSG_SPACE(sizeof(struct timespec))];
         struct cmsghdr align;
     } ctl;
-    struct iovec iov = {.iov_base = c->in + c->in_len, .iov_len = room};
-    struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.buf,
-                       .msg_controllen = sizeof ctl.buf};
+    struct iovec iov = { .iov_base = c->in + c->in_len, .iov_len = room };
+    struct msghdr m = {
+        .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.buf, .msg_controllen = sizeof ctl.buf
+    };
     ssize_t n = recvmsg(c->fd, &m, 0);
     if (n <= 0)
         return n;

@@ -184,10 +184,17 @@ static void on_event(struct engine *e, const struct epoll_event *ev, int64_t now
         return;
     struct uf_lg_reply r;
     switch (uf_lg_conn_read(c, &r)) {
-    case UF_LG_IO_WAIT: break;
-    case UF_LG_IO_REPLY: finish(e, c, UF_LG_REPLY, &r, now); break;
-    case UF_LG_IO_BROKEN: finish(e, c, UF_LG_CONNECT, NULL, now); break;
-    case UF_LG_IO_BAD: finish(e, c, UF_LG_PROTOCOL, NULL, now); break;
+    case UF_LG_IO_WAIT:
+        break;
+    case UF_LG_IO_REPLY:
+        finish(e, c, UF_LG_REPLY, &r, now);
+        break;
+    case UF_LG_IO_BROKEN:
+        finish(e, c, UF_LG_CONNECT, NULL, now);
+        break;
+    case UF_LG_IO_BAD:
+        finish(e, c, UF_LG_PROTOCOL, NULL, now);
+        break;
     }
 }
 
@@ -217,11 +224,14 @@ static void second(struct engine *e, int64_t now)
         e->res->points = uf_xrealloc(e->res->points, e->points_cap * sizeof(*e->res->points));
     }
     struct uf_lg_stats *w = &e->window;
-    e->res->points[e->res->npoints++] = (struct uf_lg_point){
-        .t_s = t, .offered = offered, .achieved = (double)w->replies,
-        .p50_ms = uf_lg_hist_quantile(&w->hist, 0.5) / 1000,
-        .p99_ms = uf_lg_hist_quantile(&w->hist, 0.99) / 1000,
-        .p999_ms = uf_lg_hist_quantile(&w->hist, 0.999) / 1000, .errors = uf_lg_stats_errors(w)};
+    e->res->points[e->res->npoints++] =
+        (struct uf_lg_point){ .t_s = t,
+                              .offered = offered,
+                              .achieved = (double)w->replies,
+                              .p50_ms = uf_lg_hist_quantile(&w->hist, 0.5) / 1000,
+                              .p99_ms = uf_lg_hist_quantile(&w->hist, 0.99) / 1000,
+                              .p999_ms = uf_lg_hist_quantile(&w->hist, 0.999) / 1000,
+                              .errors = uf_lg_stats_errors(w) };
     uf_lg_stats_reset(&e->window);
     e->next_second += SEC_NS;
 }
@@ -236,7 +246,7 @@ static struct timespec wait_for(const struct engine *e, int64_t now)
     if (now < e->end && e->end < wake)
         wake = e->end;
     int64_t d = wake > now ? wake - now : 0;
-    return (struct timespec){.tv_sec = d / SEC_NS, .tv_nsec = d % SEC_NS};
+    return (struct timespec){ .tv_sec = d / SEC_NS, .tv_nsec = d % SEC_NS };
 }
 
 /* Waits until there is something to do; returns the socket events ready by then. While a
@@ -250,7 +260,7 @@ static int wait_events(struct engine *e, int64_t now, struct epoll_event *evs)
     bool sending = (e->nidle || e->nclosed) && e->next_due != INT64_MAX && !e->nconnecting;
     if (sending && (ts.tv_sec || ts.tv_nsec)) {
         clock_nanosleep(CLOCK_MONOTONIC, 0, &ts, NULL);
-        ts = (struct timespec){0};
+        ts = (struct timespec){ 0 };
     }
     return epoll_pwait2(e->ep, evs, MAX_EVENTS, &ts, NULL);
 }
@@ -285,7 +295,7 @@ static void setup(struct engine *e)
     e->free_idle = uf_xcalloc(n, sizeof(size_t));
     e->free_closed = uf_xcalloc(n, sizeof(size_t));
     for (size_t i = 0; i < n; i++) {
-        e->conns[i] = (struct uf_lg_conn){.fd = -1, .index = (uint32_t)i};
+        e->conns[i] = (struct uf_lg_conn){ .fd = -1, .index = (uint32_t)i };
         e->free_closed[e->nclosed++] = n - 1 - i; /* the first connection is taken first */
     }
     e->res->steps = uf_xcalloc(e->o->sched->n, sizeof(*e->res->steps));
@@ -301,11 +311,11 @@ static void setup(struct engine *e)
     e->next_second = e->t0 + SEC_NS;
 }
 
-int uf_lg_engine_run(const struct uf_lg_engine_opts *o, struct uf_lg_engine_result *res,
-                     char *err, size_t errlen)
+int uf_lg_engine_run(const struct uf_lg_engine_opts *o, struct uf_lg_engine_result *res, char *err,
+                     size_t errlen)
 {
     memset(res, 0, sizeof(*res));
-    struct engine e = {.o = o, .res = res, .ep = epoll_create1(EPOLL_CLOEXEC)};
+    struct engine e = { .o = o, .res = res, .ep = epoll_create1(EPOLL_CLOEXEC) };
     if (e.ep < 0)
         return snprintf(err, errlen, "epoll_create1: %s", strerror(errno)), -1;
     setup(&e);

@@ -30,13 +30,13 @@ struct uf_lg_engine_opts {
     size_t connections;
     int64_t timeout_us;
     int64_t slack_ns; /* a wake-up also sends what is due this much later (0: only what is due) */
-    FILE *acked; /* NULL, or where each accepted event id goes, one a line */
-    FILE *live;  /* NULL, or where the live line goes once a second */
+    FILE *acked;      /* NULL, or where each accepted event id goes, one a line */
+    FILE *live;       /* NULL, or where the live line goes once a second */
 };
 
 struct uf_lg_engine_result {
     struct uf_lg_stats total;
-    struct uf_lg_stats *steps; /* one per schedule segment, by intended time; ours */
+    struct uf_lg_stats *steps;  /* one per schedule segment, by intended time; ours */
     struct uf_lg_point *points; /* one per second, by completion time; ours */
     size_t npoints;
     uint64_t intended;
@@ -46,7 +46,7 @@ struct uf_lg_engine_result {
 
 /* Runs the schedule. Returns 0, or -1 with err when the engine could not start (epoll). The
  * result is the caller's; free its arrays with uf_lg_engine_result_free. */
-int uf_lg_engine_run(const struct uf_lg_engine_opts *o, struct uf_lg_engine_result *res,
-                     char *err, size_t errlen);
+int uf_lg_engine_run(const struct uf_lg_engine_opts *o, struct uf_lg_engine_result *res, char *err,
+                     size_t errlen);
 void uf_lg_engine_result_free(struct uf_lg_engine_result *res);
 #endif

@@ -1,7 +1,7 @@
 /* lg_hist.h: the latency histogram of `ugcflow loadgen`: log-linear buckets over microseconds,
  * exact below 256 us and 128 sub-buckets per power of two above, so a reported value (a bucket's
- * middle) is within 0.4 % of every value it stands for, from 1 us to 2^41 us (25 days). Fixed size, no
- * allocation after _new; not thread-safe. */
+ * middle) is within 0.4 % of every value it stands for, from 1 us to 2^41 us (25 days). Fixed size,
+ * no allocation after _new; not thread-safe. */
 #ifndef UF_LG_HIST_H
 #define UF_LG_HIST_H
 #include <stddef.h>

@@ -15,14 +15,17 @@
 
 bool uf_lg_target_parse(const char *url, struct uf_lg_target *t, char *err, size_t errlen)
 {
-    static const char *const hosts[] = {"http://127.0.0.1:", "http://localhost:"};
+    static const char *const hosts[] = { "http://127.0.0.1:", "http://localhost:" };
     const char *p = NULL;
     for (size_t i = 0; i < 2 && !p; i++)
         if (strncmp(url, hosts[i], strlen(hosts[i])) == 0)
             p = url + strlen(hosts[i]);
     if (!p)
-        return snprintf(err, errlen, "'%s': expected http://127.0.0.1:PORT/PATH (the load "
-                        "generator only sends to this machine)", url), false;
+        return snprintf(err, errlen,
+                        "'%s': expected http://127.0.0.1:PORT/PATH (the load "
+                        "generator only sends to this machine)",
+                        url),
+               false;
     char *end;
     long port = strtol(p, &end, 10);
     if (end == p || port < 1 || port > 65535 || (*end && *end != '/'))
@@ -95,8 +98,9 @@ static int header_line(const char *p, const char *e, struct uf_lg_reply *r, stru
     } else if (nlen == 17 && strncasecmp(p, "Transfer-Encoding", 17) == 0) {
         h->chunked = has_token(v, vlen, "chunked");
     } else if (nlen == 10 && strncasecmp(p, "Connection", 10) == 0) {
-        r->close = has_token(v, vlen, "close") ? true : has_token(v, vlen, "keep-alive") ? false
-                                                                                     : r->close;
+        r->close = has_token(v, vlen, "close")        ? true
+                   : has_token(v, vlen, "keep-alive") ? false
+                                                      : r->close;
     } else if (nlen == 8 && strncasecmp(p, "Event-Id", 8) == 0 && vlen < sizeof r->event_id) {
         memcpy(r->event_id, v, vlen);
         r->event_id[vlen] = '\0';
@@ -157,11 +161,11 @@ static long long walk_chunks(char *p, size_t n, bool decode, char *out, size_t *
 
 int uf_lg_http_parse(char *buf, size_t len, bool eof, struct uf_lg_reply *r)
 {
-    *r = (struct uf_lg_reply){0};
+    *r = (struct uf_lg_reply){ 0 };
     char *hend = memmem(buf, len, "\r\n\r\n", 4);
     if (!hend)
         return len > UF_LG_HTTP_MAX_REPLY || eof ? -1 : 0;
-    struct head h = {.clen = -1};
+    struct head h = { .clen = -1 };
     if (parse_head(buf, hend, r, &h) < 0)
         return -1;
     char *body = hend + 4;

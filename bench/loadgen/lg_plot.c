@@ -28,11 +28,11 @@ static double nice_max(double v)
 
 static struct axes axes_of(const struct uf_lg_point *pt, size_t n)
 {
-    struct axes a = {0, 0, 1e9, -1e9};
+    struct axes a = { 0, 0, 1e9, -1e9 };
     for (size_t i = 0; i < n; i++) {
         a.xmax = fmax(a.xmax, pt[i].offered);
         a.ymax = fmax(a.ymax, fmax(pt[i].achieved, pt[i].offered));
-        double lat[] = {pt[i].p50_ms, pt[i].p99_ms, pt[i].p999_ms};
+        double lat[] = { pt[i].p50_ms, pt[i].p99_ms, pt[i].p999_ms };
         for (int k = 0; k < 3; k++)
             if (lat[k] > 0) {
                 a.lmin = fmin(a.lmin, floor(log10(lat[k])));
@@ -72,14 +72,16 @@ static void frame(FILE *f, const struct axes *a, double off, const char *ylabel)
             off + LEFT, TOP, PW, PH);
     for (int i = 0; i <= 5; i++) {
         double v = a->xmax * i / 5, x = px(a, v, off);
-        fprintf(f, "<line x1='%.1f' y1='%.1f' x2='%.1f' y2='%.1f' stroke='#ddd'/>"
-                   "<text x='%.1f' y='%.1f' text-anchor='middle'>%.0f</text>\n",
+        fprintf(f,
+                "<line x1='%.1f' y1='%.1f' x2='%.1f' y2='%.1f' stroke='#ddd'/>"
+                "<text x='%.1f' y='%.1f' text-anchor='middle'>%.0f</text>\n",
                 x, TOP, x, TOP + PH, x, TOP + PH + 16, v);
     }
     fprintf(f, "<text x='%.1f' y='%.1f' text-anchor='middle'>offered requests/s</text>\n",
             off + LEFT + PW / 2, TOP + PH + 36);
-    fprintf(f, "<text x='%.1f' y='%.1f' text-anchor='middle' transform='rotate(-90 %.1f %.1f)'>"
-               "%s</text>\n",
+    fprintf(f,
+            "<text x='%.1f' y='%.1f' text-anchor='middle' transform='rotate(-90 %.1f %.1f)'>"
+            "%s</text>\n",
             off + 18, TOP + PH / 2, off + 18, TOP + PH / 2, ylabel);
 }
 
@@ -92,9 +94,10 @@ static void rate_panel(FILE *f, const struct axes *a, const struct uf_lg_point *
                 py_rate(a, v) + 4, v);
     }
     double lim = fmin(a->xmax, a->ymax);
-    fprintf(f, "<line x1='%.1f' y1='%.1f' x2='%.1f' y2='%.1f' stroke='#999' "
-               "stroke-dasharray='4 4'/>\n<polyline fill='none' stroke='#1f77b4' "
-               "stroke-width='2' points='",
+    fprintf(f,
+            "<line x1='%.1f' y1='%.1f' x2='%.1f' y2='%.1f' stroke='#999' "
+            "stroke-dasharray='4 4'/>\n<polyline fill='none' stroke='#1f77b4' "
+            "stroke-width='2' points='",
             px(a, 0, 0), py_rate(a, 0), px(a, lim, 0), py_rate(a, lim));
     for (size_t i = 0; i < n; i++)
         fprintf(f, "%.1f,%.1f ", px(a, pt[i].offered, 0), py_rate(a, pt[i].achieved));
@@ -105,12 +108,14 @@ static void latency_panel(FILE *f, const struct axes *a, const struct uf_lg_poin
 {
     frame(f, a, GAP, "latency, ms (log)");
     for (double l = a->lmin; l <= a->lmax; l++)
-        fprintf(f, "<line x1='%.1f' y1='%.1f' x2='%.1f' y2='%.1f' stroke='#ddd'/>"
-                   "<text x='%.1f' y='%.1f' text-anchor='end'>%g</text>\n",
+        fprintf(f,
+                "<line x1='%.1f' y1='%.1f' x2='%.1f' y2='%.1f' stroke='#ddd'/>"
+                "<text x='%.1f' y='%.1f' text-anchor='end'>%g</text>\n",
                 GAP + LEFT, py_lat(a, pow(10, l)), GAP + LEFT + PW, py_lat(a, pow(10, l)),
                 GAP + LEFT - 6, py_lat(a, pow(10, l)) + 4, pow(10, l));
-    static const char *const names[] = {"p50", "p99", "p99.9"}, *const colors[] = {
-        "#2ca02c", "#ff7f0e", "#d62728"};
+    static const char *const names[] = { "p50", "p99", "p99.9" }, *const colors[] = { "#2ca02c",
+                                                                                      "#ff7f0e",
+                                                                                      "#d62728" };
     for (int k = 0; k < 3; k++) {
         fprintf(f, "<polyline fill='none' stroke='%s' stroke-width='2' points='", colors[k]);
         for (size_t i = 0; i < n; i++) {
@@ -131,8 +136,7 @@ static void escaped(FILE *f, const char *s)
             fputc(*s, f);
 }
 
-int uf_lg_plot_svg(const char *path, const char *title, const struct uf_lg_point *points,
-                   size_t n)
+int uf_lg_plot_svg(const char *path, const char *title, const struct uf_lg_point *points, size_t n)
 {
     FILE *f = fopen(path, "w");
     if (!f)

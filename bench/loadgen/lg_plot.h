@@ -10,6 +10,5 @@
 
 /* Writes the SVG of points (in the order given) to path; title names the run. 0, or -1 when
  * the file cannot be written. */
-int uf_lg_plot_svg(const char *path, const char *title, const struct uf_lg_point *points,
-                   size_t n);
+int uf_lg_plot_svg(const char *path, const char *title, const struct uf_lg_point *points, size_t n);
 #endif

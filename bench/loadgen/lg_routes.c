@@ -12,9 +12,9 @@
 #include "bench/loadgen/lg_text.h"
 #include "framework/timefmt.h"
 
-static const char *const qualities[] = {"480p", "720p", "1080p", "2160p"};
-static const char *const event_types[] = {"movie.card.click", "search.query", "trailer.play",
-                                          "banner.show", "settings.change"};
+static const char *const qualities[] = { "480p", "720p", "1080p", "2160p" };
+static const char *const event_types[] = { "movie.card.click", "search.query", "trailer.play",
+                                           "banner.show", "settings.change" };
 
 /* `{"event_id":"…",` with a new id, remembered in req for the acked log. */
 static void open_event(struct uf_lg_request *req, int64_t now_ms)
@@ -92,12 +92,15 @@ static const char *session_step(struct uf_lg_workload *w, struct session *s, int
         session_open(w, s, now_ms);
         s->state = P_OPEN;
         return "open";
-    case P_OPEN: s->state = P_PLAYING; return "play";
+    case P_OPEN:
+        s->state = P_PLAYING;
+        return "play";
     case P_PAUSED:
         s->clock_s += 1 + uf_lg_below(w, 30); /* paused for a while, then resumed */
         s->state = P_PLAYING;
         return "play";
-    case P_PLAYING: break;
+    case P_PLAYING:
+        break;
     }
     return playing_step(w, s);
 }
@@ -153,7 +156,7 @@ static void generic_event(struct uf_lg_workload *w, struct uf_lg_request *req, u
     close_event(w, req, user, now_ms);
 }
 
-static const char *const stat_paths[] = {"/player", "/views", "/events"};
+static const char *const stat_paths[] = { "/player", "/views", "/events" };
 
 void uf_lg_build_stat(struct uf_lg_workload *w, struct uf_lg_request *req, int64_t now_ms)
 {
@@ -188,19 +191,19 @@ static const struct {
     const char *method, *path;
     bool registered;
 } ugc_routes[R_COUNT] = {
-    [R_REACTIONS_COUNT] = {"GET", "/movies/%s/reactions", false},
-    [R_COMMENTS_LIST] = {"GET", "/movies/%s/comments?limit=20", false},
-    [R_REACTION_GET] = {"GET", "/movies/%s/reaction", true},
-    [R_FAVORITES_LIST] = {"GET", "/favorites?limit=20", true},
-    [R_HISTORY_LIST] = {"GET", "/history?limit=20", true},
-    [R_PROGRESS_GET] = {"GET", "/movies/%s/progress", true},
-    [R_LIKE] = {"POST", "/movies/%s/like", true},
-    [R_DISLIKE] = {"POST", "/movies/%s/dislike", true},
-    [R_REACTION_DELETE] = {"DELETE", "/movies/%s/reaction", true},
-    [R_FAVORITE_PUT] = {"PUT", "/favorites/%s", true},
-    [R_FAVORITE_DELETE] = {"DELETE", "/favorites/%s", true},
-    [R_COMMENT_CREATE] = {"POST", "/movies/%s/comments", true},
-    [R_COMMENT_VOTE_PUT] = {"PUT", "/comments/%s/vote", true},
+    [R_REACTIONS_COUNT] = { "GET", "/movies/%s/reactions", false },
+    [R_COMMENTS_LIST] = { "GET", "/movies/%s/comments?limit=20", false },
+    [R_REACTION_GET] = { "GET", "/movies/%s/reaction", true },
+    [R_FAVORITES_LIST] = { "GET", "/favorites?limit=20", true },
+    [R_HISTORY_LIST] = { "GET", "/history?limit=20", true },
+    [R_PROGRESS_GET] = { "GET", "/movies/%s/progress", true },
+    [R_LIKE] = { "POST", "/movies/%s/like", true },
+    [R_DISLIKE] = { "POST", "/movies/%s/dislike", true },
+    [R_REACTION_DELETE] = { "DELETE", "/movies/%s/reaction", true },
+    [R_FAVORITE_PUT] = { "PUT", "/favorites/%s", true },
+    [R_FAVORITE_DELETE] = { "DELETE", "/favorites/%s", true },
+    [R_COMMENT_CREATE] = { "POST", "/movies/%s/comments", true },
+    [R_COMMENT_VOTE_PUT] = { "PUT", "/comments/%s/vote", true },
 };
 
 /* The viewer and movie of a UGC request: a delete takes back what this run made (newest

@@ -9,7 +9,7 @@ bool uf_lg_sched_add(struct uf_lg_sched *s, double from, double to, double dur_s
 {
     if (s->n == UF_LG_SCHED_MAX || from < 0 || to < 0 || (from == 0 && to == 0) || !(dur_s > 0))
         return false;
-    s->seg[s->n++] = (struct uf_lg_segment){.from = from, .to = to, .dur_s = dur_s};
+    s->seg[s->n++] = (struct uf_lg_segment){ .from = from, .to = to, .dur_s = dur_s };
     return true;
 }
 

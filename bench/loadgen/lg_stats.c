@@ -32,12 +32,16 @@ void uf_lg_stats_ended(struct uf_lg_stats *s, size_t route, enum uf_lg_outcome o
             s->error_status[status]++;
         uf_lg_hist_add(&s->hist, latency_us);
         break;
-    case UF_LG_CONNECT: s->connect++; break;
+    case UF_LG_CONNECT:
+        s->connect++;
+        break;
     case UF_LG_TIMEOUT:
         s->timeout++;
         uf_lg_hist_add(&s->hist, latency_us);
         break;
-    case UF_LG_PROTOCOL: s->protocol++; break;
+    case UF_LG_PROTOCOL:
+        s->protocol++;
+        break;
     }
 }
 
@@ -147,8 +151,8 @@ static void errors_text(FILE *f, const struct uf_lg_stats *s)
     for (int i = 0; i < 600; i++)
         if (s->error_status[i])
             fprintf(f, "%s%d:%llu", any++ ? " " : "", i, (unsigned long long)s->error_status[i]);
-    const char *names[] = {"connect", "timeout", "protocol"};
-    const uint64_t counts[] = {s->connect, s->timeout, s->protocol};
+    const char *names[] = { "connect", "timeout", "protocol" };
+    const uint64_t counts[] = { s->connect, s->timeout, s->protocol };
     for (int i = 0; i < 3; i++)
         if (counts[i])
             fprintf(f, "%s%s:%llu", any++ ? " " : "", names[i], (unsigned long long)counts[i]);
@@ -169,7 +173,8 @@ void uf_lg_stats_summary(FILE *f, const struct uf_lg_stats *s, const struct uf_l
     errors_text(f, s);
     fprintf(f, ")  late sends %llu (> 1 ms after the intended time)\n",
             (unsigned long long)s->late);
-    fprintf(f, "  latency   p50 %.2f ms  p90 %.2f ms  p99 %.2f ms  p99.9 %.2f ms  max %.2f ms "
+    fprintf(f,
+            "  latency   p50 %.2f ms  p90 %.2f ms  p99 %.2f ms  p99.9 %.2f ms  max %.2f ms "
             "(from the intended send time)\n",
             ms(s, 0.5), ms(s, 0.9), ms(s, 0.99), ms(s, 0.999), (double)s->hist.max_us / 1000.0);
     fputs("  routes   ", f);

@@ -37,6 +37,6 @@ void uf_lg_put_tenths(struct uf_strbuf *sb, double v)
     }
     uint64_t n = (uint64_t)r;
     uf_lg_put_u64(sb, n / 10);
-    char tail[2] = {'.', (char)('0' + n % 10)};
+    char tail[2] = { '.', (char)('0' + n % 10) };
     uf_strbuf_append(sb, tail, 2);
 }

@@ -14,12 +14,17 @@ struct num_key {
     double min, max;
 };
 
-#define NK(n, lo, hi) {#n, offsetof(struct uf_lg_wlconf, n), lo, hi}
+#define NK(n, lo, hi)                                                                              \
+    {                                                                                              \
+#n, offsetof(struct uf_lg_wlconf, n), lo, hi                                               \
+    }
 static const struct num_key population_keys[] = {
-    NK(users, 1, 1e8), NK(registered, 0, 1), NK(movies, 1, 1e7), NK(zipf_s, 0, 5), {0}};
-static const struct num_key player_keys[] = {
-    NK(sessions, 1, 1e6), NK(heartbeat_s, 1, 3600), NK(duration_s, 1, 1e6),
-    NK(watch_median_s, 1, 1e6), NK(pause, 0, 1), NK(seek, 0, 1), NK(quality_change, 0, 1), {0}};
+    NK(users, 1, 1e8), NK(registered, 0, 1), NK(movies, 1, 1e7), NK(zipf_s, 0, 5), { 0 }
+};
+static const struct num_key player_keys[] = { NK(sessions, 1, 1e6),     NK(heartbeat_s, 1, 3600),
+                                              NK(duration_s, 1, 1e6),   NK(watch_median_s, 1, 1e6),
+                                              NK(pause, 0, 1),          NK(seek, 0, 1),
+                                              NK(quality_change, 0, 1), { 0 } };
 
 struct reader {
     yaml_document_t doc;
@@ -128,25 +133,34 @@ static int read_section(struct reader *r, yaml_node_t *k, yaml_node_t *v,
 static const struct {
     const char *route;
     double share;
-} default_shares[] = {
-    {"player", 60}, {"views", 25}, {"events", 15}, {"reactions_count", 25},
-    {"comments_list", 15}, {"reaction_get", 8}, {"favorites_list", 8}, {"history_list", 5},
-    {"progress_get", 4}, {"like", 10}, {"dislike", 4}, {"reaction_delete", 2},
-    {"favorite_put", 7}, {"favorite_delete", 2}, {"comment_create", 5},
-    {"comment_vote_put", 5}};
+} default_shares[] = { { "player", 60 },        { "views", 25 },
+                       { "events", 15 },        { "reactions_count", 25 },
+                       { "comments_list", 15 }, { "reaction_get", 8 },
+                       { "favorites_list", 8 }, { "history_list", 5 },
+                       { "progress_get", 4 },   { "like", 10 },
+                       { "dislike", 4 },        { "reaction_delete", 2 },
+                       { "favorite_put", 7 },   { "favorite_delete", 2 },
+                       { "comment_create", 5 }, { "comment_vote_put", 5 } };
 
 static void set_defaults(const struct uf_lg_route_def *defs, size_t n, struct uf_lg_wlconf *c)
 {
-    *c = (struct uf_lg_wlconf){
-        .users = 500000, .registered = 0.6, .movies = 20000, .zipf_s = 1, .batch = 1,
-        .sessions = 2000, .heartbeat_s = 10, .duration_s = 5400, .watch_median_s = 60,
-        .pause = 0.05, .seek = 0.03, .quality_change = 0.02};
+    *c = (struct uf_lg_wlconf){ .users = 500000,
+                                .registered = 0.6,
+                                .movies = 20000,
+                                .zipf_s = 1,
+                                .batch = 1,
+                                .sessions = 2000,
+                                .heartbeat_s = 10,
+                                .duration_s = 5400,
+                                .watch_median_s = 60,
+                                .pause = 0.05,
+                                .seek = 0.03,
+                                .quality_change = 0.02 };
     for (size_t i = 0; i < n; i++)
         for (size_t j = 0; j < sizeof default_shares / sizeof default_shares[0]; j++)
             if (strcmp(defs[i].name, default_shares[j].route) == 0)
                 c->share[i] = default_shares[j].share;
 }
-
 
 static int read_doc(struct reader *r, const struct uf_lg_route_def *defs, size_t n,
                     struct uf_lg_wlconf *c)
@@ -173,7 +187,7 @@ int uf_lg_wlconf_load(const char *path, const struct uf_lg_route_def *defs, size
     FILE *f = fopen(path, "rb");
     if (!f)
         return snprintf(err, errlen, "%s: cannot open the workload: %m", path), -1;
-    struct reader r = {.path = path, .err = err, .errlen = errlen};
+    struct reader r = { .path = path, .err = err, .errlen = errlen };
     yaml_parser_t parser;
     yaml_parser_initialize(&parser);
     yaml_parser_set_input_file(&parser, f);

@@ -18,8 +18,8 @@ struct uf_lg_route_def {
 };
 
 /* Reads path into c, whose routes are defs[0..n); path NULL gives the defaults (the shipped
- * workload.yaml's values). What the file leaves out keeps its default. Unknown keys, wrong types and values out of
- * range are errors ("file:line:col: ..." in err). Returns 0 or -1. */
+ * workload.yaml's values). What the file leaves out keeps its default. Unknown keys, wrong types
+ * and values out of range are errors ("file:line:col: ..." in err). Returns 0 or -1. */
 int uf_lg_wlconf_load(const char *path, const struct uf_lg_route_def *defs, size_t n,
                       struct uf_lg_wlconf *c, char *err, size_t errlen);
 #endif

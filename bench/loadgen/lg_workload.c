@@ -20,13 +20,14 @@
 #include "framework/mem.h"
 
 static const struct uf_lg_route_def route_defs[R_COUNT] = {
-    {"player", UF_LG_API_STAT}, {"views", UF_LG_API_STAT}, {"events", UF_LG_API_STAT},
-    {"reactions_count", UF_LG_API_UGC}, {"comments_list", UF_LG_API_UGC},
-    {"reaction_get", UF_LG_API_UGC}, {"favorites_list", UF_LG_API_UGC},
-    {"history_list", UF_LG_API_UGC}, {"progress_get", UF_LG_API_UGC}, {"like", UF_LG_API_UGC},
-    {"dislike", UF_LG_API_UGC}, {"reaction_delete", UF_LG_API_UGC},
-    {"favorite_put", UF_LG_API_UGC}, {"favorite_delete", UF_LG_API_UGC},
-    {"comment_create", UF_LG_API_UGC}, {"comment_vote_put", UF_LG_API_UGC},
+    { "player", UF_LG_API_STAT },        { "views", UF_LG_API_STAT },
+    { "events", UF_LG_API_STAT },        { "reactions_count", UF_LG_API_UGC },
+    { "comments_list", UF_LG_API_UGC },  { "reaction_get", UF_LG_API_UGC },
+    { "favorites_list", UF_LG_API_UGC }, { "history_list", UF_LG_API_UGC },
+    { "progress_get", UF_LG_API_UGC },   { "like", UF_LG_API_UGC },
+    { "dislike", UF_LG_API_UGC },        { "reaction_delete", UF_LG_API_UGC },
+    { "favorite_put", UF_LG_API_UGC },   { "favorite_delete", UF_LG_API_UGC },
+    { "comment_create", UF_LG_API_UGC }, { "comment_vote_put", UF_LG_API_UGC },
 };
 _Static_assert(R_COUNT <= UF_LG_ROUTES_MAX, "routes fit the report's table");
 
@@ -113,9 +114,9 @@ const char *uf_lg_token_of(struct uf_lg_workload *w, uint32_t user)
         return t->token;
     char sub[UF_UUID_STR];
     uf_lg_id_of('u', user, sub);
-    struct uf_jwt_minter m = {.secret = w->secret,
-                              .secret_n = w->secret ? strlen(w->secret) : 0,
-                              .signer = w->signer};
+    struct uf_jwt_minter m = { .secret = w->secret,
+                               .secret_n = w->secret ? strlen(w->secret) : 0,
+                               .signer = w->signer };
     free(t->token);
     t->token = uf_jwt_mint(&m, sub, NULL, (int64_t)time(NULL), 86400);
     t->user = user;
@@ -130,7 +131,8 @@ static int prepare(struct uf_lg_workload *w, const struct uf_lg_workload_opts *o
         sum += route_defs[i].api == o->api ? w->c.share[i] : 0;
     if (sum <= 0)
         return snprintf(err, errlen, "%s: every route of this API has share 0",
-                        o->file ? o->file : "workload"), -1;
+                        o->file ? o->file : "workload"),
+               -1;
     double acc = 0;
     for (size_t i = 0; i < R_COUNT; i++) {
         acc += route_defs[i].api == o->api ? w->c.share[i] / sum : 0;
@@ -233,8 +235,8 @@ static void ring_push(struct pair_ring *r, uint32_t user, uint32_t item)
         r->n++;
 }
 
-void uf_lg_workload_answered(struct uf_lg_workload *w, const struct uf_lg_request *req,
-                             int status, const char *body, size_t n)
+void uf_lg_workload_answered(struct uf_lg_workload *w, const struct uf_lg_request *req, int status,
+                             const char *body, size_t n)
 {
     if (status < 200 || status > 299)
         return;
@@ -250,7 +252,8 @@ void uf_lg_workload_answered(struct uf_lg_workload *w, const struct uf_lg_reques
         if (comment_id(body, n, w->comments[w->ncomments % RING]))
             w->ncomments++;
         break;
-    default: break;
+    default:
+        break;
     }
 }
 

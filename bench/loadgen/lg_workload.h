@@ -21,7 +21,7 @@ enum uf_lg_api { UF_LG_API_STAT, UF_LG_API_UGC };
 struct uf_jwt_signer;
 
 struct uf_lg_workload_opts {
-    const char *file;   /* the workload YAML */
+    const char *file; /* the workload YAML */
     enum uf_lg_api api;
     uint64_t seed;
     const char *tag;    /* NULL or [A-Za-z0-9._-]{1,40} */
@@ -32,7 +32,7 @@ struct uf_lg_workload_opts {
 
 /* One HTTP request the workload made. Buffers are reused from request to request. */
 struct uf_lg_request {
-    size_t route;          /* index into uf_lg_workload_route_name */
+    size_t route; /* index into uf_lg_workload_route_name */
     const char *method;
     char path[192];
     const char *token;     /* borrowed from the workload's token cache; NULL when anonymous */
@@ -54,8 +54,8 @@ void uf_lg_workload_free(struct uf_lg_workload *w);
 void uf_lg_workload_next(struct uf_lg_workload *w, struct uf_lg_request *req, int64_t now_ms);
 /* Tells the workload a request was answered: what a 2xx write made (a reaction, a favorite, a
  * comment) is kept for the run's later deletes and votes. */
-void uf_lg_workload_answered(struct uf_lg_workload *w, const struct uf_lg_request *req,
-                             int status, const char *body, size_t n);
+void uf_lg_workload_answered(struct uf_lg_workload *w, const struct uf_lg_request *req, int status,
+                             const char *body, size_t n);
 size_t uf_lg_workload_nroutes(const struct uf_lg_workload *w);
 const char *uf_lg_workload_route_name(const struct uf_lg_workload *w, size_t route);
 /* Share (0..1) of requests the workload gives to route. */

@@ -1,7 +1,8 @@
 /* loadgen.c: `ugcflow loadgen` (see loadgen.h): reads the arguments, loads the workload, runs
  * the engine over the schedule (or, with --find-max, one run per step until a step does not
- * hold), then prints the summary on stdout and writes the report, the plot and the acked log. The live line goes to stderr only when it is a terminal (a log file gets the
- * summary, not 60 carriage returns). */
+ * hold), then prints the summary on stdout and writes the report, the plot and the acked log. The
+ * live line goes to stderr only when it is a terminal (a log file gets the summary, not 60 carriage
+ * returns). */
 #include "bench/loadgen/loadgen.h"
 
 #include <stdio.h>
@@ -50,22 +51,31 @@ static void run_info(const struct run *r, const struct uf_lg_sched *s,
                      const struct uf_lg_engine_result *res, struct uf_lg_run_info *ri)
 {
     double d = uf_lg_sched_duration(s);
-    *ri = (struct uf_lg_run_info){
-        .url = r->cli.url, .api = r->cli.api == UF_LG_API_UGC ? "ugc" : "stat",
-        .tag = r->cli.tag, .workload = r->cli.workload, .seed = (uint64_t)r->cli.seed,
-        .intended = res->intended, .target_rate = d > 0 ? (double)res->intended / d : 0,
-        .duration_s = d, .elapsed_s = res->elapsed_s, .connections = (size_t)r->cli.connections,
-        .slack_us = r->cli.slack_us, .w = r->w};
+    *ri = (struct uf_lg_run_info){ .url = r->cli.url,
+                                   .api = r->cli.api == UF_LG_API_UGC ? "ugc" : "stat",
+                                   .tag = r->cli.tag,
+                                   .workload = r->cli.workload,
+                                   .seed = (uint64_t)r->cli.seed,
+                                   .intended = res->intended,
+                                   .target_rate = d > 0 ? (double)res->intended / d : 0,
+                                   .duration_s = d,
+                                   .elapsed_s = res->elapsed_s,
+                                   .connections = (size_t)r->cli.connections,
+                                   .slack_us = r->cli.slack_us,
+                                   .w = r->w };
 }
 
 /* One engine run of s into res; 1 (with a message) when the engine could not start. */
 static int engine_run(struct run *r, const struct uf_lg_sched *s, struct uf_lg_engine_result *res)
 {
-    struct uf_lg_engine_opts o = {
-        .target = &r->cli.target, .sched = s, .w = r->w,
-        .connections = (size_t)r->cli.connections, .timeout_us = r->cli.timeout_ms * 1000,
-        .slack_ns = r->cli.slack_us * 1000,
-        .acked = r->acked, .live = !r->cli.quiet && isatty(2) ? stderr : NULL};
+    struct uf_lg_engine_opts o = { .target = &r->cli.target,
+                                   .sched = s,
+                                   .w = r->w,
+                                   .connections = (size_t)r->cli.connections,
+                                   .timeout_us = r->cli.timeout_ms * 1000,
+                                   .slack_ns = r->cli.slack_us * 1000,
+                                   .acked = r->acked,
+                                   .live = !r->cli.quiet && isatty(2) ? stderr : NULL };
     char err[256];
     if (uf_lg_engine_run(&o, res, err, sizeof err) < 0)
         return fprintf(stderr, "ugcflow loadgen: %s\n", err), 1;
@@ -132,9 +142,11 @@ static void step_out(double rate, double dur_s, const struct uf_lg_engine_result
                                            "errors_total", (json_int_t)uf_lg_stats_errors(st),
                                            "late_sends", (json_int_t)st->late, "latency_ms",
                                            uf_lg_stats_latency(st), "held", ok));
-    *pt = (struct uf_lg_point){.offered = rate, .achieved = achieved, .p50_ms =
-                               uf_lg_hist_quantile(&st->hist, 0.5) / 1000, .p99_ms = p99,
-                               .p999_ms = uf_lg_hist_quantile(&st->hist, 0.999) / 1000};
+    *pt = (struct uf_lg_point){ .offered = rate,
+                                .achieved = achieved,
+                                .p50_ms = uf_lg_hist_quantile(&st->hist, 0.5) / 1000,
+                                .p99_ms = p99,
+                                .p999_ms = uf_lg_hist_quantile(&st->hist, 0.999) / 1000 };
 }
 
 struct steps {
@@ -156,7 +168,7 @@ static int steps_run(struct run *r, struct steps *st)
         double rate = r->cli.rate + (double)st->n * r->cli.step_rate;
         if (rate > r->cli.max_rate || (st->n > 0 && r->cli.step_rate == 0))
             break;
-        struct uf_lg_sched s = {0};
+        struct uf_lg_sched s = { 0 };
         uf_lg_sched_add(&s, rate, rate, dur);
         if ((rc = engine_run(r, &s, res)) != 0)
             break;
@@ -178,12 +190,18 @@ static int run_find_max(struct run *r)
     st->json = json_array();
     int rc = steps_run(r, st);
     double d = (double)st->n * (double)r->cli.duration_ms / 1000;
-    struct uf_lg_run_info ri = {
-        .url = r->cli.url, .api = r->cli.api == UF_LG_API_UGC ? "ugc" : "stat",
-        .tag = r->cli.tag, .workload = r->cli.workload, .seed = (uint64_t)r->cli.seed,
-        .intended = st->intended, .target_rate = d > 0 ? (double)st->intended / d : 0,
-        .duration_s = d, .elapsed_s = st->elapsed_s, .connections = (size_t)r->cli.connections,
-        .slack_us = r->cli.slack_us, .w = r->w};
+    struct uf_lg_run_info ri = { .url = r->cli.url,
+                                 .api = r->cli.api == UF_LG_API_UGC ? "ugc" : "stat",
+                                 .tag = r->cli.tag,
+                                 .workload = r->cli.workload,
+                                 .seed = (uint64_t)r->cli.seed,
+                                 .intended = st->intended,
+                                 .target_rate = d > 0 ? (double)st->intended / d : 0,
+                                 .duration_s = d,
+                                 .elapsed_s = st->elapsed_s,
+                                 .connections = (size_t)r->cli.connections,
+                                 .slack_us = r->cli.slack_us,
+                                 .w = r->w };
     printf("max rate held for a full step: %.0f req/s (p99 <= %lld ms, errors <= 0.1 %%)\n",
            st->best, (long long)r->cli.slo_ms);
     if (rc == 0 && r->cli.report) {
@@ -204,7 +222,7 @@ static int run_find_max(struct run *r)
 /* The --jwt-key signer; 1 (with a message) when the file is not an RSA private key. */
 static int load_key(struct run *r)
 {
-    struct uf_err e = {0};
+    struct uf_err e = { 0 };
     if (!(r->signer = uf_jwt_signer_load(r->cli.jwt_key, &e)))
         return fprintf(stderr, "ugcflow loadgen: --jwt-key %s\n", e.msg), 1;
     return 0;
@@ -220,9 +238,12 @@ static int prepare(struct run *r)
                2;
     if (r->cli.jwt_key && load_key(r) != 0)
         return 1;
-    struct uf_lg_workload_opts wo = {.file = r->cli.workload, .api = r->cli.api,
-                                     .seed = (uint64_t)r->cli.seed, .tag = r->cli.tag,
-                                     .secret = secret, .signer = r->signer};
+    struct uf_lg_workload_opts wo = { .file = r->cli.workload,
+                                      .api = r->cli.api,
+                                      .seed = (uint64_t)r->cli.seed,
+                                      .tag = r->cli.tag,
+                                      .secret = secret,
+                                      .signer = r->signer };
     char err[512];
     if (!(r->w = uf_lg_workload_new(&wo, err, sizeof err)))
         return fprintf(stderr, "ugcflow loadgen: %s\n", err), 1;
@@ -235,7 +256,7 @@ static int prepare(struct run *r)
 
 static int loadgen_main(int argc, char **argv)
 {
-    struct run r = {0};
+    struct run r = { 0 };
     char err[512];
     int p = uf_lg_cli_parse(argc, argv, &r.cli, err, sizeof err);
     if (p != 0) {

@@ -40,11 +40,10 @@ static size_t on_header(char *p, size_t size, size_t n, void *arg)
 }
 
 /* One write; fills id with its Event-Id. Returns the HTTP status. */
-static long write_once(CURL *e, const char *url, const char *method, const char *auth,
-                       char id[64])
+static long write_once(CURL *e, const char *url, const char *method, const char *auth, char id[64])
 {
     struct curl_slist *h = curl_slist_append(NULL, auth);
-    struct uf_strbuf body = {0};
+    struct uf_strbuf body = { 0 };
     id[0] = '\0';
     curl_easy_setopt(e, CURLOPT_URL, url);
     curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, method);
@@ -66,7 +65,7 @@ static int row_there(CURL *e, const char *url, const char *table, const char *id
 {
     char sql[256];
     snprintf(sql, sizeof sql, "SELECT count() FROM %s WHERE event_id = '%s'", table, id);
-    struct uf_strbuf out = {0};
+    struct uf_strbuf out = { 0 };
     curl_easy_setopt(e, CURLOPT_URL, url);
     curl_easy_setopt(e, CURLOPT_POSTFIELDS, sql);
     curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);

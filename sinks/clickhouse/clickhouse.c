@@ -42,79 +42,145 @@ struct ch_ctx {
 
     struct uf_stage *st;
     struct ch_schema schema;
-    char *params;         /* query string of an INSERT: query=...&decompress=1 */
+    char *params; /* query string of an INSERT: query=...&decompress=1 */
     struct ch_http *http;
     struct ch_zstd *zstd; /* used under lock, or on the sender thread with zstd_split */
     struct ch_zstd *zstd_split;
     pthread_mutex_t lock;
     pthread_cond_t cond;
-    struct batch *open;   /* being filled */
-    struct batch *spare;  /* written batches kept for their buffers (under lock) */
+    struct batch *open;  /* being filled */
+    struct batch *spare; /* written batches kept for their buffers (under lock) */
     size_t nspare;
-    size_t outstanding;   /* sealed, not yet finished */
-    atomic_bool closing;  /* set at stop: replies fail their batches instead of retrying */
+    size_t outstanding;      /* sealed, not yet finished */
+    atomic_bool closing;     /* set at stop: replies fail their batches instead of retrying */
     atomic_bool unreachable; /* the last insert found no server (or a 5xx): for readiness */
-    unsigned seed;        /* jitter, sender thread only */
+    unsigned seed;           /* jitter, sender thread only */
     _Atomic int64_t *waiting_gauge;
-    _Atomic int64_t *plain_bytes;   /* encoded rows before compression, of written batches */
+    _Atomic int64_t *plain_bytes; /* encoded rows before compression, of written batches */
 };
 
 static const char *const formats[] = { "rowbinary", "jsoneachrow", NULL };
 static const char *const compressions[] = { "zstd", "none", NULL };
 
 static const struct uf_option ch_options[] = {
-    { .name = "url", .type = UF_OPT_STR, .flags = UF_OPT_REQUIRED,
+    { .name = "url",
+      .type = UF_OPT_STR,
+      .flags = UF_OPT_REQUIRED,
       .desc = "ClickHouse HTTP address, e.g. http://127.0.0.1:8123",
       .offset = offsetof(struct ch_ctx, url) },
-    { .name = "database", .type = UF_OPT_STR, .def = "ugcflow",
-      .desc = "Database of the table", .offset = offsetof(struct ch_ctx, database) },
-    { .name = "table", .type = UF_OPT_STR, .flags = UF_OPT_REQUIRED,
-      .desc = "Table the rows go to", .offset = offsetof(struct ch_ctx, table) },
-    { .name = "columns", .type = UF_OPT_LIST, .flags = UF_OPT_REQUIRED,
+    { .name = "database",
+      .type = UF_OPT_STR,
+      .def = "ugcflow",
+      .desc = "Database of the table",
+      .offset = offsetof(struct ch_ctx, database) },
+    { .name = "table",
+      .type = UF_OPT_STR,
+      .flags = UF_OPT_REQUIRED,
+      .desc = "Table the rows go to",
+      .offset = offsetof(struct ch_ctx, table) },
+    { .name = "columns",
+      .type = UF_OPT_LIST,
+      .flags = UF_OPT_REQUIRED,
       .desc = "Row mapping, one \"name Type [from field.path]\" per column",
       .offset = offsetof(struct ch_ctx, columns) },
-    { .name = "engine", .type = UF_OPT_STR,
+    { .name = "engine",
+      .type = UF_OPT_STR,
       .def = "ReplacingMergeTree PARTITION BY toYYYYMM(ts) ORDER BY event_id",
       .desc = "Table engine and keys used when the sink creates the table",
       .offset = offsetof(struct ch_ctx, engine) },
-    { .name = "create", .type = UF_OPT_BOOL, .def = "true",
+    { .name = "create",
+      .type = UF_OPT_BOOL,
+      .def = "true",
       .desc = "Create the table at start when it does not exist",
       .offset = offsetof(struct ch_ctx, create) },
-    { .name = "ddl", .type = UF_OPT_LIST,
+    { .name = "ddl",
+      .type = UF_OPT_LIST,
       .desc = "Statements run at start after the table exists (aggregates, views)",
       .offset = offsetof(struct ch_ctx, ddl) },
-    { .name = "format", .type = UF_OPT_ENUM, .def = "rowbinary", .values = formats,
-      .desc = "Row encoding in the POST body", .offset = offsetof(struct ch_ctx, format) },
-    { .name = "compression", .type = UF_OPT_ENUM, .def = "zstd", .values = compressions,
+    { .name = "format",
+      .type = UF_OPT_ENUM,
+      .def = "rowbinary",
+      .values = formats,
+      .desc = "Row encoding in the POST body",
+      .offset = offsetof(struct ch_ctx, format) },
+    { .name = "compression",
+      .type = UF_OPT_ENUM,
+      .def = "zstd",
+      .values = compressions,
       .desc = "Body compression (ClickHouse block framing with decompress=1)",
       .offset = offsetof(struct ch_ctx, compression) },
-    { .name = "zstd_level", .type = UF_OPT_INT, .def = "1", .min = 1, .max = 19,
-      .desc = "zstd compression level", .offset = offsetof(struct ch_ctx, zstd_level) },
-    { .name = "block_size", .type = UF_OPT_SIZE, .def = "1MiB", .min = 4096, .max = 16777216,
+    { .name = "zstd_level",
+      .type = UF_OPT_INT,
+      .def = "1",
+      .min = 1,
+      .max = 19,
+      .desc = "zstd compression level",
+      .offset = offsetof(struct ch_ctx, zstd_level) },
+    { .name = "block_size",
+      .type = UF_OPT_SIZE,
+      .def = "1MiB",
+      .min = 4096,
+      .max = 16777216,
       .desc = "Uncompressed bytes per compressed block",
       .offset = offsetof(struct ch_ctx, block_size) },
-    { .name = "batch_rows", .type = UF_OPT_INT, .def = "50000", .min = 1, .max = 1000000,
+    { .name = "batch_rows",
+      .type = UF_OPT_INT,
+      .def = "50000",
+      .min = 1,
+      .max = 1000000,
       .desc = "Most rows per INSERT (below 1,048,576 so that an INSERT is all-or-nothing)",
       .offset = offsetof(struct ch_ctx, batch_rows) },
-    { .name = "batch_bytes", .type = UF_OPT_SIZE, .def = "8MiB", .min = 1024,
-      .max = 268435456, .desc = "Most encoded bytes per INSERT",
+    { .name = "batch_bytes",
+      .type = UF_OPT_SIZE,
+      .def = "8MiB",
+      .min = 1024,
+      .max = 268435456,
+      .desc = "Most encoded bytes per INSERT",
       .offset = offsetof(struct ch_ctx, batch_bytes) },
-    { .name = "batch_age", .type = UF_OPT_DURATION, .def = "1s", .min = 1, .max = 600000,
+    { .name = "batch_age",
+      .type = UF_OPT_DURATION,
+      .def = "1s",
+      .min = 1,
+      .max = 600000,
       .desc = "Longest time a row waits in an open batch",
       .offset = offsetof(struct ch_ctx, batch_age_ms) },
-    { .name = "inflight", .type = UF_OPT_INT, .def = "2", .min = 1, .max = 64,
-      .desc = "INSERTs running at once", .offset = offsetof(struct ch_ctx, inflight) },
-    { .name = "timeout", .type = UF_OPT_DURATION, .def = "60s", .min = 100, .max = 3600000,
-      .desc = "Time limit of one INSERT", .offset = offsetof(struct ch_ctx, timeout_ms) },
-    { .name = "retry_min", .type = UF_OPT_DURATION, .def = "100ms", .min = 1, .max = 600000,
+    { .name = "inflight",
+      .type = UF_OPT_INT,
+      .def = "2",
+      .min = 1,
+      .max = 64,
+      .desc = "INSERTs running at once",
+      .offset = offsetof(struct ch_ctx, inflight) },
+    { .name = "timeout",
+      .type = UF_OPT_DURATION,
+      .def = "60s",
+      .min = 100,
+      .max = 3600000,
+      .desc = "Time limit of one INSERT",
+      .offset = offsetof(struct ch_ctx, timeout_ms) },
+    { .name = "retry_min",
+      .type = UF_OPT_DURATION,
+      .def = "100ms",
+      .min = 1,
+      .max = 600000,
       .desc = "First retry delay (doubles per attempt, with jitter)",
       .offset = offsetof(struct ch_ctx, retry_min_ms) },
-    { .name = "retry_max", .type = UF_OPT_DURATION, .def = "10s", .min = 1, .max = 3600000,
-      .desc = "Longest retry delay", .offset = offsetof(struct ch_ctx, retry_max_ms) },
-    { .name = "user", .type = UF_OPT_STR, .desc = "HTTP basic auth user",
+    { .name = "retry_max",
+      .type = UF_OPT_DURATION,
+      .def = "10s",
+      .min = 1,
+      .max = 3600000,
+      .desc = "Longest retry delay",
+      .offset = offsetof(struct ch_ctx, retry_max_ms) },
+    { .name = "user",
+      .type = UF_OPT_STR,
+      .desc = "HTTP basic auth user",
       .offset = offsetof(struct ch_ctx, user) },
-    { .name = "password", .type = UF_OPT_STR, .flags = UF_OPT_SECRET,
-      .desc = "HTTP basic auth password", .offset = offsetof(struct ch_ctx, password) },
+    { .name = "password",
+      .type = UF_OPT_STR,
+      .flags = UF_OPT_SECRET,
+      .desc = "HTTP basic auth password",
+      .offset = offsetof(struct ch_ctx, password) },
     { 0 }
 };
 
@@ -139,8 +205,11 @@ static int ch_init(struct uf_stage *st, void *ctx, struct uf_err *err)
 
 static struct ch_http_cfg http_cfg(const struct ch_ctx *ch)
 {
-    return (struct ch_http_cfg){ .url = ch->url, .user = ch->user, .password = ch->password,
-                                 .inflight = (int)ch->inflight, .timeout_ms = ch->timeout_ms };
+    return (struct ch_http_cfg){ .url = ch->url,
+                                 .user = ch->user,
+                                 .password = ch->password,
+                                 .inflight = (int)ch->inflight,
+                                 .timeout_ms = ch->timeout_ms };
 }
 
 static int create_schema(struct ch_ctx *ch, struct uf_err *err)
@@ -171,12 +240,12 @@ static int ch_start(struct uf_stage *st, void *ctx, struct uf_err *err)
     ch->seed = (unsigned)uf_now_us();
     ch->zstd = ch_zstd_new((int)ch->zstd_level);
     ch->zstd_split = ch_zstd_new((int)ch->zstd_level);
-    ch->waiting_gauge = uf_metrics_extra(uf_stage_metrics(st), UF_METRIC_GAUGE,
-                                      "clickhouse_batches_waiting",
-                                      "Batches sealed and not yet written", NULL, NULL);
-    ch->plain_bytes = uf_metrics_extra(uf_stage_metrics(st), UF_METRIC_COUNTER,
-                                     "clickhouse_row_bytes_total",
-                                     "Encoded row bytes written, before compression", NULL, NULL);
+    ch->waiting_gauge =
+        uf_metrics_extra(uf_stage_metrics(st), UF_METRIC_GAUGE, "clickhouse_batches_waiting",
+                         "Batches sealed and not yet written", NULL, NULL);
+    ch->plain_bytes =
+        uf_metrics_extra(uf_stage_metrics(st), UF_METRIC_COUNTER, "clickhouse_row_bytes_total",
+                         "Encoded row bytes written, before compression", NULL, NULL);
     struct ch_http_cfg cfg = http_cfg(ch);
     ch->http = ch_http_new(&cfg, err);
     if (!ch->http)
@@ -255,8 +324,7 @@ static void batch_push(struct batch *b, struct uf_event *ev)
 }
 
 /* Fills b->wire from b->plain: framed zstd blocks, or the rows as they are. */
-static int batch_compress(struct ch_ctx *ch, struct ch_zstd *z, struct batch *b,
-                          struct uf_err *err)
+static int batch_compress(struct ch_ctx *ch, struct ch_zstd *z, struct batch *b, struct uf_err *err)
 {
     uf_strbuf_reset(&b->wire);
     if (ch->compression != 0) {
@@ -389,8 +457,8 @@ static void on_reply(void *arg, const struct ch_reply *r)
     } else if (cls == CH_RETRYABLE) {
         b->attempt++;
         uf_metrics_add(&uf_stage_metrics(ch->st)->retries, 1);
-        uf_log_limited(UF_LOG_WARN, ch->st, "Insert failed, retrying.", "table", ch->table,
-                       "err", msg);
+        uf_log_limited(UF_LOG_WARN, ch->st, "Insert failed, retrying.", "table", ch->table, "err",
+                       msg);
         send_batch(ch, b, uf_now_us() + backoff_us(ch, b->attempt));
     } else {
         split_or_fail(ch, b, msg);
@@ -434,8 +502,7 @@ static void append_rows(struct ch_ctx *ch, struct uf_event **evs, const size_t *
         }
         uf_strbuf_append(&ch->open->plain, rows->buf + start, ends[i] - start);
         batch_push(ch->open, evs[i]);
-        if (ch->open->n >= (size_t)ch->batch_rows ||
-            ch->open->plain.len >= (size_t)ch->batch_bytes)
+        if (ch->open->n >= (size_t)ch->batch_rows || ch->open->plain.len >= (size_t)ch->batch_bytes)
             seal(ch);
     }
 }
@@ -492,8 +559,10 @@ static void ch_stop(struct uf_stage *st, void *ctx)
     size_t left = ch->outstanding;
     pthread_mutex_unlock(&ch->lock);
     if (left > 0)
-        uf_log(UF_LOG_WARN, st, "Shutdown deadline passed with batches unwritten; they stay "
-                                "uncommitted upstream.", "table", ch->table);
+        uf_log(UF_LOG_WARN, st,
+               "Shutdown deadline passed with batches unwritten; they stay "
+               "uncommitted upstream.",
+               "table", ch->table);
     ch_http_free(ch->http);
     ch->http = NULL;
 }
@@ -533,9 +602,16 @@ static bool ch_ready(const void *ctx, char *why, size_t n)
 }
 
 const struct uf_kind uf_sink_clickhouse = {
-    .name = "clickhouse", .role = UF_SINK,
+    .name = "clickhouse",
+    .role = UF_SINK,
     .summary = "Write events to a ClickHouse table in compressed batches, at least once",
-    .options = ch_options, .ctx_size = sizeof(struct ch_ctx),
-    .init = ch_init, .start = ch_start, .write = ch_write, .tick = ch_tick,
-    .stop = ch_stop, .destroy = ch_destroy, .ready = ch_ready,
+    .options = ch_options,
+    .ctx_size = sizeof(struct ch_ctx),
+    .init = ch_init,
+    .start = ch_start,
+    .write = ch_write,
+    .tick = ch_tick,
+    .stop = ch_stop,
+    .destroy = ch_destroy,
+    .ready = ch_ready,
 };

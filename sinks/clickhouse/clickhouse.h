@@ -19,10 +19,20 @@
 /* ---- row mapping and encoding (clickhouse_rowbinary.c) ---- */
 
 enum ch_type {
-    CH_STRING, CH_UUID, CH_DATETIME, CH_DATE,
-    CH_UINT8, CH_UINT16, CH_UINT32, CH_UINT64,
-    CH_INT8, CH_INT16, CH_INT32, CH_INT64,
-    CH_FLOAT32, CH_FLOAT64,
+    CH_STRING,
+    CH_UUID,
+    CH_DATETIME,
+    CH_DATE,
+    CH_UINT8,
+    CH_UINT16,
+    CH_UINT32,
+    CH_UINT64,
+    CH_INT8,
+    CH_INT16,
+    CH_INT32,
+    CH_INT64,
+    CH_FLOAT32,
+    CH_FLOAT64,
 };
 
 enum ch_format { CH_FMT_ROWBINARY, CH_FMT_JSONEACHROW };
@@ -32,7 +42,7 @@ struct ch_column {
     char *type_sql; /* the type as written ("Nullable(DateTime('UTC'))"), for CREATE TABLE */
     enum ch_type type;
     bool nullable;
-    char **path;    /* the body field it comes from, split on '.' */
+    char **path; /* the body field it comes from, split on '.' */
     size_t npath;
 };
 
@@ -46,8 +56,8 @@ struct ch_schema {
      * fields the columns come from, and each column's index into them. */
     const char **keys; /* borrowed from the columns' paths */
     size_t *key_len, nkeys;
-    size_t *key_of;    /* per column */
-    bool nested;       /* some column comes from a nested field (a.b) */
+    size_t *key_of; /* per column */
+    bool nested;    /* some column comes from a nested field (a.b) */
     /* Open-addressing table of the keys (index + 1, 0 for an empty slot) by a hash of their
      * length and first and last bytes, filled when nkeys <= CH_MAX_KEYS. */
     unsigned char key_slot[CH_KEY_SLOTS];
@@ -59,8 +69,7 @@ int ch_schema_parse(struct ch_schema *s, const json_t *specs, struct uf_err *err
 void ch_schema_free(struct ch_schema *s);
 
 /* "INSERT INTO `db`.`table` (`a`, `b`) FORMAT RowBinary" (new string). */
-char *ch_insert_sql(const struct ch_schema *s, const char *db, const char *table,
-                    enum ch_format f);
+char *ch_insert_sql(const struct ch_schema *s, const char *db, const char *table, enum ch_format f);
 /* "CREATE TABLE IF NOT EXISTS `db`.`table` (`a` T, ...) ENGINE = <engine>" (new string). */
 char *ch_create_sql(const struct ch_schema *s, const char *db, const char *table,
                     const char *engine);

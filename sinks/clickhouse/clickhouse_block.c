@@ -119,8 +119,8 @@ static struct pair64 city_murmur(const unsigned char *s, size_t len, struct pair
 }
 
 /* One 64-byte round of the long-input loop. */
-static void round64(const unsigned char *s, uint64_t *x, uint64_t *y, uint64_t *z,
-                    struct pair64 *v, struct pair64 *w)
+static void round64(const unsigned char *s, uint64_t *x, uint64_t *y, uint64_t *z, struct pair64 *v,
+                    struct pair64 *w)
 {
     *x = rot(*x + *y + v->first + fetch64(s + 16), 37) * k1;
     *y = rot(*y + v->second + fetch64(s + 48), 42) * k1;
@@ -252,8 +252,8 @@ int ch_compress(struct ch_zstd *z, const void *raw, size_t len, size_t block_siz
         size_t bound = ZSTD_compressBound(n);
         uf_strbuf_reserve(out, CH_CHECKSUM + CH_BLOCK_HEADER + bound);
         unsigned char *p = (unsigned char *)out->buf + out->len;
-        size_t c = ZSTD_compressCCtx(z->cctx, p + CH_CHECKSUM + CH_BLOCK_HEADER, bound,
-                                     src + off, n, z->level);
+        size_t c = ZSTD_compressCCtx(z->cctx, p + CH_CHECKSUM + CH_BLOCK_HEADER, bound, src + off,
+                                     n, z->level);
         if (ZSTD_isError(c))
             return uf_err_set(err, UF_EIO, "zstd: %s", ZSTD_getErrorName(c));
         frame_in_place(p, CH_METHOD_ZSTD, c, n);

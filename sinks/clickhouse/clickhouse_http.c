@@ -116,8 +116,7 @@ static size_t on_data(char *ptr, size_t size, size_t n, void *arg)
     return size * n;
 }
 
-static CURL *make_easy(const char *url, const char *user, const char *password,
-                       int64_t timeout_ms)
+static CURL *make_easy(const char *url, const char *user, const char *password, int64_t timeout_ms)
 {
     CURL *e = curl_easy_init();
     curl_easy_setopt(e, CURLOPT_URL, url);
@@ -339,8 +338,7 @@ int ch_http_exec(const struct ch_http_cfg *cfg, const char *sql, struct uf_strbu
     curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &status);
     int ret = 0;
     if (rc != CURLE_OK)
-        ret = uf_err_set(err, UF_EIO, "%s (%s)", ebuf[0] ? ebuf : curl_easy_strerror(rc),
-                         cfg->url);
+        ret = uf_err_set(err, UF_EIO, "%s (%s)", ebuf[0] ? ebuf : curl_easy_strerror(rc), cfg->url);
     else if (status != 200)
         ret = uf_err_set(err, UF_EIO, "HTTP %ld: %.300s", status,
                          out ? (out->buf ? out->buf : "") : (resp.buf ? resp.buf : ""));

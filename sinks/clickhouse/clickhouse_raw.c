@@ -168,8 +168,8 @@ static int parse_int(const struct uf_jmember *v, int64_t *out, struct uf_err *er
     char *end;
     long long x = strtoll(v->val, &end, 10);
     if (errno == ERANGE)
-        return uf_err_set(err, UF_EINVAL, "not JSON: too big integer '%.*s'",
-                          (int)v->val_len, v->val);
+        return uf_err_set(err, UF_EINVAL, "not JSON: too big integer '%.*s'", (int)v->val_len,
+                          v->val);
     *out = x;
     return 0;
 }
@@ -213,8 +213,8 @@ static int number_of(const struct uf_jmember *v, double *out, struct uf_err *err
         return 0;
     *out = strtod(v->val, NULL); /* the scan checked the grammar: strtod stops at its end */
     if (isinf(*out))
-        return uf_err_set(err, UF_EINVAL, "not JSON: real number overflow '%.*s'",
-                          (int)v->val_len, v->val);
+        return uf_err_set(err, UF_EINVAL, "not JSON: real number overflow '%.*s'", (int)v->val_len,
+                          v->val);
     return 0;
 }
 
@@ -233,8 +233,8 @@ static int put_json_text(const struct ch_column *c, const struct uf_jmember *v,
     return 0;
 }
 
-static int put_string(const struct ch_column *c, const struct uf_jmember *v,
-                      struct uf_strbuf *sb, struct uf_err *err)
+static int put_string(const struct ch_column *c, const struct uf_jmember *v, struct uf_strbuf *sb,
+                      struct uf_err *err)
 {
     if (!v || v->type == UF_J_NULL) {
         put_uleb(sb, 0);
@@ -316,8 +316,8 @@ static int put_time(const struct ch_column *c, const struct uf_jmember *v, struc
     return 0;
 }
 
-static int put_float(const struct ch_column *c, const struct uf_jmember *v,
-                     struct uf_strbuf *sb, struct uf_err *err)
+static int put_float(const struct ch_column *c, const struct uf_jmember *v, struct uf_strbuf *sb,
+                     struct uf_err *err)
 {
     double d = 0;
     if (v && v->type != UF_J_NULL) {
@@ -376,19 +376,24 @@ static int put_value(const struct ch_column *c, const struct uf_jmember *v, stru
             return 0;
     }
     switch (c->type) {
-    case CH_STRING: return put_string(c, v, sb, err);
-    case CH_UUID: return put_uuid(c, v, sb, err);
+    case CH_STRING:
+        return put_string(c, v, sb, err);
+    case CH_UUID:
+        return put_uuid(c, v, sb, err);
     case CH_DATETIME:
-    case CH_DATE: return put_time(c, v, sb, err);
+    case CH_DATE:
+        return put_time(c, v, sb, err);
     case CH_FLOAT32:
-    case CH_FLOAT64: return put_float(c, v, sb, err);
-    default: return put_int(c, v, sb, err);
+    case CH_FLOAT64:
+        return put_float(c, v, sb, err);
+    default:
+        return put_int(c, v, sb, err);
     }
 }
 
 /* The text through jansson and ch_encode_row: nested paths, JSONEachRow, very wide rows. */
-static int encode_parsed(const struct ch_schema *s, enum ch_format f, const char *raw,
-                         size_t len, struct uf_strbuf *sb, struct uf_err *err)
+static int encode_parsed(const struct ch_schema *s, enum ch_format f, const char *raw, size_t len,
+                         struct uf_strbuf *sb, struct uf_err *err)
 {
     json_error_t je;
     json_t *body = json_loadb(raw, len, JSON_REJECT_DUPLICATES, &je);

@@ -22,11 +22,11 @@ struct type_name {
 };
 
 static const struct type_name types[] = {
-    { "String", CH_STRING },   { "UUID", CH_UUID },       { "DateTime('UTC')", CH_DATETIME },
-    { "DateTime", CH_DATETIME }, { "Date", CH_DATE },     { "UInt8", CH_UINT8 },
-    { "UInt16", CH_UINT16 },   { "UInt32", CH_UINT32 },   { "UInt64", CH_UINT64 },
-    { "Int8", CH_INT8 },       { "Int16", CH_INT16 },     { "Int32", CH_INT32 },
-    { "Int64", CH_INT64 },     { "Float32", CH_FLOAT32 }, { "Float64", CH_FLOAT64 },
+    { "String", CH_STRING },     { "UUID", CH_UUID },       { "DateTime('UTC')", CH_DATETIME },
+    { "DateTime", CH_DATETIME }, { "Date", CH_DATE },       { "UInt8", CH_UINT8 },
+    { "UInt16", CH_UINT16 },     { "UInt32", CH_UINT32 },   { "UInt64", CH_UINT64 },
+    { "Int8", CH_INT8 },         { "Int16", CH_INT16 },     { "Int32", CH_INT32 },
+    { "Int64", CH_INT64 },       { "Float32", CH_FLOAT32 }, { "Float64", CH_FLOAT64 },
 };
 
 static bool find_type(const char *sql, size_t n, enum ch_type *t)
@@ -133,8 +133,7 @@ void ch_schema_free(struct ch_schema *s)
     memset(s, 0, sizeof(*s));
 }
 
-char *ch_insert_sql(const struct ch_schema *s, const char *db, const char *table,
-                    enum ch_format f)
+char *ch_insert_sql(const struct ch_schema *s, const char *db, const char *table, enum ch_format f)
 {
     struct uf_strbuf sb = { 0 };
     uf_strbuf_printf(&sb, "INSERT INTO `%s`.`%s` (", db, table);
@@ -187,10 +186,9 @@ static int parse_offset(const char *p, size_t n, int64_t *off_s)
 int ch_parse_time(const char *s, size_t n, int64_t *us)
 {
     int y, mo, d, h, mi, sec;
-    if (n < 19 || !digits(s, 4, &y) || s[4] != '-' || !digits(s + 5, 2, &mo) ||
-        s[7] != '-' || !digits(s + 8, 2, &d) || (s[10] != 'T' && s[10] != ' ') ||
-        !digits(s + 11, 2, &h) || s[13] != ':' || !digits(s + 14, 2, &mi) || s[16] != ':' ||
-        !digits(s + 17, 2, &sec))
+    if (n < 19 || !digits(s, 4, &y) || s[4] != '-' || !digits(s + 5, 2, &mo) || s[7] != '-' ||
+        !digits(s + 8, 2, &d) || (s[10] != 'T' && s[10] != ' ') || !digits(s + 11, 2, &h) ||
+        s[13] != ':' || !digits(s + 14, 2, &mi) || s[16] != ':' || !digits(s + 17, 2, &sec))
         return UF_EINVAL;
     if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60)
         return UF_EINVAL;
@@ -288,14 +286,22 @@ static char *string_value(const json_t *v, size_t *n)
 struct ch_int_range ch_int_range(enum ch_type t)
 {
     switch (t) {
-    case CH_UINT8: return (struct ch_int_range){ 0, UINT8_MAX, 1 };
-    case CH_UINT16: return (struct ch_int_range){ 0, UINT16_MAX, 2 };
-    case CH_UINT32: return (struct ch_int_range){ 0, UINT32_MAX, 4 };
-    case CH_UINT64: return (struct ch_int_range){ 0, UINT64_MAX, 8 };
-    case CH_INT8: return (struct ch_int_range){ INT8_MIN, INT8_MAX, 1 };
-    case CH_INT16: return (struct ch_int_range){ INT16_MIN, INT16_MAX, 2 };
-    case CH_INT32: return (struct ch_int_range){ INT32_MIN, INT32_MAX, 4 };
-    default: return (struct ch_int_range){ INT64_MIN, INT64_MAX, 8 };
+    case CH_UINT8:
+        return (struct ch_int_range){ 0, UINT8_MAX, 1 };
+    case CH_UINT16:
+        return (struct ch_int_range){ 0, UINT16_MAX, 2 };
+    case CH_UINT32:
+        return (struct ch_int_range){ 0, UINT32_MAX, 4 };
+    case CH_UINT64:
+        return (struct ch_int_range){ 0, UINT64_MAX, 8 };
+    case CH_INT8:
+        return (struct ch_int_range){ INT8_MIN, INT8_MAX, 1 };
+    case CH_INT16:
+        return (struct ch_int_range){ INT16_MIN, INT16_MAX, 2 };
+    case CH_INT32:
+        return (struct ch_int_range){ INT32_MIN, INT32_MAX, 4 };
+    default:
+        return (struct ch_int_range){ INT64_MIN, INT64_MAX, 8 };
     }
 }
 
@@ -321,8 +327,7 @@ static int int_value(const struct ch_column *c, const json_t *v, int64_t *out, s
 }
 
 /* Seconds since the epoch for DateTime/Date: an RFC 3339 string or a number of seconds. */
-static int time_value(const struct ch_column *c, const json_t *v, int64_t *secs,
-                      struct uf_err *err)
+static int time_value(const struct ch_column *c, const json_t *v, int64_t *secs, struct uf_err *err)
 {
     int64_t us;
     if (json_is_string(v)) {

@@ -30,60 +30,112 @@ static const char *const compression_values[] = { "none", "gzip", "snappy", "lz4
 static const char *const fsync_values[] = { "always", "interval", "never", NULL };
 
 static const struct uf_option kafka_options[] = {
-    { .name = "brokers", .type = UF_OPT_STR, .def = "127.0.0.1:19092",
+    { .name = "brokers",
+      .type = UF_OPT_STR,
+      .def = "127.0.0.1:19092",
       .desc = "Comma-separated bootstrap brokers (host:port)",
       .offset = offsetof(struct uf_kafka_ctx, brokers) },
-    { .name = "topic", .type = UF_OPT_STR,
+    { .name = "topic",
+      .type = UF_OPT_STR,
       .desc = "Topic for events without a topic field; required unless topic_field is set",
       .offset = offsetof(struct uf_kafka_ctx, topic) },
-    { .name = "topic_field", .type = UF_OPT_STR,
+    { .name = "topic_field",
+      .type = UF_OPT_STR,
       .desc = "Body field whose string value names the event's topic (falls back to topic)",
       .offset = offsetof(struct uf_kafka_ctx, topic_field) },
-    { .name = "key_fields", .type = UF_OPT_LIST, .def = "[\"user_id\", \"anonymous_id\", \"session_id\"]",
+    { .name = "key_fields",
+      .type = UF_OPT_LIST,
+      .def = "[\"user_id\", \"anonymous_id\", \"session_id\"]",
       .desc = "Body fields tried in order for the message key; the first non-empty one wins",
       .offset = offsetof(struct uf_kafka_ctx, key_fields) },
-    { .name = "compression", .type = UF_OPT_ENUM, .def = "zstd", .values = compression_values,
+    { .name = "compression",
+      .type = UF_OPT_ENUM,
+      .def = "zstd",
+      .values = compression_values,
       .desc = "Compression codec of produced batches",
       .offset = offsetof(struct uf_kafka_ctx, compression) },
-    { .name = "linger", .type = UF_OPT_DURATION, .def = "5ms", .min = 0, .max = 10000,
+    { .name = "linger",
+      .type = UF_OPT_DURATION,
+      .def = "5ms",
+      .min = 0,
+      .max = 10000,
       .desc = "How long the producer waits to fill a batch (linger.ms)",
       .offset = offsetof(struct uf_kafka_ctx, linger_ms) },
-    { .name = "batch_bytes", .type = UF_OPT_SIZE, .def = "1MiB", .min = 1024, .max = 64 << 20,
+    { .name = "batch_bytes",
+      .type = UF_OPT_SIZE,
+      .def = "1MiB",
+      .min = 1024,
+      .max = 64 << 20,
       .desc = "Largest produce batch per partition (batch.size)",
       .offset = offsetof(struct uf_kafka_ctx, batch_bytes) },
-    { .name = "queue_messages", .type = UF_OPT_INT, .def = "200000", .min = 1, .max = 10000000,
+    { .name = "queue_messages",
+      .type = UF_OPT_INT,
+      .def = "200000",
+      .min = 1,
+      .max = 10000000,
       .desc = "Messages the producer may hold unacknowledged before spooling new ones",
       .offset = offsetof(struct uf_kafka_ctx, queue_messages) },
-    { .name = "message_timeout", .type = UF_OPT_DURATION, .def = "10s", .min = 100,
-      .max = 900000, .desc = "How long a message may wait for its ack before it is spooled",
+    { .name = "message_timeout",
+      .type = UF_OPT_DURATION,
+      .def = "10s",
+      .min = 100,
+      .max = 900000,
+      .desc = "How long a message may wait for its ack before it is spooled",
       .offset = offsetof(struct uf_kafka_ctx, message_timeout_ms) },
-    { .name = "properties", .type = UF_OPT_MAP,
+    { .name = "properties",
+      .type = UF_OPT_MAP,
       .desc = "Extra librdkafka configuration properties, applied last",
       .offset = offsetof(struct uf_kafka_ctx, properties) },
-    { .name = "spool", .type = UF_OPT_BOOL, .def = "true",
+    { .name = "spool",
+      .type = UF_OPT_BOOL,
+      .def = "true",
       .desc = "Keep events the broker cannot take in a local disk spool and count them stored; "
               "false fails them with 503 once message_timeout passes without an ack (for a source "
               "that keeps them itself)",
       .offset = offsetof(struct uf_kafka_ctx, spool_enabled) },
-    { .name = "spool_dir", .type = UF_OPT_STR,
+    { .name = "spool_dir",
+      .type = UF_OPT_STR,
       .desc = "Spool directory (default .dev/spool/<pipeline>.<component>, created if missing)",
       .offset = offsetof(struct uf_kafka_ctx, spool_dir) },
-    { .name = "spool_max_bytes", .type = UF_OPT_SIZE, .def = "1GiB", .min = 4096,
-      .max = INT64_MAX / 2, .desc = "Spool size at which new events fail with 503",
+    { .name = "spool_max_bytes",
+      .type = UF_OPT_SIZE,
+      .def = "1GiB",
+      .min = 4096,
+      .max = INT64_MAX / 2,
+      .desc = "Spool size at which new events fail with 503",
       .offset = offsetof(struct uf_kafka_ctx, spool_max_bytes) },
-    { .name = "spool_segment_bytes", .type = UF_OPT_SIZE, .def = "16MiB", .min = 4096,
-      .max = 1 << 30, .desc = "Size at which a spool segment file is sealed and a new one begun",
+    { .name = "spool_segment_bytes",
+      .type = UF_OPT_SIZE,
+      .def = "16MiB",
+      .min = 4096,
+      .max = 1 << 30,
+      .desc = "Size at which a spool segment file is sealed and a new one begun",
       .offset = offsetof(struct uf_kafka_ctx, spool_segment_bytes) },
-    { .name = "spool_fsync", .type = UF_OPT_ENUM, .def = "always", .values = fsync_values,
+    { .name = "spool_fsync",
+      .type = UF_OPT_ENUM,
+      .def = "always",
+      .values = fsync_values,
       .desc = "When spool writes are synced to disk before events count as stored",
       .offset = offsetof(struct uf_kafka_ctx, spool_fsync) },
-    { .name = "spool_fsync_interval", .type = UF_OPT_DURATION, .def = "1s", .min = 1,
-      .max = 60000, .desc = "Sync period with spool_fsync: interval",
+    { .name = "spool_fsync_interval",
+      .type = UF_OPT_DURATION,
+      .def = "1s",
+      .min = 1,
+      .max = 60000,
+      .desc = "Sync period with spool_fsync: interval",
       .offset = offsetof(struct uf_kafka_ctx, spool_fsync_interval_ms) },
-    { .name = "replay_interval", .type = UF_OPT_DURATION, .def = "500ms", .min = 10,
-      .max = 60000, .desc = "How often the spool is checked for a replay to the broker",
+    { .name = "replay_interval",
+      .type = UF_OPT_DURATION,
+      .def = "500ms",
+      .min = 10,
+      .max = 60000,
+      .desc = "How often the spool is checked for a replay to the broker",
       .offset = offsetof(struct uf_kafka_ctx, replay_interval_ms) },
-    { .name = "replay_linger", .type = UF_OPT_DURATION, .def = "20ms", .min = 1, .max = 1000,
+    { .name = "replay_linger",
+      .type = UF_OPT_DURATION,
+      .def = "20ms",
+      .min = 1,
+      .max = 1000,
       .desc = "linger.ms of the replay's own producer, whatever `properties` set for live "
               "events: a backlog goes out in full batches, and a sub-millisecond linger would "
               "keep librdkafka's broker thread polling without a pause while it waits",
@@ -99,7 +151,8 @@ static void build_pick(struct uf_kafka_ctx *k)
         k->pick[k->npick++] = k->topic_field;
     size_t i;
     json_t *name;
-    json_array_foreach(k->key_fields, i, name) {
+    json_array_foreach(k->key_fields, i, name)
+    {
         if (json_string_value(name))
             k->pick[k->npick++] = json_string_value(name);
     }
@@ -122,16 +175,15 @@ static int kafka_init(struct uf_stage *st, void *ctx, struct uf_err *err)
         return uf_err_set(err, UF_EINVAL,
                           "spool_max_bytes (%" PRId64 ") is below spool_segment_bytes (%" PRId64
                           ")",
-                          k->spool_max_bytes,
-                          k->spool_segment_bytes);
+                          k->spool_max_bytes, k->spool_segment_bytes);
     if (k->topic && !uf_kafka_topic_is_valid(k->topic, strlen(k->topic)))
         return uf_err_set(err, UF_EINVAL,
                           "topic '%.64s': not a Kafka topic name (1 to 249 characters of "
                           "A-Z a-z 0-9 . _ -)",
                           k->topic);
-    k->spool_path = k->spool_dir ? uf_xstrdup(k->spool_dir)
-                                 : uf_xasprintf(".dev/spool/%s.%s", uf_stage_pipeline(st),
-                                                uf_stage_name(st));
+    k->spool_path =
+        k->spool_dir ? uf_xstrdup(k->spool_dir)
+                     : uf_xasprintf(".dev/spool/%s.%s", uf_stage_pipeline(st), uf_stage_name(st));
     build_pick(k);
     if (k->npick > UF_FIELDS_MAX)
         return uf_err_set(err, UF_EINVAL, "key_fields: at most %d names (with topic_field)",
@@ -145,8 +197,8 @@ static int kafka_init(struct uf_stage *st, void *ctx, struct uf_err *err)
 static void register_metrics(struct uf_kafka_ctx *k)
 {
     struct uf_metrics *m = uf_stage_metrics(k->st);
-    k->m_spool_bytes = uf_metrics_extra(m, UF_METRIC_GAUGE, "spool_bytes",
-                                        "Bytes in the disk spool", NULL, NULL);
+    k->m_spool_bytes =
+        uf_metrics_extra(m, UF_METRIC_GAUGE, "spool_bytes", "Bytes in the disk spool", NULL, NULL);
     k->m_spool_records = uf_metrics_extra(m, UF_METRIC_GAUGE, "spool_records",
                                           "Messages in the disk spool", NULL, NULL);
     k->m_produced = uf_metrics_extra(m, UF_METRIC_COUNTER, "kafka_acked_events_total",
@@ -158,22 +210,22 @@ static void register_metrics(struct uf_kafka_ctx *k)
                                     "Events written to the disk spool", NULL, NULL);
     k->m_replayed = uf_metrics_extra(m, UF_METRIC_COUNTER, "spool_replayed_events_total",
                                      "Spooled messages delivered to the broker", NULL, NULL);
-    k->m_spool_full = uf_metrics_extra(m, UF_METRIC_COUNTER, "spool_full_events_total",
-                                       "Events failed with 503 because the spool was full",
-                                       NULL, NULL);
+    k->m_spool_full =
+        uf_metrics_extra(m, UF_METRIC_COUNTER, "spool_full_events_total",
+                         "Events failed with 503 because the spool was full", NULL, NULL);
     k->m_rejected = uf_metrics_extra(m, UF_METRIC_COUNTER, "kafka_rejected_events_total",
                                      "Messages the broker refused for good", NULL, NULL);
-    k->m_spool_discarded =
-        uf_metrics_extra(m, UF_METRIC_COUNTER, "spool_discarded_records_total",
-                         "Spooled messages dropped because they can never be delivered", NULL,
-                         NULL);
+    k->m_spool_discarded = uf_metrics_extra(
+        m, UF_METRIC_COUNTER, "spool_discarded_records_total",
+        "Spooled messages dropped because they can never be delivered", NULL, NULL);
 }
 
 static int kafka_start(struct uf_stage *st, void *ctx, struct uf_err *err)
 {
     struct uf_kafka_ctx *k = ctx;
     register_metrics(k);
-    struct uf_spool_cfg scfg = { .dir = k->spool_path, .max_bytes = k->spool_max_bytes,
+    struct uf_spool_cfg scfg = { .dir = k->spool_path,
+                                 .max_bytes = k->spool_max_bytes,
                                  .segment_bytes = k->spool_segment_bytes,
                                  .fsync = (enum uf_spool_fsync)k->spool_fsync,
                                  .fsync_interval_ms = k->spool_fsync_interval_ms };
@@ -190,8 +242,8 @@ static int kafka_start(struct uf_stage *st, void *ctx, struct uf_err *err)
     k->conf = NULL; /* rd_kafka_new took it */
     if (k->topic)
         k->rkt = rd_kafka_topic_new(k->rk, k->topic, NULL);
-    if (k->spool && !(k->rk_replay = rd_kafka_new(RD_KAFKA_PRODUCER, k->conf_replay, errstr,
-                                                  sizeof errstr))) {
+    if (k->spool &&
+        !(k->rk_replay = rd_kafka_new(RD_KAFKA_PRODUCER, k->conf_replay, errstr, sizeof errstr))) {
         uf_err_set(err, UF_EIO, "create the replay's producer: %s", errstr);
         goto fail;
     }
@@ -296,8 +348,8 @@ static rd_kafka_resp_err_t produce(struct uf_kafka_ctx *k, struct uf_event *ev,
     if (k->rkt && e->topic == k->topic)
         return rd_kafka_producev(k->rk, RD_KAFKA_V_RKT(k->rkt), RD_KAFKA_V_KEY(e->key, e->key_len),
                                  RD_KAFKA_V_VALUE(e->value, e->value_len),
-                                 RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_FREE),
-                                 RD_KAFKA_V_OPAQUE(ev), RD_KAFKA_V_END);
+                                 RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_FREE), RD_KAFKA_V_OPAQUE(ev),
+                                 RD_KAFKA_V_END);
     return rd_kafka_producev(k->rk, RD_KAFKA_V_TOPIC(e->topic), RD_KAFKA_V_KEY(e->key, e->key_len),
                              RD_KAFKA_V_VALUE(e->value, e->value_len),
                              RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_FREE), RD_KAFKA_V_OPAQUE(ev),
@@ -319,8 +371,7 @@ static bool may_produce(const struct uf_kafka_ctx *k)
     /* Without a spool every event goes to librdkafka, down brokers or not: it reconnects on
      * its own while messages wait, and message_timeout fails them. Gating on our own notion of
      * "down" could outlive the outage (it is cleared by a probe that can keep failing). */
-    return !k->spooling && !atomic_load(&k->fatal) &&
-           !(k->spool && atomic_load(&k->broker_down));
+    return !k->spooling && !atomic_load(&k->fatal) && !(k->spool && atomic_load(&k->broker_down));
 }
 
 /* Produces one encoded event (mode_lock held). True when that settled it: librdkafka took it,
@@ -413,9 +464,12 @@ void uf_kafka_spool_events(struct uf_kafka_ctx *k, struct uf_kafka_pending *p, s
     }
     struct uf_spool_rec *recs = uf_xmalloc(n * sizeof(*recs));
     for (size_t i = 0; i < n; i++) {
-        struct uf_kafka_msg m = { .topic = p[i].topic, .topic_len = strlen(p[i].topic),
-                                  .key = p[i].key, .key_len = p[i].key_len,
-                                  .value = p[i].value, .value_len = p[i].value_len };
+        struct uf_kafka_msg m = { .topic = p[i].topic,
+                                  .topic_len = strlen(p[i].topic),
+                                  .key = p[i].key,
+                                  .key_len = p[i].key_len,
+                                  .value = p[i].value,
+                                  .value_len = p[i].value_len };
         recs[i].data = uf_kafka_msg_pack(&m, &recs[i].len);
     }
     struct uf_err err = { 0 };
@@ -515,8 +569,7 @@ static bool kafka_ready(const void *ctx, char *why, size_t n)
                         k->spool_enabled ? ", spooling to disk" : ""),
                false;
     return !k->spool_enabled || !k->m_spool_bytes ||
-           uf_ready_spool_ok((uint64_t)atomic_load(k->m_spool_bytes), k->spool_max_bytes, why,
-                             n);
+           uf_ready_spool_ok((uint64_t)atomic_load(k->m_spool_bytes), k->spool_max_bytes, why, n);
 }
 
 const struct uf_kind uf_sink_kafka = {

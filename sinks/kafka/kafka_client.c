@@ -21,8 +21,7 @@ static const char *const compression_names[] = { "none", "gzip", "snappy", "lz4"
 
 /* ---- configuration ---- */
 
-static int set_prop(rd_kafka_conf_t *conf, const char *name, const char *value,
-                    struct uf_err *err)
+static int set_prop(rd_kafka_conf_t *conf, const char *name, const char *value, struct uf_err *err)
 {
     char errstr[256];
     if (rd_kafka_conf_set(conf, name, value, errstr, sizeof errstr) != RD_KAFKA_CONF_OK)
@@ -40,7 +39,8 @@ static int set_user_props(rd_kafka_conf_t *conf, json_t *props, struct uf_err *e
 {
     const char *name;
     json_t *v;
-    json_object_foreach(props, name, v) {
+    json_object_foreach(props, name, v)
+    {
         char buf[64];
         const char *s = json_string_value(v);
         if (json_is_integer(v))
@@ -221,8 +221,8 @@ static void on_error(rd_kafka_t *rk, int e, const char *reason, void *opaque)
         if (k->spool)
             atomic_store(&k->purge_wanted, true);
     }
-    uf_log_limited(UF_LOG_WARN, k->st, "Kafka client error.", "err", rd_kafka_err2str(e),
-                   "reason", reason);
+    uf_log_limited(UF_LOG_WARN, k->st, "Kafka client error.", "err", rd_kafka_err2str(e), "reason",
+                   reason);
 }
 
 static void on_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
@@ -364,8 +364,8 @@ static rd_kafka_resp_err_t produce_rec(struct uf_kafka_ctx *k, const struct uf_s
     topic[r->topic_len] = '\0';
     for (;;) {
         rd_kafka_resp_err_t e = rd_kafka_producev(
-            k->rk_replay, RD_KAFKA_V_TOPIC(topic),
-            RD_KAFKA_V_KEY(r->key, r->key_len), RD_KAFKA_V_VALUE((void *)r->value, r->value_len),
+            k->rk_replay, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_KEY(r->key, r->key_len),
+            RD_KAFKA_V_VALUE((void *)r->value, r->value_len),
             RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_OPAQUE(&k->replay_tag),
             RD_KAFKA_V_END);
         if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL || atomic_load(&k->stopping))

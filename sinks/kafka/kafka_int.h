@@ -52,37 +52,37 @@ struct uf_kafka_ctx {
 
     /* ours */
     struct uf_stage *st;
-    const char **pick;           /* topic_field (when set) then the key_fields names: what a
-                                  * raw event's text is scanned for (names borrow options) */
+    const char **pick; /* topic_field (when set) then the key_fields names: what a
+                        * raw event's text is scanned for (names borrow options) */
     size_t npick;
-    char *spool_path;            /* spool_dir, or the default derived from the component */
-    rd_kafka_conf_t *conf;       /* built in init, handed to rd_kafka_new in start */
+    char *spool_path;             /* spool_dir, or the default derived from the component */
+    rd_kafka_conf_t *conf;        /* built in init, handed to rd_kafka_new in start */
     rd_kafka_conf_t *conf_replay; /* the same with replay_linger; NULL without a spool */
     rd_kafka_t *rk;
-    rd_kafka_t *rk_replay;       /* the replay's producer; NULL without a spool */
-    rd_kafka_topic_t *rkt;       /* the default topic, NULL when none */
+    rd_kafka_t *rk_replay;  /* the replay's producer; NULL without a spool */
+    rd_kafka_topic_t *rkt;  /* the default topic, NULL when none */
     struct uf_spool *spool; /* NULL with `spool: false` */
     pthread_t poll_thr, replay_thr;
     bool threads_up;
-    atomic_bool stopping;        /* no new replays; loops wind down */
+    atomic_bool stopping; /* no new replays; loops wind down */
     atomic_bool poll_stop;
-    atomic_bool broker_down;     /* every broker unreachable: spool without trying */
-    atomic_bool purge_wanted;    /* set by the error callback, acted on by the poll thread */
-    atomic_bool fatal;           /* the idempotent producer hit a fatal error */
+    atomic_bool broker_down;  /* every broker unreachable: spool without trying */
+    atomic_bool purge_wanted; /* set by the error callback, acted on by the poll thread */
+    atomic_bool fatal;        /* the idempotent producer hit a fatal error */
 
-    bool locks_ready;            /* mode_lock was initialised (init ran) */
-    pthread_rwlock_t mode_lock;  /* read: producing directly; write: any spool decision */
-    bool spooling;               /* under mode_lock: new events go to the spool */
+    bool locks_ready;           /* mode_lock was initialised (init ran) */
+    pthread_rwlock_t mode_lock; /* read: producing directly; write: any spool decision */
+    bool spooling;              /* under mode_lock: new events go to the spool */
 
     struct uf_kafka_pending *pend; /* poll thread only */
     size_t npend, cap_pend;
 
-    size_t rp_inflight;          /* replay bookkeeping: replay thread only */
+    size_t rp_inflight; /* replay bookkeeping: replay thread only */
     bool rp_failed;
-    char replay_tag;             /* its address marks replayed messages' opaque */
+    char replay_tag; /* its address marks replayed messages' opaque */
 
-    _Atomic int64_t *m_spool_bytes, *m_spool_records, *m_produced, *m_delivery_errors,
-        *m_spooled, *m_replayed, *m_spool_full, *m_rejected, *m_spool_discarded;
+    _Atomic int64_t *m_spool_bytes, *m_spool_records, *m_produced, *m_delivery_errors, *m_spooled,
+        *m_replayed, *m_spool_full, *m_rejected, *m_spool_discarded;
 };
 
 /* A message as the spool keeps it: one record of [u16 topic length][topic][u32 key length][key]
@@ -114,7 +114,8 @@ int uf_kafka_threads_start(struct uf_kafka_ctx *k, struct uf_err *err);
 void uf_kafka_threads_stop(struct uf_kafka_ctx *k, int64_t deadline_us);
 
 /* Appends events to the spool and finishes them: done once spooled, failed with 503 when the
- * spool is full or there is none (`spool: false`), 500 on a disk error. Takes ownership of every p[i].ev; frees p's buffers. */
+ * spool is full or there is none (`spool: false`), 500 on a disk error. Takes ownership of every
+ * p[i].ev; frees p's buffers. */
 void uf_kafka_spool_events(struct uf_kafka_ctx *k, struct uf_kafka_pending *p, size_t n);
 /* Updates the spool gauges. */
 void uf_kafka_update_gauges(struct uf_kafka_ctx *k);

@@ -44,73 +44,73 @@ struct pg_ctx {
 };
 
 static const struct uf_option pg_options[] = {
-    {.name = "dsn",
-     .type = UF_OPT_STR,
-     .flags = UF_OPT_REQUIRED | UF_OPT_SECRET,
-     .desc = "libpq connection string or postgresql:// URI",
-     .offset = offsetof(struct pg_ctx, dsn)},
-    {.name = "schema",
-     .type = UF_OPT_STR,
-     .def = "public",
-     .desc = "PostgreSQL schema of the operations' tables (the search_path); created and "
-             "migrated at start",
-     .offset = offsetof(struct pg_ctx, schema)},
-    {.name = "migrations",
-     .type = UF_OPT_STR,
-     .desc = "Folder of the schema's NNNN_name.sql migrations (relative to the config file), "
-             "applied at start; unset: none",
-     .offset = offsetof(struct pg_ctx, migrations_dir)},
-    {.name = "pool_size",
-     .type = UF_OPT_INT,
-     .def = "4",
-     .min = 1,
-     .max = 64,
-     .desc = "Connections to PostgreSQL, one thread each",
-     .offset = offsetof(struct pg_ctx, pool_size)},
-    {.name = "pipeline_max",
-     .type = UF_OPT_INT,
-     .def = "64",
-     .min = 1,
-     .max = 1024,
-     .desc = "Most requests sent on one connection in one round trip (pipeline "
-             "mode)",
-     .offset = offsetof(struct pg_ctx, pipeline_max)},
-    {.name = "max_pending",
-     .type = UF_OPT_INT,
-     .def = "10000",
-     .min = 1,
-     .max = 1000000,
-     .desc = "Requests queued for the pool beyond which new ones get 503 "
-             "overloaded",
-     .offset = offsetof(struct pg_ctx, max_pending)},
-    {.name = "statement_timeout",
-     .type = UF_OPT_DURATION,
-     .def = "2s",
-     .min = 10,
-     .max = 600000,
-     .desc = "PostgreSQL statement_timeout; a request waiting a second longer "
-             "gets 504",
-     .offset = offsetof(struct pg_ctx, statement_timeout_ms)},
-    {.name = "notify_outbox",
-     .type = UF_OPT_BOOL,
-     .def = "true",
-     .desc = "NOTIFY \"<schema>.outbox\" after each round trip with a write, so the outbox "
-             "relay wakes at once",
-     .offset = offsetof(struct pg_ctx, notify_outbox)},
-    {.name = "operations",
-     .type = UF_OPT_MAP,
-     .desc = "Per route name, the statement that answers it (sql or sql_file, named :params "
-             "bound from event paths), its reply (status, not_found, errors, list) or a switch; "
-             "see docs/postgres.md",
-     .offset = offsetof(struct pg_ctx, operations_opt)},
-    {.name = "connect_timeout",
-     .type = UF_OPT_DURATION,
-     .def = "2s",
-     .min = 1000,
-     .max = 60000,
-     .desc = "Time allowed to open one connection (whole seconds)",
-     .offset = offsetof(struct pg_ctx, connect_timeout_ms)},
-    {0},
+    { .name = "dsn",
+      .type = UF_OPT_STR,
+      .flags = UF_OPT_REQUIRED | UF_OPT_SECRET,
+      .desc = "libpq connection string or postgresql:// URI",
+      .offset = offsetof(struct pg_ctx, dsn) },
+    { .name = "schema",
+      .type = UF_OPT_STR,
+      .def = "public",
+      .desc = "PostgreSQL schema of the operations' tables (the search_path); created and "
+              "migrated at start",
+      .offset = offsetof(struct pg_ctx, schema) },
+    { .name = "migrations",
+      .type = UF_OPT_STR,
+      .desc = "Folder of the schema's NNNN_name.sql migrations (relative to the config file), "
+              "applied at start; unset: none",
+      .offset = offsetof(struct pg_ctx, migrations_dir) },
+    { .name = "pool_size",
+      .type = UF_OPT_INT,
+      .def = "4",
+      .min = 1,
+      .max = 64,
+      .desc = "Connections to PostgreSQL, one thread each",
+      .offset = offsetof(struct pg_ctx, pool_size) },
+    { .name = "pipeline_max",
+      .type = UF_OPT_INT,
+      .def = "64",
+      .min = 1,
+      .max = 1024,
+      .desc = "Most requests sent on one connection in one round trip (pipeline "
+              "mode)",
+      .offset = offsetof(struct pg_ctx, pipeline_max) },
+    { .name = "max_pending",
+      .type = UF_OPT_INT,
+      .def = "10000",
+      .min = 1,
+      .max = 1000000,
+      .desc = "Requests queued for the pool beyond which new ones get 503 "
+              "overloaded",
+      .offset = offsetof(struct pg_ctx, max_pending) },
+    { .name = "statement_timeout",
+      .type = UF_OPT_DURATION,
+      .def = "2s",
+      .min = 10,
+      .max = 600000,
+      .desc = "PostgreSQL statement_timeout; a request waiting a second longer "
+              "gets 504",
+      .offset = offsetof(struct pg_ctx, statement_timeout_ms) },
+    { .name = "notify_outbox",
+      .type = UF_OPT_BOOL,
+      .def = "true",
+      .desc = "NOTIFY \"<schema>.outbox\" after each round trip with a write, so the outbox "
+              "relay wakes at once",
+      .offset = offsetof(struct pg_ctx, notify_outbox) },
+    { .name = "operations",
+      .type = UF_OPT_MAP,
+      .desc = "Per route name, the statement that answers it (sql or sql_file, named :params "
+              "bound from event paths), its reply (status, not_found, errors, list) or a switch; "
+              "see docs/postgres.md",
+      .offset = offsetof(struct pg_ctx, operations_opt) },
+    { .name = "connect_timeout",
+      .type = UF_OPT_DURATION,
+      .def = "2s",
+      .min = 1000,
+      .max = 60000,
+      .desc = "Time allowed to open one connection (whole seconds)",
+      .offset = offsetof(struct pg_ctx, connect_timeout_ms) },
+    { 0 },
 };
 
 static int pg_init(struct uf_stage *st, void *ctx, struct uf_err *err)
@@ -167,7 +167,8 @@ static int pg_start(struct uf_stage *st, void *ctx, struct uf_err *err)
     struct pg_ctx *c = ctx;
     PGconn *pg = uf_pg_connect(c->dsn, c->connect_timeout_ms, err);
     int applied = 0;
-    int rc = pg ? uf_pg_migrate(pg, c->schema, c->quoted_schema, &c->migrations, &applied, err) : UF_EIO;
+    int rc =
+        pg ? uf_pg_migrate(pg, c->schema, c->quoted_schema, &c->migrations, &applied, err) : UF_EIO;
     if (rc == 0)
         rc = uf_pg_ops_prepare(pg, c->quoted_schema, &c->ops, err);
     PQfinish(pg);
@@ -196,9 +197,9 @@ static int pg_start(struct uf_stage *st, void *ctx, struct uf_err *err)
     struct uf_metrics *m = uf_stage_metrics(st);
     c->m_up = uf_metrics_extra(m, UF_METRIC_GAUGE, "pg_connections_up",
                                "PostgreSQL connections ready", NULL, NULL);
-    c->m_depth = uf_metrics_extra(m, UF_METRIC_GAUGE, "outbox_depth",
-                                  "Analytics events waiting in the outbox for the relay", NULL,
-                                  NULL);
+    c->m_depth =
+        uf_metrics_extra(m, UF_METRIC_GAUGE, "outbox_depth",
+                         "Analytics events waiting in the outbox for the relay", NULL, NULL);
     c->m_age = uf_metrics_extra(m, UF_METRIC_GAUGE, "outbox_oldest_age_ms",
                                 "Age of the oldest event waiting in the outbox", NULL, NULL);
     return c->pool ? 0 : UF_EIO;

@@ -53,7 +53,7 @@ struct uf_pg_pool {
 static void fail(struct uf_pg_pool *p, struct uf_pg_call *call, int status, const char *code,
                  const char *msg)
 {
-    struct uf_pg_failure f = {.status = status, .code = code};
+    struct uf_pg_failure f = { .status = status, .code = code };
     snprintf(f.msg, sizeof f.msg, "%s", msg);
     if (status == 503)
         atomic_fetch_add_explicit(p->m_unavailable, 1, memory_order_relaxed);
@@ -123,7 +123,7 @@ static int setup(struct uf_pg_pool *p, PGconn *pg, struct uf_err *err)
 static int open_conn(struct conn *c)
 {
     struct uf_pg_pool *p = c->pool;
-    struct uf_err err = {0};
+    struct uf_err err = { 0 };
     PGconn *pg = uf_pg_connect(p->cfg.dsn, p->cfg.connect_timeout_ms, &err);
     if (pg && setup(p, pg, &err) == 0) {
         c->pg = pg;
@@ -167,7 +167,7 @@ static enum read_rc next_result(PGconn *pg, int64_t deadline_us, PGresult **out)
         int64_t left = (deadline_us - uf_now_us()) / 1000;
         if (left <= 0)
             return READ_TIMEOUT;
-        struct pollfd pfd = {.fd = PQsocket(pg), .events = POLLIN};
+        struct pollfd pfd = { .fd = PQsocket(pg), .events = POLLIN };
         int n = poll(&pfd, 1, left > 1000 ? 1000 : (int)left);
         if (n < 0 && errno != EINTR)
             return READ_BROKEN;
@@ -193,9 +193,9 @@ static void finish_rows(struct uf_pg_pool *p, struct uf_pg_call *call, const PGr
     struct uf_pg_row *rows = n <= sizeof few / sizeof few[0] ? few : uf_xcalloc(n, sizeof *rows);
     for (int i = 0; i < (int)n; i++) {
         struct uf_pg_row *r = &rows[i];
-        *r = (struct uf_pg_row){.text = cell(res, i, op->col_reply),
-                                .event_id = cell(res, i, op->col_event),
-                                .status = cell(res, i, op->col_status)};
+        *r = (struct uf_pg_row){ .text = cell(res, i, op->col_reply),
+                                 .event_id = cell(res, i, op->col_event),
+                                 .status = cell(res, i, op->col_status) };
         r->len = r->text ? (size_t)PQgetlength(res, i, op->col_reply) : 0;
         for (size_t k = 0; k < op->list.nkeys; k++)
             r->keys[k] = cell(res, i, op->list.keys[k].col);
@@ -214,9 +214,9 @@ static void pg_classify(const PGresult *res, struct uf_pg_failure *f)
     state = state ? state : "XX000";
     if (strncmp(state, "08", 2) == 0 || strncmp(state, "53", 2) == 0 ||
         strncmp(state, "57P", 3) == 0 || strcmp(state, "40001") == 0 || strcmp(state, "40P01") == 0)
-        *f = (struct uf_pg_failure){503, "store_unavailable", "the UGC store is unavailable"};
+        *f = (struct uf_pg_failure){ 503, "store_unavailable", "the UGC store is unavailable" };
     else if (strcmp(state, "57014") == 0)
-        *f = (struct uf_pg_failure){504, "store_timeout", "the UGC store did not answer in time"};
+        *f = (struct uf_pg_failure){ 504, "store_timeout", "the UGC store did not answer in time" };
     else if (strncmp(state, "23", 2) == 0)
         f->status = 409, f->code = "conflict";
     else if (strncmp(state, "22", 2) == 0)
@@ -239,7 +239,7 @@ static enum read_rc read_call(struct uf_pg_pool *p, PGconn *pg, struct uf_pg_cal
     if (rc == READ_OK && PQresultStatus(sync) != PGRES_PIPELINE_SYNC)
         rc = READ_BROKEN;
     if (rc == READ_OK) {
-        struct uf_pg_failure f = {0};
+        struct uf_pg_failure f = { 0 };
         if (PQresultStatus(res) == PGRES_TUPLES_OK) {
             finish_rows(p, call, res);
         } else {
@@ -257,8 +257,8 @@ static enum read_rc read_call(struct uf_pg_pool *p, PGconn *pg, struct uf_pg_cal
 
 /* Sends the calls, each closed by its sync, then, when one of them writes, the outbox
  * notification (*notified). */
-static bool send_batch(const struct uf_pg_pool *p, PGconn *pg, struct uf_pg_call **batch,
-                       size_t n, bool *notified)
+static bool send_batch(const struct uf_pg_pool *p, PGconn *pg, struct uf_pg_call **batch, size_t n,
+                       bool *notified)
 {
     bool writes = false;
     for (size_t i = 0; i < n; i++) {
@@ -270,10 +270,9 @@ static bool send_batch(const struct uf_pg_pool *p, PGconn *pg, struct uf_pg_call
             return false;
     }
     *notified = writes && p->cfg.notify_channel;
-    const char *channel[1] = {p->cfg.notify_channel};
-    if (*notified &&
-        (!PQsendQueryPrepared(pg, "ugc_outbox_notify_v1", 1, channel, NULL, NULL, 0) ||
-         !PQpipelineSync(pg)))
+    const char *channel[1] = { p->cfg.notify_channel };
+    if (*notified && (!PQsendQueryPrepared(pg, "ugc_outbox_notify_v1", 1, channel, NULL, NULL, 0) ||
+                      !PQpipelineSync(pg)))
         return false;
     return PQflush(pg) == 0;
 }

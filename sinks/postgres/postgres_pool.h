@@ -38,9 +38,9 @@ struct uf_pg_pool_cfg {
     int64_t max_pending;       /* queued calls beyond which submit answers 503 overloaded */
     int64_t statement_timeout_ms;
     int64_t connect_timeout_ms;
-    const char *notify_channel; /* NOTIFYed after each round trip with a write; NULL: none */
+    const char *notify_channel;  /* NOTIFYed after each round trip with a write; NULL: none */
     const struct uf_pg_ops *ops; /* their statements are prepared on every connection */
-    struct uf_stage *st; /* for logs and metrics */
+    struct uf_stage *st;         /* for logs and metrics */
     uf_pg_finish_fn finish;
     void *arg;
 };

@@ -25,63 +25,115 @@
 static const char *const loop_values[] = { "epoll", "poll", NULL };
 
 static const struct uf_option http_options[] = {
-    { .name = "address", .type = UF_OPT_STR, .def = "127.0.0.1:8080",
+    { .name = "address",
+      .type = UF_OPT_STR,
+      .def = "127.0.0.1:8080",
       .desc = "Listen address, host:port or [ipv6]:port; port 0 picks a free port",
       .offset = offsetof(struct http_ctx, address) },
-    { .name = "routes", .type = UF_OPT_MAP, .flags = UF_OPT_REQUIRED,
+    { .name = "routes",
+      .type = UF_OPT_MAP,
+      .flags = UF_OPT_REQUIRED,
       .desc = "Route table: \"METHOD /path/{param}\" to its settings (see docs/http.md)",
       .offset = offsetof(struct http_ctx, routes_opt) },
-    { .name = "threads", .type = UF_OPT_INT, .def = "2", .min = 1, .max = 64,
+    { .name = "threads",
+      .type = UF_OPT_INT,
+      .def = "2",
+      .min = 1,
+      .max = 64,
       .desc = "Listener threads, each running one epoll loop",
       .offset = offsetof(struct http_ctx, threads) },
-    { .name = "batch_workers", .type = UF_OPT_INT, .def = "0", .min = 0, .max = 64,
+    { .name = "batch_workers",
+      .type = UF_OPT_INT,
+      .def = "0",
+      .min = 0,
+      .max = 64,
       .desc = "Threads that emit the events of big batch and split_array requests (at least "
               "offload_items items), so a listener thread goes on serving its other "
               "connections meanwhile; 0: every request is emitted on its listener thread",
       .offset = offsetof(struct http_ctx, batch_workers) },
-    { .name = "offload_items", .type = UF_OPT_INT, .def = "32", .min = 1, .max = 100000,
+    { .name = "offload_items",
+      .type = UF_OPT_INT,
+      .def = "32",
+      .min = 1,
+      .max = 100000,
       .desc = "Fewest items a request needs to go to the batch workers",
       .offset = offsetof(struct http_ctx, offload_items) },
-    { .name = "max_connections", .type = UF_OPT_INT, .def = "4096", .min = 1, .max = 1000000,
+    { .name = "max_connections",
+      .type = UF_OPT_INT,
+      .def = "4096",
+      .min = 1,
+      .max = 1000000,
       .desc = "Most client connections open at once, split evenly over the listener threads "
               "(the kernel picks a thread by the client's address); more are refused",
       .offset = offsetof(struct http_ctx, max_connections) },
-    { .name = "max_body", .type = UF_OPT_SIZE, .def = "1MiB", .min = 1, .max = 256 << 20,
+    { .name = "max_body",
+      .type = UF_OPT_SIZE,
+      .def = "1MiB",
+      .min = 1,
+      .max = 256 << 20,
       .desc = "Default largest request body; larger ones get 413",
       .offset = offsetof(struct http_ctx, max_body) },
-    { .name = "max_items", .type = UF_OPT_INT, .def = "500", .min = 1, .max = 100000,
+    { .name = "max_items",
+      .type = UF_OPT_INT,
+      .def = "500",
+      .min = 1,
+      .max = 100000,
       .desc = "Default most items in a batch or split_array request; more get 413",
       .offset = offsetof(struct http_ctx, max_items) },
-    { .name = "timeout", .type = UF_OPT_DURATION, .def = "5s", .min = 1, .max = 600000,
+    { .name = "timeout",
+      .type = UF_OPT_DURATION,
+      .def = "5s",
+      .min = 1,
+      .max = 600000,
       .desc = "Default time a request waits for its reply before it gets 504",
       .offset = offsetof(struct http_ctx, timeout_ms) },
-    { .name = "success_status", .type = UF_OPT_INT, .def = "200", .min = 200, .max = 299,
+    { .name = "success_status",
+      .type = UF_OPT_INT,
+      .def = "200",
+      .min = 200,
+      .max = 299,
       .desc = "Default status when no stage recorded a reply",
       .offset = offsetof(struct http_ctx, success_status) },
-    { .name = "idle_timeout", .type = UF_OPT_DURATION, .def = "60s", .min = 1000,
-      .max = 3600000, .desc = "Idle keep-alive connections are closed after this long",
+    { .name = "idle_timeout",
+      .type = UF_OPT_DURATION,
+      .def = "60s",
+      .min = 1000,
+      .max = 3600000,
+      .desc = "Idle keep-alive connections are closed after this long",
       .offset = offsetof(struct http_ctx, idle_timeout_ms) },
-    { .name = "connection_memory", .type = UF_OPT_SIZE, .def = "32KiB", .min = 4096,
+    { .name = "connection_memory",
+      .type = UF_OPT_SIZE,
+      .def = "32KiB",
+      .min = 4096,
       .max = 1 << 20,
       .desc = "Memory of a connection for its request's headers and read buffer, which "
               "libmicrohttpd clears for every request (smaller is cheaper); request headers that "
               "do not fit are refused (431)",
       .offset = offsetof(struct http_ctx, connection_memory) },
-    { .name = "event_loop", .type = UF_OPT_ENUM, .def = "epoll", .values = loop_values,
+    { .name = "event_loop",
+      .type = UF_OPT_ENUM,
+      .def = "epoll",
+      .values = loop_values,
       .desc = "How a listener thread waits for its connections: epoll scales to many idle "
               "ones; poll is cheaper with a few busy ones, such as a proxy's keep-alive pool "
               "(a reply that waits for the pipeline costs no epoll_ctl to suspend and resume)",
       .offset = offsetof(struct http_ctx, event_loop) },
-    { .name = "rate_limit", .type = UF_OPT_MAP,
+    { .name = "rate_limit",
+      .type = UF_OPT_MAP,
       .desc = "Per-client limit for every route without its own rate_limit: {rate: per second, "
               "burst, key: ip, sub or header, header: NAME, slots: clients tracked (65536)}; "
               "over it, 429 with Retry-After",
       .offset = offsetof(struct http_ctx, rate_limit_opt) },
-    { .name = "client_ip_header", .type = UF_OPT_STR,
+    { .name = "client_ip_header",
+      .type = UF_OPT_STR,
       .desc = "Header a trusted proxy sets to the client's IP (X-Forwarded-For: its last "
               "address), for ip-keyed rate limits; unset: the peer address",
       .offset = offsetof(struct http_ctx, client_ip_header) },
-    { .name = "retry_after", .type = UF_OPT_DURATION, .def = "1s", .min = 1000, .max = 3600000,
+    { .name = "retry_after",
+      .type = UF_OPT_DURATION,
+      .def = "1s",
+      .min = 1000,
+      .max = 3600000,
       .desc = "Retry-After sent with 503 answers (rounded up to seconds)",
       .offset = offsetof(struct http_ctx, retry_after_ms) },
     { 0 },
@@ -127,28 +179,26 @@ static void register_metrics(struct http_ctx *hc)
                                   "TCP port the listener is bound to", NULL, NULL);
     hc->m_inflight = uf_metrics_extra(m, UF_METRIC_GAUGE, "http_inflight_requests",
                                       "Requests received and not yet answered", NULL, NULL);
-    hc->m_not_found = uf_metrics_extra(m, UF_METRIC_COUNTER, "http_unrouted_total",
-                                       "Requests answered 404 or 405 by the route table", NULL,
-                                       NULL);
-    hc->m_offloaded = uf_metrics_extra(m, UF_METRIC_COUNTER, "http_offloaded_requests_total",
-                                       "Batch requests whose events a batch worker emitted",
-                                       NULL, NULL);
+    hc->m_not_found =
+        uf_metrics_extra(m, UF_METRIC_COUNTER, "http_unrouted_total",
+                         "Requests answered 404 or 405 by the route table", NULL, NULL);
+    hc->m_offloaded =
+        uf_metrics_extra(m, UF_METRIC_COUNTER, "http_offloaded_requests_total",
+                         "Batch requests whose events a batch worker emitted", NULL, NULL);
     for (size_t i = 0; i < hc->routes.n; i++) {
         struct http_route *r = &hc->routes.v[i];
         r->m_requests = uf_metrics_extra(m, UF_METRIC_COUNTER, "http_requests_total",
                                          "Requests answered, per route", "route", r->name);
         r->m_client_errors = uf_metrics_extra(m, UF_METRIC_COUNTER, "http_client_errors_total",
-                                              "Requests answered 4xx, per route", "route",
-                                              r->name);
+                                              "Requests answered 4xx, per route", "route", r->name);
         r->m_server_errors = uf_metrics_extra(m, UF_METRIC_COUNTER, "http_server_errors_total",
-                                              "Requests answered 5xx, per route", "route",
-                                              r->name);
-        r->m_limited = uf_metrics_extra(m, UF_METRIC_COUNTER, "http_rate_limited_total",
-                                        "Requests answered 429 by a rate limit, per route",
-                                        "route", r->name);
-        r->m_timeouts = uf_metrics_extra(m, UF_METRIC_COUNTER, "http_timeouts_total",
-                                         "Requests answered 504 after their timeout", "route",
-                                         r->name);
+                                              "Requests answered 5xx, per route", "route", r->name);
+        r->m_limited =
+            uf_metrics_extra(m, UF_METRIC_COUNTER, "http_rate_limited_total",
+                             "Requests answered 429 by a rate limit, per route", "route", r->name);
+        r->m_timeouts =
+            uf_metrics_extra(m, UF_METRIC_COUNTER, "http_timeouts_total",
+                             "Requests answered 504 after their timeout", "route", r->name);
     }
 }
 
@@ -231,8 +281,8 @@ static bool within_limit(struct http_ctx *hc, struct http_route *r, struct MHD_C
         return true;
     atomic_fetch_add_explicit(r->m_limited, 1, memory_order_relaxed);
     info->retry_after_ms = retry_ms;
-    *body = http_error_body("rate_limited", "too many requests; retry in %lld ms",
-                            (long long)retry_ms);
+    *body =
+        http_error_body("rate_limited", "too many requests; retry in %lld ms", (long long)retry_ms);
     return false;
 }
 
@@ -247,19 +297,20 @@ static enum MHD_Result begin(struct http_ctx *hc, struct MHD_Connection *conn, c
     json_t *params = json_object(), *body = NULL;
     bool known;
     char allow[96];
-    struct http_route *r = http_routes_match(&hc->routes, method, url, params, &known, allow,
-                                             sizeof(allow));
+    struct http_route *r =
+        http_routes_match(&hc->routes, method, url, params, &known, allow, sizeof(allow));
     if (!r) {
         json_decref(params);
         atomic_fetch_add_explicit(hc->m_not_found, 1, memory_order_relaxed);
         info.allow = allow;
         if (known)
-            body = http_error_body("method_not_allowed", "%.16s is not allowed on %.256s",
-                                   method, url);
+            body = http_error_body("method_not_allowed", "%.16s is not allowed on %.256s", method,
+                                   url);
         return known ? http_send(conn, 405, body, &info)
-                     : http_send(conn, 404, http_error_body("not_found", "no route for %.16s %.256s",
-                                                            method, url),
-                                 &info);
+                     : http_send(
+                           conn, 404,
+                           http_error_body("not_found", "no route for %.16s %.256s", method, url),
+                           &info);
     }
     int status = check_headers(r, conn, &body);
     if (!status && !within_limit(hc, r, conn, &info, &body))
@@ -275,8 +326,8 @@ static enum MHD_Result begin(struct http_ctx *hc, struct MHD_Connection *conn, c
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
-                                  const char *method, const char *version,
-                                  const char *upload_data, size_t *upload_size, void **con_cls)
+                                  const char *method, const char *version, const char *upload_data,
+                                  size_t *upload_size, void **con_cls)
 {
     struct http_ctx *hc = cls;
     struct http_req *req = *con_cls;

@@ -29,12 +29,12 @@ enum http_body { HTTP_BODY_NONE, HTTP_BODY_JSON };
 struct http_req;
 
 struct http_route {
-    char *key;                /* "POST /api/v1/movies/{movie_id}/like", as configured */
-    char *name;               /* `name`, default: the key */
+    char *key;  /* "POST /api/v1/movies/{movie_id}/like", as configured */
+    char *name; /* `name`, default: the key */
     char *method;
-    char **segs;              /* path template split at '/'; "{x}" segments are parameters */
+    char **segs; /* path template split at '/'; "{x}" segments are parameters */
     size_t nsegs, nparams;
-    size_t literals;          /* literal segments rank routes that match the same path */
+    size_t literals; /* literal segments rank routes that match the same path */
     enum http_auth auth;
     enum http_body body;
     bool split_array, batch, wait; /* batch: one event, body.body = the items (see docs) */
@@ -58,8 +58,8 @@ void http_limit_free(struct http_limit *l);
 bool http_limit_same(const struct http_limit *a, const struct http_limit *b);
 /* Takes a token for the request's client; false with *retry_after_ms when over the limit.
  * trusted: the header a trusted proxy sets to the client's IP, or NULL. Thread-safe. */
-bool http_limit_allows(const struct http_limit *l, struct MHD_Connection *conn,
-                       const char *trusted, int64_t *retry_after_ms);
+bool http_limit_allows(const struct http_limit *l, struct MHD_Connection *conn, const char *trusted,
+                       int64_t *retry_after_ms);
 
 struct http_routes {
     struct http_route *v;
@@ -97,8 +97,8 @@ struct http_ctx {
     int event_loop; /* index into loop_values: 0 epoll, 1 poll */
     int64_t max_items, success_status;
     int64_t batch_workers, offload_items;
-    json_t *rate_limit_opt;  /* the listener's limit, for every route without its own */
-    char *client_ip_header;  /* set by a trusted proxy to the client's IP; NULL: the peer */
+    json_t *rate_limit_opt; /* the listener's limit, for every route without its own */
+    char *client_ip_header; /* set by a trusted proxy to the client's IP; NULL: the peer */
     struct http_limit *limit;
 
     struct uf_stage *st;
@@ -149,21 +149,21 @@ struct http_req {
     pthread_mutex_t lock;
     atomic_int refs;
     enum req_state state;
-    char *body;               /* bounded by the route's max_body */
+    char *body; /* bounded by the route's max_body */
     size_t len, cap;
     bool too_large;
     json_t *params;
-    int status;               /* the reply, once READY */
+    int status; /* the reply, once READY */
     json_t *reply;
-    char *reply_text;         /* or the reply as JSON text (uf_event_reply_text) */
+    char *reply_text; /* or the reply as JSON text (uf_event_reply_text) */
     size_t reply_len;
-    json_t *reply_headers;    /* stages' headers (uf_event_reply_header), or NULL */
+    json_t *reply_headers; /* stages' headers (uf_event_reply_header), or NULL */
     size_t nevents;
-    size_t nitems;            /* items of a batch or split_array request: {"accepted": n} */
+    size_t nitems; /* items of a batch or split_array request: {"accepted": n} */
     int64_t start_us, deadline_us;
-    bool listed;              /* on the route's pending list (route lock) */
+    bool listed; /* on the route's pending list (route lock) */
     struct http_req *prev, *next;
-    struct uf_event **work;   /* offloaded: the events a worker emits (http_work.c) */
+    struct uf_event **work; /* offloaded: the events a worker emits (http_work.c) */
     struct http_req *work_next;
     char request_id[65];
 };
@@ -221,8 +221,7 @@ void http_raw_check(const char *body, size_t len, int64_t max_items, struct http
 /* The verdict on a batch of n items whose first non-object is at non_object (SIZE_MAX: none),
  * for both paths: 413 for more than max_items, else 400 naming the item; status 0 when fine.
  * v must start as http_raw_check starts it (index -1). */
-void http_items_verdict(size_t n, size_t non_object, int64_t max_items,
-                        struct http_raw_verdict *v);
+void http_items_verdict(size_t n, size_t non_object, int64_t max_items, struct http_raw_verdict *v);
 
 /* ---- http_reply.c ---- */
 struct http_reply_info {

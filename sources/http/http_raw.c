@@ -40,14 +40,12 @@ static void malformed_scan(struct http_raw_verdict *v, const char *msg)
     }
     size_t pos = (size_t)strtoull(at + 9, NULL, 10);
     verdict(v, 400, "malformed_json");
-    snprintf(v->msg, sizeof(v->msg), "malformed JSON at byte %zu: %.*s", pos, (int)(at - why),
-             why);
+    snprintf(v->msg, sizeof(v->msg), "malformed JSON at byte %zu: %.*s", pos, (int)(at - why), why);
     v->position = (long long)pos;
 }
 
 /* Too many items (413) before an item that is not an object (400); both paths answer so. */
-void http_items_verdict(size_t n, size_t non_object, int64_t max_items,
-                        struct http_raw_verdict *v)
+void http_items_verdict(size_t n, size_t non_object, int64_t max_items, struct http_raw_verdict *v)
 {
     if ((int64_t)n > max_items) {
         verdict(v, 413, "too_many_items");

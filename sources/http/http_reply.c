@@ -15,8 +15,11 @@
 /* Length of the valid UTF-8 sequence at p (1..4), or 0 when it is not one. */
 static size_t utf8_len(const unsigned char *p)
 {
-    size_t n = p[0] < 0x80 ? 1 : (p[0] & 0xe0) == 0xc0 ? 2 : (p[0] & 0xf0) == 0xe0 ? 3
-             : (p[0] & 0xf8) == 0xf0 ? 4 : 0;
+    size_t n = p[0] < 0x80             ? 1
+               : (p[0] & 0xe0) == 0xc0 ? 2
+               : (p[0] & 0xf0) == 0xe0 ? 3
+               : (p[0] & 0xf8) == 0xf0 ? 4
+                                       : 0;
     for (size_t i = 1; i < n; i++)
         if ((p[i] & 0xc0) != 0x80)
             return 0;
@@ -66,8 +69,8 @@ static void add_headers(struct MHD_Response *resp, int status, const json_t *bod
         MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, info->allow);
     if (status == 401) {
         const char *code = error_code(body);
-        bool bad = code && (strcmp(code, "invalid_token") == 0 ||
-                            strcmp(code, "token_expired") == 0);
+        bool bad =
+            code && (strcmp(code, "invalid_token") == 0 || strcmp(code, "token_expired") == 0);
         MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
                                 bad ? "Bearer error=\"invalid_token\"" : "Bearer");
     }
@@ -92,9 +95,8 @@ enum MHD_Result http_send(struct MHD_Connection *conn, int status, json_t *body,
     if (body && status != 204 && status != 304) {
         text = uf_jsonenc_dumps(body, &len);
     }
-    struct MHD_Response *resp =
-        MHD_create_response_from_buffer(len, text ? text : (char *)"", text ? MHD_RESPMEM_MUST_FREE
-                                                                         : MHD_RESPMEM_PERSISTENT);
+    struct MHD_Response *resp = MHD_create_response_from_buffer(
+        len, text ? text : (char *)"", text ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
     add_headers(resp, status, text ? body : NULL, text != NULL, info);
     enum MHD_Result rc = MHD_queue_response(conn, (unsigned)status, resp);
     MHD_destroy_response(resp);

@@ -218,9 +218,10 @@ static json_t *parse_body(struct http_req *req, enum MHD_Result *answered)
     bool many = req->route->split_array || req->route->batch;
     if (!json_is_object(body) && !(many && json_is_array(body))) {
         json_decref(body);
-        *answered = reply_now(req, 400, http_error_body("malformed_json", "%s",
-                                                        many ? "body must be a JSON object or array"
-                                                             : "body must be a JSON object"));
+        *answered = reply_now(req, 400,
+                              http_error_body("malformed_json", "%s",
+                                              many ? "body must be a JSON object or array"
+                                                   : "body must be a JSON object"));
         return NULL;
     }
     return body;
@@ -266,8 +267,8 @@ static struct uf_event **build_events(struct http_req *req, json_t *body, json_t
         req->nitems = json_array_size(body);
     if (!req->route->split_array) {
         json_t *env = json_pack("{s:s,s:s,s:O,s:O,s:O}", "route", req->route->name, "method",
-                                req->route->method, "path", json_object_get(meta, "path"),
-                                "params", req->params, "query", query);
+                                req->route->method, "path", json_object_get(meta, "path"), "params",
+                                req->params, "query", query);
         if (body)
             json_object_set_new(env, "body", body);
         struct uf_event **evs = uf_xmalloc(sizeof(*evs));
@@ -540,18 +541,18 @@ enum MHD_Result http_req_dispatch(struct http_req *req)
     if (atomic_load(&req->hc->stopping))
         return reply_now(req, 503, http_error_body("shutting_down", "the server is shutting down"));
     if (req->too_large)
-        return reply_now(req, 413, http_error_body("body_too_large",
-                                                   "request body is larger than %lld bytes",
-                                                   (long long)req->route->max_body));
+        return reply_now(req, 413,
+                         http_error_body("body_too_large", "request body is larger than %lld bytes",
+                                         (long long)req->route->max_body));
     if (json_object_size(req->params) != req->route->nparams)
-        return reply_now(req, 400, http_error_body("invalid_path",
-                                                   "a path parameter is not valid UTF-8"));
+        return reply_now(req, 400,
+                         http_error_body("invalid_path", "a path parameter is not valid UTF-8"));
     struct req_facts f = { .query = json_object() };
     MHD_get_connection_values(req->conn, MHD_GET_ARGUMENT_KIND, add_query, &f);
     if (f.bad_utf8) {
         json_decref(f.query);
-        return reply_now(req, 400, http_error_body("invalid_query",
-                                                   "a query parameter is not valid UTF-8"));
+        return reply_now(req, 400,
+                         http_error_body("invalid_query", "a query parameter is not valid UTF-8"));
     }
     if (req->route->batch && req->hc->batch_text)
         return dispatch_raw(req, f.query);
@@ -599,8 +600,8 @@ enum MHD_Result http_req_answer(struct http_req *req)
     struct http_reply_info info = reply_info(req);
     info.headers = req->reply_headers; /* freed with the request, after the send copied them */
     http_count_status(req->route, status);
-    uf_log(UF_LOG_TRACE, req->hc->st, "Request answered.", "route", req->route->name,
-           "request_id", req->request_id);
+    uf_log(UF_LOG_TRACE, req->hc->st, "Request answered.", "route", req->route->name, "request_id",
+           req->request_id);
     if (text) {
         json_decref(body); /* a completion holds one of the two; a text wins */
         return http_send_text(req->conn, status, text, text_len, &info);

@@ -12,11 +12,11 @@
 #include "framework/stage.h"
 #include "sources/http/http_int.h"
 
-static const char *const methods[] = { "GET", "POST", "PUT", "PATCH", "DELETE", "HEAD",
-                                       "OPTIONS", NULL };
-static const char *const settings[] = { "name", "auth", "body", "split_array", "batch", "max_items",
-                                        "reply", "timeout", "success_status", "max_body",
-                                        "rate_limit", NULL };
+static const char *const methods[] = { "GET",    "POST", "PUT",     "PATCH",
+                                       "DELETE", "HEAD", "OPTIONS", NULL };
+static const char *const settings[] = { "name",           "auth",      "body",       "split_array",
+                                        "batch",          "max_items", "reply",      "timeout",
+                                        "success_status", "max_body",  "rate_limit", NULL };
 
 static bool in_list(const char *const *list, const char *s)
 {
@@ -103,8 +103,7 @@ static int parse_key(struct http_route *r, const char *key, struct uf_err *err)
 /* `auth`'s values, by enum http_auth (the unset one first). */
 static const char *const auths[] = { "", "registered", "optional", "none", NULL };
 
-static int apply_setting(struct http_route *r, const char *k, const json_t *v,
-                         struct uf_err *err)
+static int apply_setting(struct http_route *r, const char *k, const json_t *v, struct uf_err *err)
 {
     static const char *const bodies[] = { "none", "json", NULL };
     static const char *const replies[] = { "immediate", "wait", NULL };
@@ -135,7 +134,7 @@ static int apply_setting(struct http_route *r, const char *k, const json_t *v,
         http_limit_free(r->limit);
         rc = (r->limit = http_limit_parse(v, err)) ? 0 : UF_EINVAL;
     } else if (strcmp(k, "success_status") == 0 &&
-             !(rc = parse_setting(v, UF_OPT_INT, 200, 299, &n, err)))
+               !(rc = parse_setting(v, UF_OPT_INT, 200, 299, &n, err)))
         r->success_status = (int)n;
     return rc;
 }
@@ -157,7 +156,8 @@ static int parse_route(struct http_route *r, const char *key, const json_t *val,
         return uf_err_set(err, UF_EINVAL, "expected a mapping of settings");
     const char *k;
     const json_t *v;
-    json_object_foreach((json_t *)val, k, v) {
+    json_object_foreach((json_t *)val, k, v)
+    {
         if (!in_list(settings, k)) {
             const char *s = suggest(settings, k);
             return uf_err_set(err, UF_EINVAL, "unknown setting '%s'%s%s%s", k,
@@ -203,7 +203,8 @@ int http_routes_parse(const json_t *map, const struct http_route_defaults *d,
     out->v = uf_xcalloc(json_object_size(map), sizeof(struct http_route));
     const char *key;
     const json_t *val;
-    json_object_foreach((json_t *)map, key, val) {
+    json_object_foreach((json_t *)map, key, val)
+    {
         struct http_route *r = &out->v[out->n++];
         if (parse_route(r, key, val, d, err)) {
             uf_err_prefix(err, "routes: \"%s\"", key);
@@ -219,7 +220,7 @@ int http_routes_parse(const json_t *map, const struct http_route_defaults *d,
  * events), and the user and meta (roles come from jwt_auth) unless the route takes no token. */
 static void declare_route(const struct http_route *r, struct uf_stage *st, const struct uf_pos *pos)
 {
-    static const char *const always[] = {"route", "method", "path", "query.*", "meta.*", NULL};
+    static const char *const always[] = { "route", "method", "path", "query.*", "meta.*", NULL };
     for (size_t i = 0; always[i]; i++)
         uf_stage_route_provides(st, r->name, always[i], pos);
     for (size_t i = 0; i < r->nsegs; i++) {
@@ -304,8 +305,7 @@ static void allow_add(char *allow, size_t allow_len, const char *method)
 {
     if (strstr(allow, method))
         return;
-    snprintf(allow + strlen(allow), allow_len - strlen(allow), "%s%s", *allow ? ", " : "",
-             method);
+    snprintf(allow + strlen(allow), allow_len - strlen(allow), "%s%s", *allow ? ", " : "", method);
 }
 
 struct http_route *http_routes_match(const struct http_routes *r, const char *method,

@@ -24,20 +24,33 @@ static const char *const match_values[] = { "route", "type", NULL };
 static const char *const unmatched_values[] = { "pass", "reject", NULL };
 
 static const struct uf_option validate_options[] = {
-    { .name = "rules", .type = UF_OPT_MAP, .flags = UF_OPT_REQUIRED,
+    { .name = "rules",
+      .type = UF_OPT_MAP,
+      .flags = UF_OPT_REQUIRED,
       .desc = "Rule sets: name to {field path: checks} (see docs/http.md)",
       .offset = offsetof(struct uf_validate_ctx, rules_opt) },
-    { .name = "items", .type = UF_OPT_STR,
+    { .name = "items",
+      .type = UF_OPT_STR,
       .desc = "Dotted path of an array of items (batch routes: body); when an event has one, "
               "the rules apply to each item and one invalid item rejects the whole event",
       .offset = offsetof(struct uf_validate_ctx, items) },
-    { .name = "match", .type = UF_OPT_ENUM, .def = "route", .values = match_values,
+    { .name = "match",
+      .type = UF_OPT_ENUM,
+      .def = "route",
+      .values = match_values,
       .desc = "What names the rule set of an event: meta.route or the body's type",
       .offset = offsetof(struct uf_validate_ctx, match) },
-    { .name = "unmatched", .type = UF_OPT_ENUM, .def = "pass", .values = unmatched_values,
+    { .name = "unmatched",
+      .type = UF_OPT_ENUM,
+      .def = "pass",
+      .values = unmatched_values,
       .desc = "Events without a rule set: pass them on, or reject them with 422",
       .offset = offsetof(struct uf_validate_ctx, unmatched) },
-    { .name = "status", .type = UF_OPT_INT, .def = "422", .min = 400, .max = 499,
+    { .name = "status",
+      .type = UF_OPT_INT,
+      .def = "422",
+      .min = 400,
+      .max = 499,
       .desc = "Status of a failed check unless the rule sets its own",
       .offset = offsetof(struct uf_validate_ctx, status) },
     { 0 },
@@ -219,14 +232,14 @@ static const struct uf_vset *set_of_type(const struct uf_validate_ctx *vc, const
 }
 
 static const struct uf_vset *find_set(const struct uf_validate_ctx *vc, struct uf_event *ev,
-                                   const struct item *it)
+                                      const struct item *it)
 {
     if (vc->match == 1)
         return set_of_type(vc, it);
     const json_t *route = uf_event_meta_get(ev, "route");
-    return json_is_string(route) ? set_named(vc, json_string_value(route),
-                                             json_string_length(route))
-                                 : NULL;
+    return json_is_string(route)
+               ? set_named(vc, json_string_value(route), json_string_length(route))
+               : NULL;
 }
 
 /* Names the item a failure is in, for the message: label "events[3]" and sep "." for item 3
@@ -285,8 +298,8 @@ static void reject(const struct uf_validate_ctx *vc, struct uf_event *ev,
     long long index = locate(vc, ev, item, label, sizeof(label), &sep);
     char *key = failed_key(f);
     snprintf(field, sizeof(field), "%s%s%s", r->field, key ? "." : "", key ? key : "");
-    char *msg = uf_xasprintf("%s%s%s%s%s: %s", label, sep, r->path, key ? "." : "",
-                             key ? key : "", f->why);
+    char *msg =
+        uf_xasprintf("%s%s%s%s%s: %s", label, sep, r->path, key ? "." : "", key ? key : "", f->why);
     fail_with(ev, r->status, "invalid_field", msg, field, index);
     free(msg);
     free(key);
@@ -297,8 +310,8 @@ static void reject_unmatched(const struct uf_validate_ctx *vc, struct uf_event *
     char label[192];
     const char *sep;
     long long index = locate(vc, ev, item, label, sizeof(label), &sep);
-    char *msg = uf_xasprintf("%s%sno validation rules for this event", label,
-                             index >= 0 ? ": " : "");
+    char *msg =
+        uf_xasprintf("%s%sno validation rules for this event", label, index >= 0 ? ": " : "");
     fail_with(ev, (int)vc->status, "invalid_event", msg, NULL, index);
     free(msg);
 }
@@ -351,7 +364,8 @@ static void process_tree(struct uf_stage *st, const struct uf_validate_ctx *vc, 
     /* Every item is checked before anything goes on: one invalid item rejects the batch. */
     size_t i;
     json_t *item;
-    json_array_foreach(items, i, item) {
+    json_array_foreach(items, i, item)
+    {
         struct item it = { .body = item, .index = (long long)i };
         if (!json_is_object(item)) {
             reject_not_object(ev, i);

@@ -16,8 +16,9 @@
 #include "framework/timefmt.h"
 
 static const char *const type_phrases[] = {
-    "",         "a string", "an integer", "a number",
-    "a boolean", "a UUID",  "an object",  "an array", "an RFC 3339 timestamp",
+    "",          "a string",  "an integer",
+    "a number",  "a boolean", "a UUID",
+    "an object", "an array",  "an RFC 3339 timestamp",
 };
 
 /* ---- values ---- */
@@ -46,9 +47,15 @@ void uf_vval_tree(const json_t *v, struct uf_vval *x)
         x->kind = UF_VK_BOOL;
         x->b = json_is_true(v);
         break;
-    case JSON_OBJECT: x->kind = UF_VK_OBJECT; break;
-    case JSON_ARRAY: x->kind = UF_VK_ARRAY; break;
-    case JSON_NULL: x->kind = UF_VK_NULL; break;
+    case JSON_OBJECT:
+        x->kind = UF_VK_OBJECT;
+        break;
+    case JSON_ARRAY:
+        x->kind = UF_VK_ARRAY;
+        break;
+    case JSON_NULL:
+        x->kind = UF_VK_NULL;
+        break;
     }
 }
 
@@ -102,15 +109,23 @@ void uf_vval_text(const struct uf_jmember *m, bool nul, struct uf_vbuf *b, struc
         if (x->nul)
             x->str = uf_vbuf_text(b, m->val, m->val_len, m->escaped, &x->len);
         break;
-    case UF_J_NUMBER: raw_number(m, b, x); break;
+    case UF_J_NUMBER:
+        raw_number(m, b, x);
+        break;
     case UF_J_TRUE:
     case UF_J_FALSE:
         x->kind = UF_VK_BOOL;
         x->b = m->type == UF_J_TRUE;
         break;
-    case UF_J_OBJECT: x->kind = UF_VK_OBJECT; break;
-    case UF_J_ARRAY: x->kind = UF_VK_ARRAY; break;
-    case UF_J_NULL: x->kind = UF_VK_NULL; break;
+    case UF_J_OBJECT:
+        x->kind = UF_VK_OBJECT;
+        break;
+    case UF_J_ARRAY:
+        x->kind = UF_VK_ARRAY;
+        break;
+    case UF_J_NULL:
+        x->kind = UF_VK_NULL;
+        break;
     }
 }
 
@@ -181,7 +196,7 @@ static bool check_string(struct uf_vfailure *f, struct uf_vval *v)
         return uf_validate_fail(f, "must be valid UTF-8");
     if (r->type == UF_VT_UUID && !uf_uuid_parse_n(v->str, v->len, id))
         return uf_validate_fail(f, "must be a UUID");
-    if (r->type == UF_VT_RFC3339 && !uf_time_parse(v->str, &(int64_t){0}))
+    if (r->type == UF_VT_RFC3339 && !uf_time_parse(v->str, &(int64_t){ 0 }))
         return uf_validate_fail(f, "must be an RFC 3339 timestamp");
     if (!check_range(f, chars, r->min_len, r->max_len, "characters"))
         return false;
@@ -192,7 +207,8 @@ static bool check_string(struct uf_vfailure *f, struct uf_vval *v)
             return uf_validate_fail(f, "must contain only %s", r->charset_text);
     size_t i;
     json_t *p;
-    json_array_foreach(r->not_prefix, i, p) {
+    json_array_foreach(r->not_prefix, i, p)
+    {
         size_t n = json_string_length(p);
         if (v->len >= n && memcmp(v->str, json_string_value(p), n) == 0)
             return uf_validate_fail(f, "must not start with '%s'", json_string_value(p));
@@ -259,7 +275,8 @@ static void walk_tree(struct objwalk *w, const json_t *obj)
 {
     const char *k;
     const json_t *v;
-    json_object_foreach((json_t *)obj, k, v) {
+    json_object_foreach((json_t *)obj, k, v)
+    {
         struct uf_vval x;
         uf_vval_tree(v, &x);
         if (!visit_member(w, k, strlen(k), false, &x))
@@ -314,13 +331,22 @@ static size_t array_size(const struct uf_vval *v)
 static bool type_ok(enum uf_vtype t, const struct uf_vval *v)
 {
     switch (t) {
-    case UF_VT_ANY: return true;
-    case UF_VT_STRING: case UF_VT_UUID: case UF_VT_RFC3339: return v->kind == UF_VK_STRING;
-    case UF_VT_INT: return v->kind == UF_VK_INT;
-    case UF_VT_NUMBER: return v->kind == UF_VK_INT || v->kind == UF_VK_REAL;
-    case UF_VT_BOOL: return v->kind == UF_VK_BOOL;
-    case UF_VT_OBJECT: return v->kind == UF_VK_OBJECT;
-    case UF_VT_ARRAY: return v->kind == UF_VK_ARRAY;
+    case UF_VT_ANY:
+        return true;
+    case UF_VT_STRING:
+    case UF_VT_UUID:
+    case UF_VT_RFC3339:
+        return v->kind == UF_VK_STRING;
+    case UF_VT_INT:
+        return v->kind == UF_VK_INT;
+    case UF_VT_NUMBER:
+        return v->kind == UF_VK_INT || v->kind == UF_VK_REAL;
+    case UF_VT_BOOL:
+        return v->kind == UF_VK_BOOL;
+    case UF_VT_OBJECT:
+        return v->kind == UF_VK_OBJECT;
+    case UF_VT_ARRAY:
+        return v->kind == UF_VK_ARRAY;
     }
     return false;
 }
@@ -334,12 +360,17 @@ static bool same_value(const json_t *e, const struct uf_vval *v)
     case UF_VK_STRING:
         return json_is_string(e) && json_string_length(e) == v->len &&
                memcmp(json_string_value(e), v->str, v->len) == 0;
-    case UF_VK_INT: return json_is_integer(e) && json_integer_value(e) == v->i;
-    case UF_VK_REAL: return json_is_real(e) && json_real_value(e) == v->num;
-    case UF_VK_BOOL: return json_is_boolean(e) && json_is_true(e) == v->b;
-    case UF_VK_NULL: return json_is_null(e);
+    case UF_VK_INT:
+        return json_is_integer(e) && json_integer_value(e) == v->i;
+    case UF_VK_REAL:
+        return json_is_real(e) && json_real_value(e) == v->num;
+    case UF_VK_BOOL:
+        return json_is_boolean(e) && json_is_true(e) == v->b;
+    case UF_VK_NULL:
+        return json_is_null(e);
     case UF_VK_OBJECT:
-    case UF_VK_ARRAY: break;
+    case UF_VK_ARRAY:
+        break;
     }
     if (v->tree)
         return json_equal(e, v->tree);
@@ -353,11 +384,10 @@ static bool check_enum(struct uf_vfailure *f, const struct uf_vval *v)
 {
     size_t i;
     const json_t *e;
-    json_array_foreach(f->rule->enum_values, i, e)
-        if (same_value(e, v))
-            return true;
+    json_array_foreach(f->rule->enum_values, i, e) if (same_value(e, v)) return true;
     char list[128] = "";
-    json_array_foreach(f->rule->enum_values, i, e) {
+    json_array_foreach(f->rule->enum_values, i, e)
+    {
         char *t = json_is_string(e) ? NULL : json_dumps(e, JSON_ENCODE_ANY);
         snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s%s", i ? ", " : "",
                  t ? t : json_string_value(e));

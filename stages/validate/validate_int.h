@@ -17,8 +17,15 @@
 #include "framework/uuid.h"
 
 enum uf_vtype {
-    UF_VT_ANY, UF_VT_STRING, UF_VT_INT, UF_VT_NUMBER, UF_VT_BOOL, UF_VT_UUID, UF_VT_OBJECT,
-    UF_VT_ARRAY, UF_VT_RFC3339,
+    UF_VT_ANY,
+    UF_VT_STRING,
+    UF_VT_INT,
+    UF_VT_NUMBER,
+    UF_VT_BOOL,
+    UF_VT_UUID,
+    UF_VT_OBJECT,
+    UF_VT_ARRAY,
+    UF_VT_RFC3339,
 };
 
 struct uf_vrule {
@@ -68,12 +75,19 @@ void uf_validate_free_rules(struct uf_validate_ctx *vc);
 
 /* ---- values under check ---- */
 
-enum uf_vkind { UF_VK_NULL, UF_VK_STRING, UF_VK_INT, UF_VK_REAL, UF_VK_BOOL, UF_VK_OBJECT,
-                UF_VK_ARRAY };
+enum uf_vkind {
+    UF_VK_NULL,
+    UF_VK_STRING,
+    UF_VK_INT,
+    UF_VK_REAL,
+    UF_VK_BOOL,
+    UF_VK_OBJECT,
+    UF_VK_ARRAY
+};
 
 struct uf_vval {
     enum uf_vkind kind;
-    const char *str;    /* strings: the decoded bytes, NUL-terminated when nul */
+    const char *str; /* strings: the decoded bytes, NUL-terminated when nul */
     size_t len;
     bool nul;
     int64_t i;          /* UF_VK_INT */
@@ -82,7 +96,7 @@ struct uf_vval {
     const json_t *tree; /* the tree path's value (what objects and arrays are walked from) */
     const char *text;   /* the raw path's value text (objects and arrays: the whole of it) */
     size_t text_len;
-    bool recased;       /* a UUID that is not in lower case: str now points at canon */
+    bool recased; /* a UUID that is not in lower case: str now points at canon */
     char canon[UF_UUID_STR];
 };
 

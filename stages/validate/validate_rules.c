@@ -11,13 +11,13 @@
 #include "framework/mem.h"
 #include "framework/options.h"
 
-static const char *const type_names[] = { "any",    "string", "int",   "number", "bool",
-                                          "uuid",   "object", "array", "rfc3339", NULL };
+static const char *const type_names[] = { "any",  "string", "int",   "number",  "bool",
+                                          "uuid", "object", "array", "rfc3339", NULL };
 
-static const char *const rule_keys[] = { "required",  "type",      "min_length", "max_length",
-                                         "min",       "max",       "charset",    "enum",
-                                         "max_bytes", "max_keys",  "flat",       "max_value_bytes",
-                                         "default",   "coerce",    "status",     "not_prefix",
+static const char *const rule_keys[] = { "required",  "type",     "min_length", "max_length",
+                                         "min",       "max",      "charset",    "enum",
+                                         "max_bytes", "max_keys", "flat",       "max_value_bytes",
+                                         "default",   "coerce",   "status",     "not_prefix",
                                          NULL };
 
 static int get_bool(const json_t *v, bool *out, struct uf_err *err)
@@ -143,7 +143,7 @@ static int apply_key(struct uf_vrule *r, const char *k, const json_t *v, struct 
             return uf_err_set(err, UF_EINVAL, "expected a 4xx status");
         r->status = (int)n;
     } else
-        *(!strcmp(k, "min_length")  ? &r->min_len
+        *(!strcmp(k, "min_length")   ? &r->min_len
           : !strcmp(k, "max_length") ? &r->max_len
           : !strcmp(k, "max_bytes")  ? &r->max_bytes
           : !strcmp(k, "max_keys")   ? &r->max_keys
@@ -160,8 +160,8 @@ static void split_path(struct uf_vrule *r)
         p += n + (p[n] == '.');
     }
     const char *first = r->parts[0];
-    bool prefix = r->nparts > 1 && (!strcmp(first, "body") || !strcmp(first, "params") ||
-                                    !strcmp(first, "query"));
+    bool prefix = r->nparts > 1 &&
+                  (!strcmp(first, "body") || !strcmp(first, "params") || !strcmp(first, "query"));
     r->field = prefix ? r->path + strlen(first) + 1 : r->path;
 }
 
@@ -183,7 +183,8 @@ static int parse_rule(struct uf_vrule *r, const char *path, const json_t *spec, 
         return uf_err_set(err, UF_EINVAL, "expected a mapping of checks or a type name");
     const char *k;
     const json_t *v;
-    json_object_foreach((json_t *)spec, k, v) {
+    json_object_foreach((json_t *)spec, k, v)
+    {
         size_t i = 0;
         while (rule_keys[i] && strcmp(rule_keys[i], k))
             i++;
@@ -211,7 +212,8 @@ static int parse_set(struct uf_vset *set, const char *name, const json_t *fields
     set->rules = uf_xcalloc(json_object_size(fields) + 1, sizeof(struct uf_vrule));
     const char *path;
     const json_t *spec;
-    json_object_foreach((json_t *)fields, path, spec) {
+    json_object_foreach((json_t *)fields, path, spec)
+    {
         if (parse_rule(&set->rules[set->n++], path, spec, status, err)) {
             uf_err_prefix(err, "%s", path);
             return UF_EINVAL;
@@ -255,7 +257,8 @@ int uf_validate_parse_rules(struct uf_validate_ctx *vc, struct uf_err *err)
     vc->sets = uf_xcalloc(json_object_size(vc->rules_opt), sizeof(struct uf_vset));
     const char *name;
     const json_t *fields;
-    json_object_foreach(vc->rules_opt, name, fields) {
+    json_object_foreach(vc->rules_opt, name, fields)
+    {
         if (parse_set(&vc->sets[vc->nsets++], name, fields, (int)vc->status, err)) {
             uf_err_prefix(err, "rules: %s", name);
             return UF_EINVAL;

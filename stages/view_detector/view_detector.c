@@ -38,11 +38,11 @@
 struct vd_entry {
     char *key;
     uint64_t hash;
-    struct vd_entry *next;             /* hash chain */
-    struct vd_entry *newer, *older;    /* LRU list of the stripe */
+    struct vd_entry *next;          /* hash chain */
+    struct vd_entry *newer, *older; /* LRU list of the stripe */
     double watched_s, pos_s;
-    int64_t at_us;                     /* event time of the last event */
-    int64_t touched_us;                /* monotonic, for the TTL */
+    int64_t at_us;      /* event time of the last event */
+    int64_t touched_us; /* monotonic, for the TTL */
     bool playing, have_pos, counted;
 };
 
@@ -81,34 +81,64 @@ struct vd_ctx {
 static const char *const clock_values[] = { "client", "server", NULL };
 
 static const struct uf_option vd_options[] = {
-    { .name = "min_watched", .type = UF_OPT_DURATION, .def = "30s", .min = 1, .max = 86400000,
-      .desc = "Watched time that makes a view", .offset = offsetof(struct vd_ctx, min_watched_ms) },
-    { .name = "ttl", .type = UF_OPT_DURATION, .def = "4h", .min = 1, .max = 7 * 86400000LL,
+    { .name = "min_watched",
+      .type = UF_OPT_DURATION,
+      .def = "30s",
+      .min = 1,
+      .max = 86400000,
+      .desc = "Watched time that makes a view",
+      .offset = offsetof(struct vd_ctx, min_watched_ms) },
+    { .name = "ttl",
+      .type = UF_OPT_DURATION,
+      .def = "4h",
+      .min = 1,
+      .max = 7 * 86400000LL,
       .desc = "A session's state is forgotten after this long without events",
       .offset = offsetof(struct vd_ctx, ttl_ms) },
-    { .name = "max_entries", .type = UF_OPT_INT, .def = "1000000", .min = STRIPES,
-      .max = 100000000, .desc = "Most sessions tracked at once; the least recent go first",
+    { .name = "max_entries",
+      .type = UF_OPT_INT,
+      .def = "1000000",
+      .min = STRIPES,
+      .max = 100000000,
+      .desc = "Most sessions tracked at once; the least recent go first",
       .offset = offsetof(struct vd_ctx, max_entries) },
-    { .name = "view_type", .type = UF_OPT_STR, .def = "movie.view",
+    { .name = "view_type",
+      .type = UF_OPT_STR,
+      .def = "movie.view",
       .desc = "The type field of the emitted view events",
       .offset = offsetof(struct vd_ctx, view_type) },
-    { .name = "clock", .type = UF_OPT_ENUM, .def = "client", .values = clock_values,
+    { .name = "clock",
+      .type = UF_OPT_ENUM,
+      .def = "client",
+      .values = clock_values,
       .desc = "Event time: the client's ts when it sent a valid one, or always the server's",
       .offset = offsetof(struct vd_ctx, clock) },
-    { .name = "state_dsn", .type = UF_OPT_STR, .flags = UF_OPT_SECRET,
+    { .name = "state_dsn",
+      .type = UF_OPT_STR,
+      .flags = UF_OPT_SECRET,
       .desc = "PostgreSQL holding the sessions across restarts (unset: memory only)",
       .offset = offsetof(struct vd_ctx, state_dsn) },
-    { .name = "state_schema", .type = UF_OPT_STR, .def = "public",
+    { .name = "state_schema",
+      .type = UF_OPT_STR,
+      .def = "public",
       .desc = "Schema of the sessions table (the UGC store's `schema`, whose migrations make it)",
       .offset = offsetof(struct vd_ctx, state_schema) },
-    { .name = "state_table", .type = UF_OPT_STR, .def = "view_sessions",
-      .desc = "Table of the sessions saved", .offset = offsetof(struct vd_ctx, state_table) },
-    { .name = "state_migrations", .type = UF_OPT_STR,
+    { .name = "state_table",
+      .type = UF_OPT_STR,
+      .def = "view_sessions",
+      .desc = "Table of the sessions saved",
+      .offset = offsetof(struct vd_ctx, state_table) },
+    { .name = "state_migrations",
+      .type = UF_OPT_STR,
       .desc = "Folder of the state schema's NNNN_name.sql migrations, which make the table "
               "(relative to the config file; unset: none)",
       .offset = offsetof(struct vd_ctx, state_migrations) },
-    { .name = "checkpoint_interval", .type = UF_OPT_DURATION, .def = "1s", .min = 10,
-      .max = 600000, .desc = "How often the sessions changed since the last save are saved",
+    { .name = "checkpoint_interval",
+      .type = UF_OPT_DURATION,
+      .def = "1s",
+      .min = 10,
+      .max = 600000,
+      .desc = "How often the sessions changed since the last save are saved",
       .offset = offsetof(struct vd_ctx, checkpoint_ms) },
     { 0 }
 };
@@ -130,14 +160,14 @@ static int vd_init(struct uf_stage *st, void *ctx, struct uf_err *err)
                                     "Playback sessions tracked", NULL, NULL);
     c->m_views = uf_metrics_extra(m, UF_METRIC_COUNTER, "views_emitted_total",
                                   "View events emitted", NULL, NULL);
-    c->m_evicted = uf_metrics_extra(m, UF_METRIC_COUNTER, "view_state_evicted_total",
-                                    "Sessions forgotten because max_entries was reached",
-                                    NULL, NULL);
+    c->m_evicted =
+        uf_metrics_extra(m, UF_METRIC_COUNTER, "view_state_evicted_total",
+                         "Sessions forgotten because max_entries was reached", NULL, NULL);
     c->m_saved = uf_metrics_extra(m, UF_METRIC_COUNTER, "view_state_saved_total",
                                   "Sessions saved to PostgreSQL", NULL, NULL);
-    c->m_save_failed = uf_metrics_extra(m, UF_METRIC_COUNTER, "view_state_save_failures_total",
-                                        "Checkpoints that failed (retried at the next one)",
-                                        NULL, NULL);
+    c->m_save_failed =
+        uf_metrics_extra(m, UF_METRIC_COUNTER, "view_state_save_failures_total",
+                         "Checkpoints that failed (retried at the next one)", NULL, NULL);
     c->m_loaded = uf_metrics_extra(m, UF_METRIC_GAUGE, "view_state_loaded",
                                    "Sessions read back from PostgreSQL at start", NULL, NULL);
     pthread_mutex_init(&c->ckpt_lock, NULL);
@@ -208,8 +238,7 @@ static void grow(struct vd_stripe *s)
 }
 
 /* Finds or creates the entry for key (stripe locked), making it the most recent. */
-static struct vd_entry *lookup(struct vd_ctx *c, struct vd_stripe *s, const char *key,
-                               uint64_t h)
+static struct vd_entry *lookup(struct vd_ctx *c, struct vd_stripe *s, const char *key, uint64_t h)
 {
     struct vd_entry *e = s->buckets[(h >> 8) % s->nbuckets];
     while (e && (e->hash != h || strcmp(e->key, key) != 0))
@@ -255,13 +284,22 @@ static void sweep(struct vd_ctx *c, int64_t now)
 
 /* ---- player events ---- */
 
-enum player_ev { P_OPEN, P_PLAY, P_PAUSE, P_SEEK, P_PROGRESS, P_QUALITY, P_COMPLETE, P_CLOSE,
-                 P_OTHER };
+enum player_ev {
+    P_OPEN,
+    P_PLAY,
+    P_PAUSE,
+    P_SEEK,
+    P_PROGRESS,
+    P_QUALITY,
+    P_COMPLETE,
+    P_CLOSE,
+    P_OTHER
+};
 
 static enum player_ev parse_player_ev(const char *s)
 {
     static const char *const names[] = { "open",     "play",           "pause",    "seek",
-                                          "progress", "quality_change", "complete", "close" };
+                                         "progress", "quality_change", "complete", "close" };
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
         if (strcmp(s, names[i]) == 0)
             return (enum player_ev)i;
@@ -432,9 +470,12 @@ static void save_push(struct saved_list *l, const struct vd_entry *e)
         l->cap = l->cap ? 2 * l->cap : 1024;
         l->v = uf_xrealloc(l->v, l->cap * sizeof *l->v);
     }
-    l->v[l->n++] = (struct vd_saved){ .key = uf_xstrdup(e->key), .watched_s = e->watched_s,
-                                      .pos_s = e->pos_s, .at_us = e->at_us,
-                                      .playing = e->playing, .have_pos = e->have_pos,
+    l->v[l->n++] = (struct vd_saved){ .key = uf_xstrdup(e->key),
+                                      .watched_s = e->watched_s,
+                                      .pos_s = e->pos_s,
+                                      .at_us = e->at_us,
+                                      .playing = e->playing,
+                                      .have_pos = e->have_pos,
                                       .counted = e->counted };
 }
 
@@ -511,8 +552,8 @@ static void restore_all(struct vd_ctx *c, const char *quoted_schema)
     struct uf_err err = { 0 };
     int applied = 0;
     PGconn *pg = uf_pg_connect(c->state_dsn, 2000, &err);
-    int rc = pg ? uf_pg_migrate(pg, c->state_schema, quoted_schema, &c->migrations, &applied,
-                                 &err) : UF_EIO;
+    int rc = pg ? uf_pg_migrate(pg, c->state_schema, quoted_schema, &c->migrations, &applied, &err)
+                : UF_EIO;
     PQfinish(pg);
     if (rc == 0)
         rc = vd_store_load(c->store, c->ttl_ms, c->max_entries, restore, c, &err);

@@ -65,12 +65,12 @@ int vd_store_load(struct vd_store *s, int64_t ttl_ms, int64_t max, vd_load_fn fn
     PGconn *pg = conn(s, err);
     if (!pg)
         return UF_EIO;
-    char *sql = uf_xasprintf(
-        "SELECT key, watched_s, pos_s, at_us, playing, have_pos, counted,"
-        " floor(extract(epoch FROM now() - touched_at) * 1000)::bigint"
-        " FROM %s WHERE touched_at > now() - make_interval(secs => %" PRId64 " / 1000.0)"
-        " ORDER BY touched_at DESC LIMIT %" PRId64,
-        s->table, ttl_ms, max);
+    char *sql = uf_xasprintf("SELECT key, watched_s, pos_s, at_us, playing, have_pos, counted,"
+                             " floor(extract(epoch FROM now() - touched_at) * 1000)::bigint"
+                             " FROM %s WHERE touched_at > now() - make_interval(secs => %" PRId64
+                             " / 1000.0)"
+                             " ORDER BY touched_at DESC LIMIT %" PRId64,
+                             s->table, ttl_ms, max);
     PGresult *res = PQexec(pg, sql);
     free(sql);
     if (PQresultStatus(res) != PGRES_TUPLES_OK)
@@ -95,14 +95,17 @@ int vd_store_load(struct vd_store *s, int64_t ttl_ms, int64_t max, vd_load_fn fn
 /* The upsert of n rows: ($1..$7), ($8..$14), ... */
 static char *upsert_sql(const char *table, size_t n)
 {
-    struct uf_strbuf sb = {0};
-    uf_strbuf_printf(&sb, "INSERT INTO %s AS t (key, watched_s, pos_s, at_us, playing, have_pos,"
-                          " counted) VALUES ", table);
+    struct uf_strbuf sb = { 0 };
+    uf_strbuf_printf(&sb,
+                     "INSERT INTO %s AS t (key, watched_s, pos_s, at_us, playing, have_pos,"
+                     " counted) VALUES ",
+                     table);
     for (size_t i = 0; i < n; i++) {
         size_t b = i * FIELDS;
-        uf_strbuf_printf(&sb, "%s($%zu, $%zu::float8, $%zu::float8, $%zu::bigint, $%zu::bool,"
-                              " $%zu::bool, $%zu::bool)", i ? ", " : "", b + 1, b + 2, b + 3,
-                         b + 4, b + 5, b + 6, b + 7);
+        uf_strbuf_printf(&sb,
+                         "%s($%zu, $%zu::float8, $%zu::float8, $%zu::bigint, $%zu::bool,"
+                         " $%zu::bool, $%zu::bool)",
+                         i ? ", " : "", b + 1, b + 2, b + 3, b + 4, b + 5, b + 6, b + 7);
     }
     uf_strbuf_printf(&sb, " ON CONFLICT (key) DO UPDATE SET watched_s = EXCLUDED.watched_s,"
                           " pos_s = EXCLUDED.pos_s, at_us = EXCLUDED.at_us,"
@@ -115,15 +118,19 @@ static char *upsert_sql(const char *table, size_t n)
 static int save_chunk(PGconn *pg, const char *table, const struct vd_saved *v, size_t n,
                       struct uf_err *err)
 {
-    char (*num)[3][32] = uf_xmalloc(n * sizeof *num);
+    char(*num)[3][32] = uf_xmalloc(n * sizeof *num);
     const char **params = uf_xmalloc(n * FIELDS * sizeof *params);
     for (size_t i = 0; i < n; i++) {
         snprintf(num[i][0], 32, "%.17g", v[i].watched_s);
         snprintf(num[i][1], 32, "%.17g", v[i].pos_s);
         snprintf(num[i][2], 32, "%" PRId64, v[i].at_us);
-        const char *row[FIELDS] = {v[i].key,    num[i][0], num[i][1],
-                                   num[i][2],   v[i].playing ? "t" : "f",
-                                   v[i].have_pos ? "t" : "f", v[i].counted ? "t" : "f"};
+        const char *row[FIELDS] = { v[i].key,
+                                    num[i][0],
+                                    num[i][1],
+                                    num[i][2],
+                                    v[i].playing ? "t" : "f",
+                                    v[i].have_pos ? "t" : "f",
+                                    v[i].counted ? "t" : "f" };
         memcpy(&params[i * FIELDS], row, sizeof row);
     }
     char *sql = upsert_sql(table, n);
@@ -155,9 +162,9 @@ int vd_store_expire(struct vd_store *s, int64_t ttl_ms, struct uf_err *err)
     PGconn *pg = conn(s, err);
     if (!pg)
         return UF_EIO;
-    char *sql = uf_xasprintf("DELETE FROM %s WHERE touched_at < now() - make_interval(secs => %"
-                             PRId64 " / 1000.0)",
-                             s->table, ttl_ms);
+    char *sql = uf_xasprintf(
+        "DELETE FROM %s WHERE touched_at < now() - make_interval(secs => %" PRId64 " / 1000.0)",
+        s->table, ttl_ms);
     int rc = uf_pg_exec(pg, sql, "expire sessions", err);
     free(sql);
     return rc;

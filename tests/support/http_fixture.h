@@ -89,7 +89,7 @@ void join_call(struct call *c);
 const char *err_code(const struct call *c);
 const char *err_msg(const struct call *c);
 
-#define CALL(fx, m, p, b) (&(struct call){ .method = (m), .path = (p), .body = (b), .port = (fx)->port })
-
+#define CALL(fx, m, p, b)                                                                          \
+    (&(struct call){ .method = (m), .path = (p), .body = (b), .port = (fx)->port })
 
 #endif
