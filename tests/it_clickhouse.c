@@ -2,7 +2,8 @@
  * ClickHouse (UGCFLOW_CH_URL): a RowBinary batch in zstd blocks with `decompress=1` is taken
  * and reads back as written; the same body with one checksum byte changed is rejected with
  * Code 40 (which proves the server checks our CityHash128 v1.0.2); a JSONEachRow row the server
- * cannot parse is answered with a code ch_classify calls permanent. Own table per run. */
+ * cannot parse is answered with a code uf_clickhouse_classify calls permanent. Own table per run.
+ */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -24,11 +25,11 @@ struct answer {
     pthread_mutex_t mu;
     pthread_cond_t cv;
     bool got;
-    struct ch_reply r;
+    struct uf_clickhouse_reply r;
     char body[2048];
 };
 
-static void on_answer(void *arg, const struct ch_reply *r)
+static void on_answer(void *arg, const struct uf_clickhouse_reply *r)
 {
     struct answer *a = arg;
     pthread_mutex_lock(&a->mu);
@@ -44,42 +45,43 @@ static void on_answer(void *arg, const struct ch_reply *r)
 static void post(const char *insert, bool compressed, const struct uf_strbuf *body,
                  struct answer *a)
 {
-    struct ch_http_cfg cfg = { .url = url, .inflight = 2, .timeout_ms = 30000 };
-    struct ch_http *h = ch_http_new(&cfg, NULL);
-    char *enc = ch_url_encode(insert);
+    struct uf_clickhouse_http_cfg cfg = { .url = url, .inflight = 2, .timeout_ms = 30000 };
+    struct uf_clickhouse_http *h = uf_clickhouse_http_new(&cfg, NULL);
+    char *enc = uf_clickhouse_url_encode(insert);
     char *params = uf_xasprintf("query=%s%s", enc, compressed ? "&decompress=1" : "");
     memset(a, 0, sizeof(*a));
     pthread_mutex_init(&a->mu, NULL);
     pthread_cond_init(&a->cv, NULL);
-    ch_http_post(h, params, body->buf, body->len, 0, on_answer, a);
+    uf_clickhouse_http_post(h, params, body->buf, body->len, 0, on_answer, a);
     pthread_mutex_lock(&a->mu);
     while (!a->got)
         pthread_cond_wait(&a->cv, &a->mu);
     pthread_mutex_unlock(&a->mu);
-    ch_http_free(h);
+    uf_clickhouse_http_free(h);
     free(params);
     free(enc);
 }
 
 static void exec_ok(const char *sql, struct uf_strbuf *out)
 {
-    struct ch_http_cfg cfg = { .url = url, .inflight = 1, .timeout_ms = 30000 };
+    struct uf_clickhouse_http_cfg cfg = { .url = url, .inflight = 1, .timeout_ms = 30000 };
     struct uf_err err = { 0 };
-    if (ch_http_exec(&cfg, sql, out, &err) != 0)
+    if (uf_clickhouse_http_exec(&cfg, sql, out, &err) != 0)
         fail_msg("%s: %s", sql, err.msg);
 }
 
-static struct ch_schema schema(void)
+static struct uf_clickhouse_schema schema(void)
 {
     json_t *specs = json_pack("[s,s,s,s]", "event_id UUID", "ts DateTime('UTC') from received_at",
                               "movie_id String", "position_s Float64");
-    struct ch_schema s;
-    assert_int_equal(ch_schema_parse(&s, specs, NULL), 0);
+    struct uf_clickhouse_schema s;
+    assert_int_equal(uf_clickhouse_schema_parse(&s, specs, NULL), 0);
     json_decref(specs);
     return s;
 }
 
-static void encode_rows(const struct ch_schema *s, enum ch_format f, int n, struct uf_strbuf *raw)
+static void encode_rows(const struct uf_clickhouse_schema *s, enum uf_clickhouse_format f, int n,
+                        struct uf_strbuf *raw)
 {
     for (int i = 0; i < n; i++) {
         json_t *body = json_pack(
@@ -88,7 +90,7 @@ static void encode_rows(const struct ch_schema *s, enum ch_format f, int n, stru
         char id[40];
         snprintf(id, sizeof(id), "01890a5d-ac96-774b-bcce-%012d", i);
         json_object_set_new(body, "event_id", json_string(id));
-        assert_int_equal(ch_encode_row(s, f, body, raw, NULL), 0);
+        assert_int_equal(uf_clickhouse_encode_row(s, f, body, raw, NULL), 0);
         json_decref(body);
     }
 }
@@ -99,11 +101,11 @@ static int setup(void **state)
     if (!url)
         fail_msg("UGCFLOW_CH_URL is not set: run under script/test or source the dev-stack env");
     snprintf(table, sizeof(table), "it_clickhouse_%d", (int)getpid());
-    struct ch_schema s = schema();
-    char *create = ch_create_sql(&s, "ugcflow", table, "MergeTree ORDER BY event_id");
+    struct uf_clickhouse_schema s = schema();
+    char *create = uf_clickhouse_create_sql(&s, "ugcflow", table, "MergeTree ORDER BY event_id");
     exec_ok(create, NULL);
     free(create);
-    ch_schema_free(&s);
+    uf_clickhouse_schema_free(&s);
     return 0;
 }
 
@@ -117,12 +119,12 @@ static int teardown(void **state)
 
 static void test_compressed_rowbinary_and_checksum(void **state)
 {
-    struct ch_schema s = schema();
+    struct uf_clickhouse_schema s = schema();
     struct uf_strbuf raw = { 0 }, wire = { 0 }, out = { 0 };
-    encode_rows(&s, CH_FMT_ROWBINARY, 50000, &raw);
-    struct ch_zstd *z = ch_zstd_new(1);
-    assert_int_equal(ch_compress(z, raw.buf, raw.len, 256 * 1024, &wire, NULL), 0);
-    char *ins = ch_insert_sql(&s, "ugcflow", table, CH_FMT_ROWBINARY);
+    encode_rows(&s, UF_CLICKHOUSE_FMT_ROWBINARY, 50000, &raw);
+    struct uf_clickhouse_zstd *z = uf_clickhouse_zstd_new(1);
+    assert_int_equal(uf_clickhouse_compress(z, raw.buf, raw.len, 256 * 1024, &wire, NULL), 0);
+    char *ins = uf_clickhouse_insert_sql(&s, "ugcflow", table, UF_CLICKHOUSE_FMT_ROWBINARY);
 
     /* A wrong checksum first: the server must refuse it, with Code 40, and insert nothing. */
     struct answer a;
@@ -131,12 +133,14 @@ static void test_compressed_rowbinary_and_checksum(void **state)
     int code;
     assert_false(a.r.curl_failed);
     assert_non_null(strstr(a.body, "Code: 40"));
-    assert_int_equal(ch_classify(false, a.r.status, a.body, &code), CH_RETRYABLE);
+    assert_int_equal(uf_clickhouse_classify(false, a.r.status, a.body, &code),
+                     UF_CLICKHOUSE_RETRYABLE);
     assert_int_equal(code, 40);
     wire.buf[3] ^= 0x01;
 
     post(ins, true, &wire, &a);
-    assert_int_equal(ch_classify(a.r.curl_failed, a.r.status, a.body, &code), CH_SENT);
+    assert_int_equal(uf_clickhouse_classify(a.r.curl_failed, a.r.status, a.body, &code),
+                     UF_CLICKHOUSE_SENT);
     char *sel = uf_xasprintf("SELECT count(), sum(position_s), uniqExact(event_id), "
                              "toString(min(ts)) FROM ugcflow.%s",
                              table);
@@ -144,29 +148,30 @@ static void test_compressed_rowbinary_and_checksum(void **state)
     assert_string_equal(out.buf, "50000\t1874962500\t50000\t2024-05-01 12:00:00\n");
     free(sel);
     free(ins);
-    ch_zstd_free(z);
+    uf_clickhouse_zstd_free(z);
     uf_strbuf_free(&raw);
     uf_strbuf_free(&wire);
     uf_strbuf_free(&out);
-    ch_schema_free(&s);
+    uf_clickhouse_schema_free(&s);
 }
 
 static void test_bad_row_is_permanent(void **state)
 {
-    struct ch_schema s = schema();
+    struct uf_clickhouse_schema s = schema();
     struct uf_strbuf body = { 0 };
     /* JSONEachRow passes UUID text through, so the server is the one that rejects it. */
     uf_strbuf_puts(&body, "{\"event_id\":\"not-a-uuid\",\"ts\":\"2024-05-01 12:00:00\","
                           "\"movie_id\":\"m\",\"position_s\":1}\n");
-    char *ins = ch_insert_sql(&s, "ugcflow", table, CH_FMT_JSONEACHROW);
+    char *ins = uf_clickhouse_insert_sql(&s, "ugcflow", table, UF_CLICKHOUSE_FMT_JSONEACHROW);
     struct answer a;
     post(ins, false, &body, &a);
     int code;
-    assert_int_equal(ch_classify(a.r.curl_failed, a.r.status, a.body, &code), CH_PERMANENT);
+    assert_int_equal(uf_clickhouse_classify(a.r.curl_failed, a.r.status, a.body, &code),
+                     UF_CLICKHOUSE_PERMANENT);
     assert_true(code > 0);
     free(ins);
     uf_strbuf_free(&body);
-    ch_schema_free(&s);
+    uf_clickhouse_schema_free(&s);
 }
 
 int main(void)

@@ -3,7 +3,7 @@
  * Code 40, see tests/it_clickhouse.c), the compressed block framing, zstd blocks round trip,
  * RowBinary and JSONEachRow rows, rows encoded straight from a payload's text (the same bytes
  * and messages as from the parsed body, malformed text refused), the column-spec parser's
- * errors, and ch_classify (also against the codes docs/analytics.md lists). */
+ * errors, and uf_clickhouse_classify (also against the codes docs/analytics.md lists). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -38,7 +38,7 @@ static void test_cityhash_v102(void **state)
         buf[i] = (unsigned char)(i * 7 + 3);
     for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
         uint64_t h[2];
-        ch_cityhash128(buf, want[i].len, h);
+        uf_clickhouse_cityhash128(buf, want[i].len, h);
         assert_int_equal(h[0], want[i].lo);
         assert_int_equal(h[1], want[i].hi);
     }
@@ -56,7 +56,7 @@ static void test_block_framing(void **state)
         0x61, 0x62, 0x63,
     };
     struct uf_strbuf sb = { 0 };
-    ch_block_append(&sb, CH_METHOD_ZSTD, "abc", 3, 3);
+    uf_clickhouse_block_append(&sb, UF_CLICKHOUSE_METHOD_ZSTD, "abc", 3, 3);
     assert_int_equal(sb.len, sizeof(want));
     assert_memory_equal(sb.buf, want, sizeof(want));
     uf_strbuf_free(&sb);
@@ -68,9 +68,9 @@ static void test_zstd_blocks_round_trip(void **state)
     struct uf_strbuf raw = { 0 }, wire = { 0 }, back = { 0 };
     for (int i = 0; i < 2000; i++)
         uf_strbuf_printf(&raw, "row %d\n", i);
-    struct ch_zstd *z = ch_zstd_new(1);
+    struct uf_clickhouse_zstd *z = uf_clickhouse_zstd_new(1);
     struct uf_err err = { 0 };
-    assert_int_equal(ch_compress(z, raw.buf, raw.len, 4096, &wire, &err), 0);
+    assert_int_equal(uf_clickhouse_compress(z, raw.buf, raw.len, 4096, &wire, &err), 0);
     /* Every block names ZSTD and an uncompressed size of at most 4096; they cover raw. */
     size_t off = 0, total = 0, blocks = 0;
     while (off < wire.len) {
@@ -86,26 +86,26 @@ static void test_zstd_blocks_round_trip(void **state)
     assert_int_equal(off, wire.len);
     assert_int_equal(total, raw.len);
     assert_int_equal(blocks, (raw.len + 4095) / 4096);
-    assert_int_equal(ch_decompress(wire.buf, wire.len, &back, &err), 0);
+    assert_int_equal(uf_clickhouse_decompress(wire.buf, wire.len, &back, &err), 0);
     assert_int_equal(back.len, raw.len);
     assert_memory_equal(back.buf, raw.buf, raw.len);
     /* One flipped bit anywhere after the checksum is caught. */
     wire.buf[30] ^= 1;
     uf_strbuf_reset(&back);
-    assert_int_equal(ch_decompress(wire.buf, wire.len, &back, &err), UF_EINVAL);
+    assert_int_equal(uf_clickhouse_decompress(wire.buf, wire.len, &back, &err), UF_EINVAL);
     assert_string_equal(err.msg, "checksum mismatch");
-    ch_zstd_free(z);
+    uf_clickhouse_zstd_free(z);
     uf_strbuf_free(&raw);
     uf_strbuf_free(&wire);
     uf_strbuf_free(&back);
 }
 
-static struct ch_schema schema_of(const char *specs_json)
+static struct uf_clickhouse_schema schema_of(const char *specs_json)
 {
     json_t *specs = json_loads(specs_json, 0, NULL);
-    struct ch_schema s;
+    struct uf_clickhouse_schema s;
     struct uf_err err = { 0 };
-    assert_int_equal(ch_schema_parse(&s, specs, &err), 0);
+    assert_int_equal(uf_clickhouse_schema_parse(&s, specs, &err), 0);
     json_decref(specs);
     return s;
 }
@@ -133,16 +133,17 @@ static void test_rowbinary_row(void **state)
         0x84, 0x4d,                                                                  /* day 19844 */
         0x02, 'h',  'd',
     };
-    struct ch_schema s = schema_of(row_specs);
+    struct uf_clickhouse_schema s = schema_of(row_specs);
     json_t *body = json_loads(row_json, 0, NULL);
     struct uf_strbuf sb = { 0 };
     struct uf_err err = { 0 };
-    assert_int_equal(ch_encode_row(&s, CH_FMT_ROWBINARY, body, &sb, &err), 0);
+    assert_int_equal(uf_clickhouse_encode_row(&s, UF_CLICKHOUSE_FMT_ROWBINARY, body, &sb, &err), 0);
     assert_int_equal(sb.len, sizeof(want));
     assert_memory_equal(sb.buf, want, sizeof(want));
 
     uf_strbuf_reset(&sb);
-    assert_int_equal(ch_encode_row(&s, CH_FMT_JSONEACHROW, body, &sb, &err), 0);
+    assert_int_equal(uf_clickhouse_encode_row(&s, UF_CLICKHOUSE_FMT_JSONEACHROW, body, &sb, &err),
+                     0);
     assert_string_equal(sb.buf, "{\"event_id\":\"61f0c404-5cb3-11e7-907b-a6006ad3dba0\","
                                 "\"type\":\"movie.play\",\"ts\":\"2024-05-01 12:00:00\","
                                 "\"client_ts\":null,\"position_s\":12.5,"
@@ -150,22 +151,23 @@ static void test_rowbinary_row(void **state)
                                 "\"d\":\"2024-05-01\",\"q\":\"hd\"}\n");
     json_decref(body);
     uf_strbuf_free(&sb);
-    ch_schema_free(&s);
+    uf_clickhouse_schema_free(&s);
 }
 
 static void expect_row_error(const char *json, const char *msg)
 {
-    struct ch_schema s = schema_of(row_specs);
+    struct uf_clickhouse_schema s = schema_of(row_specs);
     json_t *body = json_loads(json, 0, NULL);
     struct uf_strbuf sb = { 0 };
     uf_strbuf_puts(&sb, "kept");
     struct uf_err err = { 0 };
-    assert_int_equal(ch_encode_row(&s, CH_FMT_ROWBINARY, body, &sb, &err), UF_EINVAL);
+    assert_int_equal(uf_clickhouse_encode_row(&s, UF_CLICKHOUSE_FMT_ROWBINARY, body, &sb, &err),
+                     UF_EINVAL);
     assert_string_equal(err.msg, msg);
     assert_int_equal(sb.len, 4); /* a failed row leaves nothing behind */
     json_decref(body);
     uf_strbuf_free(&sb);
-    ch_schema_free(&s);
+    uf_clickhouse_schema_free(&s);
 }
 
 static void test_row_errors(void **state)
@@ -182,11 +184,11 @@ static void test_row_errors(void **state)
 static void expect_schema_error(const char *specs_json, const char *msg)
 {
     json_t *specs = json_loads(specs_json, 0, NULL);
-    struct ch_schema s;
+    struct uf_clickhouse_schema s;
     struct uf_err err = { 0 };
-    assert_int_equal(ch_schema_parse(&s, specs, &err), UF_EINVAL);
+    assert_int_equal(uf_clickhouse_schema_parse(&s, specs, &err), UF_EINVAL);
     assert_string_equal(err.msg, msg);
-    ch_schema_free(&s);
+    uf_clickhouse_schema_free(&s);
     json_decref(specs);
 }
 
@@ -207,23 +209,25 @@ static void test_schema_errors(void **state)
 static void test_sql(void **state)
 {
     (void)state;
-    struct ch_schema s = schema_of("[\"event_id UUID\", \"ts DateTime('UTC') from received_at\"]");
-    char *ins = ch_insert_sql(&s, "ugcflow", "events", CH_FMT_ROWBINARY);
+    struct uf_clickhouse_schema s =
+        schema_of("[\"event_id UUID\", \"ts DateTime('UTC') from received_at\"]");
+    char *ins = uf_clickhouse_insert_sql(&s, "ugcflow", "events", UF_CLICKHOUSE_FMT_ROWBINARY);
     assert_string_equal(ins, "INSERT INTO `ugcflow`.`events` (`event_id`, `ts`) FORMAT RowBinary");
-    char *cr = ch_create_sql(&s, "ugcflow", "events", "ReplacingMergeTree ORDER BY event_id");
+    char *cr =
+        uf_clickhouse_create_sql(&s, "ugcflow", "events", "ReplacingMergeTree ORDER BY event_id");
     assert_string_equal(cr, "CREATE TABLE IF NOT EXISTS `ugcflow`.`events` (`event_id` UUID, "
                             "`ts` DateTime('UTC')) ENGINE = ReplacingMergeTree ORDER BY event_id");
-    char *enc = ch_url_encode("INSERT a=b&c");
+    char *enc = uf_clickhouse_url_encode("INSERT a=b&c");
     assert_string_equal(enc, "INSERT%20a%3Db%26c");
     free(ins);
     free(cr);
     free(enc);
-    ch_schema_free(&s);
+    uf_clickhouse_schema_free(&s);
 }
 
 static int parse_time(const char *s, int64_t *us)
 {
-    return ch_parse_time(s, strlen(s), us);
+    return uf_clickhouse_parse_time(s, strlen(s), us);
 }
 
 static void test_parse_time(void **state)
@@ -261,29 +265,35 @@ static void test_classify(void **state)
 {
     (void)state;
     int code;
-    assert_int_equal(ch_classify(true, 0, "Connection refused", &code), CH_RETRYABLE);
-    assert_int_equal(ch_classify(false, 200, "", &code), CH_SENT);
-    assert_int_equal(ch_classify(false, 500,
-                                 "Code: 252, e.displayText() = DB::Exception: Too many parts",
-                                 &code),
-                     CH_RETRYABLE);
-    assert_int_equal(code, 252);
-    assert_int_equal(ch_classify(false, 500, "Code: 241, e.displayText() = Memory limit", &code),
-                     CH_RETRYABLE);
+    assert_int_equal(uf_clickhouse_classify(true, 0, "Connection refused", &code),
+                     UF_CLICKHOUSE_RETRYABLE);
+    assert_int_equal(uf_clickhouse_classify(false, 200, "", &code), UF_CLICKHOUSE_SENT);
     assert_int_equal(
-        ch_classify(false, 500, "Code: 27, e.displayText() = Cannot parse input", &code),
-        CH_PERMANENT);
+        uf_clickhouse_classify(false, 500,
+                               "Code: 252, e.displayText() = DB::Exception: Too many parts", &code),
+        UF_CLICKHOUSE_RETRYABLE);
+    assert_int_equal(code, 252);
+    assert_int_equal(
+        uf_clickhouse_classify(false, 500, "Code: 241, e.displayText() = Memory limit", &code),
+        UF_CLICKHOUSE_RETRYABLE);
+    assert_int_equal(
+        uf_clickhouse_classify(false, 500, "Code: 27, e.displayText() = Cannot parse input", &code),
+        UF_CLICKHOUSE_PERMANENT);
     assert_int_equal(code, 27);
     /* 18.16 answers some errors with 400 and some with 500: the code decides, not the status. */
-    assert_int_equal(ch_classify(false, 400, "Code: 16, No such column", &code), CH_PERMANENT);
-    assert_int_equal(ch_classify(false, 503, "Service Unavailable", &code), CH_RETRYABLE);
+    assert_int_equal(uf_clickhouse_classify(false, 400, "Code: 16, No such column", &code),
+                     UF_CLICKHOUSE_PERMANENT);
+    assert_int_equal(uf_clickhouse_classify(false, 503, "Service Unavailable", &code),
+                     UF_CLICKHOUSE_RETRYABLE);
     assert_int_equal(code, 0);
-    assert_int_equal(ch_classify(false, 404, "not found", &code), CH_PERMANENT);
+    assert_int_equal(uf_clickhouse_classify(false, 404, "not found", &code),
+                     UF_CLICKHOUSE_PERMANENT);
     /* A missing table or a refused login is for an operator: the rows wait, not dead-letter. */
-    assert_int_equal(ch_classify(false, 404, "Code: 60, Table ugcflow.x doesn't exist", &code),
-                     CH_RETRYABLE);
-    assert_int_equal(ch_classify(false, 500, "Code: 516, Authentication failed", &code),
-                     CH_RETRYABLE);
+    assert_int_equal(
+        uf_clickhouse_classify(false, 404, "Code: 60, Table ugcflow.x doesn't exist", &code),
+        UF_CLICKHOUSE_RETRYABLE);
+    assert_int_equal(uf_clickhouse_classify(false, 500, "Code: 516, Authentication failed", &code),
+                     UF_CLICKHOUSE_RETRYABLE);
 }
 
 /* The codes of docs/analytics.md's table of retryable ClickHouse codes (the rows after the
@@ -329,7 +339,7 @@ static void test_retryable_codes_documented(void **state)
         char body[64];
         int code;
         snprintf(body, sizeof body, "Code: %d, e.displayText() = something", c);
-        bool retries = ch_classify(false, 500, body, &code) == CH_RETRYABLE;
+        bool retries = uf_clickhouse_classify(false, 500, body, &code) == UF_CLICKHOUSE_RETRYABLE;
         if (retries != listed[c])
             fail_msg("Code %d: the sink %s it, docs/analytics.md %s", c,
                      retries ? "retries" : "does not retry", listed[c] ? "lists it" : "does not");
@@ -346,7 +356,7 @@ static const char *flat_specs =
 
 /* Encodes text both ways (parsed by jansson as the source does, and raw) and checks that the
  * result codes, bytes and messages are the same. */
-static void expect_same(const struct ch_schema *s, const char *text)
+static void expect_same(const struct uf_clickhouse_schema *s, const char *text)
 {
     struct uf_strbuf a = { 0 }, b = { 0 };
     struct uf_err ea = { 0 }, eb = { 0 };
@@ -354,8 +364,8 @@ static void expect_same(const struct ch_schema *s, const char *text)
     uf_strbuf_puts(&b, "kept");
     json_t *body = json_loads(text, JSON_REJECT_DUPLICATES, NULL);
     assert_non_null(body);
-    int ra = ch_encode_row(s, CH_FMT_ROWBINARY, body, &a, &ea);
-    int rb = ch_encode_raw(s, CH_FMT_ROWBINARY, text, strlen(text), &b, &eb);
+    int ra = uf_clickhouse_encode_row(s, UF_CLICKHOUSE_FMT_ROWBINARY, body, &a, &ea);
+    int rb = uf_clickhouse_encode_raw(s, UF_CLICKHOUSE_FMT_ROWBINARY, text, strlen(text), &b, &eb);
     if (ra != rb || strcmp(ea.msg, eb.msg) != 0)
         fail_msg("%s: json %d '%s', raw %d '%s'", text, ra, ea.msg, rb, eb.msg);
     assert_int_equal(a.len, b.len);
@@ -368,7 +378,7 @@ static void expect_same(const struct ch_schema *s, const char *text)
 static void test_raw_matches_parsed(void **state)
 {
     (void)state;
-    struct ch_schema s = schema_of(flat_specs);
+    struct uf_clickhouse_schema s = schema_of(flat_specs);
     static const char *const bodies[] = {
         /* A view event as the stat pipeline writes it. */
         "{\"event_id\":\"0190d5a2-7c4e-7b1a-9f00-0123456789ab\",\"type\":\"player\","
@@ -436,11 +446,11 @@ static void test_raw_matches_parsed(void **state)
     };
     for (size_t i = 0; i < sizeof(bodies) / sizeof(bodies[0]); i++)
         expect_same(&s, bodies[i]);
-    ch_schema_free(&s);
+    uf_clickhouse_schema_free(&s);
     /* Nested paths go through jansson whole: still the same bytes. */
     s = schema_of(row_specs);
     expect_same(&s, row_json);
-    ch_schema_free(&s);
+    uf_clickhouse_schema_free(&s);
 }
 
 static void test_raw_row_bytes(void **state)
@@ -463,32 +473,35 @@ static void test_raw_row_bytes(void **state)
         0x07, '{',  '"',  'q',  '"',  ':',  '1',  '}',  /* props: an object as compact JSON */
         0x00, 0x00,                                     /* s: not NULL, empty */
     };
-    struct ch_schema s = schema_of(flat_specs);
+    struct uf_clickhouse_schema s = schema_of(flat_specs);
     const char *text = "{\"event_id\":\"61f0c404-5cb3-11e7-907b-a6006ad3dba0\","
                        "\"type\":\"a\\\"\\u00e9\",\"received_at\":\"2024-05-01T12:00:00Z\","
                        "\"ts\":null,\"position_s\":12.5,\"completed\":true,\"n\":300,"
                        "\"props\":{ \"q\" : 1 },\"s\":\"\"}";
     struct uf_strbuf sb = { 0 };
     struct uf_err err = { 0 };
-    assert_int_equal(ch_encode_raw(&s, CH_FMT_ROWBINARY, text, strlen(text), &sb, &err), 0);
+    assert_int_equal(
+        uf_clickhouse_encode_raw(&s, UF_CLICKHOUSE_FMT_ROWBINARY, text, strlen(text), &sb, &err),
+        0);
     assert_int_equal(sb.len, sizeof(want));
     assert_memory_equal(sb.buf, want, sizeof(want));
     uf_strbuf_free(&sb);
-    ch_schema_free(&s);
+    uf_clickhouse_schema_free(&s);
 }
 
 static void expect_raw_error(const char *text, size_t len, const char *msg)
 {
-    struct ch_schema s = schema_of(flat_specs);
+    struct uf_clickhouse_schema s = schema_of(flat_specs);
     struct uf_strbuf sb = { 0 };
     uf_strbuf_puts(&sb, "kept");
     struct uf_err err = { 0 };
-    assert_int_equal(ch_encode_raw(&s, CH_FMT_ROWBINARY, text, len, &sb, &err), UF_EINVAL);
+    assert_int_equal(
+        uf_clickhouse_encode_raw(&s, UF_CLICKHOUSE_FMT_ROWBINARY, text, len, &sb, &err), UF_EINVAL);
     assert_string_equal(err.msg, msg);
     assert_int_equal(sb.len, 4); /* a refused row leaves nothing behind */
     assert_string_equal(sb.buf, "kept");
     uf_strbuf_free(&sb);
-    ch_schema_free(&s);
+    uf_clickhouse_schema_free(&s);
 }
 
 #define RAW_ERROR(lit, msg) expect_raw_error(lit, sizeof(lit) - 1, msg)

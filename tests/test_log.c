@@ -39,9 +39,9 @@ static void test_escaping_and_levels(void **state)
 {
     uf_log_level = UF_LOG_INFO;
     capture(write_lines);
-    assert_non_null(
-        strstr(captured, " level=warn msg=\"Bad input.\" err=\"line1\\nline2\\x0d\\x1b[31m\" "
-                         "plain=ok spaced=\"a b\"\n"));
+    assert_non_null(strstr(captured,
+                           " level=warn msg=\"Bad input.\" err=\"line1\\nline2\\x0d\\x1b[31m\" "
+                           "plain=ok spaced=\"a b\"\n"));
     assert_null(strstr(captured, "Hidden"));
     int lines = 0;
     for (char *p = captured; *p; p++)

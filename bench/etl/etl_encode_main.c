@@ -2,10 +2,11 @@
  * RowBinary step alone, without Kafka or ClickHouse (so it is steady on a shared machine).
  *   etl_encode [ROWS] [raw]   (raw: time only the raw path, e.g. under perf)
  * Builds ROWS view messages shaped like etl_produce's, then times, single-threaded:
- *   json: what payload: json does (jansson parse with duplicate check, id check, ch_encode_row);
- *   raw:  what payload: raw does (the source's check up to the id, then ch_encode_raw);
- *   zstd: compressing the RowBinary into ClickHouse blocks (level 1, 1 MiB), for scale.
- * Prints CPU seconds per million rows (CLOCK_PROCESS_CPUTIME_ID) for each. Tool only. */
+ *   json: what payload: json does (jansson parse with duplicate check, id check,
+ * uf_clickhouse_encode_row); raw:  what payload: raw does (the source's check up to the id, then
+ * uf_clickhouse_encode_raw); zstd: compressing the RowBinary into ClickHouse blocks (level 1, 1
+ * MiB), for scale. Prints CPU seconds per million rows (CLOCK_PROCESS_CPUTIME_ID) for each. Tool
+ * only. */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -54,14 +55,14 @@ static char *make_view(uint64_t i, size_t *len)
     return s;
 }
 
-static int check_json(const char *p, size_t n, struct ch_schema *s, struct uf_strbuf *sb)
+static int check_json(const char *p, size_t n, struct uf_clickhouse_schema *s, struct uf_strbuf *sb)
 {
     json_error_t je;
     json_t *body = json_loadb(p, n, JSON_REJECT_DUPLICATES, &je);
     uint8_t id[16];
     if (!body || !uf_uuid_parse(json_string_value(json_object_get(body, "event_id")), id))
         return -1;
-    int rc = ch_encode_row(s, CH_FMT_ROWBINARY, body, sb, NULL);
+    int rc = uf_clickhouse_encode_row(s, UF_CLICKHOUSE_FMT_ROWBINARY, body, sb, NULL);
     json_decref(body);
     return rc;
 }
@@ -92,8 +93,8 @@ int main(int argc, char **argv)
         bytes += lens[i];
     }
     json_t *specs = json_loads(view_columns, 0, NULL);
-    struct ch_schema s;
-    if (ch_schema_parse(&s, specs, NULL) < 0)
+    struct uf_clickhouse_schema s;
+    if (uf_clickhouse_schema_parse(&s, specs, NULL) < 0)
         return 1;
     struct uf_strbuf a = { 0 }, b = { 0 }, wire = { 0 };
     bool only_raw = argc > 2 && strcmp(argv[2], "raw") == 0;
@@ -107,11 +108,12 @@ int main(int argc, char **argv)
             return 1;
     double t2 = cpu_now();
     for (size_t i = 0; i < rows; i++)
-        if (ch_encode_raw(&s, CH_FMT_ROWBINARY, msgs[i], lens[i], &b, NULL) < 0)
+        if (uf_clickhouse_encode_raw(&s, UF_CLICKHOUSE_FMT_ROWBINARY, msgs[i], lens[i], &b, NULL) <
+            0)
             return 1;
     double t3 = cpu_now();
-    struct ch_zstd *z = ch_zstd_new(1);
-    if (ch_compress(z, b.buf, b.len, 1 << 20, &wire, NULL) < 0)
+    struct uf_clickhouse_zstd *z = uf_clickhouse_zstd_new(1);
+    if (uf_clickhouse_compress(z, b.buf, b.len, 1 << 20, &wire, NULL) < 0)
         return 1;
     double t4 = cpu_now();
     if (!only_raw && (a.len != b.len || memcmp(a.buf, b.buf, a.len) != 0)) {
@@ -125,8 +127,8 @@ int main(int argc, char **argv)
            "raw:  cpu_s_per_million=%.2f (check %.2f + encode %.2f)\n"
            "zstd: cpu_s_per_million=%.2f\n",
            (t1 - t0) / m, (t3 - t1) / m, (t2 - t1) / m, (t3 - t2) / m, (t4 - t3) / m);
-    ch_zstd_free(z);
-    ch_schema_free(&s);
+    uf_clickhouse_zstd_free(z);
+    uf_clickhouse_schema_free(&s);
     json_decref(specs);
     for (size_t i = 0; i < rows; i++)
         free(msgs[i]);

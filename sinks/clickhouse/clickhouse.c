@@ -41,11 +41,11 @@ struct ch_ctx {
     int64_t timeout_ms, retry_min_ms, retry_max_ms;
 
     struct uf_stage *st;
-    struct ch_schema schema;
+    struct uf_clickhouse_schema schema;
     char *params; /* query string of an INSERT: query=...&decompress=1 */
-    struct ch_http *http;
-    struct ch_zstd *zstd; /* used under lock, or on the sender thread with zstd_split */
-    struct ch_zstd *zstd_split;
+    struct uf_clickhouse_http *http;
+    struct uf_clickhouse_zstd *zstd; /* used under lock, or on the sender thread with zstd_split */
+    struct uf_clickhouse_zstd *zstd_split;
     pthread_mutex_t lock;
     pthread_cond_t cond;
     struct batch *open;  /* being filled */
@@ -191,10 +191,11 @@ static int ch_init(struct uf_stage *st, void *ctx, struct uf_err *err)
     if (ch->retry_min_ms > ch->retry_max_ms)
         return uf_err_set(err, UF_EINVAL, "retry_min (%lld ms) is above retry_max (%lld ms)",
                           (long long)ch->retry_min_ms, (long long)ch->retry_max_ms);
-    if (ch_schema_parse(&ch->schema, ch->columns, err) < 0)
+    if (uf_clickhouse_schema_parse(&ch->schema, ch->columns, err) < 0)
         return UF_EINVAL;
-    char *sql = ch_insert_sql(&ch->schema, ch->database, ch->table, (enum ch_format)ch->format);
-    char *enc = ch_url_encode(sql);
+    char *sql = uf_clickhouse_insert_sql(&ch->schema, ch->database, ch->table,
+                                         (enum uf_clickhouse_format)ch->format);
+    char *enc = uf_clickhouse_url_encode(sql);
     ch->params = uf_xasprintf("query=%s%s", enc, ch->compression == 0 ? "&decompress=1" : "");
     free(enc);
     free(sql);
@@ -203,27 +204,28 @@ static int ch_init(struct uf_stage *st, void *ctx, struct uf_err *err)
     return 0;
 }
 
-static struct ch_http_cfg http_cfg(const struct ch_ctx *ch)
+static struct uf_clickhouse_http_cfg http_cfg(const struct ch_ctx *ch)
 {
-    return (struct ch_http_cfg){ .url = ch->url,
-                                 .user = ch->user,
-                                 .password = ch->password,
-                                 .inflight = (int)ch->inflight,
-                                 .timeout_ms = ch->timeout_ms };
+    return (struct uf_clickhouse_http_cfg){ .url = ch->url,
+                                            .user = ch->user,
+                                            .password = ch->password,
+                                            .inflight = (int)ch->inflight,
+                                            .timeout_ms = ch->timeout_ms };
 }
 
 static int create_schema(struct ch_ctx *ch, struct uf_err *err)
 {
-    struct ch_http_cfg cfg = http_cfg(ch);
-    char *sql = ch_create_sql(&ch->schema, ch->database, ch->table, ch->engine);
-    int rc = ch_http_exec(&cfg, sql, NULL, err);
+    struct uf_clickhouse_http_cfg cfg = http_cfg(ch);
+    char *sql = uf_clickhouse_create_sql(&ch->schema, ch->database, ch->table, ch->engine);
+    int rc = uf_clickhouse_http_exec(&cfg, sql, NULL, err);
     free(sql);
     if (rc < 0) {
         uf_err_prefix(err, "CREATE TABLE `%s`.`%s`", ch->database, ch->table);
         return rc;
     }
     for (size_t i = 0; ch->ddl && i < json_array_size(ch->ddl); i++) {
-        rc = ch_http_exec(&cfg, json_string_value(json_array_get(ch->ddl, i)), NULL, err);
+        rc =
+            uf_clickhouse_http_exec(&cfg, json_string_value(json_array_get(ch->ddl, i)), NULL, err);
         if (rc < 0) {
             uf_err_prefix(err, "ddl[%zu]", i);
             return rc;
@@ -238,16 +240,16 @@ static int ch_start(struct uf_stage *st, void *ctx, struct uf_err *err)
     if (ch->create && create_schema(ch, err) < 0)
         return UF_EIO;
     ch->seed = (unsigned)uf_now_us();
-    ch->zstd = ch_zstd_new((int)ch->zstd_level);
-    ch->zstd_split = ch_zstd_new((int)ch->zstd_level);
+    ch->zstd = uf_clickhouse_zstd_new((int)ch->zstd_level);
+    ch->zstd_split = uf_clickhouse_zstd_new((int)ch->zstd_level);
     ch->waiting_gauge =
         uf_metrics_extra(uf_stage_metrics(st), UF_METRIC_GAUGE, "clickhouse_batches_waiting",
                          "Batches sealed and not yet written", NULL, NULL);
     ch->plain_bytes =
         uf_metrics_extra(uf_stage_metrics(st), UF_METRIC_COUNTER, "clickhouse_row_bytes_total",
                          "Encoded row bytes written, before compression", NULL, NULL);
-    struct ch_http_cfg cfg = http_cfg(ch);
-    ch->http = ch_http_new(&cfg, err);
+    struct uf_clickhouse_http_cfg cfg = http_cfg(ch);
+    ch->http = uf_clickhouse_http_new(&cfg, err);
     if (!ch->http)
         return UF_EIO;
     uf_log(UF_LOG_INFO, st, "ClickHouse sink started.", "table", ch->table, "url", ch->url);
@@ -324,22 +326,25 @@ static void batch_push(struct batch *b, struct uf_event *ev)
 }
 
 /* Fills b->wire from b->plain: framed zstd blocks, or the rows as they are. */
-static int batch_compress(struct ch_ctx *ch, struct ch_zstd *z, struct batch *b, struct uf_err *err)
+static int batch_compress(struct ch_ctx *ch, struct uf_clickhouse_zstd *z, struct batch *b,
+                          struct uf_err *err)
 {
     uf_strbuf_reset(&b->wire);
     if (ch->compression != 0) {
         uf_strbuf_append(&b->wire, b->plain.buf, b->plain.len);
         return 0;
     }
-    return ch_compress(z, b->plain.buf, b->plain.len, (size_t)ch->block_size, &b->wire, err);
+    return uf_clickhouse_compress(z, b->plain.buf, b->plain.len, (size_t)ch->block_size, &b->wire,
+                                  err);
 }
 
-static void on_reply(void *arg, const struct ch_reply *r);
+static void on_reply(void *arg, const struct uf_clickhouse_reply *r);
 
 static void send_batch(struct ch_ctx *ch, struct batch *b, int64_t not_before_us)
 {
     b->sent_us = uf_now_us();
-    ch_http_post(ch->http, ch->params, b->wire.buf, b->wire.len, not_before_us, on_reply, b);
+    uf_clickhouse_http_post(ch->http, ch->params, b->wire.buf, b->wire.len, not_before_us, on_reply,
+                            b);
 }
 
 /* Fails every event of b with status/code/msg and frees it. */
@@ -440,21 +445,23 @@ static void on_sent(struct ch_ctx *ch, struct batch *b)
     settle(ch, -1);
 }
 
-static void on_reply(void *arg, const struct ch_reply *r)
+static void on_reply(void *arg, const struct uf_clickhouse_reply *r)
 {
     struct batch *b = arg;
     struct ch_ctx *ch = b->ch;
     int code;
-    enum ch_class cls = ch_classify(r->curl_failed, r->status, r->body, &code);
+    enum uf_clickhouse_class cls =
+        uf_clickhouse_classify(r->curl_failed, r->status, r->body, &code);
     char msg[400];
     snprintf(msg, sizeof(msg), "%.*s", (int)strcspn(r->body, "\n"), r->body);
-    atomic_store(&ch->unreachable, cls == CH_RETRYABLE && (r->curl_failed || r->status >= 500));
-    if (cls == CH_SENT) {
+    atomic_store(&ch->unreachable,
+                 cls == UF_CLICKHOUSE_RETRYABLE && (r->curl_failed || r->status >= 500));
+    if (cls == UF_CLICKHOUSE_SENT) {
         on_sent(ch, b);
     } else if (atomic_load(&ch->closing)) {
         batch_fail(b, 503, "shutting_down", "not written to ClickHouse before shutdown");
         settle(ch, -1);
-    } else if (cls == CH_RETRYABLE) {
+    } else if (cls == UF_CLICKHOUSE_RETRYABLE) {
         b->attempt++;
         uf_metrics_add(&uf_stage_metrics(ch->st)->retries, 1);
         uf_log_limited(UF_LOG_WARN, ch->st, "Insert failed, retrying.", "table", ch->table, "err",
@@ -483,12 +490,12 @@ static void wait_for_room(struct ch_ctx *ch)
 static int encode(const struct ch_ctx *ch, const struct uf_event *ev, struct uf_strbuf *rows,
                   struct uf_err *err)
 {
-    enum ch_format f = (enum ch_format)ch->format;
+    enum uf_clickhouse_format f = (enum uf_clickhouse_format)ch->format;
     size_t len;
     const char *text = uf_event_raw(ev, &len);
     if (text)
-        return ch_encode_raw(&ch->schema, f, text, len, rows, err);
-    return ch_encode_row(&ch->schema, f, uf_event_tree(ev), rows, err);
+        return uf_clickhouse_encode_raw(&ch->schema, f, text, len, rows, err);
+    return uf_clickhouse_encode_row(&ch->schema, f, uf_event_tree(ev), rows, err);
 }
 
 /* Moves the encoded rows into open batches, sealing each that is full (caller holds lock). */
@@ -563,7 +570,7 @@ static void ch_stop(struct uf_stage *st, void *ctx)
                "Shutdown deadline passed with batches unwritten; they stay "
                "uncommitted upstream.",
                "table", ch->table);
-    ch_http_free(ch->http);
+    uf_clickhouse_http_free(ch->http);
     ch->http = NULL;
 }
 
@@ -574,7 +581,7 @@ static void ch_destroy(void *ctx)
         pthread_mutex_destroy(&ch->lock);
         pthread_cond_destroy(&ch->cond);
     }
-    ch_http_free(ch->http);
+    uf_clickhouse_http_free(ch->http);
     if (ch->open)
         batch_fail(ch->open, 503, "shutting_down", "not written to ClickHouse before shutdown");
     while (ch->spare) {
@@ -582,9 +589,9 @@ static void ch_destroy(void *ctx)
         ch->spare = b->next;
         batch_free(b);
     }
-    ch_zstd_free(ch->zstd);
-    ch_zstd_free(ch->zstd_split);
-    ch_schema_free(&ch->schema);
+    uf_clickhouse_zstd_free(ch->zstd);
+    uf_clickhouse_zstd_free(ch->zstd_split);
+    uf_clickhouse_schema_free(&ch->schema);
     free(ch->params);
 }
 

@@ -5,7 +5,8 @@
  * method byte (0x90 = ZSTD), the 4-byte little-endian size of header + payload, the 4-byte
  * little-endian uncompressed size, then the zstd frame. The checksum must be the old CityHash
  * v1.0.2 (the later 1.1 changed the function), so it is implemented here rather than taken from
- * a library. This is the only file that includes zstd.h. Not thread-safe per struct ch_zstd. */
+ * a library. This is the only file that includes zstd.h. Not thread-safe per struct
+ * uf_clickhouse_zstd. */
 #include "sinks/clickhouse/clickhouse.h"
 
 #include <stdlib.h>
@@ -166,7 +167,7 @@ static struct pair64 city128_seed(const unsigned char *s, size_t len, struct pai
                             hash16(x + w.second, y + v.second) };
 }
 
-void ch_cityhash128(const void *p, size_t len, uint64_t out[2])
+void uf_clickhouse_cityhash128(const void *p, size_t len, uint64_t out[2])
 {
     const unsigned char *s = p;
     struct pair64 r;
@@ -198,23 +199,23 @@ static void put_le64(unsigned char *p, uint64_t v)
 /* Fills the checksum and header in front of a payload already at p + 25. */
 static void frame_in_place(unsigned char *p, uint8_t method, size_t plen, size_t raw_len)
 {
-    unsigned char *hdr = p + CH_CHECKSUM;
+    unsigned char *hdr = p + UF_CLICKHOUSE_CHECKSUM;
     hdr[0] = method;
-    put_le32(hdr + 1, (uint32_t)(plen + CH_BLOCK_HEADER));
+    put_le32(hdr + 1, (uint32_t)(plen + UF_CLICKHOUSE_BLOCK_HEADER));
     put_le32(hdr + 5, (uint32_t)raw_len);
     uint64_t h[2];
-    ch_cityhash128(hdr, plen + CH_BLOCK_HEADER, h);
+    uf_clickhouse_cityhash128(hdr, plen + UF_CLICKHOUSE_BLOCK_HEADER, h);
     put_le64(p, h[0]);
     put_le64(p + 8, h[1]);
 }
 
-void ch_block_append(struct uf_strbuf *out, uint8_t method, const void *payload, size_t plen,
-                     size_t raw_len)
+void uf_clickhouse_block_append(struct uf_strbuf *out, uint8_t method, const void *payload,
+                                size_t plen, size_t raw_len)
 {
-    size_t total = CH_CHECKSUM + CH_BLOCK_HEADER + plen;
+    size_t total = UF_CLICKHOUSE_CHECKSUM + UF_CLICKHOUSE_BLOCK_HEADER + plen;
     uf_strbuf_reserve(out, total);
     unsigned char *p = (unsigned char *)out->buf + out->len;
-    memcpy(p + CH_CHECKSUM + CH_BLOCK_HEADER, payload, plen);
+    memcpy(p + UF_CLICKHOUSE_CHECKSUM + UF_CLICKHOUSE_BLOCK_HEADER, payload, plen);
     frame_in_place(p, method, plen, raw_len);
     out->len += total;
     out->buf[out->len] = '\0';
@@ -222,20 +223,20 @@ void ch_block_append(struct uf_strbuf *out, uint8_t method, const void *payload,
 
 /* ---- zstd ---- */
 
-struct ch_zstd {
+struct uf_clickhouse_zstd {
     ZSTD_CCtx *cctx;
     int level;
 };
 
-struct ch_zstd *ch_zstd_new(int level)
+struct uf_clickhouse_zstd *uf_clickhouse_zstd_new(int level)
 {
-    struct ch_zstd *z = uf_xcalloc(1, sizeof(*z));
+    struct uf_clickhouse_zstd *z = uf_xcalloc(1, sizeof(*z));
     z->cctx = ZSTD_createCCtx();
     z->level = level;
     return z;
 }
 
-void ch_zstd_free(struct ch_zstd *z)
+void uf_clickhouse_zstd_free(struct uf_clickhouse_zstd *z)
 {
     if (!z)
         return;
@@ -243,21 +244,22 @@ void ch_zstd_free(struct ch_zstd *z)
     free(z);
 }
 
-int ch_compress(struct ch_zstd *z, const void *raw, size_t len, size_t block_size,
-                struct uf_strbuf *out, struct uf_err *err)
+int uf_clickhouse_compress(struct uf_clickhouse_zstd *z, const void *raw, size_t len,
+                           size_t block_size, struct uf_strbuf *out, struct uf_err *err)
 {
     const unsigned char *src = raw;
     for (size_t off = 0; off < len; off += block_size) {
         size_t n = len - off < block_size ? len - off : block_size;
         size_t bound = ZSTD_compressBound(n);
-        uf_strbuf_reserve(out, CH_CHECKSUM + CH_BLOCK_HEADER + bound);
+        uf_strbuf_reserve(out, UF_CLICKHOUSE_CHECKSUM + UF_CLICKHOUSE_BLOCK_HEADER + bound);
         unsigned char *p = (unsigned char *)out->buf + out->len;
-        size_t c = ZSTD_compressCCtx(z->cctx, p + CH_CHECKSUM + CH_BLOCK_HEADER, bound, src + off,
-                                     n, z->level);
+        size_t c =
+            ZSTD_compressCCtx(z->cctx, p + UF_CLICKHOUSE_CHECKSUM + UF_CLICKHOUSE_BLOCK_HEADER,
+                              bound, src + off, n, z->level);
         if (ZSTD_isError(c))
             return uf_err_set(err, UF_EIO, "zstd: %s", ZSTD_getErrorName(c));
-        frame_in_place(p, CH_METHOD_ZSTD, c, n);
-        out->len += CH_CHECKSUM + CH_BLOCK_HEADER + c;
+        frame_in_place(p, UF_CLICKHOUSE_METHOD_ZSTD, c, n);
+        out->len += UF_CLICKHOUSE_CHECKSUM + UF_CLICKHOUSE_BLOCK_HEADER + c;
         out->buf[out->len] = '\0';
     }
     return 0;
@@ -273,32 +275,35 @@ static uint64_t get_le64(const unsigned char *p)
     return (uint64_t)get_le32(p) | (uint64_t)get_le32(p + 4) << 32;
 }
 
-int ch_decompress(const void *wire, size_t len, struct uf_strbuf *out, struct uf_err *err)
+int uf_clickhouse_decompress(const void *wire, size_t len, struct uf_strbuf *out,
+                             struct uf_err *err)
 {
     const unsigned char *p = wire, *end = p + len;
     while (p < end) {
-        if ((size_t)(end - p) < CH_CHECKSUM + CH_BLOCK_HEADER)
+        if ((size_t)(end - p) < UF_CLICKHOUSE_CHECKSUM + UF_CLICKHOUSE_BLOCK_HEADER)
             return uf_err_set(err, UF_EINVAL, "truncated block header");
-        uint32_t csize = get_le32(p + CH_CHECKSUM + 1), rsize = get_le32(p + CH_CHECKSUM + 5);
-        if (csize < CH_BLOCK_HEADER || csize > (size_t)(end - p) - CH_CHECKSUM)
+        uint32_t csize = get_le32(p + UF_CLICKHOUSE_CHECKSUM + 1),
+                 rsize = get_le32(p + UF_CLICKHOUSE_CHECKSUM + 5);
+        if (csize < UF_CLICKHOUSE_BLOCK_HEADER ||
+            csize > (size_t)(end - p) - UF_CLICKHOUSE_CHECKSUM)
             return uf_err_set(err, UF_EINVAL, "bad compressed size %u", csize);
         uint64_t h[2];
-        ch_cityhash128(p + CH_CHECKSUM, csize, h);
+        uf_clickhouse_cityhash128(p + UF_CLICKHOUSE_CHECKSUM, csize, h);
         if (h[0] != get_le64(p) || h[1] != get_le64(p + 8))
             return uf_err_set(err, UF_EINVAL, "checksum mismatch");
-        const unsigned char *payload = p + CH_CHECKSUM + CH_BLOCK_HEADER;
-        size_t plen = csize - CH_BLOCK_HEADER;
+        const unsigned char *payload = p + UF_CLICKHOUSE_CHECKSUM + UF_CLICKHOUSE_BLOCK_HEADER;
+        size_t plen = csize - UF_CLICKHOUSE_BLOCK_HEADER;
         uf_strbuf_reserve(out, rsize);
-        if (p[CH_CHECKSUM] == CH_METHOD_ZSTD) {
+        if (p[UF_CLICKHOUSE_CHECKSUM] == UF_CLICKHOUSE_METHOD_ZSTD) {
             size_t n = ZSTD_decompress(out->buf + out->len, rsize, payload, plen);
             if (ZSTD_isError(n) || n != rsize)
                 return uf_err_set(err, UF_EINVAL, "zstd block does not decompress");
         } else {
-            return uf_err_set(err, UF_EINVAL, "unknown method 0x%02x", p[CH_CHECKSUM]);
+            return uf_err_set(err, UF_EINVAL, "unknown method 0x%02x", p[UF_CLICKHOUSE_CHECKSUM]);
         }
         out->len += rsize;
         out->buf[out->len] = '\0';
-        p += CH_CHECKSUM + csize;
+        p += UF_CLICKHOUSE_CHECKSUM + csize;
     }
     return 0;
 }

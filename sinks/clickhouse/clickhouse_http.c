@@ -1,4 +1,4 @@
-/* sinks/clickhouse/clickhouse_http.c: HTTP to ClickHouse with libcurl, and ch_classify.
+/* sinks/clickhouse/clickhouse_http.c: HTTP to ClickHouse with libcurl, and uf_clickhouse_classify.
  * One sender thread drives a curl multi handle: several POSTs in flight at once (`inflight`),
  * connections kept alive in the multi handle's pool, requests started no earlier than their
  * `not_before` time (which is how retries back off without blocking anything). Callbacks run
@@ -22,7 +22,7 @@ struct req {
     const void *body;
     size_t len;
     int64_t not_before_us;
-    ch_reply_fn fn;
+    uf_clickhouse_reply_fn fn;
     void *arg;
     CURL *easy;
     struct uf_strbuf resp;
@@ -30,7 +30,7 @@ struct req {
     struct req *next;
 };
 
-struct ch_http {
+struct uf_clickhouse_http {
     char *base, *user, *password;
     int inflight;
     int64_t timeout_ms;
@@ -75,26 +75,28 @@ static const int retryable_codes[] = {
     999, /* KEEPER_EXCEPTION */
 };
 
-enum ch_class ch_classify(bool curl_failed, long status, const char *body, int *code)
+enum uf_clickhouse_class uf_clickhouse_classify(bool curl_failed, long status, const char *body,
+                                                int *code)
 {
     *code = 0;
     if (curl_failed)
-        return CH_RETRYABLE;
+        return UF_CLICKHOUSE_RETRYABLE;
     const char *p = body ? strstr(body, "Code: ") : NULL;
     if (p)
         *code = atoi(p + 6);
     if (status == 200 && *code == 0)
-        return CH_SENT;
+        return UF_CLICKHOUSE_SENT;
     if (*code == 0) /* no server code: a proxy, an overloaded or starting server */
-        return status >= 500 || status == 408 || status == 429 ? CH_RETRYABLE : CH_PERMANENT;
+        return status >= 500 || status == 408 || status == 429 ? UF_CLICKHOUSE_RETRYABLE
+                                                               : UF_CLICKHOUSE_PERMANENT;
     for (size_t i = 0; i < sizeof(retryable_codes) / sizeof(retryable_codes[0]); i++) {
         if (retryable_codes[i] == *code)
-            return CH_RETRYABLE;
+            return UF_CLICKHOUSE_RETRYABLE;
     }
-    return CH_PERMANENT;
+    return UF_CLICKHOUSE_PERMANENT;
 }
 
-char *ch_url_encode(const char *s)
+char *uf_clickhouse_url_encode(const char *s)
 {
     struct uf_strbuf sb = { 0 };
     for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
@@ -134,9 +136,10 @@ static CURL *make_easy(const char *url, const char *user, const char *password, 
 
 static void *sender_main(void *arg);
 
-struct ch_http *ch_http_new(const struct ch_http_cfg *cfg, struct uf_err *err)
+struct uf_clickhouse_http *uf_clickhouse_http_new(const struct uf_clickhouse_http_cfg *cfg,
+                                                  struct uf_err *err)
 {
-    struct ch_http *h = uf_xcalloc(1, sizeof(*h));
+    struct uf_clickhouse_http *h = uf_xcalloc(1, sizeof(*h));
     h->base = uf_xstrdup(cfg->url);
     h->user = cfg->user ? uf_xstrdup(cfg->user) : NULL;
     h->password = cfg->password ? uf_xstrdup(cfg->password) : NULL;
@@ -159,8 +162,9 @@ struct ch_http *ch_http_new(const struct ch_http_cfg *cfg, struct uf_err *err)
     return h;
 }
 
-void ch_http_post(struct ch_http *h, const char *params, const void *body, size_t len,
-                  int64_t not_before_us, ch_reply_fn fn, void *arg)
+void uf_clickhouse_http_post(struct uf_clickhouse_http *h, const char *params, const void *body,
+                             size_t len, int64_t not_before_us, uf_clickhouse_reply_fn fn,
+                             void *arg)
 {
     struct req *r = uf_xcalloc(1, sizeof(*r));
     r->url = uf_xasprintf("%s/?%s", h->base, params);
@@ -178,14 +182,14 @@ void ch_http_post(struct ch_http *h, const char *params, const void *body, size_
 
 static void finish(struct req *r, bool failed, long status, const char *text)
 {
-    struct ch_reply rep = { .curl_failed = failed, .status = status, .body = text };
+    struct uf_clickhouse_reply rep = { .curl_failed = failed, .status = status, .body = text };
     r->fn(r->arg, &rep);
     uf_strbuf_free(&r->resp);
     free(r->url);
     free(r);
 }
 
-static void start(struct ch_http *h, struct req *r)
+static void start(struct uf_clickhouse_http *h, struct req *r)
 {
     r->easy = make_easy(r->url, h->user, h->password, h->timeout_ms);
     curl_easy_setopt(r->easy, CURLOPT_POST, 1L);
@@ -201,7 +205,7 @@ static void start(struct ch_http *h, struct req *r)
 }
 
 /* Starts due requests while there is room; returns ms until the next one is due (or 1000). */
-static long start_due(struct ch_http *h)
+static long start_due(struct uf_clickhouse_http *h)
 {
     long wait_ms = 1000;
     int64_t now = uf_now_us();
@@ -221,7 +225,7 @@ static long start_due(struct ch_http *h)
     return wait_ms;
 }
 
-static void unlink_active(struct ch_http *h, struct req *r)
+static void unlink_active(struct uf_clickhouse_http *h, struct req *r)
 {
     struct req **pp = &h->active;
     while (*pp != r)
@@ -234,7 +238,7 @@ static void unlink_active(struct ch_http *h, struct req *r)
     h->running--;
 }
 
-static void collect(struct ch_http *h)
+static void collect(struct uf_clickhouse_http *h)
 {
     CURLMsg *m;
     int left;
@@ -255,7 +259,7 @@ static void collect(struct ch_http *h)
 }
 
 /* Moves newly posted requests to the end of the waiting list; returns whether to quit. */
-static bool take_incoming(struct ch_http *h)
+static bool take_incoming(struct uf_clickhouse_http *h)
 {
     pthread_mutex_lock(&h->lock);
     struct req *in = h->incoming;
@@ -270,7 +274,7 @@ static bool take_incoming(struct ch_http *h)
     return quit;
 }
 
-static void abort_all(struct ch_http *h)
+static void abort_all(struct uf_clickhouse_http *h)
 {
     while (h->active) {
         struct req *r = h->active;
@@ -286,7 +290,7 @@ static void abort_all(struct ch_http *h)
 
 static void *sender_main(void *arg)
 {
-    struct ch_http *h = arg;
+    struct uf_clickhouse_http *h = arg;
     for (;;) {
         bool quit = take_incoming(h);
         if (quit)
@@ -306,7 +310,7 @@ static void *sender_main(void *arg)
     return NULL;
 }
 
-void ch_http_free(struct ch_http *h)
+void uf_clickhouse_http_free(struct uf_clickhouse_http *h)
 {
     if (!h)
         return;
@@ -323,8 +327,8 @@ void ch_http_free(struct ch_http *h)
     free(h);
 }
 
-int ch_http_exec(const struct ch_http_cfg *cfg, const char *sql, struct uf_strbuf *out,
-                 struct uf_err *err)
+int uf_clickhouse_http_exec(const struct uf_clickhouse_http_cfg *cfg, const char *sql,
+                            struct uf_strbuf *out, struct uf_err *err)
 {
     char *url = uf_xasprintf("%s/", cfg->url);
     CURL *e = make_easy(url, cfg->user, cfg->password, cfg->timeout_ms);

@@ -1,8 +1,8 @@
 /* sinks/clickhouse/clickhouse_raw.c: RowBinary rows straight from a payload's JSON text.
  * One strict jscan pass records the span of each top-level field a column uses; the columns
  * are then encoded in table order from those spans. The bytes must be exactly what
- * ch_encode_row writes for the parsed body (tests/test_clickhouse.c compares both), so every
- * conversion mirrors jansson's. Nested paths and JSONEachRow go through jansson whole. Pure
+ * uf_clickhouse_encode_row writes for the parsed body (tests/test_clickhouse.c compares both), so
+ * every conversion mirrors jansson's. Nested paths and JSONEachRow go through jansson whole. Pure
  * functions, no shared state. Why and how it stays fast: docs/architecture.md,
  * "sinks/clickhouse". */
 #include "sinks/clickhouse/clickhouse.h"
@@ -23,10 +23,10 @@ static unsigned key_hash(const char *key, size_t len)
     if (len == 0)
         return 0;
     unsigned h = (unsigned)len * 7u + (unsigned char)key[0] * 31u + (unsigned char)key[len - 1];
-    return h & (CH_KEY_SLOTS - 1);
+    return h & (UF_CLICKHOUSE_KEY_SLOTS - 1);
 }
 
-void ch_schema_index(struct ch_schema *s)
+void uf_clickhouse_schema_index(struct uf_clickhouse_schema *s)
 {
     s->keys = uf_xcalloc(s->n, sizeof(*s->keys));
     s->key_len = uf_xcalloc(s->n, sizeof(*s->key_len));
@@ -45,18 +45,18 @@ void ch_schema_index(struct ch_schema *s)
         s->nested |= s->cols[i].npath > 1;
     }
     memset(s->key_slot, 0, sizeof(s->key_slot));
-    for (size_t j = 0; j < s->nkeys && s->nkeys <= CH_MAX_KEYS; j++) {
+    for (size_t j = 0; j < s->nkeys && s->nkeys <= UF_CLICKHOUSE_MAX_KEYS; j++) {
         unsigned h = key_hash(s->keys[j], s->key_len[j]);
         while (s->key_slot[h])
-            h = (h + 1) & (CH_KEY_SLOTS - 1);
+            h = (h + 1) & (UF_CLICKHOUSE_KEY_SLOTS - 1);
         s->key_slot[h] = (unsigned char)(j + 1);
     }
 }
 
 struct row {
-    const struct ch_schema *s;
-    uint64_t seen;                       /* bit per key index */
-    struct uf_jmember vals[CH_MAX_KEYS]; /* by key index, valid when seen */
+    const struct uf_clickhouse_schema *s;
+    uint64_t seen;                                  /* bit per key index */
+    struct uf_jmember vals[UF_CLICKHOUSE_MAX_KEYS]; /* by key index, valid when seen */
 };
 
 static bool same_bytes(const char *a, const char *b, size_t n)
@@ -69,7 +69,7 @@ static bool same_bytes(const char *a, const char *b, size_t n)
 
 /* Index of the member's key among the schema's keys, or -1: one probe of the key table in the
  * common case. A key written with escapes (rare) is compared decoded, key by key. */
-static long find_key(const struct ch_schema *s, const struct uf_jmember *m)
+static long find_key(const struct uf_clickhouse_schema *s, const struct uf_jmember *m)
 {
     if (m->key_escaped) {
         for (size_t j = 0; j < s->nkeys; j++)
@@ -77,7 +77,7 @@ static long find_key(const struct ch_schema *s, const struct uf_jmember *m)
                 return (long)j;
         return -1;
     }
-    for (unsigned h = key_hash(m->key, m->key_len);; h = (h + 1) & (CH_KEY_SLOTS - 1)) {
+    for (unsigned h = key_hash(m->key, m->key_len);; h = (h + 1) & (UF_CLICKHOUSE_KEY_SLOTS - 1)) {
         unsigned k = s->key_slot[h];
         if (k-- == 0)
             return -1;
@@ -125,7 +125,7 @@ static inline void put_uleb(struct uf_strbuf *sb, uint64_t v)
         *grow(sb, 1) = (unsigned char)v;
         return;
     }
-    ch_put_uleb(sb, v);
+    uf_clickhouse_put_uleb(sb, v);
 }
 
 static inline void put_bytes(struct uf_strbuf *sb, const char *s, size_t n)
@@ -219,7 +219,7 @@ static int number_of(const struct uf_jmember *v, double *out, struct uf_err *err
 }
 
 /* A non-string value in a String column: jansson's compact JSON of it. */
-static int put_json_text(const struct ch_column *c, const struct uf_jmember *v,
+static int put_json_text(const struct uf_clickhouse_column *c, const struct uf_jmember *v,
                          struct uf_strbuf *sb, struct uf_err *err)
 {
     json_error_t je;
@@ -233,8 +233,8 @@ static int put_json_text(const struct ch_column *c, const struct uf_jmember *v,
     return 0;
 }
 
-static int put_string(const struct ch_column *c, const struct uf_jmember *v, struct uf_strbuf *sb,
-                      struct uf_err *err)
+static int put_string(const struct uf_clickhouse_column *c, const struct uf_jmember *v,
+                      struct uf_strbuf *sb, struct uf_err *err)
 {
     if (!v || v->type == UF_J_NULL) {
         put_uleb(sb, 0);
@@ -250,8 +250,8 @@ static int put_string(const struct ch_column *c, const struct uf_jmember *v, str
     return 0;
 }
 
-static int put_uuid(const struct ch_column *c, const struct uf_jmember *v, struct uf_strbuf *sb,
-                    struct uf_err *err)
+static int put_uuid(const struct uf_clickhouse_column *c, const struct uf_jmember *v,
+                    struct uf_strbuf *sb, struct uf_err *err)
 {
     uint8_t id[16] = { 0 };
     if (v && v->type != UF_J_NULL) {
@@ -273,8 +273,8 @@ static int put_uuid(const struct ch_column *c, const struct uf_jmember *v, struc
 }
 
 /* Seconds for a DateTime or Date column, as time_value() in clickhouse_rowbinary.c. */
-static int time_secs(const struct ch_column *c, const struct uf_jmember *v, int64_t *secs,
-                     struct uf_err *err)
+static int time_secs(const struct uf_clickhouse_column *c, const struct uf_jmember *v,
+                     int64_t *secs, struct uf_err *err)
 {
     int64_t us;
     double d;
@@ -282,7 +282,7 @@ static int time_secs(const struct ch_column *c, const struct uf_jmember *v, int6
         char buf[128], *heap = NULL;
         size_t n;
         const char *t = text_of(v, buf, sizeof(buf), &n, &heap);
-        int rc = ch_parse_time(t, n, &us) < 0
+        int rc = uf_clickhouse_parse_time(t, n, &us) < 0
                      ? uf_err_set(err, UF_EINVAL, "column '%s': '%.*s' is not an RFC 3339 time",
                                   c->name, (int)(n < 40 ? n : 40), t)
                      : 0;
@@ -303,21 +303,21 @@ static int time_secs(const struct ch_column *c, const struct uf_jmember *v, int6
     return 0;
 }
 
-static int put_time(const struct ch_column *c, const struct uf_jmember *v, struct uf_strbuf *sb,
-                    struct uf_err *err)
+static int put_time(const struct uf_clickhouse_column *c, const struct uf_jmember *v,
+                    struct uf_strbuf *sb, struct uf_err *err)
 {
     int64_t secs = 0;
     if (v && v->type != UF_J_NULL && time_secs(c, v, &secs, err) < 0)
         return UF_EINVAL;
-    if (c->type == CH_DATE)
+    if (c->type == UF_CLICKHOUSE_DATE)
         put_le(sb, (uint64_t)(secs / 86400), 2);
     else
         put_le(sb, (uint64_t)secs, 4);
     return 0;
 }
 
-static int put_float(const struct ch_column *c, const struct uf_jmember *v, struct uf_strbuf *sb,
-                     struct uf_err *err)
+static int put_float(const struct uf_clickhouse_column *c, const struct uf_jmember *v,
+                     struct uf_strbuf *sb, struct uf_err *err)
 {
     double d = 0;
     if (v && v->type != UF_J_NULL) {
@@ -326,7 +326,7 @@ static int put_float(const struct ch_column *c, const struct uf_jmember *v, stru
         if (number_of(v, &d, err) < 0)
             return UF_EINVAL;
     }
-    if (c->type == CH_FLOAT32) {
+    if (c->type == UF_CLICKHOUSE_FLOAT32) {
         float f = (float)d;
         memcpy(grow(sb, 4), &f, 4);
     } else {
@@ -337,10 +337,10 @@ static int put_float(const struct ch_column *c, const struct uf_jmember *v, stru
 
 /* Integers as int_value() in clickhouse_rowbinary.c: booleans are 0/1, and a whole real number
  * below 9e15 counts as an integer. */
-static int put_int(const struct ch_column *c, const struct uf_jmember *v, struct uf_strbuf *sb,
-                   struct uf_err *err)
+static int put_int(const struct uf_clickhouse_column *c, const struct uf_jmember *v,
+                   struct uf_strbuf *sb, struct uf_err *err)
 {
-    struct ch_int_range r = ch_int_range(c->type);
+    struct uf_clickhouse_int_range r = uf_clickhouse_int_range(c->type);
     int64_t i = 0;
     double d;
     if (!v || v->type == UF_J_NULL) {
@@ -366,8 +366,8 @@ static int put_int(const struct ch_column *c, const struct uf_jmember *v, struct
     return 0;
 }
 
-static int put_value(const struct ch_column *c, const struct uf_jmember *v, struct uf_strbuf *sb,
-                     struct uf_err *err)
+static int put_value(const struct uf_clickhouse_column *c, const struct uf_jmember *v,
+                     struct uf_strbuf *sb, struct uf_err *err)
 {
     if (c->nullable) {
         bool null = !v || v->type == UF_J_NULL;
@@ -376,39 +376,40 @@ static int put_value(const struct ch_column *c, const struct uf_jmember *v, stru
             return 0;
     }
     switch (c->type) {
-    case CH_STRING:
+    case UF_CLICKHOUSE_STRING:
         return put_string(c, v, sb, err);
-    case CH_UUID:
+    case UF_CLICKHOUSE_UUID:
         return put_uuid(c, v, sb, err);
-    case CH_DATETIME:
-    case CH_DATE:
+    case UF_CLICKHOUSE_DATETIME:
+    case UF_CLICKHOUSE_DATE:
         return put_time(c, v, sb, err);
-    case CH_FLOAT32:
-    case CH_FLOAT64:
+    case UF_CLICKHOUSE_FLOAT32:
+    case UF_CLICKHOUSE_FLOAT64:
         return put_float(c, v, sb, err);
     default:
         return put_int(c, v, sb, err);
     }
 }
 
-/* The text through jansson and ch_encode_row: nested paths, JSONEachRow, very wide rows. */
-static int encode_parsed(const struct ch_schema *s, enum ch_format f, const char *raw, size_t len,
-                         struct uf_strbuf *sb, struct uf_err *err)
+/* The text through jansson and uf_clickhouse_encode_row: nested paths, JSONEachRow, very wide rows.
+ */
+static int encode_parsed(const struct uf_clickhouse_schema *s, enum uf_clickhouse_format f,
+                         const char *raw, size_t len, struct uf_strbuf *sb, struct uf_err *err)
 {
     json_error_t je;
     json_t *body = json_loadb(raw, len, JSON_REJECT_DUPLICATES, &je);
     if (!body)
         return uf_err_set(err, UF_EINVAL, "not JSON: %s at byte %d", je.text, je.position);
-    int rc = json_is_object(body) ? ch_encode_row(s, f, body, sb, err)
+    int rc = json_is_object(body) ? uf_clickhouse_encode_row(s, f, body, sb, err)
                                   : uf_err_set(err, UF_EINVAL, "not a JSON object");
     json_decref(body);
     return rc;
 }
 
-int ch_encode_raw(const struct ch_schema *s, enum ch_format f, const char *raw, size_t len,
-                  struct uf_strbuf *sb, struct uf_err *err)
+int uf_clickhouse_encode_raw(const struct uf_clickhouse_schema *s, enum uf_clickhouse_format f,
+                             const char *raw, size_t len, struct uf_strbuf *sb, struct uf_err *err)
 {
-    if (f != CH_FMT_ROWBINARY || s->nested || s->nkeys > CH_MAX_KEYS)
+    if (f != UF_CLICKHOUSE_FMT_ROWBINARY || s->nested || s->nkeys > UF_CLICKHOUSE_MAX_KEYS)
         return encode_parsed(s, f, raw, len, sb, err);
     struct uf_err local = { 0 };
     err = err ? err : &local;

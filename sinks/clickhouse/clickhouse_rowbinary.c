@@ -18,18 +18,28 @@
 
 struct type_name {
     const char *sql;
-    enum ch_type type;
+    enum uf_clickhouse_type type;
 };
 
 static const struct type_name types[] = {
-    { "String", CH_STRING },     { "UUID", CH_UUID },       { "DateTime('UTC')", CH_DATETIME },
-    { "DateTime", CH_DATETIME }, { "Date", CH_DATE },       { "UInt8", CH_UINT8 },
-    { "UInt16", CH_UINT16 },     { "UInt32", CH_UINT32 },   { "UInt64", CH_UINT64 },
-    { "Int8", CH_INT8 },         { "Int16", CH_INT16 },     { "Int32", CH_INT32 },
-    { "Int64", CH_INT64 },       { "Float32", CH_FLOAT32 }, { "Float64", CH_FLOAT64 },
+    { "String", UF_CLICKHOUSE_STRING },
+    { "UUID", UF_CLICKHOUSE_UUID },
+    { "DateTime('UTC')", UF_CLICKHOUSE_DATETIME },
+    { "DateTime", UF_CLICKHOUSE_DATETIME },
+    { "Date", UF_CLICKHOUSE_DATE },
+    { "UInt8", UF_CLICKHOUSE_UINT8 },
+    { "UInt16", UF_CLICKHOUSE_UINT16 },
+    { "UInt32", UF_CLICKHOUSE_UINT32 },
+    { "UInt64", UF_CLICKHOUSE_UINT64 },
+    { "Int8", UF_CLICKHOUSE_INT8 },
+    { "Int16", UF_CLICKHOUSE_INT16 },
+    { "Int32", UF_CLICKHOUSE_INT32 },
+    { "Int64", UF_CLICKHOUSE_INT64 },
+    { "Float32", UF_CLICKHOUSE_FLOAT32 },
+    { "Float64", UF_CLICKHOUSE_FLOAT64 },
 };
 
-static bool find_type(const char *sql, size_t n, enum ch_type *t)
+static bool find_type(const char *sql, size_t n, enum uf_clickhouse_type *t)
 {
     for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++) {
         if (strlen(types[i].sql) == n && memcmp(types[i].sql, sql, n) == 0) {
@@ -40,7 +50,7 @@ static bool find_type(const char *sql, size_t n, enum ch_type *t)
     return false;
 }
 
-static void split_path(struct ch_column *c, const char *path)
+static void split_path(struct uf_clickhouse_column *c, const char *path)
 {
     c->npath = 1;
     for (const char *p = path; *p; p++)
@@ -67,7 +77,7 @@ static bool valid_ident(const char *s, size_t n)
 }
 
 /* Parses "name Type [from path]" into c. */
-static int parse_spec(struct ch_column *c, const char *spec, struct uf_err *err)
+static int parse_spec(struct uf_clickhouse_column *c, const char *spec, struct uf_err *err)
 {
     const char *sp = strchr(spec, ' ');
     if (!sp || !valid_ident(spec, (size_t)(sp - spec)))
@@ -96,7 +106,8 @@ static int parse_spec(struct ch_column *c, const char *spec, struct uf_err *err)
     return 0;
 }
 
-int ch_schema_parse(struct ch_schema *s, const json_t *specs, struct uf_err *err)
+int uf_clickhouse_schema_parse(struct uf_clickhouse_schema *s, const json_t *specs,
+                               struct uf_err *err)
 {
     memset(s, 0, sizeof(*s));
     if (!json_is_array(specs) || json_array_size(specs) == 0)
@@ -112,14 +123,14 @@ int ch_schema_parse(struct ch_schema *s, const json_t *specs, struct uf_err *err
             return rc;
         }
     }
-    ch_schema_index(s);
+    uf_clickhouse_schema_index(s);
     return 0;
 }
 
-void ch_schema_free(struct ch_schema *s)
+void uf_clickhouse_schema_free(struct uf_clickhouse_schema *s)
 {
     for (size_t i = 0; i < s->n; i++) {
-        struct ch_column *c = &s->cols[i];
+        struct uf_clickhouse_column *c = &s->cols[i];
         for (size_t j = 0; j < c->npath; j++)
             free(c->path[j]);
         free(c->path);
@@ -133,18 +144,20 @@ void ch_schema_free(struct ch_schema *s)
     memset(s, 0, sizeof(*s));
 }
 
-char *ch_insert_sql(const struct ch_schema *s, const char *db, const char *table, enum ch_format f)
+char *uf_clickhouse_insert_sql(const struct uf_clickhouse_schema *s, const char *db,
+                               const char *table, enum uf_clickhouse_format f)
 {
     struct uf_strbuf sb = { 0 };
     uf_strbuf_printf(&sb, "INSERT INTO `%s`.`%s` (", db, table);
     for (size_t i = 0; i < s->n; i++)
         uf_strbuf_printf(&sb, "%s`%s`", i ? ", " : "", s->cols[i].name);
-    uf_strbuf_puts(&sb, f == CH_FMT_ROWBINARY ? ") FORMAT RowBinary" : ") FORMAT JSONEachRow");
+    uf_strbuf_puts(&sb, f == UF_CLICKHOUSE_FMT_ROWBINARY ? ") FORMAT RowBinary"
+                                                         : ") FORMAT JSONEachRow");
     return uf_strbuf_take(&sb);
 }
 
-char *ch_create_sql(const struct ch_schema *s, const char *db, const char *table,
-                    const char *engine)
+char *uf_clickhouse_create_sql(const struct uf_clickhouse_schema *s, const char *db,
+                               const char *table, const char *engine)
 {
     struct uf_strbuf sb = { 0 };
     uf_strbuf_printf(&sb, "CREATE TABLE IF NOT EXISTS `%s`.`%s` (", db, table);
@@ -183,7 +196,7 @@ static int parse_offset(const char *p, size_t n, int64_t *off_s)
     return 0;
 }
 
-int ch_parse_time(const char *s, size_t n, int64_t *us)
+int uf_clickhouse_parse_time(const char *s, size_t n, int64_t *us)
 {
     int y, mo, d, h, mi, sec;
     if (n < 19 || !digits(s, 4, &y) || s[4] != '-' || !digits(s + 5, 2, &mo) || s[7] != '-' ||
@@ -213,7 +226,7 @@ int ch_parse_time(const char *s, size_t n, int64_t *us)
 /* ---- values ---- */
 
 /* The field the column comes from, or NULL when missing. */
-static const json_t *lookup(const struct ch_column *c, const json_t *body)
+static const json_t *lookup(const struct uf_clickhouse_column *c, const json_t *body)
 {
     const json_t *v = body;
     for (size_t i = 0; i < c->npath && v; i++)
@@ -221,7 +234,7 @@ static const json_t *lookup(const struct ch_column *c, const json_t *body)
     return v;
 }
 
-void ch_put_uleb(struct uf_strbuf *sb, uint64_t v)
+void uf_clickhouse_put_uleb(struct uf_strbuf *sb, uint64_t v)
 {
     char b[10];
     size_t n = 0;
@@ -253,10 +266,10 @@ static void put_uuid(struct uf_strbuf *sb, const uint8_t id[16])
     uf_strbuf_append(sb, b, 16);
 }
 
-static void put_float(struct uf_strbuf *sb, enum ch_type t, double d)
+static void put_float(struct uf_strbuf *sb, enum uf_clickhouse_type t, double d)
 {
     uint64_t bits;
-    if (t == CH_FLOAT32) {
+    if (t == UF_CLICKHOUSE_FLOAT32) {
         float f = (float)d;
         uint32_t b32;
         memcpy(&b32, &f, 4);
@@ -264,7 +277,7 @@ static void put_float(struct uf_strbuf *sb, enum ch_type t, double d)
     } else {
         memcpy(&bits, &d, 8);
     }
-    put_le(sb, bits, t == CH_FLOAT32 ? 4 : 8);
+    put_le(sb, bits, t == UF_CLICKHOUSE_FLOAT32 ? 4 : 8);
 }
 
 /* Text of a value for a String column: strings as they are, anything else as compact JSON. */
@@ -283,31 +296,32 @@ static char *string_value(const json_t *v, size_t *n)
     return s;
 }
 
-struct ch_int_range ch_int_range(enum ch_type t)
+struct uf_clickhouse_int_range uf_clickhouse_int_range(enum uf_clickhouse_type t)
 {
     switch (t) {
-    case CH_UINT8:
-        return (struct ch_int_range){ 0, UINT8_MAX, 1 };
-    case CH_UINT16:
-        return (struct ch_int_range){ 0, UINT16_MAX, 2 };
-    case CH_UINT32:
-        return (struct ch_int_range){ 0, UINT32_MAX, 4 };
-    case CH_UINT64:
-        return (struct ch_int_range){ 0, UINT64_MAX, 8 };
-    case CH_INT8:
-        return (struct ch_int_range){ INT8_MIN, INT8_MAX, 1 };
-    case CH_INT16:
-        return (struct ch_int_range){ INT16_MIN, INT16_MAX, 2 };
-    case CH_INT32:
-        return (struct ch_int_range){ INT32_MIN, INT32_MAX, 4 };
+    case UF_CLICKHOUSE_UINT8:
+        return (struct uf_clickhouse_int_range){ 0, UINT8_MAX, 1 };
+    case UF_CLICKHOUSE_UINT16:
+        return (struct uf_clickhouse_int_range){ 0, UINT16_MAX, 2 };
+    case UF_CLICKHOUSE_UINT32:
+        return (struct uf_clickhouse_int_range){ 0, UINT32_MAX, 4 };
+    case UF_CLICKHOUSE_UINT64:
+        return (struct uf_clickhouse_int_range){ 0, UINT64_MAX, 8 };
+    case UF_CLICKHOUSE_INT8:
+        return (struct uf_clickhouse_int_range){ INT8_MIN, INT8_MAX, 1 };
+    case UF_CLICKHOUSE_INT16:
+        return (struct uf_clickhouse_int_range){ INT16_MIN, INT16_MAX, 2 };
+    case UF_CLICKHOUSE_INT32:
+        return (struct uf_clickhouse_int_range){ INT32_MIN, INT32_MAX, 4 };
     default:
-        return (struct ch_int_range){ INT64_MIN, INT64_MAX, 8 };
+        return (struct uf_clickhouse_int_range){ INT64_MIN, INT64_MAX, 8 };
     }
 }
 
-static int int_value(const struct ch_column *c, const json_t *v, int64_t *out, struct uf_err *err)
+static int int_value(const struct uf_clickhouse_column *c, const json_t *v, int64_t *out,
+                     struct uf_err *err)
 {
-    struct ch_int_range r = ch_int_range(c->type);
+    struct uf_clickhouse_int_range r = uf_clickhouse_int_range(c->type);
     if (json_is_boolean(v)) {
         *out = json_is_true(v);
         return 0;
@@ -327,11 +341,12 @@ static int int_value(const struct ch_column *c, const json_t *v, int64_t *out, s
 }
 
 /* Seconds since the epoch for DateTime/Date: an RFC 3339 string or a number of seconds. */
-static int time_value(const struct ch_column *c, const json_t *v, int64_t *secs, struct uf_err *err)
+static int time_value(const struct uf_clickhouse_column *c, const json_t *v, int64_t *secs,
+                      struct uf_err *err)
 {
     int64_t us;
     if (json_is_string(v)) {
-        if (ch_parse_time(json_string_value(v), json_string_length(v), &us) < 0)
+        if (uf_clickhouse_parse_time(json_string_value(v), json_string_length(v), &us) < 0)
             return uf_err_set(err, UF_EINVAL, "column '%s': '%.40s' is not an RFC 3339 time",
                               c->name, json_string_value(v));
         *secs = us >= 0 ? us / 1000000 : -1;
@@ -345,7 +360,7 @@ static int time_value(const struct ch_column *c, const json_t *v, int64_t *secs,
     return 0;
 }
 
-static int uuid_value(const struct ch_column *c, const json_t *v, uint8_t id[16],
+static int uuid_value(const struct uf_clickhouse_column *c, const json_t *v, uint8_t id[16],
                       struct uf_err *err)
 {
     if (!json_is_string(v) || !uf_uuid_parse(json_string_value(v), id))
@@ -355,37 +370,37 @@ static int uuid_value(const struct ch_column *c, const json_t *v, uint8_t id[16]
 
 /* ---- RowBinary ---- */
 
-static int rb_value(const struct ch_column *c, const json_t *v, struct uf_strbuf *sb,
+static int rb_value(const struct uf_clickhouse_column *c, const json_t *v, struct uf_strbuf *sb,
                     struct uf_err *err)
 {
     int64_t i = 0, secs = 0;
     uint8_t id[16] = { 0 };
     bool zero = !v || json_is_null(v);
     switch (c->type) {
-    case CH_STRING: {
+    case UF_CLICKHOUSE_STRING: {
         size_t n;
         char *s = string_value(v, &n);
-        ch_put_uleb(sb, n);
+        uf_clickhouse_put_uleb(sb, n);
         uf_strbuf_append(sb, s, n);
         free(s);
         return 0;
     }
-    case CH_UUID:
+    case UF_CLICKHOUSE_UUID:
         if (!zero && uuid_value(c, v, id, err) < 0)
             return UF_EINVAL;
         put_uuid(sb, id);
         return 0;
-    case CH_DATETIME:
-    case CH_DATE:
+    case UF_CLICKHOUSE_DATETIME:
+    case UF_CLICKHOUSE_DATE:
         if (!zero && time_value(c, v, &secs, err) < 0)
             return UF_EINVAL;
-        if (c->type == CH_DATE)
+        if (c->type == UF_CLICKHOUSE_DATE)
             put_le(sb, (uint64_t)(secs / 86400), 2);
         else
             put_le(sb, (uint64_t)secs, 4);
         return 0;
-    case CH_FLOAT32:
-    case CH_FLOAT64: {
+    case UF_CLICKHOUSE_FLOAT32:
+    case UF_CLICKHOUSE_FLOAT64: {
         if (!zero && !json_is_number(v))
             return uf_err_set(err, UF_EINVAL, "column '%s': expected a number", c->name);
         put_float(sb, c->type, zero ? 0 : json_number_value(v));
@@ -394,7 +409,7 @@ static int rb_value(const struct ch_column *c, const json_t *v, struct uf_strbuf
     default:
         if (!zero && int_value(c, v, &i, err) < 0)
             return UF_EINVAL;
-        put_le(sb, (uint64_t)i, ch_int_range(c->type).width);
+        put_le(sb, (uint64_t)i, uf_clickhouse_int_range(c->type).width);
         return 0;
     }
 }
@@ -410,7 +425,7 @@ static void put_json_str(struct uf_strbuf *sb, const char *s, size_t n)
     json_decref(j);
 }
 
-static int je_value(const struct ch_column *c, const json_t *v, struct uf_strbuf *sb,
+static int je_value(const struct uf_clickhouse_column *c, const json_t *v, struct uf_strbuf *sb,
                     struct uf_err *err)
 {
     bool zero = !v || json_is_null(v);
@@ -418,7 +433,7 @@ static int je_value(const struct ch_column *c, const json_t *v, struct uf_strbuf
         uf_strbuf_puts(sb, "null");
         return 0;
     }
-    if (c->type == CH_STRING || (c->type == CH_UUID && json_is_string(v))) {
+    if (c->type == UF_CLICKHOUSE_STRING || (c->type == UF_CLICKHOUSE_UUID && json_is_string(v))) {
         /* UUID text goes as it is: the server checks it (which makes bad rows observable). */
         size_t n;
         char *s = string_value(v, &n);
@@ -428,7 +443,7 @@ static int je_value(const struct ch_column *c, const json_t *v, struct uf_strbuf
     }
     struct uf_strbuf tmp = { 0 };
     int rc = rb_value(c, v, &tmp, err);
-    if (rc == 0 && (c->type == CH_DATETIME || c->type == CH_DATE)) {
+    if (rc == 0 && (c->type == UF_CLICKHOUSE_DATETIME || c->type == UF_CLICKHOUSE_DATE)) {
         int64_t secs = 0;
         if (!zero)
             time_value(c, v, &secs, err);
@@ -436,9 +451,10 @@ static int je_value(const struct ch_column *c, const json_t *v, struct uf_strbuf
         struct tm tm;
         gmtime_r(&t, &tm);
         char b[32];
-        strftime(b, sizeof(b), c->type == CH_DATE ? "\"%Y-%m-%d\"" : "\"%Y-%m-%d %H:%M:%S\"", &tm);
+        strftime(b, sizeof(b),
+                 c->type == UF_CLICKHOUSE_DATE ? "\"%Y-%m-%d\"" : "\"%Y-%m-%d %H:%M:%S\"", &tm);
         uf_strbuf_puts(sb, b);
-    } else if (rc == 0 && c->type == CH_UUID) {
+    } else if (rc == 0 && c->type == UF_CLICKHOUSE_UUID) {
         uf_strbuf_puts(sb, "\"00000000-0000-0000-0000-000000000000\"");
     } else if (rc == 0) {
         char *s = zero ? uf_xstrdup("0") : json_dumps(v, JSON_ENCODE_ANY);
@@ -449,17 +465,17 @@ static int je_value(const struct ch_column *c, const json_t *v, struct uf_strbuf
     return rc;
 }
 
-int ch_encode_row(const struct ch_schema *s, enum ch_format f, const json_t *body,
-                  struct uf_strbuf *sb, struct uf_err *err)
+int uf_clickhouse_encode_row(const struct uf_clickhouse_schema *s, enum uf_clickhouse_format f,
+                             const json_t *body, struct uf_strbuf *sb, struct uf_err *err)
 {
     size_t mark = sb->len;
     int rc = 0;
-    if (f == CH_FMT_JSONEACHROW)
+    if (f == UF_CLICKHOUSE_FMT_JSONEACHROW)
         uf_strbuf_puts(sb, "{");
     for (size_t i = 0; i < s->n && rc == 0; i++) {
-        const struct ch_column *c = &s->cols[i];
+        const struct uf_clickhouse_column *c = &s->cols[i];
         const json_t *v = lookup(c, body);
-        if (f == CH_FMT_JSONEACHROW) {
+        if (f == UF_CLICKHOUSE_FMT_JSONEACHROW) {
             uf_strbuf_printf(sb, "%s\"%s\":", i ? "," : "", c->name);
             rc = je_value(c, v, sb, err);
             continue;
@@ -472,7 +488,7 @@ int ch_encode_row(const struct ch_schema *s, enum ch_format f, const json_t *bod
         }
         rc = rb_value(c, v, sb, err);
     }
-    if (rc == 0 && f == CH_FMT_JSONEACHROW)
+    if (rc == 0 && f == UF_CLICKHOUSE_FMT_JSONEACHROW)
         uf_strbuf_puts(sb, "}\n");
     if (rc < 0) {
         sb->len = mark;

@@ -70,7 +70,7 @@ static enum uf_batch_role validate_batch(const void *ctx)
 /* ---- the tree path ---- */
 
 /* Converts a string to the rule's type in place (query and path values are strings). */
-static json_t *coerce(const struct uf_vrule *r, json_t *parent, json_t *v)
+static json_t *coerce(const struct uf_validate_rule *r, json_t *parent, json_t *v)
 {
     const char *s = json_string_value(v);
     char *end = NULL;
@@ -93,9 +93,9 @@ static json_t *coerce(const struct uf_vrule *r, json_t *parent, json_t *v)
 }
 
 /* Checks one rule against body; false with f filled on failure. */
-static bool check_rule(struct uf_vfailure *f, json_t *body)
+static bool check_rule(struct uf_validate_failure *f, json_t *body)
 {
-    const struct uf_vrule *r = f->rule;
+    const struct uf_validate_rule *r = f->rule;
     json_t *parent = body;
     for (size_t i = 0; parent && i + 1 < r->nparts; i++)
         parent = json_object_get(parent, r->parts[i]);
@@ -111,8 +111,8 @@ static bool check_rule(struct uf_vfailure *f, json_t *body)
         return r->required ? uf_validate_fail(f, "is required") : true;
     if (r->coerce)
         v = coerce(r, parent, v);
-    struct uf_vval x;
-    uf_vval_tree(v, &x);
+    struct uf_validate_val x;
+    uf_validate_val_tree(v, &x);
     if (!uf_validate_check_value(f, &x))
         return false;
     if (x.recased)
@@ -175,19 +175,20 @@ static void edits_apply(struct uf_event *ev, struct edits *ed)
 }
 
 /* Checks one rule against the member picked for it from an item's text (key NULL: absent). */
-static bool check_member_rule(struct uf_vfailure *f, const struct uf_jmember *m, struct edits *ed)
+static bool check_member_rule(struct uf_validate_failure *f, const struct uf_jmember *m,
+                              struct edits *ed)
 {
-    const struct uf_vrule *r = f->rule;
+    const struct uf_validate_rule *r = f->rule;
     if (!m->key || m->type == UF_J_NULL)
         return r->required ? uf_validate_fail(f, "is required") : true;
-    struct uf_vbuf b;
-    struct uf_vval x;
-    uf_vval_text(m, r->type == UF_VT_RFC3339, &b, &x);
+    struct uf_validate_buf b;
+    struct uf_validate_val x;
+    uf_validate_val_text(m, r->type == UF_VT_RFC3339, &b, &x);
     bool ok = uf_validate_check_value(f, &x);
     /* An escaped UUID is rewritten too: the text then holds the value as the tree path's. */
     if (ok && r->type == UF_VT_UUID && (x.recased || m->escaped))
         edits_add(ed, m, x.canon);
-    uf_vbuf_free(&b);
+    uf_validate_buf_free(&b);
     return ok;
 }
 
@@ -202,7 +203,8 @@ struct item {
     long long index; /* its place in a batch; -1 when the event is one body */
 };
 
-static const struct uf_vset *set_named(const struct uf_validate_ctx *vc, const char *name, size_t n)
+static const struct uf_validate_set *set_named(const struct uf_validate_ctx *vc, const char *name,
+                                               size_t n)
 {
     for (size_t i = 0; i < vc->nsets; i++)
         if (strlen(vc->sets[i].name) == n && memcmp(vc->sets[i].name, name, n) == 0)
@@ -211,7 +213,8 @@ static const struct uf_vset *set_named(const struct uf_validate_ctx *vc, const c
 }
 
 /* The item's type member (match: type), decoded when escaped. */
-static const struct uf_vset *set_of_type(const struct uf_validate_ctx *vc, const struct item *it)
+static const struct uf_validate_set *set_of_type(const struct uf_validate_ctx *vc,
+                                                 const struct item *it)
 {
     if (!it->picked) {
         const json_t *t = json_object_get(it->body, "type");
@@ -223,16 +226,16 @@ static const struct uf_vset *set_of_type(const struct uf_validate_ctx *vc, const
         return NULL;
     if (!m->escaped)
         return set_named(vc, m->val, m->val_len);
-    struct uf_vbuf b;
+    struct uf_validate_buf b;
     size_t n;
-    const char *name = uf_vbuf_text(&b, m->val, m->val_len, true, &n);
-    const struct uf_vset *set = set_named(vc, name, n);
-    uf_vbuf_free(&b);
+    const char *name = uf_validate_buf_text(&b, m->val, m->val_len, true, &n);
+    const struct uf_validate_set *set = set_named(vc, name, n);
+    uf_validate_buf_free(&b);
     return set;
 }
 
-static const struct uf_vset *find_set(const struct uf_validate_ctx *vc, struct uf_event *ev,
-                                      const struct item *it)
+static const struct uf_validate_set *find_set(const struct uf_validate_ctx *vc, struct uf_event *ev,
+                                              const struct item *it)
 {
     if (vc->match == 1)
         return set_of_type(vc, it);
@@ -277,7 +280,7 @@ static void fail_with(struct uf_event *ev, int status, const char *code, const c
 }
 
 /* The failure's member key, decoded, malloc'd; NULL when none. */
-static char *failed_key(const struct uf_vfailure *f)
+static char *failed_key(const struct uf_validate_failure *f)
 {
     if (!f->key)
         return NULL;
@@ -290,9 +293,9 @@ static char *failed_key(const struct uf_vfailure *f)
 }
 
 static void reject(const struct uf_validate_ctx *vc, struct uf_event *ev,
-                   const struct uf_vfailure *f, long long item)
+                   const struct uf_validate_failure *f, long long item)
 {
-    const struct uf_vrule *r = f->rule;
+    const struct uf_validate_rule *r = f->rule;
     char label[192], field[256];
     const char *sep;
     long long index = locate(vc, ev, item, label, sizeof(label), &sep);
@@ -327,13 +330,13 @@ static void reject_not_object(struct uf_event *ev, size_t i)
  * the failure. */
 static bool check_item(const struct uf_validate_ctx *vc, struct uf_event *ev, const struct item *it)
 {
-    const struct uf_vset *set = find_set(vc, ev, it);
+    const struct uf_validate_set *set = find_set(vc, ev, it);
     if (!set && vc->unmatched == 1) {
         reject_unmatched(vc, ev, it->index);
         return false;
     }
     for (size_t i = 0; set && i < set->n; i++) {
-        struct uf_vfailure f;
+        struct uf_validate_failure f;
         f.rule = &set->rules[i];
         f.key = NULL;
         if (it->picked ? !check_member_rule(&f, &it->picked[f.rule->key], it->ed)

@@ -1,7 +1,7 @@
 /* validate_check.c: the checks of the `validate` transform, on one value at a time: type,
  * lengths in UTF-8 characters or items, bytes, range, charset, enum, an object's keys and
- * members, UUID case. A value comes as a struct uf_vval, from a jansson tree or from JSON text
- * (validate_int.h), and only the few steps that must reach into it (an object's members, an
+ * members, UUID case. A value comes as a struct uf_validate_val, from a jansson tree or from JSON
+ * text (validate_int.h), and only the few steps that must reach into it (an object's members, an
  * array's size, an enum of objects) look at where it came from. The checks allocate nothing
  * unless a decoded string outgrows the stack. Pure functions over read-only rules. */
 #include "stages/validate/validate_int.h"
@@ -23,9 +23,9 @@ static const char *const type_phrases[] = {
 
 /* ---- values ---- */
 
-void uf_vval_tree(const json_t *v, struct uf_vval *x)
+void uf_validate_val_tree(const json_t *v, struct uf_validate_val *x)
 {
-    *x = (struct uf_vval){ .tree = v };
+    *x = (struct uf_validate_val){ .tree = v };
     switch (json_typeof(v)) {
     case JSON_STRING:
         x->kind = UF_VK_STRING;
@@ -59,7 +59,8 @@ void uf_vval_tree(const json_t *v, struct uf_vval *x)
     }
 }
 
-const char *uf_vbuf_text(struct uf_vbuf *b, const char *s, size_t n, bool escaped, size_t *len)
+const char *uf_validate_buf_text(struct uf_validate_buf *b, const char *s, size_t n, bool escaped,
+                                 size_t *len)
 {
     b->p = n < sizeof(b->stack) ? b->stack : uf_xmalloc(n + 1);
     if (escaped) {
@@ -72,7 +73,7 @@ const char *uf_vbuf_text(struct uf_vbuf *b, const char *s, size_t n, bool escape
     return b->p;
 }
 
-void uf_vbuf_free(struct uf_vbuf *b)
+void uf_validate_buf_free(struct uf_validate_buf *b)
 {
     if (b->p != b->stack)
         free(b->p);
@@ -81,7 +82,8 @@ void uf_vbuf_free(struct uf_vbuf *b)
 
 /* A number as jansson reads it: an integer literal within int64 is an integer, any other
  * number a real (jansson refuses an integer beyond int64, so a tree never holds one). */
-static void raw_number(const struct uf_jmember *m, struct uf_vbuf *b, struct uf_vval *x)
+static void raw_number(const struct uf_jmember *m, struct uf_validate_buf *b,
+                       struct uf_validate_val *x)
 {
     int64_t i;
     if (uf_jscan_integer(m, &i)) {
@@ -90,15 +92,16 @@ static void raw_number(const struct uf_jmember *m, struct uf_vbuf *b, struct uf_
         x->num = (double)i;
     } else {
         size_t n;
-        const char *s = uf_vbuf_text(b, m->val, m->val_len, false, &n);
+        const char *s = uf_validate_buf_text(b, m->val, m->val_len, false, &n);
         x->kind = UF_VK_REAL;
         x->num = strtod(s, NULL);
     }
 }
 
-void uf_vval_text(const struct uf_jmember *m, bool nul, struct uf_vbuf *b, struct uf_vval *x)
+void uf_validate_val_text(const struct uf_jmember *m, bool nul, struct uf_validate_buf *b,
+                          struct uf_validate_val *x)
 {
-    *x = (struct uf_vval){ .text = m->val, .text_len = m->val_len };
+    *x = (struct uf_validate_val){ .text = m->val, .text_len = m->val_len };
     b->p = NULL;
     switch (m->type) {
     case UF_J_STRING:
@@ -107,7 +110,7 @@ void uf_vval_text(const struct uf_jmember *m, bool nul, struct uf_vbuf *b, struc
         x->len = m->val_len;
         x->nul = m->escaped || nul;
         if (x->nul)
-            x->str = uf_vbuf_text(b, m->val, m->val_len, m->escaped, &x->len);
+            x->str = uf_validate_buf_text(b, m->val, m->val_len, m->escaped, &x->len);
         break;
     case UF_J_NUMBER:
         raw_number(m, b, x);
@@ -154,7 +157,7 @@ static int64_t utf8_chars(const unsigned char *s, size_t n)
     return chars;
 }
 
-bool uf_validate_fail(struct uf_vfailure *f, const char *fmt, ...)
+bool uf_validate_fail(struct uf_validate_failure *f, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -164,7 +167,8 @@ bool uf_validate_fail(struct uf_vfailure *f, const char *fmt, ...)
     return false;
 }
 
-static bool check_range(struct uf_vfailure *f, int64_t n, int64_t lo, int64_t hi, const char *unit)
+static bool check_range(struct uf_validate_failure *f, int64_t n, int64_t lo, int64_t hi,
+                        const char *unit)
 {
     if (lo >= 0 && hi >= 0 && (n < lo || n > hi))
         return uf_validate_fail(f, "must be %lld..%lld %s", (long long)lo, (long long)hi, unit);
@@ -178,7 +182,7 @@ static bool check_range(struct uf_vfailure *f, int64_t n, int64_t lo, int64_t hi
 /* UUIDs leave validate in lower case, so that every key, row and message built from one
  * compares equal however the client wrote it (one viewer's "AB.." and "ab.." are one). The
  * value's owner writes canon back (the tree) or into a copy of the text (raw). */
-static void recase(struct uf_vval *v, const uint8_t id[16])
+static void recase(struct uf_validate_val *v, const uint8_t id[16])
 {
     uf_uuid_format(id, v->canon);
     if (memcmp(v->canon, v->str, UF_UUID_STR - 1) != 0) {
@@ -187,9 +191,9 @@ static void recase(struct uf_vval *v, const uint8_t id[16])
     }
 }
 
-static bool check_string(struct uf_vfailure *f, struct uf_vval *v)
+static bool check_string(struct uf_validate_failure *f, struct uf_validate_val *v)
 {
-    const struct uf_vrule *r = f->rule;
+    const struct uf_validate_rule *r = f->rule;
     uint8_t id[16];
     int64_t chars = utf8_chars((const unsigned char *)v->str, v->len);
     if (chars < 0)
@@ -218,9 +222,9 @@ static bool check_string(struct uf_vfailure *f, struct uf_vval *v)
     return true;
 }
 
-static bool check_number(struct uf_vfailure *f, const struct uf_vval *v)
+static bool check_number(struct uf_validate_failure *f, const struct uf_validate_val *v)
 {
-    const struct uf_vrule *r = f->rule;
+    const struct uf_validate_rule *r = f->rule;
     double d = v->num;
     bool low = !isnan(r->min) && d < r->min, high = !isnan(r->max) && d > r->max;
     if (!low && !high)
@@ -236,15 +240,15 @@ static bool check_number(struct uf_vfailure *f, const struct uf_vval *v)
 
 /* An object value's members as check_object walks them, from a tree or from text. */
 struct objwalk {
-    const struct uf_vrule *rule;
+    const struct uf_validate_rule *rule;
     int64_t keys;
     bool failed;
-    struct uf_vfailure first; /* the first member that failed */
+    struct uf_validate_failure first; /* the first member that failed */
 };
 
-static bool member_ok(struct uf_vfailure *f, const struct uf_vval *x)
+static bool member_ok(struct uf_validate_failure *f, const struct uf_validate_val *x)
 {
-    const struct uf_vrule *r = f->rule;
+    const struct uf_validate_rule *r = f->rule;
     bool scalar = x->kind == UF_VK_STRING || x->kind == UF_VK_INT || x->kind == UF_VK_REAL ||
                   x->kind == UF_VK_BOOL;
     if (r->flat && !scalar)
@@ -256,7 +260,7 @@ static bool member_ok(struct uf_vfailure *f, const struct uf_vval *x)
 
 /* Counts and checks one member; false once the walk may stop. */
 static bool visit_member(struct objwalk *w, const char *key, size_t key_len, bool key_escaped,
-                         const struct uf_vval *x)
+                         const struct uf_validate_val *x)
 {
     w->keys++;
     if (!w->failed && !member_ok(&w->first, x)) {
@@ -277,8 +281,8 @@ static void walk_tree(struct objwalk *w, const json_t *obj)
     const json_t *v;
     json_object_foreach((json_t *)obj, k, v)
     {
-        struct uf_vval x;
-        uf_vval_tree(v, &x);
+        struct uf_validate_val x;
+        uf_validate_val_tree(v, &x);
         if (!visit_member(w, k, strlen(k), false, &x))
             return;
     }
@@ -287,17 +291,17 @@ static void walk_tree(struct objwalk *w, const json_t *obj)
 static int text_member(void *arg, const struct uf_jmember *m, struct uf_err *err)
 {
     (void)err;
-    struct uf_vbuf b;
-    struct uf_vval x;
-    uf_vval_text(m, false, &b, &x);
+    struct uf_validate_buf b;
+    struct uf_validate_val x;
+    uf_validate_val_text(m, false, &b, &x);
     bool more = visit_member(arg, m->key, m->key_len, m->key_escaped, &x);
-    uf_vbuf_free(&b);
+    uf_validate_buf_free(&b);
     return more ? 0 : 1;
 }
 
-static bool check_object(struct uf_vfailure *f, const struct uf_vval *v)
+static bool check_object(struct uf_validate_failure *f, const struct uf_validate_val *v)
 {
-    const struct uf_vrule *r = f->rule;
+    const struct uf_validate_rule *r = f->rule;
     if (r->max_keys < 0 && !r->flat && r->max_value_bytes < 0)
         return true;
     struct objwalk w = { .rule = r, .first.rule = r };
@@ -319,7 +323,7 @@ static int count_element(void *arg, const struct uf_jmember *m, struct uf_err *e
     return 0;
 }
 
-static size_t array_size(const struct uf_vval *v)
+static size_t array_size(const struct uf_validate_val *v)
 {
     size_t n = 0;
     if (v->tree)
@@ -328,7 +332,7 @@ static size_t array_size(const struct uf_vval *v)
     return n;
 }
 
-static bool type_ok(enum uf_vtype t, const struct uf_vval *v)
+static bool type_ok(enum uf_validate_type t, const struct uf_validate_val *v)
 {
     switch (t) {
     case UF_VT_ANY:
@@ -354,7 +358,7 @@ static bool type_ok(enum uf_vtype t, const struct uf_vval *v)
 /* json_equal(e, v) for a value that may have no tree: scalars compare as jansson compares them
  * (an integer never equals a real); an object or array from text is parsed for it, as enums of
  * objects are rare. */
-static bool same_value(const json_t *e, const struct uf_vval *v)
+static bool same_value(const json_t *e, const struct uf_validate_val *v)
 {
     switch (v->kind) {
     case UF_VK_STRING:
@@ -380,7 +384,7 @@ static bool same_value(const json_t *e, const struct uf_vval *v)
     return eq;
 }
 
-static bool check_enum(struct uf_vfailure *f, const struct uf_vval *v)
+static bool check_enum(struct uf_validate_failure *f, const struct uf_validate_val *v)
 {
     size_t i;
     const json_t *e;
@@ -396,9 +400,9 @@ static bool check_enum(struct uf_vfailure *f, const struct uf_vval *v)
     return uf_validate_fail(f, "must be one of: %s", list);
 }
 
-bool uf_validate_check_value(struct uf_vfailure *f, struct uf_vval *v)
+bool uf_validate_check_value(struct uf_validate_failure *f, struct uf_validate_val *v)
 {
-    const struct uf_vrule *r = f->rule;
+    const struct uf_validate_rule *r = f->rule;
     bool ok = true;
     if (!type_ok(r->type, v))
         return uf_validate_fail(f, "must be %s", type_phrases[r->type]);

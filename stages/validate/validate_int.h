@@ -1,9 +1,10 @@
 /* validate_int.h: what the files of the `validate` transform share (not a public interface).
  * validate.c holds the options, the lifecycle and the walk over an event's items, from a tree
  * or from raw text, with the failures it answers; validate_rules.c reads the rules at init;
- * validate_check.c holds the checks. The checks see a value as a struct uf_vval, filled from a
- * jansson value or from a member scanned in JSON text, so both paths apply the very same rules.
- * Rules are read-only after init; everything else lives on the stack of one process() call. */
+ * validate_check.c holds the checks. The checks see a value as a struct uf_validate_val, filled
+ * from a jansson value or from a member scanned in JSON text, so both paths apply the very same
+ * rules. Rules are read-only after init; everything else lives on the stack of one process() call.
+ */
 #ifndef UF_VALIDATE_INT_H
 #define UF_VALIDATE_INT_H
 
@@ -16,7 +17,7 @@
 #include "framework/jscan.h"
 #include "framework/uuid.h"
 
-enum uf_vtype {
+enum uf_validate_type {
     UF_VT_ANY,
     UF_VT_STRING,
     UF_VT_INT,
@@ -28,13 +29,13 @@ enum uf_vtype {
     UF_VT_RFC3339,
 };
 
-struct uf_vrule {
+struct uf_validate_rule {
     char *path;
     char **parts;
     size_t nparts;
     const char *field; /* path without its body./params./query. prefix */
     size_t key;        /* a one-name path: its index in uf_validate_ctx.keys; else SIZE_MAX */
-    enum uf_vtype type;
+    enum uf_validate_type type;
     bool required, coerce, flat;
     int64_t min_len, max_len, max_bytes, max_keys, max_value_bytes; /* -1 when unset */
     double min, max;                                                /* NAN when unset */
@@ -45,9 +46,9 @@ struct uf_vrule {
     int status;
 };
 
-struct uf_vset {
+struct uf_validate_set {
     const char *name; /* borrowed from the rules option */
-    struct uf_vrule *rules;
+    struct uf_validate_rule *rules;
     size_t n;
 };
 
@@ -57,7 +58,7 @@ struct uf_validate_ctx {
     int match, unmatched; /* match: 0 route, 1 type; unmatched: 0 pass, 1 reject */
     int64_t status;
 
-    struct uf_vset *sets;
+    struct uf_validate_set *sets;
     size_t nsets;
     /* What a raw item's members are picked by (uf_jscan_pick, or by name as uf_jscan_items
      * reports them): every one-name rule path of every set, and "type" (at type_key) with
@@ -75,7 +76,7 @@ void uf_validate_free_rules(struct uf_validate_ctx *vc);
 
 /* ---- values under check ---- */
 
-enum uf_vkind {
+enum uf_validate_kind {
     UF_VK_NULL,
     UF_VK_STRING,
     UF_VK_INT,
@@ -85,8 +86,8 @@ enum uf_vkind {
     UF_VK_ARRAY
 };
 
-struct uf_vval {
-    enum uf_vkind kind;
+struct uf_validate_val {
+    enum uf_validate_kind kind;
     const char *str; /* strings: the decoded bytes, NUL-terminated when nul */
     size_t len;
     bool nul;
@@ -102,25 +103,27 @@ struct uf_vval {
 
 /* Room for a string decoded from JSON text: on the stack for the usual short one, on the heap
  * past it (a body may hold strings up to max_body). Get room once, free once. */
-struct uf_vbuf {
+struct uf_validate_buf {
     char *p;
     char stack[256];
 };
 
 /* s[0..n) decoded when escaped, NUL-terminated, in b; its length in *len. */
-const char *uf_vbuf_text(struct uf_vbuf *b, const char *s, size_t n, bool escaped, size_t *len);
-void uf_vbuf_free(struct uf_vbuf *b);
+const char *uf_validate_buf_text(struct uf_validate_buf *b, const char *s, size_t n, bool escaped,
+                                 size_t *len);
+void uf_validate_buf_free(struct uf_validate_buf *b);
 
 /* Fills x from a jansson value (borrowed). */
-void uf_vval_tree(const json_t *v, struct uf_vval *x);
-/* Fills x from a member scanned from text; b holds what x points at until uf_vbuf_free.
+void uf_validate_val_tree(const json_t *v, struct uf_validate_val *x);
+/* Fills x from a member scanned from text; b holds what x points at until uf_validate_buf_free.
  * Strings are decoded when escaped, and copied with a NUL when nul asks for one. */
-void uf_vval_text(const struct uf_jmember *m, bool nul, struct uf_vbuf *b, struct uf_vval *x);
+void uf_validate_val_text(const struct uf_jmember *m, bool nul, struct uf_validate_buf *b,
+                          struct uf_validate_val *x);
 
 /* ---- checks ---- */
 
-struct uf_vfailure {
-    const struct uf_vrule *rule;
+struct uf_validate_failure {
+    const struct uf_validate_rule *rule;
     /* A key inside an object value (flat, max_value_bytes), or NULL: a span of the body's tree
      * or text, valid until the event is finished; escaped keys are decoded for the message. */
     const char *key;
@@ -130,11 +133,11 @@ struct uf_vfailure {
 };
 
 /* Records why in f (and no key); returns false, for `return uf_validate_fail(...)`. */
-bool uf_validate_fail(struct uf_vfailure *f, const char *fmt, ...)
+bool uf_validate_fail(struct uf_validate_failure *f, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
 /* Checks a present (non-null) value against f->rule; false with f filled on failure. A UUID
  * that passes comes back in canon, recased when the value's owner must write it back. */
-bool uf_validate_check_value(struct uf_vfailure *f, struct uf_vval *v);
+bool uf_validate_check_value(struct uf_validate_failure *f, struct uf_validate_val *v);
 
 #endif

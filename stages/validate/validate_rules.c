@@ -52,7 +52,7 @@ static int get_count(const json_t *v, int64_t *out, struct uf_err *err)
     return 0;
 }
 
-static int parse_charset(struct uf_vrule *r, const char *s, struct uf_err *err)
+static int parse_charset(struct uf_validate_rule *r, const char *s, struct uf_err *err)
 {
     size_t n = strlen(s);
     bool br = n >= 2 && s[0] == '[' && s[n - 1] == ']';
@@ -74,12 +74,12 @@ static int parse_charset(struct uf_vrule *r, const char *s, struct uf_err *err)
     return 0;
 }
 
-static int parse_type(struct uf_vrule *r, const json_t *v, struct uf_err *err)
+static int parse_type(struct uf_validate_rule *r, const json_t *v, struct uf_err *err)
 {
     const char *s = json_string_value(v);
     for (int i = 1; s && type_names[i]; i++)
         if (strcmp(s, type_names[i]) == 0) {
-            r->type = (enum uf_vtype)i;
+            r->type = (enum uf_validate_type)i;
             return 0;
         }
     return uf_err_set(err, UF_EINVAL,
@@ -87,7 +87,7 @@ static int parse_type(struct uf_vrule *r, const json_t *v, struct uf_err *err)
 }
 
 /* not_prefix: one prefix or a list of them, none empty. */
-static int parse_prefixes(struct uf_vrule *r, const json_t *v, struct uf_err *err)
+static int parse_prefixes(struct uf_validate_rule *r, const json_t *v, struct uf_err *err)
 {
     json_t *list = json_is_string(v) ? json_pack("[O]", v) : json_incref((json_t *)v);
     bool ok = json_is_array(list) && json_array_size(list) > 0;
@@ -103,7 +103,7 @@ static int parse_prefixes(struct uf_vrule *r, const json_t *v, struct uf_err *er
     return 0;
 }
 
-static int apply_key(struct uf_vrule *r, const char *k, const json_t *v, struct uf_err *err)
+static int apply_key(struct uf_validate_rule *r, const char *k, const json_t *v, struct uf_err *err)
 {
     double d = 0;
     int64_t n = 0;
@@ -151,7 +151,7 @@ static int apply_key(struct uf_vrule *r, const char *k, const json_t *v, struct 
     return 0;
 }
 
-static void split_path(struct uf_vrule *r)
+static void split_path(struct uf_validate_rule *r)
 {
     for (const char *p = r->path; *p;) {
         size_t n = strcspn(p, ".");
@@ -165,7 +165,7 @@ static void split_path(struct uf_vrule *r)
     r->field = prefix ? r->path + strlen(first) + 1 : r->path;
 }
 
-static int parse_rule(struct uf_vrule *r, const char *path, const json_t *spec, int status,
+static int parse_rule(struct uf_validate_rule *r, const char *path, const json_t *spec, int status,
                       struct uf_err *err)
 {
     r->path = uf_xstrdup(path);
@@ -203,13 +203,13 @@ static int parse_rule(struct uf_vrule *r, const char *path, const json_t *spec, 
     return 0;
 }
 
-static int parse_set(struct uf_vset *set, const char *name, const json_t *fields, int status,
-                     struct uf_err *err)
+static int parse_set(struct uf_validate_set *set, const char *name, const json_t *fields,
+                     int status, struct uf_err *err)
 {
     set->name = name;
     if (!json_is_object(fields))
         return uf_err_set(err, UF_EINVAL, "expected a mapping of field paths");
-    set->rules = uf_xcalloc(json_object_size(fields) + 1, sizeof(struct uf_vrule));
+    set->rules = uf_xcalloc(json_object_size(fields) + 1, sizeof(struct uf_validate_rule));
     const char *path;
     const json_t *spec;
     json_object_foreach((json_t *)fields, path, spec)
@@ -240,7 +240,7 @@ static void index_keys(struct uf_validate_ctx *vc)
     vc->on_text = vc->items && strcmp(vc->items, "body") == 0;
     for (size_t i = 0; i < vc->nsets; i++)
         for (size_t j = 0; j < vc->sets[i].n; j++) {
-            struct uf_vrule *r = &vc->sets[i].rules[j];
+            struct uf_validate_rule *r = &vc->sets[i].rules[j];
             r->key = r->nparts == 1 ? key_index(vc, r->parts[0]) : SIZE_MAX;
             vc->on_text &= r->nparts == 1 && !r->def && !r->coerce;
         }
@@ -254,7 +254,7 @@ int uf_validate_parse_rules(struct uf_validate_ctx *vc, struct uf_err *err)
 {
     if (!json_is_object(vc->rules_opt) || json_object_size(vc->rules_opt) == 0)
         return uf_err_set(err, UF_EINVAL, "rules: expected a non-empty mapping");
-    vc->sets = uf_xcalloc(json_object_size(vc->rules_opt), sizeof(struct uf_vset));
+    vc->sets = uf_xcalloc(json_object_size(vc->rules_opt), sizeof(struct uf_validate_set));
     const char *name;
     const json_t *fields;
     json_object_foreach(vc->rules_opt, name, fields)
@@ -272,7 +272,7 @@ void uf_validate_free_rules(struct uf_validate_ctx *vc)
 {
     for (size_t i = 0; i < vc->nsets; i++) {
         for (size_t j = 0; j < vc->sets[i].n; j++) {
-            struct uf_vrule *r = &vc->sets[i].rules[j];
+            struct uf_validate_rule *r = &vc->sets[i].rules[j];
             for (size_t k = 0; k < r->nparts; k++)
                 free(r->parts[k]);
             free(r->parts);

@@ -70,7 +70,7 @@ struct vd_ctx {
     _Atomic int64_t next_sweep_us;
     _Atomic int64_t *m_entries, *m_views, *m_evicted, *m_saved, *m_save_failed, *m_loaded;
     /* The checkpoint thread, when state_dsn is set. */
-    struct vd_store *store;
+    struct uf_view_detector_store *store;
     pthread_t ckpt_thread;
     bool ckpt_started, ckpt_stop; /* ckpt_stop under ckpt_lock */
     pthread_mutex_t ckpt_lock;
@@ -460,7 +460,7 @@ static void vd_process(struct uf_stage *st, void *ctx, struct uf_event *ev)
 /* ---- sessions across restarts (state_dsn) ---- */
 
 struct saved_list {
-    struct vd_saved *v;
+    struct uf_view_detector_saved *v;
     size_t n, cap;
 };
 
@@ -470,13 +470,13 @@ static void save_push(struct saved_list *l, const struct vd_entry *e)
         l->cap = l->cap ? 2 * l->cap : 1024;
         l->v = uf_xrealloc(l->v, l->cap * sizeof *l->v);
     }
-    l->v[l->n++] = (struct vd_saved){ .key = uf_xstrdup(e->key),
-                                      .watched_s = e->watched_s,
-                                      .pos_s = e->pos_s,
-                                      .at_us = e->at_us,
-                                      .playing = e->playing,
-                                      .have_pos = e->have_pos,
-                                      .counted = e->counted };
+    l->v[l->n++] = (struct uf_view_detector_saved){ .key = uf_xstrdup(e->key),
+                                                    .watched_s = e->watched_s,
+                                                    .pos_s = e->pos_s,
+                                                    .at_us = e->at_us,
+                                                    .playing = e->playing,
+                                                    .have_pos = e->have_pos,
+                                                    .counted = e->counted };
 }
 
 /* Saves the sessions touched since the last save: the head of each stripe's LRU list. */
@@ -492,7 +492,7 @@ static void checkpoint(struct vd_ctx *c)
         pthread_mutex_unlock(&s->lock);
     }
     struct uf_err err = { 0 };
-    if (l.n == 0 || vd_store_save(c->store, l.v, l.n, &err) == 0) {
+    if (l.n == 0 || uf_view_detector_store_save(c->store, l.v, l.n, &err) == 0) {
         c->saved_upto_us = started; /* a failed save is retried whole by the next one */
         atomic_fetch_add(c->m_saved, (int64_t)l.n);
     } else {
@@ -516,7 +516,7 @@ static void *checkpoint_main(void *arg)
         pthread_mutex_unlock(&c->ckpt_lock);
         checkpoint(c);
         if (uf_now_us() >= next_expire) {
-            vd_store_expire(c->store, c->ttl_ms, NULL);
+            uf_view_detector_store_expire(c->store, c->ttl_ms, NULL);
             next_expire = uf_now_us() + 60 * 1000000LL;
         }
         pthread_mutex_lock(&c->ckpt_lock);
@@ -526,7 +526,7 @@ static void *checkpoint_main(void *arg)
     return NULL;
 }
 
-static void restore(void *arg, const struct vd_saved *v)
+static void restore(void *arg, const struct uf_view_detector_saved *v)
 {
     struct vd_ctx *c = arg;
     uint64_t h = uf_hash_str(UF_HASH_SEED, v->key);
@@ -556,7 +556,7 @@ static void restore_all(struct vd_ctx *c, const char *quoted_schema)
                 : UF_EIO;
     PQfinish(pg);
     if (rc == 0)
-        rc = vd_store_load(c->store, c->ttl_ms, c->max_entries, restore, c, &err);
+        rc = uf_view_detector_store_load(c->store, c->ttl_ms, c->max_entries, restore, c, &err);
     char n[24];
     snprintf(n, sizeof n, "%lld", (long long)atomic_load(c->m_loaded));
     if (rc != 0)
@@ -572,7 +572,7 @@ static int vd_start(struct uf_stage *st, void *ctx, struct uf_err *err)
         return 0;
     char *qs = uf_pg_quote_ident(c->state_schema), *qt = uf_pg_quote_ident(c->state_table);
     char *table = uf_xasprintf("%s.%s", qs, qt);
-    c->store = vd_store_new(c->state_dsn, table, 2000);
+    c->store = uf_view_detector_store_new(c->state_dsn, table, 2000);
     restore_all(c, qs);
     free(qs);
     free(qt);
@@ -615,7 +615,7 @@ static void vd_destroy(void *ctx)
         free(s->buckets);
         pthread_mutex_destroy(&s->lock);
     }
-    vd_store_free(c->store);
+    uf_view_detector_store_free(c->store);
     if (c->st) {
         pthread_mutex_destroy(&c->ckpt_lock);
         pthread_cond_destroy(&c->ckpt_cond);

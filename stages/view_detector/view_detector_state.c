@@ -15,22 +15,23 @@
 #define FIELDS 7
 #define CHUNK 1000
 
-struct vd_store {
+struct uf_view_detector_store {
     char *dsn, *table;
     int64_t connect_timeout_ms;
     PGconn *pg;
 };
 
-struct vd_store *vd_store_new(const char *dsn, const char *table, int64_t connect_timeout_ms)
+struct uf_view_detector_store *uf_view_detector_store_new(const char *dsn, const char *table,
+                                                          int64_t connect_timeout_ms)
 {
-    struct vd_store *s = uf_xcalloc(1, sizeof *s);
+    struct uf_view_detector_store *s = uf_xcalloc(1, sizeof *s);
     s->dsn = uf_xstrdup(dsn);
     s->table = uf_xstrdup(table);
     s->connect_timeout_ms = connect_timeout_ms;
     return s;
 }
 
-void vd_store_free(struct vd_store *s)
+void uf_view_detector_store_free(struct uf_view_detector_store *s)
 {
     if (!s)
         return;
@@ -40,7 +41,7 @@ void vd_store_free(struct vd_store *s)
     free(s);
 }
 
-static PGconn *conn(struct vd_store *s, struct uf_err *err)
+static PGconn *conn(struct uf_view_detector_store *s, struct uf_err *err)
 {
     if (s->pg && PQstatus(s->pg) != CONNECTION_OK) {
         PQfinish(s->pg);
@@ -59,8 +60,8 @@ static int failed(PGresult *res, const char *what, struct uf_err *err)
     return rc;
 }
 
-int vd_store_load(struct vd_store *s, int64_t ttl_ms, int64_t max, vd_load_fn fn, void *arg,
-                  struct uf_err *err)
+int uf_view_detector_store_load(struct uf_view_detector_store *s, int64_t ttl_ms, int64_t max,
+                                uf_view_detector_load_fn fn, void *arg, struct uf_err *err)
 {
     PGconn *pg = conn(s, err);
     if (!pg)
@@ -76,7 +77,7 @@ int vd_store_load(struct vd_store *s, int64_t ttl_ms, int64_t max, vd_load_fn fn
     if (PQresultStatus(res) != PGRES_TUPLES_OK)
         return failed(res, "load sessions", err);
     for (int i = 0; i < PQntuples(res); i++) {
-        struct vd_saved v = {
+        struct uf_view_detector_saved v = {
             .key = PQgetvalue(res, i, 0),
             .watched_s = strtod(PQgetvalue(res, i, 1), NULL),
             .pos_s = strtod(PQgetvalue(res, i, 2), NULL),
@@ -115,8 +116,8 @@ static char *upsert_sql(const char *table, size_t n)
     return uf_strbuf_take(&sb);
 }
 
-static int save_chunk(PGconn *pg, const char *table, const struct vd_saved *v, size_t n,
-                      struct uf_err *err)
+static int save_chunk(PGconn *pg, const char *table, const struct uf_view_detector_saved *v,
+                      size_t n, struct uf_err *err)
 {
     char(*num)[3][32] = uf_xmalloc(n * sizeof *num);
     const char **params = uf_xmalloc(n * FIELDS * sizeof *params);
@@ -144,7 +145,9 @@ static int save_chunk(PGconn *pg, const char *table, const struct vd_saved *v, s
     return 0;
 }
 
-int vd_store_save(struct vd_store *s, const struct vd_saved *v, size_t n, struct uf_err *err)
+int uf_view_detector_store_save(struct uf_view_detector_store *s,
+                                const struct uf_view_detector_saved *v, size_t n,
+                                struct uf_err *err)
 {
     PGconn *pg = conn(s, err);
     if (!pg)
@@ -157,7 +160,8 @@ int vd_store_save(struct vd_store *s, const struct vd_saved *v, size_t n, struct
     return 0;
 }
 
-int vd_store_expire(struct vd_store *s, int64_t ttl_ms, struct uf_err *err)
+int uf_view_detector_store_expire(struct uf_view_detector_store *s, int64_t ttl_ms,
+                                  struct uf_err *err)
 {
     PGconn *pg = conn(s, err);
     if (!pg)

@@ -13,7 +13,7 @@
 #include "framework/err.h"
 
 /* One session as saved: what the detector needs to go on counting it. */
-struct vd_saved {
+struct uf_view_detector_saved {
     char *key; /* viewer \x1f movie \x1f session */
     double watched_s, pos_s;
     int64_t at_us;  /* event time of its last event, UTC microseconds */
@@ -21,19 +21,23 @@ struct vd_saved {
     bool playing, have_pos, counted;
 };
 
-struct vd_store;
+struct uf_view_detector_store;
 
 /* table is schema-qualified and quoted. Does no I/O. */
-struct vd_store *vd_store_new(const char *dsn, const char *table, int64_t connect_timeout_ms);
-void vd_store_free(struct vd_store *s);
+struct uf_view_detector_store *uf_view_detector_store_new(const char *dsn, const char *table,
+                                                          int64_t connect_timeout_ms);
+void uf_view_detector_store_free(struct uf_view_detector_store *s);
 
-typedef void (*vd_load_fn)(void *arg, const struct vd_saved *v);
+typedef void (*uf_view_detector_load_fn)(void *arg, const struct uf_view_detector_saved *v);
 /* Calls fn for each session touched within ttl_ms, newest first, at most max of them. */
-int vd_store_load(struct vd_store *s, int64_t ttl_ms, int64_t max, vd_load_fn fn, void *arg,
-                  struct uf_err *err);
+int uf_view_detector_store_load(struct uf_view_detector_store *s, int64_t ttl_ms, int64_t max,
+                                uf_view_detector_load_fn fn, void *arg, struct uf_err *err);
 /* Upserts n sessions (newest wins by at_us, so a stale checkpoint never undoes a newer one). */
-int vd_store_save(struct vd_store *s, const struct vd_saved *v, size_t n, struct uf_err *err);
+int uf_view_detector_store_save(struct uf_view_detector_store *s,
+                                const struct uf_view_detector_saved *v, size_t n,
+                                struct uf_err *err);
 /* Deletes the sessions untouched for ttl_ms. */
-int vd_store_expire(struct vd_store *s, int64_t ttl_ms, struct uf_err *err);
+int uf_view_detector_store_expire(struct uf_view_detector_store *s, int64_t ttl_ms,
+                                  struct uf_err *err);
 
 #endif
