@@ -59,6 +59,51 @@ struct cli {
     const struct uf_cli_app *app;
 };
 
+/* Prints the block of lines in text that describes cmd ("  cmd ..." and the lines indented
+ * under it); returns whether there was one. */
+static bool print_block(FILE *f, const char *text, const char *cmd)
+{
+    size_t n = strlen(cmd);
+    bool in = false, any = false;
+    for (const char *line = text; *line;) {
+        const char *end = strchr(line, '\n');
+        size_t len = end ? (size_t)(end - line + 1) : strlen(line);
+        bool head = strncmp(line, "  ", 2) == 0 && line[2] != ' ';
+        if (head)
+            in = strncmp(line + 2, cmd, n) == 0 && (line[2 + n] == ' ' || line[2 + n] == '\n');
+        if (in)
+            any = fwrite(line, 1, len, f) > 0;
+        line += len;
+    }
+    return any;
+}
+
+/* `ugcflow COMMAND --help`: the command's own lines of the usage text, on stdout. */
+static int command_help(const struct uf_cli_app *app, const char *cmd)
+{
+    printf("usage: ugcflow COMMAND [ARGS]\n");
+    bool found = print_block(stdout, usage_head, cmd) || print_block(stdout, usage_tail, cmd);
+    for (size_t i = 0; !found && app->commands && app->commands[i]; i++)
+        found = print_block(stdout, app->commands[i]->usage, cmd);
+    return found ? 0 : 2;
+}
+
+/* These print a fuller help of their own. */
+static bool has_own_help(const char *cmd)
+{
+    return strcmp(cmd, "loadgen") == 0 || strcmp(cmd, "reconcile") == 0 ||
+           strcmp(cmd, "token") == 0;
+}
+
+/* Whether the arguments after the command ask for help (before any "--"). */
+static bool wants_help(int argc, char **argv)
+{
+    for (int i = 2; i < argc && strcmp(argv[i], "--") != 0; i++)
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0)
+            return true;
+    return false;
+}
+
 static int usage(const struct cli *cli, const char *msg)
 {
     if (msg)
@@ -113,10 +158,15 @@ static struct uf_graph *load_graph(const struct cli *cli)
     struct uf_diags diags = { 0 };
     struct uf_config *cfg = uf_config_load(cli->file, &diags);
     struct uf_graph *g = NULL;
-    if (cfg && diags.n == 0)
+    /* Built even after the file's own errors (an unset ${VAR}, say), so that one run reports
+     * every error; a graph from a file with errors is never returned. */
+    size_t file_errors = diags.n;
+    if (cfg)
         g = uf_graph_build(cfg, cli->pipelines, cli->npipelines, &diags);
-    else
-        uf_config_free(cfg);
+    if (g && file_errors) {
+        uf_graph_free(g);
+        g = NULL;
+    }
     if (diags.n) {
         uf_diags_print(&diags, stderr);
         fprintf(stderr, "%s: %zu error%s\n", cli->file, diags.n, diags.n == 1 ? "" : "s");
@@ -332,6 +382,8 @@ int uf_cli_main(int argc, char **argv, const struct uf_cli_app *app)
         return 0;
     }
     const struct uf_command *ext = find_command(app, cmd);
+    if (!has_own_help(cmd) && wants_help(argc, argv))
+        return command_help(app, cmd);
     if (ext)
         return ext->main(argc - 1, argv + 1);
     if (strcmp(cmd, "reconcile") == 0)

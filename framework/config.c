@@ -136,6 +136,7 @@ static struct uf_node *convert_scalar(struct loader *ld, yaml_node_t *yn, struct
                      bad, bad);
         free(bad);
         n->scalar = uf_xstrdup("");
+        n->unset = true;
     }
     n->plain = yn->data.scalar.style == YAML_PLAIN_SCALAR_STYLE;
     return n;

@@ -23,6 +23,7 @@ struct uf_node {
     struct uf_pos pos;
     char *scalar;           /* SCALAR: the value after interpolation */
     bool plain;             /* SCALAR: unquoted in YAML (so `123`/`true` may be typed values) */
+    bool unset;             /* SCALAR: names an unset ${VAR} (already reported; scalar is "") */
     struct uf_node **items; /* SEQ: items; MAP: values */
     char **keys;            /* MAP: keys, parallel to items */
     struct uf_pos *key_pos; /* MAP: positions of the keys */

@@ -158,6 +158,8 @@ static bool apply_value(const struct uf_option *opt, const struct uf_node *n, vo
                         struct uf_diags *d)
 {
     struct uf_err err = { 0 };
+    if (n->unset)
+        return false; /* reported where it was read; "" would only add a second, false error */
     switch (opt->type) {
     case UF_OPT_STR:
         if (n->type != UF_NODE_SCALAR)

@@ -69,6 +69,42 @@ static void test_validate_codes(void **state)
     assert_non_null(strstr(out, "cannot open the file"));
 }
 
+/* An unset ${VAR} does not hide the errors after it: one run reports them all, and the
+ * variable's option gets no second error for the empty value. */
+static void test_validate_reports_every_error(void **state)
+{
+    const char *f =
+        write_file("many.yaml", "pipelines:\n  p:\n    components:\n"
+                                "      g: {kind: generate, count: \"${UGCFLOW_TEST_UNSET}\"}\n"
+                                "      x: {kind: nope, inputs: [g]}\n"
+                                "      n: {kind: null, bogus: 1, inputs: [zzz]}\n");
+    char args[512];
+    snprintf(args, sizeof args, "validate %s", f);
+    unsetenv("UGCFLOW_TEST_UNSET");
+    assert_int_equal(ugcflow(args), 1);
+    assert_non_null(strstr(out, ":4:34: error: environment variable 'UGCFLOW_TEST_UNSET'"));
+    assert_non_null(strstr(out, ":5:17: error: unknown kind 'nope'"));
+    assert_non_null(strstr(out, ":6:23: error: unknown option 'bogus'"));
+    assert_non_null(strstr(out, "input 'zzz' does not exist"));
+}
+
+/* `ugcflow COMMAND --help` prints that command's usage on stdout and exits 0. */
+static void test_help_on_every_command(void **state)
+{
+    static const char *const cmds[] = { "run",       "validate", "graph",  "pipelines",
+                                        "top",       "up",       "dash",   "token",
+                                        "reconcile", "stages",   "loadgen" };
+    char args[128];
+    for (size_t i = 0; i < sizeof cmds / sizeof *cmds; i++) {
+        snprintf(args, sizeof args, "%s --help 2>/dev/null", cmds[i]);
+        assert_int_equal(ugcflow(args), 0);
+        snprintf(args, sizeof args, "%s ", cmds[i]);
+        if (strcmp(cmds[i], "loadgen") != 0) /* loadgen's help starts with its arguments */
+            assert_non_null(strstr(out, args));
+    }
+    assert_int_equal(ugcflow("frobnicate --help"), 2);
+}
+
 /* A route that reaches a `postgres` store without an operation, and an operation reading a
  * path its route does not fill, fail validate, each at its line and column. */
 static void test_validate_routes_against_store(void **state)
@@ -223,10 +259,16 @@ static void test_token(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_validate_codes), cmocka_unit_test(test_validate_routes_against_store),
-        cmocka_unit_test(test_graph_formats),  cmocka_unit_test(test_stages_and_pipelines),
-        cmocka_unit_test(test_run_finite),     cmocka_unit_test(test_run_bad_admin_address),
-        cmocka_unit_test(test_run_sigterm),    cmocka_unit_test(test_token),
+        cmocka_unit_test(test_validate_codes),
+        cmocka_unit_test(test_validate_routes_against_store),
+        cmocka_unit_test(test_graph_formats),
+        cmocka_unit_test(test_stages_and_pipelines),
+        cmocka_unit_test(test_run_finite),
+        cmocka_unit_test(test_run_bad_admin_address),
+        cmocka_unit_test(test_run_sigterm),
+        cmocka_unit_test(test_token),
+        cmocka_unit_test(test_validate_reports_every_error),
+        cmocka_unit_test(test_help_on_every_command),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
