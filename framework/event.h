@@ -155,6 +155,10 @@ json_t *uf_event_tree(const struct uf_event *ev);
 
 /* ---- the body as JSON text ---- */
 
+/* The body as JSON text (borrowed: valid until the event changes or finishes): the text the
+ * event holds, or its tree encoded compactly (uf_jsonenc_dumps), which the event then holds
+ * instead. For a sink that encodes every event from text. NULL when it holds no body. */
+const char *uf_event_text(struct uf_event *ev, size_t *len);
 /* Takes the body out of the event as JSON text (malloc'd, *len bytes, not NUL-terminated; the
  * caller frees it): the text the event holds, moved or copied as it is, or the tree encoded
  * compactly (uf_jsonenc_dumps). The event holds no body afterwards. NULL when it held none. */

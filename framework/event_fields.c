@@ -148,6 +148,19 @@ const char *uf_event_raw(const struct uf_event *ev, size_t *len)
     return ev->raw;
 }
 
+const char *uf_event_text(struct uf_event *ev, size_t *len)
+{
+    if (!ev->raw && ev->body) {
+        size_t n;
+        char *text = uf_jsonenc_dumps(ev->body, &n);
+        uf_event_set_body(ev, NULL);
+        uf_event_set_raw(ev, text, n);
+        ev->raw_checked = true; /* encoded from a tree: valid JSON, keys unique */
+    }
+    *len = ev->raw_len;
+    return ev->raw;
+}
+
 char *uf_event_take_text(struct uf_event *ev, size_t *len)
 {
     *len = 0;

@@ -92,6 +92,25 @@ static void test_set_strs_alike(void **state)
     uf_event_free(bad);
 }
 
+/* The body as text without taking it: a text as it is (the same bytes), a tree encoded once,
+ * after which the event holds that text and its fields answer as before. */
+static void test_text_in_place(void **state)
+{
+    struct uf_event *t = from_text(text), *tree = from_tree("{\"a\":[1,2],\"s\":\"x\"}");
+    size_t len, len2;
+    const char *s = uf_event_text(t, &len);
+    assert_ptr_equal(s, uf_event_raw(t, &len2));
+    assert_int_equal(len, strlen(text));
+    s = uf_event_text(tree, &len);
+    assert_int_equal(len, strlen("{\"a\":[1,2],\"s\":\"x\"}"));
+    assert_memory_equal(s, "{\"a\":[1,2],\"s\":\"x\"}", len);
+    assert_null(uf_event_tree(tree));
+    assert_true(uf_event_raw_checked(tree));
+    assert_string_equal(uf_event_get_str(tree, "s"), "x");
+    uf_event_free(t);
+    uf_event_free(tree);
+}
+
 /* Taking the body out as text: a text as it is (a borrowed one copied), a tree encoded. */
 static void test_take_text(void **state)
 {
@@ -158,9 +177,8 @@ static void test_items_alike(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_scalars_alike),
-        cmocka_unit_test(test_set_strs_alike),
-        cmocka_unit_test(test_take_text),
+        cmocka_unit_test(test_scalars_alike), cmocka_unit_test(test_set_strs_alike),
+        cmocka_unit_test(test_take_text),     cmocka_unit_test(test_text_in_place),
         cmocka_unit_test(test_items_alike),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

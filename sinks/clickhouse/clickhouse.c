@@ -484,18 +484,18 @@ static void wait_for_room(struct ch_ctx *ch)
     }
 }
 
-/* Appends the event's row to rows: from its raw payload when the source left it unparsed
- * (kafka_source payload: raw), from its body otherwise. Needs no lock: the schema is read-only
- * once started. */
-static int encode(const struct ch_ctx *ch, const struct uf_event *ev, struct uf_strbuf *rows,
+/* Appends the event's row to rows, encoded from the event's text (the kafka source's payload
+ * as received; a tree some stage built is encoded to text once). Needs no lock: the schema is
+ * read-only once started. */
+static int encode(const struct ch_ctx *ch, struct uf_event *ev, struct uf_strbuf *rows,
                   struct uf_err *err)
 {
-    enum uf_clickhouse_format f = (enum uf_clickhouse_format)ch->format;
     size_t len;
-    const char *text = uf_event_raw(ev, &len);
-    if (text)
-        return uf_clickhouse_encode_raw(&ch->schema, f, text, len, rows, err);
-    return uf_clickhouse_encode_row(&ch->schema, f, uf_event_tree(ev), rows, err);
+    const char *text = uf_event_text(ev, &len);
+    if (!text)
+        return uf_err_set(err, UF_EINVAL, "the event has no body");
+    return uf_clickhouse_encode_raw(&ch->schema, (enum uf_clickhouse_format)ch->format, text, len,
+                                    rows, err);
 }
 
 /* Moves the encoded rows into open batches, sealing each that is full (caller holds lock). */
